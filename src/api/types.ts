@@ -1,0 +1,260 @@
+// The subset of the Kubernetes API the lab understands. Field names follow the real API so that
+// manifests copied from a cluster load unchanged (and so that `-o json` looks like kubectl's).
+
+export interface ObjectMeta {
+  name: string;
+  namespace: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  uid?: string;
+  creationTimestamp?: string;
+  generateName?: string;
+  ownerReferences?: { kind: string; name: string; uid?: string }[];
+}
+
+/** Where a manifest came from, for error messages and `lab describe`. */
+export interface Source {
+  file: string;
+  line: number;
+}
+
+export interface KeyToPath {
+  key: string;
+  path: string;
+}
+
+export interface Volume {
+  name: string;
+  configMap?: { name: string; items?: KeyToPath[]; optional?: boolean };
+  hostPath?: { path: string; type?: string };
+  emptyDir?: Record<string, never>;
+}
+
+export interface VolumeMount {
+  name: string;
+  mountPath: string;
+  readOnly?: boolean;
+  subPath?: string;
+}
+
+export interface ContainerPort {
+  name?: string;
+  containerPort: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface HTTPGetAction {
+  path: string;
+  port: number | string;
+  scheme?: 'HTTP';
+}
+
+export interface Probe {
+  httpGet?: HTTPGetAction;
+  tcpSocket?: { port: number | string };
+  exec?: { command: string[] };
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+}
+
+export interface EnvVar {
+  name: string;
+  value: string;
+}
+
+export interface Container {
+  name: string;
+  image: string;
+  command?: string[];
+  args?: string[];
+  workingDir?: string;
+  env: EnvVar[];
+  ports: ContainerPort[];
+  volumeMounts: VolumeMount[];
+  readinessProbe?: Probe;
+  livenessProbe?: Probe;
+  startupProbe?: Probe;
+}
+
+export interface PodSpec {
+  containers: Container[];
+  volumes: Volume[];
+  restartPolicy: 'Always' | 'OnFailure' | 'Never';
+  terminationGracePeriodSeconds: number;
+  nodeName?: string;
+  hostname?: string;
+  subdomain?: string;
+  dnsPolicy?: string;
+}
+
+export interface PodTemplateSpec {
+  metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+  spec: PodSpec;
+}
+
+export interface Deployment {
+  apiVersion: 'apps/v1';
+  kind: 'Deployment';
+  metadata: ObjectMeta;
+  spec: {
+    replicas: number;
+    selector: { matchLabels: Record<string, string> };
+    template: PodTemplateSpec;
+    strategy?: {
+      type: 'RollingUpdate' | 'Recreate';
+      rollingUpdate?: { maxSurge: number | string; maxUnavailable: number | string };
+    };
+  };
+  source: Source;
+}
+
+export interface ConfigMap {
+  apiVersion: 'v1';
+  kind: 'ConfigMap';
+  metadata: ObjectMeta;
+  data: Record<string, string>;
+  source: Source;
+}
+
+export interface ServicePort {
+  name: string;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+  port: number;
+  targetPort: number | string;
+  nodePort?: number;
+}
+
+export interface Service {
+  apiVersion: 'v1';
+  kind: 'Service';
+  metadata: ObjectMeta;
+  spec: {
+    type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
+    /** Absent: allocated from the service CIDR. 'None': headless. */
+    clusterIP?: string;
+    selector?: Record<string, string>;
+    ports: ServicePort[];
+    externalIPs: string[];
+    externalName?: string;
+    sessionAffinity: 'None' | 'ClientIP';
+    sessionAffinityConfig?: { clientIP: { timeoutSeconds: number } };
+    externalTrafficPolicy: 'Cluster' | 'Local';
+    internalTrafficPolicy: 'Cluster' | 'Local';
+  };
+  source: Source;
+}
+
+export interface EndpointAddress {
+  ip: string;
+  nodeName?: string;
+  hostname?: string;
+  targetRef?: { kind: 'Pod'; name: string; namespace: string };
+}
+
+export interface EndpointPort {
+  name: string;
+  port: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+export interface EndpointSubset {
+  addresses: EndpointAddress[];
+  notReadyAddresses: EndpointAddress[];
+  ports: EndpointPort[];
+}
+
+export interface Endpoints {
+  apiVersion: 'v1';
+  kind: 'Endpoints';
+  metadata: ObjectMeta;
+  subsets: EndpointSubset[];
+  source?: Source;
+}
+
+export interface IngressBackend {
+  service: { name: string; port: { number?: number; name?: string } };
+}
+
+export interface HTTPIngressPath {
+  path: string;
+  pathType: 'Exact' | 'Prefix' | 'ImplementationSpecific';
+  backend: IngressBackend;
+}
+
+export interface IngressRule {
+  host?: string;
+  http?: { paths: HTTPIngressPath[] };
+}
+
+export interface Ingress {
+  apiVersion: 'networking.k8s.io/v1';
+  kind: 'Ingress';
+  metadata: ObjectMeta;
+  spec: {
+    ingressClassName?: string;
+    defaultBackend?: IngressBackend;
+    rules: IngressRule[];
+  };
+  source: Source;
+}
+
+export type Manifest = Deployment | ConfigMap | Service | Ingress | Endpoints;
+
+/** lab/config.yaml: the k3s server flags the lab honours, with k3s's defaults. */
+export interface ClusterConfig {
+  nodeName: string;
+  nodeIP: string;
+  clusterCIDR: string;
+  serviceCIDR: string;
+  clusterDNS: string;
+  clusterDomain: string;
+  serviceNodePortRange: [number, number];
+  source: Source;
+}
+
+/** Everything declared: the desired state the controllers reconcile towards. */
+export interface DesiredState {
+  config: ClusterConfig;
+  configMaps: ConfigMap[];
+  deployments: Deployment[];
+  services: Service[];
+  ingresses: Ingress[];
+  /** Endpoints written by hand in the state file, for Services without a selector. */
+  endpoints: Endpoints[];
+}
+
+/** A pod as the lab records it: its spec plus what the kubelet and CNI observed. */
+export interface Pod {
+  apiVersion: 'v1';
+  kind: 'Pod';
+  metadata: ObjectMeta;
+  spec: PodSpec;
+  status: PodStatus;
+}
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown';
+
+export interface ContainerStatus {
+  name: string;
+  ready: boolean;
+  started: boolean;
+  restartCount: number;
+  pid?: number;
+  state: { running?: { startedAt: string }; waiting?: { reason: string; message?: string }; terminated?: { exitCode: number; signal?: number; reason: string; finishedAt: string } };
+}
+
+export interface PodStatus {
+  phase: PodPhase;
+  podIP?: string;
+  hostIP?: string;
+  conditions: { type: 'PodScheduled' | 'Initialized' | 'ContainersReady' | 'Ready'; status: 'True' | 'False' }[];
+  containerStatuses: ContainerStatus[];
+  startTime?: string;
+}
+
+export function key(meta: { namespace: string; name: string }): string {
+  return `${meta.namespace}/${meta.name}`;
+}

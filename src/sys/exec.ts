@@ -1,0 +1,85 @@
+// The only module that spawns processes. Every command is an argument array (never a shell
+// string); callers validate names before they get here, and `assertArg` is a last line of defence.
+import { execa } from 'execa';
+
+/** A network namespace by name, or null for the namespace the controller itself runs in. */
+export type Netns = string | null;
+
+export interface RunOptions {
+  /** Run inside this named network namespace (via `ip netns exec`). */
+  netns?: Netns;
+  /** Written to the command's standard input. */
+  input?: string;
+  /** Resolve instead of throwing when the command exits non-zero. */
+  allowFail?: boolean;
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+export class CommandError extends Error {
+  constructor(
+    readonly argv: string[],
+    readonly exitCode: number,
+    readonly stderr: string,
+  ) {
+    super(`command failed (exit ${exitCode}): ${argv.join(' ')}\n${stderr.trim()}`);
+  }
+}
+
+/** Counts spawned processes; benchmarks and tests read it to check batching. */
+export const spawnCounter = { count: 0 };
+
+const SAFE_ARG = /^[^\0\n\r]*$/;
+
+function assertArg(arg: string): void {
+  if (!SAFE_ARG.test(arg)) throw new Error(`refusing command argument with control characters: ${JSON.stringify(arg)}`);
+}
+
+export function inNetns(netns: Netns | undefined, argv: string[]): string[] {
+  return netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+}
+
+export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const full = inNetns(opts.netns, argv);
+  full.forEach(assertArg);
+  spawnCounter.count++;
+  const [file, ...args] = full as [string, ...string[]];
+  const result = await execa(file, args, {
+    input: opts.input,
+    reject: false,
+    timeout: opts.timeoutMs,
+    stripFinalNewline: false,
+    env: { LC_ALL: 'C' },
+  });
+  const out: RunResult = {
+    stdout: String(result.stdout ?? ''),
+    stderr: String(result.stderr ?? ''),
+    exitCode: result.exitCode ?? (result.failed ? 1 : 0),
+  };
+  if (out.exitCode !== 0 && !opts.allowFail) throw new CommandError(full, out.exitCode, out.stderr || String(result.message ?? ''));
+  return out;
+}
+
+/** `ip` in a namespace; `ip -n` avoids the extra mount namespace of `ip netns exec`. */
+export function ipArgs(netns: Netns | undefined, ...args: string[]): string[] {
+  return netns ? ['ip', '-n', netns, ...args] : ['ip', ...args];
+}
+
+/** Runs many `ip` commands in one process (`ip -batch -`), one line each. */
+export async function ipBatch(netns: Netns | undefined, lines: string[][], opts: { force?: boolean } = {}): Promise<void> {
+  if (lines.length === 0) return;
+  for (const l of lines) l.forEach(assertBatchWord);
+  const argv = ipArgs(netns, ...(opts.force ? ['-force'] : []), '-batch', '-');
+  await run(argv, { input: lines.map((l) => l.join(' ')).join('\n') + '\n', allowFail: opts.force });
+}
+
+// ip -batch splits lines on white space, so a word must not contain any (names are validated
+// long before this; this guards against a future caller that forgets).
+function assertBatchWord(word: string): void {
+  if (word.length === 0 || /[\s"'\\#]/.test(word)) throw new Error(`refusing ip batch word ${JSON.stringify(word)}`);
+}
