@@ -201,6 +201,27 @@ export interface Ingress {
   source: Source;
 }
 
+/**
+ * discovery.k8s.io/v1 EndpointSlice as written in the state file. The loader converts slices into
+ * Endpoints (one per Service, keyed by the kubernetes.io/service-name label), so consumers only see
+ * DesiredState.endpoints.
+ */
+export interface EndpointSlice {
+  apiVersion: 'discovery.k8s.io/v1';
+  kind: 'EndpointSlice';
+  metadata: ObjectMeta;
+  addressType: 'IPv4';
+  endpoints: {
+    addresses: string[];
+    conditions: { ready?: boolean; serving?: boolean; terminating?: boolean };
+    hostname?: string;
+    nodeName?: string;
+    targetRef?: { kind: 'Pod'; name: string; namespace: string };
+  }[];
+  ports: { name: string; protocol: 'TCP' | 'UDP' | 'SCTP'; port: number; appProtocol?: string }[];
+  source?: Source;
+}
+
 export type Manifest = Deployment | ConfigMap | Service | Ingress | Endpoints;
 
 /** lab/config.yaml: the k3s server flags the lab honours, with k3s's defaults. */
@@ -212,6 +233,8 @@ export interface ClusterConfig {
   clusterDNS: string;
   clusterDomain: string;
   serviceNodePortRange: [number, number];
+  /** Prefix length of each node's pod CIDR (kube-controller-manager --node-cidr-mask-size, default 24). */
+  nodeCIDRMaskSize: number;
   source: Source;
 }
 
@@ -224,6 +247,11 @@ export interface DesiredState {
   ingresses: Ingress[];
   /** Endpoints written by hand in the state file, for Services without a selector. */
   endpoints: Endpoints[];
+  /**
+   * Every namespace that exists: default, kube-system, kube-public, kube-node-lease, then the
+   * Namespace objects of the state file in file order.
+   */
+  namespaces: string[];
 }
 
 /** A pod as the lab records it: its spec plus what the kubelet and CNI observed. */

@@ -1,0 +1,326 @@
+// The API server's admission step: read lab/cluster.yaml (multi-document Kubernetes manifests) and
+// lab/config.yaml (k3s settings), apply the API server's defaults, and validate everything. Like
+// `kubectl apply --validate=strict` the whole state is refused when anything is wrong, with every
+// problem listed as `file:line: Kind namespace/name: field.path: message`.
+
+import { readFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
+import { LineCounter, parseAllDocuments, parseDocument, type Document, type YAMLError } from 'yaml';
+import type { z } from 'zod';
+import { displayName, ValidationError, type Issue, type PathSegment } from './errors.ts';
+import type {
+  ClusterConfig,
+  ConfigMap,
+  Deployment,
+  DesiredState,
+  EndpointSlice,
+  Endpoints,
+  EndpointSubset,
+  Ingress,
+  Service,
+  Source,
+} from './types.ts';
+import {
+  BUILTIN_NAMESPACES,
+  checkDeployments,
+  checkEndpoints,
+  checkIngresses,
+  checkNamespacesAndDuplicates,
+  checkPodCapacity,
+  checkServices,
+  type Entry,
+  type Parsed,
+  type Report,
+} from './schema/checks.ts';
+import { configBody, configProblems, resolveConfig } from './schema/config.ts';
+import { ingressBody } from './schema/ingress.ts';
+import { endpointSliceBody, endpointsBody, serviceBody, SERVICE_NAME_LABEL } from './schema/service.ts';
+import { Reporter, YamlDoc } from './schema/source.ts';
+import { configMapBody, deploymentBody, namespaceBody } from './schema/workloads.ts';
+import { fieldProblems } from './schema/zod-issues.ts';
+
+export { ValidationError, formatIssue, type Issue } from './errors.ts';
+export { BUILTIN_NAMESPACES, SYSTEM_PODS } from './schema/checks.ts';
+export { K3S_DEFAULTS, LAB_DEFAULT_NODE_IP, podIPsPerNode } from './schema/config.ts';
+
+/** The kinds the lab understands, with the one apiVersion each is served under. */
+const KINDS = {
+  Namespace: { apiVersion: 'v1', schema: namespaceBody, namespaced: false },
+  ConfigMap: { apiVersion: 'v1', schema: configMapBody, namespaced: true },
+  Deployment: { apiVersion: 'apps/v1', schema: deploymentBody, namespaced: true },
+  Service: { apiVersion: 'v1', schema: serviceBody, namespaced: true },
+  Endpoints: { apiVersion: 'v1', schema: endpointsBody, namespaced: true },
+  EndpointSlice: { apiVersion: 'discovery.k8s.io/v1', schema: endpointSliceBody, namespaced: true },
+  Ingress: { apiVersion: 'networking.k8s.io/v1', schema: ingressBody, namespaced: true },
+} as const satisfies Record<string, { apiVersion: string; schema: z.ZodType; namespaced: boolean }>;
+
+type KindName = keyof typeof KINDS;
+
+export const KNOWN_KINDS = Object.keys(KINDS) as KindName[];
+
+/** Aliases and amplification: a manifest may not expand to more than this many aliased nodes. */
+const MAX_ALIAS_COUNT = 100;
+
+export interface LoadOptions {
+  statePath: string;
+  /** Absent: every setting takes its k3s default. Given but missing: an error. */
+  configPath?: string;
+  /** Stands in for os.hostname(), k3s's default node-name. */
+  hostname?: string;
+}
+
+export interface ParseOptions {
+  stateText: string;
+  statePath: string;
+  configText?: string;
+  configPath?: string;
+  hostname?: string;
+}
+
+/** Reads and validates the declared state. Throws ValidationError listing every problem. */
+export async function loadDesiredState(opts: LoadOptions): Promise<DesiredState> {
+  const stateText = await readText(opts.statePath, 'state file');
+  const configText = opts.configPath === undefined ? undefined : await readText(opts.configPath, 'config file');
+  return parseDesiredState({ ...opts, stateText, ...(configText === undefined ? {} : { configText }) });
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
+    throw new Error(`cannot read ${what} ${path}: ${reason}`);
+  }
+}
+
+/** The pure core of loadDesiredState: the same result from file texts. */
+export function parseDesiredState(opts: ParseOptions): DesiredState {
+  const reporter = new Reporter();
+  const configPath = opts.configPath ?? '<k3s defaults>';
+  const config = parseConfigInto(reporter, opts.configText ?? '', configPath, opts.hostname ?? osHostname());
+  const parsed = parseStateInto(reporter, opts.stateText, opts.statePath);
+
+  const report: Report = (entry, path, message) => reporter.at(entry.src, entry.label, path, message);
+  checkNamespacesAndDuplicates(parsed, report);
+  checkDeployments(parsed, config, report);
+  checkServices(parsed, config, report);
+  checkIngresses(parsed, report);
+  checkEndpoints(parsed, report);
+  if (config) checkPodCapacity(parsed, config, configPath, report);
+
+  if (reporter.issues.length > 0 || !config) throw new ValidationError(reporter.issues);
+  return assemble(parsed, config);
+}
+
+/** config.yaml alone, with k3s defaults for missing keys. Throws ValidationError. */
+export function parseClusterConfig(text: string, path: string, hostname: string = osHostname()): ClusterConfig {
+  const reporter = new Reporter();
+  const config = parseConfigInto(reporter, text, path, hostname);
+  if (reporter.issues.length > 0 || !config) throw new ValidationError(reporter.issues);
+  return config;
+}
+
+/** The configuration of a lab without config.yaml: every key at its k3s default. */
+export function defaultClusterConfig(hostname: string = osHostname()): ClusterConfig {
+  return parseClusterConfig('', '<k3s defaults>', hostname);
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+function yamlErrorIssue(file: string, text: string, lines: LineCounter, err: YAMLError): Issue {
+  // yaml's messages end in " at line L, column C:" followed by a code excerpt; keep the first sentence.
+  const first = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+  let line = err.linePos?.[0].line ?? 1;
+  // An unterminated quote is only noticed at the end of the file; point at the quote that opened it
+  // (the last one of its kind, since any later one would have closed it).
+  const quote = err.code === 'MISSING_CHAR' ? /Missing closing (["'])quote/.exec(first)?.[1] : undefined;
+  if (quote) {
+    const at = text.lastIndexOf(quote, err.pos[0]);
+    if (at >= 0) line = lines.linePos(at).line;
+  }
+  return { file, line, message: `YAML syntax error: ${quote ? `unterminated ${quote === '"' ? 'double' : 'single'}-quoted string` : first}` };
+}
+
+/** kubectl drops null fields before decoding (`replicas:` with no value means "default"). */
+function dropNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropNulls);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = dropNulls(v);
+    return out;
+  }
+  return value;
+}
+
+function toPlain(reporter: Reporter, src: YamlDoc, doc: Document): unknown {
+  try {
+    return dropNulls(doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }));
+  } catch (err) {
+    reporter.raw({ file: src.file, line: src.startLine(), message: `YAML error: ${(err as Error).message}` });
+    return undefined;
+  }
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function parseConfigInto(reporter: Reporter, text: string, file: string, hostname: string): ClusterConfig | undefined {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    for (const err of doc.errors) reporter.raw(yamlErrorIssue(file, text, lines, err));
+    return undefined;
+  }
+  const src = new YamlDoc(file, doc, lines);
+  const value = doc.contents === null ? {} : toPlain(reporter, src, doc);
+  if (value === undefined) return undefined;
+  if (!isMapping(value)) {
+    reporter.raw({ file, line: src.startLine(), message: 'must be a mapping of k3s settings such as "node-ip: 192.168.56.110"' });
+    return undefined;
+  }
+  const result = configBody.safeParse(value, { reportInput: true });
+  if (!result.success) {
+    for (const p of fieldProblems(configBody, result.error.issues)) reporter.at(src, undefined, p.path, p.message);
+    return undefined;
+  }
+  const resolved = resolveConfig(result.data, hostname);
+  const problems = configProblems(result.data, resolved);
+  for (const p of problems) reporter.at(src, undefined, [p.key], p.message);
+  if (problems.length > 0) return undefined;
+  return { ...resolved, source: { file, line: src.startLine() } };
+}
+
+function objectLabel(kind: string, raw: Record<string, unknown>, namespaced: boolean): string {
+  const meta = isMapping(raw.metadata) ? raw.metadata : {};
+  const name = typeof meta.name === 'string' ? displayName(meta.name) : '<no name>';
+  if (!namespaced) return `${kind} ${name}`;
+  const ns = typeof meta.namespace === 'string' ? displayName(meta.namespace) : 'default';
+  return `${kind} ${ns}/${name}`;
+}
+
+function parseStateInto(reporter: Reporter, text: string, file: string): Parsed {
+  const parsed: Parsed = {
+    namespaces: [],
+    configMaps: [],
+    deployments: [],
+    services: [],
+    ingresses: [],
+    endpoints: [],
+    endpointSlices: [],
+    invalid: new Set(),
+  };
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
+  if (!Array.isArray(docs)) return parsed; // an empty stream: nothing declared
+  for (const doc of docs) {
+    if (doc.errors.length > 0) {
+      for (const err of doc.errors) reporter.raw(yamlErrorIssue(file, text, lines, err));
+      continue;
+    }
+    if (doc.contents === null) continue; // an empty document between two `---`
+    const src = new YamlDoc(file, doc, lines);
+    const raw = toPlain(reporter, src, doc);
+    if (raw === undefined) continue;
+    if (!isMapping(raw)) {
+      reporter.at(src, undefined, [], 'a manifest must be a mapping with apiVersion, kind and metadata');
+      continue;
+    }
+    const kind = raw.kind;
+    if (kind === undefined) {
+      reporter.at(src, undefined, ['kind'], 'is required');
+      continue;
+    }
+    if (typeof kind !== 'string' || !(kind in KINDS)) {
+      reporter.at(src, typeof kind === 'string' ? objectLabel(kind, raw, true) : undefined, ['kind'], `unknown kind ${JSON.stringify(kind)}; the lab understands ${KNOWN_KINDS.join(', ')}`);
+      continue;
+    }
+    const spec = KINDS[kind as KindName];
+    const label = objectLabel(kind, raw, spec.namespaced);
+    if (raw.apiVersion !== spec.apiVersion) {
+      const got = raw.apiVersion === undefined ? 'none' : JSON.stringify(raw.apiVersion);
+      reporter.at(src, label, ['apiVersion'], `${kind} is served as ${spec.apiVersion}, not ${got}`);
+      continue;
+    }
+    if (!spec.namespaced && isMapping(raw.metadata) && raw.metadata.namespace !== undefined) {
+      reporter.at(src, label, ['metadata', 'namespace'], `${kind} is cluster-scoped and has no namespace`);
+      continue;
+    }
+    const result = spec.schema.safeParse(raw, { reportInput: true });
+    if (!result.success) {
+      for (const p of fieldProblems(spec.schema, result.error.issues)) reporter.at(src, label, p.path, p.message);
+      const name = isMapping(raw.metadata) ? raw.metadata.name : undefined;
+      if (typeof name === 'string') parsed.invalid.add(`${kind}/${name}`);
+      continue;
+    }
+    // Each kind's list gets its own typed entry; the casts only re-attach what the schema produced.
+    const entry = { obj: result.data, src, label } as Entry<never>;
+    switch (kind as KindName) {
+      case 'Namespace': parsed.namespaces.push(entry); break;
+      case 'ConfigMap': parsed.configMaps.push(entry); break;
+      case 'Deployment': parsed.deployments.push(entry); break;
+      case 'Service': parsed.services.push(entry); break;
+      case 'Endpoints': parsed.endpoints.push(entry); break;
+      case 'EndpointSlice': parsed.endpointSlices.push(entry); break;
+      case 'Ingress': parsed.ingresses.push(entry); break;
+    }
+  }
+  return parsed;
+}
+
+function sourced<T>(e: Entry<T>): T & { source: Source } {
+  return { ...e.obj, source: { file: e.src.file, line: e.src.startLine() } };
+}
+
+/**
+ * EndpointSlices -> Endpoints, one per Service (the kubernetes.io/service-name label), one subset per
+ * slice. An endpoint is ready unless its conditions say not ready or terminating (nil ready = ready).
+ */
+export function endpointsFromSlices(slices: (Omit<EndpointSlice, 'source'> & { source?: Source })[]): Endpoints[] {
+  const byService = new Map<string, Endpoints>();
+  for (const slice of slices) {
+    const { namespace, labels } = slice.metadata;
+    const name = labels[SERVICE_NAME_LABEL]!;
+    const id = `${namespace}/${name}`;
+    let ep = byService.get(id);
+    if (!ep) {
+      ep = {
+        apiVersion: 'v1',
+        kind: 'Endpoints',
+        metadata: { name, namespace, labels: {}, annotations: {} },
+        subsets: [],
+        ...(slice.source ? { source: slice.source } : {}),
+      };
+      byService.set(id, ep);
+    }
+    const subset: EndpointSubset = { addresses: [], notReadyAddresses: [], ports: [] };
+    for (const e of slice.endpoints) {
+      const address = {
+        ip: e.addresses[0]!,
+        ...(e.nodeName !== undefined ? { nodeName: e.nodeName } : {}),
+        ...(e.hostname !== undefined ? { hostname: e.hostname } : {}),
+        ...(e.targetRef !== undefined ? { targetRef: e.targetRef } : {}),
+      };
+      const ready = (e.conditions.ready ?? true) && !(e.conditions.terminating ?? false);
+      (ready ? subset.addresses : subset.notReadyAddresses).push(address);
+    }
+    subset.ports = slice.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol }));
+    ep.subsets.push(subset);
+  }
+  return [...byService.values()];
+}
+
+function assemble(p: Parsed, config: ClusterConfig): DesiredState {
+  const namespaces: string[] = [...BUILTIN_NAMESPACES];
+  for (const ns of p.namespaces) if (!namespaces.includes(ns.obj.metadata.name)) namespaces.push(ns.obj.metadata.name);
+  return {
+    config,
+    configMaps: p.configMaps.map(sourced) as ConfigMap[],
+    deployments: p.deployments.map(sourced) as Deployment[],
+    services: p.services.map(sourced) as Service[],
+    ingresses: p.ingresses.map(sourced) as Ingress[],
+    endpoints: [...(p.endpoints.map(sourced) as Endpoints[]), ...endpointsFromSlices(p.endpointSlices.map(sourced))],
+    namespaces,
+  };
+}
+
+export type { PathSegment };

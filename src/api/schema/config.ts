@@ -1,0 +1,140 @@
+// lab/config.yaml: the k3s server settings the lab honours, under k3s's own key names
+// (/etc/rancher/k3s/config.yaml), with k3s's defaults for every key left out.
+
+import { z } from 'zod';
+import type { ClusterConfig } from '../types.ts';
+import { dns1123SubdomainProblem } from '../names.ts';
+import { int, str, type Problem } from './fields.ts';
+import { cidrContains, cidrProblem, cidrSize, cidrsOverlap, formatCidr4, ipv4Problem, nthIP, parseCidr4, parseIPv4 } from './ipv4.ts';
+
+/** k3s's defaults (and kube-controller-manager's for node-cidr-mask-size). */
+export const K3S_DEFAULTS = {
+  clusterCIDR: '10.42.0.0/16',
+  serviceCIDR: '10.43.0.0/16',
+  clusterDomain: 'cluster.local',
+  serviceNodePortRange: [30000, 32767] as [number, number],
+  nodeCIDRMaskSize: 24,
+};
+
+/**
+ * k3s finds the node IP on the interface of the default route; a sandbox has no such thing, so the lab
+ * defaults to the address of the exercise's VM.
+ */
+export const LAB_DEFAULT_NODE_IP = '192.168.56.110';
+
+/** cluster-dns defaults to the 10th address of the service CIDR (10.43.0.10), as in k3s. */
+export const CLUSTER_DNS_INDEX = 10;
+
+/** Node names as kubelet and k3s use them: lower-cased ("labS" -> "labs"; kubernetes/kubernetes#71140). */
+export function normalizeNodeName(name: string): string {
+  return name.trim().toLowerCase();
+}
+
+function portRangeProblem(value: string): Problem {
+  return parsePortRange(value) ? undefined : `${JSON.stringify(value)} is not a port range such as 30000-32767`;
+}
+
+/** `30000-32767`, `30000+2767` or a single port, as utilnet.ParsePortRange reads them. */
+export function parsePortRange(value: string): [number, number] | undefined {
+  const m = /^([0-9]{1,5})(?:([-+])([0-9]{1,5}))?$/.exec(value.trim());
+  if (!m) return undefined;
+  const low = Number(m[1]);
+  const high = m[2] === undefined ? low : m[2] === '-' ? Number(m[3]) : low + Number(m[3]);
+  if (low < 1 || high > 65535 || high < low) return undefined;
+  return [low, high];
+}
+
+const nodeIPProblem = (v: string): Problem => {
+  const p = ipv4Problem(v);
+  if (p) return p;
+  const n = parseIPv4(v)!;
+  if (n === 0 || n >>> 24 === 127 || n >>> 24 >= 224) return `${JSON.stringify(v)} cannot be a node address`;
+  return undefined;
+};
+
+export const configBody = z.strictObject({
+  'node-name': str((v) => dns1123SubdomainProblem(normalizeNodeName(v))).optional(),
+  'node-ip': str(nodeIPProblem).optional(),
+  'cluster-cidr': str(cidrProblem).optional(),
+  'service-cidr': str(cidrProblem).optional(),
+  'cluster-dns': str(ipv4Problem).optional(),
+  'cluster-domain': str(dns1123SubdomainProblem).optional(),
+  'service-node-port-range': str(portRangeProblem).optional(),
+  'node-cidr-mask-size': int(1, 32, 'a prefix length between 1 and 32').optional(),
+});
+
+export type ConfigBody = z.output<typeof configBody>;
+
+export interface ConfigProblem {
+  key: keyof ConfigBody;
+  message: string;
+}
+
+/** Defaults applied to what the file says. `hostname` stands in for os.hostname() (k3s's node-name default). */
+export function resolveConfig(body: ConfigBody, hostname: string): Omit<ClusterConfig, 'source'> {
+  const serviceCIDR = body['service-cidr'] ?? K3S_DEFAULTS.serviceCIDR;
+  return {
+    nodeName: normalizeNodeName(body['node-name'] ?? hostname),
+    nodeIP: body['node-ip'] ?? LAB_DEFAULT_NODE_IP,
+    clusterCIDR: body['cluster-cidr'] ?? K3S_DEFAULTS.clusterCIDR,
+    serviceCIDR,
+    clusterDNS: body['cluster-dns'] ?? nthIP(parseCidr4(serviceCIDR)!, CLUSTER_DNS_INDEX),
+    clusterDomain: body['cluster-domain'] ?? K3S_DEFAULTS.clusterDomain,
+    serviceNodePortRange: body['service-node-port-range']
+      ? parsePortRange(body['service-node-port-range'])!
+      : K3S_DEFAULTS.serviceNodePortRange,
+    nodeCIDRMaskSize: body['node-cidr-mask-size'] ?? K3S_DEFAULTS.nodeCIDRMaskSize,
+  };
+}
+
+/** Pod IPs one node's pod CIDR hands out: all but the network address, the gateway (cni0) and broadcast. */
+export function podIPsPerNode(nodeCIDRMaskSize: number): number {
+  return Math.max(0, 2 ** (32 - nodeCIDRMaskSize) - 3);
+}
+
+/** The checks between settings. Each problem is reported on the key the user most likely has to change. */
+export function configProblems(body: ConfigBody, c: Omit<ClusterConfig, 'source'>): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const pods = parseCidr4(c.clusterCIDR)!;
+  const services = parseCidr4(c.serviceCIDR)!;
+  const podKey = body['cluster-cidr'] !== undefined ? 'cluster-cidr' : 'service-cidr';
+
+  if (cidrsOverlap(pods, services)) {
+    out.push({
+      key: podKey,
+      message: `pod CIDR ${c.clusterCIDR} overlaps service CIDR ${c.serviceCIDR}; they must be disjoint`,
+    });
+  }
+  // kube-apiserver: "specified --service-cluster-ip-range is too large" beyond 20 host bits.
+  if (32 - services.prefix > 20) {
+    out.push({ key: 'service-cidr', message: `${c.serviceCIDR} is too large; the prefix must be /12 or longer` });
+  }
+  const nodeIP = parseIPv4(c.nodeIP)!;
+  if (cidrContains(pods, nodeIP)) {
+    out.push({ key: 'node-ip', message: `node IP ${c.nodeIP} is inside the pod CIDR ${c.clusterCIDR}` });
+  }
+  if (cidrContains(services, nodeIP)) {
+    out.push({ key: 'node-ip', message: `node IP ${c.nodeIP} is inside the service CIDR ${c.serviceCIDR}` });
+  }
+  const dns = parseIPv4(c.clusterDNS)!;
+  const dnsKey = body['cluster-dns'] !== undefined ? 'cluster-dns' : 'service-cidr';
+  if (!cidrContains(services, dns)) {
+    out.push({ key: dnsKey, message: `cluster DNS address ${c.clusterDNS} is outside the service CIDR ${c.serviceCIDR}` });
+  } else if (dns === services.base || dns === services.base + cidrSize(services) - 1) {
+    out.push({ key: dnsKey, message: `cluster DNS address ${c.clusterDNS} is the network or broadcast address of ${c.serviceCIDR}` });
+  } else if (dns === services.base + 1) {
+    out.push({ key: dnsKey, message: `cluster DNS address ${c.clusterDNS} is taken by the kubernetes Service (the first address of ${c.serviceCIDR})` });
+  }
+  // kube-controller-manager's CIDR allocator: node masks are longer than the cluster mask, and at most
+  // 16 bits longer.
+  const mask = c.nodeCIDRMaskSize;
+  const maskKey = body['node-cidr-mask-size'] !== undefined ? 'node-cidr-mask-size' : 'cluster-cidr';
+  if (mask < pods.prefix) {
+    out.push({ key: maskKey, message: `/${mask} is shorter than the pod CIDR ${formatCidr4(pods)}; node CIDRs must be /${pods.prefix} or longer` });
+  } else if (mask - pods.prefix > 16) {
+    out.push({ key: maskKey, message: `/${mask} is more than 16 bits longer than the pod CIDR ${formatCidr4(pods)}` });
+  } else if (podIPsPerNode(mask) < 1) {
+    out.push({ key: maskKey, message: `/${mask} leaves no pod addresses after network, gateway and broadcast; use /30 or shorter` });
+  }
+  return out;
+}

@@ -1,0 +1,52 @@
+// kubectl-style output: tables with -o wide, and Kubernetes-shaped JSON/YAML lists.
+import { stringify } from 'yaml';
+import type { Pod } from '../api/types.ts';
+
+export function age(from: string | undefined, now = Date.now()): string {
+  if (!from) return '<unknown>';
+  const s = Math.max(0, Math.floor((now - Date.parse(from)) / 1000));
+  if (s < 120) return `${s}s`;
+  if (s < 600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`;
+  if (s < 3 * 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
+  return `${Math.floor(s / 86400)}d`;
+}
+
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function podStatusText(p: Pod): string {
+  if (p.metadata.annotations['lab/deleting']) return 'Terminating';
+  const waiting = p.status.containerStatuses.find((c) => c.state.waiting)?.state.waiting?.reason;
+  return waiting ?? p.status.phase;
+}
+
+export function podsTable(pods: Pod[], opts: { wide: boolean; allNamespaces: boolean; now?: number }): string {
+  const header = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE', ...(opts.wide ? ['IP', 'NODE', 'VETH', 'NETNS'] : [])];
+  const rows = pods.map((p) => {
+    const cs = p.status.containerStatuses;
+    return [
+      ...(opts.allNamespaces ? [p.metadata.namespace] : []),
+      p.metadata.name,
+      `${cs.filter((c) => c.ready).length}/${p.spec.containers.length}`,
+      podStatusText(p),
+      String(cs.reduce((n, c) => n + c.restartCount, 0)),
+      age(p.metadata.creationTimestamp, opts.now),
+      ...(opts.wide ? [p.status.podIP ?? '<none>', p.spec.nodeName ?? '<none>', p.metadata.annotations['lab/veth'] ?? '<none>', p.metadata.annotations['lab/netns'] ?? '<none>'] : []),
+    ];
+  });
+  return table(header, rows);
+}
+
+export function asList(items: unknown[], format: 'json' | 'yaml'): string {
+  const list = { apiVersion: 'v1', kind: 'List', items, metadata: { resourceVersion: '' } };
+  return format === 'json' ? JSON.stringify(list, null, 4) + '\n' : stringify(list);
+}
+
+/** Strips the lab's bookkeeping that is not part of the Kubernetes object. */
+export function podObject(p: Pod): Pod {
+  return p;
+}

@@ -1,0 +1,130 @@
+// `lab`: the command line. Every subcommand reads the same per-instance state the controller
+// writes, so `lab get` works from another terminal while `lab up` runs.
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { ValidationError } from '../api/errors.ts';
+import { readState } from '../api/store.ts';
+import type { Pod } from '../api/types.ts';
+import { down, up } from '../controllers/lab.ts';
+import { instancePaths } from '../node/instance.ts';
+import { asList, podsTable, table, age } from './format.ts';
+import { preflight } from './preflight.ts';
+
+const DEFAULT_STATE = 'lab/cluster.yaml';
+const DEFAULT_CONFIG = 'lab/config.yaml';
+
+type Common = { name: string; state: string; config: string };
+
+function common<T>(y: Argv<T>) {
+  return y
+    .option('name', { type: 'string', default: 'lab', describe: 'instance name (prefixes every namespace and file the lab creates)' })
+    .option('state', { type: 'string', default: DEFAULT_STATE, describe: 'Kubernetes manifests to reconcile' })
+    .option('config', { type: 'string', default: DEFAULT_CONFIG, describe: 'k3s-style cluster settings' });
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function cmdUp(a: Common & { mode?: 'host' | 'sandbox' }): Promise<void> {
+  preflight({ needRoot: true });
+  const t0 = Date.now();
+  const r = await up({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, log });
+  const pods = Object.values(r.state.pods);
+  process.stdout.write(podsTable(pods, { wide: true, allNamespaces: false }));
+  const paths = instancePaths(a.name);
+  const lab = a.name === 'lab' ? 'lab' : `lab --name ${a.name}`;
+  const inNode = r.node.mode === 'sandbox' ? `ip netns exec ${paths.nodeNetns} ` : '';
+  const first = pods.find((p) => p.status.podIP);
+  log(`\n${r.created.length} pod(s) created, ${r.deleted.length} deleted, ${pods.length} running (${((Date.now() - t0) / 1000).toFixed(1)}s).`);
+  log('Try this next:');
+  log(`  sudo ${lab} get pods -o wide`);
+  if (first) log(`  sudo ${inNode}curl -s http://${first.status.podIP}/            # ${first.metadata.name}, straight to the pod`);
+  log(`  sudo ip ${r.node.netns ? `-n ${r.node.netns} ` : ''}link show master cni0        # one veth per pod`);
+  log(`  sudo ${lab} down`);
+}
+
+async function loadPods(name: string): Promise<Pod[]> {
+  const state = await readState(instancePaths(name).stateFile);
+  if (!state) throw new Error(`instance ${name} is not running (no state under ${instancePaths(name).stateDir}); start it with 'lab up'`);
+  return Object.values(state.pods).sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+}
+
+async function cmdGet(a: Common & { resource: string; output?: string; 'all-namespaces': boolean; namespace: string }): Promise<void> {
+  const res = a.resource.toLowerCase();
+  const format = a.output === 'json' || a.output === 'yaml' ? a.output : undefined;
+  const wide = a.output === 'wide';
+  const state = await readState(instancePaths(a.name).stateFile);
+  if (!state) throw new Error(`instance ${a.name} is not running; start it with 'lab up'`);
+  const inNs = <T extends { metadata: { namespace: string } }>(xs: T[]) => (a['all-namespaces'] ? xs : xs.filter((x) => x.metadata.namespace === a.namespace));
+  if (['pods', 'pod', 'po'].includes(res)) {
+    const pods = inNs(await loadPods(a.name));
+    if (format) return void process.stdout.write(asList(pods, format));
+    if (pods.length === 0) return void log(`No resources found in ${a.namespace} namespace.`);
+    return void process.stdout.write(podsTable(pods, { wide, allNamespaces: a['all-namespaces'] }));
+  }
+  if (['nodes', 'node', 'no'].includes(res)) {
+    const node = {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: state.nodeName, labels: { 'kubernetes.io/hostname': state.nodeName }, annotations: { 'lab/netns': state.mode === 'sandbox' ? instancePaths(a.name).nodeNetns : '<host>', 'lab/mode': state.mode } },
+      status: { addresses: [{ type: 'InternalIP', address: state.nodeIP }, { type: 'Hostname', address: state.nodeName }], conditions: [{ type: 'Ready', status: 'True' }] },
+    };
+    if (format) return void process.stdout.write(asList([node], format));
+    const header = ['NAME', 'STATUS', 'ROLES', 'AGE', ...(wide ? ['INTERNAL-IP', 'MODE', 'NETNS'] : [])];
+    const row = [state.nodeName, 'Ready', 'control-plane,master', age(state.createdAt), ...(wide ? [state.nodeIP, state.mode, node.metadata.annotations['lab/netns']] : [])];
+    return void process.stdout.write(table(header, [row]));
+  }
+  if (['deployments', 'deployment', 'deploy'].includes(res)) {
+    const pods = await loadPods(a.name);
+    const byDep = new Map<string, Pod[]>();
+    for (const p of pods) {
+      const d = p.metadata.annotations['lab/deployment'];
+      if (d) byDep.set(`${p.metadata.namespace}/${d}`, [...(byDep.get(`${p.metadata.namespace}/${d}`) ?? []), p]);
+    }
+    const items = [...byDep].filter(([k]) => a['all-namespaces'] || k.startsWith(`${a.namespace}/`)).map(([k, ps]) => {
+      const [namespace, name] = k.split('/') as [string, string];
+      const ready = ps.filter((p) => p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).length;
+      return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, status: { replicas: ps.length, readyReplicas: ready, availableReplicas: ready, updatedReplicas: ps.length }, _created: ps.map((p) => p.metadata.creationTimestamp ?? '').sort()[0] };
+    });
+    if (format) return void process.stdout.write(asList(items.map(({ _created, ...d }) => d), format));
+    const header = [...(a['all-namespaces'] ? ['NAMESPACE'] : []), 'NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE'];
+    return void process.stdout.write(
+      table(header, items.map((d) => [...(a['all-namespaces'] ? [d.metadata.namespace] : []), d.metadata.name, `${d.status.readyReplicas}/${d.status.replicas}`, String(d.status.updatedReplicas), String(d.status.availableReplicas), age(d._created)])),
+    );
+  }
+  throw new Error(`unknown resource type ${JSON.stringify(a.resource)}: use pods, nodes or deployments`);
+}
+
+async function main(): Promise<void> {
+  await yargs(hideBin(process.argv))
+    .scriptName('lab')
+    .usage('$0 <command> [options]\n\nRebuilds the Kubernetes packet path out of real Linux kernel objects.')
+    .command('up', 'create or reconcile the lab from the state file', (y) => common(y).option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM); sandbox: a namespace stands in for it (default unless an interface holds the node IP)' }), (a) => cmdUp(a))
+    .command('down', 'remove everything of the instance (idempotent)', (y) => common(y), async (a) => {
+      preflight({ needRoot: true, tools: [] });
+      await down({ instance: a.name, log });
+    })
+    .command('get <resource>', 'list pods, nodes or deployments, like kubectl get', (y) =>
+      common(y)
+        .positional('resource', { type: 'string', demandOption: true })
+        .option('output', { alias: 'o', type: 'string', choices: ['wide', 'json', 'yaml'] })
+        .option('all-namespaces', { alias: 'A', type: 'boolean', default: false })
+        .option('namespace', { alias: 'n', type: 'string', default: 'default' }),
+      (a) => cmdGet(a as never),
+    )
+    .demandCommand(1)
+    .strict()
+    .help()
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      y.showHelp();
+      process.stderr.write(`\n${msg}\n`);
+      process.exit(2);
+    })
+    .parseAsync();
+}
+
+main().catch((e: unknown) => {
+  if (e instanceof ValidationError) process.stderr.write(`error: invalid lab state\n${e.message}\n`);
+  else process.stderr.write(`error: ${(e as Error).message}\n`);
+  process.exit(1);
+});

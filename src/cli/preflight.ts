@@ -1,0 +1,49 @@
+// What `lab up` needs before it touches anything: root, and the tools of the packet path.
+import { accessSync, constants } from 'node:fs';
+import path from 'node:path';
+
+export interface Tool {
+  command: string;
+  aptPackage: string;
+}
+
+export const REQUIRED_TOOLS: Tool[] = [
+  { command: 'ip', aptPackage: 'iproute2' },
+  { command: 'iptables-restore', aptPackage: 'iptables' },
+  { command: 'busybox', aptPackage: 'busybox' },
+  { command: 'unshare', aptPackage: 'util-linux' },
+  { command: 'mount', aptPackage: 'mount' },
+  { command: 'chroot', aptPackage: 'coreutils' },
+  { command: 'hostname', aptPackage: 'hostname' },
+  { command: 'sysctl', aptPackage: 'procps' },
+];
+
+export function which(command: string, envPath = process.env.PATH ?? ''): string | null {
+  for (const dir of [...envPath.split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+    if (!dir) continue;
+    const p = path.join(dir, command);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+export function missingTools(tools: Tool[] = REQUIRED_TOOLS): Tool[] {
+  return tools.filter((t) => !which(t.command));
+}
+
+/** Throws a message a learner can act on. */
+export function preflight(opts: { needRoot: boolean; tools?: Tool[] }): void {
+  if (opts.needRoot && process.getuid?.() !== 0) {
+    throw new Error('lab needs root to create network namespaces, veth pairs and iptables rules: run it with sudo (e.g. `sudo npm run lab`)');
+  }
+  const missing = missingTools(opts.tools);
+  if (missing.length) {
+    const pkgs = [...new Set(missing.map((t) => t.aptPackage))].join(' ');
+    throw new Error(`missing ${missing.map((t) => t.command).join(', ')}: install with \`sudo apt-get install -y ${pkgs}\``);
+  }
+}

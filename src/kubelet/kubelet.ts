@@ -1,0 +1,145 @@
+// The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI) and
+// running containers, and tears down pods that are gone. Batches the network work for all pods.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { ClusterConfig, ConfigMap, Pod } from '../api/types.ts';
+import { allocate, release } from '../cni/allocations.ts';
+import { applyCniAdd, cniDel, planCniAdd, vethName, type PodNetwork } from '../cni/bridge.ts';
+import type { InstancePaths } from '../node/instance.ts';
+import type { LabNode } from '../node/node.ts';
+import { listNetns, observeLinks, pidsInNetns } from '../sys/ip.ts';
+import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
+import { isContainerAlive, startContainer } from './runtime.ts';
+
+export interface KubeletContext {
+  node: LabNode;
+  paths: InstancePaths;
+  config: ClusterConfig;
+  configMaps: Map<string, ConfigMap>;
+  /** Called for each event worth showing (`lab events`). */
+  onEvent?: (pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string) => void;
+  onProgress?: (message: string) => void;
+}
+
+export const NETNS_ANNOTATION = 'lab/netns';
+export const VETH_ANNOTATION = 'lab/veth';
+
+export function podNetns(pod: Pod): string {
+  return pod.metadata.annotations[NETNS_ANNOTATION]!;
+}
+
+/** Fills in the sandbox identity (netns, veth) of new pods; pure. */
+export function assignSandbox(pod: Pod, paths: InstancePaths): void {
+  const netns = pod.metadata.annotations[NETNS_ANNOTATION] ?? paths.podNetns(pod.metadata.name);
+  pod.metadata.annotations[NETNS_ANNOTATION] = netns;
+  pod.metadata.annotations[VETH_ANNOTATION] ??= vethName(netns);
+}
+
+/** Brings every pod in `pods` (all scheduled on this node) to Running. Mutates their status. */
+export async function syncPods(ctx: KubeletContext, pods: Pod[]): Promise<void> {
+  if (pods.length === 0) return;
+  const { node, paths } = ctx;
+  pods.forEach((p) => assignSandbox(p, paths));
+
+  // IPAM (host-local): one address per pod, kept across restarts.
+  const ips = await allocate(paths.ipamDir, { subnet: node.podCIDR, gateway: node.gateway }, pods.map(podNetns));
+  for (const p of pods) {
+    p.status.podIP = ips.get(podNetns(p));
+    p.status.hostIP = node.nodeIP;
+    p.spec.nodeName = node.name;
+  }
+
+  // CNI ADD for all pods at once.
+  const nets: PodNetwork[] = pods.map((p) => ({ netns: podNetns(p), veth: p.metadata.annotations[VETH_ANNOTATION]!, ip: p.status.podIP! }));
+  const plan = planCniAdd(node, nets, { netns: new Set(listNetns()), nodeLinks: await observeLinks(node.netns) });
+  if (plan.node.length) ctx.onProgress?.(`network: ${plan.netnsAdd.length} pod namespaces, ${plan.pod.size} veth pairs on cni0`);
+  await applyCniAdd(node, plan);
+
+  // Files and containers, pods in parallel.
+  await Promise.all(pods.map((p) => syncPodContainers(ctx, p)));
+}
+
+async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
+  const netns = podNetns(pod);
+  const podDir = ctx.paths.podDir(pod.metadata.name);
+  await writePodEtc(ctx.paths.netnsEtc(netns), pod, ctx.config);
+  const cmVolumes = new Set(pod.spec.volumes.filter((v) => v.configMap).map((v) => v.name));
+  const sources = await writeVolumes(podDir, pod.spec.volumes, ctx.configMaps, pod.metadata.namespace);
+  pod.status.startTime ??= new Date().toISOString();
+  const statuses = [];
+  for (const c of pod.spec.containers) {
+    const prev = pod.status.containerStatuses.find((s) => s.name === c.name);
+    if (prev && isContainerAlive(prev.pid, netns)) {
+      statuses.push(prev);
+      continue;
+    }
+    const pid = await startContainer({
+      netns,
+      hostname: pod.spec.hostname ?? pod.metadata.name,
+      etcDir: ctx.paths.netnsEtc(netns),
+      containerDir: path.join(podDir, 'containers', c.name),
+      imagesDir: ctx.paths.imagesDir,
+      container: c,
+      mounts: containerMounts(sources, c.volumeMounts, cmVolumes),
+    });
+    const restarted = prev !== undefined;
+    statuses.push({
+      name: c.name,
+      ready: true,
+      started: true,
+      restartCount: (prev?.restartCount ?? 0) + (restarted ? 1 : 0),
+      pid,
+      state: { running: { startedAt: new Date().toISOString() } },
+    });
+    ctx.onEvent?.(pod, 'Normal', 'Started', `Started container ${c.name} (pid ${pid})`);
+  }
+  pod.status.containerStatuses = statuses;
+  pod.status.phase = 'Running';
+  const ready = statuses.every((s) => s.ready) ? 'True' : 'False';
+  pod.status.conditions = [
+    { type: 'PodScheduled', status: 'True' },
+    { type: 'Initialized', status: 'True' },
+    { type: 'ContainersReady', status: ready },
+    { type: 'Ready', status: ready },
+  ];
+}
+
+/** Stops the pods' processes (SIGTERM, then SIGKILL after the grace period) and frees all. */
+export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: Pod[], opts: { graceSeconds?: number } = {}): Promise<void> {
+  if (pods.length === 0) return;
+  const netnsNames = pods.map((p) => p.metadata.annotations[NETNS_ANNOTATION] ?? ctx.paths.podNetns(p.metadata.name));
+  const grace = Math.min(opts.graceSeconds ?? 30, ...pods.map((p) => p.spec.terminationGracePeriodSeconds ?? 30));
+  await terminateProcesses(netnsNames, grace);
+  await cniDel(netnsNames);
+  await release(ctx.paths.ipamDir, new Set(netnsNames));
+  await Promise.all([
+    ...pods.map((p) => rm(ctx.paths.podDir(p.metadata.name), { recursive: true, force: true })),
+    ...netnsNames.map((n) => rm(ctx.paths.netnsEtc(n), { recursive: true, force: true })),
+  ]);
+}
+
+/** Signals only processes inside our own pod namespaces: never anything by name. */
+export async function terminateProcesses(netnsNames: string[], graceSeconds: number): Promise<void> {
+  const signalAll = (sig: NodeJS.Signals): number => {
+    let n = 0;
+    for (const pids of pidsInNetns(netnsNames).values()) {
+      for (const pid of pids) {
+        try {
+          process.kill(pid, sig);
+          n++;
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    return n;
+  };
+  if (signalAll('SIGTERM') === 0) return;
+  const deadline = Date.now() + graceSeconds * 1000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 25));
+    if ([...pidsInNetns(netnsNames).values()].every((p) => p.length === 0)) return;
+  }
+  signalAll('SIGKILL');
+  for (let i = 0; i < 40 && [...pidsInNetns(netnsNames).values()].some((p) => p.length > 0); i++) await new Promise((r) => setTimeout(r, 25));
+}

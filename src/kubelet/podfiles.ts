@@ -1,0 +1,126 @@
+// Files the kubelet writes for a pod: /etc/hosts, /etc/resolv.conf and /etc/hostname (placed in
+// /etc/netns/<pod netns>/ so both the container and `ip netns exec` see them) and volumes.
+import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ClusterConfig, ConfigMap, Pod, Volume } from '../api/types.ts';
+import type { Mount } from './runtime.ts';
+
+/** kubelet's managed hosts file. */
+export function renderHosts(pod: Pod): string {
+  const hostname = pod.spec.hostname ?? pod.metadata.name;
+  return [
+    '# Kubernetes-managed hosts file.',
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'fe00::1\tip6-allnodes',
+    'fe00::2\tip6-allrouters',
+    ...(pod.status.podIP ? [`${pod.status.podIP}\t${hostname}`] : []),
+    '',
+  ].join('\n');
+}
+
+/** dnsPolicy ClusterFirst: the cluster DNS, the namespace's search path, ndots:5. */
+export function renderResolvConf(pod: Pod, config: ClusterConfig): string {
+  const d = config.clusterDomain;
+  return [
+    `search ${pod.metadata.namespace}.svc.${d} svc.${d} ${d}`,
+    `nameserver ${config.clusterDNS}`,
+    'options ndots:5',
+    '',
+  ].join('\n');
+}
+
+export async function writePodEtc(etcDir: string, pod: Pod, config: ClusterConfig): Promise<void> {
+  await mkdir(etcDir, { recursive: true });
+  await Promise.all([
+    writeFile(path.join(etcDir, 'hosts'), renderHosts(pod)),
+    writeFile(path.join(etcDir, 'resolv.conf'), renderResolvConf(pod, config)),
+    writeFile(path.join(etcDir, 'hostname'), `${pod.spec.hostname ?? pod.metadata.name}\n`),
+  ]);
+}
+
+/**
+ * Materialises the pod's volumes under <podDir>/volumes/<name> and returns the mounts of one
+ * container. ConfigMap keys become files (or the `items` paths); keys and paths were validated
+ * when the state file was loaded, and are checked again here before touching the disk.
+ */
+export async function writeVolumes(podDir: string, volumes: Volume[], configMaps: Map<string, ConfigMap>, namespace: string): Promise<Map<string, string>> {
+  const sources = new Map<string, string>();
+  for (const v of volumes) {
+    const dir = path.join(podDir, 'volumes', v.name);
+    if (v.configMap) {
+      const cm = configMaps.get(`${namespace}/${v.configMap.name}`);
+      const items = v.configMap.items ?? Object.keys(cm?.data ?? {}).map((k) => ({ key: k, path: k }));
+      const files = new Map<string, string>();
+      for (const item of items) {
+        const value = cm?.data[item.key];
+        if (value !== undefined) files.set(item.path, value);
+      }
+      await atomicWriteDir(dir, files);
+      sources.set(v.name, dir);
+    } else if (v.hostPath) {
+      sources.set(v.name, v.hostPath.path);
+    } else {
+      await mkdir(dir, { recursive: true });
+      sources.set(v.name, dir);
+    }
+  }
+  return sources;
+}
+
+/**
+ * The kubelet's AtomicWriter: the files live in a timestamped directory, `..data` is a symlink
+ * to it and each visible name is a symlink through `..data`. An update writes a new directory and
+ * swaps `..data` with one rename, so a running container (whose bind mount holds this directory,
+ * never replaced) sees either the old set of files or the new one, never a mix.
+ */
+export async function atomicWriteDir(dir: string, files: Map<string, string>): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const current = await readlink(path.join(dir, '..data')).catch(() => null);
+  if (current && (await sameContent(path.join(dir, current), files))) return;
+  const stamp = `..${new Date().toISOString().replace(/[-:.]/g, '_')}.${process.pid}${Math.floor(Math.random() * 1e6)}`;
+  const target = path.join(dir, stamp);
+  for (const [rel, value] of files) {
+    const file = path.resolve(target, rel);
+    if (!file.startsWith(target + path.sep)) throw new Error(`volume path ${JSON.stringify(rel)} escapes the volume`);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, value);
+  }
+  await mkdir(target, { recursive: true });
+  await symlink(stamp, path.join(dir, '..data_tmp'));
+  await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+  const top = new Set([...files.keys()].map((f) => f.split('/')[0]!));
+  for (const name of await readdir(dir)) {
+    if (name.startsWith('..')) {
+      if (name !== '..data' && name !== stamp) await rm(path.join(dir, name), { recursive: true, force: true });
+    } else if (!top.has(name)) {
+      await rm(path.join(dir, name), { recursive: true, force: true });
+    }
+  }
+  for (const name of top) {
+    await symlink(path.join('..data', name), path.join(dir, name)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+  }
+}
+
+async function sameContent(dir: string, files: Map<string, string>): Promise<boolean> {
+  try {
+    const existing = await readdir(dir, { recursive: true, withFileTypes: true });
+    if (existing.filter((e) => e.isFile()).length !== files.size) return false;
+    for (const [rel, value] of files) if ((await readFile(path.join(dir, rel), 'utf8')) !== value) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function containerMounts(volumeSources: Map<string, string>, mounts: { name: string; mountPath: string; readOnly?: boolean }[], configMapVolumes: Set<string>): Mount[] {
+  return mounts.map((m) => ({
+    source: volumeSources.get(m.name)!,
+    target: m.mountPath,
+    // ConfigMap volumes are always read-only in Kubernetes.
+    readOnly: Boolean(m.readOnly) || configMapVolumes.has(m.name),
+  }));
+}

@@ -1,0 +1,87 @@
+// The container runtime: starts a container's process inside its pod's network namespace, with
+// its own hostname, an overlay root filesystem and its volumes. The process is detached (its own
+// session, stdio to a log file) so it outlives the controller, as containers outlive a kubelet
+// restart.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Container, EnvVar } from '../api/types.ts';
+import { spawnCounter } from '../sys/exec.ts';
+import { ensureImage, imagePath } from './images.ts';
+
+export const CONTAINER_INIT = fileURLToPath(new URL('./container-init.sh', import.meta.url));
+
+export interface Mount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface ContainerLaunch {
+  netns: string;
+  hostname: string;
+  /** Files `ip netns exec` bind-mounts over /etc for this pod (hosts, resolv.conf, hostname). */
+  etcDir: string;
+  /** <podDir>/containers/<name>: overlay upper/work/rootfs and the log. */
+  containerDir: string;
+  imagesDir: string;
+  container: Container;
+  mounts: Mount[];
+  extraEnv?: EnvVar[];
+}
+
+/** The argv that starts the container (pure, so tests and `lab describe` can show it). */
+export function containerArgv(l: ContainerLaunch, lower: string): string[] {
+  const c = l.container;
+  const command = [...(c.command ?? ['sh']), ...(c.args ?? [])];
+  const d = l.containerDir;
+  return [
+    'ip', 'netns', 'exec', l.netns,
+    'unshare', '--uts', '--',
+    'sh', CONTAINER_INIT, path.join(d, 'rootfs'), lower, path.join(d, 'upper'), path.join(d, 'work'), l.hostname, l.etcDir,
+    ...l.mounts.flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']),
+    '--',
+    ...command,
+  ];
+}
+
+export function containerLogPath(containerDir: string): string {
+  return path.join(containerDir, 'container.log');
+}
+
+export async function startContainer(l: ContainerLaunch): Promise<number> {
+  const lower = await ensureImage(l.imagesDir, l.container.image);
+  await Promise.all(['rootfs', 'upper', 'work'].map((d) => mkdir(path.join(l.containerDir, d), { recursive: true })));
+  const argv = containerArgv(l, lower);
+  for (const a of argv) if (a.includes('\0')) throw new Error('refusing NUL in container argument');
+  const env: Record<string, string> = { PATH: imagePath(l.container.image), HOSTNAME: l.hostname, HOME: '/root' };
+  for (const e of [...(l.extraEnv ?? []), ...l.container.env]) env[e.name] = e.value;
+  const log = openSync(containerLogPath(l.containerDir), 'a');
+  try {
+    spawnCounter.count++;
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env });
+    const pid = child.pid;
+    if (pid === undefined) throw new Error(`could not start container ${l.container.name} in ${l.netns}`);
+    child.unref();
+    return pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+/**
+ * True when `pid` is alive and inside `netns`: compares the process's network namespace inode
+ * with the namespace file's, so a PID reused by an unrelated process never counts as ours.
+ */
+export function isContainerAlive(pid: number | undefined, netns: string): boolean {
+  if (!pid) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false; // exited, not yet reaped
+    return statSync(`/proc/${pid}/ns/net`).ino === statSync(`/run/netns/${netns}`).ino;
+  } catch {
+    return false;
+  }
+}

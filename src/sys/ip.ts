@@ -1,0 +1,79 @@
+// Observing and creating network namespaces and links. Observation is one `ip -j` call per
+// namespace; creation goes through `ip -batch` built by the planners.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { ipArgs, run, type Netns } from './exec.ts';
+
+export interface ObservedLink {
+  ifname: string;
+  kind?: string;
+  master?: string;
+  up: boolean;
+  hairpin?: boolean;
+  addrs: string[]; // "10.42.0.1/24"
+}
+
+export function netnsExists(name: string): boolean {
+  return existsSync(`/run/netns/${name}`);
+}
+
+export function listNetns(): string[] {
+  try {
+    return readdirSync('/run/netns');
+  } catch {
+    return [];
+  }
+}
+
+interface IpJsonLink {
+  ifname: string;
+  flags?: string[];
+  master?: string;
+  linkinfo?: { info_kind?: string; info_slave_data?: { hairpin?: boolean } };
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+/** All links of a namespace with their IPv4 addresses, bridge master and hairpin flag. */
+export async function observeLinks(netns: Netns): Promise<Map<string, ObservedLink>> {
+  const { stdout } = await run(ipArgs(netns, '-j', '-d', 'addr', 'show'));
+  const links = JSON.parse(stdout || '[]') as IpJsonLink[];
+  const out = new Map<string, ObservedLink>();
+  for (const l of links) {
+    out.set(l.ifname, {
+      ifname: l.ifname,
+      kind: l.linkinfo?.info_kind,
+      master: l.master,
+      up: (l.flags ?? []).includes('UP'),
+      hairpin: l.linkinfo?.info_slave_data?.hairpin,
+      addrs: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`),
+    });
+  }
+  return out;
+}
+
+/**
+ * Pids of the processes inside each of the given namespaces (what `ip netns pids` prints), found
+ * with one scan of /proc instead of one process per namespace.
+ */
+export function pidsInNetns(netnsNames: string[]): Map<string, number[]> {
+  const byIno = new Map<number, string>();
+  const out = new Map<string, number[]>();
+  for (const n of netnsNames) {
+    try {
+      byIno.set(statSync(`/run/netns/${n}`).ino, n);
+      out.set(n, []);
+    } catch {
+      /* namespace already gone */
+    }
+  }
+  if (byIno.size === 0) return out;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const ns = byIno.get(statSync(`/proc/${entry}/ns/net`).ino);
+      if (ns) out.get(ns)!.push(Number(entry));
+    } catch {
+      /* process exited meanwhile */
+    }
+  }
+  return out;
+}

@@ -1,0 +1,55 @@
+// Shared by the e2e tests: run the real `lab` CLI, run commands inside the lab's namespaces, and
+// always tear the instance down again.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const pexec = promisify(execFile);
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const LAB_BIN = path.join(ROOT, 'bin/lab.js');
+export const isRoot = process.getuid?.() === 0;
+
+export interface CmdResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+export async function cmd(argv: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<CmdResult> {
+  try {
+    const { stdout, stderr } = await pexec(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, encoding: 'utf8' });
+    return { stdout, stderr, code: 0 };
+  } catch (e) {
+    const err = e as { stdout?: string; stderr?: string; code?: number | string };
+    return { stdout: err.stdout ?? '', stderr: err.stderr ?? String(e), code: typeof err.code === 'number' ? err.code : 1 };
+  }
+}
+
+export function lab(args: string[], opts: { timeoutMs?: number } = {}): Promise<CmdResult> {
+  return cmd([process.execPath, LAB_BIN, ...args], { timeoutMs: opts.timeoutMs ?? 120_000 });
+}
+
+export async function labOk(args: string[]): Promise<CmdResult> {
+  const r = await lab(args);
+  if (r.code !== 0) throw new Error(`lab ${args.join(' ')} failed (${r.code}):\n${r.stderr}\n${r.stdout}`);
+  return r;
+}
+
+export function inNetns(netns: string, argv: string[], opts: { timeoutMs?: number } = {}): Promise<CmdResult> {
+  return cmd(['ip', 'netns', 'exec', netns, ...argv], opts);
+}
+
+/** curl from inside a namespace; returns the body ('' and the code on failure). */
+export async function curl(netns: string, url: string, extra: string[] = []): Promise<CmdResult> {
+  return inNetns(netns, ['curl', '-sS', '--max-time', '5', ...extra, url]);
+}
+
+export interface PodJson {
+  metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> };
+  status: { podIP?: string; phase: string; containerStatuses: { pid?: number; restartCount: number }[] };
+}
+
+export async function getPods(instance: string, allNamespaces = false): Promise<PodJson[]> {
+  const r = await labOk(['get', 'pods', '--name', instance, '-o', 'json', ...(allNamespaces ? ['-A'] : [])]);
+  return (JSON.parse(r.stdout) as { items: PodJson[] }).items;
+}

@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import type { Deployment, Pod } from '../../src/api/types.ts';
+import { planReplicaSets, POD_TEMPLATE_HASH } from '../../src/controllers/replicaset.ts';
+import { podTemplateHash } from '../../src/controllers/podnames.ts';
+import { schedule } from '../../src/scheduler/scheduler.ts';
+
+function deployment(name: string, replicas: number, cmd = ['httpd', '-f']): Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace: 'default', labels: {}, annotations: {} },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name }, annotations: {} }, spec: { containers: [{ name, image: 'busybox', command: cmd, env: [], ports: [], volumeMounts: [] }], volumes: [], restartPolicy: 'Always', terminationGracePeriodSeconds: 30 } },
+    },
+    source: { file: 'x.yaml', line: 1 },
+  };
+}
+
+describe('ReplicaSet planner', () => {
+  it('creates replicas pods with the template hash label and owner', () => {
+    const d = deployment('app2', 3);
+    const plan = planReplicaSets([d], []);
+    expect(plan.delete).toEqual([]);
+    expect(plan.create).toHaveLength(3);
+    const hash = podTemplateHash(d.spec.template);
+    for (const p of plan.create) {
+      expect(p.metadata.name).toMatch(new RegExp(`^app2-${hash}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
+      expect(p.metadata.labels).toEqual({ app: 'app2', [POD_TEMPLATE_HASH]: hash });
+      expect(p.metadata.ownerReferences?.[0]).toEqual({ kind: 'ReplicaSet', name: `app2-${hash}` });
+    }
+    expect(new Set(plan.create.map((p) => p.metadata.name)).size).toBe(3);
+  });
+
+  it('is idempotent: existing pods are kept', () => {
+    const d = deployment('app2', 3);
+    const first = planReplicaSets([d], []).create;
+    expect(planReplicaSets([d], first)).toEqual({ create: [], delete: [] });
+  });
+
+  it('scales down the newest pods first and up with fresh names', () => {
+    const d = deployment('app2', 3);
+    const pods = planReplicaSets([d], []).create.map((p, i) => ({ ...p, metadata: { ...p.metadata, creationTimestamp: `2026-01-01T00:00:0${i}Z` } }));
+    const down = planReplicaSets([deployment('app2', 1)], pods);
+    expect(down.create).toEqual([]);
+    expect(down.delete.map((p) => p.metadata.name)).toEqual([pods[2]!.metadata.name, pods[1]!.metadata.name]);
+    const upPlan = planReplicaSets([deployment('app2', 5)], pods);
+    expect(upPlan.create).toHaveLength(2);
+    for (const p of upPlan.create) expect(pods.map((x) => x.metadata.name)).not.toContain(p.metadata.name);
+  });
+
+  it('replaces pods of a changed template and deletes pods of a removed Deployment', () => {
+    const pods = [...planReplicaSets([deployment('app1', 1)], []).create, ...planReplicaSets([deployment('app2', 2)], []).create];
+    const plan = planReplicaSets([deployment('app2', 2, ['httpd', '-f', '-v'])], pods);
+    expect(plan.delete.map((p) => p.metadata.annotations['lab/deployment']).sort()).toEqual(['app1', 'app2', 'app2']);
+    expect(plan.create).toHaveLength(2);
+  });
+
+  it('never reuses a taken name even when the random source repeats', () => {
+    const d = deployment('app2', 2);
+    let calls = 0;
+    const rand = () => (calls++ < 10 ? 0 : calls % 27); // first two names would both be ...-bbbbb
+    const plan = planReplicaSets([d], [], rand);
+    expect(new Set(plan.create.map((p) => p.metadata.name)).size).toBe(2);
+  });
+});
+
+describe('scheduler', () => {
+  const pods = (n: number): Pod[] => planReplicaSets([deployment('app', n)], []).create;
+  it('spreads pods over nodes by load, deterministically', () => {
+    const ps = pods(4);
+    const a = schedule(ps, [{ name: 'n1', capacity: 10 }, { name: 'n0', capacity: 10 }], []);
+    const b = schedule([...ps].reverse(), [{ name: 'n0', capacity: 10 }, { name: 'n1', capacity: 10 }], []);
+    expect([...a].sort()).toEqual([...b].sort());
+    expect([...a.values()].filter((n) => n === 'n0')).toHaveLength(2);
+  });
+  it('leaves pods unscheduled when nodes are full', () => {
+    const a = schedule(pods(3), [{ name: 'n0', capacity: 2 }], []);
+    expect(a.size).toBe(2);
+  });
+});
