@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { LineCounter, parseAllDocuments, parseDocument, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
-import { displayName, ValidationError, type Issue, type PathSegment } from './errors.ts';
+import { displayName, ValidationError, type Issue } from './errors.ts';
 import type {
   ClusterConfig,
   ConfigMap,
@@ -22,6 +22,7 @@ import type {
 } from './types.ts';
 import {
   BUILTIN_NAMESPACES,
+  SYSTEM_PODS,
   checkDeployments,
   checkEndpoints,
   checkIngresses,
@@ -61,20 +62,39 @@ export const KNOWN_KINDS = Object.keys(KINDS) as KindName[];
 /** Aliases and amplification: a manifest may not expand to more than this many aliased nodes. */
 const MAX_ALIAS_COUNT = 100;
 
-export interface LoadOptions {
+/** More manifests validated together with the state file (e.g. lab/system.yaml after substitution). */
+export interface ExtraState {
+  text: string;
+  /** Named in messages and in each object's `source`. */
+  path: string;
+}
+
+interface CommonOptions {
+  /** Stands in for os.hostname(), k3s's default node-name. */
+  hostname?: string;
+  /**
+   * Manifests loaded along with the state file, as one state: references, duplicates, addresses and
+   * pod capacity are checked across all of them. Their objects come after the state file's.
+   */
+  extraStates?: ExtraState[];
+  /**
+   * Pod IPs reserved for system pods that are not Deployments of the validated state (default
+   * SYSTEM_PODS: cluster DNS and the ingress controller). Pass 0 when extraStates declares them.
+   */
+  systemPods?: number;
+}
+
+export interface LoadOptions extends CommonOptions {
   statePath: string;
   /** Absent: every setting takes its k3s default. Given but missing: an error. */
   configPath?: string;
-  /** Stands in for os.hostname(), k3s's default node-name. */
-  hostname?: string;
 }
 
-export interface ParseOptions {
+export interface ParseOptions extends CommonOptions {
   stateText: string;
   statePath: string;
   configText?: string;
   configPath?: string;
-  hostname?: string;
 }
 
 /** Reads and validates the declared state. Throws ValidationError listing every problem. */
@@ -99,7 +119,9 @@ export function parseDesiredState(opts: ParseOptions): DesiredState {
   const reporter = new Reporter();
   const configPath = opts.configPath ?? '<k3s defaults>';
   const config = parseConfigInto(reporter, opts.configText ?? '', configPath, opts.hostname ?? osHostname());
-  const parsed = parseStateInto(reporter, opts.stateText, opts.statePath);
+  const parsed = emptyParsed();
+  parseStateInto(reporter, opts.stateText, opts.statePath, parsed);
+  for (const extra of opts.extraStates ?? []) parseStateInto(reporter, extra.text, extra.path, parsed);
 
   const report: Report = (entry, path, message) => reporter.at(entry.src, entry.label, path, message);
   checkNamespacesAndDuplicates(parsed, report);
@@ -107,7 +129,7 @@ export function parseDesiredState(opts: ParseOptions): DesiredState {
   checkServices(parsed, config, report);
   checkIngresses(parsed, report);
   checkEndpoints(parsed, report);
-  if (config) checkPodCapacity(parsed, config, configPath, report);
+  if (config) checkPodCapacity(parsed, config, configPath, opts.systemPods ?? SYSTEM_PODS, report);
 
   if (reporter.issues.length > 0 || !config) throw new ValidationError(reporter.issues);
   return assemble(parsed, config);
@@ -139,7 +161,12 @@ function yamlErrorIssue(file: string, text: string, lines: LineCounter, err: YAM
     const at = text.lastIndexOf(quote, err.pos[0]);
     if (at >= 0) line = lines.linePos(at).line;
   }
-  return { file, line, message: `YAML syntax error: ${quote ? `unterminated ${quote === '"' ? 'double' : 'single'}-quoted string` : first}` };
+  const what = quote
+    ? `unterminated ${quote === '"' ? 'double' : 'single'}-quoted string`
+    : err.code === 'MULTIPLE_DOCS'
+      ? 'the file must hold a single YAML document'
+      : first;
+  return { file, line, message: `YAML syntax error: ${what}` };
 }
 
 /** kubectl drops null fields before decoding (`replicas:` with no value means "default"). */
@@ -172,8 +199,9 @@ function parseConfigInto(reporter: Reporter, text: string, file: string, hostnam
     return undefined;
   }
   const src = new YamlDoc(file, doc, lines);
-  const value = doc.contents === null ? {} : toPlain(reporter, src, doc);
-  if (value === undefined) return undefined;
+  const plain = toPlain(reporter, src, doc);
+  if (plain === undefined) return undefined;
+  const value = plain === null ? {} : plain; // an empty file: every key at its default
   if (!isMapping(value)) {
     reporter.raw({ file, line: src.startLine(), message: 'must be a mapping of k3s settings such as "node-ip: 192.168.56.110"' });
     return undefined;
@@ -198,8 +226,8 @@ function objectLabel(kind: string, raw: Record<string, unknown>, namespaced: boo
   return `${kind} ${ns}/${name}`;
 }
 
-function parseStateInto(reporter: Reporter, text: string, file: string): Parsed {
-  const parsed: Parsed = {
+function emptyParsed(): Parsed {
+  return {
     namespaces: [],
     configMaps: [],
     deployments: [],
@@ -209,18 +237,21 @@ function parseStateInto(reporter: Reporter, text: string, file: string): Parsed 
     endpointSlices: [],
     invalid: new Set(),
   };
+}
+
+/** Adds the objects of one file to `parsed`; problems go to `reporter`. */
+function parseStateInto(reporter: Reporter, text: string, file: string, parsed: Parsed): void {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
-  if (!Array.isArray(docs)) return parsed; // an empty stream: nothing declared
+  if (!Array.isArray(docs)) return; // an empty stream: nothing declared
   for (const doc of docs) {
     if (doc.errors.length > 0) {
       for (const err of doc.errors) reporter.raw(yamlErrorIssue(file, text, lines, err));
       continue;
     }
-    if (doc.contents === null) continue; // an empty document between two `---`
     const src = new YamlDoc(file, doc, lines);
     const raw = toPlain(reporter, src, doc);
-    if (raw === undefined) continue;
+    if (raw === undefined || raw === null) continue; // unreadable (reported) or an empty document
     if (!isMapping(raw)) {
       reporter.at(src, undefined, [], 'a manifest must be a mapping with apiVersion, kind and metadata');
       continue;
@@ -264,7 +295,6 @@ function parseStateInto(reporter: Reporter, text: string, file: string): Parsed 
       case 'Ingress': parsed.ingresses.push(entry); break;
     }
   }
-  return parsed;
 }
 
 function sourced<T>(e: Entry<T>): T & { source: Source } {
@@ -323,4 +353,3 @@ function assemble(p: Parsed, config: ClusterConfig): DesiredState {
   };
 }
 
-export type { PathSegment };

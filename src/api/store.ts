@@ -3,7 +3,7 @@
 // allocations. Written atomically (temp file + rename): a crash never leaves half a file.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Pod } from './types.ts';
+import type { Endpoints, Pod, Service } from './types.ts';
 import type { NodeMode } from '../node/node.ts';
 
 export interface LabState {
@@ -17,6 +17,10 @@ export interface LabState {
   pods: Record<string, Pod>;
   /** Service IP / NodePort allocations, by "<ns>/<name>". */
   serviceAllocations: Record<string, unknown>;
+  /** Services as allocated (clusterIP, nodePorts filled in), for `lab get svc`. */
+  services: Service[];
+  /** Endpoints as the endpoints controller last computed them, for `lab get endpoints`. */
+  endpoints: Endpoints[];
   /** Events, newest last, capped. */
   events: LabEvent[];
 }

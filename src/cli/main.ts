@@ -29,7 +29,7 @@ async function cmdUp(a: Common & { mode?: 'host' | 'sandbox' }): Promise<void> {
   const t0 = Date.now();
   const r = await up({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, log });
   const pods = Object.values(r.state.pods);
-  process.stdout.write(podsTable(pods, { wide: true, allNamespaces: false }));
+  process.stdout.write(podsTable(pods, { wide: true, allNamespaces: true }));
   const paths = instancePaths(a.name);
   const lab = a.name === 'lab' ? 'lab' : `lab --name ${a.name}`;
   const inNode = r.node.mode === 'sandbox' ? `ip netns exec ${paths.nodeNetns} ` : '';

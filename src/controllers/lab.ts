@@ -1,22 +1,31 @@
-// The control plane in one place, in the order of a real cluster's reconcile: API (declared state)
-// -> ReplicaSet controller -> scheduler -> kubelet (CNI + containers) -> endpoints -> kube-proxy.
-// `up` converges once; it is idempotent: over a running instance it changes nothing that is right.
+// The control plane in one place, in the order of a real cluster's reconcile:
+//   API server (declared state, Service allocation) -> ReplicaSet controller -> scheduler ->
+//   kubelet (CNI + containers) -> endpoints controller -> kube-proxy, cluster DNS, ingress.
+// `reconcile()` converges once and is idempotent: over a running instance it changes nothing
+// that is already right (same pods, IPs, pids, rules).
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
-import { loadDesiredState } from '../api/load.ts';
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { allocateServices, applyAllocations, type ServiceAllocations } from '../api/allocators.ts';
+import { ValidationError, type Issue } from '../api/errors.ts';
+import { loadDesiredState, parseClusterConfig } from '../api/load.ts';
 import { isDns1123Subdomain } from '../api/names.ts';
 import { readState, recordEvent, writeState, type LabState } from '../api/store.ts';
-import { key, type ClusterConfig, type DesiredState, type Pod } from '../api/types.ts';
+import { loadSystemManifests } from '../api/system.ts';
+import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type Endpoints, type Pod, type Service } from '../api/types.ts';
 import { size } from '../cni/cidr.ts';
-import { assignSandbox, removePods, syncPods, NETNS_ANNOTATION } from '../kubelet/kubelet.ts';
+import { publishDns } from '../dns/publish.ts';
+import { renderIngress, syncIngress } from '../ingress/controller.ts';
+import { assignSandbox, podNetns, removePods, syncPods, NETNS_ANNOTATION } from '../kubelet/kubelet.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
 import { ensureNode, teardownNode } from '../node/setup.ts';
+import { ProxySyncer, teardownProxyRules, type SyncResult } from '../proxy/index.ts';
 import { schedule } from '../scheduler/scheduler.ts';
-import { observeLinks } from '../sys/ip.ts';
+import { netnsExists, observeLinks } from '../sys/ip.ts';
+import { computeEndpoints, computeEndpointSlices } from './endpoints.ts';
 import { planReplicaSets } from './replicaset.ts';
 
-export interface UpOptions {
+export interface ClusterOptions {
   instance: string;
   statePath: string;
   configPath: string;
@@ -24,12 +33,13 @@ export interface UpOptions {
   log?: (line: string) => void;
 }
 
-export interface UpResult {
+export interface ReconcileResult {
   state: LabState;
   desired: DesiredState;
   node: LabNode;
   created: Pod[];
   deleted: Pod[];
+  proxy?: SyncResult;
 }
 
 /** Host mode when an interface of this namespace already holds the node IP (the Vagrant VM). */
@@ -51,7 +61,7 @@ export function laptopHostsLines(desired: DesiredState, config: ClusterConfig): 
   for (const ing of desired.ingresses) {
     for (const r of ing.spec.rules) if (r.host && !r.host.startsWith('*')) hosts.add(r.host);
     for (const h of (ing.metadata.annotations[LAPTOP_HOSTS_ANNOTATION] ?? '').split(/[\s,]+/).filter(Boolean)) {
-      if (!isDns1123Subdomain(h)) throw new Error(`${ing.source.file}:${ing.source.line}: Ingress ${key(ing.metadata)}: metadata.annotations.${LAPTOP_HOSTS_ANNOTATION}: ${JSON.stringify(h)} is not a valid host name`);
+      if (!isDns1123Subdomain(h)) throw new ValidationError([{ file: ing.source.file, line: ing.source.line, object: `Ingress ${key(ing.metadata)}`, field: `metadata.annotations.${LAPTOP_HOSTS_ANNOTATION}`, message: `${JSON.stringify(h)} is not a valid host name` }]);
       hosts.add(h);
     }
   }
@@ -59,71 +69,152 @@ export function laptopHostsLines(desired: DesiredState, config: ClusterConfig): 
 }
 
 function newState(instance: string, mode: NodeMode, config: ClusterConfig): LabState {
-  return { version: 1, instance, mode, nodeName: config.nodeName, nodeIP: config.nodeIP, createdAt: new Date().toISOString(), pods: {}, serviceAllocations: {}, events: [] };
+  return { version: 1, instance, mode, nodeName: config.nodeName, nodeIP: config.nodeIP, createdAt: new Date().toISOString(), pods: {}, serviceAllocations: {}, services: [], endpoints: [], events: [] };
 }
 
-export async function up(opts: UpOptions): Promise<UpResult> {
-  const log = opts.log ?? (() => {});
-  const paths = instancePaths(opts.instance);
-  const desired = await loadDesiredState({ statePath: opts.statePath, configPath: opts.configPath });
-  const prior = await readState(paths.stateFile);
-  const mode = opts.mode ?? prior?.mode ?? (await detectMode(desired.config));
-  if (prior && prior.mode !== mode) throw new Error(`instance ${opts.instance} is running in ${prior.mode} mode; run 'lab down --name ${opts.instance}' first`);
-  const node = describeNode(desired.config, mode, paths);
-  const state = prior ?? newState(opts.instance, mode, desired.config);
-
-  log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
-  await ensureNode(node, paths, { hostsLines: laptopHostsLines(desired, desired.config) });
-
-  // ReplicaSet controller: decide which pods should exist. New pods are recorded before any
-  // kernel object is made, so an interrupted `up` can always be finished or torn down.
-  const pods = Object.values(state.pods);
-  const rs = planReplicaSets(desired.deployments, pods);
-  for (const p of rs.create) {
-    assignSandbox(p, paths);
-    state.pods[p.metadata.name] = p;
-    recordEvent(state, { type: 'Normal', reason: 'SuccessfulCreate', object: `replicaset/${p.metadata.ownerReferences?.[0]?.name}`, message: `Created pod: ${p.metadata.name}` });
+/** Service allocation (ClusterIP, NodePort) like the API server, errors naming the manifest. */
+export function allocate(desired: DesiredState, previous: ServiceAllocations): { services: Service[]; allocations: ServiceAllocations } {
+  const c = desired.config;
+  const r = allocateServices(desired.services, previous, { serviceCIDR: c.serviceCIDR, serviceNodePortRange: c.serviceNodePortRange, clusterDNS: c.clusterDNS });
+  if (r.errors.length) {
+    const issues: Issue[] = r.errors.map((e) => {
+      const svc = desired.services.find((s) => key(s.metadata) === e.service);
+      return { file: svc?.source.file ?? '<state>', line: svc?.source.line ?? 0, object: `Service ${e.service}`, field: e.field, message: e.message };
+    });
+    throw new ValidationError(issues);
   }
-  await writeState(paths.stateFile, state);
+  return { services: applyAllocations(desired.services, r.allocations), allocations: r.allocations };
+}
 
-  if (rs.delete.length) {
-    log(`deleting ${rs.delete.length} pod(s): ${rs.delete.map((p) => p.metadata.name).join(', ')}`);
-    await removePods({ paths }, rs.delete);
-    for (const p of rs.delete) {
-      delete state.pods[p.metadata.name];
-      recordEvent(state, { type: 'Normal', reason: 'Killing', object: `pod/${p.metadata.name}`, message: 'Stopping container' });
+export class Cluster {
+  readonly paths: InstancePaths;
+  private syncer: ProxySyncer | null = null;
+  private readonly log: (line: string) => void;
+
+  constructor(readonly opts: ClusterOptions) {
+    this.paths = instancePaths(opts.instance);
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Reads and validates everything declared; throws before anything is changed. */
+  async load(prior: LabState | null): Promise<{ desired: DesiredState; mode: NodeMode }> {
+    const configText = await readFile(this.opts.configPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`cannot read config file ${this.opts.configPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    });
+    const config = parseClusterConfig(configText, this.opts.configPath);
+    const mode = this.opts.mode ?? prior?.mode ?? (await detectMode(config));
+    const system = await loadSystemManifests({ stateDir: this.paths.stateDir, mode, clusterDNS: config.clusterDNS });
+    const desired = await loadDesiredState({ statePath: this.opts.statePath, configPath: this.opts.configPath, extraStates: [system], systemPods: 0 });
+    laptopHostsLines(desired, desired.config); // validates the annotation
+    return { desired, mode };
+  }
+
+  async reconcile(): Promise<ReconcileResult> {
+    const { paths, log } = this;
+    const prior = await readState(paths.stateFile);
+    const { desired, mode } = await this.load(prior);
+    if (prior && prior.mode !== mode) throw new Error(`instance ${this.opts.instance} is running in ${prior.mode} mode; run 'lab down --name ${this.opts.instance}' first`);
+    const node = describeNode(desired.config, mode, paths);
+    const state = prior ?? newState(this.opts.instance, mode, desired.config);
+    const { services, allocations } = allocate(desired, state.serviceAllocations as ServiceAllocations);
+
+    log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
+    await ensureNode(node, paths, { hostsLines: laptopHostsLines(desired, desired.config) });
+    this.syncer ??= new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: desired.config.clusterCIDR } });
+
+    // ReplicaSet controller. New pods are recorded before any kernel object is made, so an
+    // interrupted reconcile can always be finished or torn down.
+    const rs = planReplicaSets(desired.deployments, Object.values(state.pods));
+    for (const p of rs.create) {
+      assignSandbox(p, paths);
+      state.pods[p.metadata.name] = p;
+      recordEvent(state, { type: 'Normal', reason: 'SuccessfulCreate', object: `replicaset/${p.metadata.ownerReferences?.[0]?.name}`, message: `Created pod: ${p.metadata.name}` });
     }
+    state.serviceAllocations = allocations;
     await writeState(paths.stateFile, state);
+
+    // Graceful deletion: the pods leave the Service rules first, then their processes stop.
+    if (rs.delete.length) {
+      log(`deleting ${rs.delete.length} pod(s): ${rs.delete.map((p) => p.metadata.name).join(', ')}`);
+      for (const p of rs.delete) p.metadata.annotations['lab/deleting'] = new Date().toISOString();
+      await this.syncServices(desired, services, state, node);
+      await removePods({ paths }, rs.delete);
+      for (const p of rs.delete) {
+        delete state.pods[p.metadata.name];
+        recordEvent(state, { type: 'Normal', reason: 'Killing', object: `pod/${p.metadata.name}`, message: `Stopping container ${p.spec.containers[0]?.name ?? ''}` });
+      }
+      await writeState(paths.stateFile, state);
+    }
+
+    // Scheduler.
+    const all = Object.values(state.pods);
+    const unscheduled = all.filter((p) => !p.spec.nodeName);
+    const placement = schedule(unscheduled, [{ name: node.name, capacity: size(node.podCIDR) - 3 }], all);
+    for (const p of unscheduled) {
+      const n = placement.get(p.metadata.name);
+      if (!n) continue;
+      p.spec.nodeName = n;
+      recordEvent(state, { type: 'Normal', reason: 'Scheduled', object: `pod/${p.metadata.name}`, message: `Successfully assigned ${key(p.metadata)} to ${n}` });
+    }
+
+    // The add-ons' inputs exist before their pods start: nginx needs its config to start at all.
+    await this.syncAddons(desired, services, state, computeEndpoints(services, Object.values(state.pods), desired.endpoints));
+
+    // Kubelet.
+    const configMaps = new Map(desired.configMaps.map((c) => [key(c.metadata), c]));
+    const onNode = Object.values(state.pods).filter((p) => p.spec.nodeName === node.name);
+    if (rs.create.length) log(`creating ${rs.create.length} pod(s)`);
+    await syncPods(
+      {
+        node,
+        paths,
+        config: desired.config,
+        configMaps,
+        onProgress: log,
+        onEvent: (pod, type, reason, message) => recordEvent(state, { type, reason, object: `pod/${pod.metadata.name}`, message }),
+      },
+      onNode,
+    );
+    await writeState(paths.stateFile, state);
+
+    // Endpoints, kube-proxy, DNS, ingress.
+    const proxy = await this.syncServices(desired, services, state, node);
+    await writeState(paths.stateFile, state);
+    return { state, desired, node, created: rs.create, deleted: rs.delete, proxy };
   }
 
-  // Scheduler: place unscheduled pods (one node today; the planner already takes a list).
-  const all = Object.values(state.pods);
-  const unscheduled = all.filter((p) => !p.spec.nodeName);
-  const placement = schedule(unscheduled, [{ name: node.name, capacity: size(node.podCIDR) - 3 }], all);
-  for (const p of unscheduled) {
-    const n = placement.get(p.metadata.name);
-    if (!n) continue;
-    p.spec.nodeName = n;
-    recordEvent(state, { type: 'Normal', reason: 'Scheduled', object: `pod/${p.metadata.name}`, message: `Successfully assigned ${key(p.metadata)} to ${n}` });
+  /** Endpoints controller -> kube-proxy -> DNS and ingress, from the pods as they are now. */
+  private async syncServices(desired: DesiredState, services: Service[], state: LabState, node: LabNode): Promise<SyncResult> {
+    const pods = Object.values(state.pods);
+    const slices: EndpointSlice[] = computeEndpointSlices(services, pods, desired.endpoints);
+    const endpoints = computeEndpoints(services, pods, desired.endpoints);
+    const result = await this.syncer!.sync({ services, endpointSlices: slices });
+    state.services = services;
+    state.endpoints = endpoints;
+    await this.syncAddons(desired, services, state, endpoints);
+    void node;
+    return result;
   }
 
-  // Kubelet: sandboxes and containers.
-  const configMaps = new Map(desired.configMaps.map((c) => [key(c.metadata), c]));
-  const onNode = Object.values(state.pods).filter((p) => p.spec.nodeName === node.name);
-  if (rs.create.length) log(`creating ${rs.create.length} pod(s)`);
-  await syncPods(
-    {
-      node,
-      paths,
-      config: desired.config,
-      configMaps,
-      onProgress: log,
-      onEvent: (pod, type, reason, message) => recordEvent(state, { type, reason, object: `pod/${pod.metadata.name}`, message }),
-    },
-    onNode,
-  );
-  await writeState(paths.stateFile, state);
-  return { state, desired, node, created: rs.create, deleted: rs.delete };
+  private async syncAddons(desired: DesiredState, services: Service[], state: LabState, endpoints: Endpoints[]): Promise<void> {
+    const pods = Object.values(state.pods);
+    await publishDns(this.paths.stateDir, { services, endpoints, pods, config: desired.config });
+    const rendered = renderIngress(this.paths.stateDir, { ingresses: desired.ingresses, services, config: desired.config });
+    for (const w of rendered.warnings) this.log(`ingress: ${w}`);
+    const ingressPod = pods.find((p) => p.metadata.namespace === 'kube-system' && p.metadata.labels['app.kubernetes.io/name'] === 'ingress-nginx' && !p.metadata.annotations['lab/deleting']);
+    const pid = ingressPod?.status.containerStatuses[0]?.pid;
+    const r = await syncIngress(this.paths.stateDir, rendered.text, ingressPod && pid ? { netns: podNetns(ingressPod), masterPid: pid } : null);
+    if (r.error) {
+      this.log(`ingress: configuration refused, the last good one keeps serving: ${r.error}`);
+      if (ingressPod) recordEvent(state, { type: 'Warning', reason: 'RELOAD', object: `pod/${ingressPod.metadata.name}`, message: r.error });
+    } else if (r.reloadedPid) {
+      if (ingressPod) recordEvent(state, { type: 'Normal', reason: 'RELOAD', object: `pod/${ingressPod.metadata.name}`, message: 'NGINX reload triggered due to a change in configuration' });
+    }
+  }
+}
+
+export async function up(opts: ClusterOptions): Promise<ReconcileResult> {
+  return new Cluster(opts).reconcile();
 }
 
 export interface DownOptions {
@@ -143,12 +234,15 @@ export async function down(opts: DownOptions): Promise<void> {
   }
   if (pods.length) log(`stopping ${pods.length} pod(s)`);
   await removePods({ paths }, pods, { graceSeconds: 5 });
-  const mode = state?.mode ?? (existsSync(`/run/netns/${paths.nodeNetns}`) ? 'sandbox' : 'host');
-  if (mode === 'sandbox' || state) {
+  const mode: NodeMode | null = state?.mode ?? (netnsExists(paths.nodeNetns) ? 'sandbox' : null);
+  if (mode) {
     const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
+    // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
+    if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
     await teardownNode(node, paths);
   }
   await rm(paths.stateDir, { recursive: true, force: true });
+  if (existsSync(paths.stateDir)) throw new Error(`could not remove ${paths.stateDir}`);
   log(`instance ${opts.instance} removed`);
 }
 

@@ -51,6 +51,8 @@ export function planNode(node: LabNode, paths: InstancePaths, observed: { nodeLi
 /**
  * Sysctls the node needs, set inside the node only.
  * - ip_forward: the node routes between cni0 and eth1.
+ * - route_localnet: kube-proxy sets it so NodePorts answer on 127.0.0.1 too (packets to a
+ *   loopback address may then be DNATed and routed out; KUBE-FIREWALL drops the martians).
  * - bridge-nf-call-iptables (br_netfilter): pod-to-pod traffic on the same bridge is switched,
  *   not routed, and would bypass iptables entirely; with this on, bridged IPv4 frames traverse
  *   the iptables hooks too, which is what makes a pod reaching its own Service (hairpin) and
@@ -58,6 +60,7 @@ export function planNode(node: LabNode, paths: InstancePaths, observed: { nodeLi
  */
 export const NODE_SYSCTLS: Record<string, string> = {
   'net.ipv4.ip_forward': '1',
+  'net.ipv4.conf.all.route_localnet': '1',
   'net.bridge.bridge-nf-call-iptables': '1',
 };
 

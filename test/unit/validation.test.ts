@@ -252,6 +252,32 @@ describe('the default lab state', () => {
     });
   });
 
+  it('loads lab/system.yaml (placeholders filled in) together with lab/cluster.yaml as one state', () => {
+    const system = readFileSync('lab/system.yaml', 'utf8')
+      .replace(/\$\(LAB_CLUSTER_DNS\)/g, '10.43.0.10')
+      .replace(/\$\(LAB_[A-Z_]+\)/g, '/run/packet-path-lab/lab');
+    const base = {
+      stateText: readFileSync('lab/cluster.yaml', 'utf8'),
+      statePath: 'lab/cluster.yaml',
+      configText: readFileSync('lab/config.yaml', 'utf8'),
+      configPath: 'lab/config.yaml',
+      hostname: 'h',
+      systemPods: 0,
+    };
+    const s = parseDesiredState({ ...base, extraStates: [{ text: system, path: 'lab/system.yaml' }] });
+    const kubeSystem = s.deployments.filter((d) => d.metadata.namespace === 'kube-system');
+    expect(kubeSystem.length).toBeGreaterThan(0);
+    expect(kubeSystem.every((d) => d.source.file === 'lab/system.yaml')).toBe(true);
+    // kube-system/kube-dns may hold the cluster DNS address; any other Service may not.
+    expect(s.services.find((x) => x.spec.clusterIP === '10.43.0.10')?.metadata).toMatchObject({ namespace: 'kube-system', name: 'kube-dns' });
+
+    // Checks run across files: a duplicate in the extra file names both places.
+    const dup = 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app1-html\ndata: {}\n';
+    expect(() => parseDesiredState({ ...base, extraStates: [{ text: dup, path: 'extra.yaml' }] })).toThrow(
+      /^extra\.yaml:4: ConfigMap default\/app1-html: metadata\.name: duplicate object: ConfigMap default\/app1-html is also declared at lab\/cluster\.yaml:5$/,
+    );
+  });
+
   it('refuses a state file that does not exist, and a named config file that does not exist', async () => {
     await expect(loadDesiredState({ statePath: 'lab/nope.yaml', configPath: 'lab/config.yaml' })).rejects.toThrow(/cannot read state file lab\/nope\.yaml: no such file/);
     await expect(loadDesiredState({ statePath: 'lab/cluster.yaml', configPath: 'lab/nope.yaml' })).rejects.toThrow(/cannot read config file lab\/nope\.yaml/);
@@ -351,7 +377,7 @@ describe('good fixtures', () => {
     const fits = deployment('a', 1000) + deployment('b', 19);
     expect(parseDesiredState({ stateText: fits, statePath: 'x.yaml', configText: text, configPath: 'c.yaml' }).deployments).toHaveLength(2);
     expect(() => parseDesiredState({ stateText: deployment('a', 1000) + deployment('b', 20), statePath: 'x.yaml', configText: text, configPath: 'c.yaml' }))
-      .toThrow(/x\.yaml:15: Deployment default\/b: spec\.replicas: .*= 1022, .*holds only 1021 pod IPs; lower the replicas/);
+      .toThrow(/x\.yaml:16: Deployment default\/b: spec\.replicas: .*= 1022, .*holds only 1021 pod IPs; set node-cidr-mask-size: 21 in c\.yaml or lower the replicas/);
   });
 
   it('an empty config file means every k3s default', () => {

@@ -157,14 +157,14 @@ export function checkDeployments(p: Parsed, config: ClusterConfig | undefined, r
 }
 
 /** The sum of replicas (plus the system pods) must fit the node's pod CIDR. */
-export function checkPodCapacity(p: Parsed, config: ClusterConfig, configFile: string, report: Report): void {
+export function checkPodCapacity(p: Parsed, config: ClusterConfig, configFile: string, systemPods: number, report: Report): void {
   const capacity = podIPsPerNode(config.nodeCIDRMaskSize);
   const cluster = parseCidr4(config.clusterCIDR)!;
-  let total = SYSTEM_PODS;
+  let total = systemPods;
   for (const e of p.deployments) {
     total += e.obj.spec.replicas;
     if (total <= capacity) continue;
-    const all = SYSTEM_PODS + p.deployments.reduce((n, d) => n + d.obj.spec.replicas, 0);
+    const all = systemPods + p.deployments.reduce((n, d) => n + d.obj.spec.replicas, 0);
     let fit = config.nodeCIDRMaskSize;
     while (fit > cluster.prefix && podIPsPerNode(fit) < all) fit--;
     const advice = podIPsPerNode(fit) >= all ? `set node-cidr-mask-size: ${fit} in ${configFile} or lower the replicas` : 'lower the replicas';
@@ -172,7 +172,7 @@ export function checkPodCapacity(p: Parsed, config: ClusterConfig, configFile: s
     report(
       e,
       ['spec', 'replicas'],
-      `${e.obj.spec.replicas} replicas do not fit on the node: the Deployments ask for ${all - SYSTEM_PODS} pods plus ${SYSTEM_PODS} system pods = ${all}, ` +
+      `${e.obj.spec.replicas} replicas do not fit on the node: the Deployments ask for ${all - systemPods} pods plus ${systemPods} system pods = ${all}, ` +
         `but the node's pod CIDR ${podCIDR} (node-cidr-mask-size ${config.nodeCIDRMaskSize}) holds only ${capacity} pod IPs; ${advice}`,
     );
     return;

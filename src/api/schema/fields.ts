@@ -2,7 +2,7 @@
 // checked by hand so that each problem gets one message worded like the API server's, not zod's.
 
 import { z } from 'zod';
-import { quote, type PathSegment } from '../errors.ts';
+import { quote } from '../errors.ts';
 import {
   labelKeyProblem,
   labelValueProblem,
@@ -44,7 +44,9 @@ function stringProblem(value: unknown): Problem {
 /** A string; a problem from `check` is shown after the value (`"web;reboot" must be ...`). */
 export function str(check?: (value: string) => Problem): z.ZodType<string> {
   return leaf<string>((v) => {
-    const problem = stringProblem(v) ?? check?.(v as string);
+    const notString = stringProblem(v);
+    if (notString) return notString;
+    const problem = check?.(v as string);
     return problem?.startsWith('must') && v !== '' ? `${quote(v)} ${problem}` : problem;
   });
 }
@@ -150,8 +152,10 @@ export function stringMap(
           ctx.issues.push({ code: 'custom', message: `${whatKey} ${quote(k)} ${kp}`, input: k, path: [k] });
           continue;
         }
-        const vp = stringProblem(v) ?? valueProblem(v as string);
-        if (vp) ctx.issues.push({ code: 'custom', message: vp.startsWith('must') ? `value ${quote(v)} ${vp}` : vp, input: v, path: [k] });
+        const sp = stringProblem(v);
+        const vp = sp === undefined ? valueProblem(v as string) : undefined;
+        if (sp) ctx.issues.push({ code: 'custom', message: sp, input: v, path: [k] });
+        else if (vp) ctx.issues.push({ code: 'custom', message: `value ${quote(v)} ${vp}`, input: v, path: [k] });
       }
     }) as unknown as z.ZodType<Record<string, string>>;
 }
@@ -182,4 +186,3 @@ export function objectMeta(nameRule: (value: string) => Problem) {
 /** A string holding no NUL (free text such as ConfigMap values, env values). */
 export const text = (): z.ZodType<string> => str();
 
-export type ZodIssueLike = { code: string; path: PathSegment[]; message: string; expected?: string; keys?: string[]; input?: unknown };

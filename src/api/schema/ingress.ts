@@ -59,7 +59,7 @@ const httpPath = z
   })
   .check((ctx) => {
     const problem = pathProblem(ctx.value.path ?? '', ctx.value.pathType);
-    if (problem) ctx.issues.push({ code: 'custom', input: ctx.value.path, path: ['path'], message: problem });
+    if (problem) ctx.issues.push({ code: 'custom', input: ctx.value.path, path: ['path'], message: `${JSON.stringify(ctx.value.path ?? '')} ${problem}` });
   })
   .transform((p) => ({ ...p, path: p.path ?? '' }));
 

@@ -1,0 +1,9 @@
+// Every benchmark `npm run bench` knows, in the order they run and appear in docs/BENCHMARKS.md.
+// To add one: write bench/<name>.ts exporting a `Benchmark` (see bench/harness.ts) and add one
+// line here.
+import type { Benchmark } from './harness.ts';
+import { podsBenchmark } from './pods.ts';
+
+export const BENCHMARKS: Benchmark[] = [
+  podsBenchmark,
+];

@@ -1,0 +1,41 @@
+// lab/system.yaml: the kube-system pods the lab ships (cluster DNS, ingress controller), with
+// the few values only the controller knows filled in.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NodeMode } from '../node/node.ts';
+
+export const LAB_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const SYSTEM_MANIFESTS = path.join(LAB_ROOT, 'lab', 'system.yaml');
+
+export interface SystemValues {
+  stateDir: string;
+  mode: NodeMode;
+  clusterDNS: string;
+  /** Host mode: the resolver the DNS pod forwards names outside the cluster to. */
+  resolvConf?: string;
+}
+
+const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
+
+export function renderSystemManifests(template: string, v: SystemValues, root = LAB_ROOT): string {
+  for (const p of [root, v.stateDir, v.resolvConf ?? '/']) {
+    if (!SAFE_PATH.test(p)) throw new Error(`refusing path ${JSON.stringify(p)} in system manifests: only letters, digits and ._/- are allowed`);
+  }
+  const values: Record<string, string> = {
+    LAB_ROOT: root,
+    LAB_STATE: v.stateDir,
+    LAB_CLUSTER_DNS: v.clusterDNS,
+    // The sandbox has no way out: names outside the cluster are refused, never forwarded.
+    LAB_DNS_UPSTREAM: v.mode === 'sandbox' ? '--refuse-external' : `--forward-resolv-conf=${v.resolvConf ?? '/etc/resolv.conf'}`,
+  };
+  return template.replace(/\$\((LAB_[A-Z_]+)\)/g, (m, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`unknown placeholder ${m} in ${SYSTEM_MANIFESTS}`);
+    return value;
+  });
+}
+
+export async function loadSystemManifests(v: SystemValues): Promise<{ text: string; path: string }> {
+  return { text: renderSystemManifests(await readFile(SYSTEM_MANIFESTS, 'utf8'), v), path: SYSTEM_MANIFESTS };
+}

@@ -1,0 +1,26 @@
+// Controller side of the cluster DNS: the DNS pod serves a snapshot file that the controller
+// rewrites whenever Services or endpoints change (the DNS server watches it), the way CoreDNS's
+// kubernetes plugin follows the API server.
+import path from 'node:path';
+import type { ClusterConfig, Endpoints, Pod, Service } from '../api/types.ts';
+import { buildDnsSnapshot } from './records.ts';
+import { writeDnsSnapshotFile } from './snapshot-file.ts';
+
+/** The file the DNS pod reads: <state>/coredns/snapshot.json, mounted at /etc/coredns. */
+export function dnsSnapshotPath(stateDir: string): string {
+  return path.join(stateDir, 'coredns', 'snapshot.json');
+}
+
+let generation = 0;
+
+export async function publishDns(stateDir: string, input: { services: Service[]; endpoints: Endpoints[]; pods: Pod[]; config: ClusterConfig }): Promise<boolean> {
+  const snapshot = buildDnsSnapshot({
+    services: input.services,
+    endpoints: input.endpoints,
+    pods: input.pods,
+    clusterDomain: input.config.clusterDomain,
+    generation: ++generation,
+    nodeHosts: [{ ip: input.config.nodeIP, hostnames: [input.config.nodeName] }],
+  });
+  return writeDnsSnapshotFile(dnsSnapshotPath(stateDir), snapshot);
+}

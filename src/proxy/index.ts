@@ -1,0 +1,17 @@
+// kube-proxy (iptables mode, v1.33): the role in one import.
+//   names.ts      chain names and hashes (KUBE-SVC-<base32(sha256)>…)
+//   model.ts      Services + EndpointSlices -> service ports and their endpoints
+//   render.ts     the pure renderer (syncProxyRules -> iptables-restore text)
+//   sync-plan.ts  full/partial sync bookkeeping, in memory
+//   jumps.ts      the jump rules from PREROUTING/INPUT/…
+//   syncer.ts     the applier: one iptables-restore per sync, teardown
+export { serviceChainName, servicePortChains, servicePortNameString, endpointChainName, masqueradeMark, isServiceChainName } from './names.ts';
+export type { ProxyConfig, ServiceModel, ServicePortInfo, EndpointInfo } from './model.ts';
+export { buildProxyModel, endpointsMap, categorizeEndpoints } from './model.ts';
+export type { ProxyRenderInput, RestoreText } from './render.ts';
+export { renderProxyRules, probability } from './render.ts';
+export type { TopLevelPolicy, SyncPlan } from './sync-plan.ts';
+export { ProxySyncPlanner } from './sync-plan.ts';
+export { JUMP_RULES } from './jumps.ts';
+export type { ProxySyncerOptions, ProxyState, SyncResult, TeardownResult } from './syncer.ts';
+export { ProxySyncer, ProxySyncError, teardownProxyRules, RESTORE_ARGV } from './syncer.ts';

@@ -1,0 +1,299 @@
+// The kube-proxy applier: plans (sync-plan.ts) and writes them into a node's network namespace.
+//
+// One sync = one `iptables-restore -w 5 --noflush --counters` (filter + nat in one input, as
+// kube-proxy's RestoreAll). `--noflush` is what keeps everything else in the tables alive: only
+// the chains named in the input are flushed. A full sync additionally checks the jump rules from
+// the built-in chains (listing those with `iptables -S`, in parallel) and puts any missing
+// `-I <chain> 1` into the same restore input, so even a first sync is one transaction per table.
+//
+// Bookkeeping lives in memory. `iptables-save` is read once, on the first full sync, to find
+// per-service chains left over by an earlier run, and by teardown(); never on an ordinary sync.
+import { run, spawnCounter, type Netns } from '../sys/exec.ts';
+import type { EndpointSlice, Service } from '../api/types.ts';
+import { JUMP_RULES, jumpRestoreLine, matchJumpRule, type JumpRule, type Table } from './jumps.ts';
+import { isServiceChainName, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './names.ts';
+import type { ProxyConfig } from './model.ts';
+import type { RestoreExtras } from './render.ts';
+import { ProxySyncPlanner, type SyncPlan, type TopLevelPolicy, type UdpConntrackChange } from './sync-plan.ts';
+
+/** kube-proxy waits up to 5 s for the xtables lock (legacy iptables; nft ignores it). */
+const WAIT = ['-w', '5'];
+export const RESTORE_ARGV = ['iptables-restore', ...WAIT, '--noflush', '--counters'];
+
+export interface ProxySyncerOptions {
+  /** The node's network namespace; null = the namespace the controller runs in (host mode). */
+  netns: Netns;
+  config: ProxyConfig;
+  /** See TopLevelPolicy; default 'always' (kube-proxy's behaviour). */
+  topLevel?: TopLevelPolicy;
+  /** Delete stale UDP conntrack entries after endpoint changes, as kube-proxy does. Default true. */
+  conntrackCleanup?: boolean;
+  /** On the first full sync, read `iptables-save -t nat` once for leftover chains. Default true. */
+  adoptLeftovers?: boolean;
+}
+
+export interface ProxyState {
+  /** Services after allocation (api/allocators.ts applyAllocations). */
+  services: Service[];
+  endpointSlices: EndpointSlice[];
+  /** Optional hint: only these Services ("ns/name") changed since the last sync. */
+  changed?: Iterable<string>;
+}
+
+export interface SyncResult {
+  full: boolean;
+  /** Rules written by this sync (lines -A/-I/-D), per table. */
+  rules: { filter: number; nat: number };
+  chains: { filter: number; nat: number };
+  /** Size of the iptables-restore input. */
+  bytes: number;
+  services: number;
+  endpoints: number;
+  servicesWritten: number;
+  staleChainsDeleted: number;
+  jumpsInserted: number;
+  largeClusterMode: boolean;
+  /** Time spent in iptables-restore alone. */
+  restoreMs: number;
+  /** From the call to the rules being applied (planning, jump checks, restore). */
+  applyMs: number;
+  /** Including the conntrack cleanup after the rules are in place. */
+  totalMs: number;
+  /** Processes spawned by this sync. */
+  spawns: number;
+}
+
+export class ProxySyncError extends Error {
+  constructor(
+    message: string,
+    readonly restoreInput: string,
+  ) {
+    super(message);
+  }
+}
+
+export class ProxySyncer {
+  readonly netns: Netns;
+  readonly planner: ProxySyncPlanner;
+  private readonly conntrackCleanup: boolean;
+  private adoptLeftovers: boolean;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The last restore input written (for `lab proxy` debugging). */
+  lastRestoreInput = '';
+
+  constructor(opts: ProxySyncerOptions) {
+    this.netns = opts.netns;
+    this.planner = new ProxySyncPlanner({ config: opts.config, ...(opts.topLevel ? { topLevel: opts.topLevel } : {}) });
+    this.conntrackCleanup = opts.conntrackCleanup ?? true;
+    this.adoptLeftovers = opts.adoptLeftovers ?? true;
+  }
+
+  /** The next sync rewrites everything (kube-proxy's periodic / forced full sync). */
+  requestFullSync(): void {
+    this.planner.needFullSync = true;
+  }
+
+  /** Write the rules for this state: a full sync the first time (and after failures), else partial. */
+  sync(state: ProxyState, opts: { full?: boolean } = {}): Promise<SyncResult> {
+    const next = this.queue.then(() => this.doSync(state, opts));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  fullSync(state: ProxyState): Promise<SyncResult> {
+    return this.sync(state, { full: true });
+  }
+
+  /** Remove every jump rule and KUBE-* chain kube-proxy creates; nothing else. */
+  teardown(): Promise<TeardownResult> {
+    const next = this.queue.then(async () => {
+      const r = await teardownProxyRules(this.netns);
+      this.planner.reset();
+      return r;
+    });
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** kube-proxy's flush detector: false when someone flushed the tables (then do a full sync). */
+  async canaryPresent(): Promise<boolean> {
+    const r = await run(['iptables', ...WAIT, '-t', 'mangle', '-S', KUBE_PROXY_CANARY], { netns: this.netns, allowFail: true });
+    return r.exitCode === 0;
+  }
+
+  private async doSync(state: ProxyState, opts: { full?: boolean }): Promise<SyncResult> {
+    const t0 = performance.now();
+    const spawns0 = spawnCounter.count;
+    const full = Boolean(opts.full) || this.planner.needFullSync;
+    let extras: RestoreExtras | undefined;
+    let jumpsInserted = 0;
+    if (full) {
+      const [missing, leftovers] = await Promise.all([this.missingJumps(), this.adoptLeftovers ? this.serviceChainsInKernel() : Promise.resolve([])]);
+      this.planner.adoptChains(leftovers);
+      jumpsInserted = missing.length;
+      extras = jumpExtras(missing, this.planner.config.localhostNodePorts ?? true);
+    }
+    const plan = this.planner.plan({
+      services: state.services,
+      endpointSlices: state.endpointSlices,
+      full,
+      ...(state.changed ? { changed: state.changed } : {}),
+      ...(extras ? { extras } : {}),
+    });
+    this.lastRestoreInput = plan.text;
+    const r0 = performance.now();
+    const res = await run(RESTORE_ARGV, { netns: this.netns, input: plan.text, allowFail: true });
+    const restoreMs = performance.now() - r0;
+    if (res.exitCode !== 0) {
+      this.planner.fail(plan);
+      throw new ProxySyncError(`iptables-restore failed (exit ${res.exitCode}): ${res.stderr.trim()}${contextOfError(res.stderr, plan.text)}`, plan.text);
+    }
+    this.planner.commit(plan);
+    this.adoptLeftovers = false;
+    const applyMs = performance.now() - t0;
+    if (this.conntrackCleanup && plan.udpConntrack.length > 0) await this.cleanConntrack(plan.udpConntrack);
+    return summarize(plan, { jumpsInserted, restoreMs, applyMs, totalMs: performance.now() - t0, spawns: spawnCounter.count - spawns0 });
+  }
+
+  /**
+   * The jump rules that are not there. kube-proxy runs `iptables -C` once per rule (14 processes);
+   * listing the six built-in chains with `iptables -S` (in parallel) answers the same question
+   * with fewer processes, and a built-in chain is short even when the table is huge.
+   */
+  private async missingJumps(): Promise<JumpRule[]> {
+    const hooks = [...new Set(JUMP_RULES.map((j) => `${j.table} ${j.srcChain}`))].map((k) => k.split(' ') as [Table, string]);
+    const listings = await Promise.all(hooks.map(([table, chain]) => run(['iptables', ...WAIT, '-t', table, '-S', chain], { netns: this.netns, allowFail: true })));
+    const present = new Set<JumpRule>();
+    hooks.forEach(([table], i) => {
+      for (const line of listings[i]!.stdout.split('\n')) {
+        const j = matchJumpRule(table, line);
+        if (j) present.add(j);
+      }
+    });
+    return JUMP_RULES.filter((j) => !present.has(j));
+  }
+
+  private async serviceChainsInKernel(): Promise<string[]> {
+    const save = await run(['iptables-save', '-t', 'nat'], { netns: this.netns, allowFail: true });
+    if (save.exitCode !== 0) return [];
+    return chainsOf(save.stdout).filter(isServiceChainName);
+  }
+
+  /**
+   * conntrack.CleanStaleEntries, the CLI way: UDP has no connection close, so a flow keeps being
+   * DNATed to a removed endpoint (or, if it started while the Service had no endpoint, never gets
+   * DNATed) until its entry expires. `conntrack -D` exits 1 when nothing matched: not an error.
+   */
+  private async cleanConntrack(changes: UdpConntrackChange[]): Promise<void> {
+    const cmds: string[][] = [];
+    for (const c of changes) {
+      for (const ip of c.serviceIPs) {
+        if (c.hadNoEndpoints) cmds.push(['conntrack', '-D', '-p', 'udp', '--orig-dst', ip, '--dport', String(c.port)]);
+        for (const ep of c.removedEndpointIPs) cmds.push(['conntrack', '-D', '-p', 'udp', '--orig-dst', ip, '--dport', String(c.port), '--reply-src', ep]);
+      }
+      if (c.nodePort) {
+        if (c.hadNoEndpoints) cmds.push(['conntrack', '-D', '-p', 'udp', '--dport', String(c.nodePort)]);
+        for (const ep of c.removedEndpointIPs) cmds.push(['conntrack', '-D', '-p', 'udp', '--dport', String(c.nodePort), '--reply-src', ep]);
+      }
+    }
+    await Promise.all(cmds.map((argv) => run(argv, { netns: this.netns, allowFail: true })));
+  }
+}
+
+function summarize(plan: SyncPlan, t: { jumpsInserted: number; restoreMs: number; applyMs: number; totalMs: number; spawns: number }): SyncResult {
+  return {
+    full: plan.full,
+    rules: plan.rules,
+    chains: plan.chains,
+    bytes: plan.bytes,
+    services: plan.services,
+    endpoints: plan.endpoints,
+    servicesWritten: plan.servicesWritten.length,
+    staleChainsDeleted: plan.staleChains.length,
+    largeClusterMode: plan.largeClusterMode,
+    ...t,
+  };
+}
+
+/** The missing jumps as restore lines, plus kube-proxy's canary chains (created by its Monitor). */
+function jumpExtras(missing: JumpRule[], localhostNodePorts: boolean): RestoreExtras {
+  const extras: Required<Pick<RestoreExtras, 'filterChains' | 'filterRules' | 'natChains' | 'natRules' | 'mangle'>> = {
+    filterChains: [`:${KUBE_PROXY_CANARY} - [0:0]`],
+    filterRules: [],
+    natChains: [`:${KUBE_PROXY_CANARY} - [0:0]`],
+    natRules: [],
+    mangle: [`:${KUBE_PROXY_CANARY} - [0:0]`],
+  };
+  for (const j of missing) {
+    // KUBE-FIREWALL is only declared by the renderer with localhost NodePorts; the jump needs it.
+    if (j.dstChain === KUBE_FIREWALL && !localhostNodePorts && !extras.filterChains.includes(`:${KUBE_FIREWALL} - [0:0]`)) extras.filterChains.push(`:${KUBE_FIREWALL} - [0:0]`);
+    (j.table === 'nat' ? extras.natRules : extras.filterRules).push(jumpRestoreLine(j, '-I'));
+  }
+  return extras;
+}
+
+/** "line 12 failed" from iptables-restore -> that line and its neighbours. */
+function contextOfError(stderr: string, input: string): string {
+  const m = /line:? (\d+)/i.exec(stderr);
+  if (!m) return '';
+  const n = Number(m[1]);
+  const lines = input.split('\n');
+  const from = Math.max(0, n - 3);
+  return '\n' + lines.slice(from, n + 2).map((l, i) => `${from + i + 1 === n ? '>' : ' '} ${from + i + 1}: ${l}`).join('\n');
+}
+
+/** Chain names declared in an iptables-save table dump. */
+function chainsOf(save: string): string[] {
+  const out: string[] = [];
+  for (const l of save.split('\n')) if (l.startsWith(':')) out.push(l.slice(1, l.indexOf(' ')));
+  return out;
+}
+
+/** kube-proxy's fixed chains per table (everything it creates besides per-service chains). */
+export const PROXY_CHAINS: Record<Table, string[]> = {
+  filter: [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_FIREWALL, KUBE_PROXY_CANARY],
+  nat: [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ, KUBE_PROXY_CANARY],
+  mangle: [KUBE_PROXY_CANARY],
+};
+
+export interface TeardownResult {
+  jumpsDeleted: number;
+  chainsDeleted: number;
+  /** Rules written into the restore input (for the curious; empty when there was nothing). */
+  restoreInput: string;
+}
+
+/**
+ * Remove kube-proxy's jump rules and chains from a namespace: the fixed chains, every
+ * KUBE-SVC/SVL/EXT/FW/SEP chain, and the jump rules recognised by chain, target and comment.
+ * Stateless (reads iptables-save), so `lab down` can run it from a fresh process. Foreign rules
+ * and chains are left alone — a foreign rule that still jumps into one of our chains makes the
+ * restore fail rather than be deleted.
+ */
+export async function teardownProxyRules(netns: Netns): Promise<TeardownResult> {
+  const tables: Table[] = ['mangle', 'filter', 'nat'];
+  const saves = await Promise.all(tables.map((t) => run(['iptables-save', '-t', t], { netns, allowFail: true })));
+  const sections: string[] = [];
+  let jumpsDeleted = 0;
+  let chainsDeleted = 0;
+  tables.forEach((table, i) => {
+    const save = saves[i]!;
+    if (save.exitCode !== 0) return;
+    const existing = new Set(chainsOf(save.stdout));
+    const ours = [...existing].filter((c) => PROXY_CHAINS[table].includes(c) || (table === 'nat' && isServiceChainName(c)));
+    const deletes: string[] = [];
+    for (const l of save.stdout.split('\n')) {
+      if (!l.startsWith('-A ')) continue;
+      if (matchJumpRule(table, l)) deletes.push('-D ' + l.slice(3));
+    }
+    if (ours.length === 0 && deletes.length === 0) return;
+    jumpsDeleted += deletes.length;
+    chainsDeleted += ours.length;
+    sections.push(`*${table}`, ...ours.map((c) => `:${c} - [0:0]`), ...deletes, ...ours.map((c) => `-X ${c}`), 'COMMIT');
+  });
+  if (sections.length === 0) return { jumpsDeleted: 0, chainsDeleted: 0, restoreInput: '' };
+  const input = sections.join('\n') + '\n';
+  const res = await run(RESTORE_ARGV, { netns, input, allowFail: true });
+  if (res.exitCode !== 0) throw new ProxySyncError(`removing kube-proxy rules failed (exit ${res.exitCode}): ${res.stderr.trim()}${contextOfError(res.stderr, input)}`, input);
+  return { jumpsDeleted, chainsDeleted, restoreInput: input };
+}

@@ -1,0 +1,257 @@
+// The pure parts of the benchmark harness: ratios and goals, the table, docs/BENCHMARKS.md
+// (rendering, the data it carries, merging a partial run) and the `pods` floor script.
+import { describe, expect, it } from 'vitest';
+import { parseDesiredState } from '../../src/api/load.ts';
+import { parseCidr } from '../../src/cni/cidr.ts';
+import { best, meetsGoal, ratioOf, runBenchmark, withRatios, type BenchResult, type Benchmark } from '../../bench/harness.ts';
+import { iptablesBackend } from '../../bench/machine.ts';
+import { planFloor, shq } from '../../bench/pods-floor.ts';
+import { nodeMaskFor, parseSizes, podsConfigYaml, podsStateYaml, sortIps } from '../../bench/pods.ts';
+import { formatNumber, formatSummary, formatTable, mergeRuns, parseStoredRuns, renderMarkdown, type MachineFacts, type StoredRun } from '../../bench/report.ts';
+
+const machine: MachineFacts = {
+  cores: 8,
+  cpuModel: 'Test CPU @ 3.00GHz',
+  memoryGiB: 15.5,
+  kernel: 'Linux 6.1.0',
+  iptables: 'iptables v1.8.9 (nf_tables)',
+  iptablesBackend: 'nf_tables',
+  iproute2: 'ip utility, iproute2-6.1.0',
+  busybox: 'BusyBox v1.35.0',
+  node: 'v20.11.0',
+  date: '2025-01-02T03:04:05.000Z',
+};
+
+function result(name: string, over: Partial<BenchResult> = {}): BenchResult {
+  return {
+    name,
+    description: `the ${name} benchmark`,
+    status: 'ok',
+    figures: withRatios([{ name: '100 pods to Running', value: 3, unit: 's', floor: 2, goal: 1.5 }]),
+    notes: [],
+    seconds: 12.5,
+    date: '2025-01-02T03:04:05.000Z',
+    ...over,
+  };
+}
+
+describe('ratios and goals', () => {
+  it('computes value / floor and refuses a missing or zero floor', () => {
+    expect(ratioOf(3, 2)).toBe(1.5);
+    expect(ratioOf(1, 4)).toBe(0.25);
+    expect(ratioOf(3, undefined)).toBeUndefined();
+    expect(ratioOf(3, 0)).toBeUndefined();
+    expect(ratioOf(Number.NaN, 2)).toBeUndefined();
+  });
+
+  it('fills in ratios but keeps one a benchmark set itself', () => {
+    const [a, b, c] = withRatios([
+      { name: 'a', value: 6, unit: 's', floor: 4 },
+      { name: 'b', value: 6, unit: 's' },
+      { name: 'c', value: 6, unit: 's', floor: 4, ratio: 9 },
+    ]);
+    expect(a!.ratio).toBe(1.5);
+    expect(b!.ratio).toBeUndefined();
+    expect(c!.ratio).toBe(9);
+  });
+
+  it('compares the ratio with the goal in the direction of "better"', () => {
+    expect(meetsGoal({ name: 'x', value: 3, unit: 's', floor: 2, goal: 1.5 })).toBe(true);
+    expect(meetsGoal({ name: 'x', value: 3.1, unit: 's', floor: 2, goal: 1.5 })).toBe(false);
+    expect(meetsGoal({ name: 'x', value: 800, unit: 'req/s', floor: 1000, goal: 0.9, better: 'higher' })).toBe(false);
+    expect(meetsGoal({ name: 'x', value: 950, unit: 'req/s', floor: 1000, goal: 0.9, better: 'higher' })).toBe(true);
+    // Without a floor the goal is a limit on the value itself.
+    expect(meetsGoal({ name: 'x', value: 40, unit: 'ms', goal: 50 })).toBe(true);
+    expect(meetsGoal({ name: 'x', value: 60, unit: 'ms', goal: 50 })).toBe(false);
+    expect(meetsGoal({ name: 'x', value: 60, unit: 'ms' })).toBeUndefined();
+  });
+
+  it('keeps the best of several measurements', () => {
+    expect(best([3, 1.5, 2])).toBe(1.5);
+    expect(best([3, 1.5, 2], 'higher')).toBe(3);
+    expect(() => best([])).toThrow();
+  });
+});
+
+describe('table', () => {
+  it('formats numbers with about three significant digits', () => {
+    expect(formatNumber(2.3456)).toBe('2.35');
+    expect(formatNumber(16.31)).toBe('16.3');
+    expect(formatNumber(1011)).toBe('1011');
+    expect(formatNumber(31)).toBe('31');
+    expect(formatNumber(123.456)).toBe('123');
+    expect(formatNumber(0.01234)).toBe('0.012');
+    expect(formatNumber(undefined)).toBe('');
+  });
+
+  it('pads columns, right-aligns numbers and marks a missed goal', () => {
+    const out = formatSummary([
+      result('pods', { figures: withRatios([{ name: '100 pods to Running', value: 3.4, unit: 's', floor: 2, goal: 1.5 }, { name: 'processes', value: 211, unit: 'procs', floor: 208 }]) }),
+      result('proxy', { status: 'skipped', reason: 'needs root (it creates network namespaces)\nsecond line', figures: [] }),
+    ]);
+    const lines = out.trimEnd().split('\n');
+    expect(lines).toHaveLength(5);
+    expect(lines[0]).toMatch(/^benchmark\s+figure\s+value\s+floor\s+ratio\s+goal$/);
+    expect(lines[2]).toMatch(/^pods\s+100 pods to Running\s+3\.40 s\s+2 s\s+1\.70x\s+<= 1\.5x\s+MISSED$/);
+    expect(lines[3]).toMatch(/^pods\s+processes\s+211 procs\s+208 procs\s+1\.01x$/);
+    expect(lines[4]).toMatch(/^proxy\s+skipped\s+needs root \(it creates network namespaces\)$/);
+    // Every row has the value column ending at the same place (right-aligned numbers).
+    const end = (l: string, v: string) => l.indexOf(v) + v.length;
+    expect(end(lines[2]!, '3.40 s')).toBe(end(lines[3]!, '211 procs'));
+  });
+
+  it('lays out a table with a dashed rule as wide as each column', () => {
+    expect(formatTable(['a', 'name'], [['1', 'x'], ['22', 'yyyyy']])).toBe(' a  name\n--  -----\n 1  x\n22  yyyyy\n');
+  });
+});
+
+describe('docs/BENCHMARKS.md', () => {
+  it('renders machine facts, the summary and a section per benchmark', () => {
+    const md = renderMarkdown([{ machine, result: result('pods', { notes: ['the floor is a shell script', '', '  ```', '  0.02 s  node', '  ```'] }) }], machine);
+    expect(md).toMatch(/^# Benchmarks\n/);
+    expect(md).toContain('| CPU | 8 cores, Test CPU @ 3.00GHz |');
+    expect(md).toContain('| iptables | iptables v1.8.9 (nf_tables) (backend: nf_tables) |');
+    expect(md).toContain('| kernel | Linux 6.1.0 |');
+    expect(md).toContain('| node | v20.11.0 |');
+    expect(md).toContain('| pods | 100 pods to Running | 3 s | 2 s | 1.50x | <= 1.5x | ok |');
+    expect(md).toContain('## pods\n\nthe pods benchmark\n');
+    expect(md).toContain('on the machine above');
+    expect(md).toContain('- the floor is a shell script\n\n  ```\n  0.02 s  node\n  ```');
+  });
+
+  it('carries its data, so a later partial run keeps the other benchmarks', () => {
+    const first: StoredRun[] = [{ machine, result: result('pods') }, { machine, result: result('proxy-sync') }];
+    const md = renderMarkdown(first, machine);
+    expect(parseStoredRuns(md)).toEqual(first);
+
+    const other = { ...machine, cores: 2, cpuModel: 'Other CPU' };
+    const rerun = result('pods', { figures: withRatios([{ name: '100 pods to Running', value: 2.5, unit: 's', floor: 2, goal: 1.5 }]) });
+    const merged = mergeRuns(parseStoredRuns(md), [{ machine: other, result: rerun }], ['pods', 'proxy-sync']);
+    expect(merged.map((r) => [r.result.name, r.result.figures[0]!.value])).toEqual([['pods', 2.5], ['proxy-sync', 3]]);
+    const md2 = renderMarkdown(merged, other);
+    expect(md2).toContain('| pods | 100 pods to Running | 2.50 s | 2 s | 1.25x | <= 1.5x | ok |');
+    // proxy-sync was measured elsewhere: its section says on what.
+    expect(md2).toContain('on another machine: 8 cores, Test CPU @ 3.00GHz, kernel Linux 6.1.0');
+  });
+
+  it('does not let a skipped run replace figures that were measured', () => {
+    const prev: StoredRun[] = [{ machine, result: result('pods') }];
+    const merged = mergeRuns(prev, [{ machine, result: result('pods', { status: 'skipped', reason: 'needs root', figures: [] }) }], ['pods']);
+    expect(merged[0]!.result.status).toBe('ok');
+    const failed = mergeRuns(prev, [{ machine, result: result('pods', { status: 'failed', reason: 'boom', figures: [] }) }], ['pods']);
+    expect(failed[0]!.result.status).toBe('failed');
+  });
+
+  it('survives "-->" inside the data and a garbled data block', () => {
+    const runs: StoredRun[] = [{ machine, result: result('pods', { status: 'failed', reason: 'a --> b', figures: [] }) }];
+    const md = renderMarkdown(runs, machine);
+    const data = md.slice(md.indexOf('<!-- bench-data'));
+    expect(data.match(/-->/g)).toHaveLength(1);
+    expect(data).toContain('a --\\u003e b');
+    expect(parseStoredRuns(md)[0]!.result.reason).toBe('a --> b');
+    expect(parseStoredRuns('<!-- bench-data\n{not json\n-->')).toEqual([]);
+    expect(parseStoredRuns('')).toEqual([]);
+  });
+});
+
+describe('runner', () => {
+  const bench = (over: Partial<Benchmark>): Benchmark => ({ name: 't', description: 'test', run: async () => [{ name: 'f', value: 4, unit: 's', floor: 2 }], ...over });
+  const opts = { repeat: 1, options: {}, isRoot: false, log: () => {} };
+
+  it('skips a root benchmark when not root, and says so', async () => {
+    const r = await runBenchmark(bench({ needsRoot: true }), opts);
+    expect(r.status).toBe('skipped');
+    expect(r.reason).toMatch(/needs root/);
+    expect(r.figures).toEqual([]);
+  });
+
+  it('runs, fills in ratios, and turns a throw into a failed result', async () => {
+    const ok = await runBenchmark(bench({}), opts);
+    expect(ok.status).toBe('ok');
+    expect(ok.figures[0]!.ratio).toBe(2);
+    const failed = await runBenchmark(bench({ run: async () => Promise.reject(new Error('no busybox')) }), opts);
+    expect(failed.status).toBe('failed');
+    expect(failed.reason).toMatch(/no busybox/);
+    const pre = await runBenchmark(bench({ precheck: () => 'iperf3 missing' }), opts);
+    expect(pre).toMatchObject({ status: 'skipped', reason: 'iperf3 missing' });
+  });
+});
+
+describe('machine facts', () => {
+  it('reads the iptables backend from the version line', () => {
+    expect(iptablesBackend('iptables v1.8.9 (nf_tables)')).toBe('nf_tables');
+    expect(iptablesBackend('iptables v1.8.7 (legacy)')).toBe('legacy');
+    expect(iptablesBackend('iptables v1.6.1')).toBe('legacy');
+    expect(iptablesBackend('not installed')).toBe('unknown');
+  });
+});
+
+describe('pods benchmark', () => {
+  it('picks a node pod CIDR that holds the pods and the system pods', () => {
+    expect(nodeMaskFor(100)).toBe(24);
+    expect(nodeMaskFor(251)).toBe(24);
+    expect(nodeMaskFor(252)).toBe(23);
+    expect(nodeMaskFor(500)).toBe(23);
+    expect(nodeMaskFor(1000)).toBe(22);
+  });
+
+  it('generates a state and config the lab accepts', () => {
+    for (const n of [100, 500]) {
+      const d = parseDesiredState({ stateText: podsStateYaml(n), statePath: 'bench.yaml', configText: podsConfigYaml(n), configPath: 'config.yaml', hostname: 'h' });
+      expect(d.deployments).toHaveLength(1);
+      expect(d.deployments[0]!.spec.replicas).toBe(n);
+      expect(d.config.nodeCIDRMaskSize).toBe(nodeMaskFor(n));
+    }
+  });
+
+  it('parses --pods and sorts IPs numerically', () => {
+    expect(parseSizes(undefined)).toEqual([100, 500]);
+    expect(parseSizes('10, 20')).toEqual([10, 20]);
+    expect(() => parseSizes('10,x')).toThrow(/--pods/);
+    expect(() => parseSizes('0')).toThrow();
+    expect(sortIps(['10.42.1.0', '10.42.0.10', '10.42.0.9'])).toEqual(['10.42.0.9', '10.42.0.10', '10.42.1.0']);
+  });
+
+  it('floor: the same batches as the lab, one ip process per pod and one container start per pod', () => {
+    const plan = planFloor({
+      prefix: 'pplt-bf-test01',
+      workDir: '/run/pplt-bench-x/floor',
+      pods: 300,
+      podCIDR: parseCidr('10.42.0.0/22'),
+      gateway: '10.42.0.1',
+      nodeIP: '192.168.56.110',
+      hostIP: '192.168.56.1',
+      etcRoot: '/etc/netns',
+      initScript: '/src/kubelet/container-init.sh',
+      lower: '/run/pplt-bench-x/images/busybox',
+      page: "it's ready",
+      clusterDNS: '10.43.0.10',
+      clusterDomain: 'cluster.local',
+      nodeNetnsExists: true,
+    });
+    expect(plan.netns).toHaveLength(302);
+    expect(new Set(plan.netns).size).toBe(302);
+    expect(plan.ips[0]).toBe('10.42.0.2');
+    expect(plan.ips[253]).toBe('10.42.0.255'); // host-local hands out .255 and .0 inside a /22
+    expect(plan.ips[254]).toBe('10.42.1.0');
+    expect(plan.ips).not.toContain('10.42.0.1');
+    // the node namespace was made before the clock started: only the host one is added
+    expect(plan.files.get('/run/pplt-bench-x/floor/batch/netns-node')).toBe('netns add pplt-bf-test01-host\n');
+    const veths = plan.files.get('/run/pplt-bench-x/floor/batch/veths')!.trimEnd().split('\n');
+    expect(veths).toHaveLength(900);
+    expect(veths[0]).toMatch(/^link add veth[0-9a-f]{8} type veth peer name eth0 netns pplt-bf-test01-p1$/);
+    expect(veths.filter((l) => l.endsWith('hairpin on'))).toHaveLength(300);
+    expect(plan.files.get('/run/pplt-bench-x/floor/batch/p2')).toBe('link set lo up\naddr add 10.42.0.3/22 dev eth0\nlink set eth0 up\nroute add default via 10.42.0.1 dev eth0\n');
+    const lines = plan.script.split('\n');
+    expect(lines.filter((l) => l.startsWith("ip -n 'pplt-bf-test01-p") && l.endsWith('& pids="$pids $!"'))).toHaveLength(300);
+    const starts = lines.filter((l) => l.includes("'ip' 'netns' 'exec'"));
+    expect(starts).toHaveLength(300);
+    expect(starts[0]).toContain("'unshare' '--uts' '--' 'sh' '/src/kubelet/container-init.sh' '/run/pplt-bench-x/floor/pods/p1/containers/web/rootfs' '/run/pplt-bench-x/images/busybox'");
+    expect(starts[0]).toMatch(/'\/www' 'ro' '--' 'httpd' '-f' '-p' '80' '-h' '\/www' <\/dev\/null >>'[^']+container\.log' 2>&1 &$/);
+    // the page's quote is escaped for the shell
+    expect(plan.script).toContain(`${shq("it's ready")}`);
+    expect(shq("it's")).toBe(`'it'\\''s'`);
+    // batches: netns-node, node, host, sysctl, mkdir (host etc), netns-pods, veths, pod files mkdir
+    expect(plan.processes).toBe(8 + 2 * 300);
+  });
+});
