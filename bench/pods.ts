@@ -173,7 +173,7 @@ export interface Measurement {
   phases: string[];
 }
 
-async function measureLab(n: number, dir: string, log: (l: string) => void): Promise<Measurement> {
+export async function measureLab(n: number, dir: string, log: (l: string) => void): Promise<Measurement> {
   const instance = `pplt-bp-${randomSuffix()}`;
   const statePath = path.join(dir, `state-${n}.yaml`);
   const configPath = path.join(dir, `config-${n}.yaml`);
@@ -211,7 +211,7 @@ async function measureLab(n: number, dir: string, log: (l: string) => void): Pro
   }
 }
 
-async function measureFloor(n: number, dir: string, log: (l: string) => void): Promise<Measurement> {
+export async function measureFloor(n: number, dir: string, log: (l: string) => void, setsid = false): Promise<Measurement> {
   const work = path.join(dir, `floor-${n}-${randomSuffix()}`);
   const podCIDR = nthSubnet(parseCidr('10.42.0.0/16'), nodeMaskFor(n), 0);
   const lower = await ensureImage(path.join(dir, 'images'), 'busybox'); // "pulled" before the clock starts
@@ -231,6 +231,7 @@ async function measureFloor(n: number, dir: string, log: (l: string) => void): P
     clusterDNS: '10.43.0.10',
     clusterDomain: 'cluster.local',
     nodeNetnsExists: true,
+    setsid,
   });
   const scriptPath = path.join(work, 'floor.sh');
   let checker: Checker | undefined;

@@ -28,6 +28,13 @@ export interface Volume {
   configMap?: { name: string; items?: KeyToPath[]; optional?: boolean };
   hostPath?: { path: string; type?: string };
   emptyDir?: Record<string, never>;
+  /** Files holding the pod's own metadata (name, namespace, uid, labels, annotations). */
+  downwardAPI?: { items: DownwardAPIVolumeFile[] };
+}
+
+export interface DownwardAPIVolumeFile {
+  path: string;
+  fieldRef: { fieldPath: string };
 }
 
 export interface VolumeMount {

@@ -1,6 +1,7 @@
 // kubectl-style output: tables with -o wide, and Kubernetes-shaped JSON/YAML lists.
 import { stringify } from 'yaml';
-import type { Pod } from '../api/types.ts';
+import type { Endpoints, Pod, Service } from '../api/types.ts';
+import { serviceChainName } from '../proxy/names.ts';
 
 export function age(from: string | undefined, now = Date.now()): string {
   if (!from) return '<unknown>';
@@ -46,7 +47,35 @@ export function asList(items: unknown[], format: 'json' | 'yaml'): string {
   return format === 'json' ? JSON.stringify(list, null, 4) + '\n' : stringify(list);
 }
 
-/** Strips the lab's bookkeeping that is not part of the Kubernetes object. */
-export function podObject(p: Pod): Pod {
-  return p;
+function portsText(s: Service): string {
+  return s.spec.ports.map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol}`).join(',') || '<none>';
+}
+
+/** kubectl get svc; -o wide adds the selector and, per port, the KUBE-SVC chain kube-proxy uses. */
+export function servicesTable(svcs: Service[], opts: { wide: boolean; allNamespaces: boolean; nodeIP: string }): string {
+  const header = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE', ...(opts.wide ? ['SELECTOR', 'CHAINS'] : [])];
+  const rows = svcs.map((s) => {
+    const external = s.spec.type === 'LoadBalancer' ? [opts.nodeIP, ...s.spec.externalIPs].join(',') : s.spec.type === 'ExternalName' ? (s.spec.externalName ?? '') : s.spec.externalIPs.join(',') || '<none>';
+    const chains = s.spec.clusterIP && s.spec.clusterIP !== 'None' ? s.spec.ports.map((p) => serviceChainName(s.metadata.namespace, s.metadata.name, p.name, p.protocol)).join(',') : '<none>';
+    return [
+      ...(opts.allNamespaces ? [s.metadata.namespace] : []),
+      s.metadata.name,
+      s.spec.type,
+      s.spec.clusterIP ?? '<none>',
+      external,
+      portsText(s),
+      age(s.metadata.creationTimestamp),
+      ...(opts.wide ? [Object.entries(s.spec.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>', chains] : []),
+    ];
+  });
+  return table(header, rows);
+}
+
+export function endpointsTable(eps: Endpoints[], opts: { allNamespaces: boolean }): string {
+  const header = [...(opts.allNamespaces ? ['NAMESPACE'] : []), 'NAME', 'ENDPOINTS', 'AGE'];
+  const rows = eps.map((e) => {
+    const list = e.subsets.flatMap((s) => s.addresses.flatMap((a) => s.ports.map((p) => `${a.ip}:${p.port}`)));
+    return [...(opts.allNamespaces ? [e.metadata.namespace] : []), e.metadata.name, list.join(',') || '<none>', age(e.metadata.creationTimestamp)];
+  });
+  return table(header, rows);
 }

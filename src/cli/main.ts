@@ -7,7 +7,7 @@ import { readState } from '../api/store.ts';
 import type { Pod } from '../api/types.ts';
 import { down, up } from '../controllers/lab.ts';
 import { instancePaths } from '../node/instance.ts';
-import { asList, podsTable, table, age } from './format.ts';
+import { asList, endpointsTable, podsTable, servicesTable, table, age } from './format.ts';
 import { preflight } from './preflight.ts';
 
 const DEFAULT_STATE = 'lab/cluster.yaml';
@@ -48,13 +48,14 @@ async function loadPods(name: string): Promise<Pod[]> {
   return Object.values(state.pods).sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
 }
 
-async function cmdGet(a: Common & { resource: string; output?: string; 'all-namespaces': boolean; namespace: string }): Promise<void> {
+async function cmdGet(a: Common & { resource: string; names?: string[]; output?: string; 'all-namespaces': boolean; namespace: string }): Promise<void> {
   const res = a.resource.toLowerCase();
   const format = a.output === 'json' || a.output === 'yaml' ? a.output : undefined;
   const wide = a.output === 'wide';
   const state = await readState(instancePaths(a.name).stateFile);
   if (!state) throw new Error(`instance ${a.name} is not running; start it with 'lab up'`);
-  const inNs = <T extends { metadata: { namespace: string } }>(xs: T[]) => (a['all-namespaces'] ? xs : xs.filter((x) => x.metadata.namespace === a.namespace));
+  const named = (n: string) => !a.names?.length || a.names.includes(n);
+  const inNs = <T extends { metadata: { namespace: string; name: string } }>(xs: T[]) => xs.filter((x) => (a['all-namespaces'] || x.metadata.namespace === a.namespace) && named(x.metadata.name));
   if (['pods', 'pod', 'po'].includes(res)) {
     const pods = inNs(await loadPods(a.name));
     if (format) return void process.stdout.write(asList(pods, format));
@@ -91,7 +92,17 @@ async function cmdGet(a: Common & { resource: string; output?: string; 'all-name
       table(header, items.map((d) => [...(a['all-namespaces'] ? [d.metadata.namespace] : []), d.metadata.name, `${d.status.readyReplicas}/${d.status.replicas}`, String(d.status.updatedReplicas), String(d.status.availableReplicas), age(d._created)])),
     );
   }
-  throw new Error(`unknown resource type ${JSON.stringify(a.resource)}: use pods, nodes or deployments`);
+  if (['services', 'service', 'svc'].includes(res)) {
+    const svcs = inNs(state.services ?? []);
+    if (format) return void process.stdout.write(asList(svcs, format));
+    return void process.stdout.write(servicesTable(svcs, { wide, allNamespaces: a['all-namespaces'], nodeIP: state.nodeIP }));
+  }
+  if (['endpoints', 'endpoint', 'ep'].includes(res)) {
+    const eps = inNs(state.endpoints ?? []);
+    if (format) return void process.stdout.write(asList(eps, format));
+    return void process.stdout.write(endpointsTable(eps, { allNamespaces: a['all-namespaces'] }));
+  }
+  throw new Error(`unknown resource type ${JSON.stringify(a.resource)}: use pods, nodes, deployments, services or endpoints`);
 }
 
 async function main(): Promise<void> {
@@ -103,9 +114,10 @@ async function main(): Promise<void> {
       preflight({ needRoot: true, tools: [] });
       await down({ instance: a.name, log });
     })
-    .command('get <resource>', 'list pods, nodes or deployments, like kubectl get', (y) =>
+    .command('get <resource> [names..]', 'list pods, nodes, deployments, services or endpoints, like kubectl get', (y) =>
       common(y)
         .positional('resource', { type: 'string', demandOption: true })
+        .positional('names', { type: 'string', array: true, describe: 'only these objects' })
         .option('output', { alias: 'o', type: 'string', choices: ['wide', 'json', 'yaml'] })
         .option('all-namespaces', { alias: 'A', type: 'boolean', default: false })
         .option('namespace', { alias: 'n', type: 'string', default: 'default' }),

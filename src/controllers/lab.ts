@@ -189,6 +189,10 @@ export class Cluster {
     const slices: EndpointSlice[] = computeEndpointSlices(services, pods, desired.endpoints);
     const endpoints = computeEndpoints(services, pods, desired.endpoints);
     const result = await this.syncer!.sync({ services, endpointSlices: slices });
+    const since = new Map((state.services ?? []).map((s) => [key(s.metadata), s.metadata.creationTimestamp]));
+    const now = new Date().toISOString();
+    for (const s of services) s.metadata.creationTimestamp = since.get(key(s.metadata)) ?? now;
+    for (const e of endpoints) e.metadata.creationTimestamp = since.get(key(e.metadata)) ?? now;
     state.services = services;
     state.endpoints = endpoints;
     await this.syncAddons(desired, services, state, endpoints);

@@ -64,7 +64,7 @@ async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
   const podDir = ctx.paths.podDir(pod.metadata.name);
   await writePodEtc(ctx.paths.netnsEtc(netns), pod, ctx.config);
   const cmVolumes = new Set(pod.spec.volumes.filter((v) => v.configMap).map((v) => v.name));
-  const sources = await writeVolumes(podDir, pod.spec.volumes, ctx.configMaps, pod.metadata.namespace);
+  const sources = await writeVolumes(podDir, pod, ctx.configMaps);
   pod.status.startTime ??= new Date().toISOString();
   const statuses = [];
   for (const c of pod.spec.containers) {

@@ -2,7 +2,7 @@
 // /etc/netns/<pod netns>/ so both the container and `ip netns exec` see them) and volumes.
 import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ClusterConfig, ConfigMap, Pod, Volume } from '../api/types.ts';
+import type { ClusterConfig, ConfigMap, Pod } from '../api/types.ts';
 import type { Mount } from './runtime.ts';
 
 /** kubelet's managed hosts file. */
@@ -45,9 +45,10 @@ export async function writePodEtc(etcDir: string, pod: Pod, config: ClusterConfi
  * container. ConfigMap keys become files (or the `items` paths); keys and paths were validated
  * when the state file was loaded, and are checked again here before touching the disk.
  */
-export async function writeVolumes(podDir: string, volumes: Volume[], configMaps: Map<string, ConfigMap>, namespace: string): Promise<Map<string, string>> {
+export async function writeVolumes(podDir: string, pod: Pod, configMaps: Map<string, ConfigMap>): Promise<Map<string, string>> {
   const sources = new Map<string, string>();
-  for (const v of volumes) {
+  const namespace = pod.metadata.namespace;
+  for (const v of pod.spec.volumes) {
     const dir = path.join(podDir, 'volumes', v.name);
     if (v.configMap) {
       const cm = configMaps.get(`${namespace}/${v.configMap.name}`);
@@ -59,6 +60,9 @@ export async function writeVolumes(podDir: string, volumes: Volume[], configMaps
       }
       await atomicWriteDir(dir, files);
       sources.set(v.name, dir);
+    } else if (v.downwardAPI) {
+      await atomicWriteDir(dir, new Map(v.downwardAPI.items.map((i) => [i.path, downwardValue(pod, i.fieldRef.fieldPath)])));
+      sources.set(v.name, dir);
     } else if (v.hostPath) {
       sources.set(v.name, v.hostPath.path);
     } else {
@@ -67,6 +71,28 @@ export async function writeVolumes(podDir: string, volumes: Volume[], configMaps
     }
   }
   return sources;
+}
+
+/** A downwardAPI field as the kubelet writes it: maps as sorted `key="value"` lines. */
+export function downwardValue(pod: Pod, fieldPath: string): string {
+  const m = pod.metadata;
+  const one = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
+  if (one) return (one[1] === 'labels' ? m.labels : m.annotations)[one[2]!] ?? '';
+  switch (fieldPath) {
+    case 'metadata.name':
+      return m.name;
+    case 'metadata.namespace':
+      return m.namespace;
+    case 'metadata.uid':
+      return m.uid ?? '';
+    case 'metadata.labels':
+    case 'metadata.annotations': {
+      const map = fieldPath === 'metadata.labels' ? m.labels : m.annotations;
+      return Object.keys(map).sort().map((k) => `${k}=${JSON.stringify(map[k])}`).join('\n');
+    }
+    default:
+      throw new Error(`unsupported downwardAPI field ${fieldPath}`);
+  }
 }
 
 /**

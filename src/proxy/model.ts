@@ -146,29 +146,24 @@ export function usesLocalEndpoints(p: ServicePortInfo): boolean {
   return p.internalPolicyLocal || (p.externalPolicyLocal && externallyAccessible(p));
 }
 
-const endpointKey = (namespace: string, service: string, portName: string, protocol: string) => `${namespace}/${service}:${portName}/${protocol}`;
-
 /**
- * The EndpointsMap: endpoints by service port ("<ns>/<svc>:<portName>/<PROTOCOL>"), from all
- * slices of a Service, deduplicated by "<ip>:<port>" (a ready copy wins) and sorted by that string.
- * Conditions follow kube-proxy: nil ready / serving mean true, nil terminating means false.
+ * The endpoints of one service port from the Service's slices (kube-proxy's EndpointsMap entry):
+ * matched on port name and protocol, deduplicated by "<ip>:<port>" (a ready copy wins), sorted by
+ * that string as kube-proxy sorts them. Conditions follow kube-proxy: nil ready / serving mean
+ * true, nil terminating means false.
  */
-export function endpointsMap(slices: EndpointSlice[], config: ProxyConfig): Map<string, EndpointInfo[]> {
-  const sets = new Map<string, Map<string, Omit<EndpointInfo, 'chain'>>>();
+export function portEndpoints(p: ServicePortInfo, slices: EndpointSlice[], config: ProxyConfig): EndpointInfo[] {
+  const out: EndpointInfo[] = [];
+  let seen: Map<string, number> | undefined;
   for (const sl of slices) {
     if (sl.addressType !== 'IPv4') continue;
-    const service = sl.metadata.labels['kubernetes.io/service-name'];
-    if (!service) continue;
     for (const port of sl.ports) {
-      if (!port.port) continue;
-      const k = endpointKey(sl.metadata.namespace, service, port.name ?? '', port.protocol ?? 'TCP');
-      let set = sets.get(k);
-      if (!set) sets.set(k, (set = new Map()));
+      if (!port.port || (port.name ?? '') !== p.portName || (port.protocol ?? 'TCP') !== p.protocol) continue;
       for (const e of sl.endpoints) {
         const ip = e.addresses[0];
         if (!ip) continue;
         const endpoint = `${ip}:${port.port}`;
-        const info = {
+        const info: EndpointInfo = {
           ip,
           port: port.port,
           endpoint,
@@ -176,34 +171,54 @@ export function endpointsMap(slices: EndpointSlice[], config: ProxyConfig): Map<
           serving: e.conditions.serving ?? true,
           terminating: e.conditions.terminating ?? false,
           isLocal: e.nodeName !== undefined && e.nodeName === config.nodeName,
+          chain: endpointChainName(p.nameString, p.protocol, endpoint),
         };
-        const prev = set.get(endpoint);
-        if (!prev || (!prev.ready && info.ready)) set.set(endpoint, info);
+        seen ??= new Map();
+        const at = seen.get(endpoint);
+        if (at === undefined) {
+          seen.set(endpoint, out.length);
+          out.push(info);
+        } else if (!out[at]!.ready && info.ready) out[at] = info;
       }
     }
   }
-  const out = new Map<string, EndpointInfo[]>();
-  for (const [k, set] of sets) {
-    const list = [...set.values()].sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
-    out.set(k, list as EndpointInfo[]);
+  if (out.length > 1) out.sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
+  return out;
+}
+
+/** The kubernetes.io/service-name of a slice as "<ns>/<name>". */
+export function sliceServiceKey(sl: EndpointSlice): string | undefined {
+  const name = sl.metadata.labels['kubernetes.io/service-name'];
+  return name ? `${sl.metadata.namespace}/${name}` : undefined;
+}
+
+/** Slices grouped by the Service they belong to. */
+export function slicesByService(slices: EndpointSlice[]): Map<string, EndpointSlice[]> {
+  const out = new Map<string, EndpointSlice[]>();
+  for (const sl of slices) {
+    const k = sliceServiceKey(sl);
+    if (!k) continue;
+    const list = out.get(k);
+    if (list) list.push(sl);
+    else out.set(k, [sl]);
   }
   return out;
 }
 
-/** The endpoints of one service port, with their KUBE-SEP chain names. */
-function portEndpoints(p: ServicePortInfo, map: Map<string, EndpointInfo[]>): EndpointInfo[] {
-  const list = map.get(endpointKey(p.namespace, p.name, p.portName, p.protocol)) ?? [];
-  return list.map((e) => ({ ...e, chain: endpointChainName(p.nameString, p.protocol, e.endpoint) }));
+/** One Service and its slices -> its model (undefined for headless / ExternalName). */
+export function buildServiceModel(s: Service, slices: EndpointSlice[], config: ProxyConfig): ServiceModel | undefined {
+  const ports = servicePorts(s, config);
+  if (ports.length === 0) return undefined;
+  return { key: ports[0]!.serviceKey, ports: ports.map((info) => ({ info, endpoints: portEndpoints(info, slices, config) })) };
 }
 
 /** Services (allocated) + slices -> the proxy model, Services in namespace/name order. */
 export function buildProxyModel(services: Service[], slices: EndpointSlice[], config: ProxyConfig): ServiceModel[] {
-  const eps = endpointsMap(slices, config);
+  const bySvc = slicesByService(slices);
   const models: ServiceModel[] = [];
   for (const s of services) {
-    const ports = servicePorts(s, config);
-    if (ports.length === 0) continue;
-    models.push({ key: ports[0]!.serviceKey, ports: ports.map((info) => ({ info, endpoints: portEndpoints(info, eps) })) });
+    const m = buildServiceModel(s, bySvc.get(`${s.metadata.namespace}/${s.metadata.name}`) ?? [], config);
+    if (m) models.push(m);
   }
   // kube-proxy walks a Go map (random order on every sync); the lab sorts so output is stable.
   return models.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

@@ -309,6 +309,8 @@ export interface AssembleOptions {
    * shortcut for partial syncs, where rewriting 10,000 KUBE-SERVICES rules dominates the time.
    */
   omitIfUnchanged?: ReadonlyMap<string, string>;
+  /** Collect `top` (the text of each top-level chain); needed for omitIfUnchanged next time. */
+  topText?: boolean;
 }
 
 export interface RestoreText {
@@ -318,7 +320,7 @@ export interface RestoreText {
   /** Chain lines (":CHAIN") written, per table. */
   chains: { filter: number; nat: number };
   bytes: number;
-  /** The rules of each top-level chain ("filter/KUBE-SERVICES" -> text), for omitIfUnchanged next time. */
+  /** The rules of each top-level chain ("filter/KUBE-SERVICES" -> text), if asked for (topText). */
   top: Map<string, string>;
 }
 
@@ -379,27 +381,27 @@ export function assembleRestore(opts: AssembleOptions): RestoreText {
   filterTail.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`);
   filterTail.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
 
-  // Pass 1: the content of every top-level chain, to decide what may be left out.
+  // Pass 1 (only when asked): the content of every top-level chain, to decide what may be left out.
   const top = new Map<string, string>();
-  for (const c of filterTop) top.set(`filter/${c}`, '');
-  for (const c of NAT_TOP) top.set(`nat/${c}`, '');
-  const addTop = (table: string, line: string) => {
-    const k = `${table}/${ruleChain(line)}`;
-    const prev = top.get(k);
-    if (prev !== undefined) top.set(k, prev + line + '\n');
-  };
-  for (const l of filterHead) addTop('filter', l);
-  for (const l of natHead) addTop('nat', l);
-  for (const f of opts.fragments) {
-    for (const p of f.ports) {
-      for (const l of p.filter) addTop('filter', l);
-      for (const l of p.natTop) addTop('nat', l);
-    }
-  }
-  for (const l of natTail) addTop('nat', l);
-  for (const l of filterTail) addTop('filter', l);
   const omitted = new Set<string>();
-  if (opts.omitIfUnchanged) for (const [k, v] of top) if (opts.omitIfUnchanged.get(k) === v) omitted.add(k);
+  if (opts.topText || opts.omitIfUnchanged) {
+    const parts = new Map<string, string[]>();
+    for (const c of filterTop) parts.set(`filter/${c}`, []);
+    for (const c of NAT_TOP) parts.set(`nat/${c}`, []);
+    const addTop = (table: string, line: string) => parts.get(`${table}/${ruleChain(line)}`)?.push(line);
+    for (const l of filterHead) addTop('filter', l);
+    for (const l of natHead) addTop('nat', l);
+    for (const f of opts.fragments) {
+      for (const p of f.ports) {
+        for (const l of p.filter) addTop('filter', l);
+        for (const l of p.natTop) addTop('nat', l);
+      }
+    }
+    for (const l of natTail) addTop('nat', l);
+    for (const l of filterTail) addTop('filter', l);
+    for (const [k, lines] of parts) top.set(k, lines.join('\n'));
+    if (opts.omitIfUnchanged) for (const [k, v] of top) if (opts.omitIfUnchanged.get(k) === v) omitted.add(k);
+  }
 
   // Pass 2: the text, in kube-proxy's order.
   const keepFilter = (l: string) => omitted.size === 0 || !omitted.has(`filter/${ruleChain(l)}`);

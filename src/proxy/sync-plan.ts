@@ -8,7 +8,7 @@
 // kernel untouched, because `iptables-restore --noflush` leaves alone every chain it is not given.
 import type { EndpointSlice, Service } from '../api/types.ts';
 import { isServiceChainName } from './names.ts';
-import { buildProxyModel, categorizeEndpoints, type ProxyConfig, type ServiceModel } from './model.ts';
+import { buildServiceModel, categorizeEndpoints, slicesByService, type ProxyConfig, type ServiceModel } from './model.ts';
 import { assembleRestore, isLargeCluster, renderService, type RestoreExtras, type RestoreText, type ServiceFragment } from './render.ts';
 
 /**
@@ -52,9 +52,15 @@ export interface UdpConntrackChange {
 }
 
 interface CachedService {
-  fingerprint: string;
+  /** The objects last seen: when the same objects come again, nothing is compared at all. */
+  svc: Service;
+  slices: EndpointSlice[];
+  /** The fields that matter, as JSON: equal means unchanged even for new objects. */
+  raw: string;
   model: ServiceModel;
   fragment: ServiceFragment;
+  /** The Service's own chains as text, to tell a real change from an equal re-render. */
+  chainsText: string;
   /** Endpoint IPs used for each UDP port ("<portName>/UDP" -> IPs). */
   udp: Map<string, string[]>;
 }
@@ -70,17 +76,28 @@ export interface SyncPlan extends RestoreText {
   endpoints: number;
   udpConntrack: UdpConntrackChange[];
   /** @internal state to adopt on commit */
-  readonly next: { cache: Map<string, CachedService>; active: Set<string>; top: Map<string, string> };
+  readonly next: { cache: Map<string, CachedService>; top: Map<string, string> };
 }
 
-function fingerprint(m: ServiceModel): string {
-  let s = '';
-  for (const { info: p, endpoints } of m.ports) {
-    s += `${p.portName}|${p.protocol}|${p.clusterIP}|${p.port}|${p.nodePort}|${p.externalIPs.join(',')}|${p.loadBalancerVIPs.join(',')}|${p.loadBalancerSourceRanges.join(',')}|${p.sessionAffinityClientIP ? p.stickyMaxAgeSeconds : 0}|${p.externalPolicyLocal ? 1 : 0}${p.internalPolicyLocal ? 1 : 0}|${p.healthCheckNodePort}|`;
-    for (const e of endpoints) s += `${e.endpoint}${e.ready ? 'r' : ''}${e.serving ? 's' : ''}${e.terminating ? 't' : ''}${e.isLocal ? 'l' : ''},`;
-    s += ';';
-  }
-  return s;
+const NO_SLICES: EndpointSlice[] = [];
+
+/** What of a Service and its slices the rules depend on (not labels, names or source lines). */
+function rawFingerprint(svc: Service, slices: EndpointSlice[]): string {
+  const status = (svc as Service & { status?: unknown }).status;
+  return JSON.stringify([svc.spec, status ?? null, slices.map((sl) => [sl.addressType, sl.ports, sl.endpoints])]);
+}
+
+function sameRefs<T>(a: T[], b: T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function chainsText(f: ServiceFragment): string {
+  let t = '';
+  for (const p of f.ports) t += p.chainDecls.join('\n') + '\n' + p.chainRules.join('\n') + '\n';
+  return t;
 }
 
 function udpEndpoints(m: ServiceModel): Map<string, string[]> {
@@ -92,21 +109,15 @@ function udpEndpoints(m: ServiceModel): Map<string, string[]> {
   return out;
 }
 
-function sliceServiceKey(sl: EndpointSlice): string | undefined {
-  const name = sl.metadata.labels['kubernetes.io/service-name'];
-  return name ? `${sl.metadata.namespace}/${name}` : undefined;
-}
-
 export class ProxySyncPlanner {
   readonly config: ProxyConfig;
   /** May be changed between syncs (the benchmark measures both). */
   topLevel: TopLevelPolicy;
   /** The next sync writes everything (start, after a failure, or when asked). */
   needFullSync = true;
+  /** What was last applied, per Service: its objects, model, rules and chains. */
   private cache = new Map<string, CachedService>();
-  /** Per-service chains believed to exist in the kernel. */
-  private active = new Set<string>();
-  /** Per-service chains found in the kernel that this planner did not write (leftovers). */
+  /** Per-service chains that may exist without being in the cache (leftovers, failed syncs). */
   private adopted = new Set<string>();
   private top = new Map<string, string>();
 
@@ -117,72 +128,83 @@ export class ProxySyncPlanner {
 
   /** Per-service chains the planner believes exist (after the last successful sync). */
   get activeChains(): ReadonlySet<string> {
-    return this.active;
+    const out = new Set<string>();
+    for (const c of this.cache.values()) for (const ch of c.fragment.activeChains) out.add(ch);
+    return out;
   }
 
   /** Leftover per-service chains found in the kernel (a previous run): deleted unless in use. */
   adoptChains(chains: Iterable<string>): void {
-    for (const c of chains) if (isServiceChainName(c) && !this.active.has(c)) this.adopted.add(c);
+    for (const c of chains) if (isServiceChainName(c)) this.adopted.add(c);
   }
 
   plan(req: PlanRequest): SyncPlan {
     const full = Boolean(req.full) || this.needFullSync;
     const hint = req.changed && !full ? new Set(req.changed) : undefined;
+    const bySvc = slicesByService(req.endpointSlices);
 
-    // Slices by Service, so that only the Services being looked at are modelled.
-    const slicesByService = new Map<string, EndpointSlice[]>();
-    for (const sl of req.endpointSlices) {
-      const k = sliceServiceKey(sl);
-      if (!k) continue;
-      const list = slicesByService.get(k);
-      if (list) list.push(sl);
-      else slicesByService.set(k, [sl]);
-    }
-
-    // 1. The model of every Service (reused from the cache when the hint says unchanged).
-    type Entry = { key: string; model: ServiceModel; fp: string; cached?: CachedService };
+    // 1. Which Services may have changed: the same objects (or, with a hint, not named) -> no;
+    //    equal relevant fields -> no; otherwise model them again.
+    type Entry = { key: string; model: ServiceModel; cached?: CachedService; next?: Omit<CachedService, 'model' | 'fragment' | 'chainsText' | 'udp'> };
     const entries: Entry[] = [];
     for (const s of req.services) {
       const key = `${s.metadata.namespace}/${s.metadata.name}`;
+      const slices = bySvc.get(key) ?? NO_SLICES;
       const cached = this.cache.get(key);
-      if (hint && cached && !hint.has(key)) {
-        entries.push({ key, model: cached.model, fp: cached.fingerprint, cached });
+      if (cached && ((hint && !hint.has(key)) || (cached.svc === s && sameRefs(cached.slices, slices)))) {
+        entries.push({ key, model: cached.model, cached });
         continue;
       }
-      const model = buildProxyModel([s], slicesByService.get(key) ?? [], this.config)[0];
+      const raw = rawFingerprint(s, slices);
+      if (cached && cached.raw === raw) {
+        // New objects, same content: remember them so the next sync takes the fast path.
+        entries.push({ key, model: cached.model, cached: { ...cached, svc: s, slices } });
+        continue;
+      }
+      const model = buildServiceModel(s, slices, this.config);
       if (!model) continue; // headless / ExternalName: no rules
-      entries.push({ key, model, fp: fingerprint(model), ...(cached ? { cached } : {}) });
+      entries.push({ key, model, ...(cached ? { cached } : {}), next: { svc: s, slices, raw } });
     }
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
     let endpoints = 0;
     for (const e of entries) for (const p of e.model.ports) endpoints += p.endpoints.length;
     const largeClusterMode = isLargeCluster(endpoints);
+    const ctx = { config: this.config, largeClusterMode };
 
-    // 2. Fragments: re-render what changed (or, on a full sync, what was rendered in another mode).
+    // 2. Fragments: render what was modelled again (and, on a full sync, what was rendered in the
+    //    other large-cluster mode). A Service is "changed" when its own chains read differently.
+    //    Its chains that are not in the new rendering went stale.
     const nextCache = new Map<string, CachedService>();
     const fragments: ServiceFragment[] = [];
     const written = new Set<string>();
+    const stale = new Set<string>();
     const udpConntrack: UdpConntrackChange[] = [];
     for (const e of entries) {
-      const changed = !e.cached || e.cached.fingerprint !== e.fp;
-      let fragment: ServiceFragment;
-      if (!changed && e.cached && (!full || e.cached.fragment.largeClusterMode === largeClusterMode)) fragment = e.cached.fragment;
-      else fragment = renderService({ config: this.config, largeClusterMode }, e.model);
-      const udp = changed ? udpEndpoints(e.model) : e.cached!.udp;
-      if (changed) udpConntrack.push(...udpChanges(e.model, udp, e.cached?.udp));
-      nextCache.set(e.key, { fingerprint: e.fp, model: e.model, fragment, udp });
-      fragments.push(fragment);
-      if (full || changed) written.add(e.key);
+      const c = e.cached;
+      let entry: CachedService;
+      if (e.next || !c || (full && c.fragment.largeClusterMode !== largeClusterMode)) {
+        const fragment = renderService(ctx, e.model);
+        const text = chainsText(fragment);
+        const udp = e.next ? udpEndpoints(e.model) : c!.udp;
+        if (e.next) udpConntrack.push(...udpChanges(e.model, udp, c?.udp));
+        entry = { ...(e.next ?? { svc: c!.svc, slices: c!.slices, raw: c!.raw }), model: e.model, fragment, chainsText: text, udp };
+        if (!c || c.chainsText !== text) written.add(e.key);
+        if (c) for (const ch of c.fragment.activeChains) if (!fragment.activeChains.includes(ch)) stale.add(ch);
+      } else entry = c;
+      nextCache.set(e.key, entry);
+      fragments.push(entry.fragment);
+      if (full) written.add(e.key);
     }
-
-    // 3. Stale chains: known before (or found as leftovers) and not used any more.
-    const nextActive = new Set<string>();
-    for (const f of fragments) for (const c of f.activeChains) nextActive.add(c);
-    const staleChains: string[] = [];
-    for (const c of this.active) if (!nextActive.has(c)) staleChains.push(c);
-    for (const c of this.adopted) if (!nextActive.has(c) && !this.active.has(c)) staleChains.push(c);
-    staleChains.sort();
+    // Services that are gone (or became headless): all their chains.
+    for (const [key, c] of this.cache) if (!nextCache.has(key)) for (const ch of c.fragment.activeChains) stale.add(ch);
+    // Leftovers: stale unless some Service uses them now.
+    if (this.adopted.size > 0) {
+      const inUse = new Set<string>();
+      for (const f of fragments) for (const ch of f.activeChains) inUse.add(ch);
+      for (const ch of this.adopted) if (!inUse.has(ch)) stale.add(ch);
+    }
+    const staleChains = [...stale].sort();
 
     const text = assembleRestore({
       config: this.config,
@@ -191,6 +213,7 @@ export class ProxySyncPlanner {
       staleChains,
       ...(req.extras ? { extras: req.extras } : {}),
       ...(!full && this.topLevel === 'when-changed' ? { omitIfUnchanged: this.top } : {}),
+      topText: this.topLevel === 'when-changed',
     });
 
     return {
@@ -202,14 +225,13 @@ export class ProxySyncPlanner {
       services: entries.length,
       endpoints,
       udpConntrack,
-      next: { cache: nextCache, active: nextActive, top: text.top },
+      next: { cache: nextCache, top: text.top },
     };
   }
 
   /** The plan was applied: adopt its state. */
   commit(plan: SyncPlan): void {
     this.cache = plan.next.cache;
-    this.active = plan.next.active;
     this.top = plan.next.top;
     this.adopted.clear();
     this.needFullSync = false;
@@ -221,14 +243,13 @@ export class ProxySyncPlanner {
    * present, so that whichever exist get cleaned up.
    */
   fail(plan: SyncPlan): void {
-    for (const c of plan.next.active) if (!this.active.has(c)) this.adopted.add(c);
+    for (const [key, c] of plan.next.cache) if (this.cache.get(key)?.fragment !== c.fragment) for (const ch of c.fragment.activeChains) this.adopted.add(ch);
     this.needFullSync = true;
   }
 
   /** Forget everything (after teardown): the next sync starts from scratch. */
   reset(): void {
     this.cache.clear();
-    this.active.clear();
     this.adopted.clear();
     this.top.clear();
     this.needFullSync = true;

@@ -87,6 +87,13 @@ const keyToPath = z.strictObject({
   path: str(relativePathProblem),
 });
 
+/** The fields a downwardAPI volume may expose (the volume form: metadata only). */
+export const DOWNWARD_FIELDS = /^metadata\.(name|namespace|uid|labels|annotations|labels\['[A-Za-z0-9./_-]+'\]|annotations\['[A-Za-z0-9./_-]+'\])$/;
+
+function downwardFieldProblem(value: string): string | undefined {
+  return DOWNWARD_FIELDS.test(value) ? undefined : "must be one of metadata.name, metadata.namespace, metadata.uid, metadata.labels, metadata.annotations, metadata.labels['<key>'], metadata.annotations['<key>']";
+}
+
 const HOST_PATH_TYPES = ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'] as const;
 
 const volume: z.ZodType<Volume> = z
@@ -101,16 +108,26 @@ const volume: z.ZodType<Volume> = z
       .optional(),
     hostPath: z.strictObject({ path: str(absolutePathProblem), type: oneOf(HOST_PATH_TYPES).optional() }).optional(),
     emptyDir: z.strictObject({}).optional(),
+    downwardAPI: z
+      .strictObject({
+        items: z.array(
+          z.strictObject({
+            path: str(relativePathProblem),
+            fieldRef: z.strictObject({ apiVersion: z.literal('v1').optional(), fieldPath: str(downwardFieldProblem) }).transform((f) => ({ fieldPath: f.fieldPath })),
+          }),
+        ),
+      })
+      .optional(),
   })
   .check((ctx) => {
-    const sources = (['configMap', 'hostPath', 'emptyDir'] as const).filter((s) => ctx.value[s] !== undefined);
+    const sources = (['configMap', 'hostPath', 'emptyDir', 'downwardAPI'] as const).filter((s) => ctx.value[s] !== undefined);
     if (sources.length !== 1) {
       ctx.issues.push({
         code: 'custom',
         input: ctx.value,
         message:
           sources.length === 0
-            ? 'must specify a volume type: one of configMap, hostPath, emptyDir'
+            ? 'must specify a volume type: one of configMap, hostPath, emptyDir, downwardAPI'
             : `may not specify more than one volume type (got ${sources.join(', ')})`,
       });
     }
