@@ -1,6 +1,6 @@
 // `lab`: the command line. Every subcommand reads the same per-instance state the controller
 // writes, so `lab get` works from another terminal while `lab up` runs.
-import yargs, { type Argv } from 'yargs';
+import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ValidationError } from '../api/errors.ts';
 import { readState } from '../api/store.ts';
@@ -9,20 +9,8 @@ import { down, up } from '../controllers/lab.ts';
 import { instancePaths } from '../node/instance.ts';
 import { asList, endpointsTable, podsTable, servicesTable, table, age } from './format.ts';
 import { preflight } from './preflight.ts';
-
-const DEFAULT_STATE = 'lab/cluster.yaml';
-const DEFAULT_CONFIG = 'lab/config.yaml';
-
-type Common = { name: string; state: string; config: string };
-
-function common<T>(y: Argv<T>) {
-  return y
-    .option('name', { type: 'string', default: 'lab', describe: 'instance name (prefixes every namespace and file the lab creates)' })
-    .option('state', { type: 'string', default: DEFAULT_STATE, describe: 'Kubernetes manifests to reconcile' })
-    .option('config', { type: 'string', default: DEFAULT_CONFIG, describe: 'k3s-style cluster settings' });
-}
-
-const log = (line: string) => process.stderr.write(`${line}\n`);
+import { commands } from './commands/index.ts';
+import { common, log, type Common } from './common.ts';
 
 async function cmdUp(a: Common & { mode?: 'host' | 'sandbox' }): Promise<void> {
   preflight({ needRoot: true });
@@ -123,6 +111,7 @@ async function main(): Promise<void> {
         .option('namespace', { alias: 'n', type: 'string', default: 'default' }),
       (a) => cmdGet(a as never),
     )
+    .command(commands)
     .demandCommand(1)
     .strict()
     .help()
