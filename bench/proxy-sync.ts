@@ -154,7 +154,10 @@ export async function benchProxySync(opts: BenchProxySyncOptions = {}): Promise<
   for (const n of sizes) {
     const state = syntheticState(n, per);
     const repeats = n < 5000 ? (opts.fullRepeats ?? 3) : 1;
+    // Sync and floor alternate, each in a fresh namespace; the best of each is kept (the machine
+    // may be busy with other work, and both suffer from it alike).
     let bestRun: FullSyncFigures | undefined;
+    let bestFloor = Infinity;
     for (let k = 0; k < repeats; k++) {
       const keepForPartial = n === partialAt && k === repeats - 1;
       const measured = await withNetns('sync', async (netns) => {
@@ -170,22 +173,27 @@ export async function benchProxySync(opts: BenchProxySyncOptions = {}): Promise<
         return { r, syncMs, text };
       });
       const floorMs = await timeFloor(measured.text);
-      const fig: FullSyncFigures = {
-        services: n,
-        endpoints: measured.r.endpoints,
-        syncMs: measured.syncMs,
-        floorMs,
-        ratio: measured.syncMs / floorMs,
-        restoreMs: measured.r.restoreMs,
-        rules: measured.r.rules,
-        chains: measured.r.chains,
-        bytes: measured.r.bytes,
-        largeClusterMode: measured.r.largeClusterMode,
-        spawns: measured.r.spawns,
-      };
-      log(`full sync, ${n} Services x ${per}: ${fig.syncMs.toFixed(0)} ms (iptables-restore ${fig.restoreMs.toFixed(0)} ms), floor ${floorMs.toFixed(0)} ms, ratio ${fig.ratio.toFixed(3)}; ${fig.rules.nat + fig.rules.filter} rules, ${(fig.bytes / 1e6).toFixed(2)} MB`);
-      if (!bestRun || fig.ratio < bestRun.ratio) bestRun = fig;
+      bestFloor = Math.min(bestFloor, floorMs);
+      log(`full sync, ${n} Services x ${per}: ${measured.syncMs.toFixed(0)} ms (iptables-restore ${measured.r.restoreMs.toFixed(0)} ms), floor ${floorMs.toFixed(0)} ms; ${measured.r.rules.nat + measured.r.rules.filter} rules, ${(measured.r.bytes / 1e6).toFixed(2)} MB`);
+      if (!bestRun || measured.syncMs < bestRun.syncMs) {
+        bestRun = {
+          services: n,
+          endpoints: measured.r.endpoints,
+          syncMs: measured.syncMs,
+          floorMs,
+          ratio: 0,
+          restoreMs: measured.r.restoreMs,
+          rules: measured.r.rules,
+          chains: measured.r.chains,
+          bytes: measured.r.bytes,
+          largeClusterMode: measured.r.largeClusterMode,
+          spawns: measured.r.spawns,
+        };
+      }
     }
+    bestRun!.floorMs = bestFloor;
+    bestRun!.ratio = bestRun!.syncMs / bestFloor;
+    log(`full sync, ${n} Services: best ${bestRun!.syncMs.toFixed(0)} ms vs best floor ${bestFloor.toFixed(0)} ms: ratio ${bestRun!.ratio.toFixed(3)}`);
     out.full.push(bestRun!);
   }
   if (!sizes.includes(partialAt)) {

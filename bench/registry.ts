@@ -3,7 +3,9 @@
 // line here.
 import type { Benchmark } from './harness.ts';
 import { podsBenchmark } from './pods.ts';
+import { proxySyncBenchmark } from './proxy-sync.ts';
 
 export const BENCHMARKS: Benchmark[] = [
   podsBenchmark,
+  proxySyncBenchmark,
 ];

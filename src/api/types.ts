@@ -278,7 +278,16 @@ export interface ContainerStatus {
   started: boolean;
   restartCount: number;
   pid?: number;
-  state: { running?: { startedAt: string }; waiting?: { reason: string; message?: string }; terminated?: { exitCode: number; signal?: number; reason: string; finishedAt: string } };
+  state: ContainerState;
+  lastState?: ContainerState;
+  /** The lab's kubelet bookkeeping (not a Kubernetes field): restart backoff. */
+  backoff?: { crashes: number; lastStart: number; until?: number };
+}
+
+export interface ContainerState {
+  running?: { startedAt: string };
+  waiting?: { reason: string; message?: string };
+  terminated?: { exitCode: number; signal?: number; reason: string; finishedAt: string; startedAt?: string };
 }
 
 export interface PodStatus {

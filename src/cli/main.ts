@@ -6,16 +6,21 @@ import { ValidationError } from '../api/errors.ts';
 import { readState } from '../api/store.ts';
 import type { Pod } from '../api/types.ts';
 import { down, up } from '../controllers/lab.ts';
+import { Controller } from '../controllers/controller.ts';
+import { acquireControllerLock, releaseControllerLock } from './lock.ts';
 import { instancePaths } from '../node/instance.ts';
 import { asList, endpointsTable, podsTable, servicesTable, table, age } from './format.ts';
 import { preflight } from './preflight.ts';
 import { commands } from './commands/index.ts';
 import { common, log, type Common } from './common.ts';
 
-async function cmdUp(a: Common & { mode?: 'host' | 'sandbox' }): Promise<void> {
+async function cmdUp(a: Common & { mode?: 'host' | 'sandbox'; watch: boolean }): Promise<void> {
   preflight({ needRoot: true });
   const t0 = Date.now();
-  const r = await up({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, log });
+  const opts = { instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, log };
+  const controller = a.watch ? new Controller(opts) : null;
+  if (controller) await acquireControllerLock(a.name);
+  const r = controller ? await controller.start() : await up(opts);
   const pods = Object.values(r.state.pods);
   process.stdout.write(podsTable(pods, { wide: true, allNamespaces: true }));
   const paths = instancePaths(a.name);
@@ -28,6 +33,16 @@ async function cmdUp(a: Common & { mode?: 'host' | 'sandbox' }): Promise<void> {
   if (first) log(`  sudo ${inNode}curl -s http://${first.status.podIP}/            # ${first.metadata.name}, straight to the pod`);
   log(`  sudo ip ${r.node.netns ? `-n ${r.node.netns} ` : ''}link show master cni0        # one veth per pod`);
   log(`  sudo ${lab} down`);
+  if (!controller) return;
+  log(`\nWatching ${a.state} and ${a.config}: edit them and the lab reconciles. Ctrl-C stops the controller (the lab keeps running).`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log(`\n${sig}: controller stopped. The lab keeps running: 'sudo ${lab} up --watch' resumes, 'sudo ${lab} down' removes it.`);
+      void controller.stop().then(() => releaseControllerLock(a.name)).then(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
 }
 
 async function loadPods(name: string): Promise<Pod[]> {
@@ -97,7 +112,7 @@ async function main(): Promise<void> {
   await yargs(hideBin(process.argv))
     .scriptName('lab')
     .usage('$0 <command> [options]\n\nRebuilds the Kubernetes packet path out of real Linux kernel objects.')
-    .command('up', 'create or reconcile the lab from the state file', (y) => common(y).option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM); sandbox: a namespace stands in for it (default unless an interface holds the node IP)' }), (a) => cmdUp(a))
+    .command('up', 'create or reconcile the lab from the state file', (y) => common(y).option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'stay in the foreground: watch the state files, restart crashed containers, run probes' }).option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM); sandbox: a namespace stands in for it (default unless an interface holds the node IP)' }), (a) => cmdUp(a))
     .command('down', 'remove everything of the instance (idempotent)', (y) => common(y), async (a) => {
       preflight({ needRoot: true, tools: [] });
       await down({ instance: a.name, log });

@@ -15,7 +15,9 @@ import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type En
 import { size } from '../cni/cidr.ts';
 import { publishDns } from '../dns/publish.ts';
 import { renderIngress, syncIngress } from '../ingress/controller.ts';
-import { assignSandbox, podNetns, removePods, syncPods, NETNS_ANNOTATION } from '../kubelet/kubelet.ts';
+import { assignSandbox, podNetns, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, NETNS_ANNOTATION, type KubeletContext } from '../kubelet/kubelet.ts';
+import { isContainerAlive } from '../kubelet/runtime.ts';
+import { ProberAgent, runProbe } from '../kubelet/prober.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
 import { ensureNode, teardownNode } from '../node/setup.ts';
@@ -86,10 +88,22 @@ export function allocate(desired: DesiredState, previous: ServiceAllocations): {
   return { services: applyAllocations(desired.services, r.allocations), allocations: r.allocations };
 }
 
+/** What the last successful reconcile saw; the kubelet's event handlers work from it. */
+interface Current {
+  desired: DesiredState;
+  services: Service[];
+  node: LabNode;
+}
+
 export class Cluster {
   readonly paths: InstancePaths;
   private syncer: ProxySyncer | null = null;
   private readonly log: (line: string) => void;
+  /** The observed state, kept in memory once loaded and written through to the state file. */
+  state: LabState | null = null;
+  current: Current | null = null;
+  /** Called for containers this process starts when they exit (set by the watch controller). */
+  onContainerExit?: KubeletContext['onContainerExit'];
 
   constructor(readonly opts: ClusterOptions) {
     this.paths = instancePaths(opts.instance);
@@ -111,12 +125,13 @@ export class Cluster {
 
   async reconcile(): Promise<ReconcileResult> {
     const { paths, log } = this;
-    const prior = await readState(paths.stateFile);
+    const prior = this.state ?? (await readState(paths.stateFile));
     const { desired, mode } = await this.load(prior);
     if (prior && prior.mode !== mode) throw new Error(`instance ${this.opts.instance} is running in ${prior.mode} mode; run 'lab down --name ${this.opts.instance}' first`);
     const node = describeNode(desired.config, mode, paths);
     const state = prior ?? newState(this.opts.instance, mode, desired.config);
     const { services, allocations } = allocate(desired, state.serviceAllocations as ServiceAllocations);
+    this.state = state;
 
     log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
     await ensureNode(node, paths, { hostsLines: laptopHostsLines(desired, desired.config) });
@@ -161,26 +176,135 @@ export class Cluster {
     await this.syncAddons(desired, services, state, computeEndpoints(services, Object.values(state.pods), desired.endpoints));
 
     // Kubelet.
-    const configMaps = new Map(desired.configMaps.map((c) => [key(c.metadata), c]));
+    this.current = { desired, services, node };
     const onNode = Object.values(state.pods).filter((p) => p.spec.nodeName === node.name);
     if (rs.create.length) log(`creating ${rs.create.length} pod(s)`);
-    await syncPods(
-      {
-        node,
-        paths,
-        config: desired.config,
-        configMaps,
-        onProgress: log,
-        onEvent: (pod, type, reason, message) => recordEvent(state, { type, reason, object: `pod/${pod.metadata.name}`, message }),
-      },
-      onNode,
-    );
+    await syncPods(this.kubeletContext(), onNode);
     await writeState(paths.stateFile, state);
 
     // Endpoints, kube-proxy, DNS, ingress.
     const proxy = await this.syncServices(desired, services, state, node);
     await writeState(paths.stateFile, state);
     return { state, desired, node, created: rs.create, deleted: rs.delete, proxy };
+  }
+
+  kubeletContext(): KubeletContext {
+    const { desired, node } = this.current!;
+    const state = this.state!;
+    return {
+      node,
+      paths: this.paths,
+      config: desired.config,
+      configMaps: new Map(desired.configMaps.map((c) => [key(c.metadata), c])),
+      onProgress: this.log,
+      onEvent: (pod, type, reason, message) => recordEvent(state, { type, reason, object: `pod/${pod.metadata.name}`, message }),
+      onContainerExit: (...a) => this.onContainerExit?.(...a),
+    };
+  }
+
+  /** Endpoints, rules, DNS and ingress from the pods as they are now (after a status change). */
+  async resyncServices(): Promise<SyncResult | null> {
+    if (!this.current || !this.state) return null;
+    const r = await this.syncServices(this.current.desired, this.current.services, this.state, this.current.node);
+    await writeState(this.paths.stateFile, this.state);
+    return r;
+  }
+
+  /**
+   * The kubelet noticed a container exit: the pod stops being ready, its endpoint leaves the
+   * Service rules, and the restart is scheduled per restartPolicy and backoff. Returns when to
+   * restart (ms since epoch) or null.
+   */
+  async containerExited(podName: string, container: string, pid: number, exit: { exitCode: number; signal?: number }): Promise<number | null> {
+    const pod = this.state?.pods[podName];
+    const st = pod?.status.containerStatuses.find((c) => c.name === container);
+    if (!pod || !st || st.pid !== pid) return null; // already handled, or an older process
+    const restartAt = recordContainerExit(pod, container, exit);
+    const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
+    recordEvent(this.state!, { type: 'Warning', reason: 'BackOff', object: `pod/${podName}`, message: `Container ${container} exited (${how})${restartAt && restartAt > Date.now() ? `; Back-off restarting failed container ${container} in pod ${podName}` : ''}` });
+    await this.resyncServices();
+    return restartAt;
+  }
+
+  /** Starts a container again after its backoff. */
+  async restartContainer(podName: string, container: string): Promise<void> {
+    const pod = this.state?.pods[podName];
+    const c = pod?.spec.containers.find((x) => x.name === container);
+    const i = pod?.status.containerStatuses.findIndex((x) => x.name === container) ?? -1;
+    if (!pod || !c || i < 0 || pod.metadata.annotations['lab/deleting']) return;
+    const prev = pod.status.containerStatuses[i]!;
+    if (isContainerAlive(prev.pid, podNetns(pod))) return;
+    pod.status.containerStatuses[i] = await startPodContainer(this.kubeletContext(), pod, c, prev);
+    updatePodStatus(pod);
+    await this.resyncServices();
+  }
+
+  /** Probes every unready container until it passes its startup and readiness probes, or time runs out. */
+  async awaitReadiness(timeoutMs: number): Promise<void> {
+    if (!this.state || !this.current) return;
+    const agent = new ProberAgent(this.current.node.netns);
+    const deadline = Date.now() + timeoutMs;
+    try {
+      const waits: Promise<void>[] = [];
+      for (const pod of Object.values(this.state.pods)) {
+        for (const c of pod.spec.containers) {
+          const st = pod.status.containerStatuses.find((x) => x.name === c.name);
+          if (!st?.pid || st.ready || !st.state.running || !pod.status.podIP) continue;
+          const target = { pod, container: c, pid: st.pid, podIP: pod.status.podIP };
+          waits.push(
+            (async () => {
+              for (const probe of [c.startupProbe, c.readinessProbe]) {
+                while (probe && Date.now() < deadline && !(await runProbe(agent, probe, target)).ok) await new Promise((r) => setTimeout(r, 100));
+              }
+              if (Date.now() < deadline) {
+                st.started = true;
+                st.ready = true;
+                updatePodStatus(pod);
+              }
+            })(),
+          );
+        }
+      }
+      await Promise.all(waits);
+    } finally {
+      agent.stop();
+    }
+    await this.resyncServices();
+  }
+
+  /** The startup probe passed: readiness and liveness probing begins. */
+  async setStarted(podName: string, container: string): Promise<void> {
+    const st = this.state?.pods[podName]?.status.containerStatuses.find((x) => x.name === container);
+    if (!st || st.started) return;
+    st.started = true;
+    // Without a readiness probe a started container is ready at once.
+    const c = this.state!.pods[podName]!.spec.containers.find((x) => x.name === container);
+    if (!c?.readinessProbe) await this.setReady(podName, container, true);
+    else await writeState(this.paths.stateFile, this.state!);
+  }
+
+  event(podName: string, type: 'Normal' | 'Warning', reason: string, message: string): void {
+    if (this.state) recordEvent(this.state, { type, reason, object: `pod/${podName}`, message });
+  }
+
+  /** Sends a signal to a container's process, after checking it is that container's. */
+  killContainer(podName: string, container: string, signal: NodeJS.Signals): boolean {
+    const pod = this.state?.pods[podName];
+    const st = pod?.status.containerStatuses.find((x) => x.name === container);
+    if (!pod || !st?.pid || !isContainerAlive(st.pid, podNetns(pod))) return false;
+    process.kill(st.pid, signal);
+    return true;
+  }
+
+  /** A probe changed a container's readiness. */
+  async setReady(podName: string, container: string, ready: boolean): Promise<void> {
+    const pod = this.state?.pods[podName];
+    const st = pod?.status.containerStatuses.find((x) => x.name === container);
+    if (!pod || !st || st.ready === ready) return;
+    st.ready = ready;
+    st.started = true;
+    updatePodStatus(pod);
+    await this.resyncServices();
   }
 
   /** Endpoints controller -> kube-proxy -> DNS and ingress, from the pods as they are now. */
@@ -217,8 +341,15 @@ export class Cluster {
   }
 }
 
-export async function up(opts: ClusterOptions): Promise<ReconcileResult> {
-  return new Cluster(opts).reconcile();
+/**
+ * One-shot `lab up`: reconcile, then wait (bounded) for the readiness of new containers, since no
+ * controller stays behind to run their probes. `lab up --watch` probes continuously instead.
+ */
+export async function up(opts: ClusterOptions, readinessTimeoutMs = 10_000): Promise<ReconcileResult> {
+  const cluster = new Cluster(opts);
+  const r = await cluster.reconcile();
+  await cluster.awaitReadiness(readinessTimeoutMs);
+  return r;
 }
 
 export interface DownOptions {

@@ -2,7 +2,8 @@
 // running containers, and tears down pods that are gone. Batches the network work for all pods.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { ClusterConfig, ConfigMap, Pod } from '../api/types.ts';
+import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
+import { restartDelay, shouldRestart } from './backoff.ts';
 import { allocate, release } from '../cni/allocations.ts';
 import { applyCniAdd, cniDel, planCniAdd, vethName, type PodNetwork } from '../cni/bridge.ts';
 import type { InstancePaths } from '../node/instance.ts';
@@ -19,6 +20,8 @@ export interface KubeletContext {
   /** Called for each event worth showing (`lab events`). */
   onEvent?: (pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string) => void;
   onProgress?: (message: string) => void;
+  /** A container this process started has exited (exit code, or the signal that killed it). */
+  onContainerExit?: (pod: Pod, container: string, pid: number, code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
 export const NETNS_ANNOTATION = 'lab/netns';
@@ -61,41 +64,87 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[]): Promise<void> 
 
 async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
   const netns = podNetns(pod);
-  const podDir = ctx.paths.podDir(pod.metadata.name);
   await writePodEtc(ctx.paths.netnsEtc(netns), pod, ctx.config);
-  const cmVolumes = new Set(pod.spec.volumes.filter((v) => v.configMap).map((v) => v.name));
-  const sources = await writeVolumes(podDir, pod, ctx.configMaps);
+  await writeVolumes(ctx.paths.podDir(pod.metadata.name), pod, ctx.configMaps);
   pod.status.startTime ??= new Date().toISOString();
-  const statuses = [];
+  const now = Date.now();
+  const statuses: ContainerStatus[] = [];
   for (const c of pod.spec.containers) {
     const prev = pod.status.containerStatuses.find((s) => s.name === c.name);
-    if (prev && isContainerAlive(prev.pid, netns)) {
+    // Running, or waiting out its restart backoff, or finished for good: leave it as it is.
+    if (prev && (isContainerAlive(prev.pid, netns) || (prev.backoff?.until ?? 0) > now || prev.state.terminated)) {
       statuses.push(prev);
       continue;
     }
-    const pid = await startContainer({
-      netns,
-      hostname: pod.spec.hostname ?? pod.metadata.name,
-      etcDir: ctx.paths.netnsEtc(netns),
-      containerDir: path.join(podDir, 'containers', c.name),
-      imagesDir: ctx.paths.imagesDir,
-      container: c,
-      mounts: containerMounts(sources, c.volumeMounts, cmVolumes),
-    });
-    const restarted = prev !== undefined;
-    statuses.push({
-      name: c.name,
-      ready: true,
-      started: true,
-      restartCount: (prev?.restartCount ?? 0) + (restarted ? 1 : 0),
-      pid,
-      state: { running: { startedAt: new Date().toISOString() } },
-    });
-    ctx.onEvent?.(pod, 'Normal', 'Started', `Started container ${c.name} (pid ${pid})`);
+    statuses.push(await startPodContainer(ctx, pod, c, prev));
   }
   pod.status.containerStatuses = statuses;
-  pod.status.phase = 'Running';
-  const ready = statuses.every((s) => s.ready) ? 'True' : 'False';
+  updatePodStatus(pod);
+}
+
+/** Starts one container of a pod and returns its new status (restart count carried over). */
+export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Container, prev: ContainerStatus | undefined): Promise<ContainerStatus> {
+  const netns = podNetns(pod);
+  const podDir = ctx.paths.podDir(pod.metadata.name);
+  const cmVolumes = new Set(pod.spec.volumes.filter((v) => v.configMap).map((v) => v.name));
+  const sources = await writeVolumes(podDir, pod, ctx.configMaps);
+  const pid = await startContainer({
+    netns,
+    hostname: pod.spec.hostname ?? pod.metadata.name,
+    etcDir: ctx.paths.netnsEtc(netns),
+    containerDir: path.join(podDir, 'containers', c.name),
+    imagesDir: ctx.paths.imagesDir,
+    container: c,
+    mounts: containerMounts(sources, c.volumeMounts, cmVolumes),
+    onExit: (code, signal) => ctx.onContainerExit?.(pod, c.name, pid, code, signal),
+  });
+  const started = prev !== undefined; // a status exists: this is a restart
+  ctx.onEvent?.(pod, 'Normal', 'Started', `Started container ${c.name}`);
+  const now = Date.now();
+  return {
+    name: c.name,
+    // Without a readiness probe a running container is ready; with one, the prober decides.
+    ready: !c.readinessProbe && !c.startupProbe,
+    started: !c.startupProbe,
+    restartCount: (prev?.restartCount ?? 0) + (started ? 1 : 0),
+    pid,
+    state: { running: { startedAt: new Date(now).toISOString() } },
+    ...(prev?.lastState ? { lastState: prev.lastState } : {}),
+    backoff: { crashes: prev?.backoff?.crashes ?? 0, lastStart: now },
+  };
+}
+
+/**
+ * A container exited: record it and decide, per restartPolicy and the backoff, when it starts
+ * again. Returns the time to restart at (ms since epoch), or null when it stays down.
+ */
+export function recordContainerExit(pod: Pod, name: string, exit: { exitCode: number; signal?: number }, now = Date.now()): number | null {
+  const st = pod.status.containerStatuses.find((s) => s.name === name);
+  if (!st) return null;
+  const reason = exit.exitCode === 0 ? 'Completed' : 'Error';
+  const terminated = { exitCode: exit.exitCode, ...(exit.signal ? { signal: exit.signal } : {}), reason, finishedAt: new Date(now).toISOString(), ...(st.state.running ? { startedAt: st.state.running.startedAt } : {}) };
+  st.lastState = { terminated };
+  st.ready = false;
+  st.pid = undefined;
+  if (!shouldRestart(pod.spec.restartPolicy, exit.exitCode)) {
+    st.state = { terminated };
+    updatePodStatus(pod);
+    return null;
+  }
+  const { delayMs, next } = restartDelay(st.backoff ?? { crashes: 0, lastStart: 0 }, now);
+  st.backoff = { ...next, until: now + delayMs };
+  st.state = delayMs > 0 ? { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delayMs / 1000}s restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace}` } } : { waiting: { reason: 'ContainerCreating' } };
+  updatePodStatus(pod);
+  return now + delayMs;
+}
+
+/** Phase and conditions from the container statuses, as the kubelet's status manager does. */
+export function updatePodStatus(pod: Pod): void {
+  const cs = pod.status.containerStatuses;
+  const allTerminated = cs.length > 0 && cs.every((c) => c.state.terminated);
+  if (allTerminated) pod.status.phase = cs.every((c) => c.state.terminated!.exitCode === 0) ? 'Succeeded' : 'Failed';
+  else if (cs.some((c) => c.state.running)) pod.status.phase = 'Running';
+  const ready = cs.length === pod.spec.containers.length && cs.every((c) => c.ready && c.state.running) ? 'True' : 'False';
   pod.status.conditions = [
     { type: 'PodScheduled', status: 'True' },
     { type: 'Initialized', status: 'True' },

@@ -30,6 +30,8 @@ export interface ContainerLaunch {
   container: Container;
   mounts: Mount[];
   extraEnv?: EnvVar[];
+  /** Called when the process exits (only while this controller process is its parent). */
+  onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
 /** The argv that starts the container (pure, so tests and `lab describe` can show it). */
@@ -64,6 +66,7 @@ export async function startContainer(l: ContainerLaunch): Promise<number> {
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env });
     const pid = child.pid;
     if (pid === undefined) throw new Error(`could not start container ${l.container.name} in ${l.netns}`);
+    if (l.onExit) child.on('exit', l.onExit);
     child.unref();
     return pid;
   } finally {

@@ -7,7 +7,7 @@
 //   syncer.ts     the applier: one iptables-restore per sync, teardown
 export { serviceChainName, servicePortChains, servicePortNameString, endpointChainName, masqueradeMark, isServiceChainName } from './names.ts';
 export type { ProxyConfig, ServiceModel, ServicePortInfo, EndpointInfo } from './model.ts';
-export { buildProxyModel, buildServiceModel, categorizeEndpoints } from './model.ts';
+export { buildProxyModel, buildServiceModel, categorizeEndpoints, proxyConfigFor } from './model.ts';
 export type { ProxyRenderInput, RestoreText } from './render.ts';
 export { renderProxyRules, probability } from './render.ts';
 export type { TopLevelPolicy, SyncPlan } from './sync-plan.ts';

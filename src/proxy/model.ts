@@ -28,6 +28,11 @@ export interface ProxyConfig {
   nfacct?: boolean;
 }
 
+/** The lab's node settings as kube-proxy flags (k3s passes --cluster-cidr and the node's name and IP). */
+export function proxyConfigFor(cluster: { nodeName: string; nodeIP: string; clusterCIDR: string }, extra: Partial<ProxyConfig> = {}): ProxyConfig {
+  return { nodeName: cluster.nodeName, nodeIPs: [cluster.nodeIP], clusterCIDR: cluster.clusterCIDR, ...extra };
+}
+
 export interface EndpointInfo {
   ip: string;
   port: number;

@@ -437,7 +437,9 @@ export function assembleRestore(opts: AssembleOptions): RestoreText {
   // Joined block by block: spreading 100,000 lines into one push() would overflow the stack.
   const blocks: string[][] = [];
   if (extras.mangle && extras.mangle.length > 0) blocks.push(['*mangle'], extras.mangle, ['COMMIT']);
-  blocks.push(['*filter'], filterChains, filterRules, ['COMMIT'], ['*nat'], natChains, natRules, ['COMMIT']);
+  // A table with nothing to write (a partial sync with unchanged top-level chains) is left out.
+  if (filterChains.length + filterRules.length > 0) blocks.push(['*filter'], filterChains, filterRules, ['COMMIT']);
+  if (natChains.length + natRules.length > 0) blocks.push(['*nat'], natChains, natRules, ['COMMIT']);
   const text = blocks.filter((b) => b.length > 0).map((b) => b.join('\n')).join('\n') + '\n';
   const countRules = (lines: string[]) => {
     let n = 0;

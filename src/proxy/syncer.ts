@@ -188,12 +188,14 @@ export class ProxySyncer {
     const cmds: string[][] = [];
     for (const c of changes) {
       for (const ip of c.serviceIPs) {
-        if (c.hadNoEndpoints) cmds.push(['conntrack', '-D', '-p', 'udp', '--orig-dst', ip, '--dport', String(c.port)]);
+        // Never DNATed: the reply would come from the service IP itself.
+        if (c.hadNoEndpoints) cmds.push(['conntrack', '-D', '-p', 'udp', '--orig-dst', ip, '--dport', String(c.port), '--reply-src', ip]);
         for (const ep of c.removedEndpointIPs) cmds.push(['conntrack', '-D', '-p', 'udp', '--orig-dst', ip, '--dport', String(c.port), '--reply-src', ep]);
       }
       if (c.nodePort) {
-        if (c.hadNoEndpoints) cmds.push(['conntrack', '-D', '-p', 'udp', '--dport', String(c.nodePort)]);
-        for (const ep of c.removedEndpointIPs) cmds.push(['conntrack', '-D', '-p', 'udp', '--dport', String(c.nodePort), '--reply-src', ep]);
+        const np = String(c.nodePort);
+        if (c.hadNoEndpoints) cmds.push(['conntrack', '-D', '-p', 'udp', '--dport', np, '--reply-port-src', np]);
+        for (const ep of c.removedEndpointIPs) cmds.push(['conntrack', '-D', '-p', 'udp', '--dport', np, '--reply-src', ep]);
       }
     }
     await Promise.all(cmds.map((argv) => run(argv, { netns: this.netns, allowFail: true })));

@@ -181,6 +181,22 @@ describe.skipIf(!isRoot)(`kube-proxy applier in a network namespace (${NS})`, ()
     syncer = restarted;
   });
 
+  it('deletes UDP conntrack entries of removed endpoints (and only those) after a sync', async () => {
+    const dns = service('dns', '10.43.0.53', { ports: [{ name: 'dns', protocol: 'UDP', port: 53, targetPort: 53 }] });
+    const udpSlice = (ips: string[]): EndpointSlice => ({ ...slice('dns', ips), ports: [{ name: 'dns', protocol: 'UDP', port: 53 }] });
+    const base = { services: [app2, idle, dns], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3'])] };
+    await syncer.sync({ ...base, endpointSlices: [...base.endpointSlices, udpSlice(['10.42.0.5', '10.42.0.6'])] });
+    // Two flows DNATed by the rules above, one to each endpoint.
+    for (const [sport, ep] of [['5000', '10.42.0.5'], ['5001', '10.42.0.6']] as const) {
+      await sh(['conntrack', '-I', '-p', 'udp', '-s', '10.42.0.1', '-d', '10.43.0.53', '--sport', sport, '--dport', '53', '--reply-src', ep, '--reply-dst', '10.42.0.1', '--reply-port-src', '53', '--reply-port-dst', sport, '-t', '120']);
+    }
+    const r = await syncer.sync({ ...base, endpointSlices: [...base.endpointSlices, udpSlice(['10.42.0.6'])] });
+    expect(r.servicesWritten).toBe(1);
+    const flows = (await run(['conntrack', '-L', '-p', 'udp'], { netns: NS, allowFail: true })).stdout;
+    expect(flows).not.toContain('src=10.42.0.5 dst=10.42.0.1');
+    expect(flows).toContain('src=10.42.0.6 dst=10.42.0.1 sport=53 dport=5001');
+  });
+
   it('foreign rules and chains survive syncs and teardown; teardown leaves no KUBE-* of ours', async () => {
     expect(foreign(await save('nat'))).toEqual(foreignBefore.nat);
     expect(foreign(await save('filter'))).toEqual(foreignBefore.filter);

@@ -1,0 +1,216 @@
+// `lab up --watch`: the long-running control plane. One queue serialises every change to the
+// cluster (a state-file edit, a container exit, a restart, a probe result), so the handlers never
+// race; the watchers and the kubelet's liveness poll only decide what to enqueue.
+import { watch, type FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { constants as osConstants } from 'node:os';
+import { ValidationError } from '../api/errors.ts';
+import { podNetns } from '../kubelet/kubelet.ts';
+import { isContainerAlive } from '../kubelet/runtime.ts';
+import { ProberAgent, ProbeWorker, type ProbeHandlers, type ProbeKind } from '../kubelet/prober.ts';
+import type { Probe } from '../api/types.ts';
+import { Cluster, type ClusterOptions, type ReconcileResult } from './lab.ts';
+
+/** How often the kubelet checks that container processes it did not start are still alive. */
+export const LIVENESS_POLL_MS = 50;
+/** State-file edits are applied once the file has been quiet this long (editors write twice). */
+export const EDIT_DEBOUNCE_MS = 100;
+
+export interface ControllerOptions extends ClusterOptions {
+  onReconciled?: (r: ReconcileResult) => void;
+  onError?: (e: Error) => void;
+}
+
+export class Controller {
+  readonly cluster: Cluster;
+  private queue: Promise<unknown> = Promise.resolve();
+  private watchers: FSWatcher[] = [];
+  private timers = new Set<NodeJS.Timeout>();
+  private poll: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** "<pod>/<container>" whose exit is being handled or whose restart is scheduled. */
+  private pending = new Set<string>();
+  private lastStamp = '';
+  private readonly log: (line: string) => void;
+  private agent: ProberAgent | null = null;
+  /** Probe workers by "<pod>/<container>/<pid>/<kind>". */
+  private workers = new Map<string, ProbeWorker>();
+
+  constructor(readonly opts: ControllerOptions) {
+    this.cluster = new Cluster(opts);
+    this.log = opts.log ?? (() => {});
+    // Exits of containers this process started arrive at once, with their exit code.
+    this.cluster.onContainerExit = (pod, container, pid, code, signal) => this.exited(pod.metadata.name, container, pid, code, signal);
+  }
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** First reconcile (errors propagate: nothing to keep serving yet), then watch. */
+  async start(): Promise<ReconcileResult> {
+    const r = await this.enqueue(() => this.cluster.reconcile());
+    this.lastStamp = await this.stamp();
+    this.agent = new ProberAgent(r.node.netns);
+    this.syncProbes();
+    this.opts.onReconciled?.(r);
+    this.watchFiles();
+    this.poll = setInterval(() => this.checkLiveness(), LIVENESS_POLL_MS);
+    return r;
+  }
+
+  /** Workers for every running container's probes; stale ones (old pid, gone pod) stop. */
+  private syncProbes(): void {
+    const state = this.cluster.state;
+    if (!state || !this.agent || this.stopped) return;
+    const wanted = new Set<string>();
+    for (const pod of Object.values(state.pods)) {
+      if (pod.metadata.annotations['lab/deleting'] || !pod.status.podIP) continue;
+      for (const c of pod.spec.containers) {
+        const st = pod.status.containerStatuses.find((x) => x.name === c.name);
+        if (!st?.pid || !st.state.running) continue;
+        const kinds: [ProbeKind, Probe | undefined][] = st.started ? [['readiness', c.readinessProbe], ['liveness', c.livenessProbe]] : [['startup', c.startupProbe]];
+        for (const [kind, probe] of kinds) {
+          if (!probe) continue;
+          const k = `${pod.metadata.name}/${c.name}/${st.pid}/${kind}`;
+          wanted.add(k);
+          if (this.workers.has(k)) continue;
+          const w = new ProbeWorker(this.agent, kind, probe, { pod, container: c, pid: st.pid, podIP: pod.status.podIP }, this.probeHandlers);
+          this.workers.set(k, w);
+          void w.run();
+        }
+      }
+    }
+    for (const [k, w] of this.workers) {
+      if (!wanted.has(k)) {
+        w.stop();
+        this.workers.delete(k);
+      }
+    }
+  }
+
+  private readonly probeHandlers: ProbeHandlers = {
+    ready: (pod, container, pid, ready) => {
+      void this.enqueue(async () => {
+        if (this.currentPid(pod, container) !== pid) return;
+        await this.cluster.setReady(pod, container, ready);
+        this.log(`pod ${pod}: container ${container} ${ready ? 'ready' : 'not ready'}`);
+      });
+    },
+    started: (pod, container, pid) => {
+      void this.enqueue(async () => {
+        if (this.currentPid(pod, container) !== pid) return;
+        await this.cluster.setStarted(pod, container);
+        this.syncProbes();
+      });
+    },
+    kill: (pod, container, pid, reason) => {
+      void this.enqueue(async () => {
+        if (this.currentPid(pod, container) !== pid) return;
+        this.cluster.event(pod, 'Normal', 'Killing', `Container ${container} ${reason}, will be restarted`);
+        this.cluster.killContainer(pod, container, 'SIGKILL');
+      });
+    },
+    unhealthy: (pod, container, kind, message) => {
+      this.cluster.event(pod, 'Warning', 'Unhealthy', `${kind[0]!.toUpperCase()}${kind.slice(1)} probe failed: ${message}`);
+    },
+  };
+
+  private currentPid(pod: string, container: string): number | undefined {
+    return this.cluster.state?.pods[pod]?.status.containerStatuses.find((c) => c.name === container)?.pid;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.watchers) w.close();
+    for (const t of this.timers) clearTimeout(t);
+    if (this.poll) clearInterval(this.poll);
+    for (const w of this.workers.values()) w.stop();
+    this.workers.clear();
+    await this.queue;
+    this.agent?.stop();
+  }
+
+  /** Apply the state files again (an edit). A bad edit is reported and the last good state keeps serving. */
+  reconcile(): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.stopped) return;
+      try {
+        const r = await this.cluster.reconcile();
+        this.syncProbes();
+        this.opts.onReconciled?.(r);
+      } catch (e) {
+        const err = e as Error;
+        this.log(`${err instanceof ValidationError ? 'invalid edit' : 'reconcile failed'}; the last good state keeps serving:\n${err.message}`);
+        this.opts.onError?.(err);
+      }
+    });
+  }
+
+  private async stamp(): Promise<string> {
+    const parts = await Promise.all([this.opts.statePath, this.opts.configPath].map((f) => stat(f).then((s) => `${s.mtimeMs}:${s.size}:${s.ino}`, () => 'missing')));
+    return parts.join('|');
+  }
+
+  // Editors replace files (rename) rather than write them in place, which ends a watch on the
+  // file itself: watch the directories, and compare mtime/size/inode to see whether ours changed.
+  private watchFiles(): void {
+    let debounce: NodeJS.Timeout | null = null;
+    const onChange = () => {
+      if (debounce) clearTimeout(debounce);
+      debounce = setTimeout(async () => {
+        const s = await this.stamp();
+        if (s === this.lastStamp) return;
+        this.lastStamp = s;
+        this.log('state file changed: reconciling');
+        await this.reconcile();
+      }, EDIT_DEBOUNCE_MS);
+    };
+    for (const dir of new Set([path.dirname(path.resolve(this.opts.statePath)), path.dirname(path.resolve(this.opts.configPath))])) {
+      this.watchers.push(watch(dir, { persistent: true }, onChange));
+    }
+    // Some filesystems (network mounts, the Vagrant synced folder) deliver no inotify events.
+    const t = setInterval(onChange, 1000);
+    this.timers.add(t as unknown as NodeJS.Timeout);
+  }
+
+  /** Containers whose process is gone though nobody told us (adopted after a controller restart). */
+  private checkLiveness(): void {
+    const state = this.cluster.state;
+    if (!state || this.stopped) return;
+    for (const pod of Object.values(state.pods)) {
+      if (pod.metadata.annotations['lab/deleting']) continue;
+      for (const st of pod.status.containerStatuses) {
+        if (!st.pid || !st.state.running) continue;
+        if (!isContainerAlive(st.pid, podNetns(pod))) this.exited(pod.metadata.name, st.name, st.pid, null, null);
+      }
+    }
+  }
+
+  private exited(pod: string, container: string, pid: number, code: number | null, signal: NodeJS.Signals | null): void {
+    const k = `${pod}/${container}/${pid}`;
+    if (this.pending.has(k) || this.stopped) return;
+    this.pending.add(k);
+    // Kubernetes reports a container killed by signal N as exit code 128+N.
+    const signum = signal ? osConstants.signals[signal] : undefined;
+    const exitCode = code ?? (signum ? 128 + signum : 137);
+    const t0 = performance.now();
+    void this.enqueue(async () => {
+      const restartAt = await this.cluster.containerExited(pod, container, pid, { exitCode, ...(signum ? { signal: signum } : {}) });
+      this.syncProbes();
+      this.log(`pod ${pod}: container ${container} exited (${signal ?? `code ${exitCode}`}); endpoints updated in ${(performance.now() - t0).toFixed(0)} ms${restartAt ? `, restart in ${Math.max(0, Math.round((restartAt - Date.now()) / 1000))}s` : ''}`);
+      if (restartAt === null) return;
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        void this.enqueue(async () => {
+          await this.cluster.restartContainer(pod, container);
+          this.syncProbes();
+        }).finally(() => this.pending.delete(k));
+      }, Math.max(0, restartAt - Date.now()));
+      this.timers.add(t);
+    });
+  }
+}
