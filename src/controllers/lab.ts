@@ -15,7 +15,7 @@ import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type En
 import { size } from '../cni/cidr.ts';
 import { publishDns } from '../dns/publish.ts';
 import { renderIngress, syncIngress } from '../ingress/controller.ts';
-import { assignSandbox, podNetns, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, NETNS_ANNOTATION, type KubeletContext } from '../kubelet/kubelet.ts';
+import { assignSandbox, podNetns, recordContainerExit, removePods, startPodContainer, syncPods, terminateProcesses, updatePodStatus, NETNS_ANNOTATION, type KubeletContext } from '../kubelet/kubelet.ts';
 import { isContainerAlive } from '../kubelet/runtime.ts';
 import { ProberAgent, runProbe } from '../kubelet/prober.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
@@ -219,6 +219,10 @@ export class Cluster {
     const pod = this.state?.pods[podName];
     const st = pod?.status.containerStatuses.find((c) => c.name === container);
     if (!pod || !st || st.pid !== pid) return null; // already handled, or an older process
+    // Without a PID namespace, children of a dead container's main process (nginx workers)
+    // outlive it, holding its ports. A runtime tears the whole container down: so do we, for
+    // single-container pods (every process in the pod's netns is then that container's).
+    if (pod.spec.containers.length === 1) await terminateProcesses([podNetns(pod)], 0);
     const restartAt = recordContainerExit(pod, container, exit);
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
     recordEvent(this.state!, { type: 'Warning', reason: 'BackOff', object: `pod/${podName}`, message: `Container ${container} exited (${how})${restartAt && restartAt > Date.now() ? `; Back-off restarting failed container ${container} in pod ${podName}` : ''}` });

@@ -1,0 +1,427 @@
+// `lab trace`: from what the kernel and the servers recorded around one real request, the path it
+// took — laid out like the request-flow diagram. Pure: the observations come in (iptables
+// counters before/after, conntrack tables, the ingress access log, DNS and pod logs), the hops
+// come out. The applier (src/cli/commands/trace.ts) only collects the observations.
+//
+// Evidence, per connection that crosses a Service ("leg"):
+// - rule counters: the nat table sees only the first packet of a connection, so each rule on the
+//   path moves by one; of a KUBE-SVC chain's `-m statistic` jumps only the one taken moves;
+// - conntrack: the original tuple (what the client sent) and the reply tuple (what the kernel
+//   expects back: source = the pod it DNATed to, destination = the masquerade address, if any).
+// An ingress request is two legs: client -> node IP:80 -> ingress pod, then ingress pod ->
+// ClusterIP -> app pod, each with its own DNAT.
+import type { Pod } from '../api/types.ts';
+import type { AccessLogEntry } from '../ingress/nginx.ts';
+import { podLabel, type ClusterIndex, type FrontendKind, type ServicePortRef } from './cluster.ts';
+import { dnatOf, hostPort, matchOriginal, snatOf, tupleText, type ConntrackEntry, type Tuple } from './conntrack.ts';
+import { addressLabel, type ExplainContext } from './explain.ts';
+import { matchesHost, type RuleDelta } from './iptables.ts';
+import type { CurlResult, DnsAnswer, DnsLogEntry, ParsedUrl } from './observations.ts';
+
+export interface TraceSource {
+  kind: 'laptop' | 'node' | 'pod';
+  /** "the laptop", "node labS", "pod default/app1-…". */
+  label: string;
+  netns: string | null;
+  pod?: Pod;
+}
+
+/** Counter deltas and conntrack tables around one part of the trace. */
+export interface Window {
+  deltas: RuleDelta[];
+  conntrackBefore: ConntrackEntry[];
+  conntrackAfter: ConntrackEntry[];
+}
+
+export interface TraceObservations {
+  url: ParsedUrl;
+  /** The Host header sent (defaults to the URL's host). */
+  hostHeader: string;
+  from: TraceSource;
+  /** How the URL's host was resolved: dig through the pod's resolv.conf, or the hosts file. */
+  resolution?: { method: 'cluster-dns' | 'hosts-file'; answer: DnsAnswer; window?: Window; dnsLog?: DnsLogEntry[] };
+  curl: CurlResult;
+  http: Window;
+  /** Access log lines the ingress wrote during the request. */
+  accessLog: AccessLogEntry[];
+  /** Query log lines of the cluster DNS server during the request. */
+  dnsLog: DnsLogEntry[];
+  /** New container log lines, by pod name. */
+  podLogs: Record<string, string[]>;
+  /** Address of the cluster DNS Service (10.43.0.10). */
+  clusterDNS: string;
+}
+
+export interface RuleHit {
+  table: string;
+  chain: string;
+  text: string;
+  packets: number;
+  target?: string;
+}
+
+export interface ServiceRef {
+  name: string;
+  namespace: string;
+  service: string;
+  port: number;
+  kind: FrontendKind;
+}
+
+export interface PodRef {
+  name: string;
+  namespace: string;
+  ip: string;
+  veth?: string;
+}
+
+export interface Leg {
+  role: 'client' | 'upstream' | 'dns' | 'ingress-dns';
+  protocol: string;
+  from: { ip: string; port?: number; label?: string };
+  to: { ip: string; port: number; label?: string };
+  service?: ServiceRef;
+  /** The nat rules on the path whose counters moved, in traversal order. */
+  rules: RuleHit[];
+  svcChain?: string;
+  sepChain?: string;
+  /** How the endpoint chain was identified. */
+  sepEvidence?: 'counter' | 'conntrack' | 'counter+conntrack';
+  dnat?: { from: string; to: string; pod?: PodRef };
+  snat?: { from: string; to: string; rule?: RuleHit };
+  conntrack?: { protocol: string; state?: string; original: Tuple; reply: Tuple; flags: string[]; raw: string };
+}
+
+export type HopKind = 'source' | 'dns' | 'send' | 'dnat' | 'snat' | 'conntrack' | 'ingress' | 'pod' | 'return' | 'response';
+
+export interface Hop {
+  kind: HopKind;
+  title: string;
+  lines: string[];
+}
+
+export interface Trace {
+  url: string;
+  from: { kind: TraceSource['kind']; label: string; netns: string | null; ip?: string };
+  dns?: DnsAnswer & { method: 'cluster-dns' | 'hosts-file'; leg?: Leg };
+  legs: Leg[];
+  ingress?: { pod: PodRef; log?: AccessLogEntry; lookups: DnsLogEntry[] };
+  answeredBy?: PodRef & { port: number; log: string[] };
+  response: { ok: boolean; exitCode: number; error?: string; httpCode?: number; bytes?: number; timeTotal?: number; body: string };
+  hops: Hop[];
+  warnings: string[];
+}
+
+const INGRESS_LABEL = ['app.kubernetes.io/name', 'ingress-nginx'] as const;
+
+function podRef(p: Pod): PodRef {
+  return { name: p.metadata.name, namespace: p.metadata.namespace, ip: p.status.podIP ?? '', veth: p.metadata.annotations['lab/veth'] };
+}
+
+function hit(d: RuleDelta): RuleHit {
+  return { table: d.rule.table, chain: d.rule.chain, text: d.rule.text, packets: d.packets, target: d.rule.target };
+}
+
+function serviceRef(sp: ServicePortRef, kind: FrontendKind): ServiceRef {
+  return { name: sp.name, namespace: sp.service.metadata.namespace, service: sp.service.metadata.name, port: sp.port.port, kind };
+}
+
+function splitHostPort(s: string): { ip: string; port: number } | null {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d+)$/.exec(s.trim());
+  return m ? { ip: m[1]!, port: Number(m[2]) } : null;
+}
+
+/**
+ * One connection through kube-proxy's rules: which rules counted it, which endpoint chain DNATed
+ * it, and the conntrack entry that remembers the translation.
+ */
+export function resolveLeg(
+  role: Leg['role'],
+  protocol: string,
+  from: { ip: string; port?: number },
+  to: { ip: string; port: number },
+  window: Window,
+  index: ClusterIndex,
+  ctx: ExplainContext,
+  warnings: string[],
+): Leg {
+  const local = (ip: string) => ip === index.nodeIP || ip === ctx.gateway || ip.startsWith('127.');
+  const fe = index.frontend(to.ip, to.port, protocol, local);
+  const leg: Leg = {
+    role,
+    protocol,
+    from: { ...from, label: addressLabel(from.ip, ctx) },
+    to: { ...to, label: addressLabel(to.ip, ctx) },
+    rules: [],
+  };
+  if (fe) leg.service = serviceRef(fe.servicePort, fe.kind);
+
+  // conntrack: new entries first; a UDP socket reused within the entry's lifetime (nginx's
+  // resolver) rides an existing one.
+  const match = { protocol, src: from.ip, sport: from.port, dst: to.ip, dport: to.port };
+  let candidates = window.conntrackAfter.filter((e) => matchOriginal(e, match));
+  const fresh = candidates.filter((e) => !window.conntrackBefore.some((b) => b.protocol === e.protocol && tupleText(b.original) === tupleText(e.original)));
+  if (fresh.length) candidates = fresh;
+  const endpointsOf = new Set(fe?.servicePort.endpoints.map((e) => `${e.ip}:${e.port}`) ?? []);
+  const ct = candidates.find((e) => endpointsOf.has(hostPort(e.reply.src, e.reply.sport))) ?? candidates.at(-1);
+  if (ct) leg.conntrack = { protocol: ct.protocol, state: ct.state, original: ct.original, reply: ct.reply, flags: ct.flags, raw: ct.raw };
+
+  // Rules: the KUBE-SERVICES rule for this destination, then down the chains it jumps to.
+  const nat = window.deltas.filter((d) => d.rule.table === 'nat');
+  const inChain = (chain: string) => nat.filter((d) => d.rule.chain === chain).sort((a, b) => a.rule.index - b.rule.index);
+  const proto = (d: RuleDelta) => d.rule.protocol === undefined || d.rule.protocol === protocol;
+  let entry = nat.find((d) => d.rule.chain === 'KUBE-SERVICES' && matchesHost(d.rule.destination, to.ip) && d.rule.dport === to.port && proto(d));
+  const path: RuleDelta[] = [];
+  if (!entry && fe?.kind === 'NodePort') {
+    const toNodePorts = nat.find((d) => d.rule.chain === 'KUBE-SERVICES' && d.rule.target === 'KUBE-NODEPORTS');
+    if (toNodePorts) path.push(toNodePorts);
+    entry = nat.find((d) => d.rule.chain === 'KUBE-NODEPORTS' && d.rule.dport === to.port && proto(d));
+  }
+  const ctDnat = ct ? dnatOf(ct) : null;
+  const walk = (d: RuleDelta, depth: number): void => {
+    path.push(d);
+    const t = d.rule.target;
+    if (!t || !t.startsWith('KUBE-') || t === 'KUBE-MARK-MASQ' || depth > 6) return;
+    let rules = inChain(t);
+    const seps = rules.filter((r) => r.rule.target?.startsWith('KUBE-SEP-'));
+    if (seps.length > 1) {
+      // More than one endpoint counted a connection in this window (another leg, or other
+      // traffic): conntrack says which one was ours.
+      const ours = ctDnat ? seps.find((r) => index.chainOwner(r.rule.target!)?.endpoint && hostPort(index.chainOwner(r.rule.target!)!.endpoint!.ip, index.chainOwner(r.rule.target!)!.endpoint!.port) === ctDnat.to) : undefined;
+      if (ours) rules = rules.filter((r) => !seps.includes(r) || r === ours);
+      else warnings.push(`${t}: ${seps.length} endpoint chains counted a connection during the ${role} request; cannot tell which was this one`);
+    }
+    for (const r of rules) walk(r, depth + 1);
+  };
+  if (entry) walk(entry, 0);
+  leg.rules = path.map(hit);
+  leg.svcChain = path.find((d) => d.rule.chain.startsWith('KUBE-SVC-') || d.rule.chain.startsWith('KUBE-SVL-'))?.rule.chain;
+  const dnatRule = path.find((d) => d.rule.target === 'DNAT' && d.rule.chain.startsWith('KUBE-SEP-'));
+  const counterSep = dnatRule?.rule.chain;
+  const conntrackSep = ctDnat && fe ? fe.servicePort.endpoints.find((e) => hostPort(e.ip, e.port) === ctDnat.to)?.sepChain : undefined;
+  if (counterSep && conntrackSep && counterSep !== conntrackSep) {
+    warnings.push(`${role}: the counters point at ${counterSep} but conntrack at ${conntrackSep}`);
+  }
+  leg.sepChain = counterSep ?? conntrackSep;
+  if (leg.sepChain) leg.sepEvidence = counterSep && conntrackSep ? 'counter+conntrack' : counterSep ? 'counter' : 'conntrack';
+
+  const dnatTo = dnatRule?.rule.toDestination ?? ctDnat?.to;
+  if (dnatTo) {
+    const hp = splitHostPort(dnatTo);
+    const pod = hp ? index.podByIP(hp.ip) : undefined;
+    leg.dnat = { from: hostPort(to.ip, to.port), to: dnatTo, pod: pod ? podRef(pod) : undefined };
+  } else if (!fe) {
+    const pod = index.podByIP(to.ip);
+    if (pod) leg.to.label = `pod ${podLabel(pod)}`;
+  }
+  if (ct) {
+    const snat = snatOf(ct);
+    if (snat) {
+      const masq = nat.find((d) => d.rule.chain === 'KUBE-POSTROUTING' && d.rule.target === 'MASQUERADE');
+      leg.snat = { ...snat, rule: masq ? hit(masq) : undefined };
+    }
+  }
+  if (fe && !leg.sepChain) warnings.push(`${role}: no endpoint chain of ${fe.servicePort.name} counted this connection and conntrack has no entry for it`);
+  return leg;
+}
+
+function legTarget(leg: Leg): { ip: string; port: number } | null {
+  if (leg.dnat) return splitHostPort(leg.dnat.to);
+  return { ip: leg.to.ip, port: leg.to.port };
+}
+
+const fmtRule = (r: RuleHit) => `+${r.packets}  ${r.text}`;
+
+function dnatHop(leg: Leg, where: string): Hop {
+  const svc = leg.service;
+  const lines: string[] = [];
+  lines.push(`${where}: nat ${leg.rules[0]?.chain === 'KUBE-SERVICES' || leg.rules.length === 0 ? 'PREROUTING/OUTPUT -> KUBE-SERVICES' : leg.rules[0]!.chain}; the rules whose counters moved (iptables-save -c before/after):`);
+  for (const r of leg.rules) lines.push(`  ${fmtRule(r)}`);
+  if (leg.rules.length === 0) lines.push('  (none: no counter moved)');
+  if (leg.sepChain) {
+    const ev = leg.sepEvidence === 'counter+conntrack' ? 'its counter moved, and conntrack agrees' : leg.sepEvidence === 'counter' ? 'its counter moved' : 'from conntrack (its counter did not move in this window)';
+    lines.push(`chosen: ${leg.svcChain ?? '?'} -> ${leg.sepChain} (${ev})`);
+  }
+  const to = leg.dnat?.pod ? `pod ${leg.dnat.pod.namespace === 'default' ? '' : `${leg.dnat.pod.namespace}/`}${leg.dnat.pod.name} ${leg.dnat.to}` : leg.dnat?.to ?? '?';
+  const title = svc ? `${svc.name} (${svc.kind} ${hostPort(leg.to.ip, leg.to.port)}) -> ${to}` : `${hostPort(leg.to.ip, leg.to.port)} -> ${to}`;
+  return { kind: 'dnat', title, lines };
+}
+
+function conntrackHop(leg: Leg): Hop | null {
+  const c = leg.conntrack;
+  if (!c) return null;
+  return {
+    kind: 'conntrack',
+    title: `${c.protocol}${c.state ? ` ${c.state}` : ''}${c.flags.length ? ` [${c.flags.join(',')}]` : ''}`,
+    lines: [`original: ${tupleText(c.original)}`, `reply:    ${tupleText(c.reply)}`],
+  };
+}
+
+function snatHop(leg: Leg, ctx: ExplainContext): Hop | null {
+  if (!leg.snat) return null;
+  const via = addressLabel(leg.snat.to.split(':')[0]!, ctx);
+  return {
+    kind: 'snat',
+    title: `masquerade: source ${leg.snat.from} -> ${leg.snat.to}${via ? ` (${via})` : ''}`,
+    lines: [
+      'KUBE-MARK-MASQ marked the packet, KUBE-POSTROUTING masqueraded it: the pod sees the node as the client, so its reply comes back through the node to be un-NATed',
+      ...(leg.snat.rule ? [`  ${fmtRule(leg.snat.rule)}`] : []),
+    ],
+  };
+}
+
+function returnLines(leg: Leg): string[] {
+  const c = leg.conntrack;
+  if (!c) return [];
+  const o = c.original;
+  const r = c.reply;
+  const what = [dnatOf({ original: o, reply: r } as ConntrackEntry) ? 'un-DNAT' : '', snatOf({ original: o, reply: r } as ConntrackEntry) ? 'un-SNAT' : ''].filter(Boolean).join(' + ') || 'no translation';
+  return [`${hostPort(r.src, r.sport)} -> ${hostPort(r.dst, r.dport)}  becomes  ${hostPort(o.dst, o.dport)} -> ${hostPort(o.src, o.sport)}   (${what}, from the conntrack entry)`];
+}
+
+function sourceLines(src: TraceSource, ip: string | undefined): string[] {
+  if (src.kind === 'pod' && src.pod) return [`pod ${podLabel(src.pod)}${ip ? ` ${ip}` : ''}: eth0 in network namespace ${src.netns}, default route via cni0`];
+  if (src.kind === 'laptop') return [`the laptop${ip ? ` ${ip}` : ''}${src.netns ? ` (network namespace ${src.netns}, standing in for it)` : ''}`];
+  return [`node${ip ? ` ${ip}` : ''}${src.netns ? ` (network namespace ${src.netns})` : ' (this machine)'}`];
+}
+
+/** Everything `lab trace` prints, from the observations. */
+export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: ExplainContext): Trace {
+  const warnings: string[] = [];
+  const hops: Hop[] = [];
+  const c = obs.curl;
+  const trace: Trace = {
+    url: `http://${obs.url.host}${obs.url.port === 80 ? '' : `:${obs.url.port}`}${obs.url.path}`,
+    from: { kind: obs.from.kind, label: obs.from.label, netns: obs.from.netns, ip: c.localIP },
+    legs: [],
+    response: { ok: c.exitCode === 0, exitCode: c.exitCode, error: c.error, httpCode: c.httpCode, bytes: c.bytes, timeTotal: c.timeTotal, body: c.body },
+    hops,
+    warnings,
+  };
+
+  hops.push({ kind: 'source', title: obs.from.label, lines: sourceLines(obs.from, c.localIP) });
+
+  // 1. Name resolution.
+  if (obs.resolution) {
+    const { answer, method } = obs.resolution;
+    trace.dns = { ...answer, method };
+    if (method === 'hosts-file') {
+      hops.push({ kind: 'dns', title: `${answer.query} -> ${answer.addresses.join(', ') || 'no address'}`, lines: [`from the hosts file of ${obs.from.label} (not the cluster DNS: the laptop maps the Ingress hosts to the node IP)`] });
+    } else {
+      const lines: string[] = [];
+      if (answer.fqdn && answer.fqdn !== answer.query) lines.push(`resolv.conf search list (ndots:5): ${answer.query} -> ${answer.fqdn}`);
+      lines.push(`${answer.status ?? '?'}: ${answer.fqdn ?? answer.query} A ${answer.addresses.join(', ') || '(none)'}${answer.ttl !== undefined ? ` ttl ${answer.ttl}` : ''}${answer.server ? `, answered by ${answer.server.ip}:${answer.server.port}/${answer.server.protocol}` : ''}`);
+      const w = obs.resolution.window;
+      if (w && answer.server && c.localIP) {
+        const leg = resolveLeg('dns', answer.server.protocol, { ip: obs.from.pod?.status.podIP ?? c.localIP }, { ip: answer.server.ip, port: answer.server.port }, w, index, ctx, warnings);
+        trace.dns.leg = leg;
+        if (leg.dnat) lines.push(`the query's DNAT: ${leg.service?.name ?? '?'} ${hostPort(leg.to.ip, leg.to.port)} -> ${leg.svcChain ?? '?'} -> ${leg.sepChain ?? '?'} -> ${leg.dnat.pod ? `pod ${leg.dnat.pod.namespace}/${leg.dnat.pod.name} ` : ''}${leg.dnat.to}`);
+        if (leg.conntrack) lines.push(`conntrack: ${leg.conntrack.protocol} original ${tupleText(leg.conntrack.original)} | reply ${tupleText(leg.conntrack.reply)}`);
+      }
+      for (const l of obs.resolution.dnsLog ?? []) lines.push(`DNS server log: ${l.raw}`);
+      hops.push({ kind: 'dns', title: `${answer.query} -> ${answer.addresses.join(', ') || 'no address'} (cluster DNS)`, lines });
+    }
+  } else if (obs.url.isIP) {
+    hops.push({ kind: 'dns', title: `${obs.url.host}: an address, no lookup`, lines: [] });
+  }
+
+  if (c.exitCode !== 0 && !c.localIP) {
+    warnings.push(`the request failed before connecting: ${c.error ?? `curl exit ${c.exitCode}`}`);
+    hops.push({ kind: 'response', title: `failed: ${c.error ?? `curl exit ${c.exitCode}`}`, lines: [] });
+    return trace;
+  }
+
+  // 2. The client's connection.
+  const dialed = { ip: c.remoteIP ?? obs.url.host, port: c.remotePort ?? obs.url.port };
+  const from = { ip: c.localIP ?? '?', port: c.localPort };
+  const sendVia = obs.from.kind === 'pod' ? `out of eth0, through veth ${obs.from.pod?.metadata.annotations['lab/veth'] ?? '?'} to cni0: the node routes it` : obs.from.kind === 'laptop' ? 'out of the laptop, into the node on eth1' : 'from the node itself (nat OUTPUT)';
+  hops.push({ kind: 'send', title: `tcp ${hostPort(from.ip, from.port)} -> ${hostPort(dialed.ip, dialed.port)}  Host: ${obs.hostHeader}`, lines: [sendVia] });
+  const client = resolveLeg('client', 'tcp', from, dialed, obs.http, index, ctx, warnings);
+  trace.legs.push(client);
+  if (client.service || client.rules.length) hops.push(dnatHop(client, `node ${index.nodeName}`));
+  const s1 = snatHop(client, ctx);
+  if (s1) hops.push(s1);
+  const ct1 = conntrackHop(client);
+  if (ct1) hops.push(ct1);
+
+  let last = client;
+  const t1 = legTarget(client);
+  const firstPod = t1 ? index.podByIP(t1.ip) : undefined;
+
+  // 3. The ingress, when the first hop landed on it.
+  if (firstPod && firstPod.metadata.labels[INGRESS_LABEL[0]] === INGRESS_LABEL[1]) {
+    const ingressIP = firstPod.status.podIP!;
+    const reqLine = (e: AccessLogEntry) => e.request.split(' ')[1];
+    const entries = obs.accessLog.filter((e) => e.host === obs.hostHeader.replace(/:\d+$/, '') && reqLine(e) === obs.url.path);
+    const log = entries.at(-1) ?? obs.accessLog.at(-1);
+    if (!log) warnings.push('the ingress wrote no access log line for this request');
+    const lookups = obs.dnsLog.filter((l) => l.client === ingressIP);
+    trace.ingress = { pod: podRef(firstPod), log, lookups };
+    const lines: string[] = [];
+    if (log) {
+      lines.push(`access log: host="${log.host}" request="${log.request}" status=${log.status} backend="${log.backend}" upstream="${log.upstream}" upstream_status="${log.upstreamStatus}"`);
+      lines.push(log.backend === '-' ? 'no Ingress rule matched and there is no default backend: nginx answered 404 itself' : `Ingress rule -> backend ${log.backend}: nginx connects to the Service's ClusterIP, not to a pod`);
+    }
+    hops.push({ kind: 'ingress', title: `pod ${podLabel(firstPod)} ${ingressIP}${log ? `: ${log.host}${reqLine(log) ?? ''} -> ${log.backend}` : ''}`, lines });
+
+    // Its DNS lookup of the Service name, if this request made one.
+    const dnsSp = index.servicePorts.find((sp) => sp.service.spec.clusterIP === obs.clusterDNS && sp.protocol === 'udp');
+    const dnsMoved = obs.http.deltas.some((d) => d.rule.chain === 'KUBE-SERVICES' && matchesHost(d.rule.destination, obs.clusterDNS) && d.rule.protocol === 'udp');
+    if (dnsSp && (dnsMoved || lookups.length)) {
+      const leg = resolveLeg('ingress-dns', 'udp', { ip: ingressIP }, { ip: obs.clusterDNS, port: dnsSp.port.port }, obs.http, index, ctx, []);
+      trace.legs.push(leg);
+      const dl: string[] = lookups.map((l) => `DNS server log: ${l.raw}`);
+      if (leg.sepChain) dl.push(`the query's DNAT: ${leg.svcChain ?? '?'} -> ${leg.sepChain} -> ${leg.dnat?.pod ? `pod ${leg.dnat.pod.namespace}/${leg.dnat.pod.name} ` : ''}${leg.dnat?.to ?? '?'}${dnsMoved ? '' : ' (an existing conntrack entry: nginx reuses its UDP socket)'}`);
+      hops.push({ kind: 'dns', title: `ingress resolves ${lookups[0]?.name ?? 'the backend Service'} through ${obs.clusterDNS}:53 (cluster DNS)`, lines: dl });
+    } else if (log && log.backend !== '-') {
+      hops.push({ kind: 'dns', title: 'ingress: Service name answered from nginx\'s resolver cache (valid=5s), no DNS packet this time', lines: [] });
+    }
+
+    // The ingress's connection to the ClusterIP (the last upstream tried is the one that answered).
+    const upstreams = (log?.upstream ?? '').split(/,\s*/).map(splitHostPort).filter((u): u is { ip: string; port: number } => u !== null);
+    for (const u of upstreams) {
+      const leg = resolveLeg('upstream', 'tcp', { ip: ingressIP }, u, obs.http, index, ctx, warnings);
+      trace.legs.push(leg);
+      hops.push(dnatHop(leg, `node ${index.nodeName}, from the ingress pod`));
+      const s = snatHop(leg, ctx);
+      if (s) hops.push(s);
+      const ct = conntrackHop(leg);
+      if (ct) hops.push(ct);
+      last = leg;
+    }
+  }
+
+  // 4. The pod that answered.
+  const target = legTarget(last);
+  const answered = target ? index.podByIP(target.ip) : undefined;
+  if (answered && target) {
+    const ref = podRef(answered);
+    const peer = last.conntrack ? `${last.conntrack.reply.dst}]:${last.conntrack.reply.dport}` : undefined;
+    const all = obs.podLogs[answered.metadata.name] ?? [];
+    const log = peer ? all.filter((l) => l.includes(peer)) : [];
+    trace.answeredBy = { ...ref, port: target.port, log: log.length ? log : all.slice(-3) };
+    hops.push({
+      kind: 'pod',
+      title: `pod ${podLabel(answered)} ${hostPort(target.ip, target.port)} answered`,
+      lines: [
+        `through cni0 and its veth ${ref.veth ?? '?'} to eth0 in ${answered.metadata.annotations['lab/netns'] ?? '?'}`,
+        ...(last.conntrack ? [`it sees the client as ${hostPort(last.conntrack.reply.dst, last.conntrack.reply.dport)}`] : []),
+        ...trace.answeredBy.log.map((l) => `container log: ${l}`),
+      ],
+    });
+  } else if (target) {
+    warnings.push(`no pod of the state has the address ${target.ip}`);
+  }
+
+  // 5. The way back: conntrack rewrites each reply with the original tuple, innermost leg first.
+  const back = [...trace.legs].filter((l) => l.role === 'client' || l.role === 'upstream').reverse().flatMap(returnLines);
+  if (back.length) hops.push({ kind: 'return', title: 'the reply retraces the path, rewritten by conntrack', lines: back });
+
+  const bodyLine = c.body.trim().split('\n')[0] ?? '';
+  hops.push({
+    kind: 'response',
+    title: c.exitCode === 0 ? `HTTP ${c.httpCode ?? '?'}, ${c.bytes ?? c.body.length} bytes${c.timeTotal !== undefined ? ` in ${(c.timeTotal * 1000).toFixed(1)} ms` : ''}` : `failed: ${c.error}`,
+    lines: bodyLine ? [`body: ${bodyLine.length > 100 ? `${bodyLine.slice(0, 100)}…` : bodyLine}`] : [],
+  });
+  return trace;
+}

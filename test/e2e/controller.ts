@@ -1,0 +1,41 @@
+// Runs `lab up --watch` as a child process for a test, and stops it (by its PID) afterwards.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { LAB_BIN, ROOT } from './helpers.ts';
+
+export interface RunningController {
+  child: ChildProcess;
+  /** Everything the controller printed on stderr so far. */
+  log(): string;
+  /** Resolves when the log matches (polls), rejects after timeoutMs. */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startController(args: string[]): Promise<RunningController> {
+  const child = spawn(process.execPath, [LAB_BIN, 'up', '--watch', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const rc: RunningController = {
+    child,
+    log: () => out,
+    async waitFor(re, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!re.test(out)) {
+        if (child.exitCode !== null) throw new Error(`controller exited (${child.exitCode}):\n${out}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${re} in controller output:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop(signal = 'SIGINT') {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill(signal);
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+    },
+  };
+  await rc.waitFor(/Watching /);
+  return rc;
+}
