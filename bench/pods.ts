@@ -199,8 +199,12 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     const setupSeconds = (epochMs() - e0) / 1000;
     const processes = spawnCounter.count - spawned0;
     phases.push(`${at()} s  up() returned`);
-    const ips = Object.values(r.state.pods).map((p) => p.status.podIP!);
-    if (ips.length !== n || ips.some((ip) => !ip)) throw new Error(`lab brought up ${ips.length} pods with IPs, expected ${n}`);
+    // The lab also runs its kube-system pods (cluster DNS, ingress controller); only the
+    // Deployment's pods are checked (up() has already waited for the system pods' readiness).
+    const ips = Object.values(r.state.pods)
+      .filter((p) => p.metadata.namespace === 'default' && p.metadata.labels.app === 'bench')
+      .map((p) => p.status.podIP!);
+    if (ips.length !== n || ips.some((ip) => !ip)) throw new Error(`lab brought up ${ips.length} bench pods with IPs, expected ${n}`);
     const check = await checker.check(sortIps(ips));
     const seconds = (check.lastReadyAt - e0) / 1000;
     phases.push(`${seconds.toFixed(2)} s  all ${n} pods answer HTTP`);

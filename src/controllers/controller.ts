@@ -56,6 +56,7 @@ export class Controller {
     this.lastStamp = await this.stamp();
     this.agent = new ProberAgent(r.node.netns);
     this.syncProbes();
+    void this.enqueue(() => this.continueRollout()); // a restarted controller finishes a rollout
     this.opts.onReconciled?.(r);
     this.watchFiles();
     this.poll = setInterval(() => this.checkLiveness(), LIVENESS_POLL_MS);
@@ -98,6 +99,7 @@ export class Controller {
         if (this.currentPid(pod, container) !== pid) return;
         await this.cluster.setReady(pod, container, ready);
         this.log(`pod ${pod}: container ${container} ${ready ? 'ready' : 'not ready'}`);
+        await this.continueRollout();
       });
     },
     started: (pod, container, pid) => {
@@ -118,6 +120,15 @@ export class Controller {
       this.cluster.event(pod, 'Warning', 'Unhealthy', `${kind[0]!.toUpperCase()}${kind.slice(1)} probe failed: ${message}`);
     },
   };
+
+  /** Rollouts advance as new pods become ready: take the next step while there is one to take. */
+  private async continueRollout(): Promise<void> {
+    for (let i = 0; i < 50 && !this.stopped && this.cluster.rolloutInProgress(); i++) {
+      const r = await this.cluster.step();
+      this.syncProbes();
+      if (!r || (r.created.length === 0 && r.deleted.length === 0)) return; // waiting for readiness
+    }
+  }
 
   private currentPid(pod: string, container: string): number | undefined {
     return this.cluster.state?.pods[pod]?.status.containerStatuses.find((c) => c.name === container)?.pid;
@@ -142,6 +153,7 @@ export class Controller {
         const r = await this.cluster.reconcile();
         this.syncProbes();
         this.opts.onReconciled?.(r);
+        await this.continueRollout();
       } catch (e) {
         const err = e as Error;
         this.log(`${err instanceof ValidationError ? 'invalid edit' : 'reconcile failed'}; the last good state keeps serving:\n${err.message}`);

@@ -25,7 +25,7 @@ import { ProxySyncer, teardownProxyRules, type SyncResult } from '../proxy/index
 import { schedule } from '../scheduler/scheduler.ts';
 import { netnsExists, observeLinks } from '../sys/ip.ts';
 import { computeEndpoints, computeEndpointSlices } from './endpoints.ts';
-import { planReplicaSets } from './replicaset.ts';
+import { planReplicaSets, rolloutInProgress } from './replicaset.ts';
 
 export interface ClusterOptions {
   instance: string;
@@ -123,15 +123,32 @@ export class Cluster {
     return { desired, mode };
   }
 
+  /** Reads the state files again and converges to them. */
   async reconcile(): Promise<ReconcileResult> {
-    const { paths, log } = this;
-    const prior = this.state ?? (await readState(paths.stateFile));
+    const prior = this.state ?? (await readState(this.paths.stateFile));
     const { desired, mode } = await this.load(prior);
     if (prior && prior.mode !== mode) throw new Error(`instance ${this.opts.instance} is running in ${prior.mode} mode; run 'lab down --name ${this.opts.instance}' first`);
+    this.state = prior ?? newState(this.opts.instance, mode, desired.config);
+    return this.converge(desired, mode, true);
+  }
+
+  /** One more step towards the last loaded state (a rollout waiting on readiness). */
+  async step(): Promise<ReconcileResult | null> {
+    if (!this.current || !this.state) return null;
+    return this.converge(this.current.desired, this.current.node.mode, false);
+  }
+
+  /** True while some Deployment still has pods of an older template. */
+  rolloutInProgress(): boolean {
+    return Boolean(this.current && this.state && rolloutInProgress(this.current.desired.deployments, Object.values(this.state.pods)));
+  }
+
+  private async converge(desired: DesiredState, mode: NodeMode, verbose: boolean): Promise<ReconcileResult> {
+    const { paths } = this;
+    const log = verbose ? this.log : () => {};
     const node = describeNode(desired.config, mode, paths);
-    const state = prior ?? newState(this.opts.instance, mode, desired.config);
+    const state = this.state!;
     const { services, allocations } = allocate(desired, state.serviceAllocations as ServiceAllocations);
-    this.state = state;
 
     log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
     await ensureNode(node, paths, { hostsLines: laptopHostsLines(desired, desired.config) });
@@ -150,7 +167,7 @@ export class Cluster {
 
     // Graceful deletion: the pods leave the Service rules first, then their processes stop.
     if (rs.delete.length) {
-      log(`deleting ${rs.delete.length} pod(s): ${rs.delete.map((p) => p.metadata.name).join(', ')}`);
+      this.log(`deleting ${rs.delete.length} pod(s): ${rs.delete.map((p) => p.metadata.name).join(', ')}`);
       for (const p of rs.delete) p.metadata.annotations['lab/deleting'] = new Date().toISOString();
       await this.syncServices(desired, services, state, node);
       await removePods({ paths }, rs.delete);
@@ -178,7 +195,7 @@ export class Cluster {
     // Kubelet.
     this.current = { desired, services, node };
     const onNode = Object.values(state.pods).filter((p) => p.spec.nodeName === node.name);
-    if (rs.create.length) log(`creating ${rs.create.length} pod(s)`);
+    if (rs.create.length) this.log(`creating ${rs.create.length} pod(s): ${rs.create.map((p) => p.metadata.name).join(', ')}`);
     await syncPods(this.kubeletContext(), onNode);
     await writeState(paths.stateFile, state);
 
@@ -353,6 +370,13 @@ export async function up(opts: ClusterOptions, readinessTimeoutMs = 10_000): Pro
   const cluster = new Cluster(opts);
   const r = await cluster.reconcile();
   await cluster.awaitReadiness(readinessTimeoutMs);
+  // A rollout proceeds as new pods become ready; with no controller staying behind, drive it here.
+  for (let i = 0; i < 100 && cluster.rolloutInProgress(); i++) {
+    const s = await cluster.step();
+    r.created.push(...(s?.created ?? []));
+    r.deleted.push(...(s?.deleted ?? []));
+    await cluster.awaitReadiness(readinessTimeoutMs);
+  }
   return r;
 }
 

@@ -35,39 +35,89 @@ export function newPod(d: Deployment, hash: string, name: string): Pod {
   };
 }
 
+function isReady(p: Pod): boolean {
+  return p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+/** intstr percent or count, as the Deployment controller resolves maxSurge (up) / maxUnavailable (down). */
+export function resolveIntOrPercent(v: number | string | undefined, total: number, fallback: string, roundUp: boolean): number {
+  const val = v ?? fallback;
+  if (typeof val === 'number') return val;
+  const pct = Number(val.replace('%', '')) / 100;
+  return roundUp ? Math.ceil(pct * total) : Math.floor(pct * total);
+}
+
+/** True while a Deployment still has pods of an older template. */
+export function rolloutInProgress(deployments: Deployment[], pods: Pod[]): boolean {
+  return deployments.some((d) => {
+    const hash = podTemplateHash(d.spec.template);
+    return pods.some((p) => ownerDeployment(p) === d.metadata.name && p.metadata.namespace === d.metadata.namespace && p.metadata.labels[POD_TEMPLATE_HASH] !== hash && !p.metadata.annotations['lab/deleting']);
+  });
+}
+
 /**
- * Keeps, per Deployment, `replicas` pods of the current template hash. Pods of an older
- * template, of a Deployment that is gone, or in excess are deleted; the newest excess pods go
- * first, as the ReplicaSet controller prefers to keep the pods that have been up longest.
- * `taken` is every pod name in use on the cluster; new names never collide with it.
+ * The Deployment and ReplicaSet controllers as one pure step: which pods to create and delete
+ * now. Scaling keeps `replicas` pods of the current template (the newest excess pods go first).
+ * A changed template rolls out like RollingUpdate: at most replicas+maxSurge pods exist (default
+ * 25%, rounded up) and at least replicas-maxUnavailable are ready (25%, rounded down); old pods go
+ * as new ones become ready, so the step is repeated whenever readiness changes. Recreate deletes
+ * every old pod before creating new ones. Pods of a Deployment that is gone are deleted.
  */
 export function planReplicaSets(deployments: Deployment[], pods: Pod[], rand?: (n: number) => number): ReplicaSetPlan {
   const plan: ReplicaSetPlan = { create: [], delete: [] };
   const taken = new Set(pods.map((p) => p.metadata.name));
+  const live = pods.filter((p) => !p.metadata.annotations['lab/deleting']);
   const byDeployment = new Map<string, Pod[]>();
-  for (const p of pods) {
+  for (const p of live) {
     const owner = ownerDeployment(p);
     if (owner === undefined) continue;
     const k = `${p.metadata.namespace}/${owner}`;
     byDeployment.set(k, [...(byDeployment.get(k) ?? []), p]);
   }
-  const wanted = new Set<string>();
-  for (const d of deployments) {
-    const k = `${d.metadata.namespace}/${d.metadata.name}`;
-    wanted.add(k);
-    const hash = podTemplateHash(d.spec.template);
-    const owned = byDeployment.get(k) ?? [];
-    const current = owned.filter((p) => p.metadata.labels[POD_TEMPLATE_HASH] === hash && !p.metadata.annotations['lab/deleting']);
-    const stale = owned.filter((p) => !current.includes(p));
-    plan.delete.push(...stale);
-    const sorted = [...current].sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
-    plan.delete.push(...sorted.slice(d.spec.replicas).reverse());
-    for (let i = sorted.length; i < d.spec.replicas; i++) {
+  const oldestFirst = (a: Pod, b: Pod) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name);
+  const create = (d: Deployment, hash: string, n: number) => {
+    for (let i = 0; i < n; i++) {
       let name: string;
       do name = podName(d.metadata.name, hash, randomSuffix(5, rand));
       while (taken.has(name));
       taken.add(name);
       plan.create.push(newPod(d, hash, name));
+    }
+  };
+  const wanted = new Set<string>();
+  for (const d of deployments) {
+    const k = `${d.metadata.namespace}/${d.metadata.name}`;
+    wanted.add(k);
+    const R = d.spec.replicas;
+    const hash = podTemplateHash(d.spec.template);
+    const owned = byDeployment.get(k) ?? [];
+    const current = owned.filter((p) => p.metadata.labels[POD_TEMPLATE_HASH] === hash).sort(oldestFirst);
+    const old = owned.filter((p) => p.metadata.labels[POD_TEMPLATE_HASH] !== hash).sort(oldestFirst);
+    if (current.length > R) plan.delete.push(...current.slice(R).reverse());
+    if (old.length === 0) {
+      create(d, hash, Math.max(0, R - current.length));
+      continue;
+    }
+    if (d.spec.strategy?.type === 'Recreate') {
+      plan.delete.push(...old);
+      continue; // new pods once the old ones are gone (next step)
+    }
+    const ru = d.spec.strategy?.rollingUpdate;
+    let maxSurge = resolveIntOrPercent(ru?.maxSurge, R, '25%', true);
+    const maxUnavailable = resolveIntOrPercent(ru?.maxUnavailable, R, '25%', false);
+    if (maxSurge === 0 && maxUnavailable === 0) maxSurge = 1;
+    // rollingUpdate's reconcileNewReplicaSet: grow the new pods up to replicas+maxSurge in total.
+    const newTarget = Math.min(R, Math.max(current.length, R + maxSurge - old.length));
+    create(d, hash, newTarget - Math.min(current.length, R));
+    // reconcileOldReplicaSets: shrink the old ones while replicas-maxUnavailable stay available;
+    // unready old pods go first (they cost no availability).
+    const minAvailable = R - maxUnavailable;
+    const newUnavailable = current.slice(0, R).filter((p) => !isReady(p)).length;
+    let maxScaledDown = current.length + old.length - minAvailable - newUnavailable;
+    for (const p of [...old.filter((x) => !isReady(x)), ...old.filter(isReady)]) {
+      if (maxScaledDown <= 0) break;
+      plan.delete.push(p);
+      maxScaledDown--;
     }
   }
   for (const [k, owned] of byDeployment) if (!wanted.has(k)) plan.delete.push(...owned);

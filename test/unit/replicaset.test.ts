@@ -50,11 +50,41 @@ describe('ReplicaSet planner', () => {
     for (const p of upPlan.create) expect(pods.map((x) => x.metadata.name)).not.toContain(p.metadata.name);
   });
 
-  it('replaces pods of a changed template and deletes pods of a removed Deployment', () => {
+  it('deletes the pods of a removed Deployment', () => {
     const pods = [...planReplicaSets([deployment('app1', 1)], []).create, ...planReplicaSets([deployment('app2', 2)], []).create];
-    const plan = planReplicaSets([deployment('app2', 2, ['httpd', '-f', '-v'])], pods);
-    expect(plan.delete.map((p) => p.metadata.annotations['lab/deployment']).sort()).toEqual(['app1', 'app2', 'app2']);
-    expect(plan.create).toHaveLength(2);
+    const plan = planReplicaSets([deployment('app2', 2)], pods);
+    expect(plan.delete.map((p) => p.metadata.annotations['lab/deployment'])).toEqual(['app1']);
+    expect(plan.create).toEqual([]);
+  });
+
+  it('rolls a changed template out with maxSurge 25% / maxUnavailable 25%: never fewer than 3 of 4 ready, never more than 5 pods', () => {
+    const ready = (p: Pod): Pod => ({ ...p, status: { ...p.status, phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] } });
+    let pods = planReplicaSets([deployment('app2', 4)], []).create.map(ready);
+    const oldNames = new Set(pods.map((p) => p.metadata.name));
+    const v2 = deployment('app2', 4, ['httpd', '-f', '-v']);
+    for (let step = 0; step < 20; step++) {
+      const plan = planReplicaSets([v2], pods);
+      if (plan.create.length === 0 && plan.delete.length === 0) break;
+      // Deletions happen first, creations become ready before the next step.
+      pods = pods.filter((p) => !plan.delete.includes(p));
+      expect(pods.filter((p) => p.status.conditions.length).length).toBeGreaterThanOrEqual(3);
+      pods = [...pods, ...plan.create];
+      expect(pods.length).toBeLessThanOrEqual(5);
+      pods = pods.map(ready);
+    }
+    expect(pods).toHaveLength(4);
+    for (const p of pods) expect(oldNames.has(p.metadata.name)).toBe(false);
+  });
+
+  it('deletes unready old pods first and Recreate replaces everything', () => {
+    const old = planReplicaSets([deployment('app2', 2)], []).create;
+    const recreate = { ...deployment('app2', 2, ['x']), spec: { ...deployment('app2', 2, ['x']).spec, strategy: { type: 'Recreate' as const } } };
+    const r = planReplicaSets([recreate], old);
+    expect(r.create).toEqual([]);
+    expect(r.delete.map((p) => p.metadata.name).sort()).toEqual(old.map((p) => p.metadata.name).sort());
+    // Rolling, all old pods unready: they cost no availability but maxSurge bounds the new ones.
+    const plan = planReplicaSets([deployment('app2', 2, ['x'])], old);
+    expect(plan.create).toHaveLength(1);
   });
 
   it('never reuses a taken name even when the random source repeats', () => {

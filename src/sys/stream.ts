@@ -1,0 +1,98 @@
+// Long-running and interactive children (tcpdump, `lab exec`): the counterpart of exec.ts's
+// `run`, which waits for a command and collects its output. Same rules: argument arrays only,
+// never a shell; a child is only ever signalled by the PID this module started.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
+import type { Readable } from 'node:stream';
+import { inNetns, spawnCounter, type Netns } from './exec.ts';
+
+const SAFE_ARG = /^[^\0\n\r]*$/;
+
+function checkArgv(argv: string[]): [string, ...string[]] {
+  if (argv.length === 0) throw new Error('empty command');
+  for (const a of argv) if (!SAFE_ARG.test(a)) throw new Error(`refusing command argument with control characters: ${JSON.stringify(a)}`);
+  return argv as [string, ...string[]];
+}
+
+export interface StreamChild {
+  pid: number;
+  argv: string[];
+  stdout: Readable;
+  stderr: Readable;
+  /** Resolves when the process has exited (never rejects). */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Signals this child (by its PID) if it is still running. */
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Starts a long-running command (in `netns`) with its output as streams. */
+export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<string, string> } = {}): StreamChild {
+  const [file, ...args] = checkArgv(inNetns(opts.netns, argv));
+  spawnCounter.count++;
+  const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...opts.env } });
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      done = true;
+      resolve({ code, signal });
+    });
+    child.once('error', (e) => {
+      done = true;
+      child.stderr?.emit('data', Buffer.from(`${file}: ${e.message}\n`));
+      resolve({ code: 127, signal: null });
+    });
+  });
+  if (child.pid === undefined) {
+    // spawn failed (e.g. ENOENT): 'error' follows; give callers a consistent object anyway.
+    return { pid: -1, argv: [file, ...args], stdout: child.stdout!, stderr: child.stderr!, exited, kill: () => {} };
+  }
+  const pid = child.pid;
+  return {
+    pid,
+    argv: [file, ...args],
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    exited,
+    kill(signal: NodeJS.Signals = 'SIGTERM') {
+      if (done) return;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}
+
+/**
+ * Runs a command with the terminal's stdin/stdout/stderr (`lab exec`) and resolves with its exit
+ * code (128 + signal number when a signal ended it, as a shell reports it). The environment is
+ * exactly `env`: the caller decides what the command sees.
+ */
+export function runInteractive(argv: string[], opts: { env: Record<string, string> }): Promise<number> {
+  const [file, ...args] = checkArgv(argv);
+  spawnCounter.count++;
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { stdio: 'inherit', env: opts.env });
+    // Ctrl-C reaches the child directly (same process group); this process only waits for it.
+    const ignore = () => {};
+    process.on('SIGINT', ignore);
+    process.on('SIGQUIT', ignore);
+    const forward = () => child.pid !== undefined && child.kill('SIGTERM');
+    process.on('SIGTERM', forward);
+    const done = (code: number) => {
+      process.off('SIGINT', ignore);
+      process.off('SIGQUIT', ignore);
+      process.off('SIGTERM', forward);
+      resolve(code);
+    };
+    child.once('error', (e) => {
+      process.stderr.write(`${file}: ${e.message}\n`);
+      done(127);
+    });
+    child.once('exit', (code, signal) => {
+      const signo = signal ? (constants.signals[signal] ?? 1) : 0;
+      done(code ?? 128 + signo);
+    });
+  });
+}

@@ -1,0 +1,126 @@
+// The thin impure side of the learner's tools: reads the running instance (state file, kernel
+// state inside its namespaces) through src/sys, for the pure parsers and annotators of src/trace.
+import { open, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { LabState } from '../api/store.ts';
+import { readState } from '../api/store.ts';
+import { instancePaths, type InstancePaths } from '../node/instance.ts';
+import { SANDBOX_HOST_IP } from '../node/node.ts';
+import { ipArgs, run, type Netns } from '../sys/exec.ts';
+import { buildClusterIndex, type ClusterIndex } from './cluster.ts';
+import { parseConntrack, type ConntrackEntry } from './conntrack.ts';
+import type { ExplainContext } from './explain.ts';
+import { parseIptablesSave, type IptablesDump } from './iptables.ts';
+
+export interface LabContext {
+  name: string;
+  state: LabState;
+  paths: InstancePaths;
+  /** The node's network namespace (null in host mode: this machine is the node). */
+  nodeNetns: Netns;
+  /** The laptop's namespace in sandbox mode; null in host mode (the laptop is outside the VM). */
+  laptopNetns: Netns;
+  index: ClusterIndex;
+  explain: ExplainContext;
+}
+
+export async function loadLabContext(name: string): Promise<LabContext> {
+  const paths = instancePaths(name);
+  const state = await readState(paths.stateFile);
+  if (!state) throw new Error(`instance ${name} is not running (no state under ${paths.stateDir}); start it with 'lab up${name === 'lab' ? '' : ` --name ${name}`}'`);
+  const nodeNetns = state.mode === 'sandbox' ? paths.nodeNetns : null;
+  const index = buildClusterIndex(state);
+  const cni0 = await bridgeAddress(nodeNetns);
+  return {
+    name,
+    state,
+    paths,
+    nodeNetns,
+    laptopNetns: state.mode === 'sandbox' ? paths.hostNetns : null,
+    index,
+    explain: { index, mode: state.mode, gateway: cni0?.ip, podCIDR: cni0?.cidr, laptopIP: SANDBOX_HOST_IP },
+  };
+}
+
+interface IpAddrJson {
+  ifname: string;
+  ifindex: number;
+  link_index?: number;
+  master?: string;
+  address?: string;
+  operstate?: string;
+  flags?: string[];
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+
+export async function ipJson(netns: Netns, ...args: string[]): Promise<IpAddrJson[]> {
+  const r = await run(ipArgs(netns, '-j', ...args), { allowFail: true });
+  if (r.exitCode !== 0) return [];
+  return JSON.parse(r.stdout || '[]') as IpAddrJson[];
+}
+
+/** cni0's IPv4 address and the subnet it serves. */
+export async function bridgeAddress(netns: Netns): Promise<{ ip: string; cidr: string; prefix: number } | null> {
+  const [l] = await ipJson(netns, 'addr', 'show', 'dev', 'cni0');
+  const a = l?.addr_info?.find((x) => x.family === 'inet');
+  if (!a) return null;
+  const base = a.local.split('.').map(Number);
+  const mask = a.prefixlen === 0 ? 0 : (~0 << (32 - a.prefixlen)) >>> 0;
+  const n = (((base[0]! << 24) | (base[1]! << 16) | (base[2]! << 8) | base[3]!) >>> 0) & mask;
+  return { ip: a.local, prefix: a.prefixlen, cidr: `${[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')}/${a.prefixlen}` };
+}
+
+export async function readIptables(netns: Netns, opts: { table?: string; counters?: boolean } = {}): Promise<IptablesDump> {
+  const r = await run(['iptables-save', ...(opts.counters === false ? [] : ['-c']), ...(opts.table ? ['-t', opts.table] : [])], { netns });
+  return parseIptablesSave(r.stdout);
+}
+
+export async function readConntrack(netns: Netns): Promise<ConntrackEntry[]> {
+  const r = await run(['conntrack', '-L'], { netns, allowFail: true });
+  if (r.exitCode !== 0 && !r.stdout) throw new Error(`conntrack -L failed: ${r.stderr.trim()}`);
+  return parseConntrack(r.stdout);
+}
+
+/** Current size of a file (0 when it does not exist): where to start reading new lines. */
+export async function fileSize(file: string): Promise<number> {
+  try {
+    return (await stat(file)).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The complete lines appended to `file` since byte `offset`. */
+export async function linesSince(file: string, offset: number): Promise<string[]> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch {
+    return [];
+  }
+  try {
+    const size = (await fh.stat()).size;
+    if (size <= offset) return [];
+    const buf = Buffer.alloc(size - offset);
+    await fh.read(buf, 0, buf.length, offset);
+    return buf.toString('utf8').split('\n').map((l) => l.trimEnd()).filter(Boolean);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Every container log of a pod: <podDir>/containers/<container>/container.log. */
+export function containerLogs(paths: InstancePaths, podName: string, containers: string[]): string[] {
+  return containers.map((c) => path.join(paths.podDir(podName), 'containers', c, 'container.log'));
+}
+
+/** A process's initial environment (/proc/<pid>/environ). */
+export async function processEnv(pid: number): Promise<Record<string, string>> {
+  const raw = await readFile(`/proc/${pid}/environ`, 'utf8');
+  const env: Record<string, string> = {};
+  for (const kv of raw.split('\0')) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return env;
+}
