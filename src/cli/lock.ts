@@ -32,3 +32,19 @@ export async function releaseControllerLock(instance: string): Promise<void> {
   const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
   if (pid === process.pid) await rm(file, { force: true });
 }
+
+/**
+ * `lab down` first stops the instance's watch controller (the pid in its lock file, checked to be
+ * a lab controller), or it would recreate what down removes.
+ */
+export async function stopController(instance: string, timeoutMs = 10_000): Promise<number | null> {
+  const pid = Number((await readFile(lockFile(instance), 'utf8').catch(() => '')).trim());
+  if (!pid || pid === process.pid || !alive(pid)) return null;
+  const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (!/lab(\.js)?\0up\0/.test(cmd) && !cmd.includes('lab.js\0up')) return null;
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  return pid;
+}

@@ -7,11 +7,13 @@ import { readState } from '../api/store.ts';
 import type { Pod } from '../api/types.ts';
 import { down, up } from '../controllers/lab.ts';
 import { Controller } from '../controllers/controller.ts';
-import { acquireControllerLock, releaseControllerLock } from './lock.ts';
+import { acquireControllerLock, releaseControllerLock, stopController } from './lock.ts';
 import { instancePaths } from '../node/instance.ts';
-import { asList, endpointsTable, podsTable, servicesTable, table, age } from './format.ts';
+import { asList, endpointsTable, podStatusText, podsTable, servicesTable, table, age } from './format.ts';
 import { preflight } from './preflight.ts';
 import { commands } from './commands/index.ts';
+import { eventsCommand } from './commands/events.ts';
+import { killCommand } from './commands/kill.ts';
 import { common, log, type Common } from './common.ts';
 
 async function cmdUp(a: Common & { mode?: 'host' | 'sandbox'; watch: boolean }): Promise<void> {
@@ -51,7 +53,22 @@ async function loadPods(name: string): Promise<Pod[]> {
   return Object.values(state.pods).sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
 }
 
-async function cmdGet(a: Common & { resource: string; names?: string[]; output?: string; 'all-namespaces': boolean; namespace: string }): Promise<void> {
+type GetArgs = Common & { resource: string; names?: string[]; output?: string; 'all-namespaces': boolean; namespace: string; watch?: boolean };
+
+/** kubectl get pods -w: a line whenever a pod's row changes (status, readiness, restarts, IP). */
+async function watchPods(a: GetArgs, pods: Pod[]): Promise<never> {
+  const sig = (p: Pod) => JSON.stringify([podStatusText(p), p.status.containerStatuses.map((c) => [c.ready, c.restartCount]), p.status.podIP]);
+  const shown = new Map(pods.map((p) => [p.metadata.name, sig(p)]));
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 200));
+    const now = (await loadPods(a.name)).filter((p) => (a['all-namespaces'] || p.metadata.namespace === a.namespace) && (!a.names?.length || a.names.includes(p.metadata.name)));
+    const changed = now.filter((p) => shown.get(p.metadata.name) !== sig(p));
+    for (const p of changed) shown.set(p.metadata.name, sig(p));
+    if (changed.length) process.stdout.write(podsTable(changed, { wide: a.output === 'wide', allNamespaces: a['all-namespaces'] }).split('\n').slice(1).join('\n'));
+  }
+}
+
+async function cmdGet(a: GetArgs): Promise<void> {
   const res = a.resource.toLowerCase();
   const format = a.output === 'json' || a.output === 'yaml' ? a.output : undefined;
   const wide = a.output === 'wide';
@@ -62,8 +79,10 @@ async function cmdGet(a: Common & { resource: string; names?: string[]; output?:
   if (['pods', 'pod', 'po'].includes(res)) {
     const pods = inNs(await loadPods(a.name));
     if (format) return void process.stdout.write(asList(pods, format));
-    if (pods.length === 0) return void log(`No resources found in ${a.namespace} namespace.`);
-    return void process.stdout.write(podsTable(pods, { wide, allNamespaces: a['all-namespaces'] }));
+    if (pods.length === 0 && !a.watch) return void log(`No resources found in ${a.namespace} namespace.`);
+    process.stdout.write(podsTable(pods, { wide, allNamespaces: a['all-namespaces'] }));
+    if (a.watch) await watchPods(a, pods);
+    return;
   }
   if (['nodes', 'node', 'no'].includes(res)) {
     const node = {
@@ -115,6 +134,8 @@ async function main(): Promise<void> {
     .command('up', 'create or reconcile the lab from the state file', (y) => common(y).option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'stay in the foreground: watch the state files, restart crashed containers, run probes' }).option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM); sandbox: a namespace stands in for it (default unless an interface holds the node IP)' }), (a) => cmdUp(a))
     .command('down', 'remove everything of the instance (idempotent)', (y) => common(y), async (a) => {
       preflight({ needRoot: true, tools: [] });
+      const stopped = await stopController(a.name);
+      if (stopped) log(`stopped the controller of instance ${a.name} (pid ${stopped})`);
       await down({ instance: a.name, log });
     })
     .command('get <resource> [names..]', 'list pods, nodes, deployments, services or endpoints, like kubectl get', (y) =>
@@ -123,10 +144,11 @@ async function main(): Promise<void> {
         .positional('names', { type: 'string', array: true, describe: 'only these objects' })
         .option('output', { alias: 'o', type: 'string', choices: ['wide', 'json', 'yaml'] })
         .option('all-namespaces', { alias: 'A', type: 'boolean', default: false })
-        .option('namespace', { alias: 'n', type: 'string', default: 'default' }),
+        .option('namespace', { alias: 'n', type: 'string', default: 'default' })
+        .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'pods: print a line whenever one changes' }),
       (a) => cmdGet(a as never),
     )
-    .command(commands)
+    .command([...commands, eventsCommand, killCommand] as never)
     .demandCommand(1)
     .strict()
     .help()

@@ -236,6 +236,7 @@ export class Cluster {
     const pod = this.state?.pods[podName];
     const st = pod?.status.containerStatuses.find((c) => c.name === container);
     if (!pod || !st || st.pid !== pid) return null; // already handled, or an older process
+    if (pod.metadata.annotations['lab/deleting']) return null; // being deleted: expected to stop
     // Without a PID namespace, children of a dead container's main process (nginx workers)
     // outlive it, holding its ports. A runtime tears the whole container down: so do we, for
     // single-container pods (every process in the pod's netns is then that container's).

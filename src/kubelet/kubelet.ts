@@ -1,5 +1,6 @@
 // The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI) and
 // running containers, and tears down pods that are gone. Batches the network work for all pods.
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
@@ -158,13 +159,29 @@ export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: Pod[]
   if (pods.length === 0) return;
   const netnsNames = pods.map((p) => p.metadata.annotations[NETNS_ANNOTATION] ?? ctx.paths.podNetns(p.metadata.name));
   const grace = Math.min(opts.graceSeconds ?? 30, ...pods.map((p) => p.spec.terminationGracePeriodSeconds ?? 30));
-  await terminateProcesses(netnsNames, grace);
+  // As the kubelet: SIGTERM to each container's main process, then (below) whatever is left.
+  // Its children (a web server's per-connection handlers) finish the requests in flight.
+  const mains = pods.flatMap((p) => (p.status?.containerStatuses ?? []).filter((c) => c.pid && isContainerAlive(c.pid, podNetns(p))).map((c) => c.pid!));
+  for (const pid of mains) process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + grace * 1000;
+  while (mains.some((pid) => isContainerAliveAnywhere(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await terminateProcesses(netnsNames, Math.min(1, Math.max(0, (deadline - Date.now()) / 1000)));
   await cniDel(netnsNames);
   await release(ctx.paths.ipamDir, new Set(netnsNames));
   await Promise.all([
     ...pods.map((p) => rm(ctx.paths.podDir(p.metadata.name), { recursive: true, force: true })),
     ...netnsNames.map((n) => rm(ctx.paths.netnsEtc(n), { recursive: true, force: true })),
   ]);
+}
+
+function isContainerAliveAnywhere(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
+  }
 }
 
 /** Signals only processes inside our own pod namespaces: never anything by name. */

@@ -32,9 +32,13 @@ export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<
   const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...opts.env } });
   let done = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': by then stdout and stderr have been read to the end.
+    child.once('close', (code, signal) => {
       done = true;
       resolve({ code, signal });
+    });
+    child.once('exit', () => {
+      done = true;
     });
     child.once('error', (e) => {
       done = true;

@@ -7,6 +7,7 @@ const LABELS: Record<string, string> = {
   dns: 'DNS',
   send: 'SEND',
   dnat: 'DNAT',
+  reject: 'REJECT',
   snat: 'SNAT',
   conntrack: 'CONNTRACK',
   ingress: 'INGRESS',

@@ -33,13 +33,16 @@ export interface Window {
   conntrackAfter: ConntrackEntry[];
 }
 
+/** cluster-dns: dig through a pod's resolv.conf; hosts-file: the sandbox laptop's /etc/hosts; system: the node's own resolver (host mode). */
+export type ResolutionMethod = 'cluster-dns' | 'hosts-file' | 'system';
+
 export interface TraceObservations {
   url: ParsedUrl;
   /** The Host header sent (defaults to the URL's host). */
   hostHeader: string;
   from: TraceSource;
   /** How the URL's host was resolved: dig through the pod's resolv.conf, or the hosts file. */
-  resolution?: { method: 'cluster-dns' | 'hosts-file'; answer: DnsAnswer; window?: Window; dnsLog?: DnsLogEntry[] };
+  resolution?: { method: ResolutionMethod; answer: DnsAnswer; window?: Window; dnsLog?: DnsLogEntry[] };
   curl: CurlResult;
   http: Window;
   /** Access log lines the ingress wrote during the request. */
@@ -50,6 +53,8 @@ export interface TraceObservations {
   podLogs: Record<string, string[]>;
   /** Address of the cluster DNS Service (10.43.0.10). */
   clusterDNS: string;
+  /** The source's own address, for when curl could not report it (connection refused). */
+  sourceIP?: string;
 }
 
 export interface RuleHit {
@@ -92,7 +97,7 @@ export interface Leg {
   conntrack?: { protocol: string; state?: string; original: Tuple; reply: Tuple; flags: string[]; raw: string };
 }
 
-export type HopKind = 'source' | 'dns' | 'send' | 'dnat' | 'snat' | 'conntrack' | 'ingress' | 'pod' | 'return' | 'response';
+export type HopKind = 'source' | 'dns' | 'send' | 'dnat' | 'reject' | 'snat' | 'conntrack' | 'ingress' | 'pod' | 'return' | 'response';
 
 export interface Hop {
   kind: HopKind;
@@ -103,7 +108,7 @@ export interface Hop {
 export interface Trace {
   url: string;
   from: { kind: TraceSource['kind']; label: string; netns: string | null; ip?: string };
-  dns?: DnsAnswer & { method: 'cluster-dns' | 'hosts-file'; leg?: Leg };
+  dns?: DnsAnswer & { method: ResolutionMethod; leg?: Leg };
   legs: Leg[];
   ingress?: { pod: PodRef; log?: AccessLogEntry; lookups: DnsLogEntry[] };
   answeredBy?: PodRef & { port: number; log: string[] };
@@ -305,8 +310,9 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
   if (obs.resolution) {
     const { answer, method } = obs.resolution;
     trace.dns = { ...answer, method };
-    if (method === 'hosts-file') {
-      hops.push({ kind: 'dns', title: `${answer.query} -> ${answer.addresses.join(', ') || 'no address'}`, lines: [`from the hosts file of ${obs.from.label} (not the cluster DNS: the laptop maps the Ingress hosts to the node IP)`] });
+    if (method !== 'cluster-dns') {
+      const how = method === 'hosts-file' ? `from the hosts file of ${obs.from.label} (not the cluster DNS: the laptop maps the Ingress hosts to the node IP)` : `from the node's own resolver (getaddrinfo: /etc/hosts, then its DNS servers)`;
+      hops.push({ kind: 'dns', title: `${answer.query} -> ${answer.addresses.join(', ') || 'no address'}`, lines: [how] });
     } else {
       const lines: string[] = [];
       if (answer.fqdn && answer.fqdn !== answer.query) lines.push(`resolv.conf search list (ndots:5): ${answer.query} -> ${answer.fqdn}`);
@@ -325,20 +331,24 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
     hops.push({ kind: 'dns', title: `${obs.url.host}: an address, no lookup`, lines: [] });
   }
 
-  if (c.exitCode !== 0 && !c.localIP) {
+  // 2. The client's connection (when it failed, curl may not say which address it tried).
+  const targetIP = c.remoteIP ?? (obs.url.isIP ? obs.url.host : obs.resolution?.answer.addresses[0]);
+  if (!targetIP) {
     warnings.push(`the request failed before connecting: ${c.error ?? `curl exit ${c.exitCode}`}`);
     hops.push({ kind: 'response', title: `failed: ${c.error ?? `curl exit ${c.exitCode}`}`, lines: [] });
     return trace;
   }
-
-  // 2. The client's connection.
-  const dialed = { ip: c.remoteIP ?? obs.url.host, port: c.remotePort ?? obs.url.port };
-  const from = { ip: c.localIP ?? '?', port: c.localPort };
+  const dialed = { ip: targetIP, port: c.remotePort ?? obs.url.port };
+  const from = { ip: c.localIP ?? obs.sourceIP ?? '?', port: c.localPort };
   const sendVia = obs.from.kind === 'pod' ? `out of eth0, through veth ${obs.from.pod?.metadata.annotations['lab/veth'] ?? '?'} to cni0: the node routes it` : obs.from.kind === 'laptop' ? 'out of the laptop, into the node on eth1' : 'from the node itself (nat OUTPUT)';
   hops.push({ kind: 'send', title: `tcp ${hostPort(from.ip, from.port)} -> ${hostPort(dialed.ip, dialed.port)}  Host: ${obs.hostHeader}`, lines: [sendVia] });
   const client = resolveLeg('client', 'tcp', from, dialed, obs.http, index, ctx, warnings);
   trace.legs.push(client);
   if (client.service || client.rules.length) hops.push(dnatHop(client, `node ${index.nodeName}`));
+  const rejects = obs.http.deltas.filter((d) => d.rule.table === 'filter' && d.rule.target === 'REJECT' && matchesHost(d.rule.destination, dialed.ip) && (d.rule.dport === undefined || d.rule.dport === dialed.port));
+  if (rejects.length) {
+    hops.push({ kind: 'reject', title: `${rejects[0]!.rule.comment ?? 'REJECT'}: the node answers "connection refused" itself`, lines: rejects.map((d) => `  +${d.packets}  ${d.rule.text}`) });
+  }
   const s1 = snatHop(client, ctx);
   if (s1) hops.push(s1);
   const ct1 = conntrackHop(client);

@@ -1,13 +1,13 @@
 // Issue 2 acceptance: the default scenario as real pods on a cni0 bridge in a sandbox.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diff, snapshot, type Residue } from '../residue.ts';
-import { curl, getPods, inNetns, isRoot, lab, labOk, cmd, type PodJson } from './helpers.ts';
+import { cmd, curl, getPods, inNetns, instanceName, isRoot, lab, labOk, type PodJson } from './helpers.ts';
 
-const A = 'e2ea';
-const B = 'e2eb';
+const A = instanceName('e2ea');
+const B = instanceName('e2eb');
 
 /** Residue of this file's instances (other sandboxes may come and go on a shared machine). */
-const ours = (problems: string[]) => problems.filter((p) => p.startsWith('root namespace') || p.includes(`${A}-`) || p.includes(`${B}-`) || / e2e[ab]\b/.test(p) || /processes left/.test(p));
+const ours = (problems: string[]) => problems.filter((p) => p.startsWith('root namespace') || p.includes(A) || p.includes(B) || /processes left/.test(p));
 
 const PAGES: Record<string, string> = { app1: 'Hello from app1.', app2: 'Welcome to App 2!', app3: 'Hello from app3.' };
 

@@ -9,6 +9,14 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const LAB_BIN = path.join(ROOT, 'bin/lab.js');
 export const isRoot = process.getuid?.() === 0;
 
+/**
+ * An instance name unique to this test process, so that two test runs on one machine (a
+ * developer's and a CI check, say) never share a sandbox. At most 16 characters.
+ */
+export function instanceName(base: string): string {
+  return `${base}-${process.pid.toString(36)}`.slice(0, 16);
+}
+
 export interface CmdResult {
   stdout: string;
   stderr: string;

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController, type RunningController } from './controller.ts';
-import { curl, getPods, inNetns, isRoot, lab, ROOT, type PodJson } from './helpers.ts';
+import { ROOT, curl, getPods, inNetns, instanceName, isRoot, lab, type PodJson } from './helpers.ts';
 
-const I = 'e2ei';
+const I = instanceName('e2ei');
 const HOST = `${I}-host`;
 const RUN = `/run/packet-path-lab/${I}`;
 

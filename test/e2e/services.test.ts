@@ -1,9 +1,9 @@
 // Issue 3 acceptance: Services as kube-proxy iptables rules, checked with real packets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniformChiSquare } from '../stats.ts';
-import { cmd, curl, getPods, inNetns, isRoot, lab, labOk, type PodJson } from './helpers.ts';
+import { cmd, curl, getPods, inNetns, instanceName, isRoot, lab, labOk, type PodJson } from './helpers.ts';
 
-const I = 'e2es';
+const I = instanceName('e2es');
 const NODE = `${I}-node`;
 const STATE = 'test/fixtures/e2e/services.yaml';
 

@@ -1,0 +1,97 @@
+// `lab describe pod|svc|node <name>`: kubectl describe, with the kernel objects behind the object.
+import path from 'node:path';
+import type { CommandModule } from 'yargs';
+import { isContainerAlive } from '../../kubelet/runtime.ts';
+import { NODE_SYSCTLS } from '../../node/setup.ts';
+import { run } from '../../sys/exec.ts';
+import { describeNodeText, describePod, describeService, type NodeObservation, type PodNetworkObservation } from '../../trace/describe.ts';
+import { findPod, findService, kindOf } from '../../trace/lookup.ts';
+import { ipJson, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { common, type Common } from '../common.ts';
+
+type Args = Common & { kind: string; object?: string; namespace?: string };
+
+async function podNetwork(ctx: LabContext, podName: string): Promise<PodNetworkObservation> {
+  const pod = ctx.state.pods[podName]!;
+  const netns = pod.metadata.annotations['lab/netns'];
+  const veth = pod.metadata.annotations['lab/veth'];
+  const [eth0] = netns ? await ipJson(netns, 'addr', 'show', 'dev', 'eth0') : [];
+  const [host] = veth ? await ipJson(ctx.nodeNetns, 'addr', 'show', 'dev', veth) : [];
+  const routes = netns ? await run(['ip', '-n', netns, '-j', 'route', 'show', 'default'], { allowFail: true }) : null;
+  let gateway: string | undefined;
+  try {
+    gateway = (JSON.parse(routes?.stdout || '[]') as { gateway?: string }[])[0]?.gateway;
+  } catch {
+    gateway = undefined;
+  }
+  const alive: Record<string, boolean> = {};
+  for (const s of pod.status.containerStatuses) alive[s.name] = isContainerAlive(s.pid, netns ?? '');
+  return {
+    eth0: eth0 && { ifindex: eth0.ifindex, peerIfindex: eth0.link_index, mac: eth0.address, up: (eth0.flags ?? []).includes('UP'), addrs: (eth0.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`) },
+    veth: host && { ifindex: host.ifindex, peerIfindex: host.link_index, master: host.master, mac: host.address, up: (host.flags ?? []).includes('UP') },
+    gateway,
+    alive,
+    logDir: path.join(ctx.paths.podDir(podName), 'containers'),
+  };
+}
+
+async function nodeObservation(ctx: LabContext): Promise<NodeObservation> {
+  const links = await ipJson(ctx.nodeNetns, 'addr', 'show');
+  const ports = (await ipJson(ctx.nodeNetns, 'link', 'show', 'master', 'cni0')).length;
+  const sysctls: Record<string, string> = {};
+  const r = await run(['sysctl', ...Object.keys(NODE_SYSCTLS)], { netns: ctx.nodeNetns, allowFail: true });
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S+) = (.*)$/.exec(line.trim());
+    if (m) sysctls[m[1]!] = m[2]!;
+  }
+  for (const k of Object.keys(NODE_SYSCTLS)) sysctls[k] ??= '<unreadable>';
+  const nat = await readIptables(ctx.nodeNetns, { table: 'nat', counters: false }).catch(() => null);
+  const natTable = nat?.get('nat');
+  const ct = await readConntrack(ctx.nodeNetns).catch(() => null);
+  return {
+    links: links.map((l) => ({ ifname: l.ifname, up: (l.flags ?? []).includes('UP'), addrs: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`), ports: l.ifname === 'cni0' ? ports : undefined })),
+    sysctls,
+    natChains: natTable?.chains.filter((c) => c.name.startsWith('KUBE-')).length ?? 0,
+    natRules: natTable?.rules.filter((x) => x.chain.startsWith('KUBE-') || x.target?.startsWith('KUBE-')).length ?? 0,
+    conntrackEntries: ct?.length,
+    nodeNetns: ctx.nodeNetns,
+    laptopNetns: ctx.laptopNetns,
+  };
+}
+
+async function describeHandler(a: Args): Promise<void> {
+  // `describe pod/name` works as well as `describe pod name`.
+  let kindWord = a.kind;
+  let object = a.object;
+  if (!object && a.kind.includes('/')) [kindWord, object] = [a.kind.slice(0, a.kind.indexOf('/')), a.kind.slice(a.kind.indexOf('/') + 1)];
+  const kind = kindOf(kindWord);
+  if (!kind || kind === 'deployment') throw new Error(`cannot describe ${JSON.stringify(kindWord)}: use pod, svc or node`);
+  const ctx = await loadLabContext(a.name);
+  if (kind === 'node') {
+    if (object && object.toLowerCase() !== ctx.state.nodeName.toLowerCase()) throw new Error(`node ${JSON.stringify(object)} not found; the lab's node is ${ctx.state.nodeName}`);
+    process.stdout.write(describeNodeText(ctx.state, ctx.index, await nodeObservation(ctx)));
+    return;
+  }
+  if (!object) throw new Error(`which ${kind}? lab describe ${kindWord} <name>`);
+  if (kind === 'pod') {
+    const pod = findPod(ctx.state, object, a.namespace);
+    process.stdout.write(describePod(pod, ctx.state, ctx.index, await podNetwork(ctx, pod.metadata.name)));
+    return;
+  }
+  const svc = findService(ctx.state, object, a.namespace);
+  const [nat, filter] = await Promise.all([readIptables(ctx.nodeNetns, { table: 'nat', counters: false }).catch(() => null), readIptables(ctx.nodeNetns, { table: 'filter', counters: false }).catch(() => null)]);
+  process.stdout.write(describeService(svc, ctx.state, ctx.index, nat, filter));
+}
+
+export const describeCommand: CommandModule<object, Args> = {
+  command: 'describe <kind> [object]',
+  describe: 'everything about one pod, service or node: IPs, netns, veth, KUBE-* chains, sysctls, events',
+  builder: (y) =>
+    common(y)
+      .positional('kind', { type: 'string', demandOption: true, describe: 'pod, svc or node (or pod/<name>)' })
+      .positional('object', { type: 'string', describe: 'its name (pods: also deploy/<name>)' })
+      .option('namespace', { alias: 'n', type: 'string', describe: 'namespace (default: default, or the only match)' })
+      .example('$0 describe svc app2-service', 'ClusterIP, endpoints and the KUBE-SVC/KUBE-SEP chains')
+      .example('$0 describe pod deploy/app2', 'one pod of app2: IP, netns, veth and its peer, containers, events') as never,
+  handler: (a) => describeHandler(a),
+};

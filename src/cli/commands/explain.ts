@@ -1,0 +1,85 @@
+// `lab explain [iptables|routes|conntrack]`: the node's kernel state that belongs to the lab,
+// each rule, route and connection annotated with the Service, endpoint or pod it belongs to.
+import type { CommandModule } from 'yargs';
+import { run } from '../../sys/exec.ts';
+import { explainConntrack, explainIptables, explainRoutes } from '../../trace/explain.ts';
+import { ipJson, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { common, type Common } from '../common.ts';
+import { preflight } from '../preflight.ts';
+
+const TOPICS = ['iptables', 'routes', 'conntrack'] as const;
+type Topic = (typeof TOPICS)[number];
+
+type Args = Common & { topic?: Topic; counters: boolean; pods: boolean };
+
+function heading(text: string, netns: string | null): string {
+  return `### ${text}${netns ? ` (in network namespace ${netns})` : ''}`;
+}
+
+async function iptablesSection(ctx: LabContext, counters: boolean): Promise<string[]> {
+  const dump = await readIptables(ctx.nodeNetns, { counters });
+  // Only the tables kube-proxy writes to, in the order a packet meets them.
+  const ordered = new Map([...['nat', 'filter'].flatMap((t) => (dump.has(t) ? [[t, dump.get(t)!] as const] : []))]);
+  return [heading(`iptables-save${counters ? ' -c' : ''}: kube-proxy's chains and the jumps into them`, ctx.nodeNetns), '', ...explainIptables(ordered, ctx.explain, { counters })];
+}
+
+async function routesSection(ctx: LabContext, withPods: boolean): Promise<string[]> {
+  const ns = ctx.nodeNetns;
+  const [main, local, neigh, ports] = await Promise.all([
+    run(['ip', ...(ns ? ['-n', ns] : []), 'route', 'show'], {}),
+    run(['ip', ...(ns ? ['-n', ns] : []), 'route', 'show', 'table', 'local'], {}),
+    run(['ip', ...(ns ? ['-n', ns] : []), 'neigh', 'show', 'dev', 'cni0'], { allowFail: true }),
+    ipJson(ns, 'link', 'show', 'master', 'cni0'),
+  ]);
+  const podRoutes: { pod: string; text: string }[] = [];
+  if (withPods) {
+    const pods = ctx.index.pods.slice().sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    const texts = await Promise.all(pods.map((p) => run(['ip', '-n', p.metadata.annotations['lab/netns'] ?? '', 'route', 'show'], { allowFail: true })));
+    pods.forEach((p, i) => podRoutes.push({ pod: `${p.metadata.namespace}/${p.metadata.name} (${p.status.podIP ?? 'no IP'})`, text: texts[i]!.stdout }));
+  }
+  return [
+    heading('routes: how the node reaches the laptop, the pods and itself', ns),
+    '',
+    ...explainRoutes({ main: main.stdout, local: local.stdout, neighbours: neigh.stdout, bridgePorts: ports.map((p) => ({ ifname: p.ifname, ifindex: p.ifindex })), podRoutes }, ctx.explain),
+    '',
+  ];
+}
+
+async function conntrackSection(ctx: LabContext): Promise<string[]> {
+  const entries = await readConntrack(ctx.nodeNetns);
+  const { lines, skipped } = explainConntrack(entries, ctx.explain);
+  return [
+    heading('conntrack -L: connections the node tracks, with the NAT each one got', ctx.nodeNetns),
+    '# original tuple (what the client sent) then reply tuple (what the kernel expects back: its source is the pod a DNAT chose)',
+    '',
+    ...(lines.length ? lines : ['(no connection of the lab is tracked right now: curl a Service, then look again within 2 minutes)']),
+    ...(skipped ? ['', `# ${skipped} other entr${skipped === 1 ? 'y' : 'ies'} not involving the lab's addresses left out`] : []),
+    '',
+  ];
+}
+
+async function explainHandler(a: Args): Promise<void> {
+  preflight({ needRoot: true, tools: [{ command: 'iptables-save', aptPackage: 'iptables' }, ...(a.topic === undefined || a.topic === 'conntrack' ? [{ command: 'conntrack', aptPackage: 'conntrack' }] : [])] });
+  const ctx = await loadLabContext(a.name);
+  const topics: Topic[] = a.topic ? [a.topic] : [...TOPICS];
+  const out: string[] = [];
+  for (const t of topics) {
+    if (t === 'iptables') out.push(...(await iptablesSection(ctx, a.counters)));
+    if (t === 'routes') out.push(...(await routesSection(ctx, a.pods)));
+    if (t === 'conntrack') out.push(...(await conntrackSection(ctx)));
+  }
+  process.stdout.write(out.join('\n').replace(/\n+$/, '') + '\n');
+}
+
+export const explainCommand: CommandModule<object, Args> = {
+  command: 'explain [topic]',
+  describe: "the node's iptables rules, routes and conntrack entries of the lab, each annotated with its Service, endpoint or pod",
+  builder: (y) =>
+    common(y)
+      .positional('topic', { choices: TOPICS, describe: 'one section only (default: all three)' })
+      .option('counters', { type: 'boolean', default: false, describe: 'show the [packets:bytes] counters of each rule' })
+      .option('pods', { type: 'boolean', default: true, describe: "routes: also each pod's routing table" })
+      .example('$0 explain iptables', 'KUBE-SERVICES -> KUBE-SVC -> KUBE-SEP, with the Service and pod of each rule')
+      .example('$0 explain conntrack', 'the DNAT/SNAT of every tracked connection') as never,
+  handler: (a) => explainHandler(a),
+};

@@ -1,0 +1,164 @@
+// `lab trace <url>`: sends one real request (curl, from the laptop namespace or from a pod) and
+// prints the path it took, with the kernel's evidence for each hop. This module only collects
+// the observations around the request; src/trace/trace.ts turns them into hops.
+import type { CommandModule } from 'yargs';
+import { accessLogPath } from '../../ingress/controller.ts';
+import { parseAccessLogLine, type AccessLogEntry } from '../../ingress/nginx.ts';
+import { SANDBOX_HOST_IP } from '../../node/node.ts';
+import { run, type Netns } from '../../sys/exec.ts';
+import { counterDeltas, type IptablesDump } from '../../trace/iptables.ts';
+import type { ConntrackEntry } from '../../trace/conntrack.ts';
+import { findPod } from '../../trace/lookup.ts';
+import { containerLogs, fileSize, linesSince, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { CURL_WRITE_OUT, parseCurlOutput, parseDig, parseDnsLogLine, parseTraceUrl, type DnsAnswer, type DnsLogEntry } from '../../trace/observations.ts';
+import { renderTrace } from '../../trace/render.ts';
+import { buildTrace, type ResolutionMethod, type TraceObservations, type TraceSource, type Window } from '../../trace/trace.ts';
+import { common, type Common } from '../common.ts';
+import { preflight } from '../preflight.ts';
+
+type Args = Common & { url: string; from?: string; namespace?: string; json: boolean; header?: string[]; timeout: number };
+
+interface Snapshot {
+  ipt: IptablesDump;
+  ct: ConntrackEntry[];
+}
+
+async function snapshot(netns: Netns): Promise<Snapshot> {
+  const [ipt, ct] = await Promise.all([readIptables(netns, { counters: true }), readConntrack(netns)]);
+  return { ipt, ct };
+}
+
+function window(a: Snapshot, b: Snapshot): Window {
+  return { deltas: counterDeltas(a.ipt, b.ipt), conntrackBefore: a.ct, conntrackAfter: b.ct };
+}
+
+function traceSource(ctx: LabContext, a: Args): TraceSource & { ip?: string } {
+  if (a.from) {
+    const pod = findPod(ctx.state, a.from, a.namespace);
+    const netns = pod.metadata.annotations['lab/netns'];
+    if (!netns || !pod.status.podIP) throw new Error(`pod ${pod.metadata.name} has no network yet`);
+    return { kind: 'pod', label: `pod ${pod.metadata.namespace}/${pod.metadata.name}`, netns, pod, ip: pod.status.podIP };
+  }
+  if (ctx.laptopNetns) return { kind: 'laptop', label: 'the laptop', netns: ctx.laptopNetns, ip: SANDBOX_HOST_IP };
+  // Host mode: the laptop is outside the VM; the request starts on the node itself.
+  return { kind: 'node', label: `node ${ctx.state.nodeName}`, netns: null, ip: ctx.state.nodeIP };
+}
+
+/** Pods whose container logs are read: the cluster DNS pods, and every pod (to find who answered). */
+async function logOffsets(ctx: LabContext): Promise<Map<string, { pod: string; file: string; offset: number }[]>> {
+  const out = new Map<string, { pod: string; file: string; offset: number }[]>();
+  for (const p of ctx.index.pods) {
+    const files = containerLogs(ctx.paths, p.metadata.name, p.spec.containers.map((c) => c.name));
+    out.set(p.metadata.name, await Promise.all(files.map(async (file) => ({ pod: p.metadata.name, file, offset: await fileSize(file) }))));
+  }
+  return out;
+}
+
+const isDnsPod = (ctx: LabContext, name: string) => ctx.index.podByName(name)?.metadata.labels['k8s-app'] === 'kube-dns';
+
+async function newDnsLog(ctx: LabContext, offsets: Map<string, { pod: string; file: string; offset: number }[]>): Promise<DnsLogEntry[]> {
+  const out: DnsLogEntry[] = [];
+  for (const [pod, files] of offsets) {
+    if (!isDnsPod(ctx, pod)) continue;
+    for (const f of files) for (const l of await linesSince(f.file, f.offset)) {
+      const e = parseDnsLogLine(l);
+      if (e) out.push(e);
+    }
+  }
+  return out;
+}
+
+async function resolve(ctx: LabContext, src: TraceSource, host: string): Promise<{ method: ResolutionMethod; answer: DnsAnswer; window?: Window; dnsLog?: DnsLogEntry[] }> {
+  if (src.kind === 'pod') {
+    // dig through the pod's resolv.conf (search list, ndots:5), as its resolver would.
+    const offsets = await logOffsets(ctx);
+    const before = await snapshot(ctx.nodeNetns);
+    const r = await run(['dig', '+search', '+tries=1', '+time=3', host, 'A'], { netns: src.netns, allowFail: true });
+    const after = await snapshot(ctx.nodeNetns);
+    const answer = parseDig(host, r.stdout);
+    if (r.exitCode !== 0 && !answer.status) throw new Error(`dig ${host} in ${src.label} failed: ${(r.stderr || r.stdout).trim()}`);
+    const dnsLog = (await newDnsLog(ctx, offsets)).filter((e) => e.client === src.pod?.status.podIP);
+    return { method: 'cluster-dns', answer, window: window(before, after), dnsLog };
+  }
+  const r = await run(['getent', 'ahostsv4', host], { netns: src.netns, allowFail: true });
+  const addresses = [...new Set(r.stdout.split('\n').map((l) => l.trim().split(/\s+/)[0]).filter((x): x is string => !!x && /^\d+\.\d+\.\d+\.\d+$/.test(x)))];
+  return { method: src.kind === 'laptop' ? 'hosts-file' : 'system', answer: { query: host, addresses, cnames: [], status: addresses.length ? 'NOERROR' : 'NXDOMAIN' } };
+}
+
+async function traceHandler(a: Args): Promise<void> {
+  preflight({ needRoot: true, tools: [{ command: 'curl', aptPackage: 'curl' }, { command: 'iptables-save', aptPackage: 'iptables' }, { command: 'conntrack', aptPackage: 'conntrack' }, ...(a.from ? [{ command: 'dig', aptPackage: 'dnsutils' }] : [])] });
+  const url = parseTraceUrl(a.url);
+  const ctx = await loadLabContext(a.name);
+  const src = traceSource(ctx, a);
+  const headers = (a.header ?? []).map(String);
+  for (const h of headers) if (!/^[A-Za-z0-9-]+:/.test(h)) throw new Error(`bad header ${JSON.stringify(h)}: use -H 'Name: value'`);
+  const hostHeader = headers.find((h) => /^host:/i.test(h))?.replace(/^host:\s*/i, '') ?? (url.port === 80 ? url.host : `${url.host}:${url.port}`);
+  const clusterDNS = ctx.index.servicePorts.find((sp) => sp.service.metadata.namespace === 'kube-system' && sp.service.metadata.name === 'kube-dns')?.service.spec.clusterIP ?? '10.43.0.10';
+
+  const resolution = url.isIP ? undefined : await resolve(ctx, src, url.host);
+  const address = url.isIP ? url.host : resolution?.answer.addresses[0];
+  if (!address) {
+    const hint = src.kind === 'pod' ? ` (an Ingress host such as app2.com is the laptop's name for the node IP; from a pod use the Service name, or http://${ctx.state.nodeIP}/ -H 'Host: ${url.host}')` : '';
+    throw new Error(`${url.host} does not resolve from ${src.label}: ${resolution?.answer.status ?? 'no answer'}${hint}`);
+  }
+
+  // The request, between two snapshots of the node's counters and connections.
+  const offsets = await logOffsets(ctx);
+  const access = accessLogPath(ctx.paths.stateDir);
+  const accessOffset = await fileSize(access);
+  const before = await snapshot(ctx.nodeNetns);
+  const curlArgv = [
+    'curl', '-sS', '--max-time', String(a.timeout),
+    // The address resolved above is the one used: curl does not look the name up again.
+    ...(url.isIP ? [] : ['--resolve', `${url.host}:${url.port}:${address}`]),
+    ...headers.flatMap((h) => ['-H', h]),
+    '-w', CURL_WRITE_OUT,
+    `http://${url.host}:${url.port}${url.path}`,
+  ];
+  const r = await run(curlArgv, { netns: src.netns, allowFail: true, timeoutMs: (a.timeout + 5) * 1000 });
+  const curl = parseCurlOutput(r.stdout, r.exitCode, r.stderr);
+  // nginx writes its access log line when the request is finalized, a moment after the reply.
+  let accessLines: string[] = [];
+  for (let i = 0; i < 20; i++) {
+    accessLines = await linesSince(access, accessOffset);
+    if (accessLines.length) break;
+    if (i === 0 && curl.exitCode !== 0) break;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  const after = await snapshot(ctx.nodeNetns);
+
+  const podLogs: Record<string, string[]> = {};
+  for (const [pod, files] of offsets) podLogs[pod] = (await Promise.all(files.map((f) => linesSince(f.file, f.offset)))).flat();
+  const obs: TraceObservations = {
+    url,
+    hostHeader,
+    from: src,
+    sourceIP: src.ip,
+    resolution,
+    curl,
+    http: window(before, after),
+    accessLog: accessLines.map(parseAccessLogLine).filter((e): e is AccessLogEntry => e !== null),
+    dnsLog: await newDnsLog(ctx, offsets),
+    podLogs,
+    clusterDNS,
+  };
+  const trace = buildTrace(obs, ctx.index, ctx.explain);
+  process.stdout.write(a.json ? JSON.stringify(trace, null, 2) + '\n' : renderTrace(trace));
+  if (curl.exitCode !== 0) process.exitCode = 1;
+}
+
+export const traceCommand: CommandModule<object, Args> = {
+  command: 'trace <url>',
+  describe: 'send one real request and print every hop with kernel evidence: DNS, DNAT, ingress, conntrack, the pod that answered',
+  builder: (y) =>
+    common(y)
+      .positional('url', { type: 'string', demandOption: true, describe: 'http://<host>[:port]/<path> (e.g. http://app2.com/)' })
+      .option('from', { type: 'string', describe: 'send it from this pod (name or deploy/<name>) instead of the laptop' })
+      .option('namespace', { alias: 'n', type: 'string', describe: 'namespace of the --from pod' })
+      .option('header', { alias: 'H', type: 'string', array: true, describe: "extra request header, e.g. -H 'Host: app2.com'" })
+      .option('json', { type: 'boolean', default: false, describe: 'print the trace as JSON' })
+      .option('timeout', { type: 'number', default: 10, describe: 'seconds curl waits' })
+      .example('$0 trace http://app2.com/', 'laptop -> node IP -> ingress pod -> ClusterIP -> app2 pod')
+      .example('$0 trace http://app1-service/ --from deploy/app2', 'pod -> cluster DNS -> ClusterIP -> pod') as never,
+  handler: (a) => traceHandler(a),
+};

@@ -1,0 +1,281 @@
+// `lab describe pod|svc|node`: everything about one object in kubectl describe's layout, plus the
+// kernel objects behind it (netns, veth and its peer, KUBE-* chains, sysctls). Pure: the kernel
+// observations are passed in.
+import type { LabEvent, LabState } from '../api/store.ts';
+import type { ContainerState, Pod, Probe, Service } from '../api/types.ts';
+import { age } from '../cli/format.ts';
+import { podLabel, type ClusterIndex } from './cluster.ts';
+import type { IptablesDump } from './iptables.ts';
+
+/** Lines of "Label:  value", values aligned, nested by indentation, like kubectl describe. */
+export class Describer {
+  readonly lines: string[] = [];
+
+  kv(label: string, value: string | number | undefined, indent = 0, width = 18): this {
+    const pad = ' '.repeat(indent);
+    const head = `${pad}${label}:`;
+    const text = value === undefined || value === '' ? '<none>' : String(value);
+    const [first, ...rest] = text.split('\n');
+    const col = Math.max(width, head.length + 1);
+    this.lines.push(`${head.padEnd(col)}${first}`);
+    for (const r of rest) this.lines.push(`${' '.repeat(col)}${r}`);
+    return this;
+  }
+
+  line(text: string, indent = 0): this {
+    this.lines.push(`${' '.repeat(indent)}${text}`);
+    return this;
+  }
+
+  table(header: string[], rows: string[][], indent = 2): this {
+    if (rows.length === 0) return this;
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const fmt = (cells: string[]) => ' '.repeat(indent) + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd();
+    this.lines.push(fmt(header), fmt(header.map((h) => '-'.repeat(h.length))), ...rows.map(fmt));
+    return this;
+  }
+
+  toString(): string {
+    return this.lines.join('\n') + '\n';
+  }
+}
+
+function mapText(m: Record<string, string> | undefined, sep = '='): string {
+  const entries = Object.entries(m ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length ? entries.map(([k, v]) => `${k}${sep}${v}`).join('\n') : '<none>';
+}
+
+const FROM: Record<string, string> = {
+  Scheduled: 'default-scheduler',
+  SuccessfulCreate: 'replicaset-controller',
+  RELOAD: 'nginx-ingress-controller',
+};
+
+function eventsBlock(d: Describer, events: LabEvent[], now: number): void {
+  if (events.length === 0) {
+    d.kv('Events', '<none>', 0, 0);
+    return;
+  }
+  d.line('Events:');
+  d.table(
+    ['Type', 'Reason', 'Age', 'From', 'Message'],
+    events.map((e) => [e.type, e.reason, age(e.time, now), FROM[e.reason] ?? 'kubelet', e.message]),
+  );
+}
+
+/** Events about a pod: its own, and its ReplicaSet's "Created pod: <name>". */
+export function podEvents(state: LabState, pod: Pod): LabEvent[] {
+  const name = pod.metadata.name;
+  return state.events.filter((e) => e.object === `pod/${name}` || (e.object.startsWith('replicaset/') && e.message === `Created pod: ${name}`));
+}
+
+function stateText(s: ContainerState | undefined, now: number): string[] {
+  if (!s) return ['<unknown>'];
+  if (s.running) return ['Running', `Started:      ${s.running.startedAt} (${age(s.running.startedAt, now)} ago)`];
+  if (s.waiting) return ['Waiting', `Reason:       ${s.waiting.reason}`, ...(s.waiting.message ? [`Message:      ${s.waiting.message}`] : [])];
+  if (s.terminated) {
+    const t = s.terminated;
+    return ['Terminated', `Reason:       ${t.reason}`, `Exit Code:    ${t.exitCode}`, ...(t.signal ? [`Signal:       ${t.signal}`] : []), ...(t.startedAt ? [`Started:      ${t.startedAt}`] : []), `Finished:     ${t.finishedAt}`];
+  }
+  return ['<unknown>'];
+}
+
+function probeText(p: Probe): string {
+  const how = p.httpGet ? `http-get :${p.httpGet.port}${p.httpGet.path}` : p.tcpSocket ? `tcp-socket :${p.tcpSocket.port}` : p.exec ? `exec [${p.exec.command.join(' ')}]` : '?';
+  return `${how} delay=${p.initialDelaySeconds}s timeout=${p.timeoutSeconds}s period=${p.periodSeconds}s #success=${p.successThreshold} #failure=${p.failureThreshold}`;
+}
+
+export interface PodNetworkObservation {
+  /** The pod's eth0 as `ip -j addr show eth0` in its netns reports it. */
+  eth0?: { ifindex: number; peerIfindex?: number; mac?: string; addrs: string[]; up: boolean };
+  /** The host side of the veth pair, in the node. */
+  veth?: { ifindex: number; peerIfindex?: number; master?: string; mac?: string; up: boolean };
+  /** Default route in the pod. */
+  gateway?: string;
+  /** Whether each container process is alive (by pid). */
+  alive: Record<string, boolean>;
+  logDir: string;
+}
+
+export function describePod(pod: Pod, state: LabState, index: ClusterIndex, net: PodNetworkObservation, now = Date.now()): string {
+  const d = new Describer();
+  const m = pod.metadata;
+  d.kv('Name', m.name).kv('Namespace', m.namespace);
+  d.kv('Node', pod.spec.nodeName ? `${pod.spec.nodeName}/${pod.status.hostIP ?? state.nodeIP}` : '<none>');
+  d.kv('Start Time', pod.status.startTime);
+  d.kv('Labels', mapText(m.labels));
+  d.kv('Annotations', mapText(m.annotations, ': '));
+  d.kv('Status', m.annotations['lab/deleting'] ? 'Terminating' : pod.status.phase);
+  d.kv('IP', pod.status.podIP);
+  const owner = m.ownerReferences?.[0];
+  d.kv('Controlled By', owner ? `${owner.kind}/${owner.name}` : undefined);
+
+  d.line('Network:');
+  const netns = m.annotations['lab/netns'];
+  d.kv('Namespace', `${netns ?? '<none>'}   (ip netns exec ${netns ?? '?'} ...)`, 2);
+  if (net.eth0) {
+    d.kv('eth0', `${net.eth0.addrs.join(', ') || 'no address'}, ifindex ${net.eth0.ifindex}, ${net.eth0.mac ?? ''}${net.eth0.up ? '' : ', DOWN'}${net.eth0.peerIfindex !== undefined ? `, peer ifindex ${net.eth0.peerIfindex} in the node` : ''}`, 2);
+  } else d.kv('eth0', 'not found (is the pod network namespace gone?)', 2);
+  const vethName = m.annotations['lab/veth'];
+  if (net.veth) {
+    d.kv('Veth (node)', `${vethName}, ifindex ${net.veth.ifindex}, ${net.veth.mac ?? ''}${net.veth.master ? `, port of ${net.veth.master}` : ', NOT on a bridge'}${net.veth.up ? '' : ', DOWN'}${net.veth.peerIfindex !== undefined ? `, peer ifindex ${net.veth.peerIfindex} (eth0 in the pod)` : ''}`, 2);
+  } else d.kv('Veth (node)', `${vethName ?? '<none>'}: not found in the node`, 2);
+  d.kv('Gateway', net.gateway ? `${net.gateway} (cni0 on the node)` : undefined, 2);
+  const eps = index.servicePorts.flatMap((sp) => sp.endpoints.filter((e) => e.pod?.metadata.name === m.name).map((e) => `${sp.name} -> ${e.ip}:${e.port} via ${e.sepChain}${e.ready ? '' : ' (not ready)'}`));
+  d.kv('Endpoint of', eps.length ? eps.join('\n') : '<none> (no Service selects this pod)', 2);
+
+  d.line('Containers:');
+  for (const c of pod.spec.containers) {
+    const s = pod.status.containerStatuses.find((x) => x.name === c.name);
+    d.line(`${c.name}:`, 2);
+    d.kv('Image', c.image, 4);
+    d.kv('Command', [...(c.command ?? []), ...(c.args ?? [])].join(' ') || '<image default>', 4);
+    d.kv('PID', s?.pid ? `${s.pid}${net.alive[c.name] ? '' : ' (not running)'}` : undefined, 4);
+    const [st, ...detail] = stateText(s?.state, now);
+    d.kv('State', st, 4);
+    for (const l of detail) d.line(l, 6);
+    if (s?.lastState && Object.keys(s.lastState).length) {
+      const [ls, ...ld] = stateText(s.lastState, now);
+      d.kv('Last State', ls, 4);
+      for (const l of ld) d.line(l, 6);
+    }
+    d.kv('Ready', s ? (s.ready ? 'True' : 'False') : 'False', 4);
+    d.kv('Restart Count', s?.restartCount ?? 0, 4);
+    d.kv('Ports', c.ports.map((p) => `${p.containerPort}/${p.protocol}${p.name ? ` (${p.name})` : ''}`).join(', ') || undefined, 4);
+    if (c.readinessProbe) d.kv('Readiness', probeText(c.readinessProbe), 4);
+    if (c.livenessProbe) d.kv('Liveness', probeText(c.livenessProbe), 4);
+    if (c.startupProbe) d.kv('Startup', probeText(c.startupProbe), 4);
+    d.kv('Environment', c.env.length ? c.env.map((e) => `${e.name}=${e.value}`).join('\n') : undefined, 4);
+    d.kv('Mounts', c.volumeMounts.length ? c.volumeMounts.map((v) => `${v.mountPath} from ${v.name} (${v.readOnly ? 'ro' : 'rw'})`).join('\n') : undefined, 4);
+    d.kv('Log', `${net.logDir}/${c.name}/container.log`, 4);
+  }
+  d.line('Conditions:');
+  d.table(['Type', 'Status'], pod.status.conditions.map((c) => [c.type, c.status]));
+  d.line('Volumes:');
+  for (const v of pod.spec.volumes) {
+    d.line(`${v.name}:`, 2);
+    if (v.configMap) d.kv('Type', 'ConfigMap (a volume populated by a ConfigMap)', 4).kv('Name', v.configMap.name, 4);
+    else if (v.hostPath) d.kv('Type', 'HostPath (bare host directory volume)', 4).kv('Path', v.hostPath.path, 4);
+    else if (v.emptyDir) d.kv('Type', 'EmptyDir (a temporary directory that shares a pod\'s lifetime)', 4);
+    else if (v.downwardAPI) d.kv('Type', 'DownwardAPI (a volume populated by information about the pod)', 4).kv('Items', v.downwardAPI.items.map((i) => `${i.fieldRef.fieldPath} -> ${i.path}`).join('\n'), 4);
+  }
+  if (pod.spec.volumes.length === 0) d.line('<none>', 2);
+  eventsBlock(d, podEvents(state, pod), now);
+  return d.toString();
+}
+
+export function describeService(svc: Service, state: LabState, index: ClusterIndex, nat: IptablesDump | null, filter: IptablesDump | null, now = Date.now()): string {
+  const d = new Describer();
+  const m = svc.metadata;
+  const s = svc.spec;
+  d.kv('Name', m.name).kv('Namespace', m.namespace).kv('Labels', mapText(m.labels)).kv('Annotations', mapText(m.annotations, ': '));
+  d.kv('Selector', s.selector ? Object.entries(s.selector).map(([k, v]) => `${k}=${v}`).join(',') : undefined);
+  d.kv('Type', s.type);
+  d.kv('IP', s.clusterIP);
+  if (s.type === 'ExternalName') d.kv('External Name', s.externalName);
+  if (s.externalIPs.length) d.kv('External IPs', s.externalIPs.join(','));
+  if (s.type === 'LoadBalancer') d.kv('LoadBalancer Ingress', `${state.nodeIP} (the node IP: k3s ServiceLB)`);
+  const epObj = (state.endpoints ?? []).find((e) => e.metadata.namespace === m.namespace && e.metadata.name === m.name);
+  for (const p of s.ports) {
+    d.kv('Port', `${p.name || '<unset>'}  ${p.port}/${p.protocol}`);
+    d.kv('TargetPort', `${p.targetPort}/${p.protocol}`);
+    if (p.nodePort) d.kv('NodePort', `${p.name || '<unset>'}  ${p.nodePort}/${p.protocol}`);
+    const list = (epObj?.subsets ?? []).flatMap((ss) => {
+      const ep = ss.ports.find((x) => x.name === p.name) ?? (ss.ports.length === 1 ? ss.ports[0] : undefined);
+      return ep ? ss.addresses.map((a) => `${a.ip}:${ep.port}`) : [];
+    });
+    d.kv('Endpoints', list.join(',') || '<none>');
+  }
+  d.kv('Session Affinity', s.sessionAffinity);
+  if (s.type === 'NodePort' || s.type === 'LoadBalancer') d.kv('External Traffic Policy', s.externalTrafficPolicy);
+  d.kv('Internal Traffic Policy', s.internalTrafficPolicy);
+
+  const present = (chain: string) => !nat || (nat.get('nat')?.chains.some((c) => c.name === chain) ?? false);
+  const ruleCount = (chain: string) => nat?.get('nat')?.rules.filter((r) => r.chain === chain).length ?? 0;
+  const chainText = (chain: string) => (nat ? (present(chain) ? `${chain}  (${ruleCount(chain)} rule${ruleCount(chain) === 1 ? '' : 's'})` : `${chain}  (not in the node's nat table)`) : chain);
+  const sps = index.servicePortsOf(m.namespace, m.name);
+  d.line(`kube-proxy (iptables, node ${state.nodeName}):`);
+  if (sps.length === 0) d.line(s.type === 'ExternalName' ? 'none: an ExternalName Service is a DNS CNAME only' : 'none: a headless Service has no ClusterIP; DNS returns the pod IPs', 2);
+  for (const sp of sps) {
+    d.line(`${sp.name} (${sp.port.port}/${sp.port.protocol}):`, 2);
+    d.kv('ClusterIP', `${s.clusterIP}:${sp.port.port} -> ${chainText(sp.chains.svc)}`, 4, 14);
+    const external = [...(sp.port.nodePort ? [`NodePort :${sp.port.nodePort}`] : []), ...sp.loadBalancerIPs.map((ip) => `LoadBalancer ${ip}:${sp.port.port}`), ...s.externalIPs.map((ip) => `external IP ${ip}:${sp.port.port}`)];
+    if (external.length) d.kv('External', `${external.join(', ')} -> ${chainText(sp.chains.ext)}`, 4, 14);
+    const svcRules = nat?.get('nat')?.rules.filter((r) => r.chain === sp.chains.svc) ?? [];
+    if (sp.endpoints.length === 0) {
+      const rejects = filter?.get('filter')?.rules.filter((r) => r.target === 'REJECT' && r.comment?.startsWith(`${sp.name} has no endpoints`)).length ?? 0;
+      d.kv('Endpoints', `none: new connections are REJECTed in the filter table${filter ? ` (${rejects} rule${rejects === 1 ? '' : 's'})` : ''}`, 4, 14);
+    } else {
+      d.line('Endpoints:', 4);
+      d.table(
+        ['ENDPOINT', 'CHAIN', 'PROBABILITY', 'POD'],
+        sp.endpoints.map((e) => {
+          const jump = svcRules.find((r) => r.target === e.sepChain);
+          const prob = jump ? (jump.probability !== undefined ? jump.probability.toFixed(5) : 'rest') : e.ready ? '-' : 'not ready';
+          return [`${e.ip}:${e.port}`, present(e.sepChain) ? e.sepChain : `${e.sepChain} (missing)`, prob, e.pod ? podLabel(e.pod) : '<no pod>'];
+        }),
+        6,
+      );
+    }
+  }
+  eventsBlock(d, state.events.filter((e) => e.object === `service/${m.name}` || e.object === `service/${m.namespace}/${m.name}`), now);
+  return d.toString();
+}
+
+export interface NodeObservation {
+  links: { ifname: string; addrs: string[]; up: boolean; kind?: string; ports?: number }[];
+  sysctls: Record<string, string>;
+  natChains: number;
+  natRules: number;
+  conntrackEntries?: number;
+  nodeNetns: string | null;
+  laptopNetns: string | null;
+}
+
+const SYSCTL_WHY: Record<string, string> = {
+  'net.ipv4.ip_forward': 'the node routes between eth1 and cni0',
+  'net.ipv4.conf.all.route_localnet': 'NodePorts answer on 127.0.0.1 too (kube-proxy)',
+  'net.bridge.bridge-nf-call-iptables': 'bridged pod-to-pod frames pass iptables: same-node Service traffic and hairpin get NATed',
+};
+
+export function describeNodeText(state: LabState, index: ClusterIndex, obs: NodeObservation, now = Date.now()): string {
+  const d = new Describer();
+  const link = (n: string) => obs.links.find((l) => l.ifname === n);
+  d.kv('Name', state.nodeName);
+  d.kv('Roles', 'control-plane,master');
+  d.kv('Mode', state.mode === 'sandbox' ? `sandbox: the node is network namespace ${obs.nodeNetns}, the laptop ${obs.laptopNetns}` : "host: this machine's network namespace is the node (the Vagrant VM)");
+  d.kv('CreationTimestamp', `${state.createdAt} (${age(state.createdAt, now)} ago)`);
+  d.line('Addresses:');
+  d.kv('InternalIP', `${state.nodeIP}${link('eth1') ? ' (eth1)' : ''}`, 2);
+  d.kv('Hostname', state.nodeName, 2);
+  const cni0 = link('cni0');
+  d.kv('PodCIDR', cni0?.addrs[0] ? networkOf(cni0.addrs[0]) : undefined);
+  d.line('Interfaces:');
+  for (const l of obs.links.filter((x) => x.ifname === 'eth1' || x.ifname === 'cni0' || x.ifname === 'flannel.1')) {
+    const extra = l.ifname === 'cni0' ? `, bridge with ${l.ports ?? 0} port${l.ports === 1 ? '' : 's'} (one veth per pod)` : l.ifname === 'eth1' && state.mode === 'sandbox' ? ', veth to vboxnet0 in the laptop namespace' : '';
+    d.kv(l.ifname, `${l.addrs.join(', ') || 'no address'}, ${l.up ? 'UP' : 'DOWN'}${extra}`, 2);
+  }
+  d.line('Sysctls:');
+  for (const [k, v] of Object.entries(obs.sysctls)) d.kv(k, `${v}${SYSCTL_WHY[k] ? `   (${SYSCTL_WHY[k]})` : ''}`, 2, 40);
+  d.line('kube-proxy:');
+  d.kv('nat table', `${obs.natChains} KUBE-* chains, ${obs.natRules} rules (lab explain iptables)`, 2);
+  d.kv('Service ports', `${index.servicePorts.length} (${index.servicePorts.reduce((n, sp) => n + sp.endpoints.length, 0)} endpoints)`, 2);
+  if (obs.conntrackEntries !== undefined) d.kv('conntrack', `${obs.conntrackEntries} entries (lab explain conntrack)`, 2);
+  const pods = index.pods.slice().sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+  d.line(`Non-terminated Pods:  (${pods.length} in total)`);
+  d.table(
+    ['Namespace', 'Name', 'IP', 'Veth', 'Restarts', 'Age'],
+    pods.map((p) => [p.metadata.namespace, p.metadata.name, p.status.podIP ?? '<none>', p.metadata.annotations['lab/veth'] ?? '<none>', String(p.status.containerStatuses.reduce((n, c) => n + c.restartCount, 0)), age(p.metadata.creationTimestamp, now)]),
+  );
+  eventsBlock(d, state.events.filter((e) => e.object === `node/${state.nodeName}`), now);
+  return d.toString();
+}
+
+function networkOf(cidr: string): string {
+  const [ip, len] = cidr.split('/') as [string, string];
+  const prefix = Number(len);
+  const n = ip.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
+  const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
+  const net = (n & mask) >>> 0;
+  return `${[net >>> 24, (net >>> 16) & 255, (net >>> 8) & 255, net & 255].join('.')}/${prefix}`;
+}

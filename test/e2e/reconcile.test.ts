@@ -1,0 +1,189 @@
+// Issue 5 acceptance: the watch controller heals crashes, follows state-file edits and survives
+// its own kill -9, with real processes and rules.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startController, type RunningController } from './controller.ts';
+import { cmd, getPods, inNetns, instanceName, isRoot, lab, labOk, ROOT, type PodJson } from './helpers.ts';
+
+const I = instanceName('e2er');
+const HOST = `${I}-host`;
+
+const CRASHER = `
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: crasher
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: crasher
+  template:
+    metadata:
+      labels:
+        app: crasher
+    spec:
+      containers:
+        - name: crasher
+          image: busybox
+          command: ["sh", "-c", "echo starting; exit 3"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: crasher
+spec:
+  selector:
+    app: crasher
+  ports:
+    - port: 80
+`;
+
+/** The app2-service endpoints (pod IPs) currently in the node's nat table. */
+async function app2Endpoints(): Promise<string[]> {
+  const save = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save', '-t', 'nat'])).stdout;
+  return [...save.matchAll(/-A KUBE-SEP-\w+ .*"default\/app2-service:http" -m tcp -j DNAT --to-destination ([\d.]+):80/g)].map((m) => m[1]!).sort();
+}
+
+/** n requests to app2.com through the ingress at `rate`, returning the HTTP codes. */
+async function loop(dir: string, n: number, rate: string): Promise<string[]> {
+  const cfg = path.join(dir, `loop-${Math.random().toString(36).slice(2)}.curl`);
+  await writeFile(cfg, Array.from({ length: n }, () => 'url = "http://app2.com/"\noutput = "/dev/null"\nwrite-out = "%{http_code}\\n"\n').join(''));
+  const r = await inNetns(HOST, ['curl', '-s', '--max-time', '5', '--rate', rate, '-K', cfg], { timeoutMs: 120_000 });
+  return r.stdout.trim().split('\n');
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+const app2 = (pods: PodJson[]) => pods.filter((p) => p.metadata.labels.app === 'app2');
+
+describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
+  let dir: string;
+  let state: string;
+  let original: string;
+  let controller: RunningController;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'pplt-reconcile-'));
+    state = path.join(dir, 'cluster.yaml');
+    original = await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8');
+    await writeFile(state, original);
+    controller = await startController(['--name', I, '--state', state]);
+  });
+
+  afterAll(async () => {
+    await controller?.stop();
+    await lab(['down', '--name', I]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('drops a pod crashed with lab kill from KUBE-SVC, serves without failure, restarts it and takes it back', async () => {
+    const victim = app2(await getPods(I))[0]!;
+    expect(await app2Endpoints()).toContain(victim.status.podIP);
+    // The learner's way: `lab kill` (SIGSEGV). The next test times the kubelet path precisely.
+    await labOk(['kill', victim.metadata.name, '--name', I]);
+    await until('the endpoint to leave the rules', async () => !(await app2Endpoints()).includes(victim.status.podIP!), 2000, 5);
+    const codes = await loop(dir, 100, '50/s');
+    expect(codes.filter((c) => c !== '200')).toEqual([]);
+    const back = await until('the restarted pod', async () => {
+      const p = (await getPods(I)).find((x) => x.metadata.name === victim.metadata.name)!;
+      return p.status.containerStatuses[0]!.restartCount === 1 && (await app2Endpoints()).includes(p.status.podIP!) && p;
+    });
+    expect(back.status.containerStatuses[0]!.pid).not.toBe(victim.status.containerStatuses[0]!.pid);
+    expect(back.status.podIP).toBe(victim.status.podIP);
+  });
+
+  it('measures the kubelet path alone: signal -> endpoint gone, under 0.5 s', async () => {
+    const victim = app2(await getPods(I))[1]!;
+    const t0 = performance.now();
+    process.kill(victim.status.containerStatuses[0]!.pid!, 'SIGSEGV');
+    await until('the endpoint to leave the rules', async () => !(await app2Endpoints()).includes(victim.status.podIP!), 2000, 5);
+    const latency = performance.now() - t0;
+    process.stdout.write(`SIGSEGV -> endpoint removed from KUBE-SVC: ${latency.toFixed(0)} ms\n`);
+    expect(latency).toBeLessThan(500);
+    await until('the pod back in the endpoints', async () => (await app2Endpoints()).includes(victim.status.podIP!));
+  });
+
+  it('scales 3 -> 5 -> 2 from the file while requests flow, with no failed request', async () => {
+    const running = loop(dir, 400, '40/s');
+    await new Promise((r) => setTimeout(r, 500));
+    await writeFile(state, original.replace(/replicas: 3/, 'replicas: 5'));
+    await until('5 app2 endpoints', async () => (await app2Endpoints()).length === 5);
+    await new Promise((r) => setTimeout(r, 1000));
+    await writeFile(state, original.replace(/replicas: 3/, 'replicas: 2'));
+    await until('2 app2 endpoints', async () => (await app2Endpoints()).length === 2);
+    const codes = await running;
+    expect(codes).toHaveLength(400);
+    expect(codes.filter((c) => c !== '200')).toEqual([]);
+    expect(app2(await getPods(I))).toHaveLength(2);
+  });
+
+  it('keeps serving through a syntax error and an invalid field, naming the line, and applies the fix', async () => {
+    const before = (await getPods(I)).map((p) => p.metadata.name).sort();
+    await writeFile(state, original.replace(/replicas: 3/, 'replicas: 2').replace('kind: Service\nmetadata:\n  name: app1-service', 'kind: Service\nmetadata:\n  name: app1-service\n  labels: [oops'));
+    await controller.waitFor(/invalid edit[\s\S]*cluster\.yaml:\d+/, 10_000);
+    expect((await loop(dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]);
+    const logLen = controller.log().length;
+    await writeFile(state, original.replace(/replicas: 3/, 'replicas: two'));
+    await until('the second error', async () => /cluster\.yaml:\d+: Deployment default\/app2: spec\.replicas/.test(controller.log().slice(logLen)), 10_000);
+    expect((await loop(dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]);
+    expect((await getPods(I)).map((p) => p.metadata.name).sort()).toEqual(before);
+    await writeFile(state, original); // fixed: back to 3 replicas
+    await until('3 app2 endpoints', async () => (await app2Endpoints()).length === 3);
+  });
+
+  it('survives kill -9 of the controller: the restarted one adopts every pod, no pod recreated', async () => {
+    const before = await getPods(I, true);
+    const view = (ps: PodJson[]) => ps.map((p) => [p.metadata.name, p.status.podIP, p.status.containerStatuses[0]?.pid]).sort();
+    const rulesBefore = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.startsWith('-A')).sort();
+    await controller.stop('SIGKILL');
+    expect((await loop(dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]); // pods keep serving meanwhile
+    controller = await startController(['--name', I, '--state', state]);
+    expect(view(await getPods(I, true))).toEqual(view(before));
+    const rulesAfter = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.startsWith('-A')).sort();
+    expect(rulesAfter).toEqual(rulesBefore);
+    // And it still heals: the adopted containers are watched too.
+    const victim = app2(before)[0]!;
+    process.kill(victim.status.containerStatuses[0]!.pid!, 'SIGKILL');
+    await until('the adopted pod restarted', async () => (await getPods(I)).find((p) => p.metadata.name === victim.metadata.name)!.status.containerStatuses[0]!.restartCount >= 1);
+  });
+
+  it('puts a pod that exits at once into CrashLoopBackOff with growing delays, never into the endpoints', async () => {
+    await writeFile(state, original + CRASHER);
+    const eps = async () => JSON.parse((await labOk(['get', 'endpoints', 'crasher', '--name', I, '-o', 'json'])).stdout).items[0]?.subsets?.flatMap((s: { addresses: unknown[] }) => s.addresses) ?? [];
+    const starts: number[] = [];
+    let status = '';
+    const t0 = Date.now();
+    await until(
+      'three restarts',
+      async () => {
+        const p = (await getPods(I)).find((x) => x.metadata.labels.app === 'crasher');
+        const cs = p?.status.containerStatuses[0];
+        if (cs && starts.length < cs.restartCount + 1) starts.push(Date.now() - t0);
+        if (cs && (cs as unknown as { state: { waiting?: { reason: string } } }).state.waiting?.reason === 'CrashLoopBackOff') status = 'CrashLoopBackOff';
+        expect(await eps()).toEqual([]);
+        return (cs?.restartCount ?? 0) >= 3;
+      },
+      60_000,
+      250,
+    );
+    expect(status).toBe('CrashLoopBackOff');
+    // Restarts at about 0, 10 and 30 s: each wait longer than the one before.
+    const gaps = starts.slice(1).map((t, i) => t - starts[i]!);
+    process.stdout.write(`crash loop restart times (ms after the edit): ${starts.join(', ')}\n`);
+    expect(gaps.at(-1)!).toBeGreaterThan(gaps.at(-2)! + 5000);
+    const events = (await labOk(['events', '--name', I])).stdout;
+    expect(events).toMatch(/BackOff\s+pod\/crasher-\S+\s+Container crasher exited \(exit code 3\); Back-off restarting failed container/);
+  }, 90_000);
+});
