@@ -14,6 +14,7 @@ import { preflight } from './preflight.ts';
 import { commands } from './commands/index.ts';
 import { eventsCommand } from './commands/events.ts';
 import { killCommand } from './commands/kill.ts';
+import { proxyCommand } from './commands/proxy.ts';
 import { common, log, type Common } from './common.ts';
 
 async function cmdUp(a: Common & { mode?: 'host' | 'sandbox'; watch: boolean }): Promise<void> {
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'pods: print a line whenever one changes' }),
       (a) => cmdGet(a as never),
     )
-    .command([...commands, eventsCommand, killCommand] as never)
+    .command([...commands, eventsCommand, killCommand, proxyCommand] as never)
     .demandCommand(1)
     .strict()
     .help()
