@@ -37,6 +37,8 @@ export interface Benchmark {
   description: string;
   /** Skipped (clearly, with the reason) when not running as root. */
   needsRoot?: boolean;
+  /** Command-line options it reads from `ctx.options`, for `--help`: name -> description. */
+  options?: Record<string, string>;
   /** A reason to skip (a tool is missing, ...), or undefined to run. */
   precheck?: () => Promise<string | undefined> | string | undefined;
   run(ctx: BenchContext): Promise<Figure[]>;
@@ -94,23 +96,25 @@ export function parseCpuTimes(procStat: string): { busy: number; total: number }
 /**
  * Waits until the machine is quiet: the kernel destroys deleted network namespaces, veths and
  * mounts asynchronously (cleanup_net, RCU), for seconds after a big teardown, and that work would
- * be billed to whatever is measured next. Returns the seconds waited.
+ * be billed to whatever is measured next. Gives up after `timeoutMs` (other work on the machine).
+ * Returns the seconds waited and the CPU busy fraction of the last window.
  */
-export async function settle(opts: { maxBusy?: number; windowMs?: number; timeoutMs?: number } = {}): Promise<number> {
+export async function settle(opts: { maxBusy?: number; windowMs?: number; timeoutMs?: number } = {}): Promise<{ seconds: number; busy: number }> {
   const { readFile } = await import('node:fs/promises');
   const maxBusy = opts.maxBusy ?? 0.1;
   const windowMs = opts.windowMs ?? 500;
   const t0 = performance.now();
-  const deadline = t0 + (opts.timeoutMs ?? 60_000);
+  const deadline = t0 + (opts.timeoutMs ?? 30_000);
   let prev = parseCpuTimes(await readFile('/proc/stat', 'utf8'));
+  let busy = 1;
   while (performance.now() < deadline) {
     await new Promise((r) => setTimeout(r, windowMs));
     const cur = parseCpuTimes(await readFile('/proc/stat', 'utf8'));
-    const busy = (cur.busy - prev.busy) / Math.max(1, cur.total - prev.total);
+    busy = (cur.busy - prev.busy) / Math.max(1, cur.total - prev.total);
     prev = cur;
     if (busy <= maxBusy) break;
   }
-  return (performance.now() - t0) / 1000;
+  return { seconds: (performance.now() - t0) / 1000, busy };
 }
 
 // Cleanups of the benchmark that is running, run by the runner on SIGINT/SIGTERM as well as by

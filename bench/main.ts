@@ -23,7 +23,12 @@ async function main(): Promise<number> {
     .option('repeat', { type: 'number', default: 1, describe: 'measure each figure N times, keep the best' })
     .option('write', { type: 'boolean', default: true, describe: 'rewrite docs/BENCHMARKS.md (--no-write to only print)' })
     .option('list', { type: 'boolean', default: false, describe: 'list the benchmarks and exit' })
-    .epilog(`Benchmark options: --pods 100,500 (pods). Benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')}`)
+    .epilog(
+      [
+        `Benchmarks: ${BENCHMARKS.map((b) => b.name).join(', ')} (--list describes them).`,
+        ...BENCHMARKS.flatMap((b) => Object.entries(b.options ?? {}).map(([k, v]) => `  --${k}  ${v} (${b.name})`)),
+      ].join('\n'),
+    )
     .strict(false)
     .parse();
 

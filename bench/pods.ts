@@ -171,6 +171,8 @@ export interface Measurement {
   processes: number;
   /** Progress lines of the lab with their time offsets (profiling). */
   phases: string[];
+  /** CPU time (user + system) of the controller process during up(); lab only. */
+  cpuSeconds?: number;
 }
 
 export async function measureLab(n: number, dir: string, log: (l: string) => void): Promise<Measurement> {
@@ -181,8 +183,11 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
   await writeFile(configPath, podsConfigYaml(n));
   const nodeNetns = instancePaths(instance).nodeNetns;
   let checker: Checker | undefined;
+  // On Ctrl-C the cleanup runs while up() may still be creating pods: let it finish first.
+  let inflight: Promise<unknown> = Promise.resolve();
   const cleanup = deferCleanup(async () => {
     checker?.stop();
+    await inflight.catch(() => {});
     await down({ instance });
     await assertNoNamespaces(`${instance}-`);
   });
@@ -194,11 +199,21 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     const phases: string[] = [];
     const spawned0 = spawnCounter.count;
     const e0 = epochMs();
+    const cpu0 = process.cpuUsage();
     const at = () => ((epochMs() - e0) / 1000).toFixed(2);
-    const r = await up({ instance, statePath, configPath, mode: 'sandbox', log: (line) => phases.push(`${at()} s  ${line}`) });
+    const clip = (line: string) => (line.length > 120 ? `${line.slice(0, 117)}...` : line);
+    // How many processes the controller had started, every 50 ms: where up() spends its time.
+    const samples: [string, number][] = [];
+    const sampler = setInterval(() => samples.push([at(), spawnCounter.count - spawned0]), 50);
+    const upDone = up({ instance, statePath, configPath, mode: 'sandbox', log: (line) => phases.push(`${at()} s  ${clip(line)}`) });
+    inflight = upDone;
+    const r = await upDone.finally(() => clearInterval(sampler));
     const setupSeconds = (epochMs() - e0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
     const processes = spawnCounter.count - spawned0;
-    phases.push(`${at()} s  up() returned`);
+    phases.push(...spawnMilestones(samples, spawnCounter.count - spawned0), `${at()} s  up() returned`);
+    phases.sort((a, b) => parseFloat(a) - parseFloat(b));
     // The lab also runs its kube-system pods (cluster DNS, ingress controller); only the
     // Deployment's pods are checked (up() has already waited for the system pods' readiness).
     const ips = Object.values(r.state.pods)
@@ -208,8 +223,8 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     const check = await checker.check(sortIps(ips));
     const seconds = (check.lastReadyAt - e0) / 1000;
     phases.push(`${seconds.toFixed(2)} s  all ${n} pods answer HTTP`);
-    log(`lab:   ${n} pods serving in ${seconds.toFixed(2)} s (up() ${setupSeconds.toFixed(2)} s, ${processes} processes)`);
-    return { seconds, setupSeconds, processes, phases };
+    log(`lab:   ${n} pods serving in ${seconds.toFixed(2)} s (up() ${setupSeconds.toFixed(2)} s, ${processes} processes, controller CPU ${cpuSeconds.toFixed(2)} s)`);
+    return { seconds, setupSeconds, processes, phases, cpuSeconds };
   } finally {
     await cleanup();
   }
@@ -239,8 +254,10 @@ export async function measureFloor(n: number, dir: string, log: (l: string) => v
   });
   const scriptPath = path.join(work, 'floor.sh');
   let checker: Checker | undefined;
+  let inflight: Promise<unknown> = Promise.resolve();
   const cleanup = deferCleanup(async () => {
     checker?.stop();
+    await inflight.catch(() => {});
     await terminateProcesses(plan.podNetns, 5);
     await cniDel(plan.netns);
     await Promise.all(plan.etcDirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -254,7 +271,8 @@ export async function measureFloor(n: number, dir: string, log: (l: string) => v
     await run(['ip', 'netns', 'add', plan.nodeNetns]); // as for the lab: the checker waits inside
     checker = await startChecker(plan.nodeNetns);
     const e0 = epochMs();
-    await run(['sh', scriptPath]);
+    inflight = run(['sh', scriptPath]);
+    await inflight;
     const setupSeconds = (epochMs() - e0) / 1000;
     const check = await checker.check(plan.ips);
     const seconds = (check.lastReadyAt - e0) / 1000;
@@ -263,6 +281,19 @@ export async function measureFloor(n: number, dir: string, log: (l: string) => v
   } finally {
     await cleanup();
   }
+}
+
+/** Timeline lines each time the controller's process count grew by another tenth of the total. */
+export function spawnMilestones(samples: [string, number][], total: number): string[] {
+  const out: string[] = [];
+  let shown = 0;
+  for (const [t, count] of samples) {
+    if (count > shown && (count - shown >= total / 10 || count === total)) {
+      out.push(`${t} s  ${count} of ${total} processes started`);
+      shown = count;
+    }
+  }
+  return out;
 }
 
 /** Fails (after removing them) when namespaces with the prefix survived a cleanup. */
@@ -283,23 +314,31 @@ export function parseSizes(text: string | undefined): number[] {
 async function runPods(ctx: BenchContext): Promise<Figure[]> {
   const sizes = parseSizes(ctx.options.pods);
   const dir = await makeWorkDir();
+  // Registered first, so it runs last (after the measurements' own cleanups) on Ctrl-C too.
+  const removeDir = deferCleanup(() => rm(dir, { recursive: true, force: true }));
   const figures: Figure[] = [];
+  const busyRuns: number[] = [];
   try {
     for (const n of sizes) {
       const lab: Measurement[] = [];
       const floor: Measurement[] = [];
       // Interleaved, floor first, so both see the same machine state (page cache, slab).
       // Each on a quiet machine: the teardown of the previous run goes on in the kernel for a while.
+      const quiet = async () => {
+        const s = await settle();
+        if (s.busy > 0.1) busyRuns.push(Math.round(s.busy * 100));
+      };
       for (let i = 0; i < ctx.repeat; i++) {
-        await settle();
+        await quiet();
         floor.push(await measureFloor(n, dir, ctx.log));
-        await settle();
+        await quiet();
         lab.push(await measureLab(n, dir, ctx.log));
       }
       const bestLab = lab.reduce((a, b) => (b.seconds < a.seconds ? b : a));
       const bestFloor = floor.reduce((a, b) => (b.seconds < a.seconds ? b : a));
       figures.push({ name: `${n} pods to Running (serving HTTP)`, value: best(lab.map((m) => m.seconds)), unit: 's', floor: best(floor.map((m) => m.seconds)), goal: GOAL_RATIO });
       figures.push({ name: `${n} pods: processes started`, value: bestLab.processes, unit: 'procs', floor: bestFloor.processes });
+      figures.push({ name: `${n} pods: controller CPU in up()`, value: best(lab.map((m) => m.cpuSeconds ?? Infinity)), unit: 's' });
       ctx.note(`${n} pods: up() returned after ${bestLab.setupSeconds.toFixed(2)} s, the floor script after ${bestFloor.setupSeconds.toFixed(2)} s; every pod answered HTTP ${(bestLab.seconds - bestLab.setupSeconds).toFixed(2)} s / ${(bestFloor.seconds - bestFloor.setupSeconds).toFixed(2)} s later. Lab timeline of its best run:`);
       ctx.note('');
       ctx.note('  ```');
@@ -308,8 +347,9 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
       ctx.note('');
     }
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await removeDir();
   }
+  if (busyRuns.length) ctx.note(`The machine was busy with other work before ${busyRuns.length} of the runs (CPU ${busyRuns.join('%, ')}% busy after 30 s of waiting): those figures are noisier.`);
   ctx.note(`Best of ${ctx.repeat} run(s) each, floor and lab interleaved. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance; the floor is a generated \`sh\` script doing the same ip/busybox commands (see bench/pods-floor.ts), the busybox layer prepared before its clock starts. Both are timed until one checker process in the node namespace (bench/http-check.mjs) got the page from every pod IP. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and the commands the floor script runs; neither counts the mount/hostname/chroot children of container-init.sh, which both run per pod.`);
   return figures;
 }
@@ -318,6 +358,7 @@ export const podsBenchmark: Benchmark = {
   name: 'pods',
   description: 'Pods to Running: time from `up()` until every pod of a busybox-httpd Deployment answers HTTP on its IP, 100 and 500 pods (`--pods 100,500`), against the same ip/busybox commands from a plain shell script.',
   needsRoot: true,
+  options: { pods: 'comma-separated pod counts, default 100,500' },
   precheck: () => {
     const missing = missingTools();
     if (missing.length) return `missing ${missing.map((t) => t.command).join(', ')} (apt-get install ${[...new Set(missing.map((t) => t.aptPackage))].join(' ')})`;

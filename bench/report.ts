@@ -151,7 +151,12 @@ export function renderMarkdown(runs: StoredRun[], machine: MachineFacts): string
   out.push('Written by `npm run bench` (bench/main.ts); do not edit by hand. `sudo npm run bench` runs every');
   out.push('benchmark, `sudo npm run bench -- <name>` one of them (the others keep their last figures).');
   out.push('Each figure is compared with a **floor**: the same kernel work done the plainest way, measured in');
-  out.push('the same run on the same machine. **ratio** = value / floor; **goal** is the ratio to stay within.', '');
+  out.push('the same run on the same machine. **ratio** = value / floor; **goal** is the ratio to stay within');
+  out.push('(or, for a figure without a floor, a limit on the value). Options: `--repeat N` (best of N),');
+  out.push('`--no-write` (print only), `--list`, and per benchmark (see `npm run bench -- --help`).', '');
+  out.push('To add a benchmark: write `bench/<name>.ts` exporting a `Benchmark` (bench/harness.ts: name,');
+  out.push('description, `needsRoot`, `run(ctx)` returning figures `{name, value, unit, floor?, goal?}`; register');
+  out.push('cleanups with `deferCleanup` so Ctrl-C removes what it made) and add it to bench/registry.ts.', '');
   out.push('## Machine (latest run)', '');
   out.push(markdownTable(['', ''], machineRows(machine)));
   out.push('## Summary', '');

@@ -285,16 +285,6 @@ export function renderService(ctx: RenderContext, m: ServiceModel): ServiceFragm
   return { key: m.key, ports, activeChains: active, endpointCount, largeClusterMode: ctx.largeClusterMode };
 }
 
-/** Lines the applier adds to a restore (jump inserts, canary chains); empty for `lab proxy render`. */
-export interface RestoreExtras {
-  filterChains?: string[];
-  filterRules?: string[];
-  natChains?: string[];
-  natRules?: string[];
-  /** A `*mangle` table section (chain lines and rules); written first when non-empty. */
-  mangle?: string[];
-}
-
 export interface AssembleOptions {
   config: ProxyConfig;
   fragments: ServiceFragment[];
@@ -302,7 +292,6 @@ export interface AssembleOptions {
   writeChains: (key: string) => boolean;
   /** Per-service chains to flush and delete (`-X`), kube-proxy's stale chain cleanup. */
   staleChains?: string[];
-  extras?: RestoreExtras;
   /**
    * Leave out a top-level chain (KUBE-SERVICES, KUBE-FORWARD, …) whose rules are exactly these
    * (keys "filter/CHAIN", "nat/CHAIN"). kube-proxy always rewrites them; this is the lab's opt-in
@@ -338,7 +327,6 @@ export function assembleRestore(opts: AssembleOptions): RestoreText {
   const { config } = opts;
   const mark = masqueradeMark(config.masqueradeBit);
   const localhostNodePorts = config.localhostNodePorts ?? true;
-  const extras = opts.extras ?? {};
 
   const filterTop = [...FILTER_TOP];
   const filterHead: string[] = [];
@@ -429,14 +417,8 @@ export function assembleRestore(opts: AssembleOptions): RestoreText {
   for (const l of natTail) if (keepNat(l)) natRules.push(l);
   for (const l of filterTail) if (keepFilter(l)) filterRules.push(l);
 
-  if (extras.filterChains) filterChains.push(...extras.filterChains);
-  if (extras.filterRules) filterRules.push(...extras.filterRules);
-  if (extras.natChains) natChains.push(...extras.natChains);
-  if (extras.natRules) natRules.push(...extras.natRules);
-
   // Joined block by block: spreading 100,000 lines into one push() would overflow the stack.
   const blocks: string[][] = [];
-  if (extras.mangle && extras.mangle.length > 0) blocks.push(['*mangle'], extras.mangle, ['COMMIT']);
   // A table with nothing to write (a partial sync with unchanged top-level chains) is left out.
   if (filterChains.length + filterRules.length > 0) blocks.push(['*filter'], filterChains, filterRules, ['COMMIT']);
   if (natChains.length + natRules.length > 0) blocks.push(['*nat'], natChains, natRules, ['COMMIT']);

@@ -9,7 +9,7 @@
 import type { EndpointSlice, Service } from '../api/types.ts';
 import { isServiceChainName } from './names.ts';
 import { buildServiceModel, categorizeEndpoints, slicesByService, type ProxyConfig, type ServiceModel } from './model.ts';
-import { assembleRestore, isLargeCluster, renderService, type RestoreExtras, type RestoreText, type ServiceFragment } from './render.ts';
+import { assembleRestore, isLargeCluster, renderService, type RestoreText, type ServiceFragment } from './render.ts';
 
 /**
  * 'always': rewrite the top-level chains on every sync, as kube-proxy does.
@@ -35,8 +35,6 @@ export interface PlanRequest {
    * compared with what was last written.
    */
   changed?: Iterable<string>;
-  /** Lines the applier adds (jump inserts, canary chains). */
-  extras?: RestoreExtras;
 }
 
 /** A UDP service port whose endpoints changed: stale conntrack entries must go (see syncer). */
@@ -55,12 +53,12 @@ interface CachedService {
   /** The objects last seen: when the same objects come again, nothing is compared at all. */
   svc: Service;
   slices: EndpointSlice[];
-  /** The fields that matter, as JSON: equal means unchanged even for new objects. */
-  raw: string;
+  /** The fields that matter, as JSON: equal means unchanged even for new objects (computed when first needed). */
+  raw?: string;
   model: ServiceModel;
   fragment: ServiceFragment;
-  /** The Service's own chains as text, to tell a real change from an equal re-render. */
-  chainsText: string;
+  /** The Service's own chains as text, to tell a real change from an equal re-render (computed when first needed). */
+  chainsText?: string;
   /** Endpoint IPs used for each UDP port ("<portName>/UDP" -> IPs). */
   udp: Map<string, string[]>;
 }
@@ -133,6 +131,13 @@ export class ProxySyncPlanner {
     return out;
   }
 
+  /** The per-service chains the plan's rules use (what exists once it is applied). */
+  activeIn(plan: SyncPlan): Set<string> {
+    const out = new Set<string>();
+    for (const c of plan.next.cache.values()) for (const ch of c.fragment.activeChains) out.add(ch);
+    return out;
+  }
+
   /** Leftover per-service chains found in the kernel (a previous run): deleted unless in use. */
   adoptChains(chains: Iterable<string>): void {
     for (const c of chains) if (isServiceChainName(c)) this.adopted.add(c);
@@ -145,7 +150,7 @@ export class ProxySyncPlanner {
 
     // 1. Which Services may have changed: the same objects (or, with a hint, not named) -> no;
     //    equal relevant fields -> no; otherwise model them again.
-    type Entry = { key: string; model: ServiceModel; cached?: CachedService; next?: Omit<CachedService, 'model' | 'fragment' | 'chainsText' | 'udp'> };
+    type Entry = { key: string; model: ServiceModel; cached?: CachedService; next?: { svc: Service; slices: EndpointSlice[]; raw?: string } };
     const entries: Entry[] = [];
     for (const s of req.services) {
       const key = `${s.metadata.namespace}/${s.metadata.name}`;
@@ -155,15 +160,17 @@ export class ProxySyncPlanner {
         entries.push({ key, model: cached.model, cached });
         continue;
       }
-      const raw = rawFingerprint(s, slices);
-      if (cached && cached.raw === raw) {
+      // A Service seen for the first time needs no comparison (and a full sync of 10,000
+      // Services no 10,000 JSON strings); its fingerprint is made when it is next compared.
+      const raw = cached ? rawFingerprint(s, slices) : undefined;
+      if (cached && (cached.raw ??= rawFingerprint(cached.svc, cached.slices)) === raw) {
         // New objects, same content: remember them so the next sync takes the fast path.
         entries.push({ key, model: cached.model, cached: { ...cached, svc: s, slices } });
         continue;
       }
       const model = buildServiceModel(s, slices, this.config);
       if (!model) continue; // headless / ExternalName: no rules
-      entries.push({ key, model, ...(cached ? { cached } : {}), next: { svc: s, slices, raw } });
+      entries.push({ key, model, ...(cached ? { cached } : {}), next: { svc: s, slices, ...(raw !== undefined ? { raw } : {}) } });
     }
     entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
@@ -185,11 +192,11 @@ export class ProxySyncPlanner {
       let entry: CachedService;
       if (e.next || !c || (full && c.fragment.largeClusterMode !== largeClusterMode)) {
         const fragment = renderService(ctx, e.model);
-        const text = chainsText(fragment);
+        const text = c ? chainsText(fragment) : undefined;
         const udp = e.next ? udpEndpoints(e.model) : c!.udp;
         if (e.next) udpConntrack.push(...udpChanges(e.model, udp, c?.udp));
-        entry = { ...(e.next ?? { svc: c!.svc, slices: c!.slices, raw: c!.raw }), model: e.model, fragment, chainsText: text, udp };
-        if (!c || c.chainsText !== text) written.add(e.key);
+        entry = { ...(e.next ?? { svc: c!.svc, slices: c!.slices, ...(c!.raw !== undefined ? { raw: c!.raw } : {}) }), model: e.model, fragment, ...(text !== undefined ? { chainsText: text } : {}), udp };
+        if (!c || (c.chainsText ??= chainsText(c.fragment)) !== text) written.add(e.key);
         if (c) for (const ch of c.fragment.activeChains) if (!fragment.activeChains.includes(ch)) stale.add(ch);
       } else entry = c;
       nextCache.set(e.key, entry);
@@ -211,7 +218,6 @@ export class ProxySyncPlanner {
       fragments,
       writeChains: (k) => written.has(k),
       staleChains,
-      ...(req.extras ? { extras: req.extras } : {}),
       ...(!full && this.topLevel === 'when-changed' ? { omitIfUnchanged: this.top } : {}),
       topText: this.topLevel === 'when-changed',
     });

@@ -2,18 +2,18 @@
 //
 // One sync = one `iptables-restore -w 5 --noflush --counters` (filter + nat in one input, as
 // kube-proxy's RestoreAll). `--noflush` is what keeps everything else in the tables alive: only
-// the chains named in the input are flushed. A full sync additionally checks the jump rules from
-// the built-in chains (listing those with `iptables -S`, in parallel) and puts any missing
-// `-I <chain> 1` into the same restore input, so even a first sync is one transaction per table.
+// the chains named in the input are flushed. A full sync also checks the jump rules from the
+// built-in chains (listing those with `iptables -S`, in parallel, while the plan is computed) and
+// appends any missing `-I <chain> 1` to the same input, in a second section per table: still one
+// process per sync.
 //
-// Bookkeeping lives in memory. `iptables-save` is read once, on the first full sync, to find
-// per-service chains left over by an earlier run, and by teardown(); never on an ordinary sync.
+// Bookkeeping lives in memory. `iptables-save -t nat` is read once, on the first full sync, to
+// find per-service chains left over by an earlier run, and by teardown(); never on a later sync.
 import { run, spawnCounter, type Netns } from '../sys/exec.ts';
 import type { EndpointSlice, Service } from '../api/types.ts';
 import { JUMP_RULES, jumpRestoreLine, matchJumpRule, type JumpRule, type Table } from './jumps.ts';
 import { isServiceChainName, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './names.ts';
 import type { ProxyConfig } from './model.ts';
-import type { RestoreExtras } from './render.ts';
 import { ProxySyncPlanner, type SyncPlan, type TopLevelPolicy, type UdpConntrackChange } from './sync-plan.ts';
 
 /** kube-proxy waits up to 5 s for the xtables lock (legacy iptables; nft ignores it). */
@@ -32,6 +32,11 @@ export interface ProxySyncerOptions {
   adoptLeftovers?: boolean;
 }
 
+/**
+ * What the proxy sees, like kube-proxy's informers. Objects are treated as immutable: hand over
+ * new objects for a change (as applyAllocations / computeEndpointSlices produce) — an object
+ * passed again unchanged by identity is not looked at again.
+ */
 export interface ProxyState {
   /** Services after allocation (api/allocators.ts applyAllocations). */
   services: Service[];
@@ -125,34 +130,56 @@ export class ProxySyncer {
     const t0 = performance.now();
     const spawns0 = spawnCounter.count;
     const full = Boolean(opts.full) || this.planner.needFullSync;
-    let extras: RestoreExtras | undefined;
-    let jumpsInserted = 0;
-    if (full) {
-      const [missing, leftovers] = await Promise.all([this.missingJumps(), this.adoptLeftovers ? this.serviceChainsInKernel() : Promise.resolve([])]);
-      this.planner.adoptChains(leftovers);
-      jumpsInserted = missing.length;
-      extras = jumpExtras(missing, this.planner.config.localhostNodePorts ?? true);
-    }
+    // A full sync looks at the kernel first: which jump rules are missing, and (once) which
+    // per-service chains an earlier run left. The processes are started before planning and
+    // run while the plan is computed; their findings go into an epilogue of the same input.
+    const looks = full ? Promise.all([this.missingJumps(), this.adoptLeftovers ? this.serviceChainsInKernel() : Promise.resolve([])]) : undefined;
     const plan = this.planner.plan({
       services: state.services,
       endpointSlices: state.endpointSlices,
       full,
       ...(state.changed ? { changed: state.changed } : {}),
-      ...(extras ? { extras } : {}),
     });
-    this.lastRestoreInput = plan.text;
+    let input = plan.text;
+    let jumpsInserted = 0;
+    let leftoversDeleted = 0;
+    if (looks) {
+      const [missing, leftovers] = await looks;
+      const active = this.planner.activeIn(plan);
+      const stale = new Set(plan.staleChains);
+      const gone = leftovers.filter((c) => !active.has(c) && !stale.has(c)).sort();
+      jumpsInserted = missing.length;
+      leftoversDeleted = gone.length;
+      input += fullSyncEpilogue(missing, gone, this.planner.config.localhostNodePorts ?? true);
+    }
+    this.lastRestoreInput = input;
     const r0 = performance.now();
-    const res = await run(RESTORE_ARGV, { netns: this.netns, input: plan.text, allowFail: true });
+    const res = await run(RESTORE_ARGV, { netns: this.netns, input, allowFail: true });
     const restoreMs = performance.now() - r0;
     if (res.exitCode !== 0) {
       this.planner.fail(plan);
-      throw new ProxySyncError(`iptables-restore failed (exit ${res.exitCode}): ${res.stderr.trim()}${contextOfError(res.stderr, plan.text)}`, plan.text);
+      throw new ProxySyncError(`iptables-restore failed (exit ${res.exitCode}): ${res.stderr.trim()}${contextOfError(res.stderr, input)}`, input);
     }
     this.planner.commit(plan);
-    this.adoptLeftovers = false;
+    if (full) this.adoptLeftovers = false;
     const applyMs = performance.now() - t0;
     if (this.conntrackCleanup && plan.udpConntrack.length > 0) await this.cleanConntrack(plan.udpConntrack);
-    return summarize(plan, { jumpsInserted, restoreMs, applyMs, totalMs: performance.now() - t0, spawns: spawnCounter.count - spawns0 });
+    return {
+      full: plan.full,
+      rules: { filter: plan.rules.filter + count(input, plan.text, 'filter'), nat: plan.rules.nat + count(input, plan.text, 'nat') },
+      chains: plan.chains,
+      bytes: Buffer.byteLength(input),
+      services: plan.services,
+      endpoints: plan.endpoints,
+      servicesWritten: plan.servicesWritten.length,
+      staleChainsDeleted: plan.staleChains.length + leftoversDeleted,
+      largeClusterMode: plan.largeClusterMode,
+      jumpsInserted,
+      restoreMs,
+      applyMs,
+      totalMs: performance.now() - t0,
+      spawns: spawnCounter.count - spawns0,
+    };
   }
 
   /**
@@ -202,36 +229,31 @@ export class ProxySyncer {
   }
 }
 
-function summarize(plan: SyncPlan, t: { jumpsInserted: number; restoreMs: number; applyMs: number; totalMs: number; spawns: number }): SyncResult {
-  return {
-    full: plan.full,
-    rules: plan.rules,
-    chains: plan.chains,
-    bytes: plan.bytes,
-    services: plan.services,
-    endpoints: plan.endpoints,
-    servicesWritten: plan.servicesWritten.length,
-    staleChainsDeleted: plan.staleChains.length,
-    largeClusterMode: plan.largeClusterMode,
-    ...t,
-  };
+/** Jump inserts in the epilogue of `input` (after `planText`), per table. */
+function count(input: string, planText: string, table: 'filter' | 'nat'): number {
+  let n = 0;
+  let cur = '';
+  for (const l of input.slice(planText.length).split('\n')) {
+    if (l.startsWith('*')) cur = l.slice(1);
+    else if (cur === table && l.startsWith('-I ')) n++;
+  }
+  return n;
 }
 
-/** The missing jumps as restore lines, plus kube-proxy's canary chains (created by its Monitor). */
-function jumpExtras(missing: JumpRule[], localhostNodePorts: boolean): RestoreExtras {
-  const extras: Required<Pick<RestoreExtras, 'filterChains' | 'filterRules' | 'natChains' | 'natRules' | 'mangle'>> = {
-    filterChains: [`:${KUBE_PROXY_CANARY} - [0:0]`],
-    filterRules: [],
-    natChains: [`:${KUBE_PROXY_CANARY} - [0:0]`],
-    natRules: [],
-    mangle: [`:${KUBE_PROXY_CANARY} - [0:0]`],
-  };
-  for (const j of missing) {
-    // KUBE-FIREWALL is only declared by the renderer with localhost NodePorts; the jump needs it.
-    if (j.dstChain === KUBE_FIREWALL && !localhostNodePorts && !extras.filterChains.includes(`:${KUBE_FIREWALL} - [0:0]`)) extras.filterChains.push(`:${KUBE_FIREWALL} - [0:0]`);
-    (j.table === 'nat' ? extras.natRules : extras.filterRules).push(jumpRestoreLine(j, '-I'));
-  }
-  return extras;
+/**
+ * What a full sync adds after the rendered rules, as further table sections: kube-proxy's canary
+ * chains (its Monitor creates them), the missing jump rules (`-I <chain> 1`, in kube-proxy's
+ * order), and leftover per-service chains of an earlier run (flushed, then deleted).
+ */
+export function fullSyncEpilogue(missing: JumpRule[], leftovers: string[], localhostNodePorts: boolean): string {
+  const filter = [`:${KUBE_PROXY_CANARY} - [0:0]`];
+  const nat = [`:${KUBE_PROXY_CANARY} - [0:0]`];
+  // KUBE-FIREWALL is only declared by the renderer with localhost NodePorts; its jumps need it.
+  if (!localhostNodePorts && missing.some((j) => j.dstChain === KUBE_FIREWALL)) filter.push(`:${KUBE_FIREWALL} - [0:0]`);
+  for (const c of leftovers) nat.push(`:${c} - [0:0]`);
+  for (const j of missing) (j.table === 'nat' ? nat : filter).push(jumpRestoreLine(j, '-I'));
+  for (const c of leftovers) nat.push(`-X ${c}`);
+  return ['*mangle', `:${KUBE_PROXY_CANARY} - [0:0]`, 'COMMIT', '*filter', ...filter, 'COMMIT', '*nat', ...nat, 'COMMIT', ''].join('\n');
 }
 
 /** "line 12 failed" from iptables-restore -> that line and its neighbours. */

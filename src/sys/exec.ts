@@ -48,6 +48,8 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
   const full = inNetns(opts.netns, argv);
   full.forEach(assertArg);
   spawnCounter.count++;
+  // LAB_SHOW_COMMANDS=1: print every command the lab runs (a way to learn what it does).
+  if (process.env.LAB_SHOW_COMMANDS) process.stderr.write(`+ ${full.join(' ')}${opts.input ? ` <<< (${opts.input.length} bytes)` : ''}\n`);
   const [file, ...args] = full as [string, ...string[]];
   const result = await execa(file, args, {
     input: opts.input,

@@ -16,7 +16,8 @@ export class Describer {
     const head = `${pad}${label}:`;
     const text = value === undefined || value === '' ? '<none>' : String(value);
     const [first, ...rest] = text.split('\n');
-    const col = Math.max(width, head.length + 1);
+    // Nested blocks get a wider label column, as kubectl's do.
+    const col = Math.max(width + (indent >= 4 ? 2 : 0), head.length + 1);
     this.lines.push(`${head.padEnd(col)}${first}`);
     for (const r of rest) this.lines.push(`${' '.repeat(col)}${r}`);
     return this;
@@ -211,7 +212,7 @@ export function describeService(svc: Service, state: LabState, index: ClusterInd
         ['ENDPOINT', 'CHAIN', 'PROBABILITY', 'POD'],
         sp.endpoints.map((e) => {
           const jump = svcRules.find((r) => r.target === e.sepChain);
-          const prob = jump ? (jump.probability !== undefined ? jump.probability.toFixed(5) : 'rest') : e.ready ? '-' : 'not ready';
+          const prob = jump ? (jump.probability !== undefined ? jump.probability.toFixed(5) : 'the rest') : e.ready ? '-' : 'not ready';
           return [`${e.ip}:${e.port}`, present(e.sepChain) ? e.sepChain : `${e.sepChain} (missing)`, prob, e.pod ? podLabel(e.pod) : '<no pod>'];
         }),
         6,
@@ -234,7 +235,7 @@ export interface NodeObservation {
 
 const SYSCTL_WHY: Record<string, string> = {
   'net.ipv4.ip_forward': 'the node routes between eth1 and cni0',
-  'net.ipv4.conf.all.route_localnet': 'NodePorts answer on 127.0.0.1 too (kube-proxy)',
+  'net.ipv4.conf.all.route_localnet': 'kube-proxy: NodePorts answer on 127.0.0.1 too',
   'net.bridge.bridge-nf-call-iptables': 'bridged pod-to-pod frames pass iptables: same-node Service traffic and hairpin get NATed',
 };
 

@@ -36,8 +36,8 @@ export function addressLabel(ip: string, ctx: ExplainContext): string | undefine
   const { index } = ctx;
   const pod = index.podByIP(ip);
   if (pod) return `pod ${podLabel(pod)}`;
-  if (ip === index.nodeIP) return `node ${index.nodeName} (eth1)`;
-  if (ctx.gateway && ip === ctx.gateway) return `node ${index.nodeName} (cni0)`;
+  if (ip === index.nodeIP) return `node ${index.nodeName} eth1`;
+  if (ctx.gateway && ip === ctx.gateway) return `node ${index.nodeName} cni0`;
   if (ctx.laptopIP && ip === ctx.laptopIP) return 'the laptop';
   const svc = index.servicePorts.find((sp) => sp.service.spec.clusterIP === ip);
   if (svc) return `ClusterIP of ${svc.service.metadata.namespace}/${svc.service.metadata.name}`;
@@ -227,7 +227,7 @@ export function parseRoute(line: string): RouteLine | null {
   return { raw: line.trim(), type, prefix, dev: get('dev'), via: get('via'), src: get('src') };
 }
 
-function inCidr(cidr: string | undefined, ip: string): boolean {
+export function inCidr(cidr: string | undefined, ip: string): boolean {
   if (!cidr) return false;
   try {
     return contains(parseCidr(cidr), ip);

@@ -4,8 +4,14 @@
 /** The separator `lab trace` puts between the body and curl's write-out. */
 export const CURL_MARKER = '\n@@lab-trace-curl@@';
 
-/** curl `-w` argument producing CURL_MARKER then the JSON of every write-out variable. */
-export const CURL_WRITE_OUT = `${CURL_MARKER.replace('\n', '\\n')}%{json}`;
+/**
+ * curl `-w` argument: CURL_MARKER, then the write-out variables the trace needs as a JSON object.
+ * Not `%{json}`: producing every variable makes curl look up the machine's own host name, and
+ * from a pod that lookup is a query to the cluster DNS the trace would then see.
+ */
+export const CURL_WRITE_OUT =
+  `${CURL_MARKER.replace('\n', '\\n')}{"http_code":"%{http_code}","local_ip":"%{local_ip}","local_port":%{local_port},` +
+  `"remote_ip":"%{remote_ip}","remote_port":%{remote_port},"size_download":%{size_download},"time_connect":%{time_connect},"time_total":%{time_total}}`;
 
 export interface CurlResult {
   exitCode: number;
@@ -38,10 +44,10 @@ export function parseCurlOutput(stdout: string, exitCode: number, stderr = ''): 
   }
   const num = (k: string) => (typeof w[k] === 'number' ? (w[k] as number) : undefined);
   const str = (k: string) => (typeof w[k] === 'string' && w[k] !== '' ? (w[k] as string) : undefined);
-  const code = num('http_code') ?? num('response_code');
+  const code = Number(w.http_code ?? w.response_code ?? 0);
   return {
     ...result,
-    httpCode: code === 0 ? undefined : code,
+    httpCode: Number.isInteger(code) && code > 0 ? code : undefined,
     localIP: str('local_ip'),
     localPort: num('local_port') || undefined,
     remoteIP: str('remote_ip'),

@@ -14,7 +14,7 @@ import type { Pod } from '../api/types.ts';
 import type { AccessLogEntry } from '../ingress/nginx.ts';
 import { podLabel, type ClusterIndex, type FrontendKind, type ServicePortRef } from './cluster.ts';
 import { dnatOf, hostPort, matchOriginal, snatOf, tupleText, type ConntrackEntry, type Tuple } from './conntrack.ts';
-import { addressLabel, type ExplainContext } from './explain.ts';
+import { addressLabel, inCidr, type ExplainContext } from './explain.ts';
 import { matchesHost, type RuleDelta } from './iptables.ts';
 import type { CurlResult, DnsAnswer, DnsLogEntry, ParsedUrl } from './observations.ts';
 
@@ -192,7 +192,11 @@ export function resolveLeg(
     if (seps.length > 1) {
       // More than one endpoint counted a connection in this window (another leg, or other
       // traffic): conntrack says which one was ours.
-      const ours = ctDnat ? seps.find((r) => index.chainOwner(r.rule.target!)?.endpoint && hostPort(index.chainOwner(r.rule.target!)!.endpoint!.ip, index.chainOwner(r.rule.target!)!.endpoint!.port) === ctDnat.to) : undefined;
+      const endpointOf = (r: RuleDelta) => {
+        const e = index.chainOwner(r.rule.target!)?.endpoint;
+        return e ? hostPort(e.ip, e.port) : undefined;
+      };
+      const ours = ctDnat ? seps.find((r) => endpointOf(r) === ctDnat.to) : undefined;
       if (ours) rules = rules.filter((r) => !seps.includes(r) || r === ours);
       else warnings.push(`${t}: ${seps.length} endpoint chains counted a connection during the ${role} request; cannot tell which was this one`);
     }
@@ -208,6 +212,7 @@ export function resolveLeg(
     warnings.push(`${role}: the counters point at ${counterSep} but conntrack at ${conntrackSep}`);
   }
   leg.sepChain = counterSep ?? conntrackSep;
+  if (!counterSep && conntrackSep && fe) leg.svcChain ??= fe.servicePort.chains.svc;
   if (leg.sepChain) leg.sepEvidence = counterSep && conntrackSep ? 'counter+conntrack' : counterSep ? 'counter' : 'conntrack';
 
   const dnatTo = dnatRule?.rule.toDestination ?? ctDnat?.to;
@@ -237,10 +242,10 @@ function legTarget(leg: Leg): { ip: string; port: number } | null {
 
 const fmtRule = (r: RuleHit) => `+${r.packets}  ${r.text}`;
 
-function dnatHop(leg: Leg, where: string): Hop {
+function dnatHop(leg: Leg, where: string, hook: 'PREROUTING' | 'OUTPUT'): Hop {
   const svc = leg.service;
   const lines: string[] = [];
-  lines.push(`${where}: nat ${leg.rules[0]?.chain === 'KUBE-SERVICES' || leg.rules.length === 0 ? 'PREROUTING/OUTPUT -> KUBE-SERVICES' : leg.rules[0]!.chain}; the rules whose counters moved (iptables-save -c before/after):`);
+  lines.push(`${where}: nat ${hook} -> KUBE-SERVICES; the rules whose counters moved (iptables-save -c before/after):`);
   for (const r of leg.rules) lines.push(`  ${fmtRule(r)}`);
   if (leg.rules.length === 0) lines.push('  (none: no counter moved)');
   if (leg.sepChain) {
@@ -284,10 +289,10 @@ function returnLines(leg: Leg): string[] {
   return [`${hostPort(r.src, r.sport)} -> ${hostPort(r.dst, r.dport)}  becomes  ${hostPort(o.dst, o.dport)} -> ${hostPort(o.src, o.sport)}   (${what}, from the conntrack entry)`];
 }
 
-function sourceLines(src: TraceSource, ip: string | undefined): string[] {
-  if (src.kind === 'pod' && src.pod) return [`pod ${podLabel(src.pod)}${ip ? ` ${ip}` : ''}: eth0 in network namespace ${src.netns}, default route via cni0`];
-  if (src.kind === 'laptop') return [`the laptop${ip ? ` ${ip}` : ''}${src.netns ? ` (network namespace ${src.netns}, standing in for it)` : ''}`];
-  return [`node${ip ? ` ${ip}` : ''}${src.netns ? ` (network namespace ${src.netns})` : ' (this machine)'}`];
+function sourceLines(src: TraceSource): string[] {
+  if (src.kind === 'pod' && src.pod) return [`eth0 in network namespace ${src.netns}; its default route leads to cni0 on the node`];
+  if (src.kind === 'laptop') return src.netns ? [`network namespace ${src.netns} stands in for it, joined to the node's eth1 by a veth pair (vboxnet0)`] : [];
+  return [src.netns ? `network namespace ${src.netns}` : 'this machine is the node (host mode): the request starts here, so it meets nat OUTPUT instead of PREROUTING'];
 }
 
 /** Everything `lab trace` prints, from the observations. */
@@ -304,7 +309,7 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
     warnings,
   };
 
-  hops.push({ kind: 'source', title: obs.from.label, lines: sourceLines(obs.from, c.localIP) });
+  hops.push({ kind: 'source', title: `${obs.from.label}${c.localIP ?? obs.sourceIP ? ` ${c.localIP ?? obs.sourceIP}` : ''}`, lines: sourceLines(obs.from) });
 
   // 1. Name resolution.
   if (obs.resolution) {
@@ -318,8 +323,9 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
       if (answer.fqdn && answer.fqdn !== answer.query) lines.push(`resolv.conf search list (ndots:5): ${answer.query} -> ${answer.fqdn}`);
       lines.push(`${answer.status ?? '?'}: ${answer.fqdn ?? answer.query} A ${answer.addresses.join(', ') || '(none)'}${answer.ttl !== undefined ? ` ttl ${answer.ttl}` : ''}${answer.server ? `, answered by ${answer.server.ip}:${answer.server.port}/${answer.server.protocol}` : ''}`);
       const w = obs.resolution.window;
-      if (w && answer.server && c.localIP) {
-        const leg = resolveLeg('dns', answer.server.protocol, { ip: obs.from.pod?.status.podIP ?? c.localIP }, { ip: answer.server.ip, port: answer.server.port }, w, index, ctx, warnings);
+      const dnsFrom = obs.from.pod?.status.podIP ?? c.localIP ?? obs.sourceIP;
+      if (w && answer.server && dnsFrom) {
+        const leg = resolveLeg('dns', answer.server.protocol, { ip: dnsFrom }, { ip: answer.server.ip, port: answer.server.port }, w, index, ctx, warnings);
         trace.dns.leg = leg;
         if (leg.dnat) lines.push(`the query's DNAT: ${leg.service?.name ?? '?'} ${hostPort(leg.to.ip, leg.to.port)} -> ${leg.svcChain ?? '?'} -> ${leg.sepChain ?? '?'} -> ${leg.dnat.pod ? `pod ${leg.dnat.pod.namespace}/${leg.dnat.pod.name} ` : ''}${leg.dnat.to}`);
         if (leg.conntrack) lines.push(`conntrack: ${leg.conntrack.protocol} original ${tupleText(leg.conntrack.original)} | reply ${tupleText(leg.conntrack.reply)}`);
@@ -340,14 +346,25 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
   }
   const dialed = { ip: targetIP, port: c.remotePort ?? obs.url.port };
   const from = { ip: c.localIP ?? obs.sourceIP ?? '?', port: c.localPort };
-  const sendVia = obs.from.kind === 'pod' ? `out of eth0, through veth ${obs.from.pod?.metadata.annotations['lab/veth'] ?? '?'} to cni0: the node routes it` : obs.from.kind === 'laptop' ? 'out of the laptop, into the node on eth1' : 'from the node itself (nat OUTPUT)';
+  const bridged = obs.from.kind === 'pod' && ctx.podCIDR !== undefined && inCidr(ctx.podCIDR, dialed.ip);
+  const sendVia =
+    obs.from.kind === 'pod'
+      ? `out of eth0, through veth ${obs.from.pod?.metadata.annotations['lab/veth'] ?? '?'} to cni0: ${bridged ? 'the bridge switches it straight to the other pod\'s veth (same subnet; br_netfilter still shows it to iptables and conntrack)' : `off the pod subnet, so to the gateway${ctx.gateway ? ` ${ctx.gateway}` : ''}: the node routes it`}`
+      : obs.from.kind === 'laptop'
+        ? 'out of the laptop, into the node on eth1'
+        : 'from the node itself (nat OUTPUT)';
   hops.push({ kind: 'send', title: `tcp ${hostPort(from.ip, from.port)} -> ${hostPort(dialed.ip, dialed.port)}  Host: ${obs.hostHeader}`, lines: [sendVia] });
-  const client = resolveLeg('client', 'tcp', from, dialed, obs.http, index, ctx, warnings);
-  trace.legs.push(client);
-  if (client.service || client.rules.length) hops.push(dnatHop(client, `node ${index.nodeName}`));
+  // A Service without endpoints has no nat rules, only a REJECT in the filter table.
   const rejects = obs.http.deltas.filter((d) => d.rule.table === 'filter' && d.rule.target === 'REJECT' && matchesHost(d.rule.destination, dialed.ip) && (d.rule.dport === undefined || d.rule.dport === dialed.port));
+  const client = resolveLeg('client', 'tcp', from, dialed, obs.http, index, ctx, rejects.length ? [] : warnings);
+  trace.legs.push(client);
+  if (client.rules.length || client.dnat || (client.service && !rejects.length)) hops.push(dnatHop(client, `node ${index.nodeName}`, obs.from.kind === 'node' && !obs.from.netns ? 'OUTPUT' : 'PREROUTING'));
   if (rejects.length) {
-    hops.push({ kind: 'reject', title: `${rejects[0]!.rule.comment ?? 'REJECT'}: the node answers "connection refused" itself`, lines: rejects.map((d) => `  +${d.packets}  ${d.rule.text}`) });
+    hops.push({
+      kind: 'reject',
+      title: `${rejects[0]!.rule.comment ?? 'REJECT'}: the node answers "connection refused" itself`,
+      lines: [`filter ${obs.from.kind === 'node' && !obs.from.netns ? 'OUTPUT' : 'FORWARD'} -> KUBE-SERVICES; the rule whose counter moved:`, ...rejects.map((d) => `  +${d.packets}  ${d.rule.text}`)],
+    });
   }
   const s1 = snatHop(client, ctx);
   if (s1) hops.push(s1);
@@ -381,7 +398,8 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
       const leg = resolveLeg('ingress-dns', 'udp', { ip: ingressIP }, { ip: obs.clusterDNS, port: dnsSp.port.port }, obs.http, index, ctx, []);
       trace.legs.push(leg);
       const dl: string[] = lookups.map((l) => `DNS server log: ${l.raw}`);
-      if (leg.sepChain) dl.push(`the query's DNAT: ${leg.svcChain ?? '?'} -> ${leg.sepChain} -> ${leg.dnat?.pod ? `pod ${leg.dnat.pod.namespace}/${leg.dnat.pod.name} ` : ''}${leg.dnat?.to ?? '?'}${dnsMoved ? '' : ' (an existing conntrack entry: nginx reuses its UDP socket)'}`);
+      if (leg.sepChain) dl.push(`the query's DNAT: ${leg.svcChain ?? '?'} -> ${leg.sepChain} -> ${leg.dnat?.pod ? `pod ${leg.dnat.pod.namespace}/${leg.dnat.pod.name} ` : ''}${leg.dnat?.to ?? '?'}`);
+      if (!dnsMoved && leg.conntrack) dl.push(`no nat rule counted it: the query rode an existing conntrack entry (nginx reuses its UDP socket), whose NAT was decided when it was created: ${tupleText(leg.conntrack.original)} | reply ${tupleText(leg.conntrack.reply)}`);
       hops.push({ kind: 'dns', title: `ingress resolves ${lookups[0]?.name ?? 'the backend Service'} through ${obs.clusterDNS}:53 (cluster DNS)`, lines: dl });
     } else if (log && log.backend !== '-') {
       hops.push({ kind: 'dns', title: 'ingress: Service name answered from nginx\'s resolver cache (valid=5s), no DNS packet this time', lines: [] });
@@ -392,7 +410,7 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
     for (const u of upstreams) {
       const leg = resolveLeg('upstream', 'tcp', { ip: ingressIP }, u, obs.http, index, ctx, warnings);
       trace.legs.push(leg);
-      hops.push(dnatHop(leg, `node ${index.nodeName}, from the ingress pod`));
+      hops.push(dnatHop(leg, `node ${index.nodeName}, from the ingress pod`, 'PREROUTING'));
       const s = snatHop(leg, ctx);
       if (s) hops.push(s);
       const ct = conntrackHop(leg);
@@ -419,7 +437,7 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
         ...trace.answeredBy.log.map((l) => `container log: ${l}`),
       ],
     });
-  } else if (target) {
+  } else if (target && !rejects.length) {
     warnings.push(`no pod of the state has the address ${target.ip}`);
   }
 
@@ -427,11 +445,11 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
   const back = [...trace.legs].filter((l) => l.role === 'client' || l.role === 'upstream').reverse().flatMap(returnLines);
   if (back.length) hops.push({ kind: 'return', title: 'the reply retraces the path, rewritten by conntrack', lines: back });
 
-  const bodyLine = c.body.trim().split('\n')[0] ?? '';
+  const body = c.body.split('\n').map((l) => l.trim()).filter(Boolean);
   hops.push({
     kind: 'response',
     title: c.exitCode === 0 ? `HTTP ${c.httpCode ?? '?'}, ${c.bytes ?? c.body.length} bytes${c.timeTotal !== undefined ? ` in ${(c.timeTotal * 1000).toFixed(1)} ms` : ''}` : `failed: ${c.error}`,
-    lines: bodyLine ? [`body: ${bodyLine.length > 100 ? `${bodyLine.slice(0, 100)}…` : bodyLine}`] : [],
+    lines: [...body.slice(0, 3).map((l) => `| ${l.length > 120 ? `${l.slice(0, 120)}…` : l}`), ...(body.length > 3 ? [`| … (${body.length - 3} more lines)`] : [])],
   });
   return trace;
 }

@@ -18,8 +18,9 @@ function heading(text: string, netns: string | null): string {
 
 async function iptablesSection(ctx: LabContext, counters: boolean): Promise<string[]> {
   const dump = await readIptables(ctx.nodeNetns, { counters });
-  // Only the tables kube-proxy writes to, in the order a packet meets them.
-  const ordered = new Map([...['nat', 'filter'].flatMap((t) => (dump.has(t) ? [[t, dump.get(t)!] as const] : []))]);
+  // nat first (the Service rules), then filter, then any other table holding a KUBE-* chain.
+  const names = [...dump.keys()].sort((a, b) => (a === 'nat' ? -1 : b === 'nat' ? 1 : a === 'filter' ? -1 : b === 'filter' ? 1 : a.localeCompare(b)));
+  const ordered = new Map(names.map((t) => [t, dump.get(t)!] as const));
   return [heading(`iptables-save${counters ? ' -c' : ''}: kube-proxy's chains and the jumps into them`, ctx.nodeNetns), '', ...explainIptables(ordered, ctx.explain, { counters })];
 }
 

@@ -108,6 +108,8 @@ async function tcpdumpHandler(a: Args): Promise<void> {
   const onSignal = () => stopAll();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `lab tcpdump ... | head`: the reader went away; stop the captures instead of dying with them running.
+  process.stdout.on('error', onSignal);
   const counted = (n: number) => {
     packets += n;
     if (multi && a.count && packets >= a.count) stopAll();
@@ -155,6 +157,7 @@ async function tcpdumpHandler(a: Args): Promise<void> {
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onSignal);
     for (const c of children) c.kill('SIGTERM');
     if (file) await new Promise<void>((resolve) => file!.end(() => resolve()));
   }

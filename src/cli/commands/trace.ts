@@ -77,7 +77,8 @@ async function resolve(ctx: LabContext, src: TraceSource, host: string): Promise
     const after = await snapshot(ctx.nodeNetns);
     const answer = parseDig(host, r.stdout);
     if (r.exitCode !== 0 && !answer.status) throw new Error(`dig ${host} in ${src.label} failed: ${(r.stderr || r.stdout).trim()}`);
-    const dnsLog = (await newDnsLog(ctx, offsets)).filter((e) => e.client === src.pod?.status.podIP);
+    // The queries of this lookup: from the pod, for the name or one of its search-list expansions.
+    const dnsLog = (await newDnsLog(ctx, offsets)).filter((e) => e.client === src.pod?.status.podIP && (e.name === host || e.name.startsWith(`${host}.`)));
     return { method: 'cluster-dns', answer, window: window(before, after), dnsLog };
   }
   const r = await run(['getent', 'ahostsv4', host], { netns: src.netns, allowFail: true });

@@ -1,0 +1,49 @@
+// The pure parts of lab tcpdump and lab exec: where a capture runs, what argv is spawned.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { LabState } from '../../src/api/store.ts';
+import { execArgv } from '../../src/cli/commands/exec.ts';
+import { captureTargets, tcpdumpArgv } from '../../src/cli/commands/tcpdump.ts';
+import { buildClusterIndex } from '../../src/trace/cluster.ts';
+
+const state = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/state.json'), 'utf8')) as LabState;
+const ctx = { state, nodeNetns: 'pplt-tx-node', index: buildClusterIndex(state) };
+const pods = Object.values(state.pods);
+
+describe('lab tcpdump targets', () => {
+  it('a service: every endpoint pod\'s veth in the node, labelled with the pod', () => {
+    const { kind, targets } = captureTargets(ctx, 'svc/app2-service');
+    expect(kind).toBe('service');
+    const app2 = pods.filter((p) => p.metadata.labels.app === 'app2').sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    expect(targets).toEqual(app2.map((p) => expect.objectContaining({ label: p.metadata.name, netns: 'pplt-tx-node', iface: p.metadata.annotations['lab/veth'] })));
+    // A bare name that is a Service (and no pod) means the Service; kube-system ones by namespace.
+    expect(captureTargets(ctx, 'app2-service').kind).toBe('service');
+    expect(captureTargets(ctx, 'svc/ingress-nginx').targets.map((t) => t.label)).toEqual([pods.find((p) => p.metadata.name.startsWith('ingress-nginx'))!.metadata.name]);
+  });
+
+  it('a pod: eth0 inside its namespace, or its veth on the node with --veth', () => {
+    const pod = pods.find((p) => p.metadata.name.startsWith('app1-'))!;
+    expect(captureTargets(ctx, pod.metadata.name).targets).toEqual([expect.objectContaining({ label: '', netns: pod.metadata.annotations['lab/netns'], iface: 'eth0' })]);
+    expect(captureTargets(ctx, 'deploy/app1', { veth: true }).targets).toEqual([expect.objectContaining({ netns: 'pplt-tx-node', iface: pod.metadata.annotations['lab/veth'] })]);
+  });
+
+  it('node and cni0; anything else is an error naming what exists', () => {
+    expect(captureTargets(ctx, 'node').targets).toEqual([expect.objectContaining({ netns: 'pplt-tx-node', iface: 'eth1' })]);
+    expect(captureTargets(ctx, state.nodeName).kind).toBe('node');
+    expect(captureTargets(ctx, 'cni0').targets).toEqual([expect.objectContaining({ netns: 'pplt-tx-node', iface: 'cni0' })]);
+    expect(captureTargets({ ...ctx, nodeNetns: null }, 'cni0').targets[0]!.netns).toBeNull();
+    expect(() => captureTargets(ctx, 'nothing-here')).toThrow(/pod "nothing-here" not found/);
+  });
+
+  it('tcpdump argv: immediate mode, line-buffered text or a packet-buffered pcap on stdout, the filter last', () => {
+    expect(tcpdumpArgv('veth1', { write: false, filter: ['tcp', 'port', '80'] })).toEqual(['tcpdump', '-n', '--immediate-mode', '-i', 'veth1', '-l', 'tcp', 'port', '80']);
+    expect(tcpdumpArgv('eth0', { write: true, count: 5, filter: [] })).toEqual(['tcpdump', '-n', '--immediate-mode', '-i', 'eth0', '-U', '-w', '-', '-c', '5']);
+  });
+});
+
+describe('lab exec argv', () => {
+  it('joins the container process\'s namespaces and root, starting in the container\'s working directory', () => {
+    expect(execArgv(4242, '/tmp', ['sh', '-c', 'echo $ROLE'])).toEqual(['nsenter', '--target', '4242', '--net', '--uts', '--mount', '--root', '--wdns=/tmp', '--', 'sh', '-c', 'echo $ROLE']);
+  });
+});
