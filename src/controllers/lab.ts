@@ -15,7 +15,7 @@ import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type En
 import { size } from '../cni/cidr.ts';
 import { publishDns } from '../dns/publish.ts';
 import { renderIngress, syncIngress } from '../ingress/controller.ts';
-import { assignSandbox, podNetns, recordContainerExit, removePods, startPodContainer, syncPods, terminateProcesses, updatePodStatus, NETNS_ANNOTATION, type KubeletContext } from '../kubelet/kubelet.ts';
+import { assignSandbox, podNetns, recordContainerExit, removePods, startPodContainer, syncPods, processesRootedUnder, terminateProcesses, updatePodStatus, NETNS_ANNOTATION, type KubeletContext } from '../kubelet/kubelet.ts';
 import { isContainerAlive } from '../kubelet/runtime.ts';
 import { ProberAgent, runProbe } from '../kubelet/prober.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
@@ -398,6 +398,10 @@ export async function down(opts: DownOptions): Promise<void> {
   }
   if (pods.length) log(`stopping ${pods.length} pod(s)`);
   await removePods({ paths }, pods, { graceSeconds: 5 });
+  for (const pid of processesRootedUnder(`${paths.stateDir}/pods`)) {
+    log(`killing leftover container process ${pid}`);
+    process.kill(pid, 'SIGKILL');
+  }
   const mode: NodeMode | null = state?.mode ?? (netnsExists(paths.nodeNetns) ? 'sandbox' : null);
   if (mode) {
     const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;

@@ -1,6 +1,6 @@
 // The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI) and
 // running containers, and tears down pods that are gone. Batches the network work for all pods.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
@@ -172,6 +172,25 @@ export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: Pod[]
     ...pods.map((p) => rm(ctx.paths.podDir(p.metadata.name), { recursive: true, force: true })),
     ...netnsNames.map((n) => rm(ctx.paths.netnsEtc(n), { recursive: true, force: true })),
   ]);
+}
+
+/**
+ * Container processes chroot into <stateDir>/pods/<pod>/containers/<c>/rootfs, so /proc/<pid>/root
+ * names the instance they belong to even when their network namespace is gone (a namespace file
+ * can lose its mount, e.g. when `ip netns add` ran in another mount namespace). `lab down` uses
+ * this to leave no process behind.
+ */
+export function processesRootedUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/root`).startsWith(dir + '/')) out.push(Number(entry));
+    } catch {
+      /* gone, or a kernel thread */
+    }
+  }
+  return out;
 }
 
 function isContainerAliveAnywhere(pid: number): boolean {

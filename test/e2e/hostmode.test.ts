@@ -1,0 +1,76 @@
+// Host mode, as inside the Vagrant VM: the controller runs in a namespace made to look like the
+// VM (eth1 192.168.56.110), which it takes for the node itself; a laptop namespace reaches it
+// over a veth pair. Also: rules the lab did not create survive up, sync and down.
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cmd, curl, inNetns, instanceName, isRoot, LAB_BIN } from './helpers.ts';
+
+const I = instanceName('e2eh');
+const VM = `pplt-vm-${process.pid.toString(36)}`;
+const LAPTOP = `pplt-laptop-${process.pid.toString(36)}`;
+
+/**
+ * `lab` run inside the VM namespace, so its own namespace is the node. nsenter switches only the
+ * network namespace: `ip netns exec` would also give it a private mount namespace, and the pod
+ * namespaces it mounts under /run/netns would vanish with it, as they never would in a VM.
+ */
+const labInVm = (args: string[]) => cmd(['nsenter', `--net=/run/netns/${VM}`, '--', process.execPath, LAB_BIN, ...args, '--name', I], { timeoutMs: 120_000 });
+
+async function ok(p: Promise<{ code: number; stderr: string; stdout: string }>): Promise<string> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+const foreignNat = '-A PREROUTING -s 203.0.113.7/32 -m comment --comment "someone else" -j RETURN';
+const foreignFilter = '-A FORWARD -s 203.0.113.7/32 -m comment --comment "someone else" -j DROP';
+
+describe.skipIf(!isRoot)('host mode: the controller in a VM-like namespace', () => {
+  beforeAll(async () => {
+    await ok(cmd(['ip', 'netns', 'add', VM]));
+    await ok(cmd(['ip', 'netns', 'add', LAPTOP]));
+    await ok(cmd(['ip', '-n', VM, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'vboxnet0', 'netns', LAPTOP]));
+    await ok(cmd(['ip', '-n', VM, 'addr', 'add', '192.168.56.110/24', 'dev', 'eth1']));
+    await ok(cmd(['ip', '-n', LAPTOP, 'addr', 'add', '192.168.56.1/24', 'dev', 'vboxnet0']));
+    for (const [ns, dev] of [[VM, 'eth1'], [VM, 'lo'], [LAPTOP, 'vboxnet0'], [LAPTOP, 'lo']] as const) await ok(cmd(['ip', '-n', ns, 'link', 'set', dev, 'up']));
+    await mkdir(`/etc/netns/${LAPTOP}`, { recursive: true });
+    await writeFile(`/etc/netns/${LAPTOP}/hosts`, '127.0.0.1 localhost\n192.168.56.110 app1.com app2.com app3.com\n');
+    // Rules that belong to someone else, there before the lab.
+    await ok(inNetns(VM, ['iptables', '-t', 'nat', '-A', 'PREROUTING', '-s', '203.0.113.7/32', '-m', 'comment', '--comment', 'someone else', '-j', 'RETURN']));
+    await ok(inNetns(VM, ['iptables', '-t', 'filter', '-A', 'FORWARD', '-s', '203.0.113.7/32', '-m', 'comment', '--comment', 'someone else', '-j', 'DROP']));
+  });
+
+  afterAll(async () => {
+    await labInVm(['down']);
+    await cmd(['ip', 'netns', 'delete', VM]);
+    await cmd(['ip', 'netns', 'delete', LAPTOP]);
+    await rm(`/etc/netns/${LAPTOP}`, { recursive: true, force: true });
+  });
+
+  it('detects host mode, serves app2.com to the laptop, and leaves foreign rules alone through up, sync and down', async () => {
+    const up = await labInVm(['up']);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toContain('(host mode)');
+    // cni0 and the KUBE chains are in the VM namespace itself; no <instance>-node namespace.
+    expect((await cmd(['ip', '-n', VM, 'link', 'show', 'cni0'])).code).toBe(0);
+    expect((await cmd(['ip', 'netns', 'list'])).stdout).not.toContain(`${I}-node`);
+    for (let i = 0; i < 6; i++) expect((await curl(LAPTOP, 'http://app2.com/')).stdout).toContain('Welcome to App 2!');
+    expect((await curl(LAPTOP, 'http://app1.com/')).stdout).toContain('Hello from app1.');
+    // A second up (another full sync) duplicates nothing and keeps the foreign rules.
+    const rules = async (table: string) => (await ok(inNetns(VM, ['iptables-save', '-t', table]))).split('\n').filter((l) => l.startsWith('-A'));
+    const natBefore = await rules('nat');
+    await ok(labInVm(['up']));
+    expect(await rules('nat')).toEqual(natBefore);
+    expect(natBefore).toContain(foreignNat);
+    expect(await rules('filter')).toContain(foreignFilter);
+    // down: no KUBE-* chain or jump left, the foreign rules still there.
+    await ok(labInVm(['down']));
+    const nat = await ok(inNetns(VM, ['iptables-save', '-t', 'nat']));
+    const filter = await ok(inNetns(VM, ['iptables-save', '-t', 'filter']));
+    expect(nat + filter).not.toMatch(/KUBE-/);
+    expect(nat.split('\n')).toContain(foreignNat);
+    expect(filter.split('\n')).toContain(foreignFilter);
+    expect((await cmd(['ip', '-n', VM, 'link', 'show', 'cni0'])).code).not.toBe(0);
+    expect((await cmd(['ip', 'netns', 'list'])).stdout).not.toContain(I);
+  });
+});
