@@ -70,6 +70,12 @@ export function laptopHostsLines(desired: DesiredState, config: ClusterConfig): 
   return hosts.size ? [`${config.nodeIP}\t${[...hosts].sort().join(' ')}`] : [];
 }
 
+/** Pod names for a progress line: all of a few, the first of many. */
+function names(pods: Pod[], max = 6): string {
+  const n = pods.map((p) => p.metadata.name);
+  return n.length <= max ? n.join(', ') : `${n.slice(0, max).join(', ')} and ${n.length - max} more`;
+}
+
 function newState(instance: string, mode: NodeMode, config: ClusterConfig): LabState {
   return { version: 1, instance, mode, nodeName: config.nodeName, nodeIP: config.nodeIP, createdAt: new Date().toISOString(), pods: {}, serviceAllocations: {}, services: [], endpoints: [], events: [] };
 }
@@ -167,7 +173,7 @@ export class Cluster {
 
     // Graceful deletion: the pods leave the Service rules first, then their processes stop.
     if (rs.delete.length) {
-      this.log(`deleting ${rs.delete.length} pod(s): ${rs.delete.map((p) => p.metadata.name).join(', ')}`);
+      this.log(`deleting ${rs.delete.length} pod(s): ${names(rs.delete)}`);
       for (const p of rs.delete) p.metadata.annotations['lab/deleting'] = new Date().toISOString();
       await this.syncServices(desired, services, state, node);
       await removePods({ paths }, rs.delete);
@@ -195,7 +201,7 @@ export class Cluster {
     // Kubelet.
     this.current = { desired, services, node };
     const onNode = Object.values(state.pods).filter((p) => p.spec.nodeName === node.name);
-    if (rs.create.length) this.log(`creating ${rs.create.length} pod(s): ${rs.create.map((p) => p.metadata.name).join(', ')}`);
+    if (rs.create.length) this.log(`creating ${rs.create.length} pod(s): ${names(rs.create)}`);
     await syncPods(this.kubeletContext(), onNode);
     await writeState(paths.stateFile, state);
 
