@@ -104,7 +104,7 @@ export async function settle(opts: { maxBusy?: number; windowMs?: number; timeou
   const maxBusy = opts.maxBusy ?? 0.1;
   const windowMs = opts.windowMs ?? 500;
   const t0 = performance.now();
-  const deadline = t0 + (opts.timeoutMs ?? 30_000);
+  const deadline = t0 + (opts.timeoutMs ?? 20_000);
   let prev = parseCpuTimes(await readFile('/proc/stat', 'utf8'));
   let busy = 1;
   while (performance.now() < deadline) {

@@ -349,8 +349,8 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
   } finally {
     await removeDir();
   }
-  if (busyRuns.length) ctx.note(`The machine was busy with other work before ${busyRuns.length} of the runs (CPU ${busyRuns.join('%, ')}% busy after 30 s of waiting): those figures are noisier.`);
-  ctx.note(`Best of ${ctx.repeat} run(s) each, floor and lab interleaved. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance; the floor is a generated \`sh\` script doing the same ip/busybox commands (see bench/pods-floor.ts), the busybox layer prepared before its clock starts. Both are timed until one checker process in the node namespace (bench/http-check.mjs) got the page from every pod IP. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and the commands the floor script runs; neither counts the mount/hostname/chroot children of container-init.sh, which both run per pod.`);
+  if (busyRuns.length) ctx.note(`The machine was busy with other work before ${busyRuns.length} of the runs (CPU ${busyRuns.join('%, ')}% busy after 20 s of waiting): those figures are noisier.`);
+  ctx.note(`Best of ${ctx.repeat} run(s) each, floor and lab interleaved. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance; the floor is a generated \`sh\` script doing the same ip/busybox commands (see bench/pods-floor.ts), the busybox layer prepared before its clock starts. Both are timed until one checker process in the node namespace (bench/http-check.mjs) got the page from every pod IP. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and the commands the floor script runs; neither counts the mount/hostname/chroot children of container-init.sh, which both run per pod. \`up()\` does more than the floor: it also starts the lab's two kube-system pods (cluster DNS, ingress controller), syncs the kube-proxy rules and waits for the system pods' readiness; the floor starts only the N pods.`);
   return figures;
 }
 

@@ -1,6 +1,6 @@
 // The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI) and
 // running containers, and tears down pods that are gone. Batches the network work for all pods.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
@@ -75,6 +75,15 @@ async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
     // Running, or waiting out its restart backoff, or finished for good: leave it as it is.
     if (prev && (isContainerAlive(prev.pid, netns) || (prev.backoff?.until ?? 0) > now || prev.state.terminated)) {
       statuses.push(prev);
+      continue;
+    }
+    // A controller killed between starting a container and recording its pid left it running
+    // unrecorded: adopt it (found by its root directory) rather than start a second one.
+    const cdir = path.join(ctx.paths.podDir(pod.metadata.name), 'containers', c.name);
+    const orphan = existsSync(cdir) ? processesRootedUnder(cdir).find((pid) => isContainerAlive(pid, netns) && isMainProcess(pid)) : undefined;
+    if (orphan && (!prev || !isContainerAlive(prev.pid, netns))) {
+      statuses.push({ name: c.name, ready: !c.readinessProbe && !c.startupProbe, started: !c.startupProbe, restartCount: prev?.restartCount ?? 0, pid: orphan, state: { running: { startedAt: new Date().toISOString() } }, backoff: { crashes: prev?.backoff?.crashes ?? 0, lastStart: Date.now() } });
+      ctx.onEvent?.(pod, 'Normal', 'Adopted', `Adopted running container ${c.name}`);
       continue;
     }
     statuses.push(await startPodContainer(ctx, pod, c, prev));
@@ -191,6 +200,17 @@ export function processesRootedUnder(dir: string): number[] {
     }
   }
   return out;
+}
+
+/** The container's first process, not one of its children (whose parent is in the same root). */
+function isMainProcess(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    return readlinkSync(`/proc/${ppid}/root`) !== readlinkSync(`/proc/${pid}/root`);
+  } catch {
+    return false;
+  }
 }
 
 function isContainerAliveAnywhere(pid: number): boolean {

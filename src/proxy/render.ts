@@ -293,13 +293,11 @@ export interface AssembleOptions {
   /** Per-service chains to flush and delete (`-X`), kube-proxy's stale chain cleanup. */
   staleChains?: string[];
   /**
-   * Leave out a top-level chain (KUBE-SERVICES, KUBE-FORWARD, …) whose rules are exactly these
-   * (keys "filter/CHAIN", "nat/CHAIN"). kube-proxy always rewrites them; this is the lab's opt-in
-   * shortcut for partial syncs, where rewriting 10,000 KUBE-SERVICES rules dominates the time.
+   * false: leave the top-level chains (KUBE-SERVICES, KUBE-FORWARD, …) out entirely. kube-proxy
+   * always rewrites them; this is the lab's opt-in shortcut for partial syncs in which no Service's
+   * top-level rules changed, because rewriting 10,000 KUBE-SERVICES rules dominates the time.
    */
-  omitIfUnchanged?: ReadonlyMap<string, string>;
-  /** Collect `top` (the text of each top-level chain); needed for omitIfUnchanged next time. */
-  topText?: boolean;
+  writeTopLevel?: boolean;
 }
 
 export interface RestoreText {
@@ -309,18 +307,10 @@ export interface RestoreText {
   /** Chain lines (":CHAIN") written, per table. */
   chains: { filter: number; nat: number };
   bytes: number;
-  /** The rules of each top-level chain ("filter/KUBE-SERVICES" -> text), if asked for (topText). */
-  top: Map<string, string>;
 }
 
 const FILTER_TOP = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL];
 const NAT_TOP = [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ];
-
-/** "-A KUBE-SERVICES -m …" -> "KUBE-SERVICES". */
-function ruleChain(line: string): string {
-  const end = line.indexOf(' ', 3);
-  return line.slice(3, end < 0 ? undefined : end);
-}
 
 /** The fixed rules and per-service fragments -> one iptables-restore input (filter, then nat). */
 export function assembleRestore(opts: AssembleOptions): RestoreText {
@@ -369,40 +359,18 @@ export function assembleRestore(opts: AssembleOptions): RestoreText {
   filterTail.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding rules" -m mark --mark ${mark}/${mark} -j ACCEPT`);
   filterTail.push(`-A ${KUBE_FORWARD} -m comment --comment "kubernetes forwarding conntrack rule" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
 
-  // Pass 1 (only when asked): the content of every top-level chain, to decide what may be left out.
-  const top = new Map<string, string>();
-  const omitted = new Set<string>();
-  if (opts.topText || opts.omitIfUnchanged) {
-    const parts = new Map<string, string[]>();
-    for (const c of filterTop) parts.set(`filter/${c}`, []);
-    for (const c of NAT_TOP) parts.set(`nat/${c}`, []);
-    const addTop = (table: string, line: string) => parts.get(`${table}/${ruleChain(line)}`)?.push(line);
-    for (const l of filterHead) addTop('filter', l);
-    for (const l of natHead) addTop('nat', l);
-    for (const f of opts.fragments) {
-      for (const p of f.ports) {
-        for (const l of p.filter) addTop('filter', l);
-        for (const l of p.natTop) addTop('nat', l);
-      }
-    }
-    for (const l of natTail) addTop('nat', l);
-    for (const l of filterTail) addTop('filter', l);
-    for (const [k, lines] of parts) top.set(k, lines.join('\n'));
-    if (opts.omitIfUnchanged) for (const [k, v] of top) if (opts.omitIfUnchanged.get(k) === v) omitted.add(k);
-  }
-
-  // Pass 2: the text, in kube-proxy's order.
-  const keepFilter = (l: string) => omitted.size === 0 || !omitted.has(`filter/${ruleChain(l)}`);
-  const keepNat = (l: string) => omitted.size === 0 || !omitted.has(`nat/${ruleChain(l)}`);
-  const filterChains = filterTop.filter((c) => !omitted.has(`filter/${c}`)).map((c) => `:${c} - [0:0]`);
-  const natChains = NAT_TOP.filter((c) => !omitted.has(`nat/${c}`)).map((c) => `:${c} - [0:0]`);
-  const filterRules: string[] = filterHead.filter(keepFilter);
-  const natRules: string[] = natHead.filter(keepNat);
+  const top = opts.writeTopLevel ?? true;
+  const filterChains = top ? filterTop.map((c) => `:${c} - [0:0]`) : [];
+  const natChains = top ? NAT_TOP.map((c) => `:${c} - [0:0]`) : [];
+  const filterRules: string[] = top ? filterHead : [];
+  const natRules: string[] = top ? natHead : [];
   for (const f of opts.fragments) {
     const write = opts.writeChains(f.key);
     for (const p of f.ports) {
-      for (const l of p.filter) if (keepFilter(l)) filterRules.push(l);
-      for (const l of p.natTop) if (keepNat(l)) natRules.push(l);
+      if (top) {
+        for (const l of p.filter) filterRules.push(l);
+        for (const l of p.natTop) natRules.push(l);
+      }
       if (write) {
         for (const l of p.chainDecls) natChains.push(l);
         for (const l of p.chainRules) natRules.push(l);
@@ -414,8 +382,10 @@ export function assembleRestore(opts: AssembleOptions): RestoreText {
     natChains.push(`:${c} - [0:0]`);
     natRules.push(`-X ${c}`);
   }
-  for (const l of natTail) if (keepNat(l)) natRules.push(l);
-  for (const l of filterTail) if (keepFilter(l)) filterRules.push(l);
+  if (top) {
+    for (const l of natTail) natRules.push(l);
+    for (const l of filterTail) filterRules.push(l);
+  }
 
   // Joined block by block: spreading 100,000 lines into one push() would overflow the stack.
   const blocks: string[][] = [];
@@ -433,7 +403,6 @@ export function assembleRestore(opts: AssembleOptions): RestoreText {
     rules: { filter: countRules(filterRules), nat: countRules(natRules) },
     chains: { filter: filterChains.length, nat: natChains.length },
     bytes: Buffer.byteLength(text),
-    top,
   };
 }
 

@@ -13,8 +13,9 @@ import { assembleRestore, isLargeCluster, renderService, type RestoreText, type 
 
 /**
  * 'always': rewrite the top-level chains on every sync, as kube-proxy does.
- * 'when-changed': leave a top-level chain out of a partial sync when its rules are unchanged
- * (same kernel result; much faster with 10,000 Services, where KUBE-SERVICES dominates).
+ * 'when-changed': leave the top-level chains out of a partial sync when no Service's top-level
+ * rules changed (same kernel result; much faster with 10,000 Services, where rewriting
+ * KUBE-SERVICES dominates).
  */
 export type TopLevelPolicy = 'always' | 'when-changed';
 
@@ -74,7 +75,7 @@ export interface SyncPlan extends RestoreText {
   endpoints: number;
   udpConntrack: UdpConntrackChange[];
   /** @internal state to adopt on commit */
-  readonly next: { cache: Map<string, CachedService>; top: Map<string, string> };
+  readonly next: { cache: Map<string, CachedService>; order: string[] };
 }
 
 const NO_SLICES: EndpointSlice[] = [];
@@ -98,6 +99,15 @@ function chainsText(f: ServiceFragment): string {
   return t;
 }
 
+/** Whether two renderings of a Service put the same rules into the top-level chains. */
+function sameTopRules(a: ServiceFragment, b: ServiceFragment): boolean {
+  if (a.ports.length !== b.ports.length) return false;
+  return a.ports.every((p, i) => {
+    const q = b.ports[i]!;
+    return p.natTop.length === q.natTop.length && p.filter.length === q.filter.length && p.natTop.every((l, j) => l === q.natTop[j]) && p.filter.every((l, j) => l === q.filter[j]);
+  });
+}
+
 function udpEndpoints(m: ServiceModel): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const { info, endpoints } of m.ports) {
@@ -117,7 +127,8 @@ export class ProxySyncPlanner {
   private cache = new Map<string, CachedService>();
   /** Per-service chains that may exist without being in the cache (leftovers, failed syncs). */
   private adopted = new Set<string>();
-  private top = new Map<string, string>();
+  /** Service keys of the last applied sync, in order (a change of the set changes KUBE-SERVICES). */
+  private order: string[] = [];
 
   constructor(opts: PlannerOptions) {
     this.config = opts.config;
@@ -187,6 +198,8 @@ export class ProxySyncPlanner {
     const written = new Set<string>();
     const stale = new Set<string>();
     const udpConntrack: UdpConntrackChange[] = [];
+    const order = entries.map((e) => e.key);
+    let topChanged = order.length !== this.order.length || order.some((k, i) => k !== this.order[i]);
     for (const e of entries) {
       const c = e.cached;
       let entry: CachedService;
@@ -197,6 +210,7 @@ export class ProxySyncPlanner {
         if (e.next) udpConntrack.push(...udpChanges(e.model, udp, c?.udp));
         entry = { ...(e.next ?? { svc: c!.svc, slices: c!.slices, ...(c!.raw !== undefined ? { raw: c!.raw } : {}) }), model: e.model, fragment, ...(text !== undefined ? { chainsText: text } : {}), udp };
         if (!c || (c.chainsText ??= chainsText(c.fragment)) !== text) written.add(e.key);
+        if (!topChanged && (!c || !sameTopRules(c.fragment, fragment))) topChanged = true;
         if (c) for (const ch of c.fragment.activeChains) if (!fragment.activeChains.includes(ch)) stale.add(ch);
       } else entry = c;
       nextCache.set(e.key, entry);
@@ -218,8 +232,7 @@ export class ProxySyncPlanner {
       fragments,
       writeChains: (k) => written.has(k),
       staleChains,
-      ...(!full && this.topLevel === 'when-changed' ? { omitIfUnchanged: this.top } : {}),
-      topText: this.topLevel === 'when-changed',
+      writeTopLevel: full || this.topLevel === 'always' || topChanged,
     });
 
     return {
@@ -231,14 +244,14 @@ export class ProxySyncPlanner {
       services: entries.length,
       endpoints,
       udpConntrack,
-      next: { cache: nextCache, top: text.top },
+      next: { cache: nextCache, order },
     };
   }
 
   /** The plan was applied: adopt its state. */
   commit(plan: SyncPlan): void {
     this.cache = plan.next.cache;
-    this.top = plan.next.top;
+    this.order = plan.next.order;
     this.adopted.clear();
     this.needFullSync = false;
   }
@@ -257,7 +270,7 @@ export class ProxySyncPlanner {
   reset(): void {
     this.cache.clear();
     this.adopted.clear();
-    this.top.clear();
+    this.order = [];
     this.needFullSync = true;
   }
 }

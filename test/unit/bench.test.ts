@@ -3,10 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import { parseDesiredState } from '../../src/api/load.ts';
 import { parseCidr } from '../../src/cni/cidr.ts';
-import { best, meetsGoal, ratioOf, runBenchmark, withRatios, type BenchResult, type Benchmark } from '../../bench/harness.ts';
+import { best, meetsGoal, parseCpuTimes, ratioOf, runBenchmark, withRatios, type BenchResult, type Benchmark } from '../../bench/harness.ts';
 import { iptablesBackend } from '../../bench/machine.ts';
 import { planFloor, shq } from '../../bench/pods-floor.ts';
-import { nodeMaskFor, parseSizes, podsConfigYaml, podsStateYaml, sortIps } from '../../bench/pods.ts';
+import { nodeMaskFor, parseSizes, podsConfigYaml, podsStateYaml, sortIps, spawnMilestones } from '../../bench/pods.ts';
 import { formatNumber, formatSummary, formatTable, mergeRuns, parseStoredRuns, renderMarkdown, type MachineFacts, type StoredRun } from '../../bench/report.ts';
 
 const machine: MachineFacts = {
@@ -178,6 +178,10 @@ describe('runner', () => {
 });
 
 describe('machine facts', () => {
+  it('reads busy and total CPU time from /proc/stat (idle and iowait are idle)', () => {
+    expect(parseCpuTimes('cpu  100 5 50 800 20 1 2 3 0 0\ncpu0 1 2 3 4\n')).toEqual({ busy: 161, total: 981 });
+  });
+
   it('reads the iptables backend from the version line', () => {
     expect(iptablesBackend('iptables v1.8.9 (nf_tables)')).toBe('nf_tables');
     expect(iptablesBackend('iptables v1.8.7 (legacy)')).toBe('legacy');
@@ -202,6 +206,12 @@ describe('pods benchmark', () => {
       expect(d.deployments[0]!.spec.replicas).toBe(n);
       expect(d.config.nodeCIDRMaskSize).toBe(nodeMaskFor(n));
     }
+  });
+
+  it('marks each tenth of the controller\'s processes on the timeline', () => {
+    const samples: [string, number][] = [['0.05', 0], ['0.10', 5], ['0.15', 9], ['0.20', 30], ['0.25', 30], ['0.30', 100]];
+    expect(spawnMilestones(samples, 100)).toEqual(['0.20 s  30 of 100 processes started', '0.30 s  100 of 100 processes started']);
+    expect(spawnMilestones([['0.05', 3]], 3)).toEqual(['0.05 s  3 of 3 processes started']);
   });
 
   it('parses --pods and sorts IPs numerically', () => {

@@ -1,0 +1,101 @@
+// Fault injection: `kill -9` the controller at random points during `lab up` and during a scale
+// change; each time the next run converges with no duplicate pod, container, rule or address and
+// no leaked namespace.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pidsInNetns } from '../../src/sys/ip.ts';
+import { diff, snapshot, type Residue } from '../residue.ts';
+import { cmd, getPods, instanceName, isRoot, lab, LAB_BIN, labOk, ROOT } from './helpers.ts';
+
+const I = instanceName('e2ef');
+const ROUNDS = Number(process.env.LAB_FAULT_ROUNDS ?? 10);
+
+/** Starts `lab up`, SIGKILLs it after `ms`, resolves when it is gone. */
+function upKilledAfter(args: string[], ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [LAB_BIN, 'up', '--name', I, ...args], { cwd: ROOT, stdio: 'ignore' });
+    const t = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+function ppid(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
+/** Everything that must be exactly once: pods, their netns, one main process each, rules, addresses. */
+async function checkConverged(replicasApp2: number): Promise<void> {
+  const pods = await getPods(I, true);
+  expect(pods.filter((p) => p.metadata.labels.app === 'app2')).toHaveLength(replicasApp2);
+  expect(pods).toHaveLength(replicasApp2 + 4);
+  const netns = (await cmd(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${I}-`));
+  expect(netns.sort()).toEqual([`${I}-host`, `${I}-node`, ...pods.map((p) => p.metadata.annotations['lab/netns']!)].sort());
+  // Exactly one container main process per pod (a process whose parent is outside the pod; its
+  // children, such as nginx's worker or tsx's esbuild service, do not count), and it is the one
+  // recorded in the pod's status.
+  const procs = pidsInNetns(pods.map((p) => p.metadata.annotations['lab/netns']!));
+  for (const p of pods) {
+    const pids = procs.get(p.metadata.annotations['lab/netns']!)!;
+    const mains = pids.filter((pid) => !pids.includes(ppid(pid)));
+    expect(mains, p.metadata.name).toEqual([p.status.containerStatuses[0]!.pid]);
+  }
+  // No duplicate rule, IPs unique and allocated once.
+  const save = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save'])).stdout.split('\n').filter((l) => l.startsWith('-A'));
+  expect(save.length).toBe(new Set(save).size);
+  expect(save.filter((l) => l.includes('default/app2-service:http') && l.includes('DNAT'))).toHaveLength(replicasApp2);
+  const ips = pods.map((p) => p.status.podIP);
+  expect(new Set(ips).size).toBe(ips.length);
+  const allocated = (await readdir(`/run/packet-path-lab/${I}/cni/networks/cbr0`)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+  expect(allocated.sort()).toEqual([...ips].sort() as string[]);
+}
+
+describe.skipIf(!isRoot)(`fault injection: kill -9 of the controller at ${ROUNDS} random points`, () => {
+  let before: Residue;
+  let dir: string;
+  let state: string;
+  let original: string;
+
+  beforeAll(async () => {
+    before = snapshot();
+    dir = await mkdtemp(path.join(tmpdir(), 'pplt-faults-'));
+    state = path.join(dir, 'cluster.yaml');
+    original = await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8');
+    await writeFile(state, original);
+  });
+
+  afterAll(async () => {
+    await lab(['down', '--name', I]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('converges after a kill during the first up, every time', async () => {
+    for (let round = 0; round < ROUNDS; round++) {
+      const ms = 300 + Math.floor(Math.random() * 1500);
+      await upKilledAfter(['--state', state], ms);
+      await labOk(['up', '--name', I, '--state', state]);
+      await checkConverged(3);
+      await labOk(['down', '--name', I]);
+      expect(diff(before, snapshot()).filter((p) => p.includes(I) || p.startsWith('root namespace')), `round ${round}, killed after ${ms} ms`).toEqual([]);
+    }
+  }, 600_000);
+
+  it('converges after a kill during a scale change, every time', async () => {
+    await labOk(['up', '--name', I, '--state', state]);
+    let replicas = 3;
+    for (let round = 0; round < ROUNDS; round++) {
+      replicas = replicas === 3 ? 6 : 3;
+      await writeFile(state, original.replace(/replicas: 3/, `replicas: ${replicas}`));
+      await upKilledAfter(['--state', state], 200 + Math.floor(Math.random() * 1500));
+      await labOk(['up', '--name', I, '--state', state]);
+      await checkConverged(replicas);
+    }
+  }, 600_000);
+});
