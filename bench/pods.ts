@@ -207,7 +207,10 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     const sampler = setInterval(() => samples.push([at(), spawnCounter.count - spawned0]), 50);
     const upDone = up({ instance, statePath, configPath, mode: 'sandbox', log: (line) => phases.push(`${at()} s  ${clip(line)}`) });
     inflight = upDone;
-    const r = await upDone.finally(() => clearInterval(sampler));
+    const r = await upDone.finally(() => {
+      clearInterval(sampler);
+      samples.push([at(), spawnCounter.count - spawned0]);
+    });
     const setupSeconds = (epochMs() - e0) / 1000;
     const cpu = process.cpuUsage(cpu0);
     const cpuSeconds = (cpu.user + cpu.system) / 1e6;

@@ -2,10 +2,14 @@
 // To add one: write bench/<name>.ts exporting a `Benchmark` (see bench/harness.ts) and add one
 // line here.
 import type { Benchmark } from './harness.ts';
+import { datapathBenchmark } from './datapath.ts';
+import { healingBenchmark } from './healing.ts';
 import { podsBenchmark } from './pods.ts';
 import { proxySyncBenchmark } from './proxy-sync.ts';
 
 export const BENCHMARKS: Benchmark[] = [
   podsBenchmark,
   proxySyncBenchmark,
+  healingBenchmark,
+  datapathBenchmark,
 ];
