@@ -204,12 +204,19 @@ export function processesRootedUnder(dir: string): number[] {
 
 /** The container's first process, not one of its children (whose parent is in the same root). */
 function isMainProcess(pid: number): boolean {
+  let own: string;
+  let ppid: number;
   try {
+    own = readlinkSync(`/proc/${pid}/root`);
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    return readlinkSync(`/proc/${ppid}/root`) !== readlinkSync(`/proc/${pid}/root`);
+    ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   } catch {
     return false;
+  }
+  try {
+    return readlinkSync(`/proc/${ppid}/root`) !== own;
+  } catch {
+    return true; // the parent's root is not even readable (init, after the controller died): not the container
   }
 }
 
