@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
 import { restartDelay, shouldRestart } from './backoff.ts';
 import { allocate, release } from '../cni/allocations.ts';
-import { applyCniAdd, cniDel, planCniAdd, vethName, type PodNetwork } from '../cni/bridge.ts';
+import { applyCniAdd, cniDel, planCniAdd, readConfigured, vethName, type PodNetwork } from '../cni/bridge.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import type { LabNode } from '../node/node.ts';
 import { listNetns, observeLinks, pidsInNetns } from '../sys/ip.ts';
@@ -55,9 +55,9 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[]): Promise<void> 
 
   // CNI ADD for all pods at once.
   const nets: PodNetwork[] = pods.map((p) => ({ netns: podNetns(p), veth: p.metadata.annotations[VETH_ANNOTATION]!, ip: p.status.podIP! }));
-  const plan = planCniAdd(node, nets, { netns: new Set(listNetns()), nodeLinks: await observeLinks(node.netns) });
+  const plan = planCniAdd(node, nets, { netns: new Set(listNetns()), nodeLinks: await observeLinks(node.netns), configured: await readConfigured(paths.stateDir) });
   if (plan.node.length) ctx.onProgress?.(`network: ${plan.netnsAdd.length} pod namespaces, ${plan.pod.size} veth pairs on cni0`);
-  await applyCniAdd(node, plan);
+  await applyCniAdd(node, plan, paths.stateDir);
 
   // Files and containers, pods in parallel.
   await Promise.all(pods.map((p) => syncPodContainers(ctx, p)));
@@ -175,7 +175,7 @@ export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: Pod[]
   const deadline = Date.now() + grace * 1000;
   while (mains.some((pid) => isContainerAliveAnywhere(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await terminateProcesses(netnsNames, Math.min(1, Math.max(0, (deadline - Date.now()) / 1000)));
-  await cniDel(netnsNames);
+  await cniDel(netnsNames, ctx.paths.stateDir);
   await release(ctx.paths.ipamDir, new Set(netnsNames));
   await Promise.all([
     ...pods.map((p) => rm(ctx.paths.podDir(p.metadata.name), { recursive: true, force: true })),
