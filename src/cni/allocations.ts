@@ -51,3 +51,18 @@ export async function allocate(dir: string, range: IpamRange, owners: string[]):
 export async function release(dir: string, owners: Set<string>): Promise<void> {
   for (const [ip, owner] of await readAllocations(dir)) if (owners.has(owner)) await rm(path.join(dir, ip), { force: true });
 }
+
+/**
+ * Garbage collection, as the CNI GC verb does for a runtime: frees every address whose owner is
+ * not among `keep` (left behind by an interrupted DEL).
+ */
+export async function releaseAllExcept(dir: string, keep: Set<string>): Promise<string[]> {
+  const freed: string[] = [];
+  for (const [ip, owner] of await readAllocations(dir)) {
+    if (!keep.has(owner)) {
+      await rm(path.join(dir, ip), { force: true });
+      freed.push(ip);
+    }
+  }
+  return freed;
+}

@@ -5,7 +5,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
 import { restartDelay, shouldRestart } from './backoff.ts';
-import { allocate, release } from '../cni/allocations.ts';
+import { allocate, release, releaseAllExcept } from '../cni/allocations.ts';
 import { applyCniAdd, cniDel, planCniAdd, readConfigured, vethName, type PodNetwork } from '../cni/bridge.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import type { LabNode } from '../node/node.ts';
@@ -45,7 +45,9 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[]): Promise<void> 
   const { node, paths } = ctx;
   pods.forEach((p) => assignSandbox(p, paths));
 
-  // IPAM (host-local): one address per pod, kept across restarts.
+  // IPAM (host-local): one address per pod, kept across restarts. Addresses of pods that no
+  // longer exist (a DEL interrupted by a crash) are collected first.
+  await releaseAllExcept(paths.ipamDir, new Set(pods.map(podNetns)));
   const ips = await allocate(paths.ipamDir, { subnet: node.podCIDR, gateway: node.gateway }, pods.map(podNetns));
   for (const p of pods) {
     p.status.podIP = ips.get(podNetns(p));
