@@ -116,7 +116,7 @@ export class Controller {
         this.cluster.killContainer(pod, container, 'SIGKILL');
       });
     },
-    unhealthy: (pod, container, kind, message) => {
+    unhealthy: (pod, _container, kind, message) => {
       this.cluster.event(pod, 'Warning', 'Unhealthy', `${kind[0]!.toUpperCase()}${kind.slice(1)} probe failed: ${message}`);
     },
   };

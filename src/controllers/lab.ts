@@ -175,7 +175,7 @@ export class Cluster {
     if (rs.delete.length) {
       this.log(`deleting ${rs.delete.length} pod(s): ${names(rs.delete)}`);
       for (const p of rs.delete) p.metadata.annotations['lab/deleting'] = new Date().toISOString();
-      await this.syncServices(desired, services, state, node);
+      await this.syncServices(desired, services, state);
       await removePods({ paths }, rs.delete);
       for (const p of rs.delete) {
         delete state.pods[p.metadata.name];
@@ -206,7 +206,7 @@ export class Cluster {
     await writeState(paths.stateFile, state);
 
     // Endpoints, kube-proxy, DNS, ingress.
-    const proxy = await this.syncServices(desired, services, state, node);
+    const proxy = await this.syncServices(desired, services, state);
     await writeState(paths.stateFile, state);
     return { state, desired, node, created: rs.create, deleted: rs.delete, proxy };
   }
@@ -228,7 +228,7 @@ export class Cluster {
   /** Endpoints, rules, DNS and ingress from the pods as they are now (after a status change). */
   async resyncServices(): Promise<SyncResult | null> {
     if (!this.current || !this.state) return null;
-    const r = await this.syncServices(this.current.desired, this.current.services, this.state, this.current.node);
+    const r = await this.syncServices(this.current.desired, this.current.services, this.state);
     await writeState(this.paths.stateFile, this.state);
     return r;
   }
@@ -336,7 +336,7 @@ export class Cluster {
   }
 
   /** Endpoints controller -> kube-proxy -> DNS and ingress, from the pods as they are now. */
-  private async syncServices(desired: DesiredState, services: Service[], state: LabState, node: LabNode): Promise<SyncResult> {
+  private async syncServices(desired: DesiredState, services: Service[], state: LabState): Promise<SyncResult> {
     const pods = Object.values(state.pods);
     const slices: EndpointSlice[] = computeEndpointSlices(services, pods, desired.endpoints);
     const endpoints = computeEndpoints(services, pods, desired.endpoints);
@@ -348,7 +348,6 @@ export class Cluster {
     state.services = services;
     state.endpoints = endpoints;
     await this.syncAddons(desired, services, state, endpoints);
-    void node;
     return result;
   }
 

@@ -1,6 +1,6 @@
 // The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI) and
 // running containers, and tears down pods that are gone. Batches the network work for all pods.
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
@@ -10,6 +10,7 @@ import { applyCniAdd, cniDel, planCniAdd, readConfigured, vethName, type PodNetw
 import type { InstancePaths } from '../node/instance.ts';
 import type { LabNode } from '../node/node.ts';
 import { listNetns, observeLinks, pidsInNetns } from '../sys/ip.ts';
+import { isRunning, procStat } from '../sys/proc.ts';
 import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
 import { isContainerAlive, startContainer } from './runtime.ts';
 
@@ -175,7 +176,7 @@ export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: Pod[]
   const mains = pods.flatMap((p) => (p.status?.containerStatuses ?? []).filter((c) => c.pid && isContainerAlive(c.pid, podNetns(p))).map((c) => c.pid!));
   for (const pid of mains) process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + grace * 1000;
-  while (mains.some((pid) => isContainerAliveAnywhere(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  while (mains.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await terminateProcesses(netnsNames, Math.min(1, Math.max(0, (deadline - Date.now()) / 1000)));
   await cniDel(netnsNames, ctx.paths.stateDir);
   await release(ctx.paths.ipamDir, new Set(netnsNames));
@@ -206,29 +207,18 @@ export function processesRootedUnder(dir: string): number[] {
 
 /** The container's first process, not one of its children (whose parent is in the same root). */
 function isMainProcess(pid: number): boolean {
+  const stat = procStat(pid);
   let own: string;
-  let ppid: number;
   try {
     own = readlinkSync(`/proc/${pid}/root`);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
   } catch {
     return false;
   }
+  if (!stat) return false;
   try {
-    return readlinkSync(`/proc/${ppid}/root`) !== own;
+    return readlinkSync(`/proc/${stat.ppid}/root`) !== own;
   } catch {
     return true; // the parent's root is not even readable (init, after the controller died): not the container
-  }
-}
-
-function isContainerAliveAnywhere(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
   }
 }
 

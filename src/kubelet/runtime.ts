@@ -3,12 +3,13 @@
 // session, stdio to a log file) so it outlives the controller, as containers outlive a kubelet
 // restart.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Container, EnvVar } from '../api/types.ts';
 import { spawnCounter } from '../sys/exec.ts';
+import { isRunning } from '../sys/proc.ts';
 import { ensureImage, imagePath } from './images.ts';
 
 export const CONTAINER_INIT = fileURLToPath(new URL('./container-init.sh', import.meta.url));
@@ -79,10 +80,8 @@ export async function startContainer(l: ContainerLaunch): Promise<number> {
  * with the namespace file's, so a PID reused by an unrelated process never counts as ours.
  */
 export function isContainerAlive(pid: number | undefined, netns: string): boolean {
-  if (!pid) return false;
+  if (!pid || !isRunning(pid)) return false; // gone, or exited and not yet reaped
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false; // exited, not yet reaped
     return statSync(`/proc/${pid}/ns/net`).ino === statSync(`/run/netns/${netns}`).ino;
   } catch {
     return false;

@@ -14,7 +14,7 @@ import type { EndpointSlice, Service } from '../api/types.ts';
 import { JUMP_RULES, jumpRestoreLine, matchJumpRule, type JumpRule, type Table } from './jumps.ts';
 import { isServiceChainName, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './names.ts';
 import type { ProxyConfig } from './model.ts';
-import { ProxySyncPlanner, type SyncPlan, type TopLevelPolicy, type UdpConntrackChange } from './sync-plan.ts';
+import { ProxySyncPlanner, type TopLevelPolicy, type UdpConntrackChange } from './sync-plan.ts';
 
 /** kube-proxy waits up to 5 s for the xtables lock (legacy iptables; nft ignores it). */
 const WAIT = ['-w', '5'];

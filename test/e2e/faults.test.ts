@@ -2,14 +2,12 @@
 // change; each time the next run converges with no duplicate pod, container, rule or address and
 // no leaked namespace.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pidsInNetns } from '../../src/sys/ip.ts';
 import { diff, snapshot, type Residue } from '../residue.ts';
-import { cmd, getPods, instanceName, isRoot, lab, LAB_BIN, labOk, ROOT } from './helpers.ts';
+import { cmd, editableState, getPods, instanceName, isRoot, lab, LAB_BIN, labOk, ROOT } from './helpers.ts';
 
 const I = instanceName('e2ef');
 const ROUNDS = Number(process.env.LAB_FAULT_ROUNDS ?? 10);
@@ -65,15 +63,12 @@ describe.skipIf(!isRoot)(`fault injection: kill -9 of the controller at ${ROUNDS
 
   beforeAll(async () => {
     before = snapshot();
-    dir = await mkdtemp(path.join(tmpdir(), 'pplt-faults-'));
-    state = path.join(dir, 'cluster.yaml');
-    original = await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8');
-    await writeFile(state, original);
+    ({ dir, state, original } = await editableState('faults'));
   });
 
   afterAll(async () => {
     await lab(['down', '--name', I]);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true }); // editableState's dir
   });
 
   it('converges after a kill during the first up, every time', async () => {

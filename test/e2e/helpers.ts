@@ -61,3 +61,23 @@ export async function getPods(instance: string, allNamespaces = false): Promise<
   const r = await labOk(['get', 'pods', '--name', instance, '-o', 'json', ...(allNamespaces ? ['-A'] : [])]);
   return (JSON.parse(r.stdout) as { items: PodJson[] }).items;
 }
+
+/** A private copy of lab/cluster.yaml a test can edit while a controller watches it. */
+export interface EditableState {
+  dir: string;
+  /** Path of the copy. */
+  state: string;
+  /** The default state's text, to derive edits from. */
+  original: string;
+  remove(): Promise<void>;
+}
+
+export async function editableState(prefix: string, extra = ''): Promise<EditableState> {
+  const { mkdtemp, readFile, rm, writeFile } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const dir = await mkdtemp(path.join(tmpdir(), `pplt-${prefix}-`));
+  const state = path.join(dir, 'cluster.yaml');
+  const original = await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8');
+  await writeFile(state, original + extra);
+  return { dir, state, original, remove: () => rm(dir, { recursive: true, force: true }) };
+}

@@ -1,6 +1,6 @@
 // Issue 4 acceptance: cluster DNS and the ingress controller as kube-system pods; the laptop's
 // `curl app2.com` crosses the ingress, a DNS lookup, the ClusterIP and KUBE-SVC/KUBE-SEP.
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,11 +1,10 @@
 // Issue 5 acceptance: the watch controller heals crashes, follows state-file edits and survives
 // its own kill -9, with real processes and rules.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController, type RunningController } from './controller.ts';
-import { cmd, getPods, inNetns, instanceName, isRoot, lab, labOk, ROOT, type PodJson } from './helpers.ts';
+import { cmd, editableState, getPods, inNetns, instanceName, isRoot, lab, labOk, type PodJson } from './helpers.ts';
 
 const I = instanceName('e2er');
 const HOST = `${I}-host`;
@@ -75,17 +74,14 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
   let controller: RunningController;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'pplt-reconcile-'));
-    state = path.join(dir, 'cluster.yaml');
-    original = await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8');
-    await writeFile(state, original);
+    ({ dir, state, original } = await editableState('reconcile'));
     controller = await startController(['--name', I, '--state', state]);
   });
 
   afterAll(async () => {
     await controller?.stop();
     await lab(['down', '--name', I]);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true }); // editableState's dir
   });
 
   it('drops a pod crashed with lab kill from KUBE-SVC, serves without failure, restarts it and takes it back', async () => {

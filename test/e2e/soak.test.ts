@@ -3,12 +3,11 @@
 // except those in flight when a pod was killed (counted), and the controller's memory and open
 // file descriptors must not grow.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController, type RunningController } from './controller.ts';
-import { getPods, instanceName, isRoot, lab, ROOT } from './helpers.ts';
+import { editableState, getPods, instanceName, isRoot, lab } from './helpers.ts';
 
 const MINUTES = Number(process.env.LAB_SOAK_MINUTES ?? 0);
 const I = instanceName('e2ek');
@@ -25,17 +24,14 @@ describe.skipIf(!isRoot || MINUTES <= 0)(`soak: ${MINUTES} min of kills and scal
   let controller: RunningController;
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'pplt-soak-'));
-    state = path.join(dir, 'cluster.yaml');
-    original = await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8');
-    await writeFile(state, original);
+    ({ dir, state, original } = await editableState('soak'));
     controller = await startController(['--name', I, '--state', state]);
   });
 
   afterAll(async () => {
     await controller?.stop();
     await lab(['down', '--name', I]);
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true }); // editableState's dir
   });
 
   it('fails no request except those in flight at a kill, and does not grow', async () => {
