@@ -18,6 +18,7 @@ import { renderIngress, syncIngress } from '../ingress/controller.ts';
 import { assignSandbox, podNetns, recordContainerExit, removePods, startPodContainer, syncPods, processesRootedUnder, terminateProcesses, updatePodStatus, NETNS_ANNOTATION, type KubeletContext } from '../kubelet/kubelet.ts';
 import { isContainerAlive } from '../kubelet/runtime.ts';
 import { ProberAgent, runProbe } from '../kubelet/prober.ts';
+import { ensurePrograms } from '../kubelet/programs.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
 import { ensureNode, teardownNode } from '../node/setup.ts';
@@ -156,6 +157,9 @@ export class Cluster {
     const state = this.state!;
     const { services, allocations } = allocate(desired, state.serviceAllocations as ServiceAllocations);
 
+    // The lab's own programs (DNS server, prober agent) are bundled meanwhile, if a source changed.
+    const programs = ensurePrograms();
+    programs.catch(() => {}); // awaited below; not an unhandled rejection meanwhile
     log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
     await ensureNode(node, paths, { hostsLines: laptopHostsLines(desired, desired.config) });
     this.syncer ??= new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: desired.config.clusterCIDR } });
@@ -202,6 +206,7 @@ export class Cluster {
     this.current = { desired, services, node };
     const onNode = Object.values(state.pods).filter((p) => p.spec.nodeName === node.name);
     if (rs.create.length) this.log(`creating ${rs.create.length} pod(s): ${names(rs.create)}`);
+    await programs;
     await syncPods(this.kubeletContext(), onNode);
     await writeState(paths.stateFile, state);
 

@@ -4,7 +4,9 @@
 // one result line comes back per probe. One process for all probes, not one per probe.
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import readline from 'node:readline';
+import { pathToFileURL } from 'node:url';
 
 export interface ProbeRequest {
   id: number;
@@ -63,4 +65,5 @@ function main(): void {
   rl.on('close', () => process.exit(0));
 }
 
-if (process.argv[1]?.endsWith('prober-agent.ts')) main();
+// Run directly (build/prober-agent.mjs, bundled by programs.ts), not when imported by a test.
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) main();

@@ -3,27 +3,34 @@
 // the command inside the container with nsenter.
 import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import type { Container, Pod, Probe } from '../api/types.ts';
 import { inNetns, run, spawnCounter, type Netns } from '../sys/exec.ts';
 import type { ProbeRequest, ProbeResult } from './prober-agent.ts';
-
-const AGENT = fileURLToPath(new URL('./prober-agent.ts', import.meta.url));
-const TSX_LOADER = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
+import { ensureProgram } from './programs.ts';
 
 export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 
 /** The long-lived agent process in the node's namespace. */
 export class ProberAgent {
   private child: ChildProcess | null = null;
+  private starting: Promise<ChildProcess> | null = null;
+  private stopped = false;
   private nextId = 1;
   private waiting = new Map<number, (r: ProbeResult) => void>();
 
   constructor(private readonly netns: Netns) {}
 
-  private ensure(): ChildProcess {
+  private async ensure(): Promise<ChildProcess> {
     if (this.child && this.child.exitCode === null) return this.child;
-    const argv = inNetns(this.netns, [process.execPath, '--import', `file://${TSX_LOADER}`, AGENT]);
+    this.starting ??= ensureProgram('prober-agent')
+      .then((agent) => this.start(agent))
+      .finally(() => (this.starting = null));
+    return this.starting;
+  }
+
+  private start(agent: string): ChildProcess {
+    if (this.stopped) throw new Error('prober agent stopped');
+    const argv = inNetns(this.netns, [process.execPath, agent]);
     spawnCounter.count++;
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     readline.createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -39,9 +46,14 @@ export class ProberAgent {
     return child;
   }
 
-  probe(req: Omit<ProbeRequest, 'id'>): Promise<ProbeResult> {
+  async probe(req: Omit<ProbeRequest, 'id'>): Promise<ProbeResult> {
     const id = this.nextId++;
-    const child = this.ensure();
+    let child: ChildProcess;
+    try {
+      child = await this.ensure();
+    } catch (e) {
+      return { id, ok: false, message: (e as Error).message };
+    }
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
       child.stdin!.write(`${JSON.stringify({ ...req, id })}\n`);
@@ -49,6 +61,7 @@ export class ProberAgent {
   }
 
   stop(): void {
+    this.stopped = true;
     this.child?.stdin?.end();
     this.child?.kill('SIGTERM');
     this.child = null;
