@@ -74,6 +74,12 @@ export interface SyncPlan extends RestoreText {
   services: number;
   endpoints: number;
   udpConntrack: UdpConntrackChange[];
+  /**
+   * False when a partial sync would write nothing but the same top-level chains again: no
+   * Service's chains, no stale chain, no change in the top-level rules. kube-proxy only syncs
+   * when its informers saw a change, so the applier skips such a sync (see syncer.ts).
+   */
+  changed: boolean;
   /** @internal state to adopt on commit */
   readonly next: { cache: Map<string, CachedService>; order: string[] };
 }
@@ -244,6 +250,7 @@ export class ProxySyncPlanner {
       services: entries.length,
       endpoints,
       udpConntrack,
+      changed: full || written.size > 0 || staleChains.length > 0 || topChanged,
       next: { cache: nextCache, order },
     };
   }

@@ -47,6 +47,8 @@ export interface ProxyState {
 
 export interface SyncResult {
   full: boolean;
+  /** Nothing changed since the last sync: no iptables-restore was run. */
+  skipped: boolean;
   /** Rules written by this sync (lines -A/-I/-D), per table. */
   rules: { filter: number; nat: number };
   chains: { filter: number; nat: number };
@@ -140,6 +142,14 @@ export class ProxySyncer {
       full,
       ...(state.changed ? { changed: state.changed } : {}),
     });
+    if (!full && !plan.changed) {
+      // The pods changed but not what the rules are made of (a container restarted before it is
+      // ready, a probe flapped on a pod with no Service): kube-proxy would have had no
+      // EndpointSlice event, so it would not sync. Adopt the new objects and write nothing.
+      this.planner.commit(plan);
+      const ms = performance.now() - t0;
+      return { full: false, skipped: true, rules: { filter: 0, nat: 0 }, chains: { filter: 0, nat: 0 }, bytes: 0, services: plan.services, endpoints: plan.endpoints, servicesWritten: 0, staleChainsDeleted: 0, jumpsInserted: 0, largeClusterMode: plan.largeClusterMode, restoreMs: 0, applyMs: ms, totalMs: ms, spawns: 0 };
+    }
     let input = plan.text;
     let jumpsInserted = 0;
     let leftoversDeleted = 0;
@@ -166,6 +176,7 @@ export class ProxySyncer {
     if (this.conntrackCleanup && plan.udpConntrack.length > 0) await this.cleanConntrack(plan.udpConntrack);
     return {
       full: plan.full,
+      skipped: false,
       rules: { filter: plan.rules.filter + count(input, plan.text, 'filter'), nat: plan.rules.nat + count(input, plan.text, 'nat') },
       chains: plan.chains,
       bytes: Buffer.byteLength(input),

@@ -135,13 +135,14 @@ describe.skipIf(!isRoot)(`kube-proxy applier in a network namespace (${NS})`, ()
     expect(Date.now() - t0).toBeLessThan(2000);
   });
 
-  it('a second sync is partial and inserts no jumps; the kernel state is unchanged', async () => {
+  it('a second sync with nothing changed runs no process; the kernel state is unchanged', async () => {
     const before = await save('nat');
     const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3', '10.42.0.4']), slice('web', ['10.42.0.2'])] });
     expect(r.full).toBe(false);
+    expect(r.skipped).toBe(true);
     expect(r.jumpsInserted).toBe(0);
     expect(r.servicesWritten).toBe(0);
-    expect(r.spawns).toBe(1); // one iptables-restore, nothing else
+    expect(r.spawns).toBe(0); // like kube-proxy: no change, no sync
     expect(await save('nat')).toBe(before);
   });
 
@@ -152,6 +153,8 @@ describe.skipIf(!isRoot)(`kube-proxy applier in a network namespace (${NS})`, ()
     expect(webBefore.length).toBeGreaterThan(0);
     const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3']), slice('web', ['10.42.0.2'])] });
     expect(r.full).toBe(false);
+    expect(r.skipped).toBe(false);
+    expect(r.spawns).toBe(1); // one iptables-restore, nothing else
     expect(r.servicesWritten).toBe(1);
     expect(r.staleChainsDeleted).toBe(1); // the SEP of 10.42.0.4
     expect(syncer.lastRestoreInput).not.toContain(`:${webChain}`);

@@ -140,6 +140,26 @@ describe('ProxySyncPlanner (TestSyncProxyRulesRepeated)', () => {
     expect(plan.text).toContain('10.0.3.2:80');
   });
 
+  it('calls a partial sync with nothing to change unchanged (the applier then skips it)', () => {
+    const p = new ProxySyncPlanner({ config: fake });
+    const first = p.plan({ services: [svc(1)], endpointSlices: [eps(1, ['10.0.1.1'])] });
+    expect(first.changed).toBe(true); // full
+    p.commit(first);
+    // New objects with the same content, and an endpoint that is not ready (no rule for it).
+    const notReady = makeSlice('ns1', 'svc1', [{ ip: '10.0.1.1' }, { ip: '10.0.1.2', ready: false, serving: false }], [{ name: 'p80', port: 80 }]);
+    const same = p.plan({ services: [svc(1)], endpointSlices: [notReady] });
+    expect(same.changed).toBe(false);
+    expect(same.servicesWritten).toEqual([]);
+    p.commit(same);
+    const ready = p.plan({ services: [svc(1)], endpointSlices: [eps(1, ['10.0.1.1', '10.0.1.2'])] });
+    expect(ready.changed).toBe(true);
+    expect(ready.servicesWritten).toEqual(['ns1/svc1']);
+    p.commit(ready);
+    // A new Service with no endpoints changes only KUBE-SERVICES (a REJECT rule in filter).
+    expect(p.plan({ services: [svc(1), svc(2)], endpointSlices: [eps(1, ['10.0.1.1', '10.0.1.2'])] }).changed).toBe(true);
+    expect(p.plan({ services: [svc(1)], endpointSlices: [eps(1, ['10.0.1.1', '10.0.1.2'])], full: true }).changed).toBe(true);
+  });
+
   it("topLevel 'when-changed' leaves unchanged top-level chains out of partial syncs", () => {
     const p = new ProxySyncPlanner({ config: fake, topLevel: 'when-changed' });
     const services = [svc(1), svc(3)];
