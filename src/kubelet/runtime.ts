@@ -54,6 +54,14 @@ export function containerLogPath(containerDir: string): string {
   return path.join(containerDir, 'container.log');
 }
 
+/** Containers this process started that have not exited yet: their exits arrive as events. */
+const ownChildren = new Set<number>();
+
+/** True for a container process this controller started and whose exit it will hear of. */
+export function isOwnChild(pid: number): boolean {
+  return ownChildren.has(pid);
+}
+
 export async function startContainer(l: ContainerLaunch): Promise<number> {
   const lower = await ensureImage(l.imagesDir, l.container.image);
   await Promise.all(['rootfs', 'upper', 'work'].map((d) => mkdir(path.join(l.containerDir, d), { recursive: true })));
@@ -67,6 +75,8 @@ export async function startContainer(l: ContainerLaunch): Promise<number> {
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env });
     const pid = child.pid;
     if (pid === undefined) throw new Error(`could not start container ${l.container.name} in ${l.netns}`);
+    ownChildren.add(pid);
+    child.on('exit', () => ownChildren.delete(pid));
     if (l.onExit) child.on('exit', l.onExit);
     child.unref();
     return pid;

@@ -25,3 +25,13 @@ export function isRunning(pid: number): boolean {
   const s = procStat(pid);
   return s !== null && s.state !== 'Z';
 }
+
+/** The PID exists (one kill(pid, 0) syscall; a zombie still exists). */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
