@@ -39,6 +39,31 @@ function isReady(p: Pod): boolean {
   return p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
 }
 
+const PHASE_ORDINAL: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
+const DELETION_COST = 'controller.kubernetes.io/pod-deletion-cost';
+
+/**
+ * The ReplicaSet controller's order for scaling down (kube-controller-manager's ActivePods
+ * ranking), first to delete first: unscheduled before scheduled; Pending before Unknown before
+ * Running; not ready before ready; lower pod-deletion-cost first; higher restart count first;
+ * newer before older. (Its "doubled up on a node" and "ready for less time" steps are ties on
+ * the lab's single node and unrecorded ready times.) A crash-looping pod goes before a healthy one.
+ */
+export function deletionOrder(a: Pod, b: Pod): number {
+  const unscheduled = (p: Pod) => (p.spec.nodeName ? 1 : 0);
+  const cost = (p: Pod) => Number.parseInt(p.metadata.annotations[DELETION_COST] ?? '0', 10) || 0;
+  const restarts = (p: Pod) => Math.max(0, ...p.status.containerStatuses.map((c) => c.restartCount));
+  return (
+    unscheduled(a) - unscheduled(b) ||
+    (PHASE_ORDINAL[a.status.phase] ?? 0) - (PHASE_ORDINAL[b.status.phase] ?? 0) ||
+    Number(isReady(a)) - Number(isReady(b)) ||
+    cost(a) - cost(b) ||
+    restarts(b) - restarts(a) ||
+    (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') ||
+    b.metadata.name.localeCompare(a.metadata.name)
+  );
+}
+
 /** intstr percent or count, as the Deployment controller resolves maxSurge (up) / maxUnavailable (down). */
 export function resolveIntOrPercent(v: number | string | undefined, total: number, fallback: string, roundUp: boolean): number {
   const val = v ?? fallback;
@@ -57,7 +82,7 @@ export function rolloutInProgress(deployments: Deployment[], pods: Pod[]): boole
 
 /**
  * The Deployment and ReplicaSet controllers as one pure step: which pods to create and delete
- * now. Scaling keeps `replicas` pods of the current template (the newest excess pods go first).
+ * now. Scaling down deletes the excess pods in `deletionOrder` (unready and crash-looping first).
  * A changed template rolls out like RollingUpdate: at most replicas+maxSurge pods exist (default
  * 25%, rounded up) and at least replicas-maxUnavailable are ready (25%, rounded down); old pods go
  * as new ones become ready, so the step is repeated whenever readiness changes. Recreate deletes
@@ -93,7 +118,7 @@ export function planReplicaSets(deployments: Deployment[], pods: Pod[], rand?: (
     const owned = byDeployment.get(k) ?? [];
     const current = owned.filter((p) => p.metadata.labels[POD_TEMPLATE_HASH] === hash).sort(oldestFirst);
     const old = owned.filter((p) => p.metadata.labels[POD_TEMPLATE_HASH] !== hash).sort(oldestFirst);
-    if (current.length > R) plan.delete.push(...current.slice(R).reverse());
+    if (current.length > R) plan.delete.push(...[...current].sort(deletionOrder).slice(0, current.length - R));
     if (old.length === 0) {
       create(d, hash, Math.max(0, R - current.length));
       continue;

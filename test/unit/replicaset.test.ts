@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Deployment, Pod } from '../../src/api/types.ts';
-import { planReplicaSets, POD_TEMPLATE_HASH } from '../../src/controllers/replicaset.ts';
+import { deletionOrder, planReplicaSets, POD_TEMPLATE_HASH } from '../../src/controllers/replicaset.ts';
 import { podTemplateHash } from '../../src/controllers/podnames.ts';
 import { schedule } from '../../src/scheduler/scheduler.ts';
 
@@ -48,6 +48,31 @@ describe('ReplicaSet planner', () => {
     const upPlan = planReplicaSets([deployment('app2', 5)], pods);
     expect(upPlan.create).toHaveLength(2);
     for (const p of upPlan.create) expect(pods.map((x) => x.metadata.name)).not.toContain(p.metadata.name);
+  });
+
+  it('scales down like the ReplicaSet controller: unready, crash-looping and newer pods go first', () => {
+    const d = deployment('app2', 6);
+    const at = (i: number) => `2026-01-01T00:00:0${i}Z`;
+    const pods = planReplicaSets([d], []).create.map((p, i): Pod => ({ ...p, metadata: { ...p.metadata, creationTimestamp: at(i) }, spec: { ...p.spec, nodeName: 'labs' } }));
+    const running = (p: Pod, ready: boolean, restartCount = 0) => {
+      p.status = { phase: 'Running', conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], containerStatuses: [{ name: 'app2', ready, started: true, restartCount, state: { running: { startedAt: at(0) } } }] };
+    };
+    const [oldest, crashLooping, unready, costly, pending, newest] = pods as [Pod, Pod, Pod, Pod, Pod, Pod];
+    running(oldest, true);
+    running(crashLooping, true, 4);
+    running(unready, false);
+    running(costly, true);
+    costly.metadata.annotations['controller.kubernetes.io/pod-deletion-cost'] = '100';
+    running(newest, true);
+    const order = [...pods].sort(deletionOrder).map((p) => p.metadata.name);
+    expect(order).toEqual([pending, unready, crashLooping, newest, oldest, costly].map((p) => p.metadata.name));
+    // Unscheduled before anything scheduled, even before a scheduled Pending pod.
+    newest.spec.nodeName = undefined;
+    expect([...pods].sort(deletionOrder)[0]).toBe(newest);
+    newest.spec.nodeName = 'labs';
+    const plan = planReplicaSets([deployment('app2', 3)], pods);
+    expect(plan.delete.map((p) => p.metadata.name)).toEqual([pending, unready, crashLooping].map((p) => p.metadata.name));
+    expect(plan.create).toEqual([]);
   });
 
   it('deletes the pods of a removed Deployment', () => {
