@@ -54,7 +54,7 @@ export async function curl(netns: string, url: string, extra: string[] = []): Pr
 
 export interface PodJson {
   metadata: { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> };
-  status: { podIP?: string; phase: string; containerStatuses: { pid?: number; restartCount: number }[] };
+  status: { podIP?: string; phase: string; conditions: { type: string; status: string }[]; containerStatuses: { pid?: number; restartCount: number }[] };
 }
 
 export async function getPods(instance: string, allNamespaces = false): Promise<PodJson[]> {
