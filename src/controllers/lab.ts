@@ -15,7 +15,7 @@ import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type En
 import { size } from '../cni/cidr.ts';
 import { publishDns } from '../dns/publish.ts';
 import { renderIngress, syncIngress } from '../ingress/controller.ts';
-import { assignSandbox, podNetns, recordContainerExit, removePods, startPodContainer, syncPods, processesRootedUnder, terminateProcesses, updatePodStatus, NETNS_ANNOTATION, type KubeletContext } from '../kubelet/kubelet.ts';
+import { assignSandbox, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, containersStartingUnder, processesRootedUnder, terminateProcesses, updatePodStatus, type KubeletContext } from '../kubelet/kubelet.ts';
 import { isContainerAlive } from '../kubelet/runtime.ts';
 import { ProberAgent, runProbe } from '../kubelet/prober.ts';
 import { ensurePrograms } from '../kubelet/programs.ts';
@@ -180,7 +180,7 @@ export class Cluster {
       this.log(`deleting ${rs.delete.length} pod(s): ${names(rs.delete)}`);
       for (const p of rs.delete) p.metadata.annotations['lab/deleting'] = new Date().toISOString();
       await this.syncServices(desired, services, state);
-      await removePods({ paths }, rs.delete);
+      await removePods({ paths }, rs.delete.map(podToRemove));
       for (const p of rs.delete) {
         delete state.pods[p.metadata.name];
         recordEvent(state, { type: 'Normal', reason: 'Killing', object: `pod/${p.metadata.name}`, message: `Stopping container ${p.spec.containers[0]?.name ?? ''}` });
@@ -401,16 +401,21 @@ export async function down(opts: DownOptions): Promise<void> {
   const log = opts.log ?? (() => {});
   const paths = instancePaths(opts.instance);
   const state = await readState(paths.stateFile);
-  const pods = Object.values(state?.pods ?? {});
-  // Pod directories name pods the state file might have lost (a crash between two writes).
+  const pods = Object.values(state?.pods ?? {}).map(podToRemove);
+  // Pod directories name pods the state file might have lost (a crash between two writes); their
+  // processes are found through their namespace.
   for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) {
-    if (!state?.pods[name]) pods.push({ metadata: { name, annotations: { [NETNS_ANNOTATION]: paths.podNetns(name) } }, spec: {} } as unknown as Pod);
+    if (!state?.pods[name]) pods.push({ name, netns: paths.podNetns(name), mainPids: [], terminationGracePeriodSeconds: 30 });
   }
   if (pods.length) log(`stopping ${pods.length} pod(s)`);
   await removePods({ paths }, pods, { graceSeconds: 5 });
-  for (const pid of processesRootedUnder(`${paths.stateDir}/pods`)) {
+  for (const pid of new Set([...processesRootedUnder(`${paths.stateDir}/pods`), ...containersStartingUnder(`${paths.stateDir}/pods`)])) {
     log(`killing leftover container process ${pid}`);
-    process.kill(pid, 'SIGKILL');
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* exited meanwhile */
+    }
   }
   const mode: NodeMode | null = state?.mode ?? (netnsExists(paths.nodeNetns) ? 'sandbox' : null);
   if (mode) {

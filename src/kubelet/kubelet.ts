@@ -1,6 +1,6 @@
 // The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI) and
 // running containers, and tears down pods that are gone. Batches the network work for all pods.
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
@@ -12,7 +12,7 @@ import type { LabNode } from '../node/node.ts';
 import { listNetns, observeLinks, pidsInNetns } from '../sys/ip.ts';
 import { isRunning, procStat } from '../sys/proc.ts';
 import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
-import { isContainerAlive, startContainer } from './runtime.ts';
+import { CONTAINER_INIT, isContainerAlive, startContainer } from './runtime.ts';
 
 export interface KubeletContext {
   node: LabNode;
@@ -83,7 +83,7 @@ async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
     // A controller killed between starting a container and recording its pid left it running
     // unrecorded: adopt it (found by its root directory) rather than start a second one.
     const cdir = path.join(ctx.paths.podDir(pod.metadata.name), 'containers', c.name);
-    const orphan = existsSync(cdir) ? processesRootedUnder(cdir).find((pid) => isContainerAlive(pid, netns) && isMainProcess(pid)) : undefined;
+    const orphan = existsSync(cdir) ? (processesRootedUnder(cdir).find((pid) => isContainerAlive(pid, netns) && isMainProcess(pid)) ?? containersStartingUnder(cdir)[0]) : undefined;
     if (orphan && (!prev || !isContainerAlive(prev.pid, netns))) {
       statuses.push({ name: c.name, ready: !c.readinessProbe && !c.startupProbe, started: !c.startupProbe, restartCount: prev?.restartCount ?? 0, pid: orphan, state: { running: { startedAt: new Date().toISOString() } }, backoff: { crashes: prev?.backoff?.crashes ?? 0, lastStart: Date.now() } });
       ctx.onEvent?.(pod, 'Normal', 'Adopted', `Adopted running container ${c.name}`);
@@ -167,13 +167,36 @@ export function updatePodStatus(pod: Pod): void {
 }
 
 /** Stops the pods' processes (SIGTERM, then SIGKILL after the grace period) and frees all. */
-export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: Pod[], opts: { graceSeconds?: number } = {}): Promise<void> {
+/** What the kubelet needs to remove a pod: its name, namespace and container main processes. */
+export interface PodToRemove {
+  name: string;
+  netns: string;
+  /** Container main processes (recorded pids still alive in the pod's netns). */
+  mainPids: number[];
+  terminationGracePeriodSeconds: number;
+}
+
+export function podToRemove(p: Pod): PodToRemove {
+  const netns = podNetns(p);
+  return {
+    name: p.metadata.name,
+    netns,
+    mainPids: p.status.containerStatuses.filter((c) => c.pid && isContainerAlive(c.pid, netns)).map((c) => c.pid!),
+    terminationGracePeriodSeconds: p.spec.terminationGracePeriodSeconds ?? 30,
+  };
+}
+
+/**
+ * Stops and removes pods: SIGTERM to each container's main process, up to the grace period, then
+ * whatever is left in the pods' namespaces; then the network (CNI DEL), IPs and files.
+ */
+export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: PodToRemove[], opts: { graceSeconds?: number } = {}): Promise<void> {
   if (pods.length === 0) return;
-  const netnsNames = pods.map((p) => p.metadata.annotations[NETNS_ANNOTATION] ?? ctx.paths.podNetns(p.metadata.name));
-  const grace = Math.min(opts.graceSeconds ?? 30, ...pods.map((p) => p.spec.terminationGracePeriodSeconds ?? 30));
+  const netnsNames = pods.map((p) => p.netns);
+  const grace = Math.min(opts.graceSeconds ?? 30, ...pods.map((p) => p.terminationGracePeriodSeconds));
   // As the kubelet: SIGTERM to each container's main process, then (below) whatever is left.
   // Its children (a web server's per-connection handlers) finish the requests in flight.
-  const mains = pods.flatMap((p) => (p.status?.containerStatuses ?? []).filter((c) => c.pid && isContainerAlive(c.pid, podNetns(p))).map((c) => c.pid!));
+  const mains = pods.flatMap((p) => p.mainPids);
   for (const pid of mains) process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + grace * 1000;
   while (mains.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -181,7 +204,7 @@ export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: Pod[]
   await cniDel(netnsNames, ctx.paths.stateDir);
   await release(ctx.paths.ipamDir, new Set(netnsNames));
   await Promise.all([
-    ...pods.map((p) => rm(ctx.paths.podDir(p.metadata.name), { recursive: true, force: true })),
+    ...pods.map((p) => rm(ctx.paths.podDir(p.name), { recursive: true, force: true })),
     ...netnsNames.map((n) => rm(ctx.paths.netnsEtc(n), { recursive: true, force: true })),
   ]);
 }
@@ -200,6 +223,27 @@ export function processesRootedUnder(dir: string): number[] {
       if (readlinkSync(`/proc/${entry}/root`).startsWith(dir + '/')) out.push(Number(entry));
     } catch {
       /* gone, or a kernel thread */
+    }
+  }
+  return out;
+}
+
+/**
+ * Container processes still starting: `ip netns exec … container-init.sh <dir>/…/rootfs …` up to
+ * the `chroot` (the same PID all along), whose root is not yet under `dir`. A controller killed
+ * in that moment leaves one behind; the next one must adopt it, not start a second container.
+ * Recognised by their arguments: the init script (or chroot) and a root file system under `dir`.
+ */
+export function containersStartingUnder(dir: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      const init = argv.includes(CONTAINER_INIT) || path.basename(argv[0] ?? '') === 'chroot';
+      if (init && argv.some((a) => a.startsWith(dir + '/') && a.endsWith('/rootfs')) && isRunning(Number(entry))) out.push(Number(entry));
+    } catch {
+      /* gone */
     }
   }
   return out;
