@@ -489,3 +489,27 @@ describe('truncateForUdp / udpLimit', () => {
     expect(lean.additionals?.map((a) => a.type)).toEqual(['OPT']);
   });
 });
+
+describe('publishDns', () => {
+  it('writes a new generation only when a record changed', async () => {
+    const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { publishDns, dnsSnapshotPath } = await import('../../src/dns/publish.ts');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pplt-dns-publish-'));
+    try {
+      const config = { clusterDomain: 'cluster.local', nodeIP: '192.168.56.110', nodeName: 'labs' } as Parameters<typeof publishDns>[1]['config'];
+      const input = { services: [service('default', 'web', '10.43.0.20', [{ name: 'http' }])], endpoints: [], pods: [], config };
+      expect(await publishDns(dir, input)).toBe(true);
+      const first = JSON.parse(await readFile(dnsSnapshotPath(dir), 'utf8')) as { generation: number };
+      expect(await publishDns(dir, { ...input, services: [service('default', 'web', '10.43.0.20', [{ name: 'http' }])] })).toBe(false);
+      expect(JSON.parse(await readFile(dnsSnapshotPath(dir), 'utf8')).generation).toBe(first.generation);
+      expect(await publishDns(dir, { ...input, services: [service('default', 'web', '10.43.0.21', [{ name: 'http' }])] })).toBe(true);
+      expect(JSON.parse(await readFile(dnsSnapshotPath(dir), 'utf8')).generation).toBe(first.generation + 1);
+      await rm(dnsSnapshotPath(dir));
+      expect(await publishDns(dir, { ...input, services: [service('default', 'web', '10.43.0.21', [{ name: 'http' }])] })).toBe(true); // the file went missing
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
