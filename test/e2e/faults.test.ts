@@ -10,19 +10,32 @@ import { diff, snapshot, type Residue } from '../residue.ts';
 import { cmd, editableState, getPods, instanceName, isRoot, lab, LAB_BIN, labOk, ROOT } from './helpers.ts';
 
 const I = instanceName('e2ef');
-const ROUNDS = Number(process.env.LAB_FAULT_ROUNDS ?? 10);
+const ROUNDS = Number(process.env.LAB_FAULT_ROUNDS ?? 20);
 
-/** Starts `lab up`, SIGKILLs it after `ms`, resolves when it is gone. */
-function upKilledAfter(args: string[], ms: number): Promise<void> {
+/**
+ * Starts `lab up`, SIGKILLs it after `ms`, resolves when it is gone: true when the kill landed
+ * (the up was still running), false when it had already finished.
+ */
+function upKilledAfter(args: string[], ms: number): Promise<boolean> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [LAB_BIN, 'up', '--name', I, ...args], { cwd: ROOT, stdio: 'ignore' });
     const t = setTimeout(() => child.kill('SIGKILL'), ms);
-    child.on('exit', () => {
+    child.on('exit', (_code, signal) => {
       clearTimeout(t);
-      resolve();
+      resolve(signal === 'SIGKILL');
     });
   });
 }
+
+/** Wall-clock ms of an uninterrupted `lab up` with these arguments. */
+async function timedUp(args: string[]): Promise<number> {
+  const t0 = performance.now();
+  await labOk(['up', '--name', I, ...args]);
+  return performance.now() - t0;
+}
+
+/** A random point inside a run of `ms` (not in node's first tenth, which is only module loading). */
+const pointIn = (ms: number) => Math.round(ms * (0.1 + 0.9 * Math.random()));
 
 function ppid(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -30,12 +43,12 @@ function ppid(pid: number): number {
 }
 
 /** Everything that must be exactly once: pods, their netns, one main process each, rules, addresses. */
-async function checkConverged(replicasApp2: number): Promise<void> {
+async function checkConverged(replicasApp2: number, when: string): Promise<void> {
   const pods = await getPods(I, true);
-  expect(pods.filter((p) => p.metadata.labels.app === 'app2')).toHaveLength(replicasApp2);
-  expect(pods).toHaveLength(replicasApp2 + 4);
+  expect(pods.filter((p) => p.metadata.labels.app === 'app2'), when).toHaveLength(replicasApp2);
+  expect(pods, when).toHaveLength(replicasApp2 + 4);
   const netns = (await cmd(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${I}-`));
-  expect(netns.sort()).toEqual([`${I}-host`, `${I}-node`, ...pods.map((p) => p.metadata.annotations['lab/netns']!)].sort());
+  expect(netns.sort(), when).toEqual([`${I}-host`, `${I}-node`, ...pods.map((p) => p.metadata.annotations['lab/netns']!)].sort());
   // Exactly one container main process per pod (a process whose parent is outside the pod; its
   // children, such as nginx's worker or tsx's esbuild service, do not count), and it is the one
   // recorded in the pod's status.
@@ -43,16 +56,16 @@ async function checkConverged(replicasApp2: number): Promise<void> {
   for (const p of pods) {
     const pids = procs.get(p.metadata.annotations['lab/netns']!)!;
     const mains = pids.filter((pid) => !pids.includes(ppid(pid)));
-    expect(mains, p.metadata.name).toEqual([p.status.containerStatuses[0]!.pid]);
+    expect(mains, `${when}: ${p.metadata.name}`).toEqual([p.status.containerStatuses[0]!.pid]);
   }
   // No duplicate rule, IPs unique and allocated once.
   const save = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save'])).stdout.split('\n').filter((l) => l.startsWith('-A'));
-  expect(save.length).toBe(new Set(save).size);
-  expect(save.filter((l) => l.includes('default/app2-service:http') && l.includes('DNAT'))).toHaveLength(replicasApp2);
+  expect(save.length, when).toBe(new Set(save).size);
+  expect(save.filter((l) => l.includes('default/app2-service:http') && l.includes('DNAT')), when).toHaveLength(replicasApp2);
   const ips = pods.map((p) => p.status.podIP);
-  expect(new Set(ips).size).toBe(ips.length);
+  expect(new Set(ips).size, when).toBe(ips.length);
   const allocated = (await readdir(`/run/packet-path-lab/${I}/cni/networks/cbr0`)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
-  expect(allocated.sort()).toEqual([...ips].sort() as string[]);
+  expect(allocated.sort(), when).toEqual([...ips].sort() as string[]);
 }
 
 describe.skipIf(!isRoot)(`fault injection: kill -9 of the controller at ${ROUNDS} random points`, () => {
@@ -72,25 +85,42 @@ describe.skipIf(!isRoot)(`fault injection: kill -9 of the controller at ${ROUNDS
   });
 
   it('converges after a kill during the first up, every time', async () => {
+    // How long an up takes here, so the kills land anywhere inside one.
+    const upMs = await timedUp(['--state', state]);
+    await labOk(['down', '--name', I]);
+    let landed = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const ms = 300 + Math.floor(Math.random() * 1500);
-      await upKilledAfter(['--state', state], ms);
+      const ms = pointIn(upMs);
+      if (await upKilledAfter(['--state', state], ms)) landed++;
       await labOk(['up', '--name', I, '--state', state]);
-      await checkConverged(3);
+      await checkConverged(3, `round ${round}, first up killed after ${ms} ms`);
       await labOk(['down', '--name', I]);
       expect(diff(before, snapshot()).filter((p) => p.includes(I) || p.startsWith('root namespace')), `round ${round}, killed after ${ms} ms`).toEqual([]);
     }
-  }, 600_000);
+    process.stdout.write(`faults: ${landed} of ${ROUNDS} kills landed inside a first up (${Math.round(upMs)} ms)\n`);
+    // Kills that came after the up had finished test nothing: most must have landed.
+    expect(landed).toBeGreaterThanOrEqual(Math.ceil(ROUNDS * 0.7));
+  }, 900_000);
 
   it('converges after a kill during a scale change, every time', async () => {
     await labOk(['up', '--name', I, '--state', state]);
+    const scale = (replicas: number) => writeFile(state, original.replace(/replicas: 3/, `replicas: ${replicas}`));
+    // Up and down take different times: kill inside the shorter, so every point is inside either.
+    await scale(6);
+    const upscaleMs = await timedUp(['--state', state]);
+    await scale(3);
+    const scaleMs = Math.min(upscaleMs, await timedUp(['--state', state]));
     let replicas = 3;
+    let landed = 0;
     for (let round = 0; round < ROUNDS; round++) {
       replicas = replicas === 3 ? 6 : 3;
-      await writeFile(state, original.replace(/replicas: 3/, `replicas: ${replicas}`));
-      await upKilledAfter(['--state', state], 200 + Math.floor(Math.random() * 1500));
+      await scale(replicas);
+      const ms = pointIn(scaleMs);
+      if (await upKilledAfter(['--state', state], ms)) landed++;
       await labOk(['up', '--name', I, '--state', state]);
-      await checkConverged(replicas);
+      await checkConverged(replicas, `round ${round}, scale to ${replicas} killed after ${ms} ms`);
     }
-  }, 600_000);
+    process.stdout.write(`faults: ${landed} of ${ROUNDS} kills landed inside a scale change (${Math.round(scaleMs)} ms)\n`);
+    expect(landed).toBeGreaterThanOrEqual(Math.ceil(ROUNDS * 0.7));
+  }, 900_000);
 });
