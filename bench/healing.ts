@@ -1,16 +1,28 @@
-// Benchmark `healing`: how fast the watch controller reacts, measured from outside by polling
-// the node's rules: (1) crash -> the endpoint's rule gone from KUBE-SVC (p50/p99 over N kills,
-// one per pod so every kill is a first crash with no backoff), (2) replicas edited in the state
-// file -> the new pod answering through the Service's ClusterIP.
+// Benchmark `healing`: how fast the watch controller (`lab up --watch`, a real child process)
+// reacts, clocked by the kernel's own notifications: `nft monitor` in the node namespace prints
+// every rule-set change the moment iptables-restore commits it.
+//   (1) crash -> endpoint removed: SIGSEGV to one pod's container, clock stopped when its KUBE-SEP
+//       chain is deleted (p50/p99 over N pods, each crashing once, one at a time: the restarted
+//       pod is back in the rules before the next kill);
+//   (2) state-file edit -> new pod serving: replicas n -> n+1 written, clock stopped when the new
+//       pod's DNAT rule is in the Service's chains (it is added only once the pod passed its
+//       readiness probe, i.e. answers HTTP; checked again afterwards with a request to it).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Controller } from '../src/controllers/controller.ts';
+import { fileURLToPath } from 'node:url';
+import { readState } from '../src/api/store.ts';
 import { down } from '../src/controllers/lab.ts';
+import { EDIT_DEBOUNCE_MS } from '../src/controllers/controller.ts';
+import { instancePaths } from '../src/node/instance.ts';
 import { run } from '../src/sys/exec.ts';
-import type { Benchmark } from './harness.ts';
+import { spawnStream, type StreamChild } from '../src/sys/stream.ts';
+import { deferCleanup, settle, type Benchmark } from './harness.ts';
+import { startWatchProcess, type WatchProcess } from './watch-process.ts';
 
-function stateYaml(replicas: number): string {
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+export function healStateYaml(replicas: number): string {
   return `apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -61,64 +73,133 @@ spec:
 `;
 }
 
-function percentile(xs: number[], p: number): number {
+export function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
+/** The KUBE-SEP chain whose DNAT goes to ip:port, from `iptables-save -t nat`. */
+export function sepChainFor(save: string, ip: string, port: number): string | undefined {
+  const line = save.split('\n').find((l) => l.startsWith('-A KUBE-SEP-') && l.endsWith(`--to-destination ${ip}:${port}`));
+  return line?.split(' ')[1];
+}
+
+/** `nft monitor` lines with their arrival time (epoch ms), and a wait for the next matching one. */
+class RuleMonitor {
+  private lines: { at: number; text: string }[] = [];
+  private waiters: (() => void)[] = [];
+  private constructor(readonly child: StreamChild) {
+    let partial = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d: string) => {
+      const at = performance.timeOrigin + performance.now();
+      const parts = (partial + d).split('\n');
+      partial = parts.pop()!;
+      for (const text of parts) this.lines.push({ at, text });
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+
+  static async start(netns: string): Promise<RuleMonitor> {
+    const m = new RuleMonitor(spawnStream(['nft', 'monitor'], { netns }));
+    await new Promise((r) => setTimeout(r, 300)); // subscribed before anything is measured
+    return m;
+  }
+
+  get mark(): number {
+    return this.lines.length;
+  }
+
+  /** The first line after `mark` that matches; its arrival time and text. */
+  async next(mark: number, match: (text: string) => boolean, timeoutMs = 30_000): Promise<{ at: number; text: string }> {
+    const deadline = Date.now() + timeoutMs;
+    for (let i = mark; ; ) {
+      for (; i < this.lines.length; i++) if (match(this.lines[i]!.text)) return this.lines[i]!;
+      if (Date.now() > deadline) throw new Error('timed out waiting for a rule change');
+      await new Promise<void>((r) => {
+        this.waiters.push(r);
+        setTimeout(r, 1000);
+      });
+    }
+  }
+
+  stop(): void {
+    this.child.kill('SIGTERM');
+  }
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
 export const healingBenchmark: Benchmark = {
   name: 'healing',
-  description: 'watch controller: crash -> endpoint removed from the rules (p50/p99), state-file edit -> new pod serving',
+  description: 'watch controller (`lab up --watch`): crash -> endpoint removed from the rules (p50/p99), state-file edit -> new pod serving',
   needsRoot: true,
-  options: { kills: 'number of crashes to time (default 50)', edits: 'replica edits to time (default 5)' },
+  options: { kills: 'pods, each crashed once (default 30)', edits: 'replica edits to time (default 5)' },
   async run(ctx) {
-    const kills = Number(ctx.options.kills ?? 50);
+    const kills = Number(ctx.options.kills ?? 30);
     const edits = Number(ctx.options.edits ?? 5);
     const instance = `bhl${process.pid.toString(36)}`.slice(0, 16);
+    const paths = instancePaths(instance);
     const dir = await mkdtemp(path.join(os.tmpdir(), 'pplt-bench-heal-'));
     const statePath = path.join(dir, 'cluster.yaml');
-    await writeFile(statePath, stateYaml(kills));
-    const controller = new Controller({ instance, statePath, configPath: path.resolve('lab/config.yaml'), mode: 'sandbox' });
-    const node = `${instance}-node`;
-    const rules = async () => (await run(['iptables-save', '-t', 'nat'], { netns: node })).stdout;
-    const until = async (what: string, ok: () => Promise<boolean>, timeoutMs = 20_000) => {
+    await writeFile(statePath, healStateYaml(kills));
+    let controller: WatchProcess | undefined;
+    let monitor: RuleMonitor | undefined;
+    const cleanup = deferCleanup(async () => {
+      monitor?.stop();
+      await controller?.stop();
+      await down({ instance });
+      await rm(dir, { recursive: true, force: true });
+    });
+    const rules = async () => (await run(['iptables-save', '-t', 'nat'], { netns: paths.nodeNetns })).stdout;
+    const until = async (what: string, ok: () => Promise<boolean>, timeoutMs = 60_000) => {
       const deadline = Date.now() + timeoutMs;
       while (!(await ok())) {
+        controller?.assertRunning();
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 2)); // let the controller's own events run
+        await new Promise((r) => setTimeout(r, 100));
       }
     };
+    const heal = async () => Object.values((await readState(paths.stateFile))?.pods ?? {}).filter((p) => p.metadata.labels.app === 'heal');
+    const ready = (p: { status: { conditions: { type: string; status: string }[] } }) => p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
     try {
-      await controller.start();
-      const state = () => controller.cluster.state!;
-      await until('all pods ready', async () => Object.values(state().pods).every((p) => p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')), 60_000);
-      await until('all endpoints in the rules', async () => ((await rules()).match(/-j DNAT --to-destination/g) ?? []).length >= kills + 2);
+      controller = await startWatchProcess({ instance, statePath, configPath: path.join(ROOT, 'lab/config.yaml') });
+      await until('every pod ready and in the rules', async () => (await heal()).filter(ready).length === kills && ((await rules()).match(/-j DNAT --to-destination/g) ?? []).length >= kills + 2);
+      monitor = await RuleMonitor.start(paths.nodeNetns);
+      await settle();
+
       const latencies: number[] = [];
-      for (const pod of Object.values(state().pods).filter((p) => p.metadata.labels.app === 'heal').slice(0, kills)) {
+      for (const pod of await heal()) {
         const ip = pod.status.podIP!;
-        const t0 = performance.now();
+        const sep = sepChainFor(await rules(), ip, 80);
+        if (!sep) throw new Error(`no KUBE-SEP chain for ${pod.metadata.name} (${ip})`);
+        const mark = monitor.mark;
+        const t0 = now();
         process.kill(pod.status.containerStatuses[0]!.pid!, 'SIGSEGV');
-        await until('the endpoint to leave', async () => !(await rules()).includes(`--to-destination ${ip}:80`));
-        latencies.push(performance.now() - t0);
+        const removed = await monitor.next(mark, (l) => l === `delete chain ip nat ${sep}`);
+        latencies.push(removed.at - t0);
+        // Restarted at once (a first crash has no backoff), ready again, back in the rules.
+        await monitor.next(mark, (l) => l.startsWith(`add rule ip nat ${sep} `) && l.includes(`dnat to ${ip}:80`));
+        await new Promise((r) => setTimeout(r, 50));
       }
-      ctx.note(`crash: SIGSEGV to one pod's container at a time (${latencies.length} pods, each crashing once), clock stopped when iptables-save in the node no longer shows its DNAT; polling adds a few ms`);
-      const svcIP = state().services.find((s) => s.metadata.name === 'heal')!.spec.clusterIP!;
+      ctx.note(`crash: SIGSEGV to one pod's container at a time (${latencies.length} pods, each crashing once); the clock stops when \`nft monitor\` in the node namespace reports its KUBE-SEP chain deleted. The next kill waits until the restarted pod is back in the rules.`);
+
       const editTimes: number[] = [];
       let replicas = kills;
       for (let i = 0; i < edits; i++) {
-        const before = new Set(Object.keys(state().pods));
+        const before = new Set((await heal()).map((p) => p.status.podIP));
         replicas++;
-        const t0 = performance.now();
-        await writeFile(statePath, stateYaml(replicas));
-        // Until a request through the ClusterIP is answered by a pod that did not exist before.
-        await until('the new pod answering through the Service', async () => {
-          const r = await run(['curl', '-s', '--max-time', '1', `http://${svcIP}/`], { netns: node, allowFail: true });
-          const name = r.stdout.trim();
-          return name !== '' && !before.has(name) && name.startsWith('heal-');
-        });
-        editTimes.push(performance.now() - t0);
+        const mark = monitor.mark;
+        const t0 = now();
+        await writeFile(statePath, healStateYaml(replicas));
+        const added = await monitor.next(mark, (l) => /^add rule ip nat KUBE-SEP-\S+ .*dnat to [\d.]+:80\b/.test(l) && !before.has(/dnat to ([\d.]+):80\b/.exec(l)![1]));
+        editTimes.push(added.at - t0);
+        const ip = /dnat to ([\d.]+):80\b/.exec(added.text)![1]!;
+        const answer = await run(['curl', '-s', '--max-time', '2', `http://${ip}/`], { netns: paths.nodeNetns, allowFail: true });
+        if (!answer.stdout.startsWith('heal-')) throw new Error(`the new pod ${ip} is in the rules but did not answer: ${answer.stdout || answer.stderr}`);
+        await settle();
       }
-      ctx.note(`edit: replicas n -> n+1 written to the state file, clock stopped at the first answer from the new pod through the ClusterIP (${edits} edits; file watch debounce ${100} ms included)`);
+      ctx.note(`edit: replicas n -> n+1 written to the state file (${edits} edits); the clock stops when \`nft monitor\` reports the new pod's DNAT rule (added after its readiness probe passed; a request to it is checked afterwards). Includes the controller's ${EDIT_DEBOUNCE_MS} ms edit debounce.`);
       return [
         { name: 'crash -> endpoint removed, p50', value: Math.round(percentile(latencies, 50)), unit: 'ms', goal: 100 },
         { name: 'crash -> endpoint removed, p99', value: Math.round(percentile(latencies, 99)), unit: 'ms', goal: 100 },
@@ -126,9 +207,7 @@ export const healingBenchmark: Benchmark = {
         { name: 'replicas edit -> new pod serving, max', value: Math.round(Math.max(...editTimes)), unit: 'ms', goal: 500 },
       ];
     } finally {
-      await controller.stop();
-      await down({ instance });
-      await rm(dir, { recursive: true, force: true });
+      await cleanup();
     }
   },
 };

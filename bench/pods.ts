@@ -97,7 +97,7 @@ function randomSuffix(): string {
 }
 
 /** A temp dir on the filesystem the lab keeps its pods on (/run), so both write to the same disk. */
-async function makeWorkDir(): Promise<string> {
+export async function makeWorkDir(): Promise<string> {
   try {
     return await mkdtemp('/run/pplt-bench-');
   } catch {
