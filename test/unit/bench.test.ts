@@ -6,6 +6,8 @@ import { parseCidr } from '../../src/cni/cidr.ts';
 import { best, meetsGoal, parseCpuTimes, ratioOf, runBenchmark, withRatios, type BenchResult, type Benchmark } from '../../bench/harness.ts';
 import { iptablesBackend } from '../../bench/machine.ts';
 import { planFloor, shq } from '../../bench/pods-floor.ts';
+import { cpuTicks, rssKiB } from '../../bench/controller.ts';
+import { percentile, sepChainFor } from '../../bench/healing.ts';
 import { nodeMaskFor, parseSizes, podsConfigYaml, podsStateYaml, sortIps, spawnMilestones } from '../../bench/pods.ts';
 import { formatNumber, formatSummary, formatTable, mergeRuns, parseStoredRuns, renderMarkdown, type MachineFacts, type StoredRun } from '../../bench/report.ts';
 
@@ -263,5 +265,38 @@ describe('pods benchmark', () => {
     expect(shq("it's")).toBe(`'it'\\''s'`);
     // batches: netns-node, node, host, sysctl, mkdir (host etc), netns-pods, veths, pod files mkdir
     expect(plan.processes).toBe(8 + 2 * 300);
+  });
+});
+
+describe('controller benchmark', () => {
+  it('reads utime + stime from /proc/<pid>/stat, even when the command name holds ") "', () => {
+    // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
+    const stat = '4242 (node (a) b) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 11 0 123 456 789';
+    expect(cpuTicks(stat)).toBe(325);
+  });
+
+  it('reads VmRSS in KiB from /proc/<pid>/status and says when it is missing', () => {
+    expect(rssKiB('Name:\tnode\nVmPeak:\t  999999 kB\nVmRSS:\t  123456 kB\nRssAnon:\t 1 kB\n')).toBe(123456);
+    expect(() => rssKiB('Name:\tzombie\n')).toThrow(/VmRSS/);
+  });
+});
+
+describe('healing benchmark', () => {
+  it('finds the KUBE-SEP chain of an endpoint in iptables-save output, not one of a longer address', () => {
+    const save = [
+      '-A KUBE-SEP-AAAA -s 10.42.0.10/32 -m comment --comment "default/heal:http" -j KUBE-MARK-MASQ',
+      '-A KUBE-SEP-AAAA -p tcp -m comment --comment "default/heal:http" -m tcp -j DNAT --to-destination 10.42.0.10:80',
+      '-A KUBE-SEP-BBBB -p tcp -m comment --comment "default/heal:http" -m tcp -j DNAT --to-destination 10.42.0.1:80',
+    ].join('\n');
+    expect(sepChainFor(save, '10.42.0.1', 80)).toBe('KUBE-SEP-BBBB');
+    expect(sepChainFor(save, '10.42.0.10', 80)).toBe('KUBE-SEP-AAAA');
+    expect(sepChainFor(save, '10.42.0.10', 8080)).toBeUndefined();
+  });
+
+  it('takes nearest-rank percentiles', () => {
+    const xs = Array.from({ length: 100 }, (_, i) => 100 - i); // 100..1, unsorted
+    expect(percentile(xs, 50)).toBe(50);
+    expect(percentile(xs, 99)).toBe(99);
+    expect(percentile([7], 99)).toBe(7);
   });
 });
