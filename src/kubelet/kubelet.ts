@@ -68,8 +68,7 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[]): Promise<void> 
 
 async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
   const netns = podNetns(pod);
-  await writePodEtc(ctx.paths.netnsEtc(netns), pod, ctx.config);
-  await writeVolumes(ctx.paths.podDir(pod.metadata.name), pod, ctx.configMaps);
+  const [, sources] = await Promise.all([writePodEtc(ctx.paths.netnsEtc(netns), pod, ctx.config), writeVolumes(ctx.paths.podDir(pod.metadata.name), pod, ctx.configMaps)]);
   pod.status.startTime ??= new Date().toISOString();
   const now = Date.now();
   const statuses: ContainerStatus[] = [];
@@ -89,18 +88,21 @@ async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
       ctx.onEvent?.(pod, 'Normal', 'Adopted', `Adopted running container ${c.name}`);
       continue;
     }
-    statuses.push(await startPodContainer(ctx, pod, c, prev));
+    statuses.push(await startPodContainer(ctx, pod, c, prev, sources));
   }
   pod.status.containerStatuses = statuses;
   updatePodStatus(pod);
 }
 
-/** Starts one container of a pod and returns its new status (restart count carried over). */
-export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Container, prev: ContainerStatus | undefined): Promise<ContainerStatus> {
+/**
+ * Starts one container of a pod and returns its new status (restart count carried over).
+ * `sources` (volume name -> directory) when the pod's volumes were just written, else written here.
+ */
+export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Container, prev: ContainerStatus | undefined, written?: Map<string, string>): Promise<ContainerStatus> {
   const netns = podNetns(pod);
   const podDir = ctx.paths.podDir(pod.metadata.name);
   const cmVolumes = new Set(pod.spec.volumes.filter((v) => v.configMap).map((v) => v.name));
-  const sources = await writeVolumes(podDir, pod, ctx.configMaps);
+  const sources = written ?? (await writeVolumes(podDir, pod, ctx.configMaps));
   const pid = await startContainer({
     netns,
     hostname: pod.spec.hostname ?? pod.metadata.name,
