@@ -4,6 +4,7 @@ import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } fr
 import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Pod } from '../api/types.ts';
 import type { Mount } from './runtime.ts';
+import { writeFileIfChanged } from '../sys/files.ts';
 
 /** kubelet's managed hosts file. */
 export function renderHosts(pod: Pod): string {
@@ -34,9 +35,9 @@ export function renderResolvConf(pod: Pod, config: ClusterConfig): string {
 export async function writePodEtc(etcDir: string, pod: Pod, config: ClusterConfig): Promise<void> {
   await mkdir(etcDir, { recursive: true });
   await Promise.all([
-    writeFile(path.join(etcDir, 'hosts'), renderHosts(pod)),
-    writeFile(path.join(etcDir, 'resolv.conf'), renderResolvConf(pod, config)),
-    writeFile(path.join(etcDir, 'hostname'), `${pod.spec.hostname ?? pod.metadata.name}\n`),
+    writeFileIfChanged(path.join(etcDir, 'hosts'), renderHosts(pod)),
+    writeFileIfChanged(path.join(etcDir, 'resolv.conf'), renderResolvConf(pod, config)),
+    writeFileIfChanged(path.join(etcDir, 'hostname'), `${pod.spec.hostname ?? pod.metadata.name}\n`),
   ]);
 }
 

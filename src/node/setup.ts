@@ -1,8 +1,9 @@
 // Brings up the node: in sandbox mode the node and host namespaces and the link between them,
 // in both modes cni0 and the sysctls the packet path needs.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { formatCidr } from '../cni/cidr.ts';
 import { ipBatch, run } from '../sys/exec.ts';
+import { writeFileIfChanged } from '../sys/files.ts';
 import { netnsExists, observeLinks, type ObservedLink } from '../sys/ip.ts';
 import type { InstancePaths } from './instance.ts';
 import { BRIDGE, HOST_UPLINK, NODE_UPLINK, SANDBOX_HOST_IP, type LabNode } from './node.ts';
@@ -79,7 +80,7 @@ export async function ensureNode(node: LabNode, paths: InstancePaths, opts: { ho
     await ipBatch(paths.hostNetns, plan.host);
     const etc = paths.netnsEtc(paths.hostNetns);
     await mkdir(etc, { recursive: true });
-    await writeFile(`${etc}/hosts`, ['127.0.0.1\tlocalhost', ...opts.hostsLines, ''].join('\n'));
+    await writeFileIfChanged(`${etc}/hosts`, ['127.0.0.1\tlocalhost', ...opts.hostsLines, ''].join('\n'));
   }
   const sysctl = await run(['sysctl', '-q', '-w', ...Object.entries(NODE_SYSCTLS).map(([k, v]) => `${k}=${v}`)], { netns: node.netns, allowFail: true });
   if (sysctl.exitCode !== 0 && /bridge-nf-call-iptables/.test(sysctl.stderr)) {
