@@ -15,7 +15,7 @@ import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type En
 import { size } from '../cni/cidr.ts';
 import { publishDns } from '../dns/publish.ts';
 import { renderIngress, syncIngress } from '../ingress/controller.ts';
-import { assignSandbox, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, containersStartingUnder, processesRootedUnder, terminateProcesses, updatePodStatus, type KubeletContext } from '../kubelet/kubelet.ts';
+import { assignSandbox, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, containerProcessesUnder, terminateProcesses, updatePodStatus, type KubeletContext } from '../kubelet/kubelet.ts';
 import { isContainerAlive } from '../kubelet/runtime.ts';
 import { ProberAgent, runProbe } from '../kubelet/prober.ts';
 import { ensurePrograms } from '../kubelet/programs.ts';
@@ -409,7 +409,8 @@ export async function down(opts: DownOptions): Promise<void> {
   }
   if (pods.length) log(`stopping ${pods.length} pod(s)`);
   await removePods({ paths }, pods, { graceSeconds: 5 });
-  for (const pid of new Set([...processesRootedUnder(`${paths.stateDir}/pods`), ...containersStartingUnder(`${paths.stateDir}/pods`)])) {
+  const left = containerProcessesUnder(`${paths.stateDir}/pods`);
+  for (const pid of [...left.rooted, ...left.starting]) {
     log(`killing leftover container process ${pid}`);
     try {
       process.kill(pid, 'SIGKILL');

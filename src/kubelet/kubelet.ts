@@ -80,9 +80,11 @@ async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
       continue;
     }
     // A controller killed between starting a container and recording its pid left it running
-    // unrecorded: adopt it (found by its root directory) rather than start a second one.
+    // unrecorded: adopt it (by its root directory, or its arguments while it is still starting)
+    // rather than start a second one.
     const cdir = path.join(ctx.paths.podDir(pod.metadata.name), 'containers', c.name);
-    const orphan = existsSync(cdir) ? (processesRootedUnder(cdir).find((pid) => isContainerAlive(pid, netns) && isMainProcess(pid)) ?? containersStartingUnder(cdir)[0]) : undefined;
+    const procs = existsSync(cdir) ? containerProcessesUnder(cdir) : undefined;
+    const orphan = procs && (procs.rooted.find((pid) => isContainerAlive(pid, netns) && isMainProcess(pid)) ?? procs.starting[0]);
     if (orphan && (!prev || !isContainerAlive(prev.pid, netns))) {
       statuses.push({ name: c.name, ready: !c.readinessProbe && !c.startupProbe, started: !c.startupProbe, restartCount: prev?.restartCount ?? 0, pid: orphan, state: { running: { startedAt: new Date().toISOString() } }, backoff: { crashes: prev?.backoff?.crashes ?? 0, lastStart: Date.now() } });
       ctx.onEvent?.(pod, 'Normal', 'Adopted', `Adopted running container ${c.name}`);
@@ -96,13 +98,13 @@ async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
 
 /**
  * Starts one container of a pod and returns its new status (restart count carried over).
- * `sources` (volume name -> directory) when the pod's volumes were just written, else written here.
+ * `volumes` (volume name -> directory) when the pod's volumes were just written, else written here.
  */
-export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Container, prev: ContainerStatus | undefined, written?: Map<string, string>): Promise<ContainerStatus> {
+export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Container, prev: ContainerStatus | undefined, volumes?: Map<string, string>): Promise<ContainerStatus> {
   const netns = podNetns(pod);
   const podDir = ctx.paths.podDir(pod.metadata.name);
   const cmVolumes = new Set(pod.spec.volumes.filter((v) => v.configMap).map((v) => v.name));
-  const sources = written ?? (await writeVolumes(podDir, pod, ctx.configMaps));
+  const sources = volumes ?? (await writeVolumes(podDir, pod, ctx.configMaps));
   const pid = await startContainer({
     netns,
     hostname: pod.spec.hostname ?? pod.metadata.name,
@@ -168,7 +170,6 @@ export function updatePodStatus(pod: Pod): void {
   ];
 }
 
-/** Stops the pods' processes (SIGTERM, then SIGKILL after the grace period) and frees all. */
 /** What the kubelet needs to remove a pod: its name, namespace and container main processes. */
 export interface PodToRemove {
   name: string;
@@ -211,41 +212,42 @@ export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: PodTo
   ]);
 }
 
-/**
- * Container processes chroot into <stateDir>/pods/<pod>/containers/<c>/rootfs, so /proc/<pid>/root
- * names the instance they belong to even when their network namespace is gone (a namespace file
- * can lose its mount, e.g. when `ip netns add` ran in another mount namespace). `lab down` uses
- * this to leave no process behind.
- */
-export function processesRootedUnder(dir: string): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readlinkSync(`/proc/${entry}/root`).startsWith(dir + '/')) out.push(Number(entry));
-    } catch {
-      /* gone, or a kernel thread */
-    }
-  }
-  return out;
+/** Processes of the containers under a directory (a pod's, or all of an instance's pods). */
+export interface ContainerProcesses {
+  /**
+   * Running containers: they chroot into <stateDir>/pods/<pod>/containers/<c>/rootfs, so
+   * /proc/<pid>/root names the instance they belong to even when their network namespace is gone
+   * (a namespace file can lose its mount, e.g. when `ip netns add` ran in another mount namespace).
+   */
+  rooted: number[];
+  /**
+   * Containers still starting: `ip netns exec … container-init.sh <dir>/…/rootfs …` up to the
+   * `chroot` (the same PID all along), whose root is not yet under `dir`. A controller killed in
+   * that moment leaves one behind. Recognised by their arguments: the init script (or chroot) and
+   * a root file system under `dir`.
+   */
+  starting: number[];
 }
 
 /**
- * Container processes still starting: `ip netns exec … container-init.sh <dir>/…/rootfs …` up to
- * the `chroot` (the same PID all along), whose root is not yet under `dir`. A controller killed
- * in that moment leaves one behind; the next one must adopt it, not start a second container.
- * Recognised by their arguments: the init script (or chroot) and a root file system under `dir`.
+ * One pass over /proc for the container processes under `dir`: the kubelet adopts them instead of
+ * starting a second container, `lab down` leaves none behind.
  */
-export function containersStartingUnder(dir: string): number[] {
-  const out: number[] = [];
+export function containerProcessesUnder(dir: string): ContainerProcesses {
+  const out: ContainerProcesses = { rooted: [], starting: [] };
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
     try {
+      if (readlinkSync(`/proc/${entry}/root`).startsWith(dir + '/')) {
+        out.rooted.push(pid);
+        continue;
+      }
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       const init = argv.includes(CONTAINER_INIT) || path.basename(argv[0] ?? '') === 'chroot';
-      if (init && argv.some((a) => a.startsWith(dir + '/') && a.endsWith('/rootfs')) && isRunning(Number(entry))) out.push(Number(entry));
+      if (init && argv.some((a) => a.startsWith(dir + '/') && a.endsWith('/rootfs')) && isRunning(pid)) out.starting.push(pid);
     } catch {
-      /* gone */
+      /* gone, or a kernel thread */
     }
   }
   return out;

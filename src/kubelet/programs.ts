@@ -25,8 +25,6 @@ export const LAB_PROGRAMS = {
   programs: { coredns: 'src/dns/main.ts', 'prober-agent': 'src/kubelet/prober-agent.ts' },
 } satisfies ProgramSet;
 
-export type ProgramName = keyof typeof LAB_PROGRAMS.programs;
-
 /** Where a program's bundle lives (what a manifest or spawn refers to). */
 export function programPath(name: string, set: ProgramSet = LAB_PROGRAMS): string {
   return path.join(set.buildDir, `${name}.mjs`);

@@ -1,6 +1,7 @@
 // Runs `lab up --watch` as a child process for a test, and stops it (by its PID) afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { LAB_BIN, ROOT } from './helpers.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { editableState, lab, LAB_BIN, ROOT, type EditableState } from './helpers.ts';
 
 export interface RunningController {
   child: ChildProcess;
@@ -38,4 +39,53 @@ export async function startController(args: string[]): Promise<RunningController
   };
   await rc.waitFor(/Watching /);
   return rc;
+}
+
+/** A watch controller on an editable copy of lab/cluster.yaml, shared by a test file's tests. */
+export interface WatchedLab {
+  /** The copy's directory (scratch files may go there too). */
+  readonly dir: string;
+  /** Path of the state file the controller watches. */
+  readonly state: string;
+  /** The default state's text, to derive edits from. */
+  readonly original: string;
+  readonly controller: RunningController;
+  /** Starts a new controller on the same instance (after the test stopped or killed this one). */
+  startAgain(): Promise<void>;
+}
+
+/**
+ * Registers beforeAll/afterAll for a test file: the controller starts before its tests; afterwards
+ * (also after a failure) it is stopped, the instance removed and the state copy deleted.
+ */
+export function useWatchedLab(prefix: string, instance: string): WatchedLab {
+  let fixture: EditableState | undefined;
+  let controller: RunningController | undefined;
+  const start = async () => {
+    controller = await startController(['--name', instance, '--state', fixture!.state]);
+  };
+  beforeAll(async () => {
+    fixture = await editableState(prefix);
+    await start();
+  });
+  afterAll(async () => {
+    await controller?.stop();
+    await lab(['down', '--name', instance]);
+    await fixture?.remove();
+  });
+  return {
+    get dir() {
+      return fixture!.dir;
+    },
+    get state() {
+      return fixture!.state;
+    },
+    get original() {
+      return fixture!.original;
+    },
+    get controller() {
+      return controller!;
+    },
+    startAgain: start,
+  };
 }

@@ -1,10 +1,10 @@
 // Issue 5 acceptance: the watch controller heals crashes, follows state-file edits and survives
 // its own kill -9, with real processes and rules.
-import { rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startController, type RunningController } from './controller.ts';
-import { cmd, editableState, getPods, inNetns, instanceName, isRoot, lab, labOk, type PodJson } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { useWatchedLab } from './controller.ts';
+import { cmd, getPods, inNetns, instanceName, isRoot, labOk, type PodJson } from './helpers.ts';
 
 const I = instanceName('e2er');
 const HOST = `${I}-host`;
@@ -68,21 +68,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 const app2 = (pods: PodJson[]) => pods.filter((p) => p.metadata.labels.app === 'app2');
 
 describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
-  let dir: string;
-  let state: string;
-  let original: string;
-  let controller: RunningController;
-
-  beforeAll(async () => {
-    ({ dir, state, original } = await editableState('reconcile'));
-    controller = await startController(['--name', I, '--state', state]);
-  });
-
-  afterAll(async () => {
-    await controller?.stop();
-    await lab(['down', '--name', I]);
-    if (dir) await rm(dir, { recursive: true, force: true }); // editableState's dir
-  });
+  const w = useWatchedLab('reconcile', I);
 
   it('drops a pod crashed with lab kill from KUBE-SVC, serves without failure, restarts it and takes it back', async () => {
     const victim = app2(await getPods(I))[0]!;
@@ -90,7 +76,7 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
     // The learner's way: `lab kill` (SIGSEGV). The next test times the kubelet path precisely.
     await labOk(['kill', victim.metadata.name, '--name', I]);
     await until('the endpoint to leave the rules', async () => !(await app2Endpoints()).includes(victim.status.podIP!), 2000, 5);
-    const codes = await loop(dir, 100, '50/s');
+    const codes = await loop(w.dir, 100, '50/s');
     expect(codes.filter((c) => c !== '200')).toEqual([]);
     const back = await until('the restarted pod', async () => {
       const p = (await getPods(I)).find((x) => x.metadata.name === victim.metadata.name)!;
@@ -112,12 +98,12 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
   });
 
   it('scales 3 -> 5 -> 2 from the file while requests flow, with no failed request', async () => {
-    const running = loop(dir, 400, '40/s');
+    const running = loop(w.dir, 400, '40/s');
     await new Promise((r) => setTimeout(r, 500));
-    await writeFile(state, original.replace(/replicas: 3/, 'replicas: 5'));
+    await writeFile(w.state, w.original.replace(/replicas: 3/, 'replicas: 5'));
     await until('5 app2 endpoints', async () => (await app2Endpoints()).length === 5);
     await new Promise((r) => setTimeout(r, 1000));
-    await writeFile(state, original.replace(/replicas: 3/, 'replicas: 2'));
+    await writeFile(w.state, w.original.replace(/replicas: 3/, 'replicas: 2'));
     await until('2 app2 endpoints', async () => (await app2Endpoints()).length === 2);
     const codes = await running;
     expect(codes).toHaveLength(400);
@@ -127,15 +113,15 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
 
   it('keeps serving through a syntax error and an invalid field, naming the line, and applies the fix', async () => {
     const before = (await getPods(I)).map((p) => p.metadata.name).sort();
-    await writeFile(state, original.replace(/replicas: 3/, 'replicas: 2').replace('kind: Service\nmetadata:\n  name: app1-service', 'kind: Service\nmetadata:\n  name: app1-service\n  labels: [oops'));
-    await controller.waitFor(/invalid edit[\s\S]*cluster\.yaml:\d+/, 10_000);
-    expect((await loop(dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]);
-    const logLen = controller.log().length;
-    await writeFile(state, original.replace(/replicas: 3/, 'replicas: two'));
-    await until('the second error', async () => /cluster\.yaml:\d+: Deployment default\/app2: spec\.replicas/.test(controller.log().slice(logLen)), 10_000);
-    expect((await loop(dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]);
+    await writeFile(w.state, w.original.replace(/replicas: 3/, 'replicas: 2').replace('kind: Service\nmetadata:\n  name: app1-service', 'kind: Service\nmetadata:\n  name: app1-service\n  labels: [oops'));
+    await w.controller.waitFor(/invalid edit[\s\S]*cluster\.yaml:\d+/, 10_000);
+    expect((await loop(w.dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]);
+    const logLen = w.controller.log().length;
+    await writeFile(w.state, w.original.replace(/replicas: 3/, 'replicas: two'));
+    await until('the second error', async () => /cluster\.yaml:\d+: Deployment default\/app2: spec\.replicas/.test(w.controller.log().slice(logLen)), 10_000);
+    expect((await loop(w.dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]);
     expect((await getPods(I)).map((p) => p.metadata.name).sort()).toEqual(before);
-    await writeFile(state, original); // fixed: back to 3 replicas
+    await writeFile(w.state, w.original); // fixed: back to 3 replicas
     await until('3 app2 endpoints', async () => (await app2Endpoints()).length === 3);
   });
 
@@ -143,9 +129,9 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
     const before = await getPods(I, true);
     const view = (ps: PodJson[]) => ps.map((p) => [p.metadata.name, p.status.podIP, p.status.containerStatuses[0]?.pid]).sort();
     const rulesBefore = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.startsWith('-A')).sort();
-    await controller.stop('SIGKILL');
-    expect((await loop(dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]); // pods keep serving meanwhile
-    controller = await startController(['--name', I, '--state', state]);
+    await w.controller.stop('SIGKILL');
+    expect((await loop(w.dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]); // pods keep serving meanwhile
+    await w.startAgain();
     expect(view(await getPods(I, true))).toEqual(view(before));
     const rulesAfter = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.startsWith('-A')).sort();
     expect(rulesAfter).toEqual(rulesBefore);
@@ -156,7 +142,7 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
   });
 
   it('puts a pod that exits at once into CrashLoopBackOff with growing delays, never into the endpoints', async () => {
-    await writeFile(state, original + CRASHER);
+    await writeFile(w.state, w.original + CRASHER);
     const eps = async () => JSON.parse((await labOk(['get', 'endpoints', 'crasher', '--name', I, '-o', 'json'])).stdout).items[0]?.subsets?.flatMap((s: { addresses: unknown[] }) => s.addresses) ?? [];
     const starts: number[] = [];
     let status = '';

@@ -5,12 +5,13 @@
 // must not grow. Kills pick a Ready app2 pod, and only while another one is Ready: the Service
 // always has an endpoint (killing the last one would fail requests by design, not by defect).
 import { spawn } from 'node:child_process';
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { rssKiB } from '../../bench/controller.ts';
 import { analyseSoak, type Disruption, type RequestRecord } from '../soak.ts';
-import { startController, type RunningController } from './controller.ts';
-import { editableState, getPods, inNetns, instanceName, isRoot, lab, ROOT } from './helpers.ts';
+import { useWatchedLab } from './controller.ts';
+import { getPods, inNetns, instanceName, isRoot, lab, ROOT } from './helpers.ts';
 
 const MINUTES = Number(process.env.LAB_SOAK_MINUTES ?? 0);
 const I = instanceName('e2ek');
@@ -18,11 +19,6 @@ const I = instanceName('e2ek');
 const KILL_WINDOW_MS = 1000;
 /** After a scale edit: debounce, reconcile and graceful deletion of the excess pods. */
 const SCALE_WINDOW_MS = 3000;
-
-async function rssKiB(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
-}
 
 /** Open descriptors, the fewest of a few samples (a spawn in progress holds pipes for a moment). */
 async function fdCount(pid: number): Promise<number> {
@@ -36,30 +32,16 @@ async function fdCount(pid: number): Promise<number> {
 const ready = (p: { status: { conditions: { type: string; status: string }[] } }) => p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
 
 describe.skipIf(!isRoot || MINUTES <= 0)(`soak: ${MINUTES} min of kills and scale edits under load`, () => {
-  let dir: string;
-  let state: string;
-  let original: string;
-  let controller: RunningController;
-
-  beforeAll(async () => {
-    ({ dir, state, original } = await editableState('soak'));
-    controller = await startController(['--name', I, '--state', state]);
-  });
-
-  afterAll(async () => {
-    await controller?.stop();
-    await lab(['down', '--name', I]);
-    if (dir) await rm(dir, { recursive: true, force: true }); // editableState's dir
-  });
+  const w = useWatchedLab('soak', I);
 
   it('fails no request a disruption does not explain, and does not grow', async () => {
-    const pid = controller.child.pid!;
+    const pid = w.controller.child.pid!;
     // `lab up --watch` is watching before its pods are ready: start once app2.com is served.
     for (let i = 0; ; i++) {
       const pods = (await getPods(I, true)).filter((p) => ready(p));
       const answer = await inNetns(`${I}-host`, ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', 'http://app2.com/']);
       if (answer.stdout === '200' && pods.filter((p) => p.metadata.labels.app === 'app2').length === 3) break;
-      if (i > 300) throw new Error(`app2.com never served:\n${controller.log()}`);
+      if (i > 300) throw new Error(`app2.com never served:\n${w.controller.log()}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const end = Date.now() + MINUTES * 60_000;
@@ -74,7 +56,7 @@ describe.skipIf(!isRoot || MINUTES <= 0)(`soak: ${MINUTES} min of kills and scal
     });
     const done = new Promise((r) => client.on('exit', r));
     await new Promise((r) => setTimeout(r, 5000));
-    const rss0 = await rssKiB(pid);
+    const rss0 = rssKiB(await readFile(`/proc/${pid}/status`, 'utf8'));
     const fds0 = await fdCount(pid);
     const disruptions: Disruption[] = [];
     let replicas = 3;
@@ -95,14 +77,14 @@ describe.skipIf(!isRoot || MINUTES <= 0)(`soak: ${MINUTES} min of kills and scal
         const next = 2 + Math.floor(Math.random() * 4);
         disruptions.push({ at: Date.now(), what: `scale ${replicas} -> ${next}`, windowMs: SCALE_WINDOW_MS });
         replicas = next;
-        await writeFile(state, original.replace(/replicas: 3/, `replicas: ${replicas}`));
+        await writeFile(w.state, w.original.replace(/replicas: 3/, `replicas: ${replicas}`));
       }
     }
     // A last stretch without disruptions: everything must answer again.
     await new Promise((r) => setTimeout(r, 5000));
     client.kill('SIGTERM');
     await done;
-    const rss1 = await rssKiB(pid);
+    const rss1 = rssKiB(await readFile(`/proc/${pid}/status`, 'utf8'));
     const fds1 = await fdCount(pid);
     const r = analyseSoak(requests, disruptions);
     const kills = disruptions.filter((d) => d.what.startsWith('kill')).length;
@@ -116,7 +98,7 @@ describe.skipIf(!isRoot || MINUTES <= 0)(`soak: ${MINUTES} min of kills and scal
     if (r.unexplained.length) {
       // What the controller saw meanwhile, to tell what took the service down.
       process.stdout.write((await lab(['events', '--name', I])).stdout.split('\n').slice(-150).join('\n') + '\n');
-      process.stdout.write(controller.log().split('\n').slice(-150).join('\n') + '\n');
+      process.stdout.write(w.controller.log().split('\n').slice(-150).join('\n') + '\n');
     }
     expect(r.requests).toBeGreaterThan(MINUTES * 60 * 20 * 0.9); // the loop kept its rate
     expect(r.unexplained).toEqual([]);
