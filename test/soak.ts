@@ -31,15 +31,21 @@ export interface SoakReport {
 }
 
 export const failed = (r: RequestRecord) => r.status !== 200;
+/**
+ * What a killed pod can do to a request through the ingress: nginx answers 502 (the upstream
+ * connection was refused or reset) or 504. A client-side error (a failed name lookup, a reset by
+ * the ingress itself) is never a pod kill's doing, whatever the timing.
+ */
+const disruptable = (r: RequestRecord) => r.status === 502 || r.status === 503 || r.status === 504;
 const reason = (r: RequestRecord) => r.error ?? String(r.status);
 
-/** A failure is explained when the request's lifetime overlaps a disruption's window. */
+/** A 5xx from the ingress is explained when the request's lifetime overlaps a disruption's window. */
 export function analyseSoak(requests: RequestRecord[], disruptions: Disruption[]): SoakReport {
   const report: SoakReport = { requests: requests.length, failed: 0, explained: {}, unexplained: [], reasons: {} };
   for (const r of requests.filter(failed)) {
     report.failed++;
     report.reasons[reason(r)] = (report.reasons[reason(r)] ?? 0) + 1;
-    const d = disruptions.find((x) => r.start <= x.at + x.windowMs && r.end >= x.at);
+    const d = disruptable(r) ? disruptions.find((x) => r.start <= x.at + x.windowMs && r.end >= x.at) : undefined;
     if (!d) report.unexplained.push(r);
     else {
       const kind = d.what.split(' ')[0]!;
