@@ -2,10 +2,11 @@
 // the few values only the controller knows filled in.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { LAB_ROOT } from '../../bin/bundles.mjs';
 import type { NodeMode } from '../node/node.ts';
 
-export const LAB_ROOT = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** The checkout (found by bin/bundles.mjs: this file may run from a bundle under build/). */
+export { LAB_ROOT };
 export const SYSTEM_MANIFESTS = path.join(LAB_ROOT, 'lab', 'system.yaml');
 
 export interface SystemValues {

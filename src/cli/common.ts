@@ -1,10 +1,15 @@
 // Options every subcommand shares, and how they read the running instance.
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import type { Argv } from 'yargs';
+import { LAB_ROOT } from '../api/system.ts';
 import { readState, type LabState } from '../api/store.ts';
 import { instancePaths } from '../node/instance.ts';
+import { which } from './preflight.ts';
 
-export const DEFAULT_STATE = 'lab/cluster.yaml';
-export const DEFAULT_CONFIG = 'lab/config.yaml';
+// The checkout's manifests, wherever `lab` is started from.
+export const DEFAULT_STATE = path.join(LAB_ROOT, 'lab', 'cluster.yaml');
+export const DEFAULT_CONFIG = path.join(LAB_ROOT, 'lab', 'config.yaml');
 
 export type Common = { name: string; state: string; config: string };
 
@@ -17,9 +22,45 @@ export function common<T>(y: Argv<T>) {
 
 export const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/**
+ * How to run `lab` as the user would type it, so that every hint works as printed: `lab` when it
+ * is on the PATH (the VM, or after `sudo npm link`), else the launcher's path relative to the
+ * directory the user is in (npm sets INIT_CWD to it under `npm run`), else its absolute path.
+ */
+export function labCommand(): string {
+  const launcher = path.join(LAB_ROOT, 'bin', 'lab.js');
+  const onPath = which('lab');
+  let cmd: string;
+  if (onPath && safeRealpath(onPath) === safeRealpath(launcher)) cmd = 'lab';
+  else {
+    const rel = path.relative(process.env.INIT_CWD ?? process.cwd(), launcher);
+    cmd = rel.startsWith('..') || path.isAbsolute(rel) ? launcher : `./${rel}`;
+  }
+  return cmd;
+}
+
+/** `sudo <lab> <args>` for an instance, as the user would type it. */
+export function labHint(instance: string, args: string): string {
+  return `sudo ${labCommand()} ${args}${instance === 'lab' ? '' : ` --name ${instance}`}`;
+}
+
+function safeRealpath(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** What to type to start the instance (`npm run lab` works only inside the checkout). */
+export function startHint(instance: string): string {
+  const inCheckout = path.resolve(process.env.INIT_CWD ?? process.cwd()) === LAB_ROOT;
+  return instance === 'lab' && inCheckout ? 'sudo npm run lab' : labHint(instance, 'up --watch');
+}
+
 /** The running instance's state, or a message that says how to start it. */
 export async function runningState(name: string): Promise<LabState> {
   const state = await readState(instancePaths(name).stateFile);
-  if (!state) throw new Error(`instance ${name} is not running (no state under ${instancePaths(name).stateDir}); start it with 'lab up'`);
+  if (!state) throw new Error(`instance ${name} is not running (no state under ${instancePaths(name).stateDir}); start it with '${startHint(name)}'`);
   return state;
 }

@@ -1,22 +1,24 @@
 // What `lab up` needs before it touches anything: root, and the tools of the packet path.
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
+import { PROGRAMS, programFor } from '../sys/packages.ts';
 
 export interface Tool {
   command: string;
   aptPackage: string;
 }
 
-export const REQUIRED_TOOLS: Tool[] = [
-  { command: 'ip', aptPackage: 'iproute2' },
-  { command: 'iptables-restore', aptPackage: 'iptables' },
-  { command: 'busybox', aptPackage: 'busybox' },
-  { command: 'unshare', aptPackage: 'util-linux' },
-  { command: 'mount', aptPackage: 'mount' },
-  { command: 'chroot', aptPackage: 'coreutils' },
-  { command: 'hostname', aptPackage: 'hostname' },
-  { command: 'sysctl', aptPackage: 'procps' },
-];
+/** Everything the lab itself runs (src/sys/packages.ts). */
+export const REQUIRED_TOOLS: Tool[] = PROGRAMS.filter((p) => p.usedBy === 'lab');
+
+/** A learner's tool's programs, by command (each in src/sys/packages.ts). */
+export function tools(...commands: string[]): Tool[] {
+  return commands.map((c) => {
+    const p = programFor(c);
+    if (!p) throw new Error(`${c} is not in src/sys/packages.ts`);
+    return p;
+  });
+}
 
 export function which(command: string, envPath = process.env.PATH ?? ''): string | null {
   for (const dir of [...envPath.split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {

@@ -6,13 +6,14 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { LAB_ROOT } from '../api/system.ts';
 import type { Container, EnvVar } from '../api/types.ts';
 import { spawnCounter } from '../sys/exec.ts';
 import { isRunning } from '../sys/proc.ts';
 import { ensureImage, imagePath } from './images.ts';
 
-export const CONTAINER_INIT = fileURLToPath(new URL('./container-init.sh', import.meta.url));
+// Found from the checkout, not this file: the CLI runs a bundle under build/.
+export const CONTAINER_INIT = path.join(LAB_ROOT, 'src', 'kubelet', 'container-init.sh');
 
 export interface Mount {
   source: string;

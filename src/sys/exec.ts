@@ -1,6 +1,7 @@
 // The only module that spawns processes. Every command is an argument array (never a shell
 // string); callers validate names before they get here, and `assertArg` is a last line of defence.
 import { execa } from 'execa';
+import { assertKnownProgram } from './packages.ts';
 
 /** A network namespace by name, or null for the namespace the controller itself runs in. */
 export type Netns = string | null;
@@ -45,6 +46,7 @@ export function inNetns(netns: Netns | undefined, argv: string[]): string[] {
 }
 
 export async function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  assertKnownProgram(argv[0] ?? '');
   const full = inNetns(opts.netns, argv);
   full.forEach(assertArg);
   spawnCounter.count++;

@@ -5,11 +5,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { inNetns, spawnCounter, type Netns } from './exec.ts';
+import { assertKnownProgram } from './packages.ts';
 
 const SAFE_ARG = /^[^\0\n\r]*$/;
 
 function checkArgv(argv: string[]): [string, ...string[]] {
   if (argv.length === 0) throw new Error('empty command');
+  assertKnownProgram(argv[0]!);
   for (const a of argv) if (!SAFE_ARG.test(a)) throw new Error(`refusing command argument with control characters: ${JSON.stringify(a)}`);
   return argv as [string, ...string[]];
 }
@@ -27,6 +29,7 @@ export interface StreamChild {
 
 /** Starts a long-running command (in `netns`) with its output as streams. */
 export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<string, string> } = {}): StreamChild {
+  assertKnownProgram(argv[0] ?? '');
   const [file, ...args] = checkArgv(inNetns(opts.netns, argv));
   spawnCounter.count++;
   const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...opts.env } });

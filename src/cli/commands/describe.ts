@@ -1,15 +1,14 @@
 // `lab describe pod|svc|node <name>`: kubectl describe, with the kernel objects behind the object.
 import path from 'node:path';
-import type { CommandModule } from 'yargs';
 import { isContainerAlive } from '../../kubelet/runtime.ts';
 import { NODE_SYSCTLS } from '../../node/setup.ts';
 import { run } from '../../sys/exec.ts';
 import { describeNodeText, describePod, describeService, type NodeObservation, type PodNetworkObservation } from '../../trace/describe.ts';
 import { findPod, findService, kindOf } from '../../trace/lookup.ts';
 import { ipJson, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
-import { common, type Common } from '../common.ts';
+import type { Common } from '../common.ts';
 
-type Args = Common & { kind: string; object?: string; namespace?: string };
+export type Args = Common & { kind: string; object?: string; namespace?: string };
 
 async function podNetwork(ctx: LabContext, podName: string): Promise<PodNetworkObservation> {
   const pod = ctx.state.pods[podName]!;
@@ -59,7 +58,7 @@ async function nodeObservation(ctx: LabContext): Promise<NodeObservation> {
   };
 }
 
-async function describeHandler(a: Args): Promise<void> {
+export async function describeHandler(a: Args): Promise<void> {
   // `describe pod/name` works as well as `describe pod name`.
   let kindWord = a.kind;
   let object = a.object;
@@ -82,16 +81,3 @@ async function describeHandler(a: Args): Promise<void> {
   const [nat, filter] = await Promise.all([readIptables(ctx.nodeNetns, { table: 'nat', counters: false }).catch(() => null), readIptables(ctx.nodeNetns, { table: 'filter', counters: false }).catch(() => null)]);
   process.stdout.write(describeService(svc, ctx.state, ctx.index, nat, filter));
 }
-
-export const describeCommand: CommandModule<object, Args> = {
-  command: 'describe <kind> [object]',
-  describe: 'everything about one pod, service or node: IPs, netns, veth, KUBE-* chains, sysctls, events',
-  builder: (y) =>
-    common(y)
-      .positional('kind', { type: 'string', demandOption: true, describe: 'pod, svc or node (or pod/<name>)' })
-      .positional('object', { type: 'string', describe: 'its name (pods: also deploy/<name>)' })
-      .option('namespace', { alias: 'n', type: 'string', describe: 'namespace (default: default, or the only match)' })
-      .example('$0 describe svc app2-service', 'ClusterIP, endpoints and the KUBE-SVC/KUBE-SEP chains')
-      .example('$0 describe pod deploy/app2', 'one pod of app2: IP, netns, veth and its peer, containers, events') as never,
-  handler: (a) => describeHandler(a),
-};

@@ -2,15 +2,14 @@
 // network, UTS and mount namespaces and its root directory (nsenter --target <pid>), so it sees
 // what the container sees: the pod's eth0, its hostname, its root filesystem (busybox for app
 // pods) with /etc/resolv.conf pointing at the cluster DNS — and the container's environment.
-import type { CommandModule } from 'yargs';
 import { isContainerAlive } from '../../kubelet/runtime.ts';
 import { findPod, pickContainer } from '../../trace/lookup.ts';
 import { processEnv } from '../../trace/observe.ts';
 import { runInteractive } from '../../sys/stream.ts';
-import { common, log, runningState, type Common } from '../common.ts';
-import { preflight } from '../preflight.ts';
+import { log, runningState, type Common } from '../common.ts';
+import { preflight, tools } from '../preflight.ts';
 
-type Args = Common & { pod: string; command?: string[]; '--'?: string[]; container?: string; namespace?: string };
+export type Args = Common & { pod: string; command?: string[]; '--'?: string[]; container?: string; namespace?: string };
 
 /** The nsenter argv for a command in a container (pure, for tests and --dry-run readers). */
 export function execArgv(pid: number, workingDir: string, command: string[]): string[] {
@@ -19,10 +18,10 @@ export function execArgv(pid: number, workingDir: string, command: string[]): st
   return ['nsenter', '--target', String(pid), '--net', '--uts', '--mount', '--root', `--wdns=${workingDir}`, '--', ...command];
 }
 
-async function execHandler(a: Args): Promise<void> {
+export async function execHandler(a: Args): Promise<void> {
   const command = [...(a.command ?? []), ...(a['--'] ?? [])].map(String);
   if (command.length === 0) throw new Error('no command: lab exec <pod> -- <command> [args...]');
-  preflight({ needRoot: true, tools: [{ command: 'nsenter', aptPackage: 'util-linux' }] });
+  preflight({ needRoot: true, tools: tools('nsenter') });
   const state = await runningState(a.name);
   const pod = findPod(state, a.pod, a.namespace);
   const c = pickContainer(pod, a.container);
@@ -39,21 +38,3 @@ async function execHandler(a: Args): Promise<void> {
   const code = await runInteractive(execArgv(status.pid, spec.workingDir ?? '/', command), { env });
   process.exitCode = code;
 }
-
-export const execCommand: CommandModule<object, Args> = {
-  command: 'exec <pod> [command..]',
-  describe: 'run a command inside a pod, like kubectl exec: lab exec <pod> -- <command> [args...]',
-  builder: (y) =>
-    common(y)
-      // Everything after `--` is the command, verbatim (no option parsing, no number conversion).
-      .parserConfiguration({ 'populate--': true, 'parse-positional-numbers': false })
-      .positional('pod', { type: 'string', demandOption: true, describe: 'pod name, or deploy/<name> for one of its pods' })
-      .positional('command', { type: 'string', array: true, describe: 'the command (put it after --)' })
-      .option('container', { alias: 'c', type: 'string', describe: 'container name (default: the first)' })
-      .option('namespace', { alias: 'n', type: 'string', describe: 'namespace of the pod' })
-      .option('stdin', { alias: 'i', type: 'boolean', describe: 'accepted for kubectl habits: stdin is always attached' })
-      .option('tty', { alias: 't', type: 'boolean', describe: 'accepted for kubectl habits: the terminal is passed through' })
-      .example('$0 exec app1-6984ff456-s2d2h -- cat /etc/resolv.conf', "the pod's resolver: the cluster DNS")
-      .example('$0 exec deploy/app2 -- wget -qO- http://app1-service', 'call a Service from inside a pod') as never,
-  handler: (a) => execHandler(a),
-};

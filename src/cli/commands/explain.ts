@@ -1,16 +1,16 @@
 // `lab explain [iptables|routes|conntrack]`: the node's kernel state that belongs to the lab,
 // each rule, route and connection annotated with the Service, endpoint or pod it belongs to.
-import type { CommandModule } from 'yargs';
 import { run } from '../../sys/exec.ts';
 import { explainConntrack, explainIptables, explainRoutes } from '../../trace/explain.ts';
 import { ipJson, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
-import { common, type Common } from '../common.ts';
-import { preflight } from '../preflight.ts';
+import type { Common } from '../common.ts';
+import { preflight, tools } from '../preflight.ts';
 
-const TOPICS = ['iptables', 'routes', 'conntrack'] as const;
-type Topic = (typeof TOPICS)[number];
+import { EXPLAIN_TOPICS } from './index.ts';
 
-type Args = Common & { topic?: Topic; counters: boolean; pods: boolean };
+type Topic = (typeof EXPLAIN_TOPICS)[number];
+
+export type Args = Common & { topic?: Topic; counters: boolean; pods: boolean };
 
 function heading(text: string, netns: string | null): string {
   return `### ${text}${netns ? ` (in network namespace ${netns})` : ''}`;
@@ -59,10 +59,10 @@ async function conntrackSection(ctx: LabContext): Promise<string[]> {
   ];
 }
 
-async function explainHandler(a: Args): Promise<void> {
-  preflight({ needRoot: true, tools: [{ command: 'iptables-save', aptPackage: 'iptables' }, ...(a.topic === undefined || a.topic === 'conntrack' ? [{ command: 'conntrack', aptPackage: 'conntrack' }] : [])] });
+export async function explainHandler(a: Args): Promise<void> {
+  preflight({ needRoot: true, tools: tools('iptables-save', ...(a.topic === undefined || a.topic === 'conntrack' ? ['conntrack'] : [])) });
   const ctx = await loadLabContext(a.name);
-  const topics: Topic[] = a.topic ? [a.topic] : [...TOPICS];
+  const topics: Topic[] = a.topic ? [a.topic] : [...EXPLAIN_TOPICS];
   const out: string[] = [];
   for (const t of topics) {
     if (t === 'iptables') out.push(...(await iptablesSection(ctx, a.counters)));
@@ -71,16 +71,3 @@ async function explainHandler(a: Args): Promise<void> {
   }
   process.stdout.write(out.join('\n').replace(/\n+$/, '') + '\n');
 }
-
-export const explainCommand: CommandModule<object, Args> = {
-  command: 'explain [topic]',
-  describe: "the node's iptables rules, routes and conntrack entries of the lab, each annotated with its Service, endpoint or pod",
-  builder: (y) =>
-    common(y)
-      .positional('topic', { choices: TOPICS, describe: 'one section only (default: all three)' })
-      .option('counters', { type: 'boolean', default: false, describe: 'show the [packets:bytes] counters of each rule' })
-      .option('pods', { type: 'boolean', default: true, describe: "routes: also each pod's routing table" })
-      .example('$0 explain iptables', 'KUBE-SERVICES -> KUBE-SVC -> KUBE-SEP, with the Service and pod of each rule')
-      .example('$0 explain conntrack', 'the DNAT/SNAT of every tracked connection') as never,
-  handler: (a) => explainHandler(a),
-};

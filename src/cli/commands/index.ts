@@ -1,17 +1,155 @@
-// Subcommands beyond up/down/get, each in its own module exporting a yargs CommandModule.
-// Add a command: write src/cli/commands/<name>.ts and list it here.
-import type { CommandModule } from 'yargs';
-import { describeCommand } from './describe.ts';
-import { execCommand } from './exec.ts';
-import { explainCommand } from './explain.ts';
-import { tcpdumpCommand } from './tcpdump.ts';
-import { traceCommand } from './trace.ts';
+// Every `lab` subcommand: its name, help text and options. Each handler imports its module only
+// when that subcommand runs (the bundle keeps each one in a chunk of its own), so `lab get pods`
+// never loads the trace or tcpdump code and `lab --help` loads none of them.
+// Add a command: write src/cli/commands/<name>.ts exporting `Args` and a handler, and list it here.
+import type { Argv, CommandModule } from 'yargs';
+import { common } from '../common.ts';
+import type * as Describe from './describe.ts';
+import type * as Down from './down.ts';
+import type * as Events from './events.ts';
+import type * as Exec from './exec.ts';
+import type * as Explain from './explain.ts';
+import type * as Get from './get.ts';
+import type * as Kill from './kill.ts';
+import type * as Proxy from './proxy.ts';
+import type * as Tcpdump from './tcpdump.ts';
+import type * as Trace from './trace.ts';
+import type * as Up from './up.ts';
+
+export const EXPLAIN_TOPICS = ['iptables', 'routes', 'conntrack'] as const;
+
+function command<A>(spec: { command: string; describe: string; builder: (y: Argv) => Argv; handler: (a: A) => Promise<void> }): CommandModule<object, never> {
+  return spec as unknown as CommandModule<object, never>;
+}
 
 export const commands: CommandModule<object, never>[] = [
-  // The learner's tools: look inside a pod, read what the kernel holds, follow a packet.
-  execCommand as CommandModule<object, never>,
-  describeCommand as CommandModule<object, never>,
-  explainCommand as CommandModule<object, never>,
-  tcpdumpCommand as CommandModule<object, never>,
-  traceCommand as CommandModule<object, never>,
+  // The lab itself.
+  command<Up.Args>({
+    command: 'up',
+    describe: 'create or reconcile the lab from the state file',
+    builder: (y) =>
+      common(y)
+        .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'stay in the foreground: watch the state files, restart crashed containers, run probes' })
+        .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM); sandbox: a namespace stands in for it (default unless an interface holds the node IP)' }) as Argv,
+    handler: async (a) => (await import('./up.ts')).upHandler(a),
+  }),
+  command<Down.Args>({
+    command: 'down',
+    describe: 'remove everything of the instance (idempotent)',
+    builder: (y) => common(y) as Argv,
+    handler: async (a) => (await import('./down.ts')).downHandler(a),
+  }),
+  // What the API holds, as kubectl shows it.
+  command<Get.Args>({
+    command: 'get <resource> [names..]',
+    describe: 'list pods, nodes, deployments, services or endpoints, like kubectl get',
+    builder: (y) =>
+      common(y)
+        .positional('resource', { type: 'string', demandOption: true })
+        .positional('names', { type: 'string', array: true, describe: 'only these objects' })
+        .option('output', { alias: 'o', type: 'string', choices: ['wide', 'json', 'yaml'] })
+        .option('all-namespaces', { alias: 'A', type: 'boolean', default: false })
+        .option('namespace', { alias: 'n', type: 'string', default: 'default' })
+        .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'pods: print a line whenever one changes' }) as Argv,
+    handler: async (a) => (await import('./get.ts')).getHandler(a),
+  }),
+  command<Events.Args>({
+    command: 'events',
+    describe: 'list events (Scheduled, Started, Killing, BackOff, Unhealthy, ...); -w follows new ones',
+    builder: (y) => common(y).option('watch', { alias: 'w', type: 'boolean', default: false }).option('for', { type: 'string', describe: 'only events of this object, e.g. pod/app2-...' }) as Argv,
+    handler: async (a) => (await import('./events.ts')).eventsHandler(a),
+  }),
+  command<Describe.Args>({
+    command: 'describe <kind> [object]',
+    describe: 'everything about one pod, service or node: IPs, netns, veth, KUBE-* chains, sysctls, events',
+    builder: (y) =>
+      common(y)
+        .positional('kind', { type: 'string', demandOption: true, describe: 'pod, svc or node (or pod/<name>)' })
+        .positional('object', { type: 'string', describe: 'its name (pods: also deploy/<name>)' })
+        .option('namespace', { alias: 'n', type: 'string', describe: 'namespace (default: default, or the only match)' })
+        .example('$0 describe svc app2-service', 'ClusterIP, endpoints and the KUBE-SVC/KUBE-SEP chains')
+        .example('$0 describe pod deploy/app2', 'one pod of app2: IP, netns, veth and its peer, containers, events') as Argv,
+    handler: async (a) => (await import('./describe.ts')).describeHandler(a),
+  }),
+  // The learner's tools: look inside a pod, read what the kernel holds, follow a packet, break it.
+  command<Exec.Args>({
+    command: 'exec <pod> [command..]',
+    describe: 'run a command inside a pod, like kubectl exec: lab exec <pod> -- <command> [args...]',
+    builder: (y) =>
+      common(y)
+        // Everything after `--` is the command, verbatim (no option parsing, no number conversion).
+        .parserConfiguration({ 'populate--': true, 'parse-positional-numbers': false })
+        .positional('pod', { type: 'string', demandOption: true, describe: 'pod name, or deploy/<name> for one of its pods' })
+        .positional('command', { type: 'string', array: true, describe: 'the command (put it after --)' })
+        .option('container', { alias: 'c', type: 'string', describe: 'container name (default: the first)' })
+        .option('namespace', { alias: 'n', type: 'string', describe: 'namespace of the pod' })
+        .option('stdin', { alias: 'i', type: 'boolean', describe: 'accepted for kubectl habits: stdin is always attached' })
+        .option('tty', { alias: 't', type: 'boolean', describe: 'accepted for kubectl habits: the terminal is passed through' })
+        .example('$0 exec app1-6984ff456-s2d2h -- cat /etc/resolv.conf', "the pod's resolver: the cluster DNS")
+        .example('$0 exec deploy/app2 -- wget -qO- http://app1-service', 'call a Service from inside a pod') as Argv,
+    handler: async (a) => (await import('./exec.ts')).execHandler(a),
+  }),
+  command<Explain.Args>({
+    command: 'explain [topic]',
+    describe: "the node's iptables rules, routes and conntrack entries of the lab, each annotated with its Service, endpoint or pod",
+    builder: (y) =>
+      common(y)
+        .positional('topic', { choices: EXPLAIN_TOPICS, describe: 'one section only (default: all three)' })
+        .option('counters', { type: 'boolean', default: false, describe: 'show the [packets:bytes] counters of each rule' })
+        .option('pods', { type: 'boolean', default: true, describe: "routes: also each pod's routing table" })
+        .example('$0 explain iptables', 'KUBE-SERVICES -> KUBE-SVC -> KUBE-SEP, with the Service and pod of each rule')
+        .example('$0 explain conntrack', 'the DNAT/SNAT of every tracked connection') as Argv,
+    handler: async (a) => (await import('./explain.ts')).explainHandler(a),
+  }),
+  command<Tcpdump.Args>({
+    command: 'tcpdump <target> [filter..]',
+    describe: 'tcpdump on a pod (eth0), a service (every endpoint veth), the node (eth1) or cni0, in the right namespace',
+    builder: (y) =>
+      common(y)
+        .parserConfiguration({ 'populate--': true, 'parse-positional-numbers': false })
+        .positional('target', { type: 'string', demandOption: true, describe: 'pod name, svc/<name> (or a service name), node, cni0' })
+        .positional('filter', { type: 'string', array: true, describe: 'tcpdump filter (and options), after --' })
+        .option('write', { alias: 'w', type: 'string', describe: 'write packets to this file instead of printing them (a service: one pcapng)' })
+        .option('count', { alias: 'c', type: 'number', describe: 'stop after this many packets (in total)' })
+        .option('veth', { type: 'boolean', default: false, describe: "pod: capture on the pod's veth on the node instead of its eth0" })
+        .option('namespace', { alias: 'n', type: 'string', describe: 'namespace of the pod or service' })
+        .example('$0 tcpdump svc/app2-service -- tcp port 80', 'one line per packet, prefixed with the pod that saw it')
+        .example('$0 tcpdump node -w /tmp/eth1.pcap', 'what arrives from the laptop, for Wireshark') as Argv,
+    handler: async (a) => (await import('./tcpdump.ts')).tcpdumpHandler(a),
+  }),
+  command<Trace.Args>({
+    command: 'trace <url>',
+    describe: 'send one real request and print every hop with kernel evidence: DNS, DNAT, ingress, conntrack, the pod that answered',
+    builder: (y) =>
+      common(y)
+        .positional('url', { type: 'string', demandOption: true, describe: 'http://<host>[:port]/<path> (e.g. http://app2.com/)' })
+        .option('from', { type: 'string', describe: 'send it from this pod (name or deploy/<name>) instead of the laptop' })
+        .option('namespace', { alias: 'n', type: 'string', describe: 'namespace of the --from pod' })
+        .option('header', { alias: 'H', type: 'string', array: true, describe: "extra request header, e.g. -H 'Host: app2.com'" })
+        .option('json', { type: 'boolean', default: false, describe: 'print the trace as JSON' })
+        .option('timeout', { type: 'number', default: 10, describe: 'seconds curl waits' })
+        .example('$0 trace http://app2.com/', 'laptop -> node IP -> ingress pod -> ClusterIP -> app2 pod')
+        .example('$0 trace http://app1-service/ --from deploy/app2', 'pod -> cluster DNS -> ClusterIP -> pod') as Argv,
+    handler: async (a) => (await import('./trace.ts')).traceHandler(a),
+  }),
+  command<Kill.Args>({
+    command: 'kill <pod>',
+    describe: "crash a pod's container as a segfault would (SIGSEGV); --signal for another",
+    builder: (y) =>
+      common(y)
+        .positional('pod', { type: 'string', demandOption: true })
+        .option('container', { alias: 'c', type: 'string' })
+        .option('namespace', { alias: 'n', type: 'string', default: 'default' })
+        .option('signal', { type: 'string', default: 'SEGV', describe: 'SEGV, KILL, TERM, ...' }) as Argv,
+    handler: async (a) => (await import('./kill.ts')).killHandler(a),
+  }),
+  command<Proxy.Args>({
+    command: 'proxy render',
+    describe: 'print the iptables-restore input kube-proxy would apply for the state file (no root needed)',
+    builder: (y) =>
+      common(y)
+        .option('system', { type: 'boolean', default: false, describe: "include the lab's kube-system Services (DNS, ingress)" })
+        .option('cluster-cidr', { type: 'string', describe: 'override cluster-cidr (kube-proxy --cluster-cidr)' }) as Argv,
+    handler: async (a) => (await import('./proxy.ts')).proxyRenderHandler(a),
+  }),
 ];

@@ -1,35 +1,24 @@
 // `lab kill <pod>`: crash a pod's container the way a segfault would (SIGSEGV to its process),
 // to watch the kubelet, the endpoints controller and kube-proxy react.
 import { constants } from 'node:os';
-import type { CommandModule } from 'yargs';
 import { podNetns } from '../../kubelet/kubelet.ts';
 import { isContainerAlive } from '../../kubelet/runtime.ts';
-import { common, runningState, type Common } from '../common.ts';
+import { runningState, type Common } from '../common.ts';
 import { preflight } from '../preflight.ts';
 
-type Args = Common & { pod: string; container?: string; signal: string; namespace: string };
+export type Args = Common & { pod: string; container?: string; signal: string; namespace: string };
 
-export const killCommand: CommandModule<object, Args> = {
-  command: 'kill <pod>',
-  describe: "crash a pod's container as a segfault would (SIGSEGV); --signal for another",
-  builder: (y) =>
-    common(y)
-      .positional('pod', { type: 'string', demandOption: true })
-      .option('container', { alias: 'c', type: 'string' })
-      .option('namespace', { alias: 'n', type: 'string', default: 'default' })
-      .option('signal', { type: 'string', default: 'SEGV', describe: 'SEGV, KILL, TERM, ...' }) as never,
-  handler: async (a) => {
-    preflight({ needRoot: true, tools: [] });
-    const sig = (a.signal.startsWith('SIG') ? a.signal : `SIG${a.signal}`).toUpperCase() as NodeJS.Signals;
-    if (!(sig in constants.signals)) throw new Error(`unknown signal ${a.signal}`);
-    const state = await runningState(a.name);
-    const pod = Object.values(state.pods).find((p) => p.metadata.name === a.pod && (p.metadata.namespace === a.namespace || a.namespace === 'default'));
-    if (!pod) throw new Error(`pods "${a.pod}" not found in instance ${a.name}`);
-    const st = a.container ? pod.status.containerStatuses.find((c) => c.name === a.container) : pod.status.containerStatuses[0];
-    if (!st) throw new Error(`container ${a.container} not found in pod ${a.pod}`);
-    // Only a process that is alive inside this pod's network namespace is signalled.
-    if (!st.pid || !isContainerAlive(st.pid, podNetns(pod))) throw new Error(`container ${st.name} of pod ${a.pod} is not running`);
-    process.kill(st.pid, sig);
-    process.stdout.write(`pod/${a.pod}: sent ${sig} to container ${st.name} (pid ${st.pid})\n`);
-  },
-};
+export async function killHandler(a: Args): Promise<void> {
+  preflight({ needRoot: true, tools: [] });
+  const sig = (a.signal.startsWith('SIG') ? a.signal : `SIG${a.signal}`).toUpperCase() as NodeJS.Signals;
+  if (!(sig in constants.signals)) throw new Error(`unknown signal ${a.signal}`);
+  const state = await runningState(a.name);
+  const pod = Object.values(state.pods).find((p) => p.metadata.name === a.pod && (p.metadata.namespace === a.namespace || a.namespace === 'default'));
+  if (!pod) throw new Error(`pods "${a.pod}" not found in instance ${a.name}`);
+  const st = a.container ? pod.status.containerStatuses.find((c) => c.name === a.container) : pod.status.containerStatuses[0];
+  if (!st) throw new Error(`container ${a.container} not found in pod ${a.pod}`);
+  // Only a process that is alive inside this pod's network namespace is signalled.
+  if (!st.pid || !isContainerAlive(st.pid, podNetns(pod))) throw new Error(`container ${st.name} of pod ${a.pod} is not running`);
+  process.kill(st.pid, sig);
+  process.stdout.write(`pod/${a.pod}: sent ${sig} to container ${st.name} (pid ${st.pid})\n`);
+}

@@ -8,16 +8,15 @@
 // interface per endpoint, named "<pod>/<veth>", so Wireshark shows which pod saw each packet.
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import type { CommandModule } from 'yargs';
 import { findPod, findService, splitRef } from '../../trace/lookup.ts';
 import { loadLabContext, type LabContext } from '../../trace/observe.ts';
 import { PcapngMerger } from '../../trace/pcap.ts';
 import type { Netns } from '../../sys/exec.ts';
 import { spawnStream, type StreamChild } from '../../sys/stream.ts';
-import { common, log, type Common } from '../common.ts';
-import { preflight } from '../preflight.ts';
+import { log, type Common } from '../common.ts';
+import { preflight, tools } from '../preflight.ts';
 
-type Args = Common & { target: string; filter?: string[]; '--'?: string[]; write?: string; count?: number; veth: boolean; namespace?: string };
+export type Args = Common & { target: string; filter?: string[]; '--'?: string[]; write?: string; count?: number; veth: boolean; namespace?: string };
 
 export interface CaptureTarget {
   /** Prefix of output lines ('' for a single target). */
@@ -77,8 +76,8 @@ export function tcpdumpArgv(iface: string, opts: { write: boolean; count?: numbe
 /** A packet's first line in tcpdump's text output (continuation lines of -v start with white space). */
 const isPacketLine = (l: string) => l.length > 0 && !/^\s/.test(l);
 
-async function tcpdumpHandler(a: Args): Promise<void> {
-  preflight({ needRoot: true, tools: [{ command: 'tcpdump', aptPackage: 'tcpdump' }] });
+export async function tcpdumpHandler(a: Args): Promise<void> {
+  preflight({ needRoot: true, tools: tools('tcpdump') });
   if (a.count !== undefined && (!Number.isInteger(a.count) || a.count < 1)) throw new Error('-c needs a positive number of packets');
   const ctx = await loadLabContext(a.name);
   const filter = [...(a.filter ?? []), ...(a['--'] ?? [])].map(String);
@@ -164,20 +163,3 @@ async function tcpdumpHandler(a: Args): Promise<void> {
   if (a.write && merger) log(`wrote ${merger.packets} packet${merger.packets === 1 ? '' : 's'} to ${a.write} (read it with: tcpdump -r ${a.write} -n, or Wireshark)`);
   else if (a.write) log(`wrote ${a.write} (read it with: tcpdump -r ${a.write} -n, or Wireshark)`);
 }
-
-export const tcpdumpCommand: CommandModule<object, Args> = {
-  command: 'tcpdump <target> [filter..]',
-  describe: 'tcpdump on a pod (eth0), a service (every endpoint veth), the node (eth1) or cni0, in the right namespace',
-  builder: (y) =>
-    common(y)
-      .parserConfiguration({ 'populate--': true, 'parse-positional-numbers': false })
-      .positional('target', { type: 'string', demandOption: true, describe: 'pod name, svc/<name> (or a service name), node, cni0' })
-      .positional('filter', { type: 'string', array: true, describe: 'tcpdump filter (and options), after --' })
-      .option('write', { alias: 'w', type: 'string', describe: 'write packets to this file instead of printing them (a service: one pcapng)' })
-      .option('count', { alias: 'c', type: 'number', describe: 'stop after this many packets (in total)' })
-      .option('veth', { type: 'boolean', default: false, describe: "pod: capture on the pod's veth on the node instead of its eth0" })
-      .option('namespace', { alias: 'n', type: 'string', describe: 'namespace of the pod or service' })
-      .example('$0 tcpdump svc/app2-service -- tcp port 80', 'one line per packet, prefixed with the pod that saw it')
-      .example('$0 tcpdump node -w /tmp/eth1.pcap', 'what arrives from the laptop, for Wireshark') as never,
-  handler: (a) => tcpdumpHandler(a),
-};

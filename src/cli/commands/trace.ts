@@ -1,7 +1,6 @@
 // `lab trace <url>`: sends one real request (curl, from the laptop namespace or from a pod) and
 // prints the path it took, with the kernel's evidence for each hop. This module only collects
 // the observations around the request; src/trace/trace.ts turns them into hops.
-import type { CommandModule } from 'yargs';
 import { accessLogPath } from '../../ingress/controller.ts';
 import { parseAccessLogLine, type AccessLogEntry } from '../../ingress/nginx.ts';
 import { SANDBOX_HOST_IP } from '../../node/node.ts';
@@ -13,10 +12,10 @@ import { containerLogs, fileSize, linesSince, loadLabContext, readConntrack, rea
 import { CURL_WRITE_OUT, parseCurlOutput, parseDig, parseDnsLogLine, parseTraceUrl, type DnsAnswer, type DnsLogEntry } from '../../trace/observations.ts';
 import { renderTrace } from '../../trace/render.ts';
 import { buildTrace, type ResolutionMethod, type TraceObservations, type TraceSource, type Window } from '../../trace/trace.ts';
-import { common, type Common } from '../common.ts';
-import { preflight } from '../preflight.ts';
+import type { Common } from '../common.ts';
+import { preflight, tools } from '../preflight.ts';
 
-type Args = Common & { url: string; from?: string; namespace?: string; json: boolean; header?: string[]; timeout: number };
+export type Args = Common & { url: string; from?: string; namespace?: string; json: boolean; header?: string[]; timeout: number };
 
 interface Snapshot {
   ipt: IptablesDump;
@@ -86,8 +85,8 @@ async function resolve(ctx: LabContext, src: TraceSource, host: string): Promise
   return { method: src.kind === 'laptop' ? 'hosts-file' : 'system', answer: { query: host, addresses, cnames: [], status: addresses.length ? 'NOERROR' : 'NXDOMAIN' } };
 }
 
-async function traceHandler(a: Args): Promise<void> {
-  preflight({ needRoot: true, tools: [{ command: 'curl', aptPackage: 'curl' }, { command: 'iptables-save', aptPackage: 'iptables' }, { command: 'conntrack', aptPackage: 'conntrack' }, ...(a.from ? [{ command: 'dig', aptPackage: 'dnsutils' }] : [])] });
+export async function traceHandler(a: Args): Promise<void> {
+  preflight({ needRoot: true, tools: tools('curl', 'iptables-save', 'conntrack', ...(a.from ? ['dig'] : [])) });
   const url = parseTraceUrl(a.url);
   const ctx = await loadLabContext(a.name);
   const src = traceSource(ctx, a);
@@ -147,19 +146,3 @@ async function traceHandler(a: Args): Promise<void> {
   process.stdout.write(a.json ? JSON.stringify(trace, null, 2) + '\n' : renderTrace(trace));
   if (curl.exitCode !== 0) process.exitCode = 1;
 }
-
-export const traceCommand: CommandModule<object, Args> = {
-  command: 'trace <url>',
-  describe: 'send one real request and print every hop with kernel evidence: DNS, DNAT, ingress, conntrack, the pod that answered',
-  builder: (y) =>
-    common(y)
-      .positional('url', { type: 'string', demandOption: true, describe: 'http://<host>[:port]/<path> (e.g. http://app2.com/)' })
-      .option('from', { type: 'string', describe: 'send it from this pod (name or deploy/<name>) instead of the laptop' })
-      .option('namespace', { alias: 'n', type: 'string', describe: 'namespace of the --from pod' })
-      .option('header', { alias: 'H', type: 'string', array: true, describe: "extra request header, e.g. -H 'Host: app2.com'" })
-      .option('json', { type: 'boolean', default: false, describe: 'print the trace as JSON' })
-      .option('timeout', { type: 'number', default: 10, describe: 'seconds curl waits' })
-      .example('$0 trace http://app2.com/', 'laptop -> node IP -> ingress pod -> ClusterIP -> app2 pod')
-      .example('$0 trace http://app1-service/ --from deploy/app2', 'pod -> cluster DNS -> ClusterIP -> pod') as never,
-  handler: (a) => traceHandler(a),
-};

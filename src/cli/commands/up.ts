@@ -1,0 +1,42 @@
+// `lab up [--watch]`: create or reconcile the lab from the state file; with --watch, stay in the
+// foreground as the control plane.
+import { Controller } from '../../controllers/controller.ts';
+import { up } from '../../controllers/lab.ts';
+import { instancePaths } from '../../node/instance.ts';
+import { labHint, log, type Common } from '../common.ts';
+import { podsTable } from '../format.ts';
+import { acquireControllerLock, releaseControllerLock } from '../lock.ts';
+import { preflight } from '../preflight.ts';
+
+export type Args = Common & { mode?: 'host' | 'sandbox'; watch: boolean };
+
+export async function upHandler(a: Args): Promise<void> {
+  preflight({ needRoot: true });
+  const t0 = Date.now();
+  const opts = { instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, log };
+  const controller = a.watch ? new Controller(opts) : null;
+  if (controller) await acquireControllerLock(a.name);
+  const r = controller ? await controller.start() : await up(opts);
+  const pods = Object.values(r.state.pods);
+  process.stdout.write(podsTable(pods, { wide: true, allNamespaces: true }));
+  const paths = instancePaths(a.name);
+    const inNode = r.node.mode === 'sandbox' ? `ip netns exec ${paths.nodeNetns} ` : '';
+  const first = pods.find((p) => p.status.podIP);
+  log(`\n${r.created.length} pod(s) created, ${r.deleted.length} deleted, ${pods.length} running (${((Date.now() - t0) / 1000).toFixed(1)}s).`);
+  log('Try this next:');
+  log(`  ${labHint(a.name, 'get pods -o wide')}`);
+  if (first) log(`  sudo ${inNode}curl -s http://${first.status.podIP}/            # ${first.metadata.name}, straight to the pod`);
+  log(`  sudo ip ${r.node.netns ? `-n ${r.node.netns} ` : ''}link show master cni0        # one veth per pod`);
+  log(`  ${labHint(a.name, 'down')}`);
+  if (!controller) return;
+  log(`\nWatching ${a.state} and ${a.config}: edit them and the lab reconciles. Ctrl-C stops the controller (the lab keeps running).`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      log(`\n${sig}: controller stopped. The lab keeps running: '${labHint(a.name, 'up --watch')}' resumes, '${labHint(a.name, 'down')}' removes it.`);
+      void controller.stop().then(() => releaseControllerLock(a.name)).then(resolve);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+

@@ -1,0 +1,73 @@
+// Every program the lab, its tests and its benchmarks run, with the Debian package that installs
+// it. This table is the one list: `lab up` names what is missing from it (src/cli/preflight.ts),
+// src/sys refuses to start a program that is not in it, and test/unit/packages.test.ts fails
+// when a package here is missing from .ci/run, the README's apt line or the VM's provisioning,
+// or when a test or benchmark runs a program that is not here.
+
+export interface Program {
+  command: string;
+  aptPackage: string;
+  /** Who runs it: the lab itself (`lab up`), a learner's tool (`lab trace`, ...), tests or benchmarks. */
+  usedBy: 'lab' | 'tools' | 'tests';
+}
+
+export const PROGRAMS: readonly Program[] = [
+  // The packet path: namespaces, links, routes, rules, containers.
+  { command: 'ip', aptPackage: 'iproute2', usedBy: 'lab' },
+  { command: 'iptables', aptPackage: 'iptables', usedBy: 'lab' },
+  { command: 'iptables-save', aptPackage: 'iptables', usedBy: 'lab' },
+  { command: 'iptables-restore', aptPackage: 'iptables', usedBy: 'lab' },
+  { command: 'busybox', aptPackage: 'busybox', usedBy: 'lab' },
+  { command: 'unshare', aptPackage: 'util-linux', usedBy: 'lab' },
+  { command: 'nsenter', aptPackage: 'util-linux', usedBy: 'lab' },
+  { command: 'mount', aptPackage: 'mount', usedBy: 'lab' },
+  { command: 'chroot', aptPackage: 'coreutils', usedBy: 'lab' },
+  { command: 'sh', aptPackage: 'dash', usedBy: 'lab' },
+  { command: 'hostname', aptPackage: 'hostname', usedBy: 'lab' },
+  { command: 'sysctl', aptPackage: 'procps', usedBy: 'lab' },
+  { command: 'ldd', aptPackage: 'libc-bin', usedBy: 'lab' },
+  { command: 'nginx', aptPackage: 'nginx', usedBy: 'lab' },
+  { command: 'conntrack', aptPackage: 'conntrack', usedBy: 'lab' },
+  // The learner's tools.
+  { command: 'tcpdump', aptPackage: 'tcpdump', usedBy: 'tools' },
+  { command: 'curl', aptPackage: 'curl', usedBy: 'tools' },
+  { command: 'dig', aptPackage: 'dnsutils', usedBy: 'tools' },
+  { command: 'getent', aptPackage: 'libc-bin', usedBy: 'tools' },
+  // Tests and benchmarks.
+  { command: 'nft', aptPackage: 'nftables', usedBy: 'tests' },
+  { command: 'shellcheck', aptPackage: 'shellcheck', usedBy: 'tests' },
+  { command: 'vagrant', aptPackage: 'vagrant', usedBy: 'tests' },
+  { command: 'ruby', aptPackage: 'ruby', usedBy: 'tests' },
+  { command: 'modprobe', aptPackage: 'kmod', usedBy: 'tests' },
+  { command: 'nslookup', aptPackage: 'dnsutils', usedBy: 'tests' },
+  { command: 'cat', aptPackage: 'coreutils', usedBy: 'tests' },
+  { command: 'ls', aptPackage: 'coreutils', usedBy: 'tests' },
+];
+
+/** Packages every Debian system has (Essential: yes); no install line needs to name them. */
+export const ESSENTIAL_PACKAGES: readonly string[] = ['coreutils', 'dash', 'libc-bin', 'util-linux', 'mount'];
+
+/** Node (and its npm/npx) runs the lab's own programs (build/*.mjs); not an apt package here. */
+const RUNTIME = new Set(['node', 'npx', process.execPath]);
+
+const BY_COMMAND = new Map(PROGRAMS.map((p) => [p.command, p]));
+
+export function programFor(command: string): Program | undefined {
+  return BY_COMMAND.get(command);
+}
+
+export function isRuntime(command: string): boolean {
+  return RUNTIME.has(command);
+}
+
+/**
+ * Throws unless `command` is in PROGRAMS (or is node): a new program must be added to the table,
+ * and so to every install line, before the lab can run it.
+ */
+export function assertKnownProgram(command: string): void {
+  if (RUNTIME.has(command) || BY_COMMAND.has(command)) return;
+  // An absolute path to a known program (e.g. /usr/sbin/nginx) is that program.
+  const base = command.slice(command.lastIndexOf('/') + 1);
+  if (command.startsWith('/') && BY_COMMAND.has(base)) return;
+  throw new Error(`the lab tried to run ${JSON.stringify(command)}, which is not in src/sys/packages.ts: add it there with its Debian package`);
+}
