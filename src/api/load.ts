@@ -110,7 +110,7 @@ async function readText(path: string, what: string): Promise<string> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (err as Error).message;
-    throw new Error(`cannot read ${what} ${path}: ${reason}`);
+    throw new Error(`cannot read ${what} ${path}: ${reason}`, { cause: err });
   }
 }
 

@@ -9,7 +9,7 @@ const IP_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
 /** Address -> owner (pod netns). */
 export async function readAllocations(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
-  let names: string[] = [];
+  let names: string[];
   try {
     names = await readdir(dir);
   } catch {

@@ -32,7 +32,7 @@ export function parseDnsArgs(argv: string[]): DnsServerOptions {
       },
     }));
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
+    throw new Error(`${(err as Error).message}\n${USAGE}`, { cause: err });
   }
   if (!values.snapshot) throw new Error(`--snapshot is required\n${USAGE}`);
   if (values['forward-resolv-conf'] && values['refuse-external']) throw new Error(`--forward-resolv-conf and --refuse-external exclude each other\n${USAGE}`);

@@ -272,7 +272,7 @@ export function parseDnsSnapshot(text: string): DnsSnapshot {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`DNS snapshot is not JSON: ${(err as Error).message}`);
+    throw new Error(`DNS snapshot is not JSON: ${(err as Error).message}`, { cause: err });
   }
   const parsed = snapshotSchema.safeParse(json);
   if (!parsed.success) throw new Error(`DNS snapshot is malformed: ${z.prettifyError(parsed.error)}`);

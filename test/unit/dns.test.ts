@@ -123,6 +123,7 @@ function query(name: string, type: string, extra: { edns?: boolean; flags?: numb
 }
 
 /** A record as decoded, loosely typed so tests can compare any record's data. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any record type's data, compared with toEqual
 type RR = { name: string; type: string; class?: string; ttl?: number; data: any };
 type Decoded = Omit<dnsPacket.DecodedPacket, 'answers' | 'authorities' | 'additionals'> & { rcode: string; answers?: RR[]; authorities?: RR[]; additionals?: RR[] };
 

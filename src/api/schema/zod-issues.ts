@@ -52,8 +52,13 @@ export function knownKeysAt(schema: z.ZodType, path: readonly PathSegment[]): st
     else if (def.type === 'pipe') s = def.in;
     else if (i === path.length) return def.type === 'object' && def.shape ? Object.keys(def.shape) : [];
     else if (def.type === 'object') s = def.shape?.[String(path[i++])];
-    else if (def.type === 'array') (s = def.element), i++;
-    else if (def.type === 'record') (s = def.valueType), i++;
+    else if (def.type === 'array') {
+      s = def.element;
+      i++;
+    } else if (def.type === 'record') {
+      s = def.valueType;
+      i++;
+    }
     else return [];
   }
   return [];

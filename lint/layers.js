@@ -1,0 +1,50 @@
+// The architecture of ../shared/DESIGN.md as data, checked by the `lab/*` lint rules
+// (lint/plugin.js). Each folder of src/ may import only the folders listed for it. The graph is
+// acyclic (checked when the plugin loads), so no two folders can ever import each other.
+export const LAYERS = {
+  // Pure helpers (CIDR arithmetic, a serial queue): no other folder of src/.
+  util: [],
+  // The only place that spawns processes, sends signals or reads /proc.
+  sys: ['util'],
+  // Object types, validation, the store, manifests.
+  api: ['util', 'sys'],
+  // Host vs sandbox node plumbing.
+  node: ['api', 'util', 'sys'],
+  // Pod network attachment (bridge, host-local IPAM).
+  cni: ['api', 'node', 'util', 'sys'],
+  scheduler: ['api', 'util'],
+  // kube-proxy.
+  proxy: ['api', 'node', 'util', 'sys'],
+  dns: ['api', 'util', 'sys'],
+  ingress: ['api', 'util', 'sys'],
+  kubelet: ['api', 'cni', 'node', 'util', 'sys'],
+  // controller-manager: drives the roles below it.
+  controllers: ['api', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'util', 'sys'],
+  // The learner's tools read what the roles made; they never drive a role.
+  trace: ['api', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'util', 'sys'],
+  // The command line sits on top of everything.
+  cli: ['api', 'cni', 'controllers', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'trace', 'util', 'sys'],
+};
+
+/** Files outside src/ that src/ may import (the bundler finds the checkout and builds programs). */
+export const OUTSIDE_SRC = ['bin/bundles.mjs'];
+
+/** Modules that start processes: only src/sys may import them. */
+export const PROCESS_MODULES = ['child_process', 'node:child_process', 'execa', 'zx', 'cross-spawn'];
+
+/** The folders in an order where each imports only earlier ones, or the cycle that prevents it. */
+export function layerOrder(layers = LAYERS) {
+  const order = [];
+  const state = new Map();
+  const visit = (name, trail) => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') throw new Error(`folder cycle: ${[...trail, name].join(' -> ')}`);
+    if (!(name in layers)) throw new Error(`folder ${name} (imported by ${trail.at(-1)}) is not in LAYERS`);
+    state.set(name, 'visiting');
+    for (const dep of layers[name]) visit(dep, [...trail, name]);
+    state.set(name, 'done');
+    order.push(name);
+  };
+  for (const name of Object.keys(layers)) visit(name, []);
+  return order;
+}
