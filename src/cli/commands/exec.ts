@@ -6,7 +6,7 @@ import { isContainerAlive } from '../../kubelet/runtime.ts';
 import { findPod, pickContainer } from '../../trace/lookup.ts';
 import { processEnv } from '../../trace/observe.ts';
 import { runInteractive } from '../../sys/stream.ts';
-import { log, runningState, type Common } from '../common.ts';
+import { labHint, log, runningState, type Common } from '../common.ts';
 import { preflight, tools } from '../preflight.ts';
 
 export type Args = Common & { pod: string; command?: string[]; '--'?: string[]; container?: string; namespace?: string };
@@ -30,7 +30,7 @@ export async function execHandler(a: Args): Promise<void> {
   const netns = pod.metadata.annotations['lab/netns'] ?? '';
   if (!status?.pid || !isContainerAlive(status.pid, netns)) {
     const why = status?.state.waiting ? `${status.state.waiting.reason}${status.state.waiting.message ? `: ${status.state.waiting.message}` : ''}` : status?.state.terminated ? `terminated (${status.state.terminated.reason}, exit ${status.state.terminated.exitCode})` : pod.metadata.annotations['lab/deleting'] ? 'the pod is terminating' : 'no running process';
-    throw new Error(`container ${c.name} of pod ${pod.metadata.name} is not running (${why}); see 'lab describe pod ${pod.metadata.name}${a.name === 'lab' ? '' : ` --name ${a.name}`}'`);
+    throw new Error(`container ${c.name} of pod ${pod.metadata.name} is not running (${why}); see '${labHint(a.name, `describe pod ${pod.metadata.name}`)}'`);
   }
   const spec = pod.spec.containers.find((x) => x.name === c.name)!;
   const env = await processEnv(status.pid).catch(() => ({}) as Record<string, string>);

@@ -33,7 +33,7 @@ export async function getHandler(a: Args): Promise<void> {
   const inNs = <T extends { metadata: { namespace: string; name: string } }>(xs: T[]) => xs.filter((x) => (a['all-namespaces'] || x.metadata.namespace === a.namespace) && named(x.metadata.name));
   if (['pods', 'pod', 'po'].includes(res)) {
     const pods = inNs(await loadPods(a.name));
-    if (format) return void process.stdout.write(asList(pods, format));
+    if (format) return void process.stdout.write(await asList(pods, format));
     if (pods.length === 0 && !a.watch) return void log(`No resources found in ${a.namespace} namespace.`);
     process.stdout.write(podsTable(pods, { wide, allNamespaces: a['all-namespaces'] }));
     if (a.watch) await watchPods(a, pods);
@@ -46,7 +46,7 @@ export async function getHandler(a: Args): Promise<void> {
       metadata: { name: state.nodeName, labels: { 'kubernetes.io/hostname': state.nodeName }, annotations: { 'lab/netns': state.mode === 'sandbox' ? instancePaths(a.name).nodeNetns : '<host>', 'lab/mode': state.mode } },
       status: { addresses: [{ type: 'InternalIP', address: state.nodeIP }, { type: 'Hostname', address: state.nodeName }], conditions: [{ type: 'Ready', status: 'True' }] },
     };
-    if (format) return void process.stdout.write(asList([node], format));
+    if (format) return void process.stdout.write(await asList([node], format));
     const header = ['NAME', 'STATUS', 'ROLES', 'AGE', ...(wide ? ['INTERNAL-IP', 'MODE', 'NETNS'] : [])];
     const row = [state.nodeName, 'Ready', 'control-plane,master', age(state.createdAt), ...(wide ? [state.nodeIP, state.mode, node.metadata.annotations['lab/netns']] : [])];
     return void process.stdout.write(table(header, [row]));
@@ -63,7 +63,7 @@ export async function getHandler(a: Args): Promise<void> {
       const ready = ps.filter((p) => p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True')).length;
       return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, status: { replicas: ps.length, readyReplicas: ready, availableReplicas: ready, updatedReplicas: ps.length }, _created: ps.map((p) => p.metadata.creationTimestamp ?? '').sort()[0] };
     });
-    if (format) return void process.stdout.write(asList(items.map(({ _created, ...d }) => d), format));
+    if (format) return void process.stdout.write(await asList(items.map(({ _created, ...d }) => d), format));
     const header = [...(a['all-namespaces'] ? ['NAMESPACE'] : []), 'NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE'];
     return void process.stdout.write(
       table(header, items.map((d) => [...(a['all-namespaces'] ? [d.metadata.namespace] : []), d.metadata.name, `${d.status.readyReplicas}/${d.status.replicas}`, String(d.status.updatedReplicas), String(d.status.availableReplicas), age(d._created)])),
@@ -71,12 +71,12 @@ export async function getHandler(a: Args): Promise<void> {
   }
   if (['services', 'service', 'svc'].includes(res)) {
     const svcs = inNs(state.services ?? []);
-    if (format) return void process.stdout.write(asList(svcs, format));
+    if (format) return void process.stdout.write(await asList(svcs, format));
     return void process.stdout.write(servicesTable(svcs, { wide, allNamespaces: a['all-namespaces'], nodeIP: state.nodeIP }));
   }
   if (['endpoints', 'endpoint', 'ep'].includes(res)) {
     const eps = inNs(state.endpoints ?? []);
-    if (format) return void process.stdout.write(asList(eps, format));
+    if (format) return void process.stdout.write(await asList(eps, format));
     return void process.stdout.write(endpointsTable(eps, { allNamespaces: a['all-namespaces'] }));
   }
   throw new Error(`unknown resource type ${JSON.stringify(a.resource)}: use pods, nodes, deployments, services or endpoints`);

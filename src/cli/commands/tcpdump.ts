@@ -13,7 +13,7 @@ import { loadLabContext, type LabContext } from '../../trace/observe.ts';
 import { PcapngMerger } from '../../trace/pcap.ts';
 import type { Netns } from '../../sys/exec.ts';
 import { spawnStream, type StreamChild } from '../../sys/stream.ts';
-import { log, type Common } from '../common.ts';
+import { labHint, log, type Common } from '../common.ts';
 import { preflight, tools } from '../preflight.ts';
 
 export type Args = Common & { target: string; filter?: string[]; '--'?: string[]; write?: string; count?: number; veth: boolean; namespace?: string };
@@ -28,7 +28,7 @@ export interface CaptureTarget {
 }
 
 /** Where to capture for a target word (pure; throws a message naming the valid targets). */
-export function captureTargets(ctx: Pick<LabContext, 'state' | 'nodeNetns' | 'index'>, target: string, opts: { veth?: boolean; namespace?: string } = {}): { kind: 'pod' | 'service' | 'node' | 'cni0'; targets: CaptureTarget[] } {
+export function captureTargets(ctx: Pick<LabContext, 'state' | 'nodeNetns' | 'index'> & { name?: string }, target: string, opts: { veth?: boolean; namespace?: string } = {}): { kind: 'pod' | 'service' | 'node' | 'cni0'; targets: CaptureTarget[] } {
   const { state, nodeNetns } = ctx;
   const ref = splitRef(target);
   const word = ref.name;
@@ -46,7 +46,7 @@ export function captureTargets(ctx: Pick<LabContext, 'state' | 'nodeNetns' | 'in
         if (e.pod && veth && !pods.has(e.pod.metadata.name)) pods.set(e.pod.metadata.name, { label: e.pod.metadata.name, netns: nodeNetns, iface: veth, describe: `${veth} (pod ${e.pod.metadata.name})` });
       }
     }
-    if (pods.size === 0) throw new Error(`service ${svc.metadata.namespace}/${svc.metadata.name} has no endpoint pod to capture on; try 'lab tcpdump cni0'`);
+    if (pods.size === 0) throw new Error(`service ${svc.metadata.namespace}/${svc.metadata.name} has no endpoint pod to capture on; try the bridge: '${labHint(ctx.name ?? 'lab', 'tcpdump cni0')}'`);
     return { kind: 'service', targets: [...pods.values()].sort((a, b) => a.label.localeCompare(b.label)) };
   }
   const pod = findPod(state, target, opts.namespace);
