@@ -1,7 +1,7 @@
 // Runs `lab up --watch` as a child process for a test, and stops it (by its PID) afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
-import { editableState, lab, LAB_BIN, ROOT, type EditableState } from './helpers.ts';
+import { editableState, getPods, lab, LAB_BIN, ROOT, type EditableState } from './helpers.ts';
 
 export interface RunningController {
   child: ChildProcess;
@@ -41,6 +41,21 @@ export async function startController(args: string[]): Promise<RunningController
   return rc;
 }
 
+/**
+ * Waits until every pod of the instance is Ready (the controller's probes run after `up` returns,
+ * as a kubelet's do; a test that sends traffic first must wait, like `kubectl wait`).
+ */
+export async function waitForPodsReady(instance: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pods = await getPods(instance, true);
+    const notReady = pods.filter((p) => !p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+    if (pods.length > 0 && notReady.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`pods not Ready after ${timeoutMs} ms: ${notReady.map((p) => p.metadata.name).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** A watch controller on an editable copy of lab/cluster.yaml, shared by a test file's tests. */
 export interface WatchedLab {
   /** The copy's directory (scratch files may go there too). */
@@ -63,6 +78,7 @@ export function useWatchedLab(prefix: string, instance: string): WatchedLab {
   let controller: RunningController | undefined;
   const start = async () => {
     controller = await startController(['--name', instance, '--state', fixture!.state]);
+    await waitForPodsReady(instance);
   };
   beforeAll(async () => {
     fixture = await editableState(prefix);

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startController, type RunningController } from './controller.ts';
+import { startController, waitForPodsReady, type RunningController } from './controller.ts';
 import { ROOT, curl, getPods, inNetns, instanceName, isRoot, lab, type PodJson } from './helpers.ts';
 
 const I = instanceName('e2ei');
@@ -104,6 +104,7 @@ describe.skipIf(!isRoot)('cluster DNS and ingress as system pods', () => {
     state = path.join(dir, 'cluster.yaml');
     await writeFile(state, (await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8')) + HEADLESS);
     controller = await startController(['--name', I, '--state', state]);
+    await waitForPodsReady(I);
     pods = await getPods(I, true);
     client = pods.find((p) => p.metadata.labels.app === 'app1')!.metadata.annotations['lab/netns']!;
   });
