@@ -1,8 +1,8 @@
 // The snapshot file between the controller (writer) and the DNS pod (reader): our stand-in for
 // CoreDNS's watch on the API server.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../sys/files.ts';
 import { formatDnsSnapshot, parseDnsSnapshot, type DnsSnapshot } from './records.ts';
 
 /**
@@ -14,9 +14,7 @@ export async function writeDnsSnapshotFile(file: string, snapshot: DnsSnapshot):
   const old = await fs.promises.readFile(file, 'utf8').catch(() => undefined);
   if (old === text) return false;
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  await fs.promises.writeFile(tmp, text, { mode: 0o644 });
-  await fs.promises.rename(tmp, file);
+  await writeFileAtomic(file, text, { mode: 0o644 });
   return true;
 }
 
