@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../sys/files.ts';
+import { SerialQueue } from '../util/serial-queue.ts';
 import { formatDnsSnapshot, parseDnsSnapshot, type DnsSnapshot } from './records.ts';
 
 /**
@@ -37,8 +38,10 @@ export class SnapshotWatcher {
   private lastProblem = '';
   private watcher: fs.FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private loading: Promise<void> | undefined;
-  private again = false;
+  private readonly loads = new SerialQueue();
+  /** The load queued behind the running one, which every check asked for meanwhile shares. */
+  private next: Promise<void> | undefined;
+  private forceNext = false;
   private readonly log: (line: string) => void;
 
   constructor(
@@ -83,21 +86,16 @@ export class SnapshotWatcher {
     this.watcher = undefined;
   }
 
-  // Serialised: a check requested while one runs is run once more afterwards.
+  // One load at a time; checks requested while one runs make one more load afterwards.
   private check(force: boolean): Promise<void> {
-    if (this.loading) {
-      this.again ||= true;
-      if (force) this.lastStat = '';
-      return this.loading;
-    }
-    this.loading = this.load(force).finally(() => {
-      this.loading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.check(false);
-      }
+    this.forceNext ||= force;
+    this.next ??= this.loads.run(() => {
+      this.next = undefined;
+      const forced = this.forceNext;
+      this.forceNext = false;
+      return this.load(forced);
     });
-    return this.loading;
+    return this.next;
   }
 
   private async load(force: boolean): Promise<void> {

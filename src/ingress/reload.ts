@@ -10,6 +10,7 @@ import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run, type Netns } from '../sys/exec.ts';
 import { writeFileAtomic } from '../sys/files.ts';
+import { SerialQueue } from '../util/serial-queue.ts';
 import { nginxPidFile } from './nginx.ts';
 
 export interface NginxInstance {
@@ -111,7 +112,8 @@ export interface ApplyResult {
   error: string | null;
 }
 
-const queues = new Map<string, Promise<unknown>>();
+/** By config file; an entry goes once its queue is empty. */
+const queues = new Map<string, SerialQueue>();
 
 /**
  * Validates `config` with `nginx -t`, installs it atomically (temp file + rename in the same
@@ -119,13 +121,13 @@ const queues = new Map<string, Promise<unknown>>();
  * serialized. A config that fails the test is not installed; its error is returned.
  */
 export function applyNginxConfig(config: string, inst: NginxInstance, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const prev = queues.get(inst.configPath) ?? Promise.resolve();
-  const next = prev.catch(() => undefined).then(() => applyNow(config, inst, opts));
-  queues.set(inst.configPath, next);
-  void next.finally(() => {
-    if (queues.get(inst.configPath) === next) queues.delete(inst.configPath);
-  }).catch(() => undefined);
-  return next;
+  let queue = queues.get(inst.configPath);
+  if (!queue) queues.set(inst.configPath, (queue = new SerialQueue()));
+  const result = queue.run(() => applyNow(config, inst, opts));
+  void queue.idle().then(() => {
+    if (queue.size === 0 && queues.get(inst.configPath) === queue) queues.delete(inst.configPath);
+  });
+  return result;
 }
 
 async function applyNow(config: string, inst: NginxInstance, opts: ApplyOptions): Promise<ApplyResult> {
