@@ -21,7 +21,7 @@
 // ConfigMap's atomic-writer symlinks, building the busybox layer (done before the clock starts).
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { type Cidr, nth } from '../src/cni/cidr.ts';
+import { type Cidr, nth } from '../src/util/cidr.ts';
 
 export interface FloorSpec {
   /** Prefix of every namespace the floor creates (`<prefix>-node`, `<prefix>-p7`, ...). */

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { podIPsPerNode, SYSTEM_PODS } from '../src/api/load.ts';
 import { cniDel } from '../src/cni/bridge.ts';
-import { ipToInt, nth, nthSubnet, parseCidr } from '../src/cni/cidr.ts';
+import { compareIPs, nth, nthSubnet, parseCidr } from '../src/util/cidr.ts';
 import { down, up } from '../src/controllers/lab.ts';
 import { ensureImage } from '../src/kubelet/images.ts';
 import { terminateProcesses } from '../src/kubelet/kubelet.ts';
@@ -159,7 +159,7 @@ export async function startChecker(nodeNetns: string): Promise<Checker> {
 
 /** Pod IPs in address order (the order pods get them, and roughly the order they start). */
 export function sortIps(ips: string[]): string[] {
-  return [...ips].sort((a, b) => ipToInt(a) - ipToInt(b));
+  return [...ips].sort(compareIPs);
 }
 
 export interface Measurement {

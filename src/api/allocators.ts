@@ -13,7 +13,7 @@
 // server, a request for a value already held by another Service is an error for the newcomer.
 import { createHash } from 'node:crypto';
 import type { Service } from './types.ts';
-import { formatIPv4, parseCidr4, parseIPv4 } from './schema/ipv4.ts';
+import { intToIp, parseCidr, parseIP, size } from '../util/cidr.ts';
 
 export interface ServiceAllocation {
   /** Allocated or requested ClusterIP; 'None' for headless Services. Absent for ExternalName. */
@@ -101,9 +101,8 @@ class Band {
 }
 
 function ipBand(cidr: string): Band {
-  const c = parseCidr4(cidr);
-  if (!c) throw new Error(`service CIDR ${JSON.stringify(cidr)} is not an IPv4 CIDR`);
-  const total = 2 ** (32 - c.prefix);
+  const c = parseCidr(cidr);
+  const total = size(c);
   // The network and broadcast addresses are never handed out (for prefixes up to /30).
   const usable = c.prefix >= 31 ? total : total - 2;
   const base = c.prefix >= 31 ? c.base : c.base + 1;
@@ -145,7 +144,7 @@ export function allocateServices(services: Service[], previous: ServiceAllocatio
   const requestedIP = (s: Service): string | undefined => {
     const k = serviceKey(s);
     if (s.spec.clusterIP) return s.spec.clusterIP;
-    if (k === KUBERNETES_SERVICE) return formatIPv4(ips.base);
+    if (k === KUBERNETES_SERVICE) return intToIp(ips.base);
     if (k === KUBE_DNS_SERVICE && config.clusterDNS) return config.clusterDNS;
     return undefined;
   };
@@ -159,7 +158,7 @@ export function allocateServices(services: Service[], previous: ServiceAllocatio
     const want = requestedIP(s);
     if (want === 'None' || s.spec.clusterIP === '') continue;
     if (!prev || prev === 'None' || (want && want !== prev)) continue;
-    const n = parseIPv4(prev);
+    const n = parseIP(prev);
     if (n === undefined || !ips.contains(n)) continue; // service CIDR changed: reallocate
     const owner = ipOwner.get(n);
     if (owner && owner !== k) continue;
@@ -179,7 +178,7 @@ export function allocateServices(services: Service[], previous: ServiceAllocatio
         continue;
       }
       if (!dynamic && want) {
-        const n = parseIPv4(want);
+        const n = parseIP(want);
         if (n === undefined || !ips.contains(n)) {
           fail(k, 'spec.clusterIP', `${want}: provided IP is not in the valid range. The range of valid IPs is ${config.serviceCIDR}`);
           delete out[k];
@@ -203,7 +202,7 @@ export function allocateServices(services: Service[], previous: ServiceAllocatio
         }
         ipOwner.set(n, k);
         ips.taken.add(n);
-        a.clusterIP = formatIPv4(n);
+        a.clusterIP = intToIp(n);
       }
     }
   }

@@ -1,8 +1,9 @@
 // The lab's etcd: observed state persisted as one JSON file under /run/packet-path-lab/<instance>/
 // so that `lab get`, a second `lab up` and a restarted controller see the same pods, IPs and
 // allocations. Written atomically (temp file + rename): a crash never leaves half a file.
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../sys/files.ts';
 import type { Endpoints, Pod, Service } from './types.ts';
 import type { NodeMode } from '../node/node.ts';
 
@@ -46,10 +47,8 @@ export async function readState(file: string): Promise<LabState | null> {
 
 export async function writeState(file: string, state: LabState): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
   if (state.events.length > MAX_EVENTS) state.events.splice(0, state.events.length - MAX_EVENTS);
-  await writeFile(tmp, JSON.stringify(state, null, 1));
-  await rename(tmp, file);
+  await writeFileAtomic(file, JSON.stringify(state, null, 1));
 }
 
 export function recordEvent(state: LabState, ev: Omit<LabEvent, 'time'>): void {

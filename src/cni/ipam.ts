@@ -2,7 +2,7 @@
 // round robin after the last reserved address, never the network, gateway or broadcast address.
 // Allocations are files named after the address (like /var/lib/cni/networks/<net>/<ip>) so a
 // restarted controller finds them again.
-import { type Cidr, intToIp, ipToInt, size } from './cidr.ts';
+import { type Cidr, intToIp, ipToInt, size } from '../util/cidr.ts';
 
 export interface IpamRange {
   subnet: Cidr;

@@ -11,6 +11,7 @@ import { isContainerAlive, isOwnChild } from '../kubelet/runtime.ts';
 import { pidExists } from '../sys/proc.ts';
 import { ProberAgent, ProbeWorker, type ProbeHandlers, type ProbeKind } from '../kubelet/prober.ts';
 import type { Probe } from '../api/types.ts';
+import { SerialQueue } from '../util/serial-queue.ts';
 import { Cluster, type ClusterOptions, type ReconcileResult } from './lab.ts';
 
 /** How often the kubelet checks that container processes it did not start are still alive. */
@@ -27,7 +28,7 @@ export interface ControllerOptions extends ClusterOptions {
 
 export class Controller {
   readonly cluster: Cluster;
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly queue = new SerialQueue();
   private watchers: FSWatcher[] = [];
   private timers = new Set<NodeJS.Timeout>();
   private poll: NodeJS.Timeout | null = null;
@@ -48,19 +49,22 @@ export class Controller {
     this.cluster.onContainerExit = (pod, container, pid, code, signal) => this.exited(pod.metadata.name, container, pid, code, signal);
   }
 
-  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(fn);
-    this.queue = next.catch(() => undefined);
-    return next;
+  /** Queues work nobody waits for (a probe result, an exit, a restart): a failure is logged and reported, never lost. */
+  private enqueue(what: string, task: () => Promise<void>): void {
+    this.queue.run(task).catch((e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      (this.opts.log ?? console.error)(`${what} failed: ${err.stack ?? err.message}`);
+      this.opts.onError?.(err);
+    });
   }
 
   /** First reconcile (errors propagate: nothing to keep serving yet), then watch. */
   async start(): Promise<ReconcileResult> {
-    const r = await this.enqueue(() => this.cluster.reconcile());
+    const r = await this.queue.run(() => this.cluster.reconcile());
     this.lastStamp = await this.stamp();
     this.agent = new ProberAgent(r.node.netns);
     this.syncProbes();
-    void this.enqueue(() => this.continueRollout()); // a restarted controller finishes a rollout
+    this.enqueue('rollout', () => this.continueRollout()); // a restarted controller finishes a rollout
     this.opts.onReconciled?.(r);
     this.watchFiles();
     this.poll = setInterval(() => this.checkLiveness(), LIVENESS_POLL_MS);
@@ -99,7 +103,7 @@ export class Controller {
 
   private readonly probeHandlers: ProbeHandlers = {
     ready: (pod, container, pid, ready) => {
-      void this.enqueue(async () => {
+      this.enqueue(`readiness of ${pod}/${container}`, async () => {
         if (this.currentPid(pod, container) !== pid) return;
         await this.cluster.setReady(pod, container, ready);
         this.log(`pod ${pod}: container ${container} ${ready ? 'ready' : 'not ready'}`);
@@ -107,14 +111,14 @@ export class Controller {
       });
     },
     started: (pod, container, pid) => {
-      void this.enqueue(async () => {
+      this.enqueue(`startup of ${pod}/${container}`, async () => {
         if (this.currentPid(pod, container) !== pid) return;
         await this.cluster.setStarted(pod, container);
         this.syncProbes();
       });
     },
     kill: (pod, container, pid, reason) => {
-      void this.enqueue(async () => {
+      this.enqueue(`kill of ${pod}/${container}`, async () => {
         if (this.currentPid(pod, container) !== pid) return;
         this.cluster.event(pod, 'Normal', 'Killing', `Container ${container} ${reason}, will be restarted`);
         this.cluster.killContainer(pod, container, 'SIGKILL');
@@ -145,13 +149,13 @@ export class Controller {
     if (this.poll) clearInterval(this.poll);
     for (const w of this.workers.values()) w.stop();
     this.workers.clear();
-    await this.queue;
+    await this.queue.idle();
     this.agent?.stop();
   }
 
   /** Apply the state files again (an edit). A bad edit is reported and the last good state keeps serving. */
   reconcile(): Promise<void> {
-    return this.enqueue(async () => {
+    return this.queue.run(async () => {
       if (this.stopped) return;
       try {
         const r = await this.cluster.reconcile();
@@ -222,17 +226,21 @@ export class Controller {
     const signum = signal ? osConstants.signals[signal] : undefined;
     const exitCode = code ?? (signum ? 128 + signum : 137);
     const t0 = performance.now();
-    void this.enqueue(async () => {
+    this.enqueue(`exit of ${pod}/${container}`, async () => {
       const restartAt = await this.cluster.containerExited(pod, container, pid, { exitCode, ...(signum ? { signal: signum } : {}) });
       this.syncProbes();
       this.log(`pod ${pod}: container ${container} exited (${signal ?? `code ${exitCode}`}); endpoints updated in ${(performance.now() - t0).toFixed(0)} ms${restartAt ? `, restart in ${Math.max(0, Math.round((restartAt - Date.now()) / 1000))}s` : ''}`);
       if (restartAt === null) return;
       const t = setTimeout(() => {
         this.timers.delete(t);
-        void this.enqueue(async () => {
-          await this.cluster.restartContainer(pod, container);
-          this.syncProbes();
-        }).finally(() => this.pending.delete(k));
+        this.enqueue(`restart of ${pod}/${container}`, async () => {
+          try {
+            await this.cluster.restartContainer(pod, container);
+            this.syncProbes();
+          } finally {
+            this.pending.delete(k);
+          }
+        });
       }, Math.max(0, restartAt - Date.now()));
       this.timers.add(t);
     });

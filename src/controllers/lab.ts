@@ -12,7 +12,7 @@ import { isDns1123Subdomain } from '../api/names.ts';
 import { readState, recordEvent, writeState, type LabState } from '../api/store.ts';
 import { loadSystemManifests } from '../api/system.ts';
 import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type Endpoints, type Pod, type Service } from '../api/types.ts';
-import { size } from '../cni/cidr.ts';
+import { size } from '../util/cidr.ts';
 import { publishDns } from '../dns/publish.ts';
 import { renderIngress, syncIngress } from '../ingress/controller.ts';
 import { assignSandbox, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, containerProcessesUnder, terminateProcesses, updatePodStatus, type KubeletContext } from '../kubelet/kubelet.ts';

@@ -1,8 +1,9 @@
 // The snapshot file between the controller (writer) and the DNS pod (reader): our stand-in for
 // CoreDNS's watch on the API server.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../sys/files.ts';
+import { SerialQueue } from '../util/serial-queue.ts';
 import { formatDnsSnapshot, parseDnsSnapshot, type DnsSnapshot } from './records.ts';
 
 /**
@@ -14,9 +15,7 @@ export async function writeDnsSnapshotFile(file: string, snapshot: DnsSnapshot):
   const old = await fs.promises.readFile(file, 'utf8').catch(() => undefined);
   if (old === text) return false;
   await fs.promises.mkdir(path.dirname(file), { recursive: true });
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
-  await fs.promises.writeFile(tmp, text, { mode: 0o644 });
-  await fs.promises.rename(tmp, file);
+  await writeFileAtomic(file, text, { mode: 0o644 });
   return true;
 }
 
@@ -39,8 +38,10 @@ export class SnapshotWatcher {
   private lastProblem = '';
   private watcher: fs.FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private loading: Promise<void> | undefined;
-  private again = false;
+  private readonly loads = new SerialQueue();
+  /** The load queued behind the running one, which every check asked for meanwhile shares. */
+  private next: Promise<void> | undefined;
+  private forceNext = false;
   private readonly log: (line: string) => void;
 
   constructor(
@@ -85,21 +86,16 @@ export class SnapshotWatcher {
     this.watcher = undefined;
   }
 
-  // Serialised: a check requested while one runs is run once more afterwards.
+  // One load at a time; checks requested while one runs make one more load afterwards.
   private check(force: boolean): Promise<void> {
-    if (this.loading) {
-      this.again ||= true;
-      if (force) this.lastStat = '';
-      return this.loading;
-    }
-    this.loading = this.load(force).finally(() => {
-      this.loading = undefined;
-      if (this.again) {
-        this.again = false;
-        void this.check(false);
-      }
+    this.forceNext ||= force;
+    this.next ??= this.loads.run(() => {
+      this.next = undefined;
+      const forced = this.forceNext;
+      this.forceNext = false;
+      return this.load(forced);
     });
-    return this.loading;
+    return this.next;
   }
 
   private async load(force: boolean): Promise<void> {

@@ -6,10 +6,11 @@
 // in the listen queue are picked up by the new workers, so no request fails. If the new config is
 // rejected, the master logs why and keeps the old workers: the last good config keeps serving.
 // We check with `nginx -t` first anyway, so a bad config never even lands in the config file.
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run, type Netns } from '../sys/exec.ts';
+import { writeFileAtomic } from '../sys/files.ts';
+import { SerialQueue } from '../util/serial-queue.ts';
 import { nginxPidFile } from './nginx.ts';
 
 export interface NginxInstance {
@@ -111,22 +112,8 @@ export interface ApplyResult {
   error: string | null;
 }
 
-// Same directory as the target, so rename() is atomic: nginx reads either the old or the new file.
-function tempNameFor(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-}
-
-async function writeAtomically(file: string, content: string): Promise<void> {
-  const tmp = tempNameFor(file);
-  try {
-    await writeFile(tmp, content, { mode: 0o644 });
-    await rename(tmp, file);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
-}
-
-const queues = new Map<string, Promise<unknown>>();
+/** By config file; an entry goes once its queue is empty. */
+const queues = new Map<string, SerialQueue>();
 
 /**
  * Validates `config` with `nginx -t`, installs it atomically (temp file + rename in the same
@@ -134,27 +121,24 @@ const queues = new Map<string, Promise<unknown>>();
  * serialized. A config that fails the test is not installed; its error is returned.
  */
 export function applyNginxConfig(config: string, inst: NginxInstance, opts: ApplyOptions = {}): Promise<ApplyResult> {
-  const prev = queues.get(inst.configPath) ?? Promise.resolve();
-  const next = prev.catch(() => undefined).then(() => applyNow(config, inst, opts));
-  queues.set(inst.configPath, next);
-  void next.finally(() => {
-    if (queues.get(inst.configPath) === next) queues.delete(inst.configPath);
-  }).catch(() => undefined);
-  return next;
+  let queue = queues.get(inst.configPath);
+  if (!queue) queues.set(inst.configPath, (queue = new SerialQueue()));
+  const result = queue.run(() => applyNow(config, inst, opts));
+  void queue.idle().then(() => {
+    if (queue.size === 0 && queues.get(inst.configPath) === queue) queues.delete(inst.configPath);
+  });
+  return result;
 }
 
 async function applyNow(config: string, inst: NginxInstance, opts: ApplyOptions): Promise<ApplyResult> {
   const current = await readFile(inst.configPath, 'utf8').catch(() => null);
   if (current === config && !opts.force) return { changed: false, reloadedPid: null, newWorkers: [], error: null };
 
-  const tmp = tempNameFor(inst.configPath);
-  await writeFile(tmp, config, { mode: 0o644 });
-  try {
-    const test = await testNginxConfig(inst, tmp);
-    if (!test.ok) return { changed: false, reloadedPid: null, newWorkers: [], error: test.output || 'nginx -t failed' };
-    await rename(tmp, inst.configPath);
-  } finally {
-    await unlink(tmp).catch(() => undefined);
+  // nginx reads either the old file or the new one, and only a config that passed `nginx -t`.
+  let test: ConfigTestResult = { ok: true, output: '' };
+  const check = async (tmp: string) => (test = await testNginxConfig(inst, tmp)).ok;
+  if (!(await writeFileAtomic(inst.configPath, config, { mode: 0o644, check }))) {
+    return { changed: false, reloadedPid: null, newWorkers: [], error: test.output || 'nginx -t failed' };
   }
 
   const pid = opts.masterPid ?? (await readMasterPid(inst.prefix));
@@ -174,7 +158,7 @@ async function applyNow(config: string, inst: NginxInstance, opts: ApplyOptions)
     if (fresh.length > 0) return { changed: true, reloadedPid: pid, newWorkers: fresh, error: null };
     if (Date.now() > deadline) {
       // Put the last good config back, so that a restart of the pod runs what is serving now.
-      if (current !== null) await writeAtomically(inst.configPath, current);
+      if (current !== null) await writeFileAtomic(inst.configPath, current, { mode: 0o644 });
       const error = `nginx master ${pid} started no new workers within ${waitMs} ms: the reload failed, see its error log`;
       return { changed: current === null, reloadedPid: pid, newWorkers: [], error };
     }

@@ -40,6 +40,9 @@ export function ensureImage(imagesDir: string, image: string): Promise<string> {
   return p;
 }
 
+// Built in a temporary directory and renamed into place, so a layer is there whole or not at all.
+// Not sys/files.ts's writeFileAtomic: this is a directory, and the first `lab up` to rename wins
+// (a second rename fails on the now non-empty directory; the loser removes its copy).
 async function buildBusyboxLayer(imagesDir: string, dir: string): Promise<string> {
   const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
   await rm(tmp, { recursive: true, force: true });

@@ -100,7 +100,8 @@ export function downwardValue(pod: Pod, fieldPath: string): string {
  * The kubelet's AtomicWriter: the files live in a timestamped directory, `..data` is a symlink
  * to it and each visible name is a symlink through `..data`. An update writes a new directory and
  * swaps `..data` with one rename, so a running container (whose bind mount holds this directory,
- * never replaced) sees either the old set of files or the new one, never a mix.
+ * never replaced) sees either the old set of files or the new one, never a mix. Renaming each file
+ * (sys/files.ts's writeFileAtomic) would not do: the set could be seen half updated.
  */
 export async function atomicWriteDir(dir: string, files: Map<string, string>): Promise<void> {
   await mkdir(dir, { recursive: true });

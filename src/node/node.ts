@@ -3,7 +3,7 @@
 // sandbox mode: a `<instance>-node` namespace standing in for the VM, joined by a veth pair to
 // a `<instance>-host` namespace standing in for the laptop. Same code path for both: everything
 // below addresses the node through `node.netns` (null = the controller's own namespace).
-import { type Cidr, nth, nthSubnet, parseCidr } from '../cni/cidr.ts';
+import { type Cidr, nth, nthSubnet, parseCidr } from '../util/cidr.ts';
 import type { ClusterConfig } from '../api/types.ts';
 import type { Netns } from '../sys/exec.ts';
 import type { InstancePaths } from './instance.ts';

@@ -1,7 +1,7 @@
 // Brings up the node: in sandbox mode the node and host namespaces and the link between them,
 // in both modes cni0 and the sysctls the packet path needs.
 import { mkdir, rm } from 'node:fs/promises';
-import { formatCidr } from '../cni/cidr.ts';
+import { formatCidr } from '../util/cidr.ts';
 import { ipBatch, run } from '../sys/exec.ts';
 import { writeFileIfChanged } from '../sys/files.ts';
 import { netnsExists, observeLinks, type ObservedLink } from '../sys/ip.ts';

@@ -22,6 +22,7 @@ import {
   masqueradeMark,
 } from './names.ts';
 import { buildProxyModel, categorizeEndpoints, externallyAccessible, usesClusterEndpoints, usesLocalEndpoints, type EndpointInfo, type ProxyConfig, type ServiceModel, type ServicePortInfo } from './model.ts';
+import { inCidr } from '../util/cidr.ts';
 
 const CT_INVALID_COUNTER = 'ct_state_invalid_dropped_pkts';
 const LOCALHOST_NODEPORT_COUNTER = 'localhost_nps_accepted_pkts';
@@ -268,13 +269,9 @@ export function renderServicePort(ctx: RenderContext, p: ServicePortInfo, allEnd
   return { natTop, filter, chainDecls, chainRules };
 }
 
+/** A source range or --nodeport-addresses entry given as a bare address means that address alone. */
 function cidrContains(cidr: string, ip: string): boolean {
-  const [base, len] = cidr.split('/');
-  const toInt = (s: string) => s.split('.').reduce((n, o) => n * 256 + Number(o), 0);
-  const prefix = Number(len ?? 32);
-  if (!base || !/^\d+\.\d+\.\d+\.\d+$/.test(base) || !/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false;
-  const m = prefix === 0 ? 0 : 2 ** 32 - 2 ** (32 - prefix);
-  return (toInt(base) & m) >>> 0 === ((toInt(ip) & m) >>> 0);
+  return inCidr(cidr.includes('/') ? cidr : `${cidr}/32`, ip);
 }
 
 export function renderService(ctx: RenderContext, m: ServiceModel): ServiceFragment {

@@ -11,6 +11,7 @@
 // find per-service chains left over by an earlier run, and by teardown(); never on a later sync.
 import { run, spawnCounter, type Netns } from '../sys/exec.ts';
 import type { EndpointSlice, Service } from '../api/types.ts';
+import { SerialQueue } from '../util/serial-queue.ts';
 import { JUMP_RULES, jumpRestoreLine, matchJumpRule, type JumpRule, type Table } from './jumps.ts';
 import { isServiceChainName, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './names.ts';
 import type { ProxyConfig } from './model.ts';
@@ -84,7 +85,8 @@ export class ProxySyncer {
   readonly planner: ProxySyncPlanner;
   private readonly conntrackCleanup: boolean;
   private adoptLeftovers: boolean;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Syncs and teardowns, one at a time (kube-proxy's sync runner). */
+  private readonly queue = new SerialQueue();
   /** The last restore input written (for `lab proxy` debugging). */
   lastRestoreInput = '';
 
@@ -102,9 +104,7 @@ export class ProxySyncer {
 
   /** Write the rules for this state: a full sync the first time (and after failures), else partial. */
   sync(state: ProxyState, opts: { full?: boolean } = {}): Promise<SyncResult> {
-    const next = this.queue.then(() => this.doSync(state, opts));
-    this.queue = next.catch(() => undefined);
-    return next;
+    return this.queue.run(() => this.doSync(state, opts));
   }
 
   fullSync(state: ProxyState): Promise<SyncResult> {
@@ -113,13 +113,11 @@ export class ProxySyncer {
 
   /** Remove every jump rule and KUBE-* chain kube-proxy creates; nothing else. */
   teardown(): Promise<TeardownResult> {
-    const next = this.queue.then(async () => {
+    return this.queue.run(async () => {
       const r = await teardownProxyRules(this.netns);
       this.planner.reset();
       return r;
     });
-    this.queue = next.catch(() => undefined);
-    return next;
   }
 
   /** kube-proxy's flush detector: false when someone flushed the tables (then do a full sync). */

@@ -4,6 +4,7 @@
 import type { LabEvent, LabState } from '../api/store.ts';
 import type { ContainerState, Pod, Probe, Service } from '../api/types.ts';
 import { age } from '../cli/format.ts';
+import { formatCidr, parseCidr } from '../util/cidr.ts';
 import { podLabel, type ClusterIndex } from './cluster.ts';
 import type { IptablesDump } from './iptables.ts';
 
@@ -250,7 +251,7 @@ export function describeNodeText(state: LabState, index: ClusterIndex, obs: Node
   d.kv('InternalIP', `${state.nodeIP}${link('eth1') ? ' (eth1)' : ''}`, 2);
   d.kv('Hostname', state.nodeName, 2);
   const cni0 = link('cni0');
-  d.kv('PodCIDR', cni0?.addrs[0] ? networkOf(cni0.addrs[0]) : undefined);
+  d.kv('PodCIDR', cni0?.addrs[0] ? formatCidr(parseCidr(cni0.addrs[0])) : undefined);
   d.line('Interfaces:');
   for (const l of obs.links.filter((x) => x.ifname === 'eth1' || x.ifname === 'cni0' || x.ifname === 'flannel.1')) {
     const extra = l.ifname === 'cni0' ? `, bridge with ${l.ports ?? 0} port${l.ports === 1 ? '' : 's'} (one veth per pod)` : l.ifname === 'eth1' && state.mode === 'sandbox' ? ', veth to vboxnet0 in the laptop namespace' : '';
@@ -270,13 +271,4 @@ export function describeNodeText(state: LabState, index: ClusterIndex, obs: Node
   );
   eventsBlock(d, state.events.filter((e) => e.object === `node/${state.nodeName}`), now);
   return d.toString();
-}
-
-function networkOf(cidr: string): string {
-  const [ip, len] = cidr.split('/') as [string, string];
-  const prefix = Number(len);
-  const n = ip.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
-  const mask = prefix === 0 ? 0 : (~0 << (32 - prefix)) >>> 0;
-  const net = (n & mask) >>> 0;
-  return `${[net >>> 24, (net >>> 16) & 255, (net >>> 8) & 255, net & 255].join('.')}/${prefix}`;
 }

@@ -1,6 +1,6 @@
 // `lab explain`: the lab's own kernel state, each line annotated with the Service, endpoint or pod
 // it belongs to. Pure: takes the text the kernel tools print and the cluster index, returns lines.
-import { contains, parseCidr } from '../cni/cidr.ts';
+import { inCidr } from '../util/cidr.ts';
 import { endpointLabel, podLabel, type ClusterIndex, type ServicePortRef } from './cluster.ts';
 import { dnatOf, snatOf, type ConntrackEntry } from './conntrack.ts';
 import { isLabChain, isLabRule, matchesHost, type IptablesDump, type IptRule } from './iptables.ts';
@@ -225,15 +225,6 @@ export function parseRoute(line: string): RouteLine | null {
     return j >= 0 ? w[j + 1] : undefined;
   };
   return { raw: line.trim(), type, prefix, dev: get('dev'), via: get('via'), src: get('src') };
-}
-
-export function inCidr(cidr: string | undefined, ip: string): boolean {
-  if (!cidr) return false;
-  try {
-    return contains(parseCidr(cidr), ip);
-  } catch {
-    return false;
-  }
 }
 
 /** Annotation of a route of the node's main or local table. */

@@ -7,6 +7,7 @@ import { readState } from '../api/store.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { SANDBOX_HOST_IP } from '../node/node.ts';
 import { ipArgs, run, type Netns } from '../sys/exec.ts';
+import { formatCidr, parseCidr } from '../util/cidr.ts';
 import { buildClusterIndex, type ClusterIndex } from './cluster.ts';
 import { parseConntrack, type ConntrackEntry } from './conntrack.ts';
 import type { ExplainContext } from './explain.ts';
@@ -64,10 +65,7 @@ export async function bridgeAddress(netns: Netns): Promise<{ ip: string; cidr: s
   const [l] = await ipJson(netns, 'addr', 'show', 'dev', 'cni0');
   const a = l?.addr_info?.find((x) => x.family === 'inet');
   if (!a) return null;
-  const base = a.local.split('.').map(Number);
-  const mask = a.prefixlen === 0 ? 0 : (~0 << (32 - a.prefixlen)) >>> 0;
-  const n = (((base[0]! << 24) | (base[1]! << 16) | (base[2]! << 8) | base[3]!) >>> 0) & mask;
-  return { ip: a.local, prefix: a.prefixlen, cidr: `${[n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')}/${a.prefixlen}` };
+  return { ip: a.local, prefix: a.prefixlen, cidr: formatCidr(parseCidr(`${a.local}/${a.prefixlen}`)) };
 }
 
 export async function readIptables(netns: Netns, opts: { table?: string; counters?: boolean } = {}): Promise<IptablesDump> {

@@ -12,9 +12,10 @@
 // ClusterIP -> app pod, each with its own DNAT.
 import type { Pod } from '../api/types.ts';
 import type { AccessLogEntry } from '../ingress/nginx.ts';
+import { inCidr } from '../util/cidr.ts';
 import { podLabel, type ClusterIndex, type FrontendKind, type ServicePortRef } from './cluster.ts';
 import { dnatOf, hostPort, matchOriginal, snatOf, tupleText, type ConntrackEntry, type Tuple } from './conntrack.ts';
-import { addressLabel, inCidr, type ExplainContext } from './explain.ts';
+import { addressLabel, type ExplainContext } from './explain.ts';
 import { matchesHost, type RuleDelta } from './iptables.ts';
 import type { CurlResult, DnsAnswer, DnsLogEntry, ParsedUrl } from './observations.ts';
 

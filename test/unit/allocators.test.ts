@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Service } from '../../src/api/types.ts';
 import { allocateServices, applyAllocations, type AllocatorConfig } from '../../src/api/allocators.ts';
-import { parseIPv4 } from '../../src/api/schema/ipv4.ts';
+import { parseIP } from '../../src/util/cidr.ts';
 
 const config: AllocatorConfig = { serviceCIDR: '10.43.0.0/16', serviceNodePortRange: [30000, 32767], clusterDNS: '10.43.0.10' };
 
@@ -23,7 +23,7 @@ function svc(ns: string, name: string, spec: Partial<Service['spec']> = {}): Ser
   };
 }
 
-const n = (ip: string) => parseIPv4(ip)!;
+const n = (ip: string) => parseIP(ip)!;
 
 describe('ClusterIP allocation', () => {
   it('kubernetes gets .1, kube-dns the cluster DNS IP, others the dynamic band above the first 256', () => {

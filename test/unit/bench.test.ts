@@ -2,7 +2,7 @@
 // (rendering, the data it carries, merging a partial run) and the `pods` floor script.
 import { describe, expect, it } from 'vitest';
 import { parseDesiredState } from '../../src/api/load.ts';
-import { parseCidr } from '../../src/cni/cidr.ts';
+import { parseCidr } from '../../src/util/cidr.ts';
 import { best, meetsGoal, parseCpuTimes, ratioOf, runBenchmark, withRatios, type BenchResult, type Benchmark } from '../../bench/harness.ts';
 import { iptablesBackend } from '../../bench/machine.ts';
 import { planFloor, shq } from '../../bench/pods-floor.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseCidr } from '../../src/cni/cidr.ts';
+import { parseCidr } from '../../src/util/cidr.ts';
 import { planCniAdd, vethName } from '../../src/cni/bridge.ts';
 import type { LabNode } from '../../src/node/node.ts';
 

@@ -380,6 +380,12 @@ describe('good fixtures', () => {
       .toThrow(/x\.yaml:16: Deployment default\/b: spec\.replicas: .*= 1022, .*holds only 1021 pod IPs; set node-cidr-mask-size: 21 in c\.yaml or lower the replicas/);
   });
 
+  it('a service CIDR too small for the default cluster DNS address is refused, not wrapped around', () => {
+    expect(() => parseClusterConfig('service-cidr: 10.43.0.0/29\n', 'c.yaml', 'h')).toThrow(/c\.yaml:1: service-cidr: 10\.43\.0\.0\/29 is too small for the cluster DNS address \(its address #10\); set cluster-dns/);
+    expect(() => parseClusterConfig('service-cidr: 255.255.255.248/29\n', 'c.yaml', 'h')).toThrow(/is too small for the cluster DNS address/);
+    expect(parseClusterConfig('service-cidr: 10.43.0.0/28\n', 'c.yaml', 'h')).toMatchObject({ clusterDNS: '10.43.0.10' });
+  });
+
   it('an empty config file means every k3s default', () => {
     expect(parseClusterConfig('# nothing\n', 'c.yaml', 'h')).toMatchObject({ clusterCIDR: '10.42.0.0/16', serviceCIDR: '10.43.0.0/16', serviceNodePortRange: [30000, 32767] });
   });

@@ -4,7 +4,7 @@
 import type { PathSegment } from '../errors.ts';
 import type { ClusterConfig, ConfigMap, Deployment, EndpointSlice, Endpoints, Ingress, IngressBackend, Service } from '../types.ts';
 import { podIPsPerNode } from './config.ts';
-import { cidrContains, cidrSize, nthIP, parseCidr4, parseIPv4 } from './ipv4.ts';
+import { contains, formatCidr, ipToInt, nth, nthSubnet, parseCidr, size } from '../../util/cidr.ts';
 import { SERVICE_NAME_LABEL } from './service.ts';
 import type { YamlDoc } from './source.ts';
 
@@ -159,7 +159,7 @@ export function checkDeployments(p: Parsed, config: ClusterConfig | undefined, r
 /** The sum of replicas (plus the system pods) must fit the node's pod CIDR. */
 export function checkPodCapacity(p: Parsed, config: ClusterConfig, configFile: string, systemPods: number, report: Report): void {
   const capacity = podIPsPerNode(config.nodeCIDRMaskSize);
-  const cluster = parseCidr4(config.clusterCIDR)!;
+  const cluster = parseCidr(config.clusterCIDR);
   let total = systemPods;
   for (const e of p.deployments) {
     total += e.obj.spec.replicas;
@@ -168,7 +168,7 @@ export function checkPodCapacity(p: Parsed, config: ClusterConfig, configFile: s
     let fit = config.nodeCIDRMaskSize;
     while (fit > cluster.prefix && podIPsPerNode(fit) < all) fit--;
     const advice = podIPsPerNode(fit) >= all ? `set node-cidr-mask-size: ${fit} in ${configFile} or lower the replicas` : 'lower the replicas';
-    const podCIDR = `${config.clusterCIDR.split('/')[0]}/${config.nodeCIDRMaskSize}`;
+    const podCIDR = formatCidr(nthSubnet(cluster, config.nodeCIDRMaskSize, 0));
     report(
       e,
       ['spec', 'replicas'],
@@ -182,15 +182,15 @@ export function checkPodCapacity(p: Parsed, config: ClusterConfig, configFile: s
 export function checkServices(p: Parsed, config: ClusterConfig | undefined, report: Report): void {
   const clusterIPs = new Map<string, Entry<unknown>>();
   const nodePorts = new Map<number, { entry: Entry<unknown>; protocol: string }>();
-  const services = config ? parseCidr4(config.serviceCIDR) : undefined;
+  const services = config ? parseCidr(config.serviceCIDR) : undefined;
   // Addresses the lab's own Services hold: the first service IP and the cluster DNS address.
   const reserved = new Map<string, string>();
   if (config && services) {
-    reserved.set(nthIP(services, 1), 'default/kubernetes');
+    reserved.set(nth(services, 1), 'default/kubernetes');
     reserved.set(config.clusterDNS, 'kube-system/kube-dns');
   }
   if (config && services) {
-    const room = cidrSize(services) - 2 - SYSTEM_SERVICES;
+    const room = size(services) - 2 - SYSTEM_SERVICES;
     if (p.services.length > room) {
       const e = p.services[room]!;
       report(e, ['metadata', 'name'], `too many Services: the service CIDR ${config.serviceCIDR} has room for ${room} besides the system Services`);
@@ -201,10 +201,10 @@ export function checkServices(p: Parsed, config: ClusterConfig | undefined, repo
     const self = `${e.obj.metadata.namespace}/${e.obj.metadata.name}`;
     const ip = spec.clusterIP;
     if (ip !== undefined && ip !== 'None' && config && services) {
-      const n = parseIPv4(ip)!;
-      if (!cidrContains(services, n)) {
+      const n = ipToInt(ip);
+      if (!contains(services, n)) {
         report(e, ['spec', 'clusterIP'], `${ip} is outside the service CIDR ${config.serviceCIDR}`);
-      } else if (n === services.base || n === services.base + cidrSize(services) - 1) {
+      } else if (n === services.base || n === services.base + size(services) - 1) {
         report(e, ['spec', 'clusterIP'], `${ip} is the network or broadcast address of ${config.serviceCIDR}`);
       } else if (reserved.has(ip) && reserved.get(ip) !== self) {
         report(e, ['spec', 'clusterIP'], `${ip} is already allocated to Service ${reserved.get(ip)}`);

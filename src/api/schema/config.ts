@@ -3,9 +3,9 @@
 
 import { z } from 'zod';
 import type { ClusterConfig } from '../types.ts';
+import { type Cidr, cidrProblem, contains, formatCidr, ipProblem, ipToInt, nth, overlaps, parseCidr, size } from '../../util/cidr.ts';
 import { dns1123SubdomainProblem } from '../names.ts';
 import { int, str, type Problem } from './fields.ts';
-import { cidrContains, cidrProblem, cidrSize, cidrsOverlap, formatCidr4, ipv4Problem, nthIP, parseCidr4, parseIPv4 } from './ipv4.ts';
 
 /** k3s's defaults (and kube-controller-manager's for node-cidr-mask-size). */
 export const K3S_DEFAULTS = {
@@ -44,11 +44,15 @@ export function parsePortRange(value: string): [number, number] | undefined {
   return [low, high];
 }
 
+const LOOPBACK = parseCidr('127.0.0.0/8');
+/** Multicast (224.0.0.0/4) and reserved (240.0.0.0/4). */
+const NOT_UNICAST = parseCidr('224.0.0.0/3');
+
 const nodeIPProblem = (v: string): Problem => {
-  const p = ipv4Problem(v);
+  const p = ipProblem(v);
   if (p) return p;
-  const n = parseIPv4(v)!;
-  if (n === 0 || n >>> 24 === 127 || n >>> 24 >= 224) return `${JSON.stringify(v)} cannot be a node address`;
+  const n = ipToInt(v);
+  if (n === 0 || contains(LOOPBACK, n) || contains(NOT_UNICAST, n)) return `${JSON.stringify(v)} cannot be a node address`;
   return undefined;
 };
 
@@ -57,7 +61,7 @@ export const configBody = z.strictObject({
   'node-ip': str(nodeIPProblem).optional(),
   'cluster-cidr': str(cidrProblem).optional(),
   'service-cidr': str(cidrProblem).optional(),
-  'cluster-dns': str(ipv4Problem).optional(),
+  'cluster-dns': str(ipProblem).optional(),
   'cluster-domain': str(dns1123SubdomainProblem).optional(),
   'service-node-port-range': str(portRangeProblem).optional(),
   'node-cidr-mask-size': int(1, 32, 'a prefix length between 1 and 32').optional(),
@@ -78,13 +82,18 @@ export function resolveConfig(body: ConfigBody, hostname: string): Omit<ClusterC
     nodeIP: body['node-ip'] ?? LAB_DEFAULT_NODE_IP,
     clusterCIDR: body['cluster-cidr'] ?? K3S_DEFAULTS.clusterCIDR,
     serviceCIDR,
-    clusterDNS: body['cluster-dns'] ?? nthIP(parseCidr4(serviceCIDR)!, CLUSTER_DNS_INDEX),
+    clusterDNS: body['cluster-dns'] ?? defaultClusterDNS(parseCidr(serviceCIDR)),
     clusterDomain: body['cluster-domain'] ?? K3S_DEFAULTS.clusterDomain,
     serviceNodePortRange: body['service-node-port-range']
       ? parsePortRange(body['service-node-port-range'])!
       : K3S_DEFAULTS.serviceNodePortRange,
     nodeCIDRMaskSize: body['node-cidr-mask-size'] ?? K3S_DEFAULTS.nodeCIDRMaskSize,
   };
+}
+
+/** '' when the service CIDR is too small to have one (k3s refuses to start then; configProblems reports it). */
+function defaultClusterDNS(services: Cidr): string {
+  return CLUSTER_DNS_INDEX < size(services) ? nth(services, CLUSTER_DNS_INDEX) : '';
 }
 
 /** Pod IPs one node's pod CIDR hands out: all but the network address, the gateway (cni0) and broadcast. */
@@ -95,11 +104,11 @@ export function podIPsPerNode(nodeCIDRMaskSize: number): number {
 /** The checks between settings. Each problem is reported on the key the user most likely has to change. */
 export function configProblems(body: ConfigBody, c: Omit<ClusterConfig, 'source'>): ConfigProblem[] {
   const out: ConfigProblem[] = [];
-  const pods = parseCidr4(c.clusterCIDR)!;
-  const services = parseCidr4(c.serviceCIDR)!;
+  const pods = parseCidr(c.clusterCIDR);
+  const services = parseCidr(c.serviceCIDR);
   const podKey = body['cluster-cidr'] !== undefined ? 'cluster-cidr' : 'service-cidr';
 
-  if (cidrsOverlap(pods, services)) {
+  if (overlaps(pods, services)) {
     out.push({
       key: podKey,
       message: `pod CIDR ${c.clusterCIDR} overlaps service CIDR ${c.serviceCIDR}; they must be disjoint`,
@@ -109,18 +118,20 @@ export function configProblems(body: ConfigBody, c: Omit<ClusterConfig, 'source'
   if (32 - services.prefix > 20) {
     out.push({ key: 'service-cidr', message: `${c.serviceCIDR} is too large; the prefix must be /12 or longer` });
   }
-  const nodeIP = parseIPv4(c.nodeIP)!;
-  if (cidrContains(pods, nodeIP)) {
+  const nodeIP = ipToInt(c.nodeIP);
+  if (contains(pods, nodeIP)) {
     out.push({ key: 'node-ip', message: `node IP ${c.nodeIP} is inside the pod CIDR ${c.clusterCIDR}` });
   }
-  if (cidrContains(services, nodeIP)) {
+  if (contains(services, nodeIP)) {
     out.push({ key: 'node-ip', message: `node IP ${c.nodeIP} is inside the service CIDR ${c.serviceCIDR}` });
   }
-  const dns = parseIPv4(c.clusterDNS)!;
   const dnsKey = body['cluster-dns'] !== undefined ? 'cluster-dns' : 'service-cidr';
-  if (!cidrContains(services, dns)) {
+  const dns = c.clusterDNS === '' ? undefined : ipToInt(c.clusterDNS);
+  if (dns === undefined) {
+    out.push({ key: dnsKey, message: `${c.serviceCIDR} is too small for the cluster DNS address (its address #${CLUSTER_DNS_INDEX}); set cluster-dns or use a shorter prefix` });
+  } else if (!contains(services, dns)) {
     out.push({ key: dnsKey, message: `cluster DNS address ${c.clusterDNS} is outside the service CIDR ${c.serviceCIDR}` });
-  } else if (dns === services.base || dns === services.base + cidrSize(services) - 1) {
+  } else if (dns === services.base || dns === services.base + size(services) - 1) {
     out.push({ key: dnsKey, message: `cluster DNS address ${c.clusterDNS} is the network or broadcast address of ${c.serviceCIDR}` });
   } else if (dns === services.base + 1) {
     out.push({ key: dnsKey, message: `cluster DNS address ${c.clusterDNS} is taken by the kubernetes Service (the first address of ${c.serviceCIDR})` });
@@ -130,9 +141,9 @@ export function configProblems(body: ConfigBody, c: Omit<ClusterConfig, 'source'
   const mask = c.nodeCIDRMaskSize;
   const maskKey = body['node-cidr-mask-size'] !== undefined ? 'node-cidr-mask-size' : 'cluster-cidr';
   if (mask < pods.prefix) {
-    out.push({ key: maskKey, message: `/${mask} is shorter than the pod CIDR ${formatCidr4(pods)}; node CIDRs must be /${pods.prefix} or longer` });
+    out.push({ key: maskKey, message: `/${mask} is shorter than the pod CIDR ${formatCidr(pods)}; node CIDRs must be /${pods.prefix} or longer` });
   } else if (mask - pods.prefix > 16) {
-    out.push({ key: maskKey, message: `/${mask} is more than 16 bits longer than the pod CIDR ${formatCidr4(pods)}` });
+    out.push({ key: maskKey, message: `/${mask} is more than 16 bits longer than the pod CIDR ${formatCidr(pods)}` });
   } else if (podIPsPerNode(mask) < 1) {
     out.push({ key: maskKey, message: `/${mask} leaves no pod addresses after network, gateway and broadcast; use /30 or shorter` });
   }

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Ingress } from '../types.ts';
 import { dns1035LabelProblem, dns1123SubdomainProblem, ianaSvcNameProblem } from '../names.ts';
 import { objectMeta, oneOf, port, str } from './fields.ts';
-import { parseIPv4 } from './ipv4.ts';
+import { parseIP } from '../../util/cidr.ts';
 
 const backend = z
   .strictObject({
@@ -27,7 +27,7 @@ const backend = z
 
 /** Host: a DNS-1123 subdomain, optionally with one leading `*.` label; never an IP address. */
 function hostProblem(host: string): string | undefined {
-  if (parseIPv4(host) !== undefined) return `${JSON.stringify(host)} is an IP address; hosts must be DNS names`;
+  if (parseIP(host) !== undefined) return `${JSON.stringify(host)} is an IP address; hosts must be DNS names`;
   const name = host.startsWith('*.') ? host.slice(2) : host;
   const problem = dns1123SubdomainProblem(name);
   if (problem) return host.includes('*') && !host.startsWith('*.') ? "a wildcard must be the whole first label, as in *.example.com" : problem;

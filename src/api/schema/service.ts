@@ -3,8 +3,8 @@
 import { z } from 'zod';
 import type { Service, Endpoints, EndpointSlice } from '../types.ts';
 import { dns1035LabelProblem, dns1123LabelProblem, dns1123SubdomainProblem } from '../names.ts';
-import { bool, int, labels, objectMeta, oneOf, port, portOrName, str } from './fields.ts';
-import { ipv4Problem, endpointIPProblem } from './ipv4.ts';
+import { bool, int, labels, objectMeta, oneOf, port, portOrName, str, type Problem } from './fields.ts';
+import { contains, ipProblem, ipToInt, parseCidr } from '../../util/cidr.ts';
 
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
 
@@ -22,7 +22,23 @@ const servicePort = z
   // SetDefaults_Service: targetPort defaults to port.
   .transform((p) => ({ ...p, targetPort: p.targetPort ?? p.port }));
 
-const clusterIP = str((v) => (v === 'None' || v === '' ? undefined : ipv4Problem(v)));
+const clusterIP = str((v) => (v === 'None' || v === '' ? undefined : ipProblem(v)));
+
+const LOOPBACK = parseCidr('127.0.0.0/8');
+const LINK_LOCAL = parseCidr('169.254.0.0/16');
+const MULTICAST = parseCidr('224.0.0.0/4');
+
+/** ValidateEndpointIP: no unspecified, loopback, link-local or multicast addresses as endpoints. */
+function endpointIPProblem(value: string): Problem {
+  const base = ipProblem(value);
+  if (base) return base;
+  const n = ipToInt(value);
+  if (n === 0) return 'may not be unspecified (0.0.0.0)';
+  if (contains(LOOPBACK, n)) return 'may not be in the loopback range (127.0.0.0/8)';
+  if (contains(LINK_LOCAL, n)) return 'may not be in the link-local range (169.254.0.0/16)';
+  if (contains(MULTICAST, n)) return 'may not be a multicast address (224.0.0.0/4)';
+  return undefined;
+}
 
 export const serviceBody = z
   .strictObject({
@@ -35,7 +51,7 @@ export const serviceBody = z
         clusterIP: clusterIP.optional(),
         selector: labels().optional(),
         ports: z.array(servicePort).default([]),
-        externalIPs: z.array(str(ipv4Problem)).default([]),
+        externalIPs: z.array(str(ipProblem)).default([]),
         externalName: str(dns1123SubdomainProblem).optional(),
         sessionAffinity: oneOf(['None', 'ClientIP'] as const).default('None'),
         sessionAffinityConfig: z
