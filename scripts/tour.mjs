@@ -212,6 +212,20 @@ class Tour {
     await Promise.all([this.refreshPods(), this.refreshService()]);
   }
 
+  /** Right after `lab up` the pods may not be ready yet: wait for the ones the tour goes through. */
+  async waitReady(limitS = 60) {
+    const ready = (p) => p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+    const notReady = () => [...this.app2, this.ingressPod, ...this.pods.filter((p) => p.metadata.labels['k8s-app'] === 'kube-dns')].filter((p) => p && !ready(p));
+    if (notReady().length === 0) return;
+    this.note(`Waiting for ${notReady().map((p) => p.metadata.name).join(', ')} to be ready (has the lab just started?) ...`);
+    const deadline = Date.now() + limitS * 1000;
+    while (notReady().length && Date.now() < deadline) {
+      await sleep(1000);
+      await this.refreshPods();
+    }
+    if (notReady().length) this.say(chalk.red(`Not ready after ${limitS} s: ${notReady().map((p) => p.metadata.name).join(', ')}. The tour goes on; see 'sudo npx lab get pods -A${this.nameFlag()}'.`));
+  }
+
   nameFlag() {
     return this.name === 'lab' ? '' : ` --name ${this.name}`;
   }
@@ -795,6 +809,7 @@ async function main() {
   const watched = t.controllerRunning();
   t.say(chalk.bold(`packet-path-lab tour: the request flow and the crash flow on the lab "${t.name}" (${t.mode} mode, node ${t.nodeName} ${t.nodeIP})`));
   t.say(chalk.dim(opts.yes ? 'Running every step without waiting.' : 'Enter or space: next step, q: quit.'));
+  await t.waitReady();
 
   for (let first = true; i < STEPS.length; i++, first = false) {
     const step = STEPS[i];
