@@ -8,7 +8,7 @@
 //   sudo npm run tour                       # the default instance `lab`, started by `sudo npm run lab`
 //   sudo npm run tour -- --name dev --step 9
 //   sudo npm run tour -- --yes              # no prompts (also when stdin is not a terminal)
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { $, chalk, minimist, sleep } from 'zx';
@@ -137,7 +137,6 @@ async function run(argv, { timeout = '90s' } = {}) {
 class Tour {
   constructor(opts) {
     this.name = opts.name;
-    this.yes = opts.yes;
   }
 
   /** `lab <args>` as run (node bin/lab.js) and as shown (sudo npx lab). --name goes before `--`. */
@@ -812,17 +811,17 @@ async function main() {
   if (opts.step > STEPS.length) throw new TourError(`there are ${STEPS.length} steps; --step ${opts.step} is past the last`, 2);
   await t.discover();
 
+  t.say(chalk.bold(`packet-path-lab tour: the request flow and the crash flow on the lab "${t.name}" (${t.mode} mode, node ${t.nodeName} ${t.nodeIP})`));
+  t.say(chalk.dim(opts.yes ? 'Running every step without waiting.' : 'Enter or space: next step, q: quit.'));
   let i = opts.step - 1;
   while (i > 0 && STEPS[i].chained) i--;
   if (i !== opts.step - 1) t.note(`Step ${opts.step} runs right after step ${i + 1} (the pod is out only for a few seconds): starting at step ${i + 1}.`);
-  const watched = t.controllerRunning();
-  t.say(chalk.bold(`packet-path-lab tour: the request flow and the crash flow on the lab "${t.name}" (${t.mode} mode, node ${t.nodeName} ${t.nodeIP})`));
-  t.say(chalk.dim(opts.yes ? 'Running every step without waiting.' : 'Enter or space: next step, q: quit.'));
   await t.waitReady();
 
   for (let first = true; i < STEPS.length; i++, first = false) {
     const step = STEPS[i];
-    if (step.flow === 'crash' && !watched) {
+    // Asked at each crash step: the controller may have been started (or stopped) meanwhile.
+    if (step.flow === 'crash' && !t.controllerRunning()) {
       t.say('');
       t.say(chalk.bold(`Steps ${t.crashStart}-${STEPS.length}, the crash flow, need the controller watching the lab, and none is running:`));
       t.say(`nobody would restart a crashed container. Start it in another terminal (it adopts the running lab):`);
