@@ -70,8 +70,10 @@ export function wrap(text, width) {
   const lines = [];
   let line = '';
   for (const word of text.split(/\s+/).filter(Boolean)) {
-    if (line && line.length + 1 + word.length > width) lines.push(line), (line = word);
-    else line = line ? `${line} ${word}` : word;
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
   }
   if (line) lines.push(line);
   return lines;
@@ -113,7 +115,10 @@ function parseArgs(argv) {
     boolean: ['yes', 'help'],
     alias: { y: 'yes', h: 'help' },
     default: { name: 'lab' },
-    unknown: (o) => (unknown.push(o), false),
+    unknown: (o) => {
+      unknown.push(o);
+      return false;
+    },
   });
   if (a.help) return { help: true };
   if (unknown.length) return { error: `unknown argument ${unknown.join(' ')}` };
@@ -796,7 +801,8 @@ async function waitKey(prompt) {
   stdin.setRawMode(false);
   stdin.pause();
   process.stdout.write('\n');
-  return /^[qQ\x03\x04\x1b]/.test(key) ? 'quit' : 'next';
+  // q, Ctrl-C, Ctrl-D or Esc
+  return ['q', 'Q', '\u0003', '\u0004', '\u001b'].includes(key[0]) ? 'quit' : 'next';
 }
 
 async function main() {
