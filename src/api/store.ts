@@ -4,8 +4,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { writeFileAtomic } from '../sys/files.ts';
-import type { Endpoints, Pod, Service } from './types.ts';
-import type { NodeMode } from '../node/node.ts';
+import type { Endpoints, NodeMode, Pod, Service } from './types.ts';
 
 export interface LabState {
   version: 1;

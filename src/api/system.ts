@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_ROOT } from '../../bin/bundles.mjs';
-import type { NodeMode } from '../node/node.ts';
+import type { NodeMode } from './types.ts';
 
 /** The checkout (found by bin/bundles.mjs: this file may run from a bundle under build/). */
 export { LAB_ROOT };

@@ -231,6 +231,12 @@ export interface EndpointSlice {
 
 export type Manifest = Deployment | ConfigMap | Service | Ingress | Endpoints;
 
+/**
+ * Where the node lives. host: the namespace the controller runs in (the Vagrant VM's root
+ * namespace); sandbox: a `<instance>-node` namespace standing in for the VM.
+ */
+export type NodeMode = 'host' | 'sandbox';
+
 /** lab/config.yaml: the k3s server flags the lab honours, with k3s's defaults. */
 export interface ClusterConfig {
   nodeName: string;

@@ -8,7 +8,8 @@ import type { ClusterConfig } from '../api/types.ts';
 import type { Netns } from '../sys/exec.ts';
 import type { InstancePaths } from './instance.ts';
 
-export type NodeMode = 'host' | 'sandbox';
+import type { NodeMode } from '../api/types.ts';
+export type { NodeMode };
 
 export const BRIDGE = 'cni0';
 /** Node side of the sandbox's "host-only network", named like the VM's second NIC. */
