@@ -1,16 +1,7 @@
 // kubectl-style output: tables with -o wide, and Kubernetes-shaped JSON/YAML lists.
+import { age } from '../api/age.ts';
 import type { Endpoints, Pod, Service } from '../api/types.ts';
 import { serviceChainName } from '../proxy/names.ts';
-
-export function age(from: string | undefined, now = Date.now()): string {
-  if (!from) return '<unknown>';
-  const s = Math.max(0, Math.floor((now - Date.parse(from)) / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 600) return `${Math.floor(s / 60)}m${s % 60 ? `${s % 60}s` : ''}`;
-  if (s < 3 * 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
-  return `${Math.floor(s / 86400)}d`;
-}
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -3,7 +3,7 @@
 // observations are passed in.
 import type { LabEvent, LabState } from '../api/store.ts';
 import type { ContainerState, Pod, Probe, Service } from '../api/types.ts';
-import { age } from '../cli/format.ts';
+import { age } from '../api/age.ts';
 import { formatCidr, parseCidr } from '../util/cidr.ts';
 import { podLabel, type ClusterIndex } from './cluster.ts';
 import type { IptablesDump } from './iptables.ts';

@@ -1,6 +1,7 @@
 // `lab events [-w]`: what happened, as `kubectl get events` shows it (oldest first).
 import type { LabEvent } from '../../api/store.ts';
-import { age, table } from '../format.ts';
+import { age } from '../../api/age.ts';
+import { table } from '../format.ts';
 import { runningState, type Common } from '../common.ts';
 
 export function eventsTable(events: LabEvent[], now = Date.now(), header = true): string {

@@ -2,7 +2,8 @@
 import type { Pod } from '../../api/types.ts';
 import { instancePaths } from '../../node/instance.ts';
 import { log, runningState, type Common } from '../common.ts';
-import { age, asList, endpointsTable, podStatusText, podsTable, servicesTable, table } from '../format.ts';
+import { age } from '../../api/age.ts';
+import { asList, endpointsTable, podStatusText, podsTable, servicesTable, table } from '../format.ts';
 
 async function loadPods(name: string): Promise<Pod[]> {
   const state = await runningState(name);
