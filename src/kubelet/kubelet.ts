@@ -1,6 +1,6 @@
 // The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI) and
 // running containers, and tears down pods that are gone. Batches the network work for all pods.
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
@@ -10,7 +10,7 @@ import { applyCniAdd, cniDel, planCniAdd, readConfigured, vethName, type PodNetw
 import type { InstancePaths } from '../node/instance.ts';
 import type { LabNode } from '../node/node.ts';
 import { listNetns, observeLinks, pidsInNetns } from '../sys/ip.ts';
-import { isRunning, procStat } from '../sys/proc.ts';
+import { isRunning, listPids, procCmdline, procRoot, procStat, signalProcess } from '../sys/proc.ts';
 import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
 import { CONTAINER_INIT, isContainerAlive, startContainer } from './runtime.ts';
 
@@ -200,7 +200,7 @@ export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: PodTo
   // As the kubelet: SIGTERM to each container's main process, then (below) whatever is left.
   // Its children (a web server's per-connection handlers) finish the requests in flight.
   const mains = pods.flatMap((p) => p.mainPids);
-  for (const pid of mains) process.kill(pid, 'SIGTERM');
+  for (const pid of mains) signalProcess(pid, 'SIGTERM');
   const deadline = Date.now() + grace * 1000;
   while (mains.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await terminateProcesses(netnsNames, Math.min(1, Math.max(0, (deadline - Date.now()) / 1000)));
@@ -235,20 +235,17 @@ export interface ContainerProcesses {
  */
 export function containerProcessesUnder(dir: string): ContainerProcesses {
   const out: ContainerProcesses = { rooted: [], starting: [] };
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    try {
-      if (readlinkSync(`/proc/${entry}/root`).startsWith(dir + '/')) {
-        out.rooted.push(pid);
-        continue;
-      }
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const init = argv.includes(CONTAINER_INIT) || path.basename(argv[0] ?? '') === 'chroot';
-      if (init && argv.some((a) => a.startsWith(dir + '/') && a.endsWith('/rootfs')) && isRunning(pid)) out.starting.push(pid);
-    } catch {
-      /* gone, or a kernel thread */
+  for (const pid of listPids()) {
+    const root = procRoot(pid);
+    if (root === null) continue; // gone
+    if (root.startsWith(dir + '/')) {
+      out.rooted.push(pid);
+      continue;
     }
+    const argv = procCmdline(pid);
+    if (argv === null) continue;
+    const init = argv.includes(CONTAINER_INIT) || path.basename(argv[0] ?? '') === 'chroot';
+    if (init && argv.some((a) => a.startsWith(dir + '/') && a.endsWith('/rootfs')) && isRunning(pid)) out.starting.push(pid);
   }
   return out;
 }
@@ -256,18 +253,12 @@ export function containerProcessesUnder(dir: string): ContainerProcesses {
 /** The container's first process, not one of its children (whose parent is in the same root). */
 function isMainProcess(pid: number): boolean {
   const stat = procStat(pid);
-  let own: string;
-  try {
-    own = readlinkSync(`/proc/${pid}/root`);
-  } catch {
-    return false;
-  }
-  if (!stat) return false;
-  try {
-    return readlinkSync(`/proc/${stat.ppid}/root`) !== own;
-  } catch {
-    return true; // the parent's root is not even readable (init, after the controller died): not the container
-  }
+  const own = procRoot(pid);
+  if (own === null || !stat) return false;
+  const parents = procRoot(stat.ppid);
+  // The parent's root is not even readable (init, after the controller died): not the container.
+  if (parents === null) return true;
+  return parents !== own;
 }
 
 /** Signals only processes inside our own pod namespaces: never anything by name. */
@@ -277,7 +268,7 @@ export async function terminateProcesses(netnsNames: string[], graceSeconds: num
     for (const pids of pidsInNetns(netnsNames).values()) {
       for (const pid of pids) {
         try {
-          process.kill(pid, sig);
+          signalProcess(pid, sig);
           n++;
         } catch {
           /* already gone */

@@ -3,12 +3,13 @@
 // session, stdio to a log file) so it outlives the controller, as containers outlive a kubelet
 // restart.
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_ROOT } from '../api/system.ts';
 import type { Container, EnvVar } from '../api/types.ts';
 import { spawnCounter } from '../sys/exec.ts';
+import { isPidInNetns } from '../sys/ip.ts';
 import { isRunning } from '../sys/proc.ts';
 import { ensureImage, imagePath } from './images.ts';
 
@@ -92,9 +93,5 @@ export async function startContainer(l: ContainerLaunch): Promise<number> {
  */
 export function isContainerAlive(pid: number | undefined, netns: string): boolean {
   if (!pid || !isRunning(pid)) return false; // gone, or exited and not yet reaped
-  try {
-    return statSync(`/proc/${pid}/ns/net`).ino === statSync(`/run/netns/${netns}`).ino;
-  } catch {
-    return false;
-  }
+  return isPidInNetns(pid, netns);
 }

@@ -2,6 +2,7 @@
 // namespace; creation goes through `ip -batch` built by the planners.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { ipArgs, run, type Netns } from './exec.ts';
+import { listPids, procNetnsInode } from './proc.ts';
 
 export interface ObservedLink {
   ifname: string;
@@ -50,6 +51,24 @@ export async function observeLinks(netns: Netns): Promise<Map<string, ObservedLi
   return out;
 }
 
+/** Inode of a named namespace's file (/run/netns/<name>), or null when it is gone. */
+function netnsInode(name: string): number | null {
+  try {
+    return statSync(`/run/netns/${name}`).ino;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when the process is inside the named namespace: compares the inode of its network
+ * namespace with the namespace file's, so a reused PID in another namespace never counts.
+ */
+export function isPidInNetns(pid: number, netns: string): boolean {
+  const own = procNetnsInode(pid);
+  return own !== null && own === netnsInode(netns);
+}
+
 /**
  * Pids of the processes inside each of the given namespaces (what `ip netns pids` prints), found
  * with one scan of /proc instead of one process per namespace.
@@ -58,22 +77,16 @@ export function pidsInNetns(netnsNames: string[]): Map<string, number[]> {
   const byIno = new Map<number, string>();
   const out = new Map<string, number[]>();
   for (const n of netnsNames) {
-    try {
-      byIno.set(statSync(`/run/netns/${n}`).ino, n);
-      out.set(n, []);
-    } catch {
-      /* namespace already gone */
-    }
+    const ino = netnsInode(n);
+    if (ino === null) continue; // namespace already gone
+    byIno.set(ino, n);
+    out.set(n, []);
   }
   if (byIno.size === 0) return out;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const ns = byIno.get(statSync(`/proc/${entry}/ns/net`).ino);
-      if (ns) out.get(ns)!.push(Number(entry));
-    } catch {
-      /* process exited meanwhile */
-    }
+  for (const pid of listPids()) {
+    const ino = procNetnsInode(pid); // null: the process exited meanwhile
+    const ns = ino === null ? undefined : byIno.get(ino);
+    if (ns) out.get(ns)!.push(pid);
   }
   return out;
 }

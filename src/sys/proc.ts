@@ -1,11 +1,20 @@
-// Reading /proc: the one parser for /proc/<pid>/stat that the kubelet's liveness and ownership
-// checks share.
-import { readFileSync } from 'node:fs';
+// Reading /proc and signalling processes: the one place outside the spawners that looks at other
+// processes. The kubelet's liveness and ownership checks, `lab down`, the ingress's nginx reload
+// and `lab exec` all go through these readers; each returns null (or nothing) when the process
+// is gone, since any PID can exit between two reads.
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 
 export interface ProcStat {
   /** R, S, D, Z (exited, not yet reaped), ... */
   state: string;
   ppid: number;
+}
+
+/** Every PID in /proc right now: the one scan of the process table that the callers share. */
+export function listPids(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
 }
 
 /** The process's state and parent, or null when it is gone. The command name may hold spaces
@@ -34,4 +43,74 @@ export function pidExists(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The process's arguments (/proc/<pid>/cmdline), or null when it is gone. A process may rewrite
+ * them: an nginx master shows "nginx: master process <its command line>" as its first argument.
+ */
+export function procCmdline(pid: number): string[] | null {
+  try {
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (argv.at(-1) === '') argv.pop(); // each argument ends with a NUL, the last one too
+    return argv;
+  } catch {
+    return null;
+  }
+}
+
+/** The environment the process was started with (/proc/<pid>/environ), or null when it is gone. */
+export function procEnviron(pid: number): Record<string, string> | null {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/environ`, 'utf8');
+  } catch {
+    return null;
+  }
+  const env: Record<string, string> = {};
+  for (const kv of raw.split('\0')) {
+    const i = kv.indexOf('=');
+    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return env;
+}
+
+/**
+ * The process's root directory (/proc/<pid>/root, the target of its chroot), or null when it is
+ * gone or not readable.
+ */
+export function procRoot(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/root`);
+  } catch {
+    return null;
+  }
+}
+
+/** Inode of the process's network namespace (/proc/<pid>/ns/net), or null when it is gone. */
+export function procNetnsInode(pid: number): number | null {
+  try {
+    return statSync(`/proc/${pid}/ns/net`).ino;
+  } catch {
+    return null;
+  }
+}
+
+/** Child pids of a process (an nginx master's workers), [] when it is gone. */
+export function childPids(pid: number): number[] {
+  try {
+    // Children of the main thread only; a single-threaded master forks from it.
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+    return text.split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Sends `signal` to `pid`. Throws as kill(2) does (ESRCH when the process is gone): callers check
+ * first that the PID is the process they mean, since a PID can be reused once its process is reaped.
+ */
+export function signalProcess(pid: number, signal: NodeJS.Signals): void {
+  process.kill(pid, signal);
 }
