@@ -1,10 +1,10 @@
 // The kubelet's probe workers: one per (container, probe kind), running while the container
 // runs. httpGet/tcpSocket probes go through the prober agent inside the node; exec probes run
 // the command inside the container with nsenter.
-import { spawn, type ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
 import type { Container, Pod, Probe } from '../api/types.ts';
-import { inNetns, run, spawnCounter, type Netns } from '../sys/exec.ts';
+import { run, type Netns } from '../sys/exec.ts';
+import { spawnPiped, type PipedChild } from '../sys/stream.ts';
 import type { ProbeRequest, ProbeResult } from './prober-agent.ts';
 import { ensureProgram } from './programs.ts';
 
@@ -12,35 +12,35 @@ export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 
 /** The long-lived agent process in the node's namespace. */
 export class ProberAgent {
-  private child: ChildProcess | null = null;
-  private starting: Promise<ChildProcess> | null = null;
+  private child: PipedChild | null = null;
+  private starting: Promise<PipedChild> | null = null;
   private stopped = false;
   private nextId = 1;
   private waiting = new Map<number, (r: ProbeResult) => void>();
 
   constructor(private readonly netns: Netns) {}
 
-  private async ensure(): Promise<ChildProcess> {
-    if (this.child && this.child.exitCode === null) return this.child;
+  private async ensure(): Promise<PipedChild> {
+    if (this.child?.running) return this.child;
     this.starting ??= ensureProgram('prober-agent')
       .then((agent) => this.start(agent))
       .finally(() => (this.starting = null));
     return this.starting;
   }
 
-  private start(agent: string): ChildProcess {
+  private start(agent: string): PipedChild {
     if (this.stopped) throw new Error('prober agent stopped');
-    const argv = inNetns(this.netns, [process.execPath, agent]);
-    spawnCounter.count++;
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
+    const child = spawnPiped([process.execPath, agent], {
+      netns: this.netns,
+      onExit: () => {
+        for (const [id, done] of this.waiting) done({ id, ok: false, message: 'prober agent exited' });
+        this.waiting.clear();
+      },
+    });
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
       const r = JSON.parse(line) as ProbeResult;
       this.waiting.get(r.id)?.(r);
       this.waiting.delete(r.id);
-    });
-    child.on('exit', () => {
-      for (const [id, done] of this.waiting) done({ id, ok: false, message: 'prober agent exited' });
-      this.waiting.clear();
     });
     this.child = child;
     return child;
@@ -48,7 +48,7 @@ export class ProberAgent {
 
   async probe(req: Omit<ProbeRequest, 'id'>): Promise<ProbeResult> {
     const id = this.nextId++;
-    let child: ChildProcess;
+    let child: PipedChild;
     try {
       child = await this.ensure();
     } catch (e) {
@@ -56,14 +56,14 @@ export class ProberAgent {
     }
     return new Promise((resolve) => {
       this.waiting.set(id, resolve);
-      child.stdin!.write(`${JSON.stringify({ ...req, id })}\n`);
+      child.stdin.write(`${JSON.stringify({ ...req, id })}\n`);
     });
   }
 
   stop(): void {
     this.stopped = true;
-    this.child?.stdin?.end();
-    this.child?.kill('SIGTERM');
+    this.child?.stdin.end();
+    this.child?.stop();
     this.child = null;
   }
 }

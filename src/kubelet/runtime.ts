@@ -2,15 +2,13 @@
 // its own hostname, an overlay root filesystem and its volumes. The process is detached (its own
 // session, stdio to a log file) so it outlives the controller, as containers outlive a kubelet
 // restart.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_ROOT } from '../api/system.ts';
 import type { Container, EnvVar } from '../api/types.ts';
-import { spawnCounter } from '../sys/exec.ts';
 import { isPidInNetns } from '../sys/ip.ts';
 import { isRunning } from '../sys/proc.ts';
+import { spawnDetached } from '../sys/stream.ts';
 import { ensureImage, imagePath } from './images.ts';
 
 // Found from the checkout, not this file: the CLI runs a bundle under build/.
@@ -71,20 +69,18 @@ export async function startContainer(l: ContainerLaunch): Promise<number> {
   for (const a of argv) if (a.includes('\0')) throw new Error('refusing NUL in container argument');
   const env: Record<string, string> = { PATH: imagePath(l.container.image), HOSTNAME: l.hostname, HOME: '/root' };
   for (const e of [...(l.extraEnv ?? []), ...l.container.env]) env[e.name] = e.value;
-  const log = openSync(containerLogPath(l.containerDir), 'a');
-  try {
-    spawnCounter.count++;
-    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env });
-    const pid = child.pid;
-    if (pid === undefined) throw new Error(`could not start container ${l.container.name} in ${l.netns}`);
-    ownChildren.add(pid);
-    child.on('exit', () => ownChildren.delete(pid));
-    if (l.onExit) child.on('exit', l.onExit);
-    child.unref();
-    return pid;
-  } finally {
-    closeSync(log);
-  }
+  const pid = spawnDetached(argv, {
+    env,
+    logFile: containerLogPath(l.containerDir),
+    // An exit is an event: it never arrives before spawnDetached has returned the pid.
+    onExit: (code, signal) => {
+      ownChildren.delete(pid!);
+      l.onExit?.(code, signal);
+    },
+  });
+  if (pid === null) throw new Error(`could not start container ${l.container.name} in ${l.netns}`);
+  ownChildren.add(pid);
+  return pid;
 }
 
 /**

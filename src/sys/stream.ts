@@ -1,9 +1,11 @@
-// Long-running and interactive children (tcpdump, `lab exec`): the counterpart of exec.ts's
-// `run`, which waits for a command and collects its output. Same rules: argument arrays only,
-// never a shell; a child is only ever signalled by the PID this module started.
+// Long-running, interactive and detached children (tcpdump, `lab exec`, the prober agent,
+// containers): the counterpart of exec.ts's `run`, which waits for a command and collects its
+// output. Same rules: argument arrays only, never a shell; a child is only ever signalled by the
+// PID this module started.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { inNetns, spawnCounter, type Netns } from './exec.ts';
 import { assertKnownProgram } from './packages.ts';
 
@@ -102,4 +104,59 @@ export function runInteractive(argv: string[], opts: { env: Record<string, strin
       done(code ?? 128 + signo);
     });
   });
+}
+
+/** A helper process that answers requests on its stdin with lines on its stdout. */
+export interface PipedChild {
+  stdin: Writable;
+  stdout: Readable;
+  /** No exit code yet (as ChildProcess.exitCode: a child ended by a signal has none either). */
+  readonly running: boolean;
+  /** Signals it (default SIGTERM); nothing once it has exited. */
+  stop(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Starts a helper (the kubelet's prober agent) with piped stdin/stdout and this process's stderr,
+ * in this process's environment. `onExit` runs when it exits, for any reason.
+ */
+export function spawnPiped(argv: string[], opts: { netns?: Netns; onExit: () => void }): PipedChild {
+  const [file, ...args] = inNetns(opts.netns, argv) as [string, ...string[]];
+  spawnCounter.count++;
+  const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.on('exit', opts.onExit);
+  return {
+    stdin: child.stdin!,
+    stdout: child.stdout!,
+    get running() {
+      return child.exitCode === null;
+    },
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      child.kill(signal);
+    },
+  };
+}
+
+/**
+ * Starts a process that outlives this one (a container): its own session (detached), stdin
+ * ignored, stdout and stderr appended to `logFile`, exactly the environment `env`. Returns its
+ * PID, or null when it could not be started. `onExit` is only heard while this process is its
+ * parent; after a controller restart the kubelet finds it through /proc instead.
+ */
+export function spawnDetached(
+  argv: string[],
+  opts: { env: Record<string, string>; logFile: string; onExit: (code: number | null, signal: NodeJS.Signals | null) => void },
+): number | null {
+  const log = openSync(opts.logFile, 'a');
+  try {
+    spawnCounter.count++;
+    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env: opts.env });
+    if (child.pid === undefined) return null;
+    child.on('exit', opts.onExit);
+    child.unref();
+    return child.pid;
+  } finally {
+    // The child has its own copy of the descriptor.
+    closeSync(log);
+  }
 }
