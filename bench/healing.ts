@@ -124,7 +124,7 @@ class RuleMonitor {
   }
 
   stop(): void {
-    this.child.kill('SIGTERM');
+    this.child.stop();
   }
 }
 

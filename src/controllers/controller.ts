@@ -117,7 +117,7 @@ export class Controller {
         this.syncProbes();
       });
     },
-    kill: (pod, container, pid, reason) => {
+    killContainer: (pod, container, pid, reason) => {
       this.enqueue(`kill of ${pod}/${container}`, async () => {
         if (this.currentPid(pod, container) !== pid) return;
         this.cluster.event(pod, 'Normal', 'Killing', `Container ${container} ${reason}, will be restarted`);

@@ -100,7 +100,7 @@ export interface ProbeHandlers {
   /** The startup probe succeeded: readiness and liveness probing begins. */
   started(pod: string, container: string, pid: number): void;
   /** Liveness or startup failed failureThreshold times: the kubelet kills the container. */
-  kill(pod: string, container: string, pid: number, reason: string): void;
+  killContainer(pod: string, container: string, pid: number, reason: string): void;
   /** A failed probe, for events ("Unhealthy"). */
   unhealthy(pod: string, container: string, kind: ProbeKind, message: string): void;
 }
@@ -154,7 +154,7 @@ export class ProbeWorker {
             this.ready = false;
             this.on.ready(name, container.name, pid, false);
           } else if (this.kind !== 'readiness') {
-            return this.on.kill(name, container.name, pid, `${this.kind === 'liveness' ? 'Liveness' : 'Startup'} probe failed: ${r.message}`);
+            return this.on.killContainer(name, container.name, pid, `${this.kind === 'liveness' ? 'Liveness' : 'Startup'} probe failed: ${r.message}`);
           }
         }
       }

@@ -25,8 +25,8 @@ export interface StreamChild {
   stderr: Readable;
   /** Resolves when the process has exited (never rejects). */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Signals this child (by its PID) if it is still running. */
-  kill(signal?: NodeJS.Signals): void;
+  /** Signals this child (by its PID, default SIGTERM) if it is still running. */
+  stop(signal?: NodeJS.Signals): void;
 }
 
 /** Starts a long-running command (in `netns`) with its output as streams. */
@@ -53,7 +53,7 @@ export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<
   });
   if (child.pid === undefined) {
     // spawn failed (e.g. ENOENT): 'error' follows; give callers a consistent object anyway.
-    return { pid: -1, argv: [file, ...args], stdout: child.stdout!, stderr: child.stderr!, exited, kill: () => {} };
+    return { pid: -1, argv: [file, ...args], stdout: child.stdout!, stderr: child.stderr!, exited, stop: () => {} };
   }
   const pid = child.pid;
   return {
@@ -62,7 +62,7 @@ export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<
     stdout: child.stdout!,
     stderr: child.stderr!,
     exited,
-    kill(signal: NodeJS.Signals = 'SIGTERM') {
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (done) return;
       try {
         process.kill(pid, signal);

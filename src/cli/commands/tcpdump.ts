@@ -102,7 +102,7 @@ export async function tcpdumpHandler(a: Args): Promise<void> {
   const stopAll = () => {
     if (stopping) return;
     stopping = true;
-    for (const c of children) c.kill('SIGTERM');
+    for (const c of children) c.stop();
   };
   const onSignal = () => stopAll();
   process.on('SIGINT', onSignal);
@@ -157,7 +157,7 @@ export async function tcpdumpHandler(a: Args): Promise<void> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.stdout.off('error', onSignal);
-    for (const c of children) c.kill('SIGTERM');
+    for (const c of children) c.stop();
     if (file) await new Promise<void>((resolve) => file!.end(() => resolve()));
   }
   if (a.write && merger) log(`wrote ${merger.packets} packet${merger.packets === 1 ? '' : 's'} to ${a.write} (read it with: tcpdump -r ${a.write} -n, or Wireshark)`);
