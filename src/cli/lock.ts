@@ -2,26 +2,23 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { instancePaths } from '../node/instance.ts';
+import { pidExists, procCmdline, signalProcess } from '../sys/proc.ts';
 
 function lockFile(instance: string): string {
   return path.join(instancePaths(instance).stateDir, 'controller.pid');
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** `lab up` started as bin/lab, bin/lab.js or npx's `lab`: the script, then `up`. */
+function isLabUp(argv: string[]): boolean {
+  return argv.some((a, i) => /lab(\.js)?$/.test(a) && argv[i + 1] === 'up');
 }
 
 export async function acquireControllerLock(instance: string): Promise<void> {
   const file = lockFile(instance);
   const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  if (pid && pid !== process.pid && alive(pid)) {
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes('lab')) throw new Error(`a controller for instance ${instance} is already running (pid ${pid}); stop it first (Ctrl-C in its terminal, or kill ${pid})`);
+  if (pid && pid !== process.pid && pidExists(pid)) {
+    const argv = procCmdline(pid) ?? [];
+    if (argv.some((a) => a.includes('lab'))) throw new Error(`a controller for instance ${instance} is already running (pid ${pid}); stop it first (Ctrl-C in its terminal, or kill ${pid})`);
   }
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, `${process.pid}\n`);
@@ -39,12 +36,11 @@ export async function releaseControllerLock(instance: string): Promise<void> {
  */
 export async function stopController(instance: string, timeoutMs = 10_000): Promise<number | null> {
   const pid = Number((await readFile(lockFile(instance), 'utf8').catch(() => '')).trim());
-  if (!pid || pid === process.pid || !alive(pid)) return null;
-  const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-  if (!/lab(\.js)?\0up\0/.test(cmd) && !cmd.includes('lab.js\0up')) return null;
-  process.kill(pid, 'SIGTERM');
+  if (!pid || pid === process.pid || !pidExists(pid)) return null;
+  if (!isLabUp(procCmdline(pid) ?? [])) return null;
+  signalProcess(pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
-  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  while (pidExists(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (pidExists(pid)) signalProcess(pid, 'SIGKILL');
   return pid;
 }
