@@ -10,6 +10,7 @@ import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run, type Netns } from '../sys/exec.ts';
 import { writeFileAtomic } from '../sys/files.ts';
+import { childPids, procCmdline, signalProcess } from '../sys/proc.ts';
 import { SerialQueue } from '../util/serial-queue.ts';
 import { nginxPidFile } from './nginx.ts';
 
@@ -68,28 +69,13 @@ export async function readMasterPid(prefix: string): Promise<number | null> {
     return null;
   }
   const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 1 && (await isNginxMaster(pid)) ? pid : null;
+  return Number.isInteger(pid) && pid > 1 && isNginxMaster(pid) ? pid : null;
 }
 
 // A stale pid file could name an unrelated process by now; only signal an nginx master.
 // nginx rewrites its argv to "nginx: master process <original command line>".
-async function isNginxMaster(pid: number): Promise<boolean> {
-  try {
-    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
-    return cmdline.startsWith('nginx: master process');
-  } catch {
-    return false;
-  }
-}
-
-/** Child pids of a process (the nginx workers of a master), from /proc. */
-export async function childPids(pid: number): Promise<number[]> {
-  try {
-    const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
-    return text.split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
+function isNginxMaster(pid: number): boolean {
+  return procCmdline(pid)?.[0]?.startsWith('nginx: master process') ?? false;
 }
 
 export interface ApplyOptions {
@@ -143,10 +129,10 @@ async function applyNow(config: string, inst: NginxInstance, opts: ApplyOptions)
 
   const pid = opts.masterPid ?? (await readMasterPid(inst.prefix));
   if (pid === null) return { changed: true, reloadedPid: null, newWorkers: [], error: null };
-  if (!(await isNginxMaster(pid))) return { changed: true, reloadedPid: null, newWorkers: [], error: `pid ${pid} is not an nginx master process` };
+  if (!isNginxMaster(pid)) return { changed: true, reloadedPid: null, newWorkers: [], error: `pid ${pid} is not an nginx master process` };
 
-  const before = new Set(await childPids(pid));
-  process.kill(pid, 'SIGHUP');
+  const before = new Set(childPids(pid));
+  signalProcess(pid, 'SIGHUP');
   const waitMs = opts.waitMs ?? 5000;
   if (waitMs <= 0) return { changed: true, reloadedPid: pid, newWorkers: [], error: null };
 
@@ -154,7 +140,7 @@ async function applyNow(config: string, inst: NginxInstance, opts: ApplyOptions)
   // logs the reason to its error log and keeps the old workers).
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const fresh = (await childPids(pid)).filter((c) => !before.has(c));
+    const fresh = childPids(pid).filter((c) => !before.has(c));
     if (fresh.length > 0) return { changed: true, reloadedPid: pid, newWorkers: fresh, error: null };
     if (Date.now() > deadline) {
       // Put the last good config back, so that a restart of the pod runs what is serving now.

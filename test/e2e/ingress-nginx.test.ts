@@ -11,9 +11,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HTTPIngressPath, Ingress, IngressRule } from '../../src/api/types.ts';
 import { parseAccessLogLine, renderNginxConfig, type NginxRenderOptions } from '../../src/ingress/nginx.ts';
-import { applyNginxConfig, childPids, nginxArgv, prepareNginxRuntime, readMasterPid, type NginxInstance } from '../../src/ingress/reload.ts';
+import { applyNginxConfig, nginxArgv, prepareNginxRuntime, readMasterPid, type NginxInstance } from '../../src/ingress/reload.ts';
 import { buildRoutingTable, route, type RoutingTable } from '../../src/ingress/routes.ts';
 import { inNetns, run } from '../../src/sys/exec.ts';
+import { childPids } from '../../src/sys/proc.ts';
 
 function missing(): string | null {
   if (process.getuid?.() !== 0) return 'needs root (creates a network namespace)';
@@ -215,7 +216,7 @@ describe.skipIf(skip !== null)(`ingress: rendered config in a real nginx${skip ?
   });
 
   it('reloads with SIGHUP under load without a failed request, finishing the request in flight', async () => {
-    const oldWorkers = await childPids(masterPid);
+    const oldWorkers = childPids(masterPid);
     expect(oldWorkers.length).toBe(1);
     let stop = false;
     let total = 0;
@@ -254,7 +255,7 @@ describe.skipIf(skip !== null)(`ingress: rendered config in a real nginx${skip ?
     expect(failures).toEqual([]);
     expect(total).toBeGreaterThanOrEqual(200);
     // The old worker exits once its in-flight requests are done.
-    await waitFor('old worker to exit', async () => !(await childPids(masterPid)).some((w) => oldWorkers.includes(w)));
+    await waitFor('old worker to exit', async () => !childPids(masterPid).some((w) => oldWorkers.includes(w)));
     expect(await readMasterPid(inst.prefix)).toBe(masterPid);
   });
 
@@ -274,7 +275,7 @@ describe.skipIf(skip !== null)(`ingress: rendered config in a real nginx${skip ?
 
   it('refuses a config that fails nginx -t, and the last good one keeps serving', async () => {
     const good = readFileSync(inst.configPath, 'utf8');
-    const workers = await childPids(masterPid);
+    const workers = childPids(masterPid);
     const bad = good.replace('proxy_buffering off;', 'proxy_buffering sometimes;');
     expect(bad).not.toBe(good);
     const r = await applyNginxConfig(bad, inst, { masterPid });
@@ -282,7 +283,7 @@ describe.skipIf(skip !== null)(`ingress: rendered config in a real nginx${skip ?
     expect(r.reloadedPid).toBeNull();
     expect(r.error).toMatch(/proxy_buffering/);
     expect(readFileSync(inst.configPath, 'utf8')).toBe(good);
-    expect(await childPids(masterPid)).toEqual(workers);
+    expect(childPids(masterPid)).toEqual(workers);
     expect(await outcome('app4.test', '/')).toBe('b2');
     // No temp files left next to the config.
     expect((await run(['ls', '-a', path.dirname(inst.configPath)])).stdout).not.toMatch(/\.tmp$/m);
