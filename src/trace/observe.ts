@@ -1,6 +1,6 @@
 // The thin impure side of the learner's tools: reads the running instance (state file, kernel
 // state inside its namespaces) through src/sys, for the pure parsers and annotators of src/trace.
-import { open, readFile, stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { LabState } from '../api/store.ts';
 import { readState } from '../api/store.ts';
@@ -110,15 +110,4 @@ export async function linesSince(file: string, offset: number): Promise<string[]
 /** Every container log of a pod: <podDir>/containers/<container>/container.log. */
 export function containerLogs(paths: InstancePaths, podName: string, containers: string[]): string[] {
   return containers.map((c) => path.join(paths.podDir(podName), 'containers', c, 'container.log'));
-}
-
-/** A process's initial environment (/proc/<pid>/environ). */
-export async function processEnv(pid: number): Promise<Record<string, string>> {
-  const raw = await readFile(`/proc/${pid}/environ`, 'utf8');
-  const env: Record<string, string> = {};
-  for (const kv of raw.split('\0')) {
-    const i = kv.indexOf('=');
-    if (i > 0) env[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return env;
 }

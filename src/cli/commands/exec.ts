@@ -4,7 +4,7 @@
 // pods) with /etc/resolv.conf pointing at the cluster DNS — and the container's environment.
 import { isContainerAlive } from '../../kubelet/runtime.ts';
 import { findPod, pickContainer } from '../../trace/lookup.ts';
-import { processEnv } from '../../trace/observe.ts';
+import { procEnviron } from '../../sys/proc.ts';
 import { runInteractive } from '../../sys/stream.ts';
 import { labHint, log, runningState, type Common } from '../common.ts';
 import { preflight, tools } from '../preflight.ts';
@@ -33,7 +33,7 @@ export async function execHandler(a: Args): Promise<void> {
     throw new Error(`container ${c.name} of pod ${pod.metadata.name} is not running (${why}); see '${labHint(a.name, `describe pod ${pod.metadata.name}`)}'`);
   }
   const spec = pod.spec.containers.find((x) => x.name === c.name)!;
-  const env = await processEnv(status.pid).catch(() => ({}) as Record<string, string>);
+  const env = procEnviron(status.pid) ?? {};
   if (process.env.TERM && !env.TERM) env.TERM = process.env.TERM;
   const code = await runInteractive(execArgv(status.pid, spec.workingDir ?? '/', command), { env });
   process.exitCode = code;
