@@ -25,6 +25,7 @@ import { ensureNode, teardownNode } from '../node/setup.ts';
 import { ProxySyncer, teardownProxyRules, type SyncResult } from '../proxy/index.ts';
 import { schedule } from '../scheduler/scheduler.ts';
 import { netnsExists, observeLinks } from '../sys/ip.ts';
+import { signalProcess } from '../sys/proc.ts';
 import { computeEndpoints, computeEndpointSlices } from './endpoints.ts';
 import { planReplicaSets, rolloutInProgress } from './replicaset.ts';
 
@@ -325,7 +326,7 @@ export class Cluster {
     const pod = this.state?.pods[podName];
     const st = pod?.status.containerStatuses.find((x) => x.name === container);
     if (!pod || !st?.pid || !isContainerAlive(st.pid, podNetns(pod))) return false;
-    process.kill(st.pid, signal);
+    signalProcess(st.pid, signal);
     return true;
   }
 
@@ -413,7 +414,7 @@ export async function down(opts: DownOptions): Promise<void> {
   for (const pid of [...left.rooted, ...left.starting]) {
     log(`killing leftover container process ${pid}`);
     try {
-      process.kill(pid, 'SIGKILL');
+      signalProcess(pid, 'SIGKILL');
     } catch {
       /* exited meanwhile */
     }

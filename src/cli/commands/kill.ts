@@ -3,6 +3,7 @@
 import { constants } from 'node:os';
 import { podNetns } from '../../kubelet/kubelet.ts';
 import { isContainerAlive } from '../../kubelet/runtime.ts';
+import { signalProcess } from '../../sys/proc.ts';
 import { runningState, type Common } from '../common.ts';
 import { preflight } from '../preflight.ts';
 
@@ -19,6 +20,6 @@ export async function killHandler(a: Args): Promise<void> {
   if (!st) throw new Error(`container ${a.container} not found in pod ${a.pod}`);
   // Only a process that is alive inside this pod's network namespace is signalled.
   if (!st.pid || !isContainerAlive(st.pid, podNetns(pod))) throw new Error(`container ${st.name} of pod ${a.pod} is not running`);
-  process.kill(st.pid, sig);
+  signalProcess(st.pid, sig);
   process.stdout.write(`pod/${a.pod}: sent ${sig} to container ${st.name} (pid ${st.pid})\n`);
 }
