@@ -4,11 +4,11 @@
 // a `<instance>-host` namespace standing in for the laptop. Same code path for both: everything
 // below addresses the node through `node.netns` (null = the controller's own namespace).
 import { type Cidr, nth, nthSubnet, parseCidr } from '../util/cidr.ts';
-import type { ClusterConfig } from '../api/types.ts';
+import type { ClusterConfig, NodeMode } from '../api/types.ts';
 import type { Netns } from '../sys/exec.ts';
 import type { InstancePaths } from './instance.ts';
 
-import type { NodeMode } from '../api/types.ts';
+/** host or sandbox; defined in api/types.ts because the store records it. */
 export type { NodeMode };
 
 export const BRIDGE = 'cni0';
