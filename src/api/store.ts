@@ -40,7 +40,7 @@ export async function readState(file: string): Promise<LabState | null> {
     return JSON.parse(await readFile(file, 'utf8')) as LabState;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new Error(`cannot read lab state ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot read lab state ${file}: ${(e as Error).message}`, { cause: e });
   }
 }
 

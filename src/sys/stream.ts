@@ -110,7 +110,7 @@ export function runInteractive(argv: string[], opts: { env: Record<string, strin
 export interface PipedChild {
   stdin: Writable;
   stdout: Readable;
-  /** No exit code yet (as ChildProcess.exitCode: a child ended by a signal has none either). */
+  /** Neither exited nor ended by a signal. */
   readonly running: boolean;
   /** Signals it (default SIGTERM); nothing once it has exited. */
   stop(signal?: NodeJS.Signals): void;
@@ -121,6 +121,7 @@ export interface PipedChild {
  * in this process's environment. `onExit` runs when it exits, for any reason.
  */
 export function spawnPiped(argv: string[], opts: { netns?: Netns; onExit: () => void }): PipedChild {
+  assertKnownProgram(argv[0] ?? '');
   const [file, ...args] = inNetns(opts.netns, argv) as [string, ...string[]];
   spawnCounter.count++;
   const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -129,7 +130,8 @@ export function spawnPiped(argv: string[], opts: { netns?: Netns; onExit: () => 
     stdin: child.stdin!,
     stdout: child.stdout!,
     get running() {
-      return child.exitCode === null;
+      // A child ended by a signal has no exit code: check both, or a killed agent looks alive.
+      return child.exitCode === null && child.signalCode === null;
     },
     stop(signal: NodeJS.Signals = 'SIGTERM') {
       child.kill(signal);
@@ -147,6 +149,7 @@ export function spawnDetached(
   argv: string[],
   opts: { env: Record<string, string>; logFile: string; onExit: (code: number | null, signal: NodeJS.Signals | null) => void },
 ): number | null {
+  assertKnownProgram(argv[0] ?? '');
   const log = openSync(opts.logFile, 'a');
   try {
     spawnCounter.count++;
