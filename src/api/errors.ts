@@ -72,3 +72,13 @@ export class ValidationError extends Error {
     this.issues = sorted;
   }
 }
+
+/** A command needs a running instance and there is none (the CLI adds how to start one). */
+export class InstanceNotRunningError extends Error {
+  constructor(
+    readonly instance: string,
+    readonly stateDir: string,
+  ) {
+    super(`instance ${instance} is not running (no state under ${stateDir})`);
+  }
+}

@@ -2,6 +2,7 @@
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { InstanceNotRunningError } from '../api/errors.ts';
 import { LAB_ROOT } from '../api/system.ts';
 import { readState, type LabState } from '../api/store.ts';
 import { instancePaths } from '../node/instance.ts';
@@ -61,6 +62,6 @@ export function startHint(instance: string): string {
 /** The running instance's state, or a message that says how to start it. */
 export async function runningState(name: string): Promise<LabState> {
   const state = await readState(instancePaths(name).stateFile);
-  if (!state) throw new Error(`instance ${name} is not running (no state under ${instancePaths(name).stateDir}); start it with '${startHint(name)}'`);
+  if (!state) throw new InstanceNotRunningError(name, instancePaths(name).stateDir);
   return state;
 }

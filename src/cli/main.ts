@@ -3,8 +3,9 @@
 // a subcommand's own modules load only when it runs (src/cli/commands/index.ts).
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { ValidationError } from '../api/errors.ts';
+import { InstanceNotRunningError, ValidationError } from '../api/errors.ts';
 import { commands } from './commands/index.ts';
+import { startHint } from './common.ts';
 
 async function main(): Promise<void> {
   await yargs(hideBin(process.argv))
@@ -25,6 +26,7 @@ async function main(): Promise<void> {
 
 main().catch((e: unknown) => {
   if (e instanceof ValidationError) process.stderr.write(`error: invalid lab state\n${e.message}\n`);
+  else if (e instanceof InstanceNotRunningError) process.stderr.write(`error: ${e.message}; start it with '${startHint(e.instance)}'\n`);
   else process.stderr.write(`error: ${(e as Error).message}\n`);
   process.exit(1);
 });

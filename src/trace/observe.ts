@@ -1,5 +1,6 @@
 // The thin impure side of the learner's tools: reads the running instance (state file, kernel
 // state inside its namespaces) through src/sys, for the pure parsers and annotators of src/trace.
+import { InstanceNotRunningError } from '../api/errors.ts';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { LabState } from '../api/store.ts';
@@ -28,7 +29,7 @@ export interface LabContext {
 export async function loadLabContext(name: string): Promise<LabContext> {
   const paths = instancePaths(name);
   const state = await readState(paths.stateFile);
-  if (!state) throw new Error(`instance ${name} is not running (no state under ${paths.stateDir}); start it with 'lab up${name === 'lab' ? '' : ` --name ${name}`}'`);
+  if (!state) throw new InstanceNotRunningError(name, paths.stateDir);
   const nodeNetns = state.mode === 'sandbox' ? paths.nodeNetns : null;
   const index = buildClusterIndex(state);
   const cni0 = await bridgeAddress(nodeNetns);
