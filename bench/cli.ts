@@ -43,6 +43,8 @@ export const cliBenchmark: Benchmark = {
         floor: [process.execPath, '-e', ''],
         version: [process.execPath, LAB_BIN, '--version'],
         getPods: [process.execPath, LAB_BIN, 'get', 'pods', '--name', instance],
+        // What every start cost before the bundles: the sources through the tsx loader.
+        tsx: [process.execPath, '--import', 'tsx', path.join(ROOT, 'src/cli/main.ts'), '--version'],
       };
       const kubectl = which('kubectl');
       if (kubectl) commands.kubectl = [kubectl, 'version', '--client'];
@@ -55,7 +57,11 @@ export const cliBenchmark: Benchmark = {
       if (times.kubectl) ctx.note(`For reference, \`kubectl version --client\` on the same machine: ${median(times.kubectl).toFixed(0)} ms (a Go binary: no runtime to start).`);
       ctx.note('`lab` runs build/cli/main.mjs (bin/bundles.mjs; rebuilt only when a source changed): yargs and the command table; a subcommand loads its own chunk.');
       const fig = (name: string, xs: number[]): Figure => ({ name, value: Math.round(median(xs)), unit: 'ms', floor: Math.round(floor), goal: 4 });
-      return [fig('lab --version', times.version!), fig('lab get pods (7 pods)', times.getPods!)];
+      return [
+        fig('lab --version', times.version!),
+        fig('lab get pods (7 pods)', times.getPods!),
+        { name: 'lab --version from the sources through tsx (no bundle; for comparison)', value: Math.round(median(times.tsx!)), unit: 'ms', floor: Math.round(floor) },
+      ];
     } finally {
       await down({ instance });
     }
