@@ -22,7 +22,7 @@ import { ensurePrograms } from '../kubelet/programs.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { chooseMode } from '../node/mode.ts';
 import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
-import { ensureNode, teardownNode } from '../node/setup.ts';
+import { ensureNode, hostSysctlsFile, teardownNode } from '../node/setup.ts';
 import { ProxySyncer, teardownProxyRules, type SyncResult } from '../proxy/index.ts';
 import { schedule } from '../scheduler/scheduler.ts';
 import { netnsExists } from '../sys/ip.ts';
@@ -414,7 +414,9 @@ export async function down(opts: DownOptions): Promise<void> {
       /* exited meanwhile */
     }
   }
-  const mode: NodeMode | null = state?.mode ?? (netnsExists(paths.nodeNetns) ? 'sandbox' : null);
+  // Without a state file (an up killed before its first write): the sandbox's namespace, or host
+  // mode's record of the sysctls it changed, which is written before anything is.
+  const mode: NodeMode | null = state?.mode ?? (netnsExists(paths.nodeNetns) ? 'sandbox' : existsSync(hostSysctlsFile(paths)) ? 'host' : null);
   if (mode) {
     const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
     // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.

@@ -2,9 +2,9 @@
 // 192.168.56.110), never in the machine's root namespace: the addresses it checks node-ip against
 // and the sysctls it changes are that namespace's. Without the lab VM's mark (LAB_HOST_MODE_MARK
 // points at a file of the test's own), a node-ip the namespace holds is refused and nothing is
-// made; with it, host mode.
+// made; with it, host mode, and `lab down` puts ip_forward and route_localnet back as they were.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,14 +75,23 @@ describe.skipIf(!isRoot)('host mode only when asked', () => {
     expect(await sysctls()).toEqual(before);
   });
 
-  it('with the mark it runs in host mode', async () => {
+  it('with the mark it runs in host mode, and down restores the sysctls it changed', async () => {
+    await setSysctls({ 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.route_localnet': '0' });
+    const before = await sysctls();
     await writeFile(mark, '# test: this namespace is the lab VM\n');
     const up = await labInVm(['up']);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).toContain('(host mode)');
     expect(await made()).toEqual(expect.arrayContaining(['cni0', 'KUBE-* chains', 'state file']));
     expect((await ok(cmd(['ip', 'netns', 'list']))).includes(`${I}-node`)).toBe(false);
+    expect(await sysctls()).toMatchObject({ 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.route_localnet': '1' });
+    // On record, before anything was changed: only the sysctls the lab changed, with their old values.
+    const record = JSON.parse(await readFile(`/run/packet-path-lab/${I}/host-sysctls.json`, 'utf8')) as Record<string, string>;
+    expect(record).toEqual(Object.fromEntries(Object.entries(before).filter(([, v]) => v !== '1')));
+    // A second up (ip_forward already 1 by then) must not take the lab's values for the machine's.
+    await ok(labInVm(['up']));
     await ok(labInVm(['down']));
     expect(await made()).toEqual([]);
+    expect(await sysctls()).toEqual(before);
   });
 });

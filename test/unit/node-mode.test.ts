@@ -1,6 +1,8 @@
-// Host mode only when asked: the pure choice between host and sandbox mode (src/node/mode.ts).
+// Host mode only when asked: the pure choice between host and sandbox mode (src/node/mode.ts), and
+// what host mode records of the machine's sysctls so that `lab down` can put them back.
 import { describe, expect, it } from 'vitest';
 import { decideMode, HOST_MODE_MARK, hostModeMarkPath, ModeRefusedError, type ModeInputs } from '../../src/node/mode.ts';
+import { planSysctlRecord } from '../../src/node/setup.ts';
 
 const base: ModeInputs = { nodeIP: '192.168.56.110', configFile: 'lab/config.yaml', markPath: HOST_MODE_MARK, marked: false };
 
@@ -44,5 +46,19 @@ describe('decideMode', () => {
   it('the mark is /etc/packet-path-lab/host-mode unless LAB_HOST_MODE_MARK points elsewhere', () => {
     expect(hostModeMarkPath({})).toBe('/etc/packet-path-lab/host-mode');
     expect(hostModeMarkPath({ LAB_HOST_MODE_MARK: '/tmp/x/mark' })).toBe('/tmp/x/mark');
+  });
+});
+
+describe('planSysctlRecord', () => {
+  const wanted = { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.route_localnet': '1', 'net.bridge.bridge-nf-call-iptables': '1' };
+
+  it('records only the sysctls the lab is about to change, with their values from before', () => {
+    expect(planSysctlRecord({}, { 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.route_localnet': '0', 'net.bridge.bridge-nf-call-iptables': '1' }, wanted)).toEqual({ 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.route_localnet': '0' });
+  });
+
+  it('a second up keeps the values from before the first', () => {
+    const first = planSysctlRecord({}, { 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.route_localnet': '1' }, wanted);
+    expect(first).toEqual({ 'net.ipv4.ip_forward': '0' });
+    expect(planSysctlRecord(first, { 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.route_localnet': '1' }, wanted)).toEqual(first);
   });
 });
