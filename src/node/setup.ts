@@ -133,11 +133,16 @@ export function planSysctlRecord(recorded: Record<string, string>, current: Reco
   return out;
 }
 
+/** The record, or null when there is none (or it is unreadable: `down` must still finish). */
 async function readRecord(file: string): Promise<Record<string, string> | null> {
   const text = await readFile(file, 'utf8').catch(() => null);
-  if (text === null) return null;
-  const parsed = JSON.parse(text) as unknown;
-  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${file}: not a record of sysctls`);
+  let parsed: unknown;
+  try {
+    parsed = text === null ? null : JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
   const out: Record<string, string> = {};
   // Only the sysctls the lab sets, with plain values: the record is written by the lab, but it is
   // read as root and handed to sysctl -w.
@@ -159,7 +164,9 @@ async function recordHostSysctls(paths: InstancePaths, current: Record<string, s
 export async function restoreHostSysctls(paths: InstancePaths): Promise<Record<string, string>> {
   const recorded = (await readRecord(hostSysctlsFile(paths))) ?? {};
   const entries = Object.entries(recorded);
-  if (entries.length) await run(['sysctl', '-q', '-w', ...entries.map(([k, v]) => `${k}=${v}`)]);
+  // allowFail: sysctl sets every key it can; one the kernel lost meanwhile (br_netfilter unloaded)
+  // must not keep `down` from removing the rest.
+  if (entries.length) await run(['sysctl', '-q', '-w', ...entries.map(([k, v]) => `${k}=${v}`)], { allowFail: true });
   return recorded;
 }
 
