@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Provisions the packet-path-lab VM (Debian 12, see the Vagrantfile): the tools the lab drives and
-# the learner uses, Node 20, br_netfilter, and the project's npm dependencies.
+# the learner uses, Node 20, br_netfilter, the host-mode mark, and the project's npm dependencies.
 #
 # Runs as root INSIDE THE VM (`vagrant up` / `vagrant provision`); safe to run again. Do not run it
 # on your own machine: it installs packages, adds an apt repository and masks nginx.
@@ -45,6 +45,19 @@ systemctl mask nginx.service
 log "loading br_netfilter (and at every boot)"
 modprobe br_netfilter
 printf 'br_netfilter\n' > /etc/modules-load.d/packet-path-lab.conf
+
+# --- host mode --------------------------------------------------------------------------------
+# The mark that makes `lab up` run in host mode here: this VM's own network namespace is the node
+# (cni0, the KUBE-* chains, ip_forward and route_localnet). The lab never picks host mode without
+# it (or `--mode host`); src/node/mode.ts checks that this file exists, whatever it says.
+log "marking this machine as the lab VM (/etc/packet-path-lab/host-mode)"
+install -d -m 0755 /etc/packet-path-lab
+cat > /etc/packet-path-lab/host-mode <<'EOF'
+# packet-path-lab: this machine is the lab VM, so `lab up` runs in host mode here: the VM's own
+# network namespace is the node (cni0, the KUBE-* chains, ip_forward and route_localnet, which
+# `lab down` puts back). Written by scripts/provision.sh. Delete this file and `lab up` runs in
+# sandbox mode (namespaces stand in for the VM) unless it is given --mode host.
+EOF
 
 # --- Node.js 20+ ------------------------------------------------------------------------------
 # Debian 12's nodejs is 18; the lab needs 20 or newer. Install it from the NodeSource apt

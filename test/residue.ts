@@ -12,6 +12,8 @@ export interface Residue {
   rootLinks: string;
   rootRoutes: string;
   rootIptables: string;
+  /** The sysctls host mode sets, as the machine's root namespace has them. */
+  rootSysctls: string;
 }
 
 function ls(dir: string): string[] {
@@ -49,6 +51,7 @@ export function snapshot(): Residue {
     rootLinks: sh(['ip', '-o', 'link', 'show']).replace(/\s+link\/.*$/gm, '').replace(/state \w+/g, ''),
     rootRoutes: sh(['ip', 'route', 'show']),
     rootIptables: sh(['iptables-save']).replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, ''),
+    rootSysctls: sh(['sysctl', 'net.ipv4.ip_forward', 'net.ipv4.conf.all.route_localnet']),
   };
 }
 
@@ -58,7 +61,7 @@ export function diff(before: Residue, after: Residue): string[] {
     const added = after[k].filter((x) => !before[k].includes(x));
     if (added.length) problems.push(`${k} left behind: ${added.join(', ')}`);
   }
-  for (const k of ['rootLinks', 'rootRoutes', 'rootIptables'] as const) {
+  for (const k of ['rootLinks', 'rootRoutes', 'rootIptables', 'rootSysctls'] as const) {
     if (before[k] !== after[k]) problems.push(`root namespace ${k} changed:\n--- before\n${before[k]}\n--- after\n${after[k]}`);
   }
   return problems;

@@ -20,11 +20,12 @@ import { isContainerAlive } from '../kubelet/runtime.ts';
 import { ProberAgent, runProbe } from '../kubelet/prober.ts';
 import { ensurePrograms } from '../kubelet/programs.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
+import { chooseMode } from '../node/mode.ts';
 import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
-import { ensureNode, teardownNode } from '../node/setup.ts';
+import { ensureNode, hostSysctlsFile, teardownNode } from '../node/setup.ts';
 import { ProxySyncer, teardownProxyRules, type SyncResult } from '../proxy/index.ts';
 import { schedule } from '../scheduler/scheduler.ts';
-import { netnsExists, observeLinks } from '../sys/ip.ts';
+import { netnsExists } from '../sys/ip.ts';
 import { signalProcess } from '../sys/proc.ts';
 import { computeEndpoints, computeEndpointSlices } from './endpoints.ts';
 import { planReplicaSets, rolloutInProgress } from './replicaset.ts';
@@ -44,13 +45,6 @@ export interface ReconcileResult {
   created: Pod[];
   deleted: Pod[];
   proxy?: SyncResult;
-}
-
-/** Host mode when an interface of this namespace already holds the node IP (the Vagrant VM). */
-export async function detectMode(config: ClusterConfig): Promise<NodeMode> {
-  const links = await observeLinks(null);
-  for (const l of links.values()) if (l.addrs.some((a) => a.split('/')[0] === config.nodeIP)) return 'host';
-  return 'sandbox';
 }
 
 /** Annotation on an Ingress naming extra hosts the laptop maps to the node (e.g. app3.com). */
@@ -124,7 +118,8 @@ export class Cluster {
       throw new Error(`cannot read config file ${this.opts.configPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
     });
     const config = parseClusterConfig(configText, this.opts.configPath);
-    const mode = this.opts.mode ?? prior?.mode ?? (await detectMode(config));
+    // Host mode only when asked (--mode host, or the lab VM's mark): src/node/mode.ts.
+    const mode = await chooseMode({ requested: this.opts.mode, prior: prior?.mode, nodeIP: config.nodeIP, configFile: this.opts.configPath });
     const system = await loadSystemManifests({ stateDir: this.paths.stateDir, mode, clusterDNS: config.clusterDNS });
     const desired = await loadDesiredState({ statePath: this.opts.statePath, configPath: this.opts.configPath, extraStates: [system], systemPods: 0 });
     laptopHostsLines(desired, desired.config); // validates the annotation
@@ -419,7 +414,9 @@ export async function down(opts: DownOptions): Promise<void> {
       /* exited meanwhile */
     }
   }
-  const mode: NodeMode | null = state?.mode ?? (netnsExists(paths.nodeNetns) ? 'sandbox' : null);
+  // Without a state file (an up killed before its first write): the sandbox's namespace, or host
+  // mode's record of the sysctls it changed, which is written before anything is.
+  const mode: NodeMode | null = state?.mode ?? (netnsExists(paths.nodeNetns) ? 'sandbox' : existsSync(hostSysctlsFile(paths)) ? 'host' : null);
   if (mode) {
     const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
     // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.

@@ -4,6 +4,7 @@
 // a `<instance>-host` namespace standing in for the laptop. Same code path for both: everything
 // below addresses the node through `node.netns` (null = the controller's own namespace).
 import { type Cidr, nth, nthSubnet, parseCidr } from '../util/cidr.ts';
+import { LAPTOP_IP, NODE_NETWORK_PREFIX } from '../api/node-network.ts';
 import type { ClusterConfig, NodeMode } from '../api/types.ts';
 import type { Netns } from '../sys/exec.ts';
 import type { InstancePaths } from './instance.ts';
@@ -16,7 +17,8 @@ export const BRIDGE = 'cni0';
 export const NODE_UPLINK = 'eth1';
 /** Laptop side of that network, named like VirtualBox's host-only adapter. */
 export const HOST_UPLINK = 'vboxnet0';
-export const SANDBOX_HOST_IP = '192.168.56.1';
+/** The laptop's address (lab/config.yaml refuses it as node-ip). */
+export const SANDBOX_HOST_IP = LAPTOP_IP;
 
 export interface LabNode {
   name: string;
@@ -40,7 +42,7 @@ export function describeNode(config: ClusterConfig, mode: NodeMode, paths: Insta
     mode,
     netns: mode === 'sandbox' ? paths.nodeNetns : null,
     nodeIP: config.nodeIP,
-    nodeIPPrefix: 24,
+    nodeIPPrefix: NODE_NETWORK_PREFIX,
     podCIDR,
     gateway: nth(podCIDR, 1),
   };

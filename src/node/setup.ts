@@ -1,9 +1,11 @@
 // Brings up the node: in sandbox mode the node and host namespaces and the link between them,
-// in both modes cni0 and the sysctls the packet path needs.
-import { mkdir, rm } from 'node:fs/promises';
+// in both modes cni0 and the sysctls the packet path needs. In host mode the sysctls belong to the
+// machine: the values they had before are recorded at up and put back at down.
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
 import { formatCidr } from '../util/cidr.ts';
-import { ipBatch, run } from '../sys/exec.ts';
-import { writeFileIfChanged } from '../sys/files.ts';
+import { ipBatch, run, type Netns } from '../sys/exec.ts';
+import { writeFileAtomic, writeFileIfChanged } from '../sys/files.ts';
 import { netnsExists, observeLinks, type ObservedLink } from '../sys/ip.ts';
 import type { InstancePaths } from './instance.ts';
 import { BRIDGE, HOST_UPLINK, NODE_UPLINK, SANDBOX_HOST_IP, type LabNode } from './node.ts';
@@ -67,6 +69,8 @@ export const NODE_SYSCTLS: Record<string, string> = {
 
 export async function ensureNode(node: LabNode, paths: InstancePaths, opts: { hostsLines: string[] }): Promise<void> {
   const sandbox = node.mode === 'sandbox';
+  // Host mode: the machine's sysctls go on record before anything on it is changed.
+  if (!sandbox) await recordHostSysctls(paths, await readSysctls(null, Object.keys(NODE_SYSCTLS)));
   const netns = new Set([paths.nodeNetns, paths.hostNetns].filter(netnsExists));
   if (sandbox) {
     const missing = [paths.nodeNetns, paths.hostNetns].filter((n) => !netns.has(n));
@@ -98,7 +102,72 @@ export async function teardownNode(node: LabNode, paths: InstancePaths): Promise
   } else {
     const links = await observeLinks(null);
     if (links.has(BRIDGE)) await run(['ip', 'link', 'delete', BRIDGE]);
+    await restoreHostSysctls(paths);
   }
+}
+
+/** Host mode: the sysctls' values from before the first `up`, which `down` puts back. */
+export function hostSysctlsFile(paths: InstancePaths): string {
+  return path.join(paths.stateDir, 'host-sysctls.json');
+}
+
+/** Current values (`sysctl` output `key = value`); a key the kernel does not have is left out. */
+async function readSysctls(netns: Netns, keys: string[]): Promise<Record<string, string>> {
+  const r = await run(['sysctl', ...keys], { netns, allowFail: true });
+  const out: Record<string, string> = {};
+  for (const line of r.stdout.split('\n')) {
+    const m = /^(\S+) = (.*)$/.exec(line.trim());
+    if (m && keys.includes(m[1]!)) out[m[1]!] = m[2]!;
+  }
+  return out;
+}
+
+/**
+ * Pure: the record after one more `up`. A value already recorded stays (it is from before the lab
+ * changed it); a sysctl not recorded yet whose value differs from what the node needs is added with
+ * its value now. A sysctl that already had the needed value is not the lab's to change back.
+ */
+export function planSysctlRecord(recorded: Record<string, string>, current: Record<string, string>, wanted: Record<string, string> = NODE_SYSCTLS): Record<string, string> {
+  const out = { ...recorded };
+  for (const [k, v] of Object.entries(current)) if (!(k in out) && k in wanted && v !== wanted[k]) out[k] = v;
+  return out;
+}
+
+/** The record, or null when there is none (or it is unreadable: `down` must still finish). */
+async function readRecord(file: string): Promise<Record<string, string> | null> {
+  const text = await readFile(file, 'utf8').catch(() => null);
+  let parsed: unknown;
+  try {
+    parsed = text === null ? null : JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+  const out: Record<string, string> = {};
+  // Only the sysctls the lab sets, with plain values: the record is written by the lab, but it is
+  // read as root and handed to sysctl -w.
+  for (const [k, v] of Object.entries(parsed)) if (k in NODE_SYSCTLS && typeof v === 'string' && /^[0-9]+$/.test(v)) out[k] = v;
+  return out;
+}
+
+async function recordHostSysctls(paths: InstancePaths, current: Record<string, string>): Promise<void> {
+  const file = hostSysctlsFile(paths);
+  const recorded = await readRecord(file);
+  const next = planSysctlRecord(recorded ?? {}, current);
+  // Written even when empty: it also tells `down` that host mode was here (see controllers/lab.ts).
+  if (recorded && JSON.stringify(next) === JSON.stringify(recorded)) return;
+  await mkdir(paths.stateDir, { recursive: true });
+  await writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`);
+}
+
+/** Host mode's `down`: every sysctl the lab changed back to its value from before `up`. */
+export async function restoreHostSysctls(paths: InstancePaths): Promise<Record<string, string>> {
+  const recorded = (await readRecord(hostSysctlsFile(paths))) ?? {};
+  const entries = Object.entries(recorded);
+  // allowFail: sysctl sets every key it can; one the kernel lost meanwhile (br_netfilter unloaded)
+  // must not keep `down` from removing the rest.
+  if (entries.length) await run(['sysctl', '-q', '-w', ...entries.map(([k, v]) => `${k}=${v}`)], { allowFail: true });
+  return recorded;
 }
 
 export function describeAddresses(node: LabNode): string {

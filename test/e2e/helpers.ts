@@ -23,9 +23,11 @@ export interface CmdResult {
   code: number;
 }
 
-export async function cmd(argv: string[], opts: { timeoutMs?: number; cwd?: string } = {}): Promise<CmdResult> {
+/** `env` adds to (or overrides) this process's environment. */
+export async function cmd(argv: string[], opts: { timeoutMs?: number; cwd?: string; env?: Record<string, string> } = {}): Promise<CmdResult> {
   try {
-    const { stdout, stderr } = await pexec(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, encoding: 'utf8' });
+    const env = opts.env ? { ...process.env, ...opts.env } : undefined;
+    const { stdout, stderr } = await pexec(argv[0]!, argv.slice(1), { cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 << 20, encoding: 'utf8', env });
     return { stdout, stderr, code: 0 };
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; code?: number | string };

@@ -1,7 +1,10 @@
 // Host mode, as inside the Vagrant VM: the controller runs in a namespace made to look like the
-// VM (eth1 192.168.56.110), which it takes for the node itself; a laptop namespace reaches it
+// VM (eth1 192.168.56.110, and the mark scripts/provision.sh writes, here a file of the test's own
+// named by LAB_HOST_MODE_MARK), which it takes for the node itself; a laptop namespace reaches it
 // over a veth pair. Also: rules the lab did not create survive up, sync and down.
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cmd, curl, inNetns, instanceName, isRoot, LAB_BIN } from './helpers.ts';
 
@@ -14,7 +17,8 @@ const LAPTOP = `pplt-laptop-${process.pid.toString(36)}`;
  * network namespace: `ip netns exec` would also give it a private mount namespace, and the pod
  * namespaces it mounts under /run/netns would vanish with it, as they never would in a VM.
  */
-const labInVm = (args: string[]) => cmd(['nsenter', `--net=/run/netns/${VM}`, '--', process.execPath, LAB_BIN, ...args, '--name', I], { timeoutMs: 120_000 });
+let markDir = '';
+const labInVm = (args: string[]) => cmd(['nsenter', `--net=/run/netns/${VM}`, '--', process.execPath, LAB_BIN, ...args, '--name', I], { timeoutMs: 120_000, env: { LAB_HOST_MODE_MARK: path.join(markDir, 'host-mode') } });
 
 async function ok(p: Promise<{ code: number; stderr: string; stdout: string }>): Promise<string> {
   const r = await p;
@@ -27,6 +31,8 @@ const foreignFilter = '-A FORWARD -s 203.0.113.7/32 -m comment --comment "someon
 
 describe.skipIf(!isRoot)('host mode: the controller in a VM-like namespace', () => {
   beforeAll(async () => {
+    markDir = await mkdtemp(path.join(tmpdir(), 'pplt-mark-'));
+    await writeFile(path.join(markDir, 'host-mode'), '# test: this namespace is the lab VM\n');
     await ok(cmd(['ip', 'netns', 'add', VM]));
     await ok(cmd(['ip', 'netns', 'add', LAPTOP]));
     await ok(cmd(['ip', '-n', VM, 'link', 'add', 'eth1', 'type', 'veth', 'peer', 'name', 'vboxnet0', 'netns', LAPTOP]));
@@ -45,9 +51,10 @@ describe.skipIf(!isRoot)('host mode: the controller in a VM-like namespace', () 
     await cmd(['ip', 'netns', 'delete', VM]);
     await cmd(['ip', 'netns', 'delete', LAPTOP]);
     await rm(`/etc/netns/${LAPTOP}`, { recursive: true, force: true });
+    await rm(markDir, { recursive: true, force: true });
   });
 
-  it('detects host mode, serves app2.com to the laptop, and leaves foreign rules alone through up, sync and down', async () => {
+  it('runs in host mode on the mark, serves app2.com to the laptop, and leaves foreign rules alone through up, sync and down', async () => {
     const up = await labInVm(['up']);
     expect(up.code, up.stderr).toBe(0);
     expect(up.stderr).toContain('(host mode)');

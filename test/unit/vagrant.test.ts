@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOST_MODE_MARK } from '../../src/node/mode.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -89,6 +90,12 @@ describe('scripts/provision.sh', () => {
     expect(code).toMatch(/https:\/\/deb\.nodesource\.com\/node_\$\{NODE_MAJOR\}\.x/);
     expect(code).toMatch(/npm ci/);
     expect(code).toMatch(/^REPO_DIR=\$\{LAB_REPO_DIR:-\/vagrant\}$/m);
+  });
+
+  it('marks the VM for host mode at the path the lab checks', () => {
+    expect(HOST_MODE_MARK).toBe('/etc/packet-path-lab/host-mode');
+    expect(code).toContain(`install -d -m 0755 ${HOST_MODE_MARK.slice(0, HOST_MODE_MARK.lastIndexOf('/'))}`);
+    expect(code).toContain(`cat > ${HOST_MODE_MARK} <<'EOF'`);
   });
 });
 

@@ -105,6 +105,9 @@ const corpus: Record<string, Expectation> = {
   'config-cidr-overlap.config.yaml': { line: 4, object: null, field: 'cluster-cidr', message: /pod CIDR 10\.42\.0\.0\/16 overlaps service CIDR 10\.42\.128\.0\/17/ },
   'config-node-ip-in-pod-cidr.config.yaml': { line: 3, object: null, field: 'node-ip', message: /node IP 10\.42\.0\.5 is inside the pod CIDR 10\.42\.0\.0\/16/ },
   'config-node-ip-in-service-cidr.config.yaml': { line: 3, object: null, field: 'node-ip', message: /node IP 10\.43\.1\.1 is inside the service CIDR/ },
+  'config-node-ip-laptop.config.yaml': { line: 3, object: null, field: 'node-ip', message: /^"192\.168\.56\.1" is the laptop's address on the host-only network 192\.168\.56\.0\/24/ },
+  'config-node-ip-network.config.yaml': { line: 3, object: null, field: 'node-ip', message: /^"192\.168\.56\.0" is the network address of the node network 192\.168\.56\.0\/24/ },
+  'config-node-ip-broadcast.config.yaml': { line: 3, object: null, field: 'node-ip', message: /^"192\.168\.56\.255" is the broadcast address of the node network 192\.168\.56\.0\/24/ },
   'config-dns-outside.config.yaml': { line: 6, object: null, field: 'cluster-dns', message: /10\.96\.0\.10 is outside the service CIDR 10\.43\.0\.0\/16/ },
   'config-unknown-key.config.yaml': { line: 3, object: null, field: 'node-ipp', message: /unknown field "node-ipp" \(did you mean "node-ip"\?\)/ },
   'config-port-range-reversed.config.yaml': { line: 8, object: null, field: 'service-node-port-range', message: /"32767-30000" is not a port range/ },
@@ -384,6 +387,34 @@ describe('good fixtures', () => {
     expect(() => parseClusterConfig('service-cidr: 10.43.0.0/29\n', 'c.yaml', 'h')).toThrow(/c\.yaml:1: service-cidr: 10\.43\.0\.0\/29 is too small for the cluster DNS address \(its address #10\); set cluster-dns/);
     expect(() => parseClusterConfig('service-cidr: 255.255.255.248/29\n', 'c.yaml', 'h')).toThrow(/is too small for the cluster DNS address/);
     expect(parseClusterConfig('service-cidr: 10.43.0.0/28\n', 'c.yaml', 'h')).toMatchObject({ clusterDNS: '10.43.0.10' });
+  });
+
+  it('node-ip: not the laptop, nor the network or broadcast address of the /24; each refusal names lab/config.yaml, its line and the key', () => {
+    const config = readFileSync('lab/config.yaml', 'utf8');
+    const line = config.split('\n').findIndex((l) => l.startsWith('node-ip:')) + 1;
+    const withNodeIP = (ip: string) => config.replace(/^node-ip: .*$/m, `node-ip: ${ip}`);
+    const refusal = (ip: string) => {
+      try {
+        parseClusterConfig(withNodeIP(ip), 'lab/config.yaml', 'h');
+      } catch (e) {
+        if (e instanceof ValidationError) return e.message;
+        throw e;
+      }
+      throw new Error(`node-ip ${ip} was accepted`);
+    };
+    expect(line).toBeGreaterThan(0);
+    expect(refusal('192.168.56.1')).toBe(
+      `lab/config.yaml:${line}: node-ip: "192.168.56.1" is the laptop's address on the host-only network 192.168.56.0/24 (VirtualBox's side of it, and the sandbox's laptop namespace); the node needs an address of its own there, such as 192.168.56.110`,
+    );
+    expect(refusal('192.168.56.0')).toBe(
+      `lab/config.yaml:${line}: node-ip: "192.168.56.0" is the network address of the node network 192.168.56.0/24, which no host can hold; use an address from 192.168.56.1 to 192.168.56.254 other than the laptop's 192.168.56.1, such as 192.168.56.110`,
+    );
+    expect(refusal('192.168.56.255')).toBe(
+      `lab/config.yaml:${line}: node-ip: "192.168.56.255" is the broadcast address of the node network 192.168.56.0/24, which no host can hold; use an address from 192.168.56.1 to 192.168.56.254 other than the laptop's 192.168.56.1, such as 192.168.56.110`,
+    );
+    // Another /24: its own network and broadcast addresses, and no laptop to avoid.
+    expect(refusal('10.0.7.255')).toMatch(/node-ip: "10\.0\.7\.255" is the broadcast address of the node network 10\.0\.7\.0\/24, which no host can hold; use an address from 10\.0\.7\.1 to 10\.0\.7\.254, such as 10\.0\.7\.10$/);
+    for (const ok of ['192.168.56.110', '192.168.56.2', '192.168.56.254', '10.0.7.1']) expect(parseClusterConfig(withNodeIP(ok), 'lab/config.yaml', 'h').nodeIP).toBe(ok);
   });
 
   it('an empty config file means every k3s default', () => {

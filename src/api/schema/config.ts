@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { ClusterConfig } from '../types.ts';
 import { type Cidr, cidrProblem, contains, formatCidr, ipProblem, ipToInt, nth, overlaps, parseCidr, size } from '../../util/cidr.ts';
 import { dns1123SubdomainProblem } from '../names.ts';
+import { LAPTOP_IP, NODE_NETWORK_PREFIX } from '../node-network.ts';
 import { int, str, type Problem } from './fields.ts';
 
 /** k3s's defaults (and kube-controller-manager's for node-cidr-mask-size). */
@@ -53,6 +54,16 @@ const nodeIPProblem = (v: string): Problem => {
   if (p) return p;
   const n = ipToInt(v);
   if (n === 0 || contains(LOOPBACK, n) || contains(NOT_UNICAST, n)) return `${JSON.stringify(v)} cannot be a node address`;
+  // The node shares a /24 with the laptop: neither the laptop's address nor the two addresses no
+  // host can hold on that network (its network and broadcast addresses) can be the node's.
+  const net = parseCidr(`${v}/${NODE_NETWORK_PREFIX}`);
+  const laptop = contains(net, LAPTOP_IP) ? ` other than the laptop's ${LAPTOP_IP}` : '';
+  const hosts = `use an address from ${nth(net, 1)} to ${nth(net, size(net) - 2)}${laptop}, such as ${contains(net, LAB_DEFAULT_NODE_IP) ? LAB_DEFAULT_NODE_IP : nth(net, 10)}`;
+  if (n === ipToInt(LAPTOP_IP)) {
+    return `${JSON.stringify(v)} is the laptop's address on the host-only network ${formatCidr(net)} (VirtualBox's side of it, and the sandbox's laptop namespace); the node needs an address of its own there, such as ${LAB_DEFAULT_NODE_IP}`;
+  }
+  if (n === net.base) return `${JSON.stringify(v)} is the network address of the node network ${formatCidr(net)}, which no host can hold; ${hosts}`;
+  if (n === net.base + size(net) - 1) return `${JSON.stringify(v)} is the broadcast address of the node network ${formatCidr(net)}, which no host can hold; ${hosts}`;
   return undefined;
 };
 

@@ -30,7 +30,7 @@ export const commands: CommandModule<object, never>[] = [
     builder: (y) =>
       common(y)
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'stay in the foreground: watch the state files, restart crashed containers, run probes' })
-        .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM); sandbox: a namespace stands in for it (default unless an interface holds the node IP)' }) as Argv,
+        .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM; the default where scripts/provision.sh wrote /etc/packet-path-lab/host-mode); sandbox: a namespace stands in for it (the default elsewhere)' }) as Argv,
     handler: async (a) => (await import('./up.ts')).upHandler(a),
   }),
   command<Down.Args>({
