@@ -20,6 +20,8 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'busybox', aptPackage: 'busybox', usedBy: 'lab' },
   { command: 'unshare', aptPackage: 'util-linux', usedBy: 'lab' },
   { command: 'nsenter', aptPackage: 'util-linux', usedBy: 'lab' },
+  // flock(2) on the instance lock (src/sys/flock.ts): Node has no call for it.
+  { command: 'flock', aptPackage: 'util-linux', usedBy: 'lab' },
   { command: 'mount', aptPackage: 'mount', usedBy: 'lab' },
   { command: 'chroot', aptPackage: 'coreutils', usedBy: 'lab' },
   { command: 'sh', aptPackage: 'dash', usedBy: 'lab' },

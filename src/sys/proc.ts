@@ -29,6 +29,21 @@ export function procStat(pid: number): ProcStat | null {
   }
 }
 
+/**
+ * When the process started, in clock ticks since boot (field 22 of /proc/<pid>/stat), or null when
+ * it is gone. With the PID it names one process for good: a reused PID has a later start.
+ */
+export function procStartTicks(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields from the state on (field 3); the start time is field 22.
+    const v = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return v === undefined ? null : Number(v);
+  } catch {
+    return null;
+  }
+}
+
 /** Alive and not a zombie. */
 export function isRunning(pid: number): boolean {
   const s = procStat(pid);
