@@ -4,7 +4,8 @@
 // `reconcile()` converges once and is idempotent: over a running instance it changes nothing
 // that is already right (same pods, IPs, pids, rules).
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
 import { allocateServices, applyAllocations, type ServiceAllocations } from '../api/allocators.ts';
 import { ValidationError, type Issue } from '../api/errors.ts';
 import { loadDesiredState, parseClusterConfig } from '../api/load.ts';
@@ -13,6 +14,8 @@ import { readState, recordEvent, writeState, type LabState } from '../api/store.
 import { loadSystemManifests } from '../api/system.ts';
 import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type Endpoints, type Pod, type Service } from '../api/types.ts';
 import { size } from '../util/cidr.ts';
+import { readAllocations } from '../cni/allocations.ts';
+import { readConfigured } from '../cni/bridge.ts';
 import { publishDns } from '../dns/publish.ts';
 import { renderIngress, syncIngress } from '../ingress/controller.ts';
 import { assignSandbox, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, containerProcessesUnder, terminateProcesses, updatePodStatus, type KubeletContext } from '../kubelet/kubelet.ts';
@@ -390,42 +393,97 @@ export async function up(opts: ClusterOptions, readinessTimeoutMs = 10_000): Pro
 export interface DownOptions {
   instance: string;
   log?: (line: string) => void;
+  /**
+   * The instance lock the caller holds (`lab down`, src/cli/lock.ts), a file in the instance's
+   * directory: everything else is removed first, the lock file last, by its holder.
+   */
+  lock?: { file: string; unlinkHeld(): void };
 }
 
-/** Removes everything of the instance. Idempotent: a second `down` finds nothing and succeeds. */
+/** How many times `down` sweeps at most: again only when a sweep finds something it had removed come back. */
+const DOWN_SWEEPS = 3;
+
+/**
+ * Removes everything of the instance. Idempotent: a second `down` finds nothing and succeeds.
+ *
+ * Pods are found in every place that names them, not only the state file: pod directories, IPAM
+ * allocations and CNI results (an interrupted run records pods before it creates anything, but an
+ * older version of the lab, without the instance lock, could lose records to a concurrent run).
+ * A holder killed with SIGKILL leaves its children running for a moment (an `ip -batch` still
+ * adding namespaces, a container still starting): the sweep runs again while anything it removed
+ * is back, so down ends with nothing left.
+ */
 export async function down(opts: DownOptions): Promise<void> {
   const log = opts.log ?? (() => {});
   const paths = instancePaths(opts.instance);
   const state = await readState(paths.stateFile);
-  const pods = Object.values(state?.pods ?? {}).map(podToRemove);
-  // Pod directories name pods the state file might have lost (a crash between two writes); their
-  // processes are found through their namespace.
-  for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) {
-    if (!state?.pods[name]) pods.push({ name, netns: paths.podNetns(name), mainPids: [], terminationGracePeriodSeconds: 30 });
-  }
-  if (pods.length) log(`stopping ${pods.length} pod(s)`);
-  await removePods({ paths }, pods, { graceSeconds: 5 });
-  const left = containerProcessesUnder(`${paths.stateDir}/pods`);
-  for (const pid of [...left.rooted, ...left.starting]) {
-    log(`killing leftover container process ${pid}`);
-    try {
-      signalProcess(pid, 'SIGKILL');
-    } catch {
-      /* exited meanwhile */
-    }
-  }
+  const pods = new Map(Object.values(state?.pods ?? {}).map((p) => [p.metadata.name, podToRemove(p)]));
+  const unrecorded = (name: string) => {
+    if (!pods.has(name)) pods.set(name, { name, netns: paths.podNetns(name), mainPids: [], terminationGracePeriodSeconds: 30 });
+  };
+  // Pods the state file might have lost; their processes are found through their namespace.
+  for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) unrecorded(name);
+  const ownedNetns = [...(await readAllocations(paths.ipamDir)).values(), ...(await readConfigured(paths.stateDir))];
+  for (const netns of ownedNetns) if (netns.startsWith(paths.netnsPrefix)) unrecorded(netns.slice(paths.netnsPrefix.length));
   // Without a state file (an up killed before its first write): the sandbox's namespace, or host
   // mode's record of the sysctls it changed, which is written before anything is.
   const mode: NodeMode | null = state?.mode ?? (netnsExists(paths.nodeNetns) ? 'sandbox' : existsSync(hostSysctlsFile(paths)) ? 'host' : null);
-  if (mode) {
-    const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
-    // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
-    if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
-    await teardownNode(node, paths);
+  const all = [...pods.values()];
+  if (all.length) log(`stopping ${all.length} pod(s)`);
+
+  const leftovers = (): string[] => {
+    const left = containerProcessesUnder(`${paths.stateDir}/pods`);
+    return [
+      ...[...left.rooted, ...left.starting].map((pid) => `process ${pid}`),
+      ...[...all.map((p) => p.netns), paths.nodeNetns, paths.hostNetns].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
+    ];
+  };
+  for (let sweep = 1; ; sweep++) {
+    // Again, by namespace only: the main processes signalled the first time are gone (or reused).
+    await removePods({ paths }, sweep === 1 ? all : all.map((p) => ({ ...p, mainPids: [] })), { graceSeconds: sweep === 1 ? 5 : 0 });
+    const left = containerProcessesUnder(`${paths.stateDir}/pods`);
+    for (const pid of [...left.rooted, ...left.starting]) {
+      log(`killing leftover container process ${pid}`);
+      try {
+        signalProcess(pid, 'SIGKILL');
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    if (mode) {
+      const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
+      // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
+      if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
+      await teardownNode(node, paths);
+    }
+    // Processes killed above take a moment to go; namespaces others were still adding appear late.
+    await new Promise((r) => setTimeout(r, 50));
+    const back = leftovers();
+    if (back.length === 0) break;
+    if (sweep === DOWN_SWEEPS) throw new Error(`instance ${opts.instance}: still there after ${sweep} sweeps: ${back.join(', ')}`);
+    log(`sweeping again: ${back.join(', ')}`);
   }
-  await rm(paths.stateDir, { recursive: true, force: true });
-  if (existsSync(paths.stateDir)) throw new Error(`could not remove ${paths.stateDir}`);
+  await removeStateDir(paths.stateDir, opts.lock);
   log(`instance ${opts.instance} removed`);
+}
+
+/** The instance's directory, the held lock file last (see DownOptions.lock). */
+async function removeStateDir(dir: string, lock: DownOptions['lock']): Promise<void> {
+  if (!lock) {
+    await rm(dir, { recursive: true, force: true });
+    if (existsSync(dir)) throw new Error(`could not remove ${dir}`);
+    return;
+  }
+  const keep = path.basename(lock.file);
+  for (const entry of await readdir(dir).catch(() => [] as string[])) if (entry !== keep) await rm(path.join(dir, entry), { recursive: true, force: true });
+  lock.unlinkHeld();
+  try {
+    await rmdir(dir);
+  } catch (e) {
+    // ENOTEMPTY: a new `lab up` has just taken the instance (its lock file is the only entry); it is its now.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && !(code === 'ENOTEMPTY' && (await readdir(dir)).every((f) => f === keep))) throw e;
+  }
 }
 
 export { instancePaths, type InstancePaths };
