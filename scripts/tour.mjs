@@ -316,8 +316,9 @@ class Tour {
 
   controllerRunning() {
     try {
-      const pid = Number(readFileSync(path.join(RUN_ROOT, this.name, 'controller.pid'), 'utf8').trim());
-      if (!pid) return false;
+      // The instance lock's holder (src/cli/lock.ts) records itself there as one JSON line.
+      const { pid, command } = JSON.parse(readFileSync(path.join(RUN_ROOT, this.name, 'lock'), 'utf8'));
+      if (!pid || command !== 'up --watch') return false;
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
       return cmdline.includes('up') && cmdline.some((a) => a === '--watch' || a === '-w');
     } catch {

@@ -1,46 +1,173 @@
-// One controller per instance: a second `lab up --watch` would fight the first over every pod.
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+// One owner per instance. Whoever changes an instance holds its lock: a one-shot `lab up` for its
+// run, `lab up --watch` for its whole life, `lab down` until the instance is gone. The lock is an
+// flock(2) on /run/packet-path-lab/<instance>/lock (src/sys/flock.ts says why flock and how):
+// atomic, and dropped by the kernel when its holder dies, kill -9 included, so there is never a
+// stale lock to detect or to break. Read-only commands (get, describe, trace, ...) take no lock.
+//
+// The holder writes who it is into the file (pid, start time, command, state file, since when), so
+// that the others can name it; a record is believed only while that very process (pid and start
+// time) is alive, and only while the lock is held.
+//
+// What each command does when the instance is held:
+//   holder \ me     lab up                      lab up --watch            lab down
+//   lab up          waits for it (bounded)      waits for it (bounded)    waits for it (bounded), then stops it
+//   lab up --watch  refuses: the controller     refuses, naming it        stops it (SIGTERM: it finishes what
+//                   already reconciles the file                          it is doing and lets go), then takes it
+//   lab down        waits for it (bounded)      waits for it (bounded)    waits for it (bounded), then stops it
 import path from 'node:path';
 import { instancePaths } from '../node/instance.ts';
-import { pidExists, procCmdline, signalProcess } from '../sys/proc.ts';
+import { lockFile, readLockFile, type HeldLock } from '../sys/flock.ts';
+import { pidExists, procStartTicks, signalProcess } from '../sys/proc.ts';
 
-function lockFile(instance: string): string {
-  return path.join(instancePaths(instance).stateDir, 'controller.pid');
+export type LockCommand = 'up' | 'up --watch' | 'down';
+
+/** What the holder of an instance's lock records about itself. */
+export interface Holder {
+  pid: number;
+  /** Start time of the process (clock ticks since boot): with the pid, it names the process for good. */
+  startTicks: number;
+  command: LockCommand;
+  /** The state file an `up` applies. */
+  state?: string;
+  /** When it took the lock (ISO 8601). */
+  since: string;
 }
 
-/** `lab up` started as bin/lab, bin/lab.js or npx's `lab`: the script, then `up`. */
-function isLabUp(argv: string[]): boolean {
-  return argv.some((a, i) => /lab(\.js)?$/.test(a) && argv[i + 1] === 'up');
+/** How long a command waits for a one-shot `up` or a `down` holding the instance. */
+export const LOCK_WAIT_MS = 120_000;
+/** How long `down` lets a one-shot `up` or another `down` finish before it stops it. */
+export const DOWN_WAIT_MS = 60_000;
+/** How long a stopped holder has to let go before it is killed. */
+const STOP_TIMEOUT_MS = 10_000;
+/** Each blocking try lasts this long, then the holder is looked at again (it may have changed). */
+const SLICE_MS = 250;
+
+export function lockPath(instance: string): string {
+  return path.join(instancePaths(instance).stateDir, 'lock');
 }
 
-export async function acquireControllerLock(instance: string): Promise<void> {
-  const file = lockFile(instance);
-  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  if (pid && pid !== process.pid && pidExists(pid)) {
-    const argv = procCmdline(pid) ?? [];
-    if (argv.some((a) => a.includes('lab'))) throw new Error(`a controller for instance ${instance} is already running (pid ${pid}); stop it first (Ctrl-C in its terminal, or kill ${pid})`);
-  }
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, `${process.pid}\n`);
-}
-
-export async function releaseControllerLock(instance: string): Promise<void> {
-  const file = lockFile(instance);
-  const pid = Number((await readFile(file, 'utf8').catch(() => '')).trim());
-  if (pid === process.pid) await rm(file, { force: true });
+function isHolder(x: unknown): x is Holder {
+  const h = x as Holder;
+  return typeof h === 'object' && h !== null && Number.isInteger(h.pid) && h.pid > 0 && Number.isInteger(h.startTicks) && ['up', 'up --watch', 'down'].includes(h.command) && typeof h.since === 'string';
 }
 
 /**
- * `lab down` first stops the instance's watch controller (the pid in its lock file, checked to be
- * a lab controller), or it would recreate what down removes.
+ * The process that recorded itself in the instance's lock file, if that very process is still
+ * alive; null otherwise (no record, a record its holder emptied when it let go, or one left by a
+ * holder that died). Alive is not the same as holding: callers ask only after failing to lock.
  */
-export async function stopController(instance: string, timeoutMs = 10_000): Promise<number | null> {
-  const pid = Number((await readFile(lockFile(instance), 'utf8').catch(() => '')).trim());
-  if (!pid || pid === process.pid || !pidExists(pid)) return null;
-  if (!isLabUp(procCmdline(pid) ?? [])) return null;
-  signalProcess(pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  while (pidExists(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  if (pidExists(pid)) signalProcess(pid, 'SIGKILL');
-  return pid;
+export function readHolder(instance: string): Holder | null {
+  let h: unknown;
+  try {
+    h = JSON.parse(readLockFile(lockPath(instance)));
+  } catch {
+    return null; // empty, or being written
+  }
+  if (!isHolder(h) || procStartTicks(h.pid) !== h.startTicks) return null;
+  return h;
+}
+
+/** "`lab up --watch` (pid 1234, since 01:02:03 UTC, 5 min ago)" */
+export function describeHolder(h: Holder): string {
+  const since = new Date(h.since);
+  const s = Math.max(0, Math.round((Date.now() - since.getTime()) / 1000));
+  const ago = s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
+  return `\`lab ${h.command}\` (pid ${h.pid}, since ${since.toISOString().slice(11, 19)} UTC, ${ago})`;
+}
+
+/** What to do about the current holder: wait for it, stop it, or give up with a message. */
+type Decision = { wait: number; then: 'refuse' | 'stop' } | { stop: true } | { refuse: string };
+
+export interface InstanceLock {
+  readonly file: string;
+  /** Lets go, emptying the record. Dying lets go too. */
+  release(): void;
+  /** For `lab down`, as the very last step: removes the lock file while holding it. */
+  unlinkHeld(): void;
+}
+
+async function acquire(instance: string, me: Omit<Holder, 'pid' | 'startTicks' | 'since'>, decide: (h: Holder) => Decision, log: (line: string) => void): Promise<InstanceLock> {
+  const file = lockPath(instance);
+  const startTicks = procStartTicks(process.pid);
+  if (startTicks === null) throw new Error('cannot read this process\'s own start time');
+  const t0 = Date.now();
+  let waitingFor = null as { pid: number; since: number } | null;
+  let unknownSince = null as number | null;
+  const stopped = new Set<number>();
+  for (let slice = 0; ; slice = SLICE_MS) {
+    const lock: HeldLock | null = await lockFile(file, slice);
+    if (lock) {
+      const record: Holder = { pid: process.pid, startTicks, ...me, since: new Date().toISOString() };
+      lock.write(`${JSON.stringify(record)}\n`);
+      if (waitingFor || stopped.size) log(`took instance ${instance} after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      return lock;
+    }
+    const h = readHolder(instance);
+    if (!h) {
+      // The holder has the lock but has not written its record yet (a moment), or the lock is
+      // held by something that is not the lab (someone ran flock(1) on the file by hand).
+      unknownSince ??= Date.now();
+      if (Date.now() - unknownSince > 5_000) throw new Error(`instance ${instance} is locked by a process that did not record itself in ${file}; find it with \`fuser -v ${file}\``);
+      continue;
+    }
+    unknownSince = null;
+    const d = decide(h);
+    if ('refuse' in d) throw new Error(d.refuse);
+    if ('stop' in d || (waitingFor?.pid === h.pid && Date.now() - waitingFor.since > d.wait && d.then === 'stop')) {
+      if (!stopped.has(h.pid)) {
+        stopped.add(h.pid);
+        log(`stopping ${describeHolder(h)}, which holds instance ${instance}`);
+        await stopProcess(h);
+      }
+      continue;
+    }
+    if (waitingFor?.pid !== h.pid) {
+      waitingFor = { pid: h.pid, since: Date.now() };
+      log(`instance ${instance} is held by ${describeHolder(h)}: waiting for it to finish (at most ${Math.round(d.wait / 1000)} s${d.then === 'stop' ? ', then it is stopped' : ''})`);
+    } else if (Date.now() - waitingFor.since > d.wait) {
+      throw new Error(`instance ${instance} is still held by ${describeHolder(h)} after ${Math.round(d.wait / 1000)} s; wait for it, or stop it (kill ${h.pid}) and try again`);
+    }
+  }
+}
+
+/**
+ * SIGTERM to a holder (checked to be that very process just before), SIGKILL if it is still there
+ * after STOP_TIMEOUT_MS. A watch controller finishes the change it is making and lets go; anything
+ * else dies at once, and the kernel drops its lock.
+ */
+async function stopProcess(h: Holder): Promise<void> {
+  const same = () => pidExists(h.pid) && procStartTicks(h.pid) === h.startTicks;
+  if (!same()) return;
+  signalProcess(h.pid, 'SIGTERM');
+  const deadline = Date.now() + STOP_TIMEOUT_MS;
+  while (same() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (same()) signalProcess(h.pid, 'SIGKILL');
+}
+
+/**
+ * `lab up` (one-shot or --watch) takes the instance. A one-shot up waits for another one-shot up
+ * (which then leaves it nothing to do) or a down; it refuses next to a watch controller, which
+ * already applies the state file. A second controller refuses: two would fight over every pod.
+ */
+export function lockForUp(instance: string, opts: { watch: boolean; state: string; log: (line: string) => void }): Promise<InstanceLock> {
+  const state = path.resolve(opts.state);
+  return acquire(
+    instance,
+    { command: opts.watch ? 'up --watch' : 'up', state },
+    (h) => {
+      if (h.command !== 'up --watch') return { wait: LOCK_WAIT_MS, then: 'refuse' };
+      if (opts.watch) return { refuse: `a controller for instance ${instance} is already running: ${describeHolder(h)}; stop it first (Ctrl-C in its terminal, or kill ${h.pid})` };
+      const watched = h.state && h.state !== state ? ` It watches ${h.state}, not ${state}: stop it (Ctrl-C in its terminal, or kill ${h.pid}) to apply another file.` : ' Edit that file and the controller applies it.';
+      return { refuse: `instance ${instance} is run by its controller, ${describeHolder(h)}, which already reconciles ${h.state ?? 'the state file'} whenever it changes; a one-shot \`lab up\` would fight it.${watched}` };
+    },
+    opts.log,
+  );
+}
+
+/**
+ * `lab down` takes the instance from anyone: it stops a watch controller at once (it would
+ * recreate what down removes), lets a one-shot up or another down finish (bounded), then stops it.
+ */
+export function lockForDown(instance: string, log: (line: string) => void): Promise<InstanceLock> {
+  return acquire(instance, { command: 'down' }, (h) => (h.command === 'up --watch' ? { stop: true } : { wait: DOWN_WAIT_MS, then: 'stop' }), log);
 }

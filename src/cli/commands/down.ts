@@ -1,14 +1,15 @@
-// `lab down`: stop the instance's controller and remove everything the instance created.
+// `lab down`: take the instance from whoever holds it (stopping its controller), then remove
+// everything the instance created.
 import { down } from '../../controllers/lab.ts';
 import { log, type Common } from '../common.ts';
-import { stopController } from '../lock.ts';
-import { preflight } from '../preflight.ts';
+import { lockForDown } from '../lock.ts';
+import { preflight, tools } from '../preflight.ts';
 
 export type Args = Common;
 
 export async function downHandler(a: Args): Promise<void> {
-  preflight({ needRoot: true, tools: [] });
-  const stopped = await stopController(a.name);
-  if (stopped) log(`stopped the controller of instance ${a.name} (pid ${stopped})`);
-  await down({ instance: a.name, log });
+  preflight({ needRoot: true, tools: tools('flock') });
+  // Held until the instance is gone: down() removes the lock file last, still holding it.
+  const lock = await lockForDown(a.name, log);
+  await down({ instance: a.name, log, lock });
 }

@@ -1,11 +1,11 @@
 // `lab up [--watch]`: create or reconcile the lab from the state file; with --watch, stay in the
-// foreground as the control plane.
+// foreground as the control plane. Either way it owns the instance while it runs (src/cli/lock.ts).
 import { Controller } from '../../controllers/controller.ts';
 import { up } from '../../controllers/lab.ts';
 import { instancePaths } from '../../node/instance.ts';
 import { labHint, log, type Common } from '../common.ts';
 import { podsTable } from '../format.ts';
-import { acquireControllerLock, releaseControllerLock } from '../lock.ts';
+import { lockForUp } from '../lock.ts';
 import { preflight } from '../preflight.ts';
 
 export type Args = Common & { mode?: 'host' | 'sandbox'; watch: boolean };
@@ -14,13 +14,30 @@ export async function upHandler(a: Args): Promise<void> {
   preflight({ needRoot: true });
   const t0 = Date.now();
   const opts = { instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, log };
+  // Taken before anything is read: the state file, the pods, everything is the holder's alone.
+  const lock = await lockForUp(a.name, { watch: a.watch, state: a.state, log });
   const controller = a.watch ? new Controller(opts) : null;
-  if (controller) await acquireControllerLock(a.name);
-  const r = controller ? await controller.start() : await up(opts);
+  // `lab down` stops a controller with SIGTERM, possibly while its first reconcile runs: that
+  // reconcile finishes, then the controller stops (dying halfway would leave work for down's sweep).
+  let stopRequested: string | null = null;
+  let stopNow: ((sig: string) => void) | null = null;
+  const onTerm = () => {
+    stopRequested ??= 'SIGTERM';
+    stopNow?.('SIGTERM');
+  };
+  if (controller) process.once('SIGTERM', onTerm);
+  let r;
+  try {
+    r = controller ? await controller.start() : await up(opts);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  if (!controller) lock.release();
   const pods = Object.values(r.state.pods);
   process.stdout.write(podsTable(pods, { wide: true, allNamespaces: true }));
   const paths = instancePaths(a.name);
-    const inNode = r.node.mode === 'sandbox' ? `ip netns exec ${paths.nodeNetns} ` : '';
+  const inNode = r.node.mode === 'sandbox' ? `ip netns exec ${paths.nodeNetns} ` : '';
   const first = pods.find((p) => p.status.podIP);
   log(`\n${r.created.length} pod(s) created, ${r.deleted.length} deleted, ${pods.length} running (${((Date.now() - t0) / 1000).toFixed(1)}s).`);
   log('Try this next:');
@@ -31,12 +48,16 @@ export async function upHandler(a: Args): Promise<void> {
   if (!controller) return;
   log(`\nWatching ${a.state} and ${a.config}: edit them and the lab reconciles. Ctrl-C stops the controller (the lab keeps running).`);
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
       log(`\n${sig}: controller stopped. The lab keeps running: '${labHint(a.name, 'up --watch')}' resumes, '${labHint(a.name, 'down')}' removes it.`);
-      void controller.stop().then(() => releaseControllerLock(a.name)).then(resolve);
+      // The lock is let go only once the change in progress is finished.
+      void controller.stop().then(() => lock.release()).then(resolve);
     };
+    stopNow = stop;
     process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    if (stopRequested) stop(stopRequested);
   });
 }
-
