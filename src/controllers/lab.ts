@@ -480,9 +480,9 @@ async function removeStateDir(dir: string, lock: DownOptions['lock']): Promise<v
   try {
     await rmdir(dir);
   } catch (e) {
-    // ENOTEMPTY: a new `lab up` has just taken the instance (its lock file is the only entry); it is its now.
+    // ENOTEMPTY with a lock file in it: a `lab up` has taken the instance since ours went; it is its now.
     const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && !(code === 'ENOTEMPTY' && (await readdir(dir)).every((f) => f === keep))) throw e;
+    if (code !== 'ENOENT' && !(code === 'ENOTEMPTY' && existsSync(lock.file))) throw e;
   }
 }
 
