@@ -435,7 +435,7 @@ export async function down(opts: DownOptions): Promise<void> {
     const left = containerProcessesUnder(`${paths.stateDir}/pods`);
     return [
       ...[...left.rooted, ...left.starting].map((pid) => `process ${pid}`),
-      ...[...all.map((p) => p.netns), paths.nodeNetns, paths.hostNetns].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
+      ...[...all.map((p) => p.netns), ...(mode === 'host' ? [] : [paths.nodeNetns, paths.hostNetns])].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
     ];
   };
   for (let sweep = 1; ; sweep++) {
