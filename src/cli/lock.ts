@@ -93,7 +93,8 @@ async function acquire(instance: string, me: Omit<Holder, 'pid' | 'startTicks' |
   const t0 = Date.now();
   let waitingFor = null as { pid: number; since: number } | null;
   let unknownSince = null as number | null;
-  const stopped = new Set<number>();
+  /** Holders this process stopped, and when. */
+  const stopped = new Map<number, number>();
   for (let slice = 0; ; slice = SLICE_MS) {
     const lock: HeldLock | null = await lockFile(file, slice);
     if (lock) {
@@ -107,17 +108,20 @@ async function acquire(instance: string, me: Omit<Holder, 'pid' | 'startTicks' |
       // The holder has the lock but has not written its record yet (a moment), or the lock is
       // held by something that is not the lab (someone ran flock(1) on the file by hand).
       unknownSince ??= Date.now();
-      if (Date.now() - unknownSince > 5_000) throw new Error(`instance ${instance} is locked by a process that did not record itself in ${file}; find it with \`fuser -v ${file}\``);
+      if (Date.now() - unknownSince > 5_000) throw new Error(`instance ${instance} is locked by a process that is not a lab command (nobody recorded itself in ${file})`);
       continue;
     }
     unknownSince = null;
     const d = decide(h);
     if ('refuse' in d) throw new Error(d.refuse);
     if ('stop' in d || (waitingFor?.pid === h.pid && Date.now() - waitingFor.since > d.wait && d.then === 'stop')) {
-      if (!stopped.has(h.pid)) {
-        stopped.add(h.pid);
+      const when = stopped.get(h.pid);
+      if (when === undefined) {
+        stopped.set(h.pid, Date.now());
         log(`stopping ${describeHolder(h)}, which holds instance ${instance}`);
         await stopProcess(h);
+      } else if (Date.now() - when > 2 * STOP_TIMEOUT_MS) {
+        throw new Error(`instance ${instance} is still held by ${describeHolder(h)}, which did not go on SIGTERM nor on SIGKILL`);
       }
       continue;
     }
