@@ -18,6 +18,8 @@ import { Cluster, type ClusterOptions, type ReconcileResult } from './lab.ts';
 export const LIVENESS_POLL_MS = 50;
 /** Every this many polls the check is thorough (state, network namespace: PID reuse). */
 const THOROUGH_EVERY = 20;
+/** How long a container without a readiness probe must run before it counts as ready (confirmRunning). */
+const RUNNING_CONFIRM_MS = 100;
 /** State-file edits are applied once the file has been quiet this long (editors write twice). */
 export const EDIT_DEBOUNCE_MS = 100;
 
@@ -31,6 +33,7 @@ export class Controller {
   private readonly queue = new SerialQueue();
   private watchers: FSWatcher[] = [];
   private timers = new Set<NodeJS.Timeout>();
+  private confirming = new Set<string>();
   private poll: NodeJS.Timeout | null = null;
   private stopped = false;
   /** "<pod>/<container>" whose exit is being handled or whose restart is scheduled. */
@@ -81,6 +84,7 @@ export class Controller {
       for (const c of pod.spec.containers) {
         const st = pod.status.containerStatuses.find((x) => x.name === c.name);
         if (!st?.pid || !st.state.running) continue;
+        if (st.started && !st.ready && !c.readinessProbe) this.confirmRunning(pod.metadata.name, c.name, st.pid);
         const kinds: [ProbeKind, Probe | undefined][] = st.started ? [['readiness', c.readinessProbe], ['liveness', c.livenessProbe]] : [['startup', c.startupProbe]];
         for (const [kind, probe] of kinds) {
           if (!probe) continue;
@@ -136,6 +140,24 @@ export class Controller {
       this.syncProbes();
       if (!r || (r.created.length === 0 && r.deleted.length === 0)) return; // waiting for readiness
     }
+  }
+
+  /**
+   * A container without a readiness probe is ready once it is seen running, as the kubelet's PLEG
+   * reports it at its next relist: RUNNING_CONFIRM_MS after the start, if it has not exited by
+   * then. A container that exits at once therefore never enters the Service's endpoints.
+   */
+  private confirmRunning(pod: string, container: string, pid: number): void {
+    const k = `${pod}/${container}/${pid}`;
+    if (this.confirming.has(k)) return;
+    this.confirming.add(k);
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      this.confirming.delete(k);
+      const st = this.cluster.state?.pods[pod]?.status.containerStatuses.find((c) => c.name === container);
+      if (st?.pid === pid && st.state.running && !this.pending.has(k)) this.probeHandlers.ready(pod, container, pid, true);
+    }, RUNNING_CONFIRM_MS);
+    this.timers.add(t);
   }
 
   private currentPid(pod: string, container: string): number | undefined {

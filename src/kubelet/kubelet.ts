@@ -120,8 +120,9 @@ export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Contai
   const now = Date.now();
   return {
     name: c.name,
-    // Without a readiness probe a running container is ready; with one, the prober decides.
-    ready: !c.readinessProbe && !c.startupProbe,
+    // Not ready yet: the prober decides, or, without a readiness probe, the controller once it has
+    // seen the container still running (Controller.confirmRunning; a one-shot `up` in awaitReadiness).
+    ready: false,
     started: !c.startupProbe,
     restartCount: (prev?.restartCount ?? 0) + (started ? 1 : 0),
     pid,
