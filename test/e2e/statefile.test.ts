@@ -1,10 +1,11 @@
 // Issue 12, item 5: the state file under `lab up --watch`. An editor that truncates before it
 // writes must not delete every pod (an empty file is a bad edit: refused, naming the file, the last
 // good state keeps serving), and a burst of writes ends in one reconcile of the final content.
+import { existsSync } from 'node:fs';
 import { truncate, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { useWatchedLab } from './controller.ts';
-import { curl, getPods, instanceName, isRoot } from './helpers.ts';
+import { cmd, curl, getPods, instanceName, isRoot, labOk } from './helpers.ts';
 
 const I = instanceName('e2esf');
 const HOST = `${I}-host`;
@@ -101,5 +102,15 @@ describe.skipIf(!isRoot)('the state file under lab up --watch', () => {
     expect(runs.length, since(offset)).toBeLessThanOrEqual(2);
     expect((await podsAndPids()).filter((p) => p.startsWith('default/app1-'))).toEqual(app1Before);
     expect((await curl(HOST, 'http://app2.com/')).stdout).toContain('Welcome to App 2!');
+  });
+
+  it('left empty, the lab still comes down whole: lab down removes everything', async () => {
+    const offset = w.controller.log().length;
+    await truncate(w.state, 0);
+    await until('the refusal', async () => /invalid edit[\s\S]*no objects declared/.test(since(offset)), 10_000);
+    await w.controller.stop();
+    await labOk(['down', '--name', I]);
+    expect((await cmd(['ip', 'netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${I}-`))).toEqual([]);
+    expect(existsSync(`/run/packet-path-lab/${I}`)).toBe(false);
   });
 });
