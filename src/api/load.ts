@@ -120,7 +120,7 @@ export function parseDesiredState(opts: ParseOptions): DesiredState {
   const configPath = opts.configPath ?? '<k3s defaults>';
   const config = parseConfigInto(reporter, opts.configText ?? '', configPath, opts.hostname ?? osHostname());
   const parsed = emptyParsed();
-  parseStateInto(reporter, opts.stateText, opts.statePath, parsed);
+  if (parseStateInto(reporter, opts.stateText, opts.statePath, parsed) === 0) reporter.raw(noObjectsIssue(opts.statePath));
   for (const extra of opts.extraStates ?? []) parseStateInto(reporter, extra.text, extra.path, parsed);
 
   const report: Report = (entry, path, message) => reporter.at(entry.src, entry.label, path, message);
@@ -239,19 +239,41 @@ function emptyParsed(): Parsed {
   };
 }
 
-/** Adds the objects of one file to `parsed`; problems go to `reporter`. */
-function parseStateInto(reporter: Reporter, text: string, file: string, parsed: Parsed): void {
+/**
+ * A state file that declares nothing at all: empty, only comments or `---`, or truncated before its
+ * first object (an editor that truncates before it writes). Like `kubectl apply` ("no objects passed
+ * to apply") it is refused rather than read as "delete every workload".
+ */
+export function noObjectsIssue(file: string): Issue {
+  return {
+    file,
+    line: 1,
+    message:
+      'no objects declared (the file is empty or holds only comments; an editor may still be writing it): refused, the last good state stays. ' +
+      'To delete every workload on purpose, keep one object, e.g. "apiVersion: v1 / kind: Namespace / metadata: {name: default}"; `lab down` removes the whole lab',
+  };
+}
+
+/**
+ * Adds the objects of one file to `parsed`; problems go to `reporter`. Returns how many documents
+ * held something (an object, valid or not), so that a file declaring nothing can be told apart.
+ */
+function parseStateInto(reporter: Reporter, text: string, file: string, parsed: Parsed): number {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
-  if (!Array.isArray(docs)) return; // an empty stream: nothing declared
+  if (!Array.isArray(docs)) return 0; // an empty stream: nothing declared
+  let declared = 0;
   for (const doc of docs) {
     if (doc.errors.length > 0) {
+      declared++;
       for (const err of doc.errors) reporter.raw(yamlErrorIssue(file, text, lines, err));
       continue;
     }
     const src = new YamlDoc(file, doc, lines);
     const raw = toPlain(reporter, src, doc);
-    if (raw === undefined || raw === null) continue; // unreadable (reported) or an empty document
+    if (raw === null) continue; // an empty document
+    declared++;
+    if (raw === undefined) continue; // unreadable (reported)
     if (!isMapping(raw)) {
       reporter.at(src, undefined, [], 'a manifest must be a mapping with apiVersion, kind and metadata');
       continue;
@@ -295,6 +317,7 @@ function parseStateInto(reporter: Reporter, text: string, file: string, parsed: 
       case 'Ingress': parsed.ingresses.push(entry); break;
     }
   }
+  return declared;
 }
 
 function sourced<T>(e: Entry<T>): T & { source: Source } {

@@ -12,6 +12,8 @@ import { pidExists } from '../sys/proc.ts';
 import { ProberAgent, ProbeWorker, type ProbeHandlers, type ProbeKind } from '../kubelet/prober.ts';
 import type { Probe } from '../api/types.ts';
 import { SerialQueue } from '../util/serial-queue.ts';
+import { Settler } from '../util/settle.ts';
+import { setLongTimeout, type LongTimer } from '../util/timers.ts';
 import { Cluster, type ClusterOptions, type ReconcileResult } from './lab.ts';
 
 /** How often the kubelet checks that container processes it did not start are still alive. */
@@ -20,7 +22,7 @@ export const LIVENESS_POLL_MS = 50;
 const THOROUGH_EVERY = 20;
 /** How long a container without a readiness probe must run before it counts as ready (confirmRunning). */
 const RUNNING_CONFIRM_MS = 100;
-/** State-file edits are applied once the file has been quiet this long (editors write twice). */
+/** State-file edits are applied once the files' size, mtime and inode have held still this long. */
 export const EDIT_DEBOUNCE_MS = 100;
 
 export interface ControllerOptions extends ClusterOptions {
@@ -32,9 +34,12 @@ export class Controller {
   readonly cluster: Cluster;
   private readonly queue = new SerialQueue();
   private watchers: FSWatcher[] = [];
-  private timers = new Set<NodeJS.Timeout>();
+  /** Restarts waiting for their backoff, and running confirmations (confirmRunning). */
+  private timers = new Set<LongTimer>();
   private confirming = new Set<string>();
   private poll: NodeJS.Timeout | null = null;
+  private filePoll: NodeJS.Timeout | null = null;
+  private settler: Settler | null = null;
   private stopped = false;
   /** "<pod>/<container>" whose exit is being handled or whose restart is scheduled. */
   private pending = new Set<string>();
@@ -63,8 +68,10 @@ export class Controller {
 
   /** First reconcile (errors propagate: nothing to keep serving yet), then watch. */
   async start(): Promise<ReconcileResult> {
+    // Stamped before the files are read: an edit saved during the first reconcile is not missed.
+    const stamp = await this.stamp();
     const r = await this.queue.run(() => this.cluster.reconcile());
-    this.lastStamp = await this.stamp();
+    this.lastStamp = stamp;
     this.agent = new ProberAgent(r.node.netns);
     this.syncProbes();
     this.enqueue('rollout', () => this.continueRollout()); // a restarted controller finishes a rollout
@@ -151,7 +158,7 @@ export class Controller {
     const k = `${pod}/${container}/${pid}`;
     if (this.confirming.has(k)) return;
     this.confirming.add(k);
-    const t = setTimeout(() => {
+    const t = setLongTimeout(() => {
       this.timers.delete(t);
       this.confirming.delete(k);
       const st = this.cluster.state?.pods[pod]?.status.containerStatuses.find((c) => c.name === container);
@@ -167,8 +174,10 @@ export class Controller {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const w of this.watchers) w.close();
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.timers) t.clear();
     if (this.poll) clearInterval(this.poll);
+    if (this.filePoll) clearInterval(this.filePoll);
+    this.settler?.stop();
     for (const w of this.workers.values()) w.stop();
     this.workers.clear();
     await this.queue.idle();
@@ -199,24 +208,26 @@ export class Controller {
 
   // Editors replace files (rename) rather than write them in place, which ends a watch on the
   // file itself: watch the directories, and compare mtime/size/inode to see whether ours changed.
+  // The Settler reconciles once the stamp has held still for EDIT_DEBOUNCE_MS (never a file in
+  // the middle of being written), and a burst of writes ends in one reconcile of the final content.
   private watchFiles(): void {
-    let debounce: NodeJS.Timeout | null = null;
-    const onChange = () => {
-      if (debounce) clearTimeout(debounce);
-      debounce = setTimeout(async () => {
-        const s = await this.stamp();
-        if (s === this.lastStamp) return;
-        this.lastStamp = s;
+    const settler = new Settler({
+      quietMs: EDIT_DEBOUNCE_MS,
+      stamp: () => this.stamp(),
+      applied: this.lastStamp,
+      apply: async () => {
         this.log('state file changed: reconciling');
         await this.reconcile();
-      }, EDIT_DEBOUNCE_MS);
-    };
+      },
+      onError: (e) => this.log(`watching the state file: ${(e as Error).message}`),
+    });
+    this.settler = settler;
+    const onChange = () => settler.notify();
     for (const dir of new Set([path.dirname(path.resolve(this.opts.statePath)), path.dirname(path.resolve(this.opts.configPath))])) {
       this.watchers.push(watch(dir, { persistent: true }, onChange));
     }
     // Some filesystems (network mounts, the Vagrant synced folder) deliver no inotify events.
-    const t = setInterval(onChange, 1000);
-    this.timers.add(t as unknown as NodeJS.Timeout);
+    this.filePoll = setInterval(onChange, 1000);
   }
 
   /**
@@ -253,7 +264,7 @@ export class Controller {
       this.syncProbes();
       this.log(`pod ${pod}: container ${container} exited (${signal ?? `code ${exitCode}`}); endpoints updated in ${(performance.now() - t0).toFixed(0)} ms${restartAt ? `, restart in ${Math.max(0, Math.round((restartAt - Date.now()) / 1000))}s` : ''}`);
       if (restartAt === null) return;
-      const t = setTimeout(() => {
+      const t = setLongTimeout(() => {
         this.timers.delete(t);
         this.enqueue(`restart of ${pod}/${container}`, async () => {
           try {
@@ -263,7 +274,7 @@ export class Controller {
             this.pending.delete(k);
           }
         });
-      }, Math.max(0, restartAt - Date.now()));
+      }, restartAt - Date.now());
       this.timers.add(t);
     });
   }

@@ -11,6 +11,7 @@ import { ValidationError, type Issue } from '../api/errors.ts';
 import { loadDesiredState, parseClusterConfig } from '../api/load.ts';
 import { isDns1123Subdomain } from '../api/names.ts';
 import { readState, recordEvent, writeState, type LabState } from '../api/store.ts';
+import { isSystemPod } from '../api/owners.ts';
 import { loadSystemManifests } from '../api/system.ts';
 import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type Endpoints, type Pod, type Service } from '../api/types.ts';
 import { size } from '../util/cidr.ts';
@@ -360,7 +361,8 @@ export class Cluster {
     await publishDns(this.paths.stateDir, { services, endpoints, pods, config: desired.config });
     const rendered = renderIngress(this.paths.stateDir, { ingresses: desired.ingresses, services, config: desired.config });
     for (const w of rendered.warnings) this.log(`ingress: ${w}`);
-    const ingressPod = pods.find((p) => p.metadata.namespace === 'kube-system' && p.metadata.labels['app.kubernetes.io/name'] === 'ingress-nginx' && !p.metadata.annotations['lab/deleting']);
+    // The ingress controller's pod by owner, not by label: a user's pod labelled like it is not reloaded.
+    const ingressPod = pods.find((p) => isSystemPod(p, 'ingress') && !p.metadata.annotations['lab/deleting']);
     const pid = ingressPod?.status.containerStatuses[0]?.pid;
     const r = await syncIngress(this.paths.stateDir, rendered.text, ingressPod && pid ? { netns: podNetns(ingressPod), masterPid: pid } : null);
     if (r.error) {

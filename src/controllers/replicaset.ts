@@ -1,6 +1,7 @@
 // The ReplicaSet (and, for now, Deployment) controller as a pure planner: from Deployments and
 // the pods that exist, which pods to create and which to delete.
 import { randomUUID } from 'node:crypto';
+import { OWNER_DEPLOYMENT_ANNOTATION } from '../api/owners.ts';
 import type { Deployment, Pod } from '../api/types.ts';
 import { podName, podTemplateHash, randomSuffix, replicaSetName } from './podnames.ts';
 
@@ -12,7 +13,7 @@ export interface ReplicaSetPlan {
 export const POD_TEMPLATE_HASH = 'pod-template-hash';
 
 export function ownerDeployment(pod: Pod): string | undefined {
-  return pod.metadata.annotations['lab/deployment'];
+  return pod.metadata.annotations[OWNER_DEPLOYMENT_ANNOTATION];
 }
 
 export function newPod(d: Deployment, hash: string, name: string): Pod {
@@ -27,7 +28,7 @@ export function newPod(d: Deployment, hash: string, name: string): Pod {
       uid: randomUUID(),
       creationTimestamp: new Date().toISOString(),
       labels: { ...t.metadata.labels, [POD_TEMPLATE_HASH]: hash },
-      annotations: { ...t.metadata.annotations, 'lab/deployment': d.metadata.name },
+      annotations: { ...t.metadata.annotations, [OWNER_DEPLOYMENT_ANNOTATION]: d.metadata.name },
       ownerReferences: [{ kind: 'ReplicaSet', name: replicaSetName(d.metadata.name, hash) }],
     },
     spec: structuredClone(t.spec),

@@ -7,6 +7,7 @@ import { run, type Netns } from '../sys/exec.ts';
 import { spawnPiped, type PipedChild } from '../sys/stream.ts';
 import type { ProbeRequest, ProbeResult } from './prober-agent.ts';
 import { ensureProgram } from './programs.ts';
+import { clampDelay, sleep } from '../util/timers.ts';
 
 export type ProbeKind = 'readiness' | 'liveness' | 'startup';
 
@@ -83,7 +84,7 @@ export interface ProbeTarget {
 }
 
 export async function runProbe(agent: ProberAgent, probe: Probe, t: ProbeTarget): Promise<ProbeResult> {
-  const timeoutMs = probe.timeoutSeconds * 1000;
+  const timeoutMs = clampDelay(probe.timeoutSeconds * 1000);
   if (probe.exec) {
     const r = await run(['nsenter', '--target', String(t.pid), '--mount', '--uts', '--net', '--root', '--wd', '--', ...probe.exec.command], { allowFail: true, timeoutMs });
     return { id: 0, ok: r.exitCode === 0, message: r.exitCode === 0 ? 'ok' : `command ${JSON.stringify(probe.exec.command.join(' '))} exited with ${r.exitCode}: ${(r.stdout + r.stderr).trim().slice(0, 200)}` };
@@ -115,6 +116,8 @@ export class ProbeWorker {
   private successes = 0;
   private failures = 0;
   private ready = false;
+  /** Ends the sleep between probes when the worker stops (a period may be days long). */
+  private readonly abort = new AbortController();
 
   constructor(
     private readonly agent: ProberAgent,
@@ -126,12 +129,19 @@ export class ProbeWorker {
 
   stop(): void {
     this.stopped = true;
+    this.abort.abort();
+  }
+
+  /** Unref'd: a stopped controller does not wait for the next probe period to exit. */
+  private sleep(ms: number): Promise<void> {
+    return sleep(ms, { unref: true, signal: this.abort.signal });
   }
 
   async run(): Promise<void> {
     const { pod, container, pid } = this.target;
     const name = pod.metadata.name;
-    await sleep(this.probe.initialDelaySeconds * 1000);
+    await this.sleep(this.probe.initialDelaySeconds * 1000);
+    if (this.stopped) return;
     const startedAt = Date.now();
     while (!this.stopped) {
       const r = await runProbe(this.agent, this.probe, this.target);
@@ -159,12 +169,7 @@ export class ProbeWorker {
         }
       }
       const firstReadiness = this.kind === 'readiness' && !this.ready && Date.now() - startedAt < this.probe.periodSeconds * 1000;
-      await sleep(firstReadiness ? 100 : this.probe.periodSeconds * 1000);
+      await this.sleep(firstReadiness ? 100 : this.probe.periodSeconds * 1000);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  // Unref'd: a stopped controller does not wait for the next probe period to exit.
-  return new Promise((r) => setTimeout(r, ms).unref());
 }

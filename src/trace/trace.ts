@@ -10,6 +10,7 @@
 //   expects back: source = the pod it DNATed to, destination = the masquerade address, if any).
 // An ingress request is two legs: client -> node IP:80 -> ingress pod, then ingress pod ->
 // ClusterIP -> app pod, each with its own DNAT.
+import { isSystemPod } from '../api/owners.ts';
 import type { Pod } from '../api/types.ts';
 import type { AccessLogEntry } from '../ingress/nginx.ts';
 import { inCidr } from '../util/cidr.ts';
@@ -117,8 +118,6 @@ export interface Trace {
   hops: Hop[];
   warnings: string[];
 }
-
-const INGRESS_LABEL = ['app.kubernetes.io/name', 'ingress-nginx'] as const;
 
 function podRef(p: Pod): PodRef {
   return { name: p.metadata.name, namespace: p.metadata.namespace, ip: p.status.podIP ?? '', veth: p.metadata.annotations['lab/veth'] };
@@ -377,7 +376,7 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
   const firstPod = t1 ? index.podByIP(t1.ip) : undefined;
 
   // 3. The ingress, when the first hop landed on it.
-  if (firstPod && firstPod.metadata.labels[INGRESS_LABEL[0]] === INGRESS_LABEL[1]) {
+  if (firstPod && isSystemPod(firstPod, 'ingress')) {
     const ingressIP = firstPod.status.podIP!;
     const reqLine = (e: AccessLogEntry) => e.request.split(' ')[1];
     const entries = obs.accessLog.filter((e) => e.host === obs.hostHeader.replace(/:\d+$/, '') && reqLine(e) === obs.url.path);

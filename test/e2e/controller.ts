@@ -71,9 +71,10 @@ export interface WatchedLab {
 
 /**
  * Registers beforeAll/afterAll for a test file: the controller starts before its tests; afterwards
- * (also after a failure) it is stopped, the instance removed and the state copy deleted.
+ * (also after a failure) it is stopped, the instance removed and the state copy deleted. `extra`
+ * is appended to the state copy (`original` stays the default state's text).
  */
-export function useWatchedLab(prefix: string, instance: string): WatchedLab {
+export function useWatchedLab(prefix: string, instance: string, extra = ''): WatchedLab {
   let fixture: EditableState | undefined;
   let controller: RunningController | undefined;
   const start = async () => {
@@ -81,7 +82,7 @@ export function useWatchedLab(prefix: string, instance: string): WatchedLab {
     await waitForPodsReady(instance);
   };
   beforeAll(async () => {
-    fixture = await editableState(prefix);
+    fixture = await editableState(prefix, extra);
     await start();
   });
   afterAll(async () => {

@@ -27,6 +27,8 @@ const C = 'spec.template.spec.containers[0]';
 /** One expectation per fixture: `*.config.yaml` pair with lab/cluster.yaml, the others with lab/config.yaml. */
 const corpus: Record<string, Expectation> = {
   // YAML level
+  'empty.yaml': { line: 1, object: null, field: null, message: /^no objects declared \(the file is empty or holds only comments; an editor may still be writing it\): refused.*kind: Namespace/ },
+  'comments-only.yaml': { line: 1, object: null, field: null, message: /^no objects declared/ },
   'yaml-syntax-error.yaml': { line: 20, object: null, field: null, message: /^YAML syntax error: Nested mappings/ },
   'yaml-duplicate-key.yaml': { line: 15, object: null, field: null, message: /Map keys must be unique/ },
   'yaml-alias-bomb.yaml': { line: 2, object: null, field: null, message: /alias count/ },
@@ -419,5 +421,50 @@ describe('good fixtures', () => {
 
   it('an empty config file means every k3s default', () => {
     expect(parseClusterConfig('# nothing\n', 'c.yaml', 'h')).toMatchObject({ clusterCIDR: '10.42.0.0/16', serviceCIDR: '10.43.0.0/16', serviceNodePortRange: [30000, 32767] });
+  });
+});
+
+describe('a state file that declares nothing is refused (an editor truncating it must not delete every pod)', () => {
+  const refused = (stateText: string) => {
+    try {
+      parseDesiredState({ stateText, statePath: 'lab/cluster.yaml', hostname: 'h' });
+    } catch (err) {
+      return (err as ValidationError).issues.map(formatIssue);
+    }
+    return null;
+  };
+
+  it.each([
+    ['empty', ''],
+    ['whitespace', '  \n\t\n\n'],
+    ['comments', '# app1, app2, app3\n'],
+    ['document markers', '---\n---\n...\n'],
+    ['null documents', '---\nnull\n---\n~\n'],
+  ])('%s', (_what, text) => {
+    expect(refused(text)).toEqual([expect.stringMatching(/^lab\/cluster\.yaml:1: no objects declared .*To delete every workload on purpose, keep one object, e\.g\. "apiVersion: v1 \/ kind: Namespace \/ metadata: \{name: default\}"; `lab down` removes the whole lab$/)]);
+  });
+
+  it('a file cut short inside its first object is refused by the object check, naming file and line', () => {
+    const cut = readFileSync('lab/cluster.yaml', 'utf8').split('\n').slice(0, 4).join('\n');
+    const issues = refused(cut);
+    expect(issues).not.toBeNull();
+    expect(issues!.every((i) => i.startsWith('lab/cluster.yaml:'))).toBe(true);
+  });
+
+  it('a file cut short inside a later object is refused too (the cut object is incomplete)', () => {
+    const text = readFileSync('lab/cluster.yaml', 'utf8');
+    const cut = text.slice(0, text.indexOf('kind: Deployment') + 'kind: Deployment\nmetadata:\n'.length);
+    expect(refused(cut)).not.toBeNull();
+  });
+
+  it('deleting every workload on purpose: a file holding only a Namespace is accepted and declares no Deployment', () => {
+    const s = parseDesiredState({ stateText: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n', statePath: 'lab/cluster.yaml', hostname: 'h' });
+    expect(s.deployments).toEqual([]);
+    expect(s.services).toEqual([]);
+  });
+
+  it('the system manifests alone do not count: an empty state file is refused even with lab/system.yaml loaded along', () => {
+    const system = readFileSync('lab/system.yaml', 'utf8').replace(/\$\(LAB_[A-Z_]+\)/g, (m) => (m === '$(LAB_CLUSTER_DNS)' ? '10.43.0.10' : '/x'));
+    expect(() => parseDesiredState({ stateText: '', statePath: 'lab/cluster.yaml', hostname: 'h', extraStates: [{ text: system, path: 'lab/system.yaml' }], systemPods: 0 })).toThrow(/^lab\/cluster\.yaml:1: no objects declared/);
   });
 });

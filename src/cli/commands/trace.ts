@@ -1,6 +1,7 @@
 // `lab trace <url>`: sends one real request (curl, from the laptop namespace or from a pod) and
 // prints the path it took, with the kernel's evidence for each hop. This module only collects
 // the observations around the request; src/trace/trace.ts turns them into hops.
+import { isSystemPod } from '../../api/owners.ts';
 import { accessLogPath } from '../../ingress/controller.ts';
 import { parseAccessLogLine, type AccessLogEntry } from '../../ingress/nginx.ts';
 import { SANDBOX_HOST_IP } from '../../node/node.ts';
@@ -53,7 +54,10 @@ async function logOffsets(ctx: LabContext): Promise<Map<string, { pod: string; f
   return out;
 }
 
-const isDnsPod = (ctx: LabContext, name: string) => ctx.index.podByName(name)?.metadata.labels['k8s-app'] === 'kube-dns';
+const isDnsPod = (ctx: LabContext, name: string) => {
+  const pod = ctx.index.podByName(name);
+  return pod !== undefined && isSystemPod(pod, 'dns');
+};
 
 async function newDnsLog(ctx: LabContext, offsets: Map<string, { pod: string; file: string; offset: number }[]>): Promise<DnsLogEntry[]> {
   const out: DnsLogEntry[] = [];
