@@ -1,5 +1,7 @@
 // `lab up [--watch]`: create or reconcile the lab from the state file; with --watch, stay in the
 // foreground as the control plane. Either way it owns the instance while it runs (src/cli/lock.ts).
+import { existsSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { Controller } from '../../controllers/controller.ts';
 import { up } from '../../controllers/lab.ts';
 import { instancePaths } from '../../node/instance.ts';
@@ -30,7 +32,13 @@ export async function upHandler(a: Args): Promise<void> {
   try {
     r = controller ? await controller.start() : await up(opts);
   } catch (e) {
-    lock.release();
+    // Refused before anything existed (bad input, a refused mode): the instance directory made
+    // for the lock file goes too, so a refused `up` leaves nothing behind.
+    if (!existsSync(instancePaths(a.name).stateFile)) {
+      lock.unlinkHeld();
+      lock.release();
+      await rmdir(instancePaths(a.name).stateDir).catch(() => {}); // only if nothing else is in it
+    } else lock.release();
     throw e;
   }
   if (!controller) lock.release();
