@@ -4,6 +4,7 @@
 //   render.ts     the pure renderer (syncProxyRules -> iptables-restore text)
 //   sync-plan.ts  full/partial sync bookkeeping, in memory
 //   jumps.ts      the jump rules from PREROUTING/INPUT/…
+//   canary.ts     flush detector: what an iptables-save says is lost (canary chains, jumps)
 //   syncer.ts     the applier: one iptables-restore per sync, teardown
 export { serviceChainName, servicePortChains, servicePortNameString, endpointChainName, masqueradeMark, isServiceChainName } from './names.ts';
 export type { ProxyConfig, ServiceModel, ServicePortInfo, EndpointInfo } from './model.ts';
@@ -13,5 +14,6 @@ export { renderProxyRules, probability } from './render.ts';
 export type { TopLevelPolicy, SyncPlan } from './sync-plan.ts';
 export { ProxySyncPlanner } from './sync-plan.ts';
 export { JUMP_RULES } from './jumps.ts';
+export { lostProxyRules } from './canary.ts';
 export type { ProxySyncerOptions, ProxyState, SyncResult, TeardownResult } from './syncer.ts';
 export { ProxySyncer, ProxySyncError, teardownProxyRules, RESTORE_ARGV } from './syncer.ts';

@@ -12,6 +12,7 @@
 import { run, spawnCounter, type Netns } from '../sys/exec.ts';
 import type { EndpointSlice, Service } from '../api/types.ts';
 import { SerialQueue } from '../util/serial-queue.ts';
+import { lostProxyRules } from './canary.ts';
 import { JUMP_RULES, jumpRestoreLine, matchJumpRule, type JumpRule, type Table } from './jumps.ts';
 import { isServiceChainName, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './names.ts';
 import type { ProxyConfig } from './model.ts';
@@ -120,10 +121,16 @@ export class ProxySyncer {
     });
   }
 
-  /** kube-proxy's flush detector: false when someone flushed the tables (then do a full sync). */
-  async canaryPresent(): Promise<boolean> {
-    const r = await run(['iptables', ...WAIT, '-t', 'mangle', '-S', KUBE_PROXY_CANARY], { netns: this.netns, allowFail: true });
-    return r.exitCode === 0;
+  /**
+   * kube-proxy's flush detector: what of its scaffolding (canary chains, jumps from the built-in
+   * chains) is gone, from one `iptables-save` of every table. Empty = nothing to repair; else the
+   * caller forces a full sync. Runs in the sync queue so it never sees a half-written sync.
+   */
+  lostRules(): Promise<string[]> {
+    return this.queue.run(async () => {
+      const r = await run(['iptables-save'], { netns: this.netns });
+      return lostProxyRules(r.stdout);
+    });
   }
 
   private async doSync(state: ProxyState, opts: { full?: boolean }): Promise<SyncResult> {
