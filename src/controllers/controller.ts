@@ -24,6 +24,19 @@ const THOROUGH_EVERY = 20;
 const RUNNING_CONFIRM_MS = 100;
 /** State-file edits are applied once the files' size, mtime and inode have held still this long. */
 export const EDIT_DEBOUNCE_MS = 100;
+/**
+ * How often kube-proxy's canary check runs (one `iptables-save` in the node). kube-proxy polls its
+ * KUBE-PROXY-CANARY chains far less often (pkg/proxy/iptables/proxier.go starts the monitor with
+ * its sync period, 30 s by default for iptables.syncPeriod / --iptables-sync-period); the lab
+ * checks every 2 s so a learner who flushes nat sees the repair while still looking.
+ */
+export const PROXY_CANARY_CHECK_MS = 2_000;
+/**
+ * kube-proxy's periodic full resync: since v1.28 its periodic syncs are partial and a full one
+ * (every chain rewritten) is forced once an hour (fullSyncPeriod = 1h in
+ * pkg/proxy/iptables/proxier.go). The lab keeps that value; the canary catches flushes sooner.
+ */
+export const PROXY_FULL_SYNC_MS = 60 * 60_000;
 
 export interface ControllerOptions extends ClusterOptions {
   onReconciled?: (r: ReconcileResult) => void;
@@ -39,6 +52,10 @@ export class Controller {
   private confirming = new Set<string>();
   private poll: NodeJS.Timeout | null = null;
   private filePoll: NodeJS.Timeout | null = null;
+  private canaryPoll: NodeJS.Timeout | null = null;
+  private fullSyncTimer: NodeJS.Timeout | null = null;
+  /** A canary check is queued or running: the next tick does not queue another. */
+  private canaryQueued = false;
   private settler: Settler | null = null;
   private stopped = false;
   /** "<pod>/<container>" whose exit is being handled or whose restart is scheduled. */
@@ -78,6 +95,8 @@ export class Controller {
     this.opts.onReconciled?.(r);
     this.watchFiles();
     this.poll = setInterval(() => this.checkLiveness(), LIVENESS_POLL_MS);
+    this.canaryPoll = setInterval(() => this.checkProxyCanary(), PROXY_CANARY_CHECK_MS);
+    this.fullSyncTimer = setInterval(() => this.enqueue('periodic full proxy sync', () => this.fullProxySync('periodic')), PROXY_FULL_SYNC_MS);
     return r;
   }
 
@@ -177,11 +196,34 @@ export class Controller {
     for (const t of this.timers) t.clear();
     if (this.poll) clearInterval(this.poll);
     if (this.filePoll) clearInterval(this.filePoll);
+    if (this.canaryPoll) clearInterval(this.canaryPoll);
+    if (this.fullSyncTimer) clearInterval(this.fullSyncTimer);
     this.settler?.stop();
     for (const w of this.workers.values()) w.stop();
     this.workers.clear();
     await this.queue.idle();
     this.agent?.stop();
+  }
+
+  /** kube-proxy's canary monitor: when its chains or jumps are gone, a forced full sync (logged). */
+  private checkProxyCanary(): void {
+    if (this.stopped || this.canaryQueued) return;
+    this.canaryQueued = true;
+    this.enqueue('proxy canary check', async () => {
+      try {
+        if (this.stopped) return;
+        const lost = await this.cluster.repairProxyRules();
+        if (lost.length > 0) this.log(`kube-proxy: iptables rules were flushed (${lost.join('; ')}); forced a full sync`);
+      } finally {
+        this.canaryQueued = false;
+      }
+    });
+  }
+
+  private async fullProxySync(why: string): Promise<void> {
+    if (this.stopped) return;
+    const r = await this.cluster.fullProxySync();
+    if (r) this.log(`kube-proxy: ${why} full sync (${r.services} services, ${r.restoreMs.toFixed(0)} ms)`);
   }
 
   /** Apply the state files again (an edit). A bad edit is reported and the last good state keeps serving. */

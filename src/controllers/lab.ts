@@ -239,6 +239,24 @@ export class Cluster {
   }
 
   /**
+   * kube-proxy's canary check: when its chains or jumps are gone from the node (someone flushed
+   * nat), force a full sync of the Services as they are. Returns what was lost (empty: nothing).
+   */
+  async repairProxyRules(): Promise<string[]> {
+    if (!this.syncer || !this.current || !this.state) return [];
+    const lost = await this.syncer.lostRules();
+    if (lost.length > 0) await this.fullProxySync();
+    return lost;
+  }
+
+  /** kube-proxy's periodic (and forced) full sync: every chain rewritten, missing jumps put back. */
+  async fullProxySync(): Promise<SyncResult | null> {
+    if (!this.syncer) return null;
+    this.syncer.requestFullSync();
+    return this.resyncServices();
+  }
+
+  /**
    * The kubelet noticed a container exit: the pod stops being ready, its endpoint leaves the
    * Service rules, and the restart is scheduled per restartPolicy and backoff. Returns when to
    * restart (ms since epoch) or null.
