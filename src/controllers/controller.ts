@@ -26,15 +26,17 @@ const RUNNING_CONFIRM_MS = 100;
 export const EDIT_DEBOUNCE_MS = 100;
 /**
  * How often kube-proxy's canary check runs (one `iptables-save` in the node). kube-proxy polls its
- * KUBE-PROXY-CANARY chains far less often (pkg/proxy/iptables/proxier.go starts the monitor with
- * its sync period, 30 s by default for iptables.syncPeriod / --iptables-sync-period); the lab
- * checks every 2 s so a learner who flushes nat sees the repair while still looking.
+ * KUBE-PROXY-CANARY chains at its sync period: pkg/proxy/iptables/proxier.go starts
+ * `ipt.Monitor(kubeProxyCanaryChain, {mangle, nat, filter}, proxier.forceSyncProxyRules,
+ * syncPeriod, …)`, and syncPeriod (KubeProxyConfiguration iptables.syncPeriod,
+ * `--iptables-sync-period`) defaults to 30 s. The lab checks every 2 s so a learner who flushes
+ * nat sees the repair while still looking; one process per check keeps that cheap.
  */
 export const PROXY_CANARY_CHECK_MS = 2_000;
 /**
- * kube-proxy's periodic full resync: since v1.28 its periodic syncs are partial and a full one
- * (every chain rewritten) is forced once an hour (fullSyncPeriod = 1h in
- * pkg/proxy/iptables/proxier.go). The lab keeps that value; the canary catches flushes sooner.
+ * The periodic full resync. kube-proxy's sync runner (async.BoundedFrequencyRunner in
+ * proxier.go) syncs at least once per maxInterval, which is one hour (`time.Hour`, later
+ * `proxyutil.FullSyncPeriod`); the lab keeps that value, the canary catches flushes sooner.
  */
 export const PROXY_FULL_SYNC_MS = 60 * 60_000;
 
