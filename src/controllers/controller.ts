@@ -29,10 +29,11 @@ export const EDIT_DEBOUNCE_MS = 100;
  * KUBE-PROXY-CANARY chains at its sync period: pkg/proxy/iptables/proxier.go starts
  * `ipt.Monitor(kubeProxyCanaryChain, {mangle, nat, filter}, proxier.forceSyncProxyRules,
  * syncPeriod, …)`, and syncPeriod (KubeProxyConfiguration iptables.syncPeriod,
- * `--iptables-sync-period`) defaults to 30 s. The lab checks every 2 s so a learner who flushes
- * nat sees the repair while still looking; one process per check keeps that cheap.
+ * `--iptables-sync-period`) defaults to 30 s. The lab checks every 10 s so a learner who flushes
+ * nat sees the repair while still looking. Not faster: the check is a whole `iptables-save` on
+ * the syncer's queue, which at thousands of Services takes long enough to delay a sync.
  */
-export const PROXY_CANARY_CHECK_MS = 2_000;
+export const PROXY_CANARY_CHECK_MS = 10_000;
 /**
  * The periodic full resync. kube-proxy's sync runner (async.BoundedFrequencyRunner in
  * proxier.go) syncs at least once per maxInterval, which is one hour (`time.Hour`, later

@@ -116,6 +116,8 @@ export async function atomicWriteDir(dir: string, files: Map<string, string>): P
     await writeFile(file, value);
   }
   await mkdir(target, { recursive: true });
+  // A writer killed between these two steps (kill -9 of the controller) leaves ..data_tmp behind.
+  await rm(path.join(dir, '..data_tmp'), { force: true });
   await symlink(stamp, path.join(dir, '..data_tmp'));
   await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
   const top = new Set([...files.keys()].map((f) => f.split('/')[0]!));
