@@ -83,3 +83,14 @@ export async function editableState(prefix: string, extra = ''): Promise<Editabl
   await writeFile(state, original + extra);
   return { dir, state, original, remove: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** Polls `fn` until it returns something truthy (returned), or throws after `timeoutMs`. */
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useWatchedLab } from './controller.ts';
-import { cmd, getPods, inNetns, instanceName, isRoot, labOk, type PodJson } from './helpers.ts';
+import { cmd, getPods, inNetns, instanceName, isRoot, labOk, type PodJson, until } from './helpers.ts';
 
 const I = instanceName('e2er');
 const HOST = `${I}-host`;
@@ -55,15 +55,6 @@ async function loop(dir: string, n: number, rate: string): Promise<string[]> {
   return r.stdout.trim().split('\n');
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 const app2 = (pods: PodJson[]) => pods.filter((p) => p.metadata.labels.app === 'app2');
 

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { truncate, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { useWatchedLab } from './controller.ts';
-import { cmd, curl, getPods, instanceName, isRoot, labOk } from './helpers.ts';
+import { cmd, curl, getPods, instanceName, isRoot, labOk, until } from './helpers.ts';
 
 const I = instanceName('e2esf');
 const HOST = `${I}-host`;
@@ -16,15 +16,6 @@ const RUNS_ONE = /^node \S+ \(sandbox mode\)/m;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 /** Every pod of the instance with its container pids: any deletion or restart changes it. */
 async function podsAndPids(): Promise<string[]> {

@@ -77,18 +77,18 @@ describe('every program that is run is in src/sys/packages.ts', () => {
   it('src/sys refuses to start a program that is not in the list (the check can fail)', () => {
     expect(() => assertKnownProgram('ip')).not.toThrow();
     expect(() => assertKnownProgram('/usr/sbin/nginx')).not.toThrow();
-    expect(() => assertKnownProgram('socat')).toThrow(/socat.*src\/sys\/packages\.ts/);
+    expect(() => assertKnownProgram('no-such-prog-a')).toThrow(/no-such-prog-a.*src\/sys\/packages\.ts/);
   });
 
   it('the scan finds programs in the shapes the code uses', () => {
     const text = [
-      "await run(['socat', '-'], { netns });",
-      "execFileSync('ncat', ['-l']);",
-      "spawn('ip', ['netns', 'exec', ns, 'wrk', '-c', '8']);",
-      "await $`jq .items`;",
-      "it.skipIf(!onPath('hping3'))",
+      "await run(['no-such-prog-a', '-'], { netns });",
+      "execFileSync('no-such-prog-b', ['-l']);",
+      "spawn('ip', ['netns', 'exec', ns, 'no-such-prog-c', '-c', '8']);",
+      "await $`no-such-prog-d .items`;",
+      "it.skipIf(!onPath('no-such-prog-e'))",
     ].join('\n');
-    expect([...programsRun(text)].sort()).toEqual(['hping3', 'ip', 'jq', 'ncat', 'socat', 'wrk']);
+    expect([...programsRun(text)].sort()).toEqual(['ip', 'no-such-prog-a', 'no-such-prog-b', 'no-such-prog-c', 'no-such-prog-d', 'no-such-prog-e']);
     expect(aptInstalled('apt-get install -y -q \\\n  iproute2 nftables \\\n  curl\nnpm ci')).toEqual(new Set(['-y', '-q', 'iproute2', 'nftables', 'curl'].filter((w) => !w.startsWith('-'))));
   });
 });
