@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureBundle } from '../bin/bundles.mjs';
 import { which } from '../src/cli/preflight.ts';
 import { Cluster, down } from '../src/controllers/lab.ts';
-import type { Benchmark, Figure } from './harness.ts';
+import { median, type Benchmark, type Figure } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LAB_BIN = path.join(ROOT, 'bin', 'lab.js');
@@ -20,12 +20,6 @@ function timeOnce(argv: string[]): number {
   if (r.status !== 0) throw new Error(`${argv.join(' ')} exited ${r.status}: ${r.stderr}`);
   return ms;
 }
-
-export const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 export const cliBenchmark: Benchmark = {
   name: 'cli',

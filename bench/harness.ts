@@ -99,6 +99,13 @@ export function parseCpuTimes(procStat: string): { busy: number; total: number }
  * be billed to whatever is measured next. Gives up after `timeoutMs` (other work on the machine).
  * Returns the seconds waited and the CPU busy fraction of the last window.
  */
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 export async function settle(opts: { maxBusy?: number; windowMs?: number; timeoutMs?: number } = {}): Promise<{ seconds: number; busy: number }> {
   const { readFile } = await import('node:fs/promises');
   const maxBusy = opts.maxBusy ?? 0.1;

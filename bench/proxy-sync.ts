@@ -16,7 +16,7 @@ import type { EndpointSlice, Service } from '../src/api/types.ts';
 import { ProxySyncer, RESTORE_ARGV, type ProxyState, type SyncResult } from '../src/proxy/syncer.ts';
 import type { ProxyConfig } from '../src/proxy/model.ts';
 import { run } from '../src/sys/exec.ts';
-import { deferCleanup, type Benchmark, type BenchContext, type Figure } from './harness.ts';
+import { deferCleanup, median, type Benchmark, type BenchContext, type Figure } from './harness.ts';
 
 export const DEFAULT_SIZES = [1000, 10000];
 export const FULL_SYNC_GOAL_RATIO = 1.15;
@@ -127,11 +127,6 @@ async function timeFloor(text: string): Promise<number> {
     await run(RESTORE_ARGV, { netns, input: text });
     return performance.now() - t0;
   });
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 function partialFigures(services: number, results: { ms: number; floorMs: number; r: SyncResult }[]): PartialSyncFigures {
