@@ -3,6 +3,7 @@
 // happens. The floor of each is the same process measured in the same run before the pods
 // existed (only the lab's two kube-system pods). The controller is then scaled back to 0 and
 // measured again: memory or descriptors that stay behind are a leak.
+import { isTerminating } from '../src/api/types.ts';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readState } from '../src/api/store.ts';
@@ -55,7 +56,7 @@ async function benchPodsReady(stateFile: string, n: number, controller: WatchPro
     controller.assertRunning();
     const state = await readState(stateFile).catch(() => null); // read while it is being replaced: try again
     const pods = Object.values(state?.pods ?? {}).filter((p) => p.metadata.labels.app === 'bench');
-    const ready = pods.filter((p) => !p.metadata.annotations['lab/deleting'] && p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+    const ready = pods.filter((p) => !isTerminating(p) && p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
     if (pods.length === n && ready.length === n) return ready.map((p) => p.status.podIP!);
     if (Date.now() > deadline) throw new Error(`after ${timeoutMs / 1000} s: ${pods.length} bench pods, ${ready.length} ready, want ${n}`);
     await new Promise((r) => setTimeout(r, 500));

@@ -1,7 +1,7 @@
 // Benchmark `healing`: how fast the watch controller (`lab up --watch`, a real child process)
 // reacts, clocked by the kernel's own notifications: `nft monitor` in the node namespace prints
 // every rule-set change the moment iptables-restore commits it.
-//   (1) crash -> endpoint removed: SIGSEGV to one pod's container, clock stopped when its KUBE-SEP
+//   (1) crash -> endpoint removed: SIGKILL to one pod's container, clock stopped when its KUBE-SEP
 //       chain is deleted (p50/p99 over N pods, each crashing once, one at a time: the restarted
 //       pod is back in the rules before the next kill);
 //   (2) state-file edit -> new pod serving: replicas n -> n+1 written, clock stopped when the new
@@ -175,14 +175,14 @@ export const healingBenchmark: Benchmark = {
         if (!sep) throw new Error(`no KUBE-SEP chain for ${pod.metadata.name} (${ip})`);
         const mark = monitor.mark;
         const t0 = now();
-        process.kill(pod.status.containerStatuses[0]!.pid!, 'SIGSEGV');
+        process.kill(pod.status.containerStatuses[0]!.pid!, 'SIGKILL');
         const removed = await monitor.next(mark, (l) => l === `delete chain ip nat ${sep}`);
         latencies.push(removed.at - t0);
         // Restarted at once (a first crash has no backoff), ready again, back in the rules.
         await monitor.next(mark, (l) => l.startsWith(`add rule ip nat ${sep} `) && l.includes(`dnat to ${ip}:80`));
         await new Promise((r) => setTimeout(r, 50));
       }
-      ctx.note(`crash: SIGSEGV to one pod's container at a time (${latencies.length} pods, each crashing once); the clock stops when \`nft monitor\` in the node namespace reports its KUBE-SEP chain deleted. The next kill waits until the restarted pod is back in the rules.`);
+      ctx.note(`crash: SIGKILL to one pod's container at a time (${latencies.length} pods, each crashing once); the clock stops when \`nft monitor\` in the node namespace reports its KUBE-SEP chain deleted. The next kill waits until the restarted pod is back in the rules.`);
 
       const editTimes: number[] = [];
       let replicas = kills;

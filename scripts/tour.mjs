@@ -657,7 +657,7 @@ const STEPS = [
     at: CRASH_FLOW,
     async run(t) {
       const v = await t.pickVictim();
-      t.prose(`lab kill sends SIGSEGV to the container's process, as a segfault would. The kubelet sees it exit and writes Ready=False, the endpoints controller drops the pod, kube-proxy rewrites the rules. The first restart has a back-off of 0 s (then 10, 20, 40 ... 300 s), so the container comes straight back. The timeline:`);
+      t.prose(`lab kill sends SIGKILL to the container's process: it is PID 1 of the container's PID namespace, and from outside the kernel delivers only SIGKILL or signals it handles (httpd handles neither SIGTERM nor SIGSEGV). The kubelet sees it exit and writes Ready=False, the endpoints controller drops the pod, kube-proxy rewrites the rules. The first restart has a back-off of 0 s (then 10, 20, 40 ... 300 s), so the container comes straight back. The timeline:`);
       const r = await t.killAndWatch(15);
       t.crashedOnce = r.ok;
       t.backAfterFirst = r.backNow;

@@ -9,6 +9,10 @@ export interface Residue {
   etcNetns: string[];
   runLab: string[];
   processes: string[];
+  /** Container root filesystems and anything else mounted under /run/packet-path-lab. */
+  mounts: string[];
+  /** cgroups runc made for the lab's containers. */
+  cgroups: string[];
   rootLinks: string;
   rootRoutes: string;
   rootIptables: string;
@@ -34,12 +38,26 @@ function labProcesses(): string[] {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      if (/busybox httpd|^httpd |nginx: master|container-init\.sh|src\/dns\/main\.ts|^tcpdump /.test(cmd)) out.push(`${pid} ${cmd}`);
+      if (/busybox httpd|^httpd |nginx: master|runc --root \/run\/packet-path-lab|^sleep infinity|coredns\.mjs|src\/dns\/main\.ts|^tcpdump /.test(cmd)) out.push(`${pid} ${cmd}`);
     } catch {
       /* gone */
     }
   }
   return out.sort();
+}
+
+function labMounts(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith('/run/packet-path-lab'))
+    .sort();
+}
+
+function labCgroups(): string[] {
+  return ls('/sys/fs/cgroup')
+    .filter((h) => existsSync(`/sys/fs/cgroup/${h}/packet-path-lab`))
+    .map((h) => `/sys/fs/cgroup/${h}/packet-path-lab`);
 }
 
 export function snapshot(): Residue {
@@ -48,6 +66,8 @@ export function snapshot(): Residue {
     etcNetns: ls('/etc/netns'),
     runLab: ls('/run/packet-path-lab'),
     processes: labProcesses(),
+    mounts: labMounts(),
+    cgroups: labCgroups(),
     rootLinks: sh(['ip', '-o', 'link', 'show']).replace(/\s+link\/.*$/gm, '').replace(/state \w+/g, ''),
     rootRoutes: sh(['ip', 'route', 'show']),
     rootIptables: sh(['iptables-save']).replace(/^#.*$/gm, '').replace(/\[\d+:\d+\]/g, ''),
@@ -57,7 +77,7 @@ export function snapshot(): Residue {
 
 export function diff(before: Residue, after: Residue): string[] {
   const problems: string[] = [];
-  for (const k of ['netns', 'etcNetns', 'runLab', 'processes'] as const) {
+  for (const k of ['netns', 'etcNetns', 'runLab', 'processes', 'mounts', 'cgroups'] as const) {
     const added = after[k].filter((x) => !before[k].includes(x));
     if (added.length) problems.push(`${k} left behind: ${added.join(', ')}`);
   }

@@ -10,6 +10,14 @@ export interface ObjectMeta {
   creationTimestamp?: string;
   generateName?: string;
   ownerReferences?: { kind: string; name: string; uid?: string }[];
+  /** Set when the object is being deleted (graceful deletion: a pod is Terminating until its containers are gone). */
+  deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
+}
+
+/** True once deletion has begun: the pod is Terminating, out of every Service. */
+export function isTerminating(o: { metadata: Pick<ObjectMeta, 'deletionTimestamp'> }): boolean {
+  return Boolean(o.metadata.deletionTimestamp);
 }
 
 /** Where a manifest came from, for error messages and `lab describe`. */
@@ -283,6 +291,9 @@ export interface ContainerStatus {
   ready: boolean;
   started: boolean;
   restartCount: number;
+  /** "<runtime>://<id>", as the kubelet reports it (runc://<64 hex digits>). */
+  containerID?: string;
+  /** The lab's kubelet bookkeeping (not a Kubernetes field): the container's first process on the machine. */
   pid?: number;
   state: ContainerState;
   lastState?: ContainerState;

@@ -1,6 +1,6 @@
 // kubectl-style output: tables with -o wide, and Kubernetes-shaped JSON/YAML lists.
 import { age } from '../api/age.ts';
-import type { Endpoints, Pod, Service } from '../api/types.ts';
+import { isTerminating, type Endpoints, type Pod, type Service } from '../api/types.ts';
 import { serviceChainName } from '../proxy/names.ts';
 
 export function table(header: string[], rows: string[][]): string {
@@ -10,7 +10,7 @@ export function table(header: string[], rows: string[][]): string {
 }
 
 export function podStatusText(p: Pod): string {
-  if (p.metadata.annotations['lab/deleting']) return 'Terminating';
+  if (isTerminating(p)) return 'Terminating';
   const waiting = p.status.containerStatuses.find((c) => c.state.waiting)?.state.waiting?.reason;
   return waiting ?? p.status.phase;
 }

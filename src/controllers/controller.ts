@@ -7,10 +7,12 @@ import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { ValidationError } from '../api/errors.ts';
 import { podNetns } from '../kubelet/kubelet.ts';
-import { isContainerAlive, isOwnChild } from '../kubelet/runtime.ts';
+import { isContainerAlive } from '../kubelet/runtime.ts';
+import { isOwnChild } from '../kubelet/runc.ts';
+import { netnsExists } from '../sys/ip.ts';
 import { pidExists } from '../sys/proc.ts';
 import { ProberAgent, ProbeWorker, type ProbeHandlers, type ProbeKind } from '../kubelet/prober.ts';
-import type { Probe } from '../api/types.ts';
+import { isTerminating, type Probe } from '../api/types.ts';
 import { SerialQueue } from '../util/serial-queue.ts';
 import { Settler } from '../util/settle.ts';
 import { setLongTimeout, type LongTimer } from '../util/timers.ts';
@@ -75,6 +77,8 @@ export class Controller {
     this.log = opts.log ?? (() => {});
     // Exits of containers this process started arrive at once, with their exit code.
     this.cluster.onContainerExit = (pod, container, pid, code, signal) => this.exited(pod.metadata.name, container, pid, code, signal);
+    // A Terminating pod's containers are gone: its network and files go, the pod is deleted.
+    this.cluster.onPodsTerminated = () => this.enqueue('pod deletion', () => this.cluster.finishDeletions());
   }
 
   /** Queues work nobody waits for (a probe result, an exit, a restart): a failure is logged and reported, never lost. */
@@ -109,7 +113,7 @@ export class Controller {
     if (!state || !this.agent || this.stopped) return;
     const wanted = new Set<string>();
     for (const pod of Object.values(state.pods)) {
-      if (pod.metadata.annotations['lab/deleting'] || !pod.status.podIP) continue;
+      if (isTerminating(pod) || !pod.status.podIP) continue;
       for (const c of pod.spec.containers) {
         const st = pod.status.containerStatuses.find((x) => x.name === c.name);
         if (!st?.pid || !st.state.running) continue;
@@ -120,7 +124,7 @@ export class Controller {
           const k = `${pod.metadata.name}/${c.name}/${st.pid}/${kind}`;
           wanted.add(k);
           if (this.workers.has(k)) continue;
-          const w = new ProbeWorker(this.agent, kind, probe, { pod, container: c, pid: st.pid, podIP: pod.status.podIP }, this.probeHandlers);
+          const w = new ProbeWorker(this.agent, kind, probe, { pod, container: c, pid: st.pid, podIP: pod.status.podIP, exec: this.cluster.execPrefix(st.containerID) }, this.probeHandlers);
           this.workers.set(k, w);
           void w.run();
         }
@@ -287,13 +291,33 @@ export class Controller {
     if (!state || this.stopped) return;
     const thorough = ++this.polls % THOROUGH_EVERY === 0;
     for (const pod of Object.values(state.pods)) {
-      if (pod.metadata.annotations['lab/deleting']) continue;
+      if (isTerminating(pod) || !pod.status.startTime) continue;
+      // The pod's network namespace was deleted under it (`ip netns del`): a new sandbox.
+      if (thorough && !netnsExists(podNetns(pod))) {
+        this.sandboxChanged(pod.metadata.name);
+        continue;
+      }
       for (const st of pod.status.containerStatuses) {
         if (!st.pid || !st.state.running || isOwnChild(st.pid)) continue;
         const alive = thorough ? isContainerAlive(st.pid, podNetns(pod)) : pidExists(st.pid);
         if (!alive) this.exited(pod.metadata.name, st.name, st.pid, null, null);
       }
     }
+  }
+
+  /** The kubelet's sandbox check: kill what is left of the pod and start it again in a new sandbox. */
+  private sandboxChanged(pod: string): void {
+    const k = `${pod}/sandbox`;
+    if (this.pending.has(k) || this.stopped) return;
+    this.pending.add(k);
+    this.enqueue(`sandbox of ${pod}`, async () => {
+      try {
+        if (await this.cluster.recreateSandbox(pod)) this.log(`pod ${pod}: sandbox changed, killed and re-created`);
+        this.syncProbes();
+      } finally {
+        this.pending.delete(k);
+      }
+    });
   }
 
   private exited(pod: string, container: string, pid: number, code: number | null, signal: NodeJS.Signals | null): void {

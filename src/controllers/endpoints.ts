@@ -8,7 +8,7 @@
 // Services without a selector are not managed: their hand-written Endpoints pass through, and the
 // EndpointSliceMirroring controller turns them into slices.
 import { createHash } from 'node:crypto';
-import type { EndpointAddress, EndpointPort, Endpoints, EndpointSlice, EndpointSubset, Pod, Service, ServicePort } from '../api/types.ts';
+import { isTerminating, type EndpointAddress, type EndpointPort, type Endpoints, type EndpointSlice, type EndpointSubset, type Pod, type Service, type ServicePort } from '../api/types.ts';
 
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 export const MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
@@ -23,10 +23,9 @@ export interface EndpointConditions {
   terminating: boolean;
 }
 
-/** Pod deletion is recorded as the `lab/deleting` annotation (or a real deletionTimestamp). */
+/** A pod being deleted (metadata.deletionTimestamp set). */
 export function isPodTerminating(pod: Pod): boolean {
-  const meta = pod.metadata as Pod['metadata'] & { deletionTimestamp?: string };
-  return Boolean(meta.deletionTimestamp) || Boolean(meta.annotations['lab/deleting']);
+  return isTerminating(pod);
 }
 
 /** podutil.IsPodReady: the Ready condition is True (the kubelet only sets it for running pods). */

@@ -13,14 +13,16 @@ import { isDns1123Subdomain } from '../api/names.ts';
 import { readState, recordEvent, writeState, type LabState } from '../api/store.ts';
 import { isSystemPod } from '../api/owners.ts';
 import { loadSystemManifests } from '../api/system.ts';
-import { key, type ClusterConfig, type DesiredState, type EndpointSlice, type Endpoints, type Pod, type Service } from '../api/types.ts';
+import { isTerminating, key, type ClusterConfig, type DesiredState, type EndpointSlice, type Endpoints, type Pod, type Service } from '../api/types.ts';
 import { size } from '../util/cidr.ts';
 import { readAllocations } from '../cni/allocations.ts';
 import { readConfigured } from '../cni/bridge.ts';
 import { publishDns } from '../dns/publish.ts';
 import { renderIngress, syncIngress } from '../ingress/controller.ts';
-import { assignSandbox, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, containerProcessesUnder, terminateProcesses, updatePodStatus, type KubeletContext } from '../kubelet/kubelet.ts';
-import { isContainerAlive } from '../kubelet/runtime.ts';
+import { assignSandbox, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext } from '../kubelet/kubelet.ts';
+import { runtimeFor } from '../kubelet/runc.ts';
+import { removeContainersOf } from '../kubelet/teardown.ts';
+import { containerIdOf, isContainerAlive } from '../kubelet/runtime.ts';
 import { ProberAgent, runProbe } from '../kubelet/prober.ts';
 import { ensurePrograms } from '../kubelet/programs.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
@@ -175,18 +177,21 @@ export class Cluster {
     state.serviceAllocations = allocations;
     await writeState(paths.stateFile, state);
 
-    // Graceful deletion: the pods leave the Service rules first, then their processes stop.
+    // Graceful deletion, as the API server and the kubelet do it: the pod gets its deletionTimestamp
+    // and leaves every Service at once (Terminating); the kubelet stops its containers in the
+    // background (SIGTERM, SIGKILL after the grace period) and only then is the pod removed.
     if (rs.delete.length) {
       this.log(`deleting ${rs.delete.length} pod(s): ${names(rs.delete)}`);
-      for (const p of rs.delete) p.metadata.annotations['lab/deleting'] = new Date().toISOString();
-      await this.syncServices(desired, services, state);
-      await removePods({ paths }, rs.delete.map(podToRemove));
+      const now = new Date().toISOString();
       for (const p of rs.delete) {
-        delete state.pods[p.metadata.name];
+        p.metadata.deletionTimestamp = now;
+        p.metadata.deletionGracePeriodSeconds = p.spec.terminationGracePeriodSeconds ?? 30;
         recordEvent(state, { type: 'Normal', reason: 'Killing', object: `pod/${p.metadata.name}`, message: `Stopping container ${p.spec.containers[0]?.name ?? ''}` });
       }
+      await this.syncServices(desired, services, state);
       await writeState(paths.stateFile, state);
     }
+    this.terminatePods();
 
     // Scheduler.
     const all = Object.values(state.pods);
@@ -214,6 +219,51 @@ export class Cluster {
     const proxy = await this.syncServices(desired, services, state);
     await writeState(paths.stateFile, state);
     return { state, desired, node, created: rs.create, deleted: rs.delete, proxy };
+  }
+
+  /** The kubelet's pod workers for Terminating pods, by pod name; `terminated` once their containers are gone. */
+  private terminations = new Map<string, Promise<void>>();
+  private terminated = new Set<string>();
+  /** Called when a Terminating pod's containers are gone (the watch controller queues finishDeletions). */
+  onPodsTerminated?: () => void;
+
+  /** Stops the containers of every Terminating pod that has no worker yet (also those a killed controller left). */
+  private terminatePods(): void {
+    for (const p of Object.values(this.state?.pods ?? {})) {
+      const name = p.metadata.name;
+      if (!isTerminating(p) || this.terminations.has(name)) continue;
+      const elapsed = (Date.now() - Date.parse(p.metadata.deletionTimestamp!)) / 1000;
+      const grace = Math.max(0, (p.metadata.deletionGracePeriodSeconds ?? 30) - elapsed);
+      const work = removeContainersOf(this.paths, [{ name, grace }])
+        .catch((e: unknown) => this.log(`pod ${name}: stopping its containers failed: ${(e as Error).message}`))
+        .then(() => {
+          this.terminated.add(name);
+          this.onPodsTerminated?.();
+        });
+      this.terminations.set(name, work);
+    }
+  }
+
+  /** Terminating pods whose containers have stopped: network, address and files removed, the pod deleted. */
+  async finishDeletions(): Promise<void> {
+    const state = this.state;
+    if (!state) return;
+    const done = Object.values(state.pods).filter((p) => isTerminating(p) && this.terminated.has(p.metadata.name));
+    if (done.length === 0) return;
+    await removePods({ paths: this.paths }, done.map(podToRemove), { graceSeconds: 0 });
+    for (const p of done) {
+      delete state.pods[p.metadata.name];
+      this.terminations.delete(p.metadata.name);
+      this.terminated.delete(p.metadata.name);
+    }
+    await writeState(this.paths.stateFile, state);
+  }
+
+  /** Waits until every Terminating pod is gone (a one-shot `up`, which leaves nothing running behind). */
+  async awaitDeletions(): Promise<void> {
+    this.terminatePods();
+    await Promise.all(this.terminations.values());
+    await this.finishDeletions();
   }
 
   kubeletContext(): KubeletContext {
@@ -265,11 +315,7 @@ export class Cluster {
     const pod = this.state?.pods[podName];
     const st = pod?.status.containerStatuses.find((c) => c.name === container);
     if (!pod || !st || st.pid !== pid) return null; // already handled, or an older process
-    if (pod.metadata.annotations['lab/deleting']) return null; // being deleted: expected to stop
-    // Without a PID namespace, children of a dead container's main process (nginx workers)
-    // outlive it, holding its ports. A runtime tears the whole container down: so do we, for
-    // single-container pods (every process in the pod's netns is then that container's).
-    if (pod.spec.containers.length === 1) await terminateProcesses([podNetns(pod)], 0);
+    if (isTerminating(pod)) return null; // being deleted: expected to stop
     const restartAt = recordContainerExit(pod, container, exit);
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
     recordEvent(this.state!, { type: 'Warning', reason: 'BackOff', object: `pod/${podName}`, message: `Container ${container} exited (${how})${restartAt && restartAt > Date.now() ? `; Back-off restarting failed container ${container} in pod ${podName}` : ''}` });
@@ -277,17 +323,33 @@ export class Cluster {
     return restartAt;
   }
 
+  /** A pod whose network namespace vanished: a new sandbox, its containers started again in it. */
+  async recreateSandbox(podName: string): Promise<boolean> {
+    const pod = this.state?.pods[podName];
+    if (!pod || !this.current || isTerminating(pod) || netnsExists(podNetns(pod))) return false;
+    await syncPods(this.kubeletContext(), [pod], { complete: false });
+    await writeState(this.paths.stateFile, this.state!);
+    await this.resyncServices();
+    return true;
+  }
+
   /** Starts a container again after its backoff. */
   async restartContainer(podName: string, container: string): Promise<void> {
     const pod = this.state?.pods[podName];
     const c = pod?.spec.containers.find((x) => x.name === container);
     const i = pod?.status.containerStatuses.findIndex((x) => x.name === container) ?? -1;
-    if (!pod || !c || i < 0 || pod.metadata.annotations['lab/deleting']) return;
+    if (!pod || !c || i < 0 || isTerminating(pod)) return;
     const prev = pod.status.containerStatuses[i]!;
     if (isContainerAlive(prev.pid, podNetns(pod))) return;
     pod.status.containerStatuses[i] = await startPodContainer(this.kubeletContext(), pod, c, prev);
     updatePodStatus(pod);
     await this.resyncServices();
+  }
+
+  /** The argv prefix that runs a command in a container (exec probes), by its containerID. */
+  execPrefix(containerID: string | undefined): string[] | undefined {
+    const id = containerIdOf(containerID);
+    return id ? runtimeFor(this.paths).execArgv(id, []) : undefined;
   }
 
   /** Probes every unready container until it passes its startup and readiness probes, or time runs out. */
@@ -301,7 +363,7 @@ export class Cluster {
         for (const c of pod.spec.containers) {
           const st = pod.status.containerStatuses.find((x) => x.name === c.name);
           if (!st?.pid || st.ready || !st.state.running || !pod.status.podIP) continue;
-          const target = { pod, container: c, pid: st.pid, podIP: pod.status.podIP };
+          const target = { pod, container: c, pid: st.pid, podIP: pod.status.podIP, exec: this.execPrefix(st.containerID) };
           waits.push(
             (async () => {
               for (const probe of [c.startupProbe, c.readinessProbe]) {
@@ -380,7 +442,7 @@ export class Cluster {
     const rendered = renderIngress(this.paths.stateDir, { ingresses: desired.ingresses, services, config: desired.config });
     for (const w of rendered.warnings) this.log(`ingress: ${w}`);
     // The ingress controller's pod by owner, not by label: a user's pod labelled like it is not reloaded.
-    const ingressPod = pods.find((p) => isSystemPod(p, 'ingress') && !p.metadata.annotations['lab/deleting']);
+    const ingressPod = pods.find((p) => isSystemPod(p, 'ingress') && !isTerminating(p));
     const pid = ingressPod?.status.containerStatuses[0]?.pid;
     const r = await syncIngress(this.paths.stateDir, rendered.text, ingressPod && pid ? { netns: podNetns(ingressPod), masterPid: pid } : null);
     if (r.error) {
@@ -407,6 +469,7 @@ export async function up(opts: ClusterOptions, readinessTimeoutMs = 10_000): Pro
     r.deleted.push(...(s?.deleted ?? []));
     await cluster.awaitReadiness(readinessTimeoutMs);
   }
+  await cluster.awaitDeletions();
   return r;
 }
 
@@ -439,7 +502,7 @@ export async function down(opts: DownOptions): Promise<void> {
   const state = await readState(paths.stateFile);
   const pods = new Map(Object.values(state?.pods ?? {}).map((p) => [p.metadata.name, podToRemove(p)]));
   const unrecorded = (name: string) => {
-    if (!pods.has(name)) pods.set(name, { name, netns: paths.podNetns(name), mainPids: [], terminationGracePeriodSeconds: 30 });
+    if (!pods.has(name)) pods.set(name, { name, netns: paths.podNetns(name), uid: name, terminationGracePeriodSeconds: 0 });
   };
   // Pods the state file might have lost; their processes are found through their namespace.
   for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) unrecorded(name);
@@ -451,25 +514,17 @@ export async function down(opts: DownOptions): Promise<void> {
   const all = [...pods.values()];
   if (all.length) log(`stopping ${all.length} pod(s)`);
 
-  const leftovers = (): string[] => {
-    const left = containerProcessesUnder(`${paths.stateDir}/pods`);
-    return [
-      ...[...left.rooted, ...left.starting].map((pid) => `process ${pid}`),
-      ...[...all.map((p) => p.netns), ...(mode === 'host' ? [] : [paths.nodeNetns, paths.hostNetns])].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
-    ];
-  };
+  const runtime = runtimeFor(paths);
+  const leftovers = async (): Promise<string[]> => [
+    ...(await runtime.listContainers()).map((c) => `container ${c.id.slice(0, 13)} (${c.pod.name}${c.name ? `/${c.name}` : ''})`),
+    ...[...all.map((p) => p.netns), ...(mode === 'host' ? [] : [paths.nodeNetns, paths.hostNetns])].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
+  ];
   for (let sweep = 1; ; sweep++) {
-    // Again, by namespace only: the main processes signalled the first time are gone (or reused).
-    await removePods({ paths }, sweep === 1 ? all : all.map((p) => ({ ...p, mainPids: [] })), { graceSeconds: sweep === 1 ? 5 : 0 });
-    const left = containerProcessesUnder(`${paths.stateDir}/pods`);
-    for (const pid of [...left.rooted, ...left.starting]) {
-      log(`killing leftover container process ${pid}`);
-      try {
-        signalProcess(pid, 'SIGKILL');
-      } catch {
-        /* exited meanwhile */
-      }
-    }
+    // Tearing the lab down is not a graceful deletion: every container is killed at once.
+    await removePods({ paths }, all, { graceSeconds: 0 });
+    // Containers of pods no file names any more (an `up` killed while it started them).
+    const busy = await runtime.removeAll();
+    if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);
     if (mode) {
       const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
       // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
@@ -478,7 +533,7 @@ export async function down(opts: DownOptions): Promise<void> {
     }
     // Processes killed above take a moment to go; namespaces others were still adding appear late.
     await new Promise((r) => setTimeout(r, 50));
-    const back = leftovers();
+    const back = await leftovers();
     if (back.length === 0) break;
     if (sweep === DOWN_SWEEPS) throw new Error(`instance ${opts.instance}: still there after ${sweep} sweeps: ${back.join(', ')}`);
     log(`sweeping again: ${back.join(', ')}`);

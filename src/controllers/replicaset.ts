@@ -2,7 +2,7 @@
 // the pods that exist, which pods to create and which to delete.
 import { randomUUID } from 'node:crypto';
 import { OWNER_DEPLOYMENT_ANNOTATION } from '../api/owners.ts';
-import type { Deployment, Pod } from '../api/types.ts';
+import { isTerminating, type Deployment, type Pod } from '../api/types.ts';
 import { podName, podTemplateHash, randomSuffix, replicaSetName } from './podnames.ts';
 
 export interface ReplicaSetPlan {
@@ -77,7 +77,7 @@ export function resolveIntOrPercent(v: number | string | undefined, total: numbe
 export function rolloutInProgress(deployments: Deployment[], pods: Pod[]): boolean {
   return deployments.some((d) => {
     const hash = podTemplateHash(d.spec.template);
-    return pods.some((p) => ownerDeployment(p) === d.metadata.name && p.metadata.namespace === d.metadata.namespace && p.metadata.labels[POD_TEMPLATE_HASH] !== hash && !p.metadata.annotations['lab/deleting']);
+    return pods.some((p) => ownerDeployment(p) === d.metadata.name && p.metadata.namespace === d.metadata.namespace && p.metadata.labels[POD_TEMPLATE_HASH] !== hash && !isTerminating(p));
   });
 }
 
@@ -92,7 +92,7 @@ export function rolloutInProgress(deployments: Deployment[], pods: Pod[]): boole
 export function planReplicaSets(deployments: Deployment[], pods: Pod[], rand?: (n: number) => number): ReplicaSetPlan {
   const plan: ReplicaSetPlan = { create: [], delete: [] };
   const taken = new Set(pods.map((p) => p.metadata.name));
-  const live = pods.filter((p) => !p.metadata.annotations['lab/deleting']);
+  const live = pods.filter((p) => !isTerminating(p));
   const byDeployment = new Map<string, Pod[]>();
   for (const p of live) {
     const owner = ownerDeployment(p);

@@ -73,3 +73,10 @@ async function buildBusyboxLayer(imagesDir: string, dir: string): Promise<string
   }
   return dir;
 }
+
+/** An image the lab does not have (it has no registry). */
+export class ImageNotFoundError extends Error {
+  constructor(readonly image: string) {
+    super(`image ${JSON.stringify(image)} is not one of the lab's local images; the lab has no registry`);
+  }
+}

@@ -1,18 +1,22 @@
-// The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI) and
-// running containers, and tears down pods that are gone. Batches the network work for all pods.
-import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+// The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI + a pause
+// container) and running containers, through the container runtime (runtime.ts, as the CRI), and
+// tears down pods that are gone. Batches the network work for all pods.
 import path from 'node:path';
-import type { ClusterConfig, ConfigMap, Container, ContainerStatus, Pod } from '../api/types.ts';
+import { constants as osConstants } from 'node:os';
+import { isTerminating, type ClusterConfig, type ConfigMap, type Container, type ContainerStatus, type Pod } from '../api/types.ts';
 import { restartDelay, shouldRestart } from './backoff.ts';
-import { allocate, release, releaseAllExcept } from '../cni/allocations.ts';
-import { applyCniAdd, cniDel, planCniAdd, readConfigured, vethName, type PodNetwork } from '../cni/bridge.ts';
+import { allocate, releaseAllExcept } from '../cni/allocations.ts';
+import { applyCniAdd, planCniAdd, readConfigured, vethName, type PodNetwork } from '../cni/bridge.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import type { LabNode } from '../node/node.ts';
-import { listNetns, observeLinks, pidsInNetns } from '../sys/ip.ts';
-import { isRunning, listPids, procCmdline, procRoot, procStat, signalProcess } from '../sys/proc.ts';
+import { ipBatch } from '../sys/exec.ts';
+import { isPidInNetns, listNetns, netnsExists, observeLinks } from '../sys/ip.ts';
+import { ImageNotFoundError, imagePath } from './images.ts';
+import { containerArgs } from './oci.ts';
 import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
-import { CONTAINER_INIT, isContainerAlive, startContainer } from './runtime.ts';
+import { runtimeFor, StartError } from './runc.ts';
+import { containerIdOf, isContainerAlive, type ListedContainer, type Mount, type PodRef, type RunningContainer } from './runtime.ts';
+import { removeContainersOf, type PodToRemove } from './teardown.ts';
 
 export interface KubeletContext {
   node: LabNode;
@@ -28,9 +32,15 @@ export interface KubeletContext {
 
 export const NETNS_ANNOTATION = 'lab/netns';
 export const VETH_ANNOTATION = 'lab/veth';
+/** The runtime's name in containerStatuses[].containerID ("runc://<id>"). */
+export const RUNTIME_NAME = 'runc';
 
 export function podNetns(pod: Pod): string {
   return pod.metadata.annotations[NETNS_ANNOTATION]!;
+}
+
+export function podRef(pod: Pod): PodRef {
+  return { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid ?? pod.metadata.name };
 }
 
 /** Fills in the sandbox identity (netns, veth) of new pods; pure. */
@@ -40,15 +50,71 @@ export function assignSandbox(pod: Pod, paths: InstancePaths): void {
   pod.metadata.annotations[VETH_ANNOTATION] ??= vethName(netns);
 }
 
-/** Brings every pod in `pods` (all scheduled on this node) to Running. Mutates their status. */
-export async function syncPods(ctx: KubeletContext, pods: Pod[]): Promise<void> {
-  if (pods.length === 0) return;
+/** The pod's running sandbox in a listing: its pause container, alive in the pod's namespace. */
+function runningSandbox(listed: ListedContainer[], pod: Pod): RunningContainer | undefined {
+  const sb = listed.find((c) => c.kind === 'sandbox' && c.pod.name === pod.metadata.name && c.status === 'running' && isContainerAlive(c.pid, podNetns(pod)));
+  return sb && { id: sb.id, pid: sb.pid };
+}
+
+/**
+ * Pods whose sandbox is gone while they were running: the network namespace was deleted (`ip netns
+ * del`) or the pause container died. The kubelet kills what is left and makes a new sandbox; the
+ * containers start again in it ("Pod sandbox changed, it will be killed and re-created.").
+ */
+function changedSandboxes(pods: Pod[], listed: ListedContainer[]): Pod[] {
+  return pods.filter((p) => {
+    if (!p.status.startTime || isTerminating(p)) return false; // never started
+    const mine = listed.filter((c) => c.pod.name === p.metadata.name && c.status !== 'stopped');
+    if (mine.length === 0 && p.status.containerStatuses.every((s) => !s.pid)) return false; // nothing ran: just start it
+    return !netnsExists(podNetns(p)) || !runningSandbox(listed, p);
+  });
+}
+
+/**
+ * Brings every pod in `pods` to Running. Mutates their status. `complete`: `pods` are all the pods
+ * of this node, so addresses and containers of any other pod are garbage to collect.
+ */
+export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complete?: boolean } = {}): Promise<void> {
+  const complete = opts.complete ?? true;
   const { node, paths } = ctx;
+  const runtime = runtimeFor(paths);
   pods.forEach((p) => assignSandbox(p, paths));
+  let listed = await runtime.listContainers();
+
+  if (complete) {
+    // Containers of pods that no longer exist (a deletion interrupted by a crash): removed.
+    const names = new Set(pods.map((p) => p.metadata.name));
+    const orphans = listed.filter((c) => !names.has(c.pod.name));
+    if (orphans.length) await removeContainersOf(paths, [...new Set(orphans.map((c) => c.pod.name))].map((name) => ({ name, grace: 0 })), listed);
+  }
+  // Terminating pods keep their addresses and containers until their pod workers are done with them.
+  const all = pods;
+  pods = pods.filter((p) => !isTerminating(p));
+  if (pods.length === 0) return;
+
+  const changed = changedSandboxes(pods, listed);
+  if (changed.length) {
+    for (const p of changed) ctx.onEvent?.(p, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+    await removeContainersOf(paths, changed.map((p) => ({ name: p.metadata.name, grace: 0 })), listed);
+    // Both ends of the old veth go with it; removed here so CNI ADD makes a new pair at once
+    // (the kernel destroys a namespace, and the veth in it, only some time after its last process).
+    await ipBatch(node.netns, changed.map((p) => ['link', 'del', p.metadata.annotations[VETH_ANNOTATION]!]), { force: true });
+    for (const p of changed) {
+      if (netnsExists(podNetns(p))) await ipBatch(null, [['netns', 'delete', podNetns(p)]], { force: true });
+      for (const st of p.status.containerStatuses) {
+        if (st.pid) st.lastState = { terminated: { exitCode: 137, signal: 9, reason: 'Error', finishedAt: new Date().toISOString(), ...(st.state.running ? { startedAt: st.state.running.startedAt } : {}) } };
+        st.pid = undefined;
+        st.ready = false;
+        st.backoff = { crashes: st.backoff?.crashes ?? 0, lastStart: st.backoff?.lastStart ?? 0 };
+        st.state = { waiting: { reason: 'ContainerCreating' } };
+      }
+    }
+    listed = await runtime.listContainers();
+  }
 
   // IPAM (host-local): one address per pod, kept across restarts. Addresses of pods that no
   // longer exist (a DEL interrupted by a crash) are collected first.
-  await releaseAllExcept(paths.ipamDir, new Set(pods.map(podNetns)));
+  if (complete) await releaseAllExcept(paths.ipamDir, new Set(all.map(podNetns)));
   const ips = await allocate(paths.ipamDir, { subnet: node.podCIDR, gateway: node.gateway }, pods.map(podNetns));
   for (const p of pods) {
     p.status.podIP = ips.get(podNetns(p));
@@ -62,11 +128,28 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[]): Promise<void> 
   if (plan.node.length) ctx.onProgress?.(`network: ${plan.netnsAdd.length} pod namespaces, ${plan.pod.size} veth pairs on cni0`);
   await applyCniAdd(node, plan, paths.stateDir);
 
-  // Files and containers, pods in parallel.
-  await Promise.all(pods.map((p) => syncPodContainers(ctx, p)));
+  // Sandboxes, files and containers, pods in parallel.
+  await Promise.all(pods.map((p) => syncPodContainers(ctx, p, listed)));
 }
 
-async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
+/** The pod's sandbox, started when it has none running (RunPodSandbox). */
+async function ensureSandbox(ctx: KubeletContext, pod: Pod, listed: ListedContainer[]): Promise<RunningContainer> {
+  const running = runningSandbox(listed, pod);
+  if (running) return running;
+  const runtime = runtimeFor(ctx.paths);
+  // A dead sandbox of this pod (pause killed): removed first.
+  for (const c of listed.filter((x) => x.kind === 'sandbox' && x.pod.name === pod.metadata.name)) await runtime.removeContainer(c.id, path.join(ctx.paths.podDir(pod.metadata.name), 'sandbox'));
+  const sb = await runtime.runPodSandbox({
+    pod: podRef(pod),
+    hostname: pod.spec.hostname ?? pod.metadata.name,
+    netnsPath: `/run/netns/${podNetns(pod)}`,
+    dir: path.join(ctx.paths.podDir(pod.metadata.name), 'sandbox'),
+  });
+  listed.push({ ...sb, status: 'running', kind: 'sandbox', pod: podRef(pod), name: '', sandboxId: sb.id });
+  return sb;
+}
+
+async function syncPodContainers(ctx: KubeletContext, pod: Pod, listed: ListedContainer[]): Promise<void> {
   const netns = podNetns(pod);
   const [, sources] = await Promise.all([writePodEtc(ctx.paths.netnsEtc(netns), pod, ctx.config), writeVolumes(ctx.paths.podDir(pod.metadata.name), pod, ctx.configMaps)]);
   pod.status.startTime ??= new Date().toISOString();
@@ -79,57 +162,103 @@ async function syncPodContainers(ctx: KubeletContext, pod: Pod): Promise<void> {
       statuses.push(prev);
       continue;
     }
-    // A controller killed between starting a container and recording its pid left it running
-    // unrecorded: adopt it (by its root directory, or its arguments while it is still starting)
-    // rather than start a second one.
-    const cdir = path.join(ctx.paths.podDir(pod.metadata.name), 'containers', c.name);
-    const procs = existsSync(cdir) ? containerProcessesUnder(cdir) : undefined;
-    const orphan = procs && (procs.rooted.find((pid) => isContainerAlive(pid, netns) && isMainProcess(pid)) ?? procs.starting[0]);
-    if (orphan && (!prev || !isContainerAlive(prev.pid, netns))) {
-      statuses.push({ name: c.name, ready: !c.readinessProbe && !c.startupProbe, started: !c.startupProbe, restartCount: prev?.restartCount ?? 0, pid: orphan, state: { running: { startedAt: new Date().toISOString() } }, backoff: { crashes: prev?.backoff?.crashes ?? 0, lastStart: Date.now() } });
+    // A controller killed between starting a container and recording it left it running
+    // unrecorded: adopt it from the runtime's list rather than start a second one.
+    const orphan = listed.find((x) => x.kind === 'container' && x.pod.name === pod.metadata.name && x.name === c.name && x.status === 'running' && isPidInNetns(x.pid, netns));
+    if (orphan) {
+      statuses.push({ name: c.name, ready: false, started: !c.startupProbe, restartCount: prev?.restartCount ?? 0, containerID: `${RUNTIME_NAME}://${orphan.id}`, pid: orphan.pid, state: { running: { startedAt: new Date().toISOString() } }, backoff: { crashes: prev?.backoff?.crashes ?? 0, lastStart: Date.now() } });
       ctx.onEvent?.(pod, 'Normal', 'Adopted', `Adopted running container ${c.name}`);
       continue;
     }
-    statuses.push(await startPodContainer(ctx, pod, c, prev, sources));
+    statuses.push(await startPodContainer(ctx, pod, c, prev, sources, listed));
   }
   pod.status.containerStatuses = statuses;
   updatePodStatus(pod);
 }
 
+/** Environment of a container: the image's PATH, the kubelet's HOSTNAME, then the manifest's. */
+function containerEnv(pod: Pod, c: Container): Record<string, string> {
+  const env: Record<string, string> = { PATH: imagePath(c.image), HOSTNAME: pod.spec.hostname ?? pod.metadata.name, HOME: '/root' };
+  for (const e of c.env) env[e.name] = e.value;
+  return env;
+}
+
+/** /etc/hosts, /etc/resolv.conf and /etc/hostname, bind-mounted as the kubelet and containerd do. */
+function etcMounts(etcDir: string): Mount[] {
+  return ['hosts', 'resolv.conf', 'hostname'].map((f) => ({ source: path.join(etcDir, f), target: `/etc/${f}`, readOnly: false }));
+}
+
 /**
  * Starts one container of a pod and returns its new status (restart count carried over).
  * `volumes` (volume name -> directory) when the pod's volumes were just written, else written here.
+ * A container that cannot start (unknown image, no such executable) gets a waiting status with
+ * its backoff, as Kubernetes shows ErrImagePull or a StartError.
  */
-export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Container, prev: ContainerStatus | undefined, volumes?: Map<string, string>): Promise<ContainerStatus> {
-  const netns = podNetns(pod);
+export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Container, prev: ContainerStatus | undefined, volumes?: Map<string, string>, listed?: ListedContainer[]): Promise<ContainerStatus> {
+  const runtime = runtimeFor(ctx.paths);
   const podDir = ctx.paths.podDir(pod.metadata.name);
   const cmVolumes = new Set(pod.spec.volumes.filter((v) => v.configMap).map((v) => v.name));
   const sources = volumes ?? (await writeVolumes(podDir, pod, ctx.configMaps));
-  const pid = await startContainer({
-    netns,
-    hostname: pod.spec.hostname ?? pod.metadata.name,
-    etcDir: ctx.paths.netnsEtc(netns),
-    containerDir: path.join(podDir, 'containers', c.name),
-    imagesDir: ctx.paths.imagesDir,
-    container: c,
-    mounts: containerMounts(sources, c.volumeMounts, cmVolumes),
-    onExit: (code, signal) => ctx.onContainerExit?.(pod, c.name, pid, code, signal),
-  });
-  const started = prev !== undefined; // a status exists: this is a restart
-  ctx.onEvent?.(pod, 'Normal', 'Started', `Started container ${c.name}`);
+  const sandbox = await ensureSandbox(ctx, pod, listed ?? (await runtime.listContainers()));
+  const restart = prev !== undefined && (prev.pid !== undefined || prev.lastState !== undefined || prev.containerID !== undefined);
   const now = Date.now();
-  return {
-    name: c.name,
-    // Not ready yet: the prober decides, or, without a readiness probe, the controller once it has
-    // seen the container still running (Controller.confirmRunning; a one-shot `up` in awaitReadiness).
-    ready: false,
-    started: !c.startupProbe,
-    restartCount: (prev?.restartCount ?? 0) + (started ? 1 : 0),
-    pid,
-    state: { running: { startedAt: new Date(now).toISOString() } },
-    ...(prev?.lastState ? { lastState: prev.lastState } : {}),
-    backoff: { crashes: prev?.backoff?.crashes ?? 0, lastStart: now },
-  };
+  try {
+    const started = await runtime.startContainer(
+      sandbox,
+      {
+        pod: podRef(pod),
+        name: c.name,
+        image: c.image,
+        args: containerArgs(c, undefined),
+        env: containerEnv(pod, c),
+        cwd: c.workingDir ?? '/',
+        mounts: [...etcMounts(ctx.paths.netnsEtc(podNetns(pod))), ...containerMounts(sources, c.volumeMounts, cmVolumes)],
+        securityContext: (c as { securityContext?: import('./oci.ts').SecurityContext }).securityContext,
+        dir: path.join(podDir, 'containers', c.name),
+      },
+      (code, exited) => {
+        // null: its waiter was killed, the container may live on (the liveness poll watches it).
+        if (code === null) return;
+        const signal = code > 128 ? signalName(code - 128) : null;
+        ctx.onContainerExit?.(pod, c.name, exited.pid, code, signal);
+      },
+    );
+    const pid = started.pid;
+    ctx.onEvent?.(pod, 'Normal', 'Started', `Started container ${c.name}`);
+    return {
+      name: c.name,
+      // Not ready yet: the prober decides, or, without a readiness probe, the controller once it has
+      // seen the container still running (Controller.confirmRunning; a one-shot `up` in awaitReadiness).
+      ready: false,
+      started: !c.startupProbe,
+      restartCount: (prev?.restartCount ?? 0) + (restart ? 1 : 0),
+      containerID: `${RUNTIME_NAME}://${started.id}`,
+      pid,
+      state: { running: { startedAt: new Date(now).toISOString() } },
+      ...(prev?.lastState ? { lastState: prev.lastState } : {}),
+      backoff: { crashes: prev?.backoff?.crashes ?? 0, lastStart: now },
+    };
+  } catch (e) {
+    if (!(e instanceof ImageNotFoundError) && !(e instanceof StartError)) throw e;
+    const imageErr = e instanceof ImageNotFoundError;
+    ctx.onEvent?.(pod, 'Warning', 'Failed', imageErr ? `Failed to pull image "${c.image}": ${e.message}` : `Error: failed to start container "${c.name}": ${e.message}`);
+    const { delayMs, next } = restartDelay(prev?.backoff ?? { crashes: 0, lastStart: 0 }, now);
+    const reason = imageErr ? (prev?.state.waiting?.reason === 'ErrImagePull' || prev?.state.waiting?.reason === 'ImagePullBackOff' ? 'ImagePullBackOff' : 'ErrImagePull') : 'RunContainerError';
+    return {
+      name: c.name,
+      ready: false,
+      started: false,
+      restartCount: prev?.restartCount ?? 0,
+      state: { waiting: { reason, message: e.message } },
+      ...(prev?.lastState ? { lastState: prev.lastState } : {}),
+      backoff: { ...next, until: now + Math.max(delayMs, 1000) },
+    };
+  }
+}
+
+function signalName(n: number): NodeJS.Signals | null {
+  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);
+  return entry ? (entry[0] as NodeJS.Signals) : null;
 }
 
 /**
@@ -171,119 +300,9 @@ export function updatePodStatus(pod: Pod): void {
   ];
 }
 
-/** What the kubelet needs to remove a pod: its name, namespace and container main processes. */
-export interface PodToRemove {
-  name: string;
-  netns: string;
-  /** Container main processes (recorded pids still alive in the pod's netns). */
-  mainPids: number[];
-  terminationGracePeriodSeconds: number;
-}
-
 export function podToRemove(p: Pod): PodToRemove {
-  const netns = podNetns(p);
-  return {
-    name: p.metadata.name,
-    netns,
-    mainPids: p.status.containerStatuses.filter((c) => c.pid && isContainerAlive(c.pid, netns)).map((c) => c.pid!),
-    terminationGracePeriodSeconds: p.spec.terminationGracePeriodSeconds ?? 30,
-  };
+  return { name: p.metadata.name, netns: podNetns(p), uid: podRef(p).uid, terminationGracePeriodSeconds: p.spec.terminationGracePeriodSeconds ?? 30 };
 }
 
-/**
- * Stops and removes pods: SIGTERM to each container's main process, up to the grace period, then
- * whatever is left in the pods' namespaces; then the network (CNI DEL), IPs and files.
- */
-export async function removePods(ctx: Pick<KubeletContext, 'paths'>, pods: PodToRemove[], opts: { graceSeconds?: number } = {}): Promise<void> {
-  if (pods.length === 0) return;
-  const netnsNames = pods.map((p) => p.netns);
-  const grace = Math.min(opts.graceSeconds ?? 30, ...pods.map((p) => p.terminationGracePeriodSeconds));
-  // As the kubelet: SIGTERM to each container's main process, then (below) whatever is left.
-  // Its children (a web server's per-connection handlers) finish the requests in flight.
-  const mains = pods.flatMap((p) => p.mainPids);
-  for (const pid of mains) signalProcess(pid, 'SIGTERM');
-  const deadline = Date.now() + grace * 1000;
-  while (mains.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  await terminateProcesses(netnsNames, Math.min(1, Math.max(0, (deadline - Date.now()) / 1000)));
-  await cniDel(netnsNames, ctx.paths.stateDir);
-  await release(ctx.paths.ipamDir, new Set(netnsNames));
-  await Promise.all([
-    ...pods.map((p) => rm(ctx.paths.podDir(p.name), { recursive: true, force: true })),
-    ...netnsNames.map((n) => rm(ctx.paths.netnsEtc(n), { recursive: true, force: true })),
-  ]);
-}
-
-/** Processes of the containers under a directory (a pod's, or all of an instance's pods). */
-export interface ContainerProcesses {
-  /**
-   * Running containers: they chroot into <stateDir>/pods/<pod>/containers/<c>/rootfs, so
-   * /proc/<pid>/root names the instance they belong to even when their network namespace is gone
-   * (a namespace file can lose its mount, e.g. when `ip netns add` ran in another mount namespace).
-   */
-  rooted: number[];
-  /**
-   * Containers still starting: `ip netns exec … container-init.sh <dir>/…/rootfs …` up to the
-   * `chroot` (the same PID all along), whose root is not yet under `dir`. A controller killed in
-   * that moment leaves one behind. Recognised by their arguments: the init script (or chroot) and
-   * a root file system under `dir`.
-   */
-  starting: number[];
-}
-
-/**
- * One pass over /proc for the container processes under `dir`: the kubelet adopts them instead of
- * starting a second container, `lab down` leaves none behind.
- */
-export function containerProcessesUnder(dir: string): ContainerProcesses {
-  const out: ContainerProcesses = { rooted: [], starting: [] };
-  for (const pid of listPids()) {
-    const root = procRoot(pid);
-    if (root === null) continue; // gone
-    if (root.startsWith(dir + '/')) {
-      out.rooted.push(pid);
-      continue;
-    }
-    const argv = procCmdline(pid);
-    if (argv === null) continue;
-    const init = argv.includes(CONTAINER_INIT) || path.basename(argv[0] ?? '') === 'chroot';
-    if (init && argv.some((a) => a.startsWith(dir + '/') && a.endsWith('/rootfs')) && isRunning(pid)) out.starting.push(pid);
-  }
-  return out;
-}
-
-/** The container's first process, not one of its children (whose parent is in the same root). */
-function isMainProcess(pid: number): boolean {
-  const stat = procStat(pid);
-  const own = procRoot(pid);
-  if (own === null || !stat) return false;
-  const parents = procRoot(stat.ppid);
-  // The parent's root is not even readable (init, after the controller died): not the container.
-  if (parents === null) return true;
-  return parents !== own;
-}
-
-/** Signals only processes inside our own pod namespaces: never anything by name. */
-export async function terminateProcesses(netnsNames: string[], graceSeconds: number): Promise<void> {
-  const signalAll = (sig: NodeJS.Signals): number => {
-    let n = 0;
-    for (const pids of pidsInNetns(netnsNames).values()) {
-      for (const pid of pids) {
-        try {
-          signalProcess(pid, sig);
-          n++;
-        } catch {
-          /* already gone */
-        }
-      }
-    }
-    return n;
-  };
-  if (signalAll('SIGTERM') === 0) return;
-  const deadline = Date.now() + graceSeconds * 1000;
-  while (Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 25));
-    if ([...pidsInNetns(netnsNames).values()].every((p) => p.length === 0)) return;
-  }
-  signalAll('SIGKILL');
-  for (let i = 0; i < 40 && [...pidsInNetns(netnsNames).values()].some((p) => p.length > 0); i++) await new Promise((r) => setTimeout(r, 25));
-}
+export { containerIdOf };
+export { removePods, type PodToRemove } from './teardown.ts';

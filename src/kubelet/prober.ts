@@ -1,6 +1,6 @@
 // The kubelet's probe workers: one per (container, probe kind), running while the container
 // runs. httpGet/tcpSocket probes go through the prober agent inside the node; exec probes run
-// the command inside the container with nsenter.
+// the command inside the container (`runc exec`, as the CRI's ExecSync).
 import readline from 'node:readline';
 import type { Container, Pod, Probe } from '../api/types.ts';
 import { run, type Netns } from '../sys/exec.ts';
@@ -81,12 +81,15 @@ export interface ProbeTarget {
   container: Container;
   pid: number;
   podIP: string;
+  /** The argv prefix that runs a command inside the container (runtime execArgv). */
+  exec?: string[];
 }
 
 export async function runProbe(agent: ProberAgent, probe: Probe, t: ProbeTarget): Promise<ProbeResult> {
   const timeoutMs = clampDelay(probe.timeoutSeconds * 1000);
   if (probe.exec) {
-    const r = await run(['nsenter', '--target', String(t.pid), '--mount', '--uts', '--net', '--root', '--wd', '--', ...probe.exec.command], { allowFail: true, timeoutMs });
+    if (!t.exec) return { id: 0, ok: false, message: 'the container has no runtime ID to exec in' };
+    const r = await run([...t.exec, ...probe.exec.command], { allowFail: true, timeoutMs });
     return { id: 0, ok: r.exitCode === 0, message: r.exitCode === 0 ? 'ok' : `command ${JSON.stringify(probe.exec.command.join(' '))} exited with ${r.exitCode}: ${(r.stdout + r.stderr).trim().slice(0, 200)}` };
   }
   const spec = probe.httpGet ?? probe.tcpSocket;

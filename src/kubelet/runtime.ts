@@ -1,18 +1,9 @@
-// The container runtime: starts a container's process inside its pod's network namespace, with
-// its own hostname, an overlay root filesystem and its volumes. The process is detached (its own
-// session, stdio to a log file) so it outlives the controller, as containers outlive a kubelet
-// restart.
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
-import { LAB_ROOT } from '../api/system.ts';
-import type { Container, EnvVar } from '../api/types.ts';
+// The container runtime as the kubelet sees it: a small interface in the shape of the CRI's
+// RuntimeService (RunPodSandbox, CreateContainer+StartContainer, StopContainer, RemoveContainer,
+// ListContainers, Exec). src/kubelet/runc.ts implements it with runc, as k3s's containerd does.
 import { isPidInNetns } from '../sys/ip.ts';
 import { isRunning } from '../sys/proc.ts';
-import { spawnDetached } from '../sys/stream.ts';
-import { ensureImage, imagePath } from './images.ts';
-
-// Found from the checkout, not this file: the CLI runs a bundle under build/.
-export const CONTAINER_INIT = path.join(LAB_ROOT, 'src', 'kubelet', 'container-init.sh');
+import type { SecurityContext } from './oci.ts';
 
 export interface Mount {
   source: string;
@@ -20,67 +11,78 @@ export interface Mount {
   readOnly: boolean;
 }
 
-export interface ContainerLaunch {
-  netns: string;
+/** Who a container belongs to: written into its OCI annotations, read back by ListContainers. */
+export interface PodRef {
+  name: string;
+  namespace: string;
+  uid: string;
+}
+
+export interface SandboxConfig {
+  pod: PodRef;
   hostname: string;
-  /** Files `ip netns exec` bind-mounts over /etc for this pod (hosts, resolv.conf, hostname). */
-  etcDir: string;
-  /** <podDir>/containers/<name>: overlay upper/work/rootfs and the log. */
-  containerDir: string;
-  imagesDir: string;
-  container: Container;
+  /** The pod's network namespace (made by CNI ADD), joined by path. */
+  netnsPath: string;
+  /** <podDir>/sandbox: the sandbox container's bundle. */
+  dir: string;
+}
+
+export interface ContainerConfig {
+  pod: PodRef;
+  name: string;
+  image: string;
+  /** Entry point and arguments, already resolved against the image (oci.ts containerArgs). */
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** /etc/hosts, /etc/resolv.conf, /etc/hostname and the volumes. */
   mounts: Mount[];
-  extraEnv?: EnvVar[];
-  /** Called when the process exits (only while this controller process is its parent). */
-  onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
+  securityContext?: SecurityContext;
+  /** <podDir>/containers/<name>: bundle, writable layer, log. */
+  dir: string;
 }
 
-/** The argv that starts the container (pure, so tests and `lab describe` can show it). */
-export function containerArgv(l: ContainerLaunch, lower: string): string[] {
-  const c = l.container;
-  const command = [...(c.command ?? ['sh']), ...(c.args ?? [])];
-  const d = l.containerDir;
-  return [
-    'ip', 'netns', 'exec', l.netns,
-    'unshare', '--uts', '--',
-    'sh', CONTAINER_INIT, path.join(d, 'rootfs'), lower, path.join(d, 'upper'), path.join(d, 'work'), l.hostname, l.etcDir,
-    ...l.mounts.flatMap((m) => [m.source, m.target, m.readOnly ? 'ro' : 'rw']),
-    '--',
-    ...command,
-  ];
+export interface RunningContainer {
+  id: string;
+  /** The container's first process, as the machine numbers it. */
+  pid: number;
 }
 
-export function containerLogPath(containerDir: string): string {
-  return path.join(containerDir, 'container.log');
+/** A container as ListContainers reports it. */
+export interface ListedContainer {
+  id: string;
+  pid: number;
+  status: 'created' | 'running' | 'paused' | 'stopped' | 'creating';
+  kind: 'sandbox' | 'container';
+  pod: PodRef;
+  /** Container name (empty for a sandbox). */
+  name: string;
+  sandboxId: string;
 }
 
-/** Containers this process started that have not exited yet: their exits arrive as events. */
-const ownChildren = new Set<number>();
+/**
+ * How a container ended, heard from the process that waits for it. `code` is the container's exit
+ * status, 128+N for a signal N, as Kubernetes reports it; null when its waiter was killed and the
+ * container may still be running (then nothing is known: the kubelet checks).
+ */
+export type ExitHandler = (code: number | null, container: RunningContainer) => void;
 
-/** True for a container process this controller started and whose exit it will hear of. */
-export function isOwnChild(pid: number): boolean {
-  return ownChildren.has(pid);
+export interface ContainerRuntime {
+  runPodSandbox(c: SandboxConfig): Promise<RunningContainer>;
+  /** Creates and starts a container in the sandbox; `onExit` hears of its end while this process lives. */
+  startContainer(sandbox: RunningContainer, c: ContainerConfig, onExit: ExitHandler): Promise<RunningContainer>;
+  listContainers(): Promise<ListedContainer[]>;
+  /** Sends a signal to the container's first process (SIGKILL always ends it). */
+  killContainer(id: string, signal: NodeJS.Signals): Promise<void>;
+  /** Removes a stopped (or, forced, a running) container and its root filesystem mount. */
+  removeContainer(id: string, dir: string): Promise<void>;
+  /** The argv that runs `command` inside a running container (kubectl exec, exec probes). */
+  execArgv(id: string, command: string[], opts?: { tty?: boolean }): string[];
 }
 
-export async function startContainer(l: ContainerLaunch): Promise<number> {
-  const lower = await ensureImage(l.imagesDir, l.container.image);
-  await Promise.all(['rootfs', 'upper', 'work'].map((d) => mkdir(path.join(l.containerDir, d), { recursive: true })));
-  const argv = containerArgv(l, lower);
-  for (const a of argv) if (a.includes('\0')) throw new Error('refusing NUL in container argument');
-  const env: Record<string, string> = { PATH: imagePath(l.container.image), HOSTNAME: l.hostname, HOME: '/root' };
-  for (const e of [...(l.extraEnv ?? []), ...l.container.env]) env[e.name] = e.value;
-  const pid = spawnDetached(argv, {
-    env,
-    logFile: containerLogPath(l.containerDir),
-    // An exit is an event: it never arrives before spawnDetached has returned the pid.
-    onExit: (code, signal) => {
-      ownChildren.delete(pid!);
-      l.onExit?.(code, signal);
-    },
-  });
-  if (pid === null) throw new Error(`could not start container ${l.container.name} in ${l.netns}`);
-  ownChildren.add(pid);
-  return pid;
+/** The ID Kubernetes shows in containerStatuses[].containerID: "<runtime>://<id>". */
+export function containerIdOf(containerID: string | undefined): string | undefined {
+  return containerID?.replace(/^[a-z]+:\/\//, '');
 }
 
 /**

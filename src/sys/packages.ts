@@ -23,6 +23,9 @@ export const PROGRAMS: readonly Program[] = [
   // flock(2) on the instance lock (src/sys/flock.ts): Node has no call for it.
   { command: 'flock', aptPackage: 'util-linux', usedBy: 'lab' },
   { command: 'mount', aptPackage: 'mount', usedBy: 'lab' },
+  { command: 'umount', aptPackage: 'mount', usedBy: 'lab' },
+  // The OCI runtime that runs every container (src/kubelet/runc.ts), as under k3s's containerd.
+  { command: 'runc', aptPackage: 'runc', usedBy: 'lab' },
   { command: 'chroot', aptPackage: 'coreutils', usedBy: 'lab' },
   { command: 'sh', aptPackage: 'dash', usedBy: 'lab' },
   { command: 'hostname', aptPackage: 'hostname', usedBy: 'lab' },

@@ -129,3 +129,39 @@ export function childPids(pid: number): number[] {
 export function signalProcess(pid: number, signal: NodeJS.Signals): void {
   process.kill(pid, signal);
 }
+
+/**
+ * The signals the process has a handler for (SigCgt in /proc/<pid>/status), or null when it is
+ * gone. A PID namespace's init (a container's first process) only receives, from outside its
+ * namespace, the signals it handles, plus SIGKILL and SIGSTOP: the kernel drops the rest.
+ */
+export function procCaughtSignals(pid: number): Set<number> | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /^SigCgt:\s*([0-9a-f]+)$/m.exec(text);
+  if (!m) return null;
+  const mask = BigInt(`0x${m[1]}`);
+  const out = new Set<number>();
+  for (let sig = 1; sig <= 64; sig++) if ((mask >> BigInt(sig - 1)) & 1n) out.add(sig);
+  return out;
+}
+
+/** The process's PID as seen inside its own PID namespace (NSpid's last field), or null. */
+export function procNamespacePid(pid: number): number | null {
+  try {
+    const m = /^NSpid:\s*(.+)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const last = m?.[1]?.trim().split(/\s+/).at(-1);
+    return last === undefined ? null : Number(last);
+  } catch {
+    return null;
+  }
+}
+
+/** The path of one of a process's namespaces (runc joins a pod sandbox's IPC and UTS namespaces by it). */
+export function procNamespacePath(pid: number, kind: 'net' | 'ipc' | 'uts' | 'pid' | 'mnt'): string {
+  return `/proc/${pid}/ns/${kind}`;
+}

@@ -3,7 +3,7 @@
 // conntrack entries, packets) and need to say which Service, endpoint or pod a line belongs to.
 // Pure: built from the state file the controller writes.
 import type { LabState } from '../api/store.ts';
-import type { Pod, Service, ServicePort } from '../api/types.ts';
+import { isTerminating, type Pod, type Service, type ServicePort } from '../api/types.ts';
 import { endpointChainName, servicePortChains, servicePortNameString, type ServicePortChains } from '../proxy/names.ts';
 
 export interface EndpointRef {
@@ -63,11 +63,11 @@ export function podLabel(p: Pod): string {
 }
 
 export function buildClusterIndex(state: Pick<LabState, 'pods' | 'services' | 'endpoints' | 'nodeIP' | 'nodeName'>): ClusterIndex {
-  const pods = Object.values(state.pods).filter((p) => !p.metadata.annotations['lab/deleting']);
+  const pods = Object.values(state.pods).filter((p) => !isTerminating(p));
   const allPods = Object.values(state.pods);
   const byIP = new Map<string, Pod>();
   // A deleted pod's IP may have been handed out again: live pods win.
-  for (const p of [...allPods.filter((x) => x.metadata.annotations['lab/deleting']), ...pods]) if (p.status.podIP) byIP.set(p.status.podIP, p);
+  for (const p of [...allPods.filter((x) => isTerminating(x)), ...pods]) if (p.status.podIP) byIP.set(p.status.podIP, p);
   const byName = new Map(allPods.map((p) => [p.metadata.name, p]));
   const byVeth = new Map(allPods.filter((p) => p.metadata.annotations['lab/veth']).map((p) => [p.metadata.annotations['lab/veth']!, p]));
   const endpointsByKey = new Map((state.endpoints ?? []).map((e) => [`${e.metadata.namespace}/${e.metadata.name}`, e]));

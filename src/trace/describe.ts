@@ -2,7 +2,7 @@
 // kernel objects behind it (netns, veth and its peer, KUBE-* chains, sysctls). Pure: the kernel
 // observations are passed in.
 import type { LabEvent, LabState } from '../api/store.ts';
-import type { ContainerState, Pod, Probe, Service } from '../api/types.ts';
+import { isTerminating, type ContainerState, type Pod, type Probe, type Service } from '../api/types.ts';
 import { age } from '../api/age.ts';
 import { formatCidr, parseCidr } from '../util/cidr.ts';
 import { podLabel, type ClusterIndex } from './cluster.ts';
@@ -107,7 +107,7 @@ export function describePod(pod: Pod, state: LabState, index: ClusterIndex, net:
   d.kv('Start Time', pod.status.startTime);
   d.kv('Labels', mapText(m.labels));
   d.kv('Annotations', mapText(m.annotations, ': '));
-  d.kv('Status', m.annotations['lab/deleting'] ? 'Terminating' : pod.status.phase);
+  d.kv('Status', isTerminating(pod) ? 'Terminating' : pod.status.phase);
   d.kv('IP', pod.status.podIP);
   const owner = m.ownerReferences?.[0];
   d.kv('Controlled By', owner ? `${owner.kind}/${owner.name}` : undefined);

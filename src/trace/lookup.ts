@@ -1,7 +1,7 @@
 // Finding the object a learner names on the command line: `app2-…-abcde`, `pod/app2-…`,
 // `deploy/app2`, `svc/app2-service`, `kube-system/coredns-…`. Pure.
 import type { LabState } from '../api/store.ts';
-import type { Pod, Service } from '../api/types.ts';
+import { isTerminating, type Pod, type Service } from '../api/types.ts';
 
 export type ObjectKind = 'pod' | 'service' | 'deployment' | 'node';
 
@@ -31,7 +31,7 @@ export function splitRef(ref: string): { kind?: ObjectKind; namespace?: string; 
   throw new Error(`cannot read ${JSON.stringify(ref)}: use <name>, <kind>/<name> or <namespace>/<name>`);
 }
 
-const live = (p: Pod) => !p.metadata.annotations['lab/deleting'];
+const live = (p: Pod) => !isTerminating(p);
 
 function byNamespace<T extends { metadata: { namespace: string } }>(xs: T[], namespace: string | undefined): T[] {
   return namespace ? xs.filter((x) => x.metadata.namespace === namespace) : xs;

@@ -68,7 +68,7 @@ describe.skipIf(!isRoot || MINUTES <= 0)(`soak: ${MINUTES} min of kills and scal
         const victim = candidates[Math.floor(Math.random() * candidates.length)]!;
         const at = Date.now();
         try {
-          process.kill(victim.status.containerStatuses[0]!.pid!, 'SIGSEGV');
+          process.kill(victim.status.containerStatuses[0]!.pid!, 'SIGKILL');
           disruptions.push({ at, what: `kill ${victim.metadata.name}`, windowMs: KILL_WINDOW_MS });
         } catch {
           /* it was restarting */

@@ -7,7 +7,7 @@ function pod(name: string, opts: { ip?: string; ready?: boolean; phase?: Pod['st
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: opts.ns ?? 'default', labels: opts.labels ?? { app: 'app2' }, annotations: opts.deleting ? { 'lab/deleting': '2026-01-01T00:00:00Z' } : {} },
+    metadata: { name, namespace: opts.ns ?? 'default', labels: opts.labels ?? { app: 'app2' }, annotations: {}, ...(opts.deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
     spec: {
       containers: [{ name: 'c', image: 'busybox', env: [], volumeMounts: [], ports: (opts.ports ?? [{ name: 'http', containerPort: 80 }]).map((p) => ({ protocol: 'TCP' as const, ...p })) }],
       volumes: [],

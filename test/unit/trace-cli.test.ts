@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { LabState } from '../../src/api/store.ts';
-import { execArgv } from '../../src/cli/commands/exec.ts';
+import { RuncRuntime } from '../../src/kubelet/runc.ts';
+import { instancePaths } from '../../src/node/instance.ts';
 import { captureTargets, tcpdumpArgv } from '../../src/cli/commands/tcpdump.ts';
 import { buildClusterIndex } from '../../src/trace/cluster.ts';
 
@@ -43,7 +44,9 @@ describe('lab tcpdump targets', () => {
 });
 
 describe('lab exec argv', () => {
-  it('joins the container process\'s namespaces and root, starting in the container\'s working directory', () => {
-    expect(execArgv(4242, '/tmp', ['sh', '-c', 'echo $ROLE'])).toEqual(['nsenter', '--target', '4242', '--net', '--uts', '--mount', '--root', '--wdns=/tmp', '--', 'sh', '-c', 'echo $ROLE']);
+  it('is runc exec in the instance\'s runc root, a terminal only when asked for', () => {
+    const runtime = new RuncRuntime(instancePaths('pplt-tx'));
+    expect(runtime.execArgv('abc123', ['sh', '-c', 'echo $ROLE'])).toEqual(['runc', '--root', '/run/packet-path-lab/pplt-tx/runc', 'exec', 'abc123', 'sh', '-c', 'echo $ROLE']);
+    expect(runtime.execArgv('abc123', ['sh'], { tty: true })).toEqual(['runc', '--root', '/run/packet-path-lab/pplt-tx/runc', 'exec', '--tty', 'abc123', 'sh']);
   });
 });

@@ -225,8 +225,8 @@ describe('the default lab state', () => {
     expect(s.endpoints).toEqual([]);
 
     const app2 = s.deployments[1]!;
-    expect(app2.source).toEqual({ file: 'lab/cluster.yaml', line: 71 });
-    expect(readFileSync('lab/cluster.yaml', 'utf8').split('\n')[70]).toBe('apiVersion: apps/v1');
+    expect(app2.source).toEqual({ file: 'lab/cluster.yaml', line: 75 });
+    expect(readFileSync('lab/cluster.yaml', 'utf8').split('\n')[74]).toBe('apiVersion: apps/v1');
     expect(app2.metadata.namespace).toBe('default');
     const pod = app2.spec.template.spec;
     expect(pod.restartPolicy).toBe('Always');

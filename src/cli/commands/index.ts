@@ -84,7 +84,7 @@ export const commands: CommandModule<object, never>[] = [
         .option('container', { alias: 'c', type: 'string', describe: 'container name (default: the first)' })
         .option('namespace', { alias: 'n', type: 'string', describe: 'namespace of the pod' })
         .option('stdin', { alias: 'i', type: 'boolean', describe: 'accepted for kubectl habits: stdin is always attached' })
-        .option('tty', { alias: 't', type: 'boolean', describe: 'accepted for kubectl habits: the terminal is passed through' })
+        .option('tty', { alias: 't', type: 'boolean', describe: 'a terminal inside the container (runc exec --tty), when stdin is one' })
         .example('$0 exec app1-6984ff456-s2d2h -- cat /etc/resolv.conf', "the pod's resolver: the cluster DNS")
         .example('$0 exec deploy/app2 -- wget -qO- http://app1-service', 'call a Service from inside a pod') as Argv,
     handler: async (a) => (await import('./exec.ts')).execHandler(a),
@@ -134,13 +134,13 @@ export const commands: CommandModule<object, never>[] = [
   }),
   command<Kill.Args>({
     command: 'kill <pod>',
-    describe: "crash a pod's container as a segfault would (SIGSEGV); --signal for another",
+    describe: "kill a pod's container (SIGKILL), to watch the kubelet, endpoints and kube-proxy react; --signal for another",
     builder: (y) =>
       common(y)
         .positional('pod', { type: 'string', demandOption: true })
         .option('container', { alias: 'c', type: 'string' })
         .option('namespace', { alias: 'n', type: 'string', default: 'default' })
-        .option('signal', { type: 'string', default: 'SEGV', describe: 'SEGV, KILL, TERM, ...' }) as Argv,
+        .option('signal', { type: 'string', default: 'KILL', describe: 'KILL, TERM, HUP, ... (PID 1 of a container only receives signals it handles, and KILL)' }) as Argv,
     handler: async (a) => (await import('./kill.ts')).killHandler(a),
   }),
   command<Proxy.Args>({

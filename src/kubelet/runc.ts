@@ -1,0 +1,232 @@
+// The runtime with runc, as k3s's containerd drives it (one OCI bundle per container):
+// - the pod sandbox is a pause container holding the pod's IPC and UTS namespaces (and the
+//   hostname), inside the network namespace CNI made;
+// - each container gets a fresh overlay root (the image below, a new writable layer above, mounted
+//   here before runc starts, as containerd's snapshotter does) and its own PID and mount namespaces;
+// - `runc run` stays in the foreground as the container's waiter (containerd-shim's job): it
+//   reaps the container and exits with its status, which this process hears as an exit event.
+//   It runs detached (own session), so containers outlive a controller; after a restart the
+//   kubelet finds them again with `runc list` (their OCI annotations name pod and container).
+// Everything runc knows lives under a per-instance --root, so instances never see each other's
+// containers and `lab down` finds all of them.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { removeCgroupIfEmpty, removeCgroupTree } from '../sys/cgroup.ts';
+import { run } from '../sys/exec.ts';
+import { mountOverlay, mountsUnder, unmount } from '../sys/mount.ts';
+import { procNamespacePath } from '../sys/proc.ts';
+import { spawnDetached } from '../sys/stream.ts';
+import type { InstancePaths } from '../node/instance.ts';
+import { ensureImage, imagePath } from './images.ts';
+import { ociSpec } from './oci.ts';
+import type { ContainerConfig, ContainerRuntime, ExitHandler, ListedContainer, PodRef, RunningContainer, SandboxConfig } from './runtime.ts';
+
+export const PAUSE_IMAGE = 'packet-path-lab/pause';
+
+/** containerd's CRI annotations: how a listed container is tied to its pod. */
+export const ANNOTATIONS = {
+  type: 'io.kubernetes.cri.container-type',
+  sandboxId: 'io.kubernetes.cri.sandbox-id',
+  podName: 'io.kubernetes.cri.sandbox-name',
+  podNamespace: 'io.kubernetes.cri.sandbox-namespace',
+  podUid: 'io.kubernetes.cri.sandbox-uid',
+  name: 'io.kubernetes.cri.container-name',
+  image: 'io.kubernetes.cri.image-name',
+} as const;
+
+/** How long runc may take to start a container's process (it writes the pid file then). */
+const START_TIMEOUT_MS = 30_000;
+
+/** Container processes whose waiter is this process's child: their exits arrive as events. */
+const ownChildren = new Set<number>();
+
+/** True for a container process whose exit this process will hear of. */
+export function isOwnChild(pid: number): boolean {
+  return ownChildren.has(pid);
+}
+
+/** Raised when runc could not start the process (no such executable, a bad mount...). */
+export class StartError extends Error {}
+
+export class RuncRuntime implements ContainerRuntime {
+  readonly root: string;
+
+  constructor(private readonly paths: InstancePaths) {
+    this.root = path.join(paths.stateDir, 'runc');
+  }
+
+  private runc(...args: string[]): string[] {
+    return ['runc', '--root', this.root, ...args];
+  }
+
+  /** cgroup of a container: under the instance's and the pod's, as kubepods/pod<uid>/<id>. */
+  cgroupsPath(pod: PodRef, id: string): string {
+    return `/packet-path-lab/${this.paths.instance}/pod${pod.uid}/${id}`;
+  }
+
+  async runPodSandbox(c: SandboxConfig): Promise<RunningContainer> {
+    const lower = await ensureImage(this.paths.imagesDir, 'busybox'); // TODO(images merge): PAUSE_IMAGE
+    const id = newId();
+    await mkdir(c.dir, { recursive: true });
+    const spec = ociSpec({
+      args: ['sleep', 'infinity'],
+      env: { PATH: imagePath(PAUSE_IMAGE) },
+      cwd: '/',
+      rootfs: lower,
+      readonlyRootfs: true,
+      hostname: c.hostname,
+      join: { network: c.netnsPath },
+      mounts: [],
+      cgroupsPath: this.cgroupsPath(c.pod, id),
+      annotations: annotations(c.pod, { kind: 'sandbox', sandboxId: id, name: '', image: PAUSE_IMAGE }),
+    });
+    return this.run(id, c.dir, spec, path.join(c.dir, 'sandbox.log'), () => {});
+  }
+
+  async startContainer(sandbox: RunningContainer, c: ContainerConfig, onExit: ExitHandler): Promise<RunningContainer> {
+    const lower = await ensureImage(this.paths.imagesDir, c.image);
+    const id = newId();
+    const rootfs = path.join(c.dir, 'rootfs');
+    // A fresh writable layer for every start, as a new container gets from the snapshotter.
+    await unmount(mountsUnder(rootfs));
+    await Promise.all(['upper', 'work'].map((d) => rm(path.join(c.dir, d), { recursive: true, force: true })));
+    await Promise.all(['rootfs', 'upper', 'work'].map((d) => mkdir(path.join(c.dir, d), { recursive: true })));
+    await mountOverlay(rootfs, { lower, upper: path.join(c.dir, 'upper'), work: path.join(c.dir, 'work') });
+    const spec = ociSpec({
+      args: c.args,
+      env: c.env,
+      cwd: c.cwd,
+      securityContext: c.securityContext,
+      rootfs,
+      join: { network: procNamespacePath(sandbox.pid, 'net'), ipc: procNamespacePath(sandbox.pid, 'ipc'), uts: procNamespacePath(sandbox.pid, 'uts') },
+      mounts: c.mounts,
+      cgroupsPath: this.cgroupsPath(c.pod, id),
+      annotations: annotations(c.pod, { kind: 'container', sandboxId: sandbox.id, name: c.name, image: c.image }),
+    });
+    try {
+      return await this.run(id, c.dir, spec, path.join(c.dir, 'container.log'), onExit);
+    } catch (e) {
+      await unmount([rootfs]);
+      throw e;
+    }
+  }
+
+  /** Writes the bundle and starts `runc run` as the container's waiter; resolves once it runs. */
+  private async run(id: string, dir: string, spec: Record<string, unknown>, logFile: string, onExit: ExitHandler): Promise<RunningContainer> {
+    await writeFile(path.join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+    const pidFile = path.join(dir, 'init.pid');
+    await rm(pidFile, { force: true });
+    let ended: number | null | undefined;
+    let pid = 0;
+    const waiter = spawnDetached(this.runc('run', '--bundle', dir, '--pid-file', pidFile, id), {
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+      logFile,
+      onExit: (code, signal) => {
+        ownChildren.delete(pid);
+        // runc exits with the container's status (128+N for signal N). Killed itself (signal):
+        // the container may live on without its waiter; the kubelet's liveness poll watches it.
+        ended = signal ? null : code;
+        if (pid) onExit(ended, { id, pid });
+      },
+    });
+    if (waiter === null) throw new StartError(`could not run runc for container ${id}`);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    for (let delay = 2; ; delay = Math.min(delay * 2, 20)) {
+      const text = await readFile(pidFile, 'utf8').catch(() => '');
+      if (/^\d+$/.test(text.trim())) {
+        pid = Number(text.trim());
+        break;
+      }
+      if (ended !== undefined) throw new StartError(await lastError(logFile, id));
+      if (Date.now() > deadline) throw new StartError(`runc did not start container ${id} within ${START_TIMEOUT_MS / 1000}s`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+    // The waiter may have seen the container exit before the pid file was read.
+    if (ended !== undefined) setImmediate(() => onExit(ended!, { id, pid }));
+    else ownChildren.add(pid);
+    return { id, pid };
+  }
+
+  async listContainers(): Promise<ListedContainer[]> {
+    if (!existsSync(this.root)) return [];
+    const { stdout } = await run(this.runc('list', '--format', 'json'));
+    const raw = (JSON.parse(stdout || 'null') ?? []) as { id: string; pid: number; status: ListedContainer['status']; annotations?: Record<string, string> }[];
+    return raw.map((r) => {
+      const a = r.annotations ?? {};
+      return {
+        id: r.id,
+        pid: r.pid,
+        status: r.status,
+        kind: a[ANNOTATIONS.type] === 'sandbox' ? 'sandbox' : 'container',
+        pod: { name: a[ANNOTATIONS.podName] ?? '', namespace: a[ANNOTATIONS.podNamespace] ?? '', uid: a[ANNOTATIONS.podUid] ?? '' },
+        name: a[ANNOTATIONS.name] ?? '',
+        sandboxId: a[ANNOTATIONS.sandboxId] ?? '',
+      };
+    });
+  }
+
+  async killContainer(id: string, signal: NodeJS.Signals): Promise<void> {
+    await run(this.runc('kill', id, signal.replace(/^SIG/, '')), { allowFail: true });
+  }
+
+  async removeContainer(id: string, dir: string): Promise<void> {
+    await run(this.runc('delete', '--force', id), { allowFail: true });
+    await unmount(mountsUnder(path.join(dir, 'rootfs')));
+  }
+
+  execArgv(id: string, command: string[], opts: { tty?: boolean } = {}): string[] {
+    return this.runc('exec', ...(opts.tty ? ['--tty'] : []), id, ...command);
+  }
+
+  /** Every container of the instance gone (`lab down`): runc's state, mounts and cgroups. */
+  async removeAll(): Promise<string[]> {
+    const left: string[] = [];
+    if (existsSync(this.root)) {
+      for (const c of await this.listContainers()) await run(this.runc('delete', '--force', c.id), { allowFail: true });
+    }
+    await unmount(mountsUnder(this.paths.stateDir));
+    left.push(...removeCgroupTree(`/packet-path-lab/${this.paths.instance}`));
+    removeCgroupIfEmpty('/packet-path-lab'); // shared by the instances: the last one removes it
+    return left;
+  }
+
+  /** A pod's cgroup directory, once its containers are gone. */
+  removePodCgroups(pod: PodRef): string[] {
+    return removeCgroupTree(`/packet-path-lab/${this.paths.instance}/pod${pod.uid}`);
+  }
+}
+
+function annotations(pod: PodRef, c: { kind: 'sandbox' | 'container'; sandboxId: string; name: string; image: string }): Record<string, string> {
+  return {
+    [ANNOTATIONS.type]: c.kind,
+    [ANNOTATIONS.sandboxId]: c.sandboxId,
+    [ANNOTATIONS.podName]: pod.name,
+    [ANNOTATIONS.podNamespace]: pod.namespace,
+    [ANNOTATIONS.podUid]: pod.uid,
+    ...(c.name ? { [ANNOTATIONS.name]: c.name } : {}),
+    [ANNOTATIONS.image]: c.image,
+  };
+}
+
+const runtimes = new Map<string, RuncRuntime>();
+
+/** The instance's container runtime. */
+export function runtimeFor(paths: InstancePaths): RuncRuntime {
+  let r = runtimes.get(paths.stateDir);
+  if (!r) runtimes.set(paths.stateDir, (r = new RuncRuntime(paths)));
+  return r;
+}
+
+/** A container ID as containerd makes them: 64 hex digits. */
+function newId(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** runc's own error for a container that did not start: the last line it logged. */
+async function lastError(logFile: string, id: string): Promise<string> {
+  const text = await readFile(logFile, 'utf8').catch(() => '');
+  const line = text.trim().split('\n').reverse().find((l) => /runc|error|exec/i.test(l));
+  return line ? line.replace(/^time="[^"]*" level=\w+ msg="?/, '').replace(/"$/, '') : `container ${id} exited before it started`;
+}

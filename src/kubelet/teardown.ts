@@ -1,0 +1,91 @@
+// Stopping pods, as the kubelet's KillPod: each container's first process gets SIGTERM, then
+// SIGKILL when the grace period is over; then the sandbox; then the network (CNI DEL), the
+// address, the files and the cgroups. The PID namespace does the rest: when a container's first
+// process dies the kernel kills every other process in it, so nothing is hunted by name.
+//
+// A container's first process is PID 1 of its namespace, and the kernel delivers to it, from
+// outside, only signals it has a handler for (and SIGKILL): busybox httpd ignores SIGTERM, so its
+// pod takes its whole terminationGracePeriodSeconds to stop, exactly as on a real cluster.
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { cniDel } from '../cni/bridge.ts';
+import { release } from '../cni/allocations.ts';
+import type { InstancePaths } from '../node/instance.ts';
+import { mountsUnder, unmount } from '../sys/mount.ts';
+import { isRunning, signalProcess } from '../sys/proc.ts';
+import type { ListedContainer } from './runtime.ts';
+import { runtimeFor } from './runc.ts';
+
+/** What the kubelet needs to remove a pod. */
+export interface PodToRemove {
+  name: string;
+  netns: string;
+  uid: string;
+  terminationGracePeriodSeconds: number;
+}
+
+function signal(pids: number[], sig: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      signalProcess(pid, sig);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+}
+
+async function waitGone(pids: number[], deadline: number): Promise<boolean> {
+  while (pids.some(isRunning)) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+/**
+ * Stops every container (and the sandbox) of the named pods, found in the runtime's list, and
+ * removes them: SIGTERM to the containers, SIGKILL after `grace` seconds, then the pause containers.
+ */
+export async function removeContainersOf(paths: InstancePaths, pods: { name: string; grace: number }[], listed?: ListedContainer[]): Promise<void> {
+  const runtime = runtimeFor(paths);
+  const all = listed ?? (await runtime.listContainers());
+  const names = new Set(pods.map((p) => p.name));
+  const mine = all.filter((c) => names.has(c.pod.name));
+  if (mine.length === 0) return;
+  const containers = mine.filter((c) => c.kind === 'container' && c.pid > 0).map((c) => c.pid);
+  const grace = Math.min(...pods.map((p) => p.grace));
+  if (grace > 0) {
+    signal(containers, 'SIGTERM');
+    await waitGone(containers, Date.now() + grace * 1000);
+  }
+  signal(containers, 'SIGKILL');
+  await waitGone(containers, Date.now() + 2000);
+  const sandboxes = mine.filter((c) => c.kind === 'sandbox' && c.pid > 0).map((c) => c.pid);
+  signal(sandboxes, 'SIGKILL');
+  await waitGone(sandboxes, Date.now() + 2000);
+  // Their waiters delete them from runc's state as they exit; what is left (a waiter that was
+  // itself killed) is deleted here, with the root filesystem mounts.
+  const left = new Set((await runtime.listContainers()).map((c) => c.id));
+  await Promise.all(mine.filter((c) => left.has(c.id)).map((c) => runtime.removeContainer(c.id, path.join(paths.podDir(c.pod.name), c.kind === 'sandbox' ? 'sandbox' : path.join('containers', c.name)))));
+  await unmount(pods.flatMap((p) => mountsUnder(paths.podDir(p.name))));
+}
+
+/**
+ * Stops and removes pods: their containers (up to the grace period), then the network (CNI DEL),
+ * IPs, files and cgroups.
+ */
+export async function removePods(ctx: { paths: InstancePaths }, pods: PodToRemove[], opts: { graceSeconds?: number } = {}): Promise<void> {
+  if (pods.length === 0) return;
+  const { paths } = ctx;
+  const netnsNames = pods.map((p) => p.netns);
+  const grace = Math.min(opts.graceSeconds ?? Infinity, ...pods.map((p) => p.terminationGracePeriodSeconds));
+  await removeContainersOf(paths, pods.map((p) => ({ name: p.name, grace })));
+  await cniDel(netnsNames, paths.stateDir);
+  await release(paths.ipamDir, new Set(netnsNames));
+  await Promise.all([
+    ...pods.map((p) => rm(paths.podDir(p.name), { recursive: true, force: true })),
+    ...netnsNames.map((n) => rm(paths.netnsEtc(n), { recursive: true, force: true })),
+  ]);
+  const runtime = runtimeFor(paths);
+  for (const p of pods) runtime.removePodCgroups({ name: p.name, namespace: '', uid: p.uid });
+}

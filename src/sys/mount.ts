@@ -1,0 +1,48 @@
+// Mounts the kubelet makes on the machine for containers: each container's root filesystem is an
+// overlay (the image below, a writable layer above) mounted before runc starts, as containerd's
+// overlayfs snapshotter mounts it. `lab down` finds them again in /proc/self/mountinfo.
+import { readFileSync } from 'node:fs';
+import { run } from './exec.ts';
+
+/** mountinfo escapes space, tab, newline and backslash in paths as \ooo octal. */
+function unescapeMountPath(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/** Mount points at or below `dir` in this process's mount namespace, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  const text = readFileSync('/proc/self/mountinfo', 'utf8');
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    const target = line.split(' ')[4];
+    if (!target) continue;
+    const p = unescapeMountPath(target);
+    if (p === dir || p.startsWith(dir + '/')) out.push(p);
+  }
+  return [...new Set(out)].sort((a, b) => b.length - a.length);
+}
+
+export interface OverlayLayers {
+  lower: string;
+  upper: string;
+  work: string;
+}
+
+/** The overlay options, refusing paths that would break the comma-separated option string. */
+export function overlayOptions(l: OverlayLayers): string {
+  for (const p of [l.lower, l.upper, l.work]) if (/[,:\\\s]/.test(p)) throw new Error(`overlay layer path ${JSON.stringify(p)} has a character mount options cannot carry`);
+  return `lowerdir=${l.lower},upperdir=${l.upper},workdir=${l.work}`;
+}
+
+export async function mountOverlay(target: string, layers: OverlayLayers): Promise<void> {
+  await run(['mount', '-t', 'overlay', 'overlay', '-o', overlayOptions(layers), target]);
+}
+
+/**
+ * Unmounts each of `targets` (one `umount` for all). Lazy (-l): a container's process that has
+ * not been reaped yet may still hold its root; the mount goes when it does.
+ */
+export async function unmount(targets: string[]): Promise<void> {
+  if (targets.length === 0) return;
+  await run(['umount', '-l', ...targets], { allowFail: true });
+}
