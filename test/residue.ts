@@ -34,7 +34,7 @@ function labProcesses(): string[] {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      if (/busybox httpd|^httpd |nginx: master|container-init\.sh|src\/dns\/main\.ts|^tcpdump /.test(cmd)) out.push(`${pid} ${cmd}`);
+      if (/busybox httpd|^httpd |nginx: master|container-init\.sh|src\/dns\/main\.ts|coredns\.mjs|^tcpdump /.test(cmd)) out.push(`${pid} ${cmd}`);
     } catch {
       /* gone */
     }

@@ -111,10 +111,13 @@ const LOCAL_IMAGES: readonly LocalImage[] = [
 
 // registry.k8s.io/pause in sh: sleep until SIGINT or SIGTERM (then exit 0), and meanwhile reap
 // the processes reparented to it: ash's `wait` reaps any child, not only the one it waits for.
-// As PID 1 of a PID namespace a signal without a handler is ignored, hence the trap.
+// As PID 1 of a PID namespace a signal without a handler is ignored, hence the trap. The sleep
+// runs in the background so that the trap runs at once (a shell runs traps between commands).
+// `|| sleep 1`: a background job's stdin is /dev/null; without one (a runtime that mounted no
+// /dev) every `sleep &` fails at once, and the loop would spin.
 const PAUSE = `#!/bin/sh
 trap 'kill $! 2>/dev/null; exit 0' INT TERM
-while :; do sleep 86400 & wait $!; done
+while :; do sleep 86400 & wait $! || sleep 1; done
 `;
 
 /** A user and its group, for /etc/passwd and /etc/group. */
@@ -224,6 +227,7 @@ export function normalizeReference(ref: string): { repository: string; tag: stri
   const first = parts[0]!;
   const hasDomain = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
   const domain = hasDomain ? parts.shift()! : 'docker.io';
+  if (!/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d+)?$/.test(domain)) return undefined;
   if (domain === 'docker.io' && parts.length === 1) parts.unshift('library');
   if (parts.some((p) => !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(p))) return undefined;
   return { repository: `${domain}/${parts.join('/')}`, tag: m[2] ?? 'latest', ...(m[3] ? { digest: m[3] } : {}) };
