@@ -1,82 +1,285 @@
-// "Images": the lower layer of a container's overlay root filesystem.
-// - busybox: a minimal root built once per instance from the machine's busybox (the binary,
-//   the shared libraries it links, one symlink per applet in /bin), like the busybox image.
-// - any other image: the machine's own root filesystem, read-only below the pod's writable
-//   layer. The lab has no registry; system pods (DNS, ingress) run the Debian packages
-//   installed on the machine, the way the VM provisions them.
-import { copyFile, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+// The lab's local images: the only root filesystems a container can have. The lab has no registry
+// and pulls nothing; each image is built per instance from files of the machine that a Debian
+// package installed (or the lab's own DNS bundle), and nothing else of the machine is ever in it.
+// Any other image is refused (ImageNotFoundError), as a kubelet reports ErrImagePull for an image
+// its runtime cannot pull. `lab images` lists them.
+//
+// An image's root filesystem is the overlay lowerdir of its containers (image-build.ts builds
+// it); imageConfig() is the part of an OCI image config the runtime needs: Env, Entrypoint, Cmd.
+// As in Kubernetes, a container's `command` replaces the image's Entrypoint and `args` its Cmd.
+import { stat } from 'node:fs/promises';
+import { debianPackageVersion, upstreamVersion } from '../sys/dpkg.ts';
 import { run } from '../sys/exec.ts';
+import { ensureBuilt, listBuilds, type Entry, type ImageRecord } from './image-build.ts';
+import { ensureProgram } from './programs.ts';
 
-export const HOST_ROOT_IMAGE_LOWER = '/';
-
-/** Default PATH inside a container, as the images set it. */
-export function imagePath(image: string): string {
-  return isBusybox(image) ? '/bin:/sbin:/usr/bin:/usr/sbin' : '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export interface ImageConfig {
+  env: string[];
+  entrypoint?: string[];
+  cmd?: string[];
+  workingDir?: string;
 }
 
-export function isBusybox(image: string): boolean {
-  return /^(docker\.io\/)?(library\/)?busybox(:[\w.-]+)?(@sha256:[a-f0-9]{64})?$/.test(image);
+export class ImageNotFoundError extends Error {
+  readonly image: string;
+  constructor(image: string) {
+    const known = LOCAL_IMAGES.map((i) => i.name).join(', ');
+    const same = resolveName(image);
+    const tags = same ? `; the lab has ${same.tags().map((t) => `${same.name}:${t}`).join(', ')}` : '';
+    super(`image ${JSON.stringify(image)} is not one of the lab's local images (${known})${tags}; the lab has no registry: see 'lab images'`);
+    this.image = image;
+    this.name = 'ImageNotFoundError';
+  }
 }
 
-export async function findBusybox(): Promise<string> {
-  for (const p of ['/usr/bin/busybox', '/bin/busybox']) if (existsSync(p)) return p;
-  throw new Error('busybox is not installed: apt-get install busybox');
+interface LocalImage {
+  /** As a manifest writes it (`busybox`). */
+  name: string;
+  /** Normalized as containerd and crictl show it (`docker.io/library/busybox`). */
+  repository: string;
+  /** Directory name of its builds. */
+  slug: string;
+  tags: () => string[];
+  /** Where it comes from, cheap to compute (no process). */
+  source: () => string;
+  config: ImageConfig;
+  plan: () => Promise<Entry[]>;
 }
 
-const building = new Map<string, Promise<string>>();
+// The busybox image's config: PATH as Docker's busybox sets it, `sh` when nothing is given.
+const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** Where Debian's busybox-static installs its (statically linked) binary. */
+export const BUSYBOX = '/bin/busybox';
 
-/** Returns the overlay lowerdir for the image, building the busybox layer on first use. */
-export function ensureImage(imagesDir: string, image: string): Promise<string> {
-  if (!isBusybox(image)) return Promise.resolve(HOST_ROOT_IMAGE_LOWER);
-  const dir = path.join(imagesDir, 'busybox');
-  if (existsSync(path.join(dir, '.complete'))) return Promise.resolve(dir);
-  let p = building.get(dir);
+const pkg = (name: string) => `${name} ${debianPackageVersion(name) ?? '(not installed)'}`;
+
+const LOCAL_IMAGES: readonly LocalImage[] = [
+  {
+    name: 'busybox',
+    repository: 'docker.io/library/busybox',
+    slug: 'busybox',
+    tags: busyboxTags,
+    source: () => `Debian package ${pkg('busybox-static')}`,
+    config: { env: [PATH_ENV], cmd: ['sh'] },
+    plan: async () => [...base(), ...(await busyboxFiles()), { kind: 'dir', path: '/var/www' }],
+  },
+  {
+    // The pod sandbox ("pause") container, as registry.k8s.io/pause (k3s: rancher/mirrored-pause).
+    name: 'packet-path-lab/pause',
+    repository: 'docker.io/packet-path-lab/pause',
+    slug: 'pause',
+    tags: () => ['latest'],
+    source: () => `Debian package ${pkg('busybox-static')} + /pause (a busybox sh script)`,
+    config: { env: [PATH_ENV], entrypoint: ['/pause'] },
+    plan: async () => [...base(), ...(await busyboxFiles()), { kind: 'text', path: '/pause', content: PAUSE, mode: 0o755 }],
+  },
+  {
+    // The lab's own DNS server (src/dns), bundled by bin/bundles.mjs, run by the controller's node.
+    name: 'packet-path-lab/coredns',
+    repository: 'docker.io/packet-path-lab/coredns',
+    slug: 'coredns',
+    tags: () => ['latest'],
+    source: () => `node ${process.version} (${process.execPath}) + build/coredns.mjs`,
+    config: { env: [PATH_ENV], entrypoint: ['/usr/bin/node', '/coredns.mjs'] },
+    plan: async () => [
+      ...base(),
+      ...(await dynamicBinary(process.execPath, '/usr/bin/node')),
+      // ensureProgram rebuilds the bundle first if src/dns changed: a new bundle is a new image id.
+      { kind: 'copy', path: '/coredns.mjs', from: await ensureProgram('coredns') },
+    ],
+  },
+  {
+    // Debian's nginx, run with the configuration src/ingress renders; busybox gives it a shell, as
+    // the real ingress-nginx image (Alpine) has one.
+    name: 'packet-path-lab/ingress-nginx',
+    repository: 'docker.io/packet-path-lab/ingress-nginx',
+    slug: 'ingress-nginx',
+    tags: () => ['latest'],
+    source: () => `Debian packages ${pkg('nginx')}, ${pkg('busybox-static')}`,
+    config: { env: [PATH_ENV], cmd: ['nginx', '-g', 'daemon off;'] },
+    plan: async () => [
+      ...base([WWW_DATA]),
+      ...(await busyboxFiles()),
+      ...(await dynamicBinary('/usr/sbin/nginx', '/usr/sbin/nginx')),
+      { kind: 'file', path: '/etc/nginx/mime.types', from: '/etc/nginx/mime.types' },
+      // Debian's nginx is built with these paths (nginx -V); a configuration that does not move
+      // its temp files, logs and pid file elsewhere (the lab's does) needs them to exist.
+      ...['/var/lib/nginx', '/var/log/nginx', '/run'].map((p): Entry => ({ kind: 'dir', path: p })),
+    ],
+  },
+];
+
+// registry.k8s.io/pause in sh: sleep until SIGINT or SIGTERM (then exit 0), and meanwhile reap
+// the processes reparented to it: ash's `wait` reaps any child, not only the one it waits for.
+// As PID 1 of a PID namespace a signal without a handler is ignored, hence the trap. The sleep
+// runs in the background so that the trap runs at once (a shell runs traps between commands).
+// `|| sleep 1`: a background job's stdin is /dev/null; without one (a runtime that mounted no
+// /dev) every `sleep &` fails at once, and the loop would spin.
+const PAUSE = `#!/bin/sh
+trap 'kill $! 2>/dev/null; exit 0' INT TERM
+while :; do sleep 86400 & wait $! || sleep 1; done
+`;
+
+/** A user and its group, for /etc/passwd and /etc/group. */
+interface User {
+  name: string;
+  id: number;
+  home: string;
+  shell: string;
+}
+const ROOT: User = { name: 'root', id: 0, home: '/root', shell: '/bin/sh' };
+// nginx's workers run as nobody:nogroup when the configuration names no user (Debian's build).
+const NOBODY: User = { name: 'nobody', id: 65534, home: '/nonexistent', shell: '/bin/false' };
+const WWW_DATA: User = { name: 'www-data', id: 33, home: '/var/www', shell: '/bin/false' };
+
+/**
+ * What every image has: the usual directories, root and nobody, and files-only name lookups. No
+ * mount points for the kernel's file systems: the runtime creates those in the container's
+ * writable layer, as runc does for any image that lacks them.
+ */
+function base(extra: User[] = []): Entry[] {
+  const users = [ROOT, ...extra, NOBODY];
+  const group = (u: User) => (u === NOBODY ? 'nogroup' : u.name);
+  return [
+    ...['/bin', '/etc', '/usr/bin', '/usr/sbin', '/var'].map((p): Entry => ({ kind: 'dir', path: p })),
+    { kind: 'dir', path: '/root', mode: 0o700 },
+    { kind: 'dir', path: '/tmp', mode: 0o1777 },
+    { kind: 'text', path: '/etc/passwd', content: users.map((u) => `${u.name}:x:${u.id}:${u.id}:${u.name}:${u.home}:${u.shell}\n`).join('') },
+    { kind: 'text', path: '/etc/group', content: users.map((u) => `${group(u)}:x:${u.id}:\n`).join('') },
+    { kind: 'text', path: '/etc/nsswitch.conf', content: 'passwd: files\ngroup: files\nhosts: files dns\n' },
+  ];
+}
+
+/** /bin/busybox and one symlink per applet in /bin, as Docker's busybox image has them. */
+async function busyboxFiles(): Promise<Entry[]> {
+  await stat(BUSYBOX).catch(() => {
+    throw new Error(`${BUSYBOX} is missing: the lab's images need Debian's busybox-static (apt-get install busybox-static)`);
+  });
+  if ((await sharedLibraries(BUSYBOX)).length) throw new Error(`${BUSYBOX} is dynamically linked: the lab's images need Debian's busybox-static (apt-get install busybox-static)`);
+  const applets = await memo(`applets ${BUSYBOX}`, BUSYBOX, async () => (await run([BUSYBOX, '--list'])).stdout.split('\n'));
+  return [
+    { kind: 'file', path: '/bin/busybox', from: BUSYBOX },
+    ...applets.filter((a) => /^[\w.[\]-]+$/.test(a) && a !== 'busybox').map((a): Entry => ({ kind: 'symlink', path: `/bin/${a}`, target: 'busybox' })),
+  ];
+}
+
+/** A dynamically linked binary at `to`, with the shared libraries and the loader ldd names, each where ldd found it. */
+async function dynamicBinary(from: string, to: string): Promise<Entry[]> {
+  return [{ kind: 'file', path: to, from }, ...(await sharedLibraries(from)).map((lib): Entry => ({ kind: 'file', path: lib, from: lib }))];
+}
+
+/** The absolute paths ldd prints for a binary (libraries and the loader); [] for a static one. */
+export async function sharedLibraries(binary: string): Promise<string[]> {
+  return memo(`ldd ${binary}`, binary, async () => {
+    const r = await run(['ldd', binary], { allowFail: true });
+    if (r.exitCode !== 0) {
+      if (/not a dynamic executable/.test(r.stdout + r.stderr)) return [];
+      throw new Error(`ldd ${binary} failed: ${r.stderr.trim()}`);
+    }
+    return parseLdd(r.stdout, binary);
+  });
+}
+
+/** ldd's output -> the files it names: `libc.so.6 => /lib/.../libc.so.6 (0x…)` and `/lib64/ld-linux-x86-64.so.2 (0x…)`. */
+export function parseLdd(stdout: string, binary = 'the binary'): string[] {
+  const out: string[] = [];
+  for (const line of stdout.split('\n')) {
+    if (/=>\s*not found/.test(line)) throw new Error(`${binary} needs ${line.trim().split(/\s/)[0]}, which ldd does not find`);
+    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(0x/.exec(line);
+    if (m && !out.includes(m[1]!)) out.push(m[1]!);
+  }
+  return out;
+}
+
+// ldd and `busybox --list` run once per binary (as long as its inode and mtime stay the same).
+const memos = new Map<string, Promise<string[]>>();
+async function memo(what: string, file: string, f: () => Promise<string[]>): Promise<string[]> {
+  const s = await stat(file);
+  const key = `${what} ${s.ino}:${s.mtimeMs}`;
+  let p = memos.get(key);
   if (!p) {
-    p = buildBusyboxLayer(imagesDir, dir).finally(() => building.delete(dir));
-    building.set(dir, p);
+    p = f();
+    p.catch(() => memos.delete(key));
+    memos.set(key, p);
   }
   return p;
 }
 
-// Built in a temporary directory and renamed into place, so a layer is there whole or not at all.
-// Not sys/files.ts's writeFileAtomic: this is a directory, and the first `lab up` to rename wins
-// (a second rename fails on the now non-empty directory; the loser removes its copy).
-async function buildBusyboxLayer(imagesDir: string, dir: string): Promise<string> {
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await rm(tmp, { recursive: true, force: true });
-  const busybox = await findBusybox();
-  await mkdir(path.join(tmp, 'bin'), { recursive: true });
-  await copyFile(busybox, path.join(tmp, 'bin', 'busybox'));
-  // Shared libraries, from ldd (empty for busybox-static).
-  const ldd = await run(['ldd', busybox], { allowFail: true });
-  for (const m of ldd.stdout.matchAll(/(\/\S+\.so[\w.]*)/g)) {
-    const lib = m[1]!;
-    await mkdir(path.join(tmp, path.dirname(lib)), { recursive: true });
-    await copyFile(lib, path.join(tmp, lib));
-  }
-  const { stdout } = await run([busybox, '--list']);
-  for (const applet of stdout.split('\n')) {
-    if (!/^[\w.[\]-]+$/.test(applet) || applet === 'busybox') continue;
-    await symlink('busybox', path.join(tmp, 'bin', applet));
-  }
-  for (const d of ['etc', 'tmp', 'proc', 'dev', 'root', 'var/www']) await mkdir(path.join(tmp, d), { recursive: true });
-  await writeFile(path.join(tmp, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n');
-  await writeFile(path.join(tmp, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
-  await writeFile(path.join(tmp, '.complete'), `${busybox}\n`);
-  await mkdir(imagesDir, { recursive: true });
-  try {
-    await rename(tmp, dir);
-  } catch {
-    await rm(tmp, { recursive: true, force: true }); // another `lab up` built it first
-  }
-  return dir;
+/** Tags of the busybox image: latest and the installed busybox-static's version (1.35.0, 1.35). */
+function busyboxTags(): string[] {
+  const v = debianPackageVersion('busybox-static');
+  if (!v) return ['latest'];
+  const up = upstreamVersion(v);
+  const minor = /^(\d+\.\d+)\.\d+$/.exec(up)?.[1];
+  return ['latest', up, ...(minor ? [minor] : [])];
 }
 
-/** An image the lab does not have (it has no registry). */
-export class ImageNotFoundError extends Error {
-  constructor(readonly image: string) {
-    super(`image ${JSON.stringify(image)} is not one of the lab's local images; the lab has no registry`);
-  }
+// --- Resolving a reference -------------------------------------------------------------------
+
+/**
+ * A reference normalized as containerd does (docker/distribution's rules): no registry is
+ * docker.io, a single name on docker.io is under library/, no tag is `latest`.
+ */
+export function normalizeReference(ref: string): { repository: string; tag: string; digest?: string } | undefined {
+  const m = /^([a-z0-9.:/_-]+?)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(ref);
+  if (!m) return undefined;
+  const parts = m[1]!.split('/');
+  const first = parts[0]!;
+  const hasDomain = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const domain = hasDomain ? parts.shift()! : 'docker.io';
+  if (!/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d+)?$/.test(domain)) return undefined;
+  if (domain === 'docker.io' && parts.length === 1) parts.unshift('library');
+  if (parts.some((p) => !/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/.test(p))) return undefined;
+  return { repository: `${domain}/${parts.join('/')}`, tag: m[2] ?? 'latest', ...(m[3] ? { digest: m[3] } : {}) };
+}
+
+function resolveName(ref: string): LocalImage | undefined {
+  const n = normalizeReference(ref);
+  return n && LOCAL_IMAGES.find((i) => i.repository === n.repository);
+}
+
+/**
+ * The local image a reference names, or undefined. A digest never matches: the lab's images are
+ * built here and have no registry digest, so `busybox@sha256:…` would be a promise it cannot keep.
+ */
+function resolveImage(ref: string): LocalImage | undefined {
+  const n = normalizeReference(ref);
+  const image = resolveName(ref);
+  return n && !n.digest && image?.tags().includes(n.tag) ? image : undefined;
+}
+
+// --- What the runtime calls ------------------------------------------------------------------
+
+/** The image's root filesystem (overlay lowerdir), built on first use. Throws ImageNotFoundError for images the lab does not have. */
+export async function ensureImage(imagesDir: string, image: string): Promise<string> {
+  const local = resolveImage(image);
+  if (!local) throw new ImageNotFoundError(image);
+  return ensureBuilt(imagesDir, { name: local.repository, slug: local.slug, source: local.source() }, dedupe(await local.plan()));
+}
+
+/** Default PATH / env, entrypoint (command) and cmd (args) of a known image; undefined for an unknown one. */
+export function imageConfig(image: string): ImageConfig | undefined {
+  const c = resolveImage(image)?.config;
+  return c && structuredClone(c);
+}
+
+/** The default PATH of an image (the chroot runtime's; the runc runtime takes imageConfig's env). */
+export function imagePath(image: string): string {
+  const env = imageConfig(image)?.env.find((e) => e.startsWith('PATH='));
+  return (env ?? PATH_ENV).slice('PATH='.length);
+}
+
+export function localImages(): { name: string; repository: string; tags: string[]; source: string }[] {
+  return LOCAL_IMAGES.map((i) => ({ name: i.name, repository: i.repository, tags: i.tags(), source: i.source() }));
+}
+
+/** The builds an instance holds (newest first), for `lab images`. */
+export function builtImages(imagesDir: string): Promise<ImageRecord[]> {
+  return listBuilds(imagesDir);
+}
+
+/** Later entries for the same path are dropped (busybox's and nginx's images share /bin, /etc...). */
+function dedupe(entries: Entry[]): Entry[] {
+  const seen = new Set<string>();
+  return entries.filter((e) => !seen.has(e.path) && seen.add(e.path));
 }

@@ -11,10 +11,10 @@ import type { InstancePaths } from '../node/instance.ts';
 import type { LabNode } from '../node/node.ts';
 import { ipBatch } from '../sys/exec.ts';
 import { isPidInNetns, listNetns, netnsExists, observeLinks } from '../sys/ip.ts';
-import { ImageNotFoundError, imagePath } from './images.ts';
+import { ImageNotFoundError, imageConfig } from './images.ts';
 import { containerArgs } from './oci.ts';
 import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
-import { runtimeFor, StartError } from './runc.ts';
+import { envMap, runtimeFor, StartError } from './runc.ts';
 import { containerIdOf, isContainerAlive, type ListedContainer, type Mount, type PodRef, type RunningContainer } from './runtime.ts';
 import { removeContainersOf, type PodToRemove } from './teardown.ts';
 
@@ -176,9 +176,9 @@ async function syncPodContainers(ctx: KubeletContext, pod: Pod, listed: ListedCo
   updatePodStatus(pod);
 }
 
-/** Environment of a container: the image's PATH, the kubelet's HOSTNAME, then the manifest's. */
+/** Environment of a container: the image's, the kubelet's HOSTNAME, then the manifest's. */
 function containerEnv(pod: Pod, c: Container): Record<string, string> {
-  const env: Record<string, string> = { PATH: imagePath(c.image), HOSTNAME: pod.spec.hostname ?? pod.metadata.name, HOME: '/root' };
+  const env: Record<string, string> = { ...envMap(imageConfig(c.image)?.env ?? []), HOSTNAME: pod.spec.hostname ?? pod.metadata.name, HOME: '/root' };
   for (const e of c.env) env[e.name] = e.value;
   return env;
 }
@@ -209,7 +209,7 @@ export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Contai
         pod: podRef(pod),
         name: c.name,
         image: c.image,
-        args: containerArgs(c, undefined),
+        args: containerArgs(c, imageConfig(c.image)),
         env: containerEnv(pod, c),
         cwd: c.workingDir ?? '/',
         mounts: [...etcMounts(ctx.paths.netnsEtc(podNetns(pod))), ...containerMounts(sources, c.volumeMounts, cmVolumes)],

@@ -19,7 +19,7 @@ import { mountOverlay, mountsUnder, unmount } from '../sys/mount.ts';
 import { procNamespacePath } from '../sys/proc.ts';
 import { spawnDetached } from '../sys/stream.ts';
 import type { InstancePaths } from '../node/instance.ts';
-import { ensureImage, imagePath } from './images.ts';
+import { ensureImage, imageConfig } from './images.ts';
 import { ociSpec } from './oci.ts';
 import type { ContainerConfig, ContainerRuntime, ExitHandler, ListedContainer, PodRef, RunningContainer, SandboxConfig } from './runtime.ts';
 
@@ -67,14 +67,15 @@ export class RuncRuntime implements ContainerRuntime {
   }
 
   async runPodSandbox(c: SandboxConfig): Promise<RunningContainer> {
-    const lower = await ensureImage(this.paths.imagesDir, 'busybox'); // TODO(images merge): PAUSE_IMAGE
+    const lower = await ensureImage(this.paths.imagesDir, PAUSE_IMAGE);
+    const image = imageConfig(PAUSE_IMAGE)!;
     const id = newId();
-    await mkdir(c.dir, { recursive: true });
+    const rootfs = await this.prepareRootfs(c.dir, lower);
     const spec = ociSpec({
-      args: ['sleep', 'infinity'],
-      env: { PATH: imagePath(PAUSE_IMAGE) },
+      args: image.entrypoint ?? [],
+      env: envMap(image.env),
       cwd: '/',
-      rootfs: lower,
+      rootfs,
       readonlyRootfs: true,
       hostname: c.hostname,
       join: { network: c.netnsPath },
@@ -88,12 +89,7 @@ export class RuncRuntime implements ContainerRuntime {
   async startContainer(sandbox: RunningContainer, c: ContainerConfig, onExit: ExitHandler): Promise<RunningContainer> {
     const lower = await ensureImage(this.paths.imagesDir, c.image);
     const id = newId();
-    const rootfs = path.join(c.dir, 'rootfs');
-    // A fresh writable layer for every start, as a new container gets from the snapshotter.
-    await unmount(mountsUnder(rootfs));
-    await Promise.all(['upper', 'work'].map((d) => rm(path.join(c.dir, d), { recursive: true, force: true })));
-    await Promise.all(['rootfs', 'upper', 'work'].map((d) => mkdir(path.join(c.dir, d), { recursive: true })));
-    await mountOverlay(rootfs, { lower, upper: path.join(c.dir, 'upper'), work: path.join(c.dir, 'work') });
+    const rootfs = await this.prepareRootfs(c.dir, lower);
     const spec = ociSpec({
       args: c.args,
       env: c.env,
@@ -111,6 +107,20 @@ export class RuncRuntime implements ContainerRuntime {
       await unmount([rootfs]);
       throw e;
     }
+  }
+
+  /**
+   * The container's root: an overlay of the image (read-only, shared) under a new writable layer,
+   * fresh for every start as a new container gets from containerd's snapshotter. The image's own
+   * directory is never written, not even the mount points runc makes.
+   */
+  private async prepareRootfs(dir: string, lower: string): Promise<string> {
+    const rootfs = path.join(dir, 'rootfs');
+    await unmount(mountsUnder(rootfs));
+    await Promise.all(['upper', 'work'].map((d) => rm(path.join(dir, d), { recursive: true, force: true })));
+    await Promise.all(['rootfs', 'upper', 'work'].map((d) => mkdir(path.join(dir, d), { recursive: true })));
+    await mountOverlay(rootfs, { lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work') });
+    return rootfs;
   }
 
   /** Writes the bundle and starts `runc run` as the container's waiter; resolves once it runs. */
@@ -196,6 +206,11 @@ export class RuncRuntime implements ContainerRuntime {
   removePodCgroups(pod: PodRef): string[] {
     return removeCgroupTree(`/packet-path-lab/${this.paths.instance}/pod${pod.uid}`);
   }
+}
+
+/** An image's "K=V" environment as a map. */
+export function envMap(env: string[]): Record<string, string> {
+  return Object.fromEntries(env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
 }
 
 function annotations(pod: PodRef, c: { kind: 'sandbox' | 'container'; sandboxId: string; name: string; image: string }): Record<string, string> {

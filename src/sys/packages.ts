@@ -17,7 +17,7 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'iptables', aptPackage: 'iptables', usedBy: 'lab' },
   { command: 'iptables-save', aptPackage: 'iptables', usedBy: 'lab' },
   { command: 'iptables-restore', aptPackage: 'iptables', usedBy: 'lab' },
-  { command: 'busybox', aptPackage: 'busybox', usedBy: 'lab' },
+  { command: 'busybox', aptPackage: 'busybox-static', usedBy: 'lab' },
   { command: 'unshare', aptPackage: 'util-linux', usedBy: 'lab' },
   { command: 'nsenter', aptPackage: 'util-linux', usedBy: 'lab' },
   // flock(2) on the instance lock (src/sys/flock.ts): Node has no call for it.

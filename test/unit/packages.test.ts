@@ -57,6 +57,17 @@ describe('the install lines name every package', () => {
     expect(needed((p) => p.usedBy !== 'tests').filter((p) => !installed.has(p))).toEqual([]);
   });
 
+  // Debian's busybox-static conflicts with busybox: an install line naming both fails (or removes
+  // one), and the lab's images need the static one (src/kubelet/images.ts).
+  it('installs busybox-static, never busybox beside it', () => {
+    expect(programFor('busybox')?.aptPackage).toBe('busybox-static');
+    for (const file of ['.ci/run', 'README.md', 'scripts/provision.sh']) {
+      const installed = aptInstalled(read(file));
+      expect(installed.has('busybox-static'), file).toBe(true);
+      expect(installed.has('busybox'), file).toBe(false);
+    }
+  });
+
   it('lab up checks for every program the lab itself runs', () => {
     expect(REQUIRED_TOOLS.map((t) => t.command)).toEqual(expect.arrayContaining(['ip', 'iptables-restore', 'busybox', 'nginx', 'conntrack']));
   });

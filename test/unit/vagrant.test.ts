@@ -76,7 +76,7 @@ describe('scripts/provision.sh', () => {
     const install = /apt-get install -y -q --no-install-recommends((?:[^\n]*\\\n)*[^\n]*)/.exec(code);
     expect(install).not.toBeNull();
     const pkgs = install![1]!.split(/[\s\\]+/).filter(Boolean);
-    for (const p of ['iptables', 'busybox', 'tcpdump', 'conntrack', 'nginx', 'dnsutils', 'curl', 'iproute2', 'util-linux']) {
+    for (const p of ['iptables', 'busybox-static', 'tcpdump', 'conntrack', 'nginx', 'dnsutils', 'curl', 'iproute2', 'util-linux']) {
       expect(pkgs, p).toContain(p);
     }
   });

@@ -10,6 +10,7 @@ import type * as Events from './events.ts';
 import type * as Exec from './exec.ts';
 import type * as Explain from './explain.ts';
 import type * as Get from './get.ts';
+import type * as Images from './images.ts';
 import type * as Kill from './kill.ts';
 import type * as Proxy from './proxy.ts';
 import type * as Tcpdump from './tcpdump.ts';
@@ -70,6 +71,12 @@ export const commands: CommandModule<object, never>[] = [
         .example('$0 describe svc app2-service', 'ClusterIP, endpoints and the KUBE-SVC/KUBE-SEP chains')
         .example('$0 describe pod deploy/app2', 'one pod of app2: IP, netns, veth and its peer, containers, events') as Argv,
     handler: async (a) => (await import('./describe.ts')).describeHandler(a),
+  }),
+  command<Images.Args>({
+    command: 'images',
+    describe: "the lab's local images (the only ones a pod can use: the lab has no registry), like crictl images, with where each comes from",
+    builder: (y) => common(y) as Argv,
+    handler: async (a) => (await import('./images.ts')).imagesHandler(a),
   }),
   // The learner's tools: look inside a pod, read what the kernel holds, follow a packet, break it.
   command<Exec.Args>({
