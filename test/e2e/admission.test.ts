@@ -160,5 +160,9 @@ describe.skipIf(!isRoot)('Pod Security admission and volumes', () => {
     expect(await get('scratch')).toBe('ok\n');
     const made = path.join('/run/packet-path-lab', I, 'pods', reader!.metadata.name, 'volumes', 'scratch', 'deep', 'dir', 'made-here');
     expect(await readFile(made, 'utf8')).toBe('from-the-pod\n');
+    // As kubectl describe shows mounts: the subPath after the mode.
+    const described = (await labOk(['describe', 'pod', reader!.metadata.name, '-n', 'tools', '--name', I])).stdout;
+    expect(described).toContain('/etc/greeting from greetings (rw,path="greeting")');
+    expect(described).toContain('/srv/host from host (ro)');
   });
 });
