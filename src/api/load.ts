@@ -28,6 +28,7 @@ import {
   checkIngresses,
   checkNamespacesAndDuplicates,
   checkPodCapacity,
+  checkPodSecurity,
   checkServices,
   type Entry,
   type Parsed,
@@ -126,6 +127,7 @@ export function parseDesiredState(opts: ParseOptions): DesiredState {
   const report: Report = (entry, path, message) => reporter.at(entry.src, entry.label, path, message);
   checkNamespacesAndDuplicates(parsed, report);
   checkDeployments(parsed, config, report);
+  checkPodSecurity(parsed, report);
   checkServices(parsed, config, report);
   checkIngresses(parsed, report);
   checkEndpoints(parsed, report);
@@ -364,7 +366,11 @@ export function endpointsFromSlices(slices: (Omit<EndpointSlice, 'source'> & { s
 
 function assemble(p: Parsed, config: ClusterConfig): DesiredState {
   const namespaces: string[] = [...BUILTIN_NAMESPACES];
-  for (const ns of p.namespaces) if (!namespaces.includes(ns.obj.metadata.name)) namespaces.push(ns.obj.metadata.name);
+  const namespaceLabels: Record<string, Record<string, string>> = {};
+  for (const ns of p.namespaces) {
+    if (!namespaces.includes(ns.obj.metadata.name)) namespaces.push(ns.obj.metadata.name);
+    namespaceLabels[ns.obj.metadata.name] = ns.obj.metadata.labels;
+  }
   return {
     config,
     configMaps: p.configMaps.map(sourced) as ConfigMap[],
@@ -373,6 +379,7 @@ function assemble(p: Parsed, config: ClusterConfig): DesiredState {
     ingresses: p.ingresses.map(sourced) as Ingress[],
     endpoints: [...(p.endpoints.map(sourced) as Endpoints[]), ...endpointsFromSlices(p.endpointSlices.map(sourced))],
     namespaces,
+    namespaceLabels,
   };
 }
 

@@ -80,6 +80,21 @@ export interface EnvVar {
   value: string;
 }
 
+/**
+ * A container's securityContext: the fields the lab reads (Pod Security admission checks privileged
+ * and capabilities.add; the runtime applies the rest). Capability names as Kubernetes writes them,
+ * without the CAP_ prefix (NET_ADMIN), or ALL.
+ */
+export interface SecurityContext {
+  privileged?: boolean;
+  allowPrivilegeEscalation?: boolean;
+  capabilities?: { add?: string[]; drop?: string[] };
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+  readOnlyRootFilesystem?: boolean;
+}
+
 export interface Container {
   name: string;
   image: string;
@@ -92,6 +107,7 @@ export interface Container {
   readinessProbe?: Probe;
   livenessProbe?: Probe;
   startupProbe?: Probe;
+  securityContext?: SecurityContext;
 }
 
 export interface PodSpec {
@@ -103,6 +119,10 @@ export interface PodSpec {
   hostname?: string;
   subdomain?: string;
   dnsPolicy?: string;
+  /** Host namespaces: refused by Pod Security admission at baseline, not implemented by the lab's kubelet. */
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
 }
 
 export interface PodTemplateSpec {
@@ -273,6 +293,8 @@ export interface DesiredState {
    * Namespace objects of the state file in file order.
    */
   namespaces: string[];
+  /** The labels of each declared Namespace object (Pod Security admission reads them). */
+  namespaceLabels: Record<string, Record<string, string>>;
 }
 
 /** A pod as the lab records it: its spec plus what the kubelet and CNI observed. */

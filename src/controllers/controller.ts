@@ -116,6 +116,8 @@ export class Controller {
       if (isTerminating(pod) || !pod.status.podIP) continue;
       for (const c of pod.spec.containers) {
         const st = pod.status.containerStatuses.find((x) => x.name === c.name);
+        // Could not start (ErrImagePull, CreateContainerConfigError, a StartError): tried again after its backoff.
+        if (!st?.pid && st?.state.waiting && st.backoff?.until) this.retryStart(pod.metadata.name, c.name, st.backoff.until);
         if (!st?.pid || !st.state.running) continue;
         if (st.started && !st.ready && !c.readinessProbe) this.confirmRunning(pod.metadata.name, c.name, st.pid);
         const kinds: [ProbeKind, Probe | undefined][] = st.started ? [['readiness', c.readinessProbe], ['liveness', c.livenessProbe]] : [['startup', c.startupProbe]];
@@ -190,6 +192,25 @@ export class Controller {
       const st = this.cluster.state?.pods[pod]?.status.containerStatuses.find((c) => c.name === container);
       if (st?.pid === pid && st.state.running && !this.pending.has(k)) this.probeHandlers.ready(pod, container, pid, true);
     }, RUNNING_CONFIRM_MS);
+    this.timers.add(t);
+  }
+
+  /** A container that could not start is tried again once its backoff is over, as the kubelet's pod worker does. */
+  private retryStart(pod: string, container: string, at: number): void {
+    const k = `${pod}/${container}/start`;
+    if (this.pending.has(k) || this.stopped) return;
+    this.pending.add(k);
+    const t = setLongTimeout(() => {
+      this.timers.delete(t);
+      this.enqueue(`start of ${pod}/${container}`, async () => {
+        try {
+          await this.cluster.restartContainer(pod, container);
+        } finally {
+          this.pending.delete(k);
+          this.syncProbes();
+        }
+      });
+    }, at - Date.now());
     this.timers.add(t);
   }
 

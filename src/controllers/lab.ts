@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
+import { podSecurityWarnings } from '../api/admission.ts';
 import { allocateServices, applyAllocations, type ServiceAllocations } from '../api/allocators.ts';
 import { ValidationError, type Issue } from '../api/errors.ts';
 import { loadDesiredState, parseClusterConfig } from '../api/load.ts';
@@ -34,7 +35,7 @@ import { schedule } from '../scheduler/scheduler.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { signalProcess } from '../sys/proc.ts';
 import { computeEndpoints, computeEndpointSlices } from './endpoints.ts';
-import { planReplicaSets, rolloutInProgress } from './replicaset.ts';
+import { admitPods, planReplicaSets, rolloutInProgress, type RefusedCreate } from './replicaset.ts';
 
 export interface ClusterOptions {
   instance: string;
@@ -50,6 +51,8 @@ export interface ReconcileResult {
   node: LabNode;
   created: Pod[];
   deleted: Pod[];
+  /** ReplicaSets whose pods Pod Security admission refused in this step (one FailedCreate each). */
+  refused: RefusedCreate[];
   proxy?: SyncResult;
 }
 
@@ -136,6 +139,7 @@ export class Cluster {
   async reconcile(): Promise<ReconcileResult> {
     const prior = this.state ?? (await readState(this.paths.stateFile));
     const { desired, mode } = await this.load(prior);
+    for (const w of podSecurityWarnings(desired)) this.log(w);
     if (prior && prior.mode !== mode) throw new Error(`instance ${this.opts.instance} is running in ${prior.mode} mode; run 'lab down --name ${this.opts.instance}' first`);
     this.state = prior ?? newState(this.opts.instance, mode, desired.config);
     return this.converge(desired, mode, true);
@@ -168,7 +172,14 @@ export class Cluster {
 
     // ReplicaSet controller. New pods are recorded before any kernel object is made, so an
     // interrupted reconcile can always be finished or torn down.
-    const rs = planReplicaSets(desired.deployments, Object.values(state.pods));
+    const plan = planReplicaSets(desired.deployments, Object.values(state.pods));
+    // Pod Security admission: a refused pod is not created; the ReplicaSet records why.
+    const { admitted, refused } = admitPods(plan.create, desired.namespaceLabels);
+    const rs = { create: admitted, delete: plan.delete };
+    for (const r of refused) {
+      recordEvent(state, { type: 'Warning', reason: 'FailedCreate', object: `replicaset/${r.replicaSet}`, message: `Error creating: ${r.message}` });
+      log(`replicaset ${r.namespace}/${r.replicaSet}: Error creating: ${r.message}`);
+    }
     for (const p of rs.create) {
       assignSandbox(p, paths);
       state.pods[p.metadata.name] = p;
@@ -218,7 +229,7 @@ export class Cluster {
     // Endpoints, kube-proxy, DNS, ingress.
     const proxy = await this.syncServices(desired, services, state);
     await writeState(paths.stateFile, state);
-    return { state, desired, node, created: rs.create, deleted: rs.delete, proxy };
+    return { state, desired, node, created: rs.create, deleted: rs.delete, refused, proxy };
   }
 
   /** The kubelet's pod workers for Terminating pods, by pod name; `terminated` once their containers are gone. */
@@ -467,6 +478,8 @@ export async function up(opts: ClusterOptions, readinessTimeoutMs = 10_000): Pro
     const s = await cluster.step();
     r.created.push(...(s?.created ?? []));
     r.deleted.push(...(s?.deleted ?? []));
+    // A rollout whose new pods admission refuses is stuck until the template or the namespace changes.
+    if (s && s.refused.length > 0 && s.created.length === 0 && s.deleted.length === 0) break;
     await cluster.awaitReadiness(readinessTimeoutMs);
   }
   await cluster.awaitDeletions();

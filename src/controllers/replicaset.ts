@@ -1,6 +1,7 @@
 // The ReplicaSet (and, for now, Deployment) controller as a pure planner: from Deployments and
 // the pods that exist, which pods to create and which to delete.
 import { randomUUID } from 'node:crypto';
+import { admitPod } from '../api/admission.ts';
 import { OWNER_DEPLOYMENT_ANNOTATION } from '../api/owners.ts';
 import { isTerminating, type Deployment, type Pod } from '../api/types.ts';
 import { podName, podTemplateHash, randomSuffix, replicaSetName } from './podnames.ts';
@@ -148,4 +149,30 @@ export function planReplicaSets(deployments: Deployment[], pods: Pod[], rand?: (
   }
   for (const [k, owned] of byDeployment) if (!wanted.has(k)) plan.delete.push(...owned);
   return plan;
+}
+
+export interface RefusedCreate {
+  namespace: string;
+  replicaSet: string;
+  /** The API server's refusal: `pods "NAME" is forbidden: violates PodSecurity ...` */
+  message: string;
+}
+
+/**
+ * The API server's answer to the pods the ReplicaSet controller creates: Pod Security admission
+ * against each pod's namespace labels. A refused pod is never created. The controller creates in
+ * slow-start batches that stop at the first error, so each ReplicaSet reports one refusal per sync
+ * (its FailedCreate event) and tries again at its next sync. Pure; the planner above stays unaware.
+ */
+export function admitPods(pods: Pod[], namespaceLabels: Record<string, Record<string, string>>): { admitted: Pod[]; refused: RefusedCreate[] } {
+  const admitted: Pod[] = [];
+  const refused = new Map<string, RefusedCreate>();
+  for (const p of pods) {
+    const { namespace } = p.metadata;
+    const replicaSet = p.metadata.ownerReferences?.[0]?.name ?? p.metadata.name;
+    const decision = admitPod(p.metadata.name, p.spec, namespaceLabels[namespace] ?? {});
+    if (decision.allowed) admitted.push(p);
+    else if (!refused.has(`${namespace}/${replicaSet}`)) refused.set(`${namespace}/${replicaSet}`, { namespace, replicaSet, message: decision.message });
+  }
+  return { admitted, refused: [...refused.values()] };
 }

@@ -197,12 +197,22 @@ function etcMounts(etcDir: string): Mount[] {
 export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Container, prev: ContainerStatus | undefined, volumes?: Map<string, string>, listed?: ListedContainer[]): Promise<ContainerStatus> {
   const runtime = runtimeFor(ctx.paths);
   const podDir = ctx.paths.podDir(pod.metadata.name);
-  const cmVolumes = new Set(pod.spec.volumes.filter((v) => v.configMap).map((v) => v.name));
+  // ConfigMap and downwardAPI volumes are always mounted read-only in Kubernetes.
+  const roVolumes = new Set(pod.spec.volumes.filter((v) => v.configMap || v.downwardAPI).map((v) => v.name));
   const sources = volumes ?? (await writeVolumes(podDir, pod, ctx.configMaps));
   const sandbox = await ensureSandbox(ctx, pod, listed ?? (await runtime.listContainers()));
   const restart = prev !== undefined && (prev.pid !== undefined || prev.lastState !== undefined || prev.containerID !== undefined);
   const now = Date.now();
   try {
+    const sc = c.securityContext;
+    // The kubelet's own check before it creates the container (verifyRunAsNonRoot).
+    if (sc?.runAsNonRoot && (sc.runAsUser ?? 0) === 0) throw new ContainerConfigError(`container has runAsNonRoot and image will run as root (pod: "${pod.metadata.name}_${pod.metadata.namespace}(${podRef(pod).uid})", container: ${c.name})`);
+    let mounts: Mount[];
+    try {
+      mounts = containerMounts(sources, c.volumeMounts, roVolumes, c.name);
+    } catch (e) {
+      throw new ContainerConfigError((e as Error).message);
+    }
     const started = await runtime.startContainer(
       sandbox,
       {
@@ -212,8 +222,8 @@ export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Contai
         args: containerArgs(c, imageConfig(c.image)),
         env: containerEnv(pod, c),
         cwd: c.workingDir ?? '/',
-        mounts: [...etcMounts(ctx.paths.netnsEtc(podNetns(pod))), ...containerMounts(sources, c.volumeMounts, cmVolumes)],
-        securityContext: (c as { securityContext?: import('./oci.ts').SecurityContext }).securityContext,
+        mounts: [...etcMounts(ctx.paths.netnsEtc(podNetns(pod))), ...mounts],
+        securityContext: sc,
         dir: path.join(podDir, 'containers', c.name),
       },
       (code, exited) => {
@@ -239,11 +249,12 @@ export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Contai
       backoff: { crashes: prev?.backoff?.crashes ?? 0, lastStart: now },
     };
   } catch (e) {
-    if (!(e instanceof ImageNotFoundError) && !(e instanceof StartError)) throw e;
+    if (!(e instanceof ImageNotFoundError) && !(e instanceof StartError) && !(e instanceof ContainerConfigError)) throw e;
     const imageErr = e instanceof ImageNotFoundError;
-    ctx.onEvent?.(pod, 'Warning', 'Failed', imageErr ? `Failed to pull image "${c.image}": ${e.message}` : `Error: failed to start container "${c.name}": ${e.message}`);
+    const configErr = e instanceof ContainerConfigError;
+    ctx.onEvent?.(pod, 'Warning', 'Failed', imageErr ? `Failed to pull image "${c.image}": ${e.message}` : configErr ? `Error: ${e.message}` : `Error: failed to start container "${c.name}": ${e.message}`);
     const { delayMs, next } = restartDelay(prev?.backoff ?? { crashes: 0, lastStart: 0 }, now);
-    const reason = imageErr ? (prev?.state.waiting?.reason === 'ErrImagePull' || prev?.state.waiting?.reason === 'ImagePullBackOff' ? 'ImagePullBackOff' : 'ErrImagePull') : 'RunContainerError';
+    const reason = imageErr ? (prev?.state.waiting?.reason === 'ErrImagePull' || prev?.state.waiting?.reason === 'ImagePullBackOff' ? 'ImagePullBackOff' : 'ErrImagePull') : configErr ? 'CreateContainerConfigError' : 'RunContainerError';
     return {
       name: c.name,
       ready: false,
@@ -255,6 +266,9 @@ export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Contai
     };
   }
 }
+
+/** The container's configuration cannot be used (a subPath outside its volume, runAsNonRoot as root). */
+class ContainerConfigError extends Error {}
 
 function signalName(n: number): NodeJS.Signals | null {
   const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);

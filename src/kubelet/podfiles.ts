@@ -1,5 +1,6 @@
 // Files the kubelet writes for a pod: /etc/hosts, /etc/resolv.conf and /etc/hostname (placed in
 // /etc/netns/<pod netns>/ so both the container and `ip netns exec` see them) and volumes.
+import { chmodSync, lstatSync, mkdirSync, realpathSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, readlink, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterConfig, ConfigMap, Pod } from '../api/types.ts';
@@ -146,11 +147,85 @@ async function sameContent(dir: string, files: Map<string, string>): Promise<boo
   }
 }
 
-export function containerMounts(volumeSources: Map<string, string>, mounts: { name: string; mountPath: string; readOnly?: boolean }[], configMapVolumes: Set<string>): Mount[] {
-  return mounts.map((m) => ({
-    source: volumeSources.get(m.name)!,
-    target: m.mountPath,
-    // ConfigMap volumes are always read-only in Kubernetes.
-    readOnly: Boolean(m.readOnly) || configMapVolumes.has(m.name),
-  }));
+/**
+ * Where a volumeMount's subPath leads: `<volume>/<subPath>`, Kubernetes' semantics. Each element is
+ * taken in turn; a missing one is created as a directory with the volume's own mode (the kubelet's
+ * SafeMakeDir: a subPath that does not exist yet is an empty directory, in any volume type), and
+ * wherever symbolic links lead, the path must stay inside the volume. The links the AtomicWriter
+ * makes (a ConfigMap key -> ..data/key -> ..<timestamp>/key) do, so a ConfigMap key mounted by
+ * subPath is its file as it is now: later updates write a new ..<timestamp> directory, and the
+ * mount keeps the old file, as in Kubernetes. A link a container planted in an emptyDir
+ * (`data -> /etc`) does not, and is refused. Returns the resolved path, free of symbolic links.
+ *
+ * A window remains: between this check and the runtime's bind mount, a process that can write to
+ * the volume (another container of the pod, running already) could replace a checked directory
+ * with a symbolic link, which the bind mount would follow. The kubelet closes it by opening each
+ * element with O_NOFOLLOW and bind-mounting /proc/<kubelet pid>/fd/<fd>; the runtime here mounts
+ * by path. A link the container itself planted during an earlier run is always caught: the check
+ * runs at every start.
+ */
+export function resolveSubPath(volume: string, subPath: string): string {
+  const root = realpathSync(volume);
+  const inside = (p: string) => root === '/' || p === root || p.startsWith(`${root}/`);
+  let current = root;
+  for (const element of subPath.split('/')) {
+    if (element === '' || element === '.') continue;
+    if (element === '..') throw new Error(`subPath ${JSON.stringify(subPath)} must not contain '..'`);
+    const next = path.join(current, element);
+    if (!lstatOrNull(next)) {
+      // mkdir never follows a link in its last element; one planted meanwhile makes it fail (EEXIST).
+      const mode = statSync(root).mode & 0o7777;
+      mkdirSync(next, { mode });
+      chmodSync(next, mode); // mkdir's mode is cut by the umask; the kubelet's is not
+    }
+    let real: string;
+    try {
+      real = realpathSync(next);
+    } catch {
+      throw new Error(`subPath ${JSON.stringify(subPath)}: ${JSON.stringify(element)} is a symbolic link that leads nowhere`);
+    }
+    if (!inside(real)) throw new Error(`subPath ${JSON.stringify(subPath)} leads outside the volume (${JSON.stringify(element)} is a symbolic link out of it)`);
+    current = real;
+  }
+  return current;
+}
+
+function lstatOrNull(p: string): ReturnType<typeof lstatSync> | null {
+  try {
+    return lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/**
+ * The bind mounts of one container: each volumeMount's volume directory (or, with subPath, the file
+ * or directory inside it, see resolveSubPath) at its mountPath. A subPath that cannot be used safely
+ * fails the container's start, as the kubelet's "failed to prepare subPath" does.
+ */
+export function containerMounts(
+  volumeSources: Map<string, string>,
+  mounts: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[],
+  configMapVolumes: Set<string>,
+  container?: string,
+): Mount[] {
+  return mounts.map((m) => {
+    const volume = volumeSources.get(m.name)!;
+    let source = volume;
+    if (m.subPath !== undefined) {
+      try {
+        source = resolveSubPath(volume, m.subPath);
+      } catch (e) {
+        const of = container === undefined ? '' : ` of container ${JSON.stringify(container)}`;
+        throw new Error(`failed to prepare subPath for volumeMount ${JSON.stringify(m.name)}${of}: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    return {
+      source,
+      target: m.mountPath,
+      // ConfigMap volumes are always read-only in Kubernetes.
+      readOnly: Boolean(m.readOnly) || configMapVolumes.has(m.name),
+    };
+  });
 }

@@ -148,7 +148,7 @@ export function describePod(pod: Pod, state: LabState, index: ClusterIndex, net:
     if (c.livenessProbe) d.kv('Liveness', probeText(c.livenessProbe), 4);
     if (c.startupProbe) d.kv('Startup', probeText(c.startupProbe), 4);
     d.kv('Environment', c.env.length ? c.env.map((e) => `${e.name}=${e.value}`).join('\n') : undefined, 4);
-    d.kv('Mounts', c.volumeMounts.length ? c.volumeMounts.map((v) => `${v.mountPath} from ${v.name} (${v.readOnly ? 'ro' : 'rw'})`).join('\n') : undefined, 4);
+    d.kv('Mounts', c.volumeMounts.length ? c.volumeMounts.map((v) => `${v.mountPath} from ${v.name} (${v.readOnly ? 'ro' : 'rw'}${v.subPath === undefined ? '' : `,path=${JSON.stringify(v.subPath)}`})`).join('\n') : undefined, 4);
     d.kv('Log', `${net.logDir}/${c.name}/container.log`, 4);
   }
   d.line('Conditions:');

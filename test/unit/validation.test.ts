@@ -83,6 +83,17 @@ const corpus: Record<string, Expectation> = {
   'hostpath-traversal.yaml': { line: 36, object: D, field: 'spec.template.spec.volumes[0].hostPath.path', message: /must not contain '\.\.'/ },
   'missing-configmap.yaml': { line: 36, object: D, field: 'spec.template.spec.volumes[0].configMap.name', message: /ConfigMap default\/web-htm does not exist/ },
   'volume-mount-undeclared.yaml': { line: 31, object: D, field: `${C}.volumeMounts[0].name`, message: /volume "htlm" is not declared/ },
+  // securityContext and Pod Security
+  'capability-cap-prefix.yaml': { line: 22, object: D, field: `${C}.securityContext.capabilities.add[0]`, message: /^"CAP_NET_ADMIN" must be written without the CAP_ prefix, as Kubernetes writes capabilities: "NET_ADMIN"$/ },
+  'capability-unknown.yaml': { line: 23, object: D, field: `${C}.securityContext.capabilities.add[1]`, message: /^"NET_ADMINS" must be a Linux capability such as NET_ADMIN/ },
+  'run-as-user-negative.yaml': { line: 21, object: D, field: `${C}.securityContext.runAsUser`, message: /^must be between 0 and 2147483647, inclusive, got -1$/ },
+  'privileged-no-escalation.yaml': { line: 20, object: D, field: `${C}.securityContext`, message: /^cannot set `allowPrivilegeEscalation` to false and `privileged` to true$/ },
+  'pod-security-context.yaml': { line: 16, object: D, field: 'spec.template.spec.securityContext', message: /^field "securityContext" is a Kubernetes field the lab supports only in a container/ },
+  'seccomp-profile.yaml': { line: 21, object: D, field: `${C}.securityContext.seccompProfile`, message: /^field "seccompProfile" is a Kubernetes field the lab does not support/ },
+  'pod-security-level-invalid.yaml': { line: 7, object: 'Namespace tools', field: 'metadata.labels[pod-security.kubernetes.io/enforce]', message: /^"Privileged" must be one of privileged, baseline, restricted$/ },
+  'pod-security-restricted.yaml': { line: 7, object: 'Namespace tools', field: 'metadata.labels[pod-security.kubernetes.io/enforce]', message: /^"restricted" is a level the lab does not enforce/ },
+  'hostnetwork-privileged-namespace.yaml': { line: 24, object: 'Deployment tools/web', field: 'spec.template.spec.hostNetwork', message: /^true is not implemented by the lab's kubelet \(a pod always gets its own network namespace\): namespace "tools" is privileged/ },
+  'privileged-container-privileged-namespace.yaml': { line: 29, object: 'Deployment tools/web', field: `${C}.securityContext.privileged`, message: /^true is not implemented by the lab's runtime/ },
   // ports and Services
   'container-port-out-of-range.yaml': { line: 29, object: D, field: `${C}.ports[0].containerPort`, message: /between 1 and 65535, got 70000/ },
   'service-port-zero.yaml': { line: 47, object: S, field: 'spec.ports[0].port', message: /between 1 and 65535, got 0/ },

@@ -1,6 +1,7 @@
 // Checks that look across fields and objects: references (volumes, ConfigMaps, Services, ports),
 // duplicates, addresses against the configured CIDRs, and what fits on the node.
 
+import { namespacePolicy, podSecurityLabelProblems } from '../admission.ts';
 import type { PathSegment } from '../errors.ts';
 import type { ClusterConfig, ConfigMap, Deployment, EndpointSlice, Endpoints, Ingress, IngressBackend, Service } from '../types.ts';
 import { podIPsPerNode } from './config.ts';
@@ -155,6 +156,39 @@ export function checkDeployments(p: Parsed, config: ClusterConfig | undefined, r
     });
   }
 }
+
+/**
+ * Pod Security: a Namespace's pod-security.kubernetes.io labels must be valid (the admission checks
+ * them when the Namespace is created). A pod template that asks for what the lab's kubelet does not
+ * implement (host namespaces, a privileged container) is refused where admission would let it
+ * through, in a namespace whose enforce level is privileged; elsewhere the admission refuses its pods
+ * (src/api/admission.ts) and says why, as Kubernetes would.
+ */
+export function checkPodSecurity(p: Parsed, report: Report): void {
+  const labels = new Map<string, Record<string, string>>();
+  for (const ns of p.namespaces) {
+    labels.set(ns.obj.metadata.name, ns.obj.metadata.labels);
+    for (const problem of podSecurityLabelProblems(ns.obj.metadata.labels)) report(ns, ['metadata', 'labels', problem.label], problem.message);
+  }
+  for (const e of p.deployments) {
+    const nsLabels = labels.get(e.obj.metadata.namespace) ?? {};
+    if (podSecurityLabelProblems(nsLabels).length > 0 || namespacePolicy(nsLabels).enforce.level !== 'privileged') continue;
+    const spec = e.obj.spec.template.spec;
+    const at = ['spec', 'template', 'spec'];
+    for (const field of ['hostNetwork', 'hostPID', 'hostIPC'] as const) {
+      if (spec[field]) {
+        report(e, [...at, field], `true is not implemented by the lab's kubelet (a pod always gets its own ${HOST_NAMESPACE[field]} namespace): namespace ${JSON.stringify(e.obj.metadata.namespace)} is privileged, so admission lets it through, and the lab refuses it rather than ignore it; remove it`);
+      }
+    }
+    spec.containers.forEach((c, i) => {
+      if (c.securityContext?.privileged) {
+        report(e, [...at, 'containers', i, 'securityContext', 'privileged'], `true is not implemented by the lab's runtime (namespace ${JSON.stringify(e.obj.metadata.namespace)} is privileged, so admission lets it through); remove it, and add only the capabilities the container needs to securityContext.capabilities.add`);
+      }
+    });
+  }
+}
+
+const HOST_NAMESPACE = { hostNetwork: 'network', hostPID: 'PID', hostIPC: 'IPC' } as const;
 
 /** The sum of replicas (plus the system pods) must fit the node's pod CIDR. */
 export function checkPodCapacity(p: Parsed, config: ClusterConfig, configFile: string, systemPods: number, report: Report): void {

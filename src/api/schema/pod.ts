@@ -13,6 +13,7 @@ import {
   relativePathProblem,
 } from '../names.ts';
 import { annotations, bool, int, labels, oneOf, port, portOrName, str, stringList, text } from './fields.ts';
+import { securityContext } from './security.ts';
 
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
 
@@ -80,6 +81,7 @@ export const container: z.ZodType<Container> = z.strictObject({
   readinessProbe: probe.optional(),
   livenessProbe: probe.optional(),
   startupProbe: probe.optional(),
+  securityContext: securityContext.optional(),
 });
 
 const keyToPath = z.strictObject({
@@ -144,6 +146,9 @@ export const podSpec: z.ZodType<PodSpec> = z.strictObject({
   hostname: str(dns1123LabelProblem).optional(),
   subdomain: str(dns1123LabelProblem).optional(),
   dnsPolicy: oneOf(['ClusterFirst', 'Default', 'ClusterFirstWithHostNet'] as const).default('ClusterFirst'),
+  hostNetwork: bool().optional(),
+  hostPID: bool().optional(),
+  hostIPC: bool().optional(),
 });
 
 export const podTemplateSpec: z.ZodType<PodTemplateSpec> = z.strictObject({

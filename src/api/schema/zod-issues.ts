@@ -15,9 +15,11 @@ export interface FieldProblem {
  * that nobody hunts for a typo.
  */
 const UNSUPPORTED = new Set([
-  'resources', 'imagePullPolicy', 'securityContext', 'nodeSelector', 'tolerations', 'affinity',
-  'matchExpressions', 'tls', 'status', 'valueFrom', 'envFrom', 'hostNetwork', 'hostPort', 'hostPID',
-  'hostIPC', 'serviceAccountName', 'serviceAccount', 'initContainers', 'lifecycle', 'imagePullSecrets',
+  // securityContext: the pod's (a container's is supported, see unknownFieldMessage); then fields of either.
+  'resources', 'imagePullPolicy', 'securityContext', 'seccompProfile', 'seLinuxOptions', 'appArmorProfile',
+  'procMount', 'windowsOptions', 'fsGroup', 'fsGroupChangePolicy', 'supplementalGroups', 'sysctls',
+  'hostUsers', 'runtimeClassName', 'nodeSelector', 'tolerations', 'affinity',
+  'matchExpressions', 'tls', 'status', 'valueFrom', 'envFrom', 'hostPort', 'serviceAccountName', 'serviceAccount', 'initContainers', 'lifecycle', 'imagePullSecrets',
   'revisionHistoryLimit', 'progressDeadlineSeconds', 'minReadySeconds', 'paused', 'loadBalancerIP',
   'loadBalancerClass', 'healthCheckNodePort', 'ipFamilies', 'ipFamilyPolicy', 'clusterIPs',
   'publishNotReadyAddresses', 'allocateLoadBalancerNodePorts', 'binaryData', 'immutable', 'defaultMode',
@@ -79,6 +81,7 @@ function editDistance(a: string, b: string): number {
 export function unknownFieldMessage(key: string, known: readonly string[]): string {
   const shown = JSON.stringify(key);
   if (known.includes(key)) return `field ${shown} is not allowed here`;
+  if (key === 'securityContext') return `field ${shown} is a Kubernetes field the lab supports only in a container (privileged, allowPrivilegeEscalation, capabilities, runAsUser, runAsGroup, runAsNonRoot, readOnlyRootFilesystem); remove it here`;
   if (UNSUPPORTED.has(key)) return `field ${shown} is a Kubernetes field the lab does not support; remove it`;
   const close = known
     .map((k) => ({ k, d: editDistance(key, k) }))
