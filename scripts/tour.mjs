@@ -762,7 +762,7 @@ const STEPS = [
       t.show(t.labArgv(['get', 'endpoints', SERVICE]), await t.lab(['get', 'endpoints', SERVICE]), (l) => l.includes(SERVICE));
       const ev = ['events', '--for', `pod/${v.name}`];
       t.show(t.labArgv(ev), await t.lab(ev), (l) => /\s(BackOff|Started|Killing|Unhealthy)\s/.test(l));
-      t.look(`1/1 Running, RESTARTS +2, ${v.ip}:80 back in the endpoints. The events tell the story: BackOff (exited, signal 11), Started.`);
+      t.look(`1/1 Running, RESTARTS +2, ${v.ip}:80 back in the endpoints. The events tell the story: BackOff (exited, signal 9), Started.`);
     },
   },
 ];

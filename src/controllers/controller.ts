@@ -352,6 +352,7 @@ export class Controller {
     this.enqueue(`exit of ${pod}/${container}`, async () => {
       const restartAt = await this.cluster.containerExited(pod, container, pid, { exitCode, ...(signum ? { signal: signum } : {}) });
       this.syncProbes();
+      if (restartAt === undefined) return; // an older process, or a pod being deleted
       this.log(`pod ${pod}: container ${container} exited (${signal ?? `code ${exitCode}`}); endpoints updated in ${(performance.now() - t0).toFixed(0)} ms${restartAt ? `, restart in ${Math.max(0, Math.round((restartAt - Date.now()) / 1000))}s` : ''}`);
       if (restartAt === null) return;
       const t = setLongTimeout(() => {

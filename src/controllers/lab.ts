@@ -320,13 +320,13 @@ export class Cluster {
   /**
    * The kubelet noticed a container exit: the pod stops being ready, its endpoint leaves the
    * Service rules, and the restart is scheduled per restartPolicy and backoff. Returns when to
-   * restart (ms since epoch) or null.
+   * restart (ms since epoch), null when it stays down, undefined when the exit was not news.
    */
-  async containerExited(podName: string, container: string, pid: number, exit: { exitCode: number; signal?: number }): Promise<number | null> {
+  async containerExited(podName: string, container: string, pid: number, exit: { exitCode: number; signal?: number }): Promise<number | null | undefined> {
     const pod = this.state?.pods[podName];
     const st = pod?.status.containerStatuses.find((c) => c.name === container);
-    if (!pod || !st || st.pid !== pid) return null; // already handled, or an older process
-    if (isTerminating(pod)) return null; // being deleted: expected to stop
+    if (!pod || !st || st.pid !== pid) return undefined; // already handled, or an older process
+    if (isTerminating(pod)) return undefined; // being deleted: expected to stop
     const restartAt = recordContainerExit(pod, container, exit);
     const how = exit.signal ? `signal ${exit.signal}` : `exit code ${exit.exitCode}`;
     recordEvent(this.state!, { type: 'Warning', reason: 'BackOff', object: `pod/${podName}`, message: `Container ${container} exited (${how})${restartAt && restartAt > Date.now() ? `; Back-off restarting failed container ${container} in pod ${podName}` : ''}` });

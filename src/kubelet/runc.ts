@@ -161,7 +161,15 @@ export class RuncRuntime implements ContainerRuntime {
 
   async listContainers(): Promise<ListedContainer[]> {
     if (!existsSync(this.root)) return [];
-    const { stdout } = await run(this.runc('list', '--format', 'json'));
+    // `runc list` fails when a container's state directory goes while it reads them (a waiter
+    // deleting its container as it exits): read again.
+    let r = await run(this.runc('list', '--format', 'json'), { allowFail: true });
+    for (let i = 0; i < 10 && r.exitCode !== 0 && /no such file or directory/.test(r.stderr); i++) {
+      await new Promise((res) => setTimeout(res, 5 * (i + 1)));
+      r = await run(this.runc('list', '--format', 'json'), { allowFail: true });
+    }
+    if (r.exitCode !== 0) throw new Error(`runc list failed: ${r.stderr.trim()}`);
+    const stdout = r.stdout;
     const raw = (JSON.parse(stdout || 'null') ?? []) as { id: string; pid: number; status: ListedContainer['status']; annotations?: Record<string, string> }[];
     return raw.map((r) => {
       const a = r.annotations ?? {};

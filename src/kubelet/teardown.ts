@@ -51,7 +51,9 @@ export async function removeContainersOf(paths: InstancePaths, pods: { name: str
   const all = listed ?? (await runtime.listContainers());
   const names = new Set(pods.map((p) => p.name));
   const mine = all.filter((c) => names.has(c.pod.name));
-  if (mine.length === 0) return;
+  // Root filesystems stay mounted after their containers (runc's waiter does not unmount them).
+  const unmountAll = () => unmount(pods.flatMap((p) => mountsUnder(paths.podDir(p.name))));
+  if (mine.length === 0) return unmountAll();
   const containers = mine.filter((c) => c.kind === 'container' && c.pid > 0).map((c) => c.pid);
   const grace = Math.min(...pods.map((p) => p.grace));
   if (grace > 0) {
@@ -67,7 +69,7 @@ export async function removeContainersOf(paths: InstancePaths, pods: { name: str
   // itself killed) is deleted here, with the root filesystem mounts.
   const left = new Set((await runtime.listContainers()).map((c) => c.id));
   await Promise.all(mine.filter((c) => left.has(c.id)).map((c) => runtime.removeContainer(c.id, path.join(paths.podDir(c.pod.name), c.kind === 'sandbox' ? 'sandbox' : path.join('containers', c.name)))));
-  await unmount(pods.flatMap((p) => mountsUnder(paths.podDir(p.name))));
+  await unmountAll();
 }
 
 /**

@@ -49,14 +49,21 @@ async function checkConverged(replicasApp2: number, when: string): Promise<void>
   expect(pods, when).toHaveLength(replicasApp2 + 4);
   const netns = (await cmd(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${I}-`));
   expect(netns.sort(), when).toEqual([`${I}-host`, `${I}-node`, ...pods.map((p) => p.metadata.annotations['lab/netns']!)].sort());
-  // Exactly one container main process per pod (a process whose parent is outside the pod; its
-  // children, such as nginx's worker or tsx's esbuild service, do not count), and it is the one
-  // recorded in the pod's status.
+  // Exactly one sandbox (pause) and one app container per pod in runc's state, the container the
+  // one recorded in the pod's status; and in each pod's namespace exactly those two processes whose
+  // parent is outside it (their waiters, `runc run`, live outside).
+  const listed = JSON.parse((await cmd(['runc', '--root', `/run/packet-path-lab/${I}/runc`, 'list', '--format', 'json'])).stdout || '[]') as { pid: number; status: string; annotations?: Record<string, string> }[];
+  expect(listed.length, `${when}: runc containers`).toBe(pods.length * 2);
   const procs = pidsInNetns(pods.map((p) => p.metadata.annotations['lab/netns']!));
   for (const p of pods) {
+    const mine = listed.filter((c) => c.annotations?.['io.kubernetes.cri.sandbox-name'] === p.metadata.name);
+    const sandboxes = mine.filter((c) => c.annotations?.['io.kubernetes.cri.container-type'] === 'sandbox').map((c) => c.pid);
+    const containers = mine.filter((c) => c.annotations?.['io.kubernetes.cri.container-type'] === 'container').map((c) => c.pid);
+    expect(sandboxes, `${when}: ${p.metadata.name} sandbox`).toHaveLength(1);
+    expect(containers, `${when}: ${p.metadata.name} containers`).toEqual([p.status.containerStatuses[0]!.pid]);
     const pids = procs.get(p.metadata.annotations['lab/netns']!)!;
     const mains = pids.filter((pid) => !pids.includes(ppid(pid)));
-    expect(mains, `${when}: ${p.metadata.name}`).toEqual([p.status.containerStatuses[0]!.pid]);
+    expect(mains.sort(), `${when}: ${p.metadata.name}`).toEqual([...sandboxes, ...containers].sort());
   }
   // No duplicate rule, IPs unique and allocated once.
   const save = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save'])).stdout.split('\n').filter((l) => l.startsWith('-A'));

@@ -146,7 +146,7 @@ describe.skipIf(!isRoot)('npm run tour against a watched sandbox lab', () => {
     expect(back).toMatch(new RegExp(`▸ ${name} +1/1 +Running +2 `));
     const backEps = /▸ app2-service +(\S+)/.exec(back)![1]!.split(',');
     expect(backEps.sort()).toEqual(ips.map((x) => `${x}:80`).sort());
-    expect(back).toMatch(new RegExp(`▸ .*BackOff +pod/${name} +Container app2 exited \\(signal 11\\); Back-off restarting`));
+    expect(back).toMatch(new RegExp(`▸ .*BackOff +pod/${name} +Container app2 exited \\(signal 9\\); Back-off restarting`));
 
     // And the lab agrees: the pod restarted twice, same IP, ready, back in the rules.
     const after = app2(await getPods(I)).find((p) => p.metadata.name === name)!;
