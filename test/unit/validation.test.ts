@@ -241,7 +241,7 @@ describe('the default lab state', () => {
     expect(app2.metadata.namespace).toBe('default');
     const pod = app2.spec.template.spec;
     expect(pod.restartPolicy).toBe('Always');
-    expect(pod.terminationGracePeriodSeconds).toBe(30);
+    expect(pod.terminationGracePeriodSeconds).toBe(2);
     expect(pod.dnsPolicy).toBe('ClusterFirst');
     const c = pod.containers[0]!;
     expect(c.command).toEqual(['httpd', '-f', '-v', '-p', '80', '-h', '/usr/share/html']);
