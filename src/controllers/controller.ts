@@ -77,6 +77,7 @@ export class Controller {
     this.log = opts.log ?? (() => {});
     // Exits of containers this process started arrive at once, with their exit code.
     this.cluster.onContainerExit = (pod, container, pid, code, signal) => this.exited(pod.metadata.name, container, pid, code, signal);
+    this.cluster.onSandboxExit = (pod) => this.sandboxChanged(pod);
     // A Terminating pod's containers are gone: its network and files go, the pod is deleted.
     this.cluster.onPodsTerminated = () => this.enqueue('pod deletion', () => this.cluster.finishDeletions());
   }

@@ -115,6 +115,8 @@ export class Cluster {
   current: Current | null = null;
   /** Called for containers this process starts when they exit (set by the watch controller). */
   onContainerExit?: KubeletContext['onContainerExit'];
+  /** Called when a pod's sandbox this process started exits (set by the watch controller). */
+  onSandboxExit?: (pod: string) => void;
 
   constructor(readonly opts: ClusterOptions) {
     this.paths = instancePaths(opts.instance);
@@ -288,6 +290,7 @@ export class Cluster {
       onProgress: this.log,
       onEvent: (pod, type, reason, message) => recordEvent(state, { type, reason, object: `pod/${pod.metadata.name}`, message }),
       onContainerExit: (...a) => this.onContainerExit?.(...a),
+      onSandboxExit: (pod) => this.onSandboxExit?.(pod.metadata.name),
     };
   }
 
@@ -334,11 +337,16 @@ export class Cluster {
     return restartAt;
   }
 
-  /** A pod whose network namespace vanished: a new sandbox, its containers started again in it. */
+  /**
+   * A pod whose network namespace vanished or whose pause container died: the kubelet's sync of
+   * that pod kills what is left and starts it again in a new sandbox (kubelet.ts changedSandboxes).
+   */
   async recreateSandbox(podName: string): Promise<boolean> {
     const pod = this.state?.pods[podName];
-    if (!pod || !this.current || isTerminating(pod) || netnsExists(podNetns(pod))) return false;
+    if (!pod || !this.current || isTerminating(pod)) return false;
+    const restarts = pod.status.containerStatuses.map((s) => s.restartCount).join();
     await syncPods(this.kubeletContext(), [pod], { complete: false });
+    if (pod.status.containerStatuses.map((s) => s.restartCount).join() === restarts && netnsExists(podNetns(pod))) return false;
     await writeState(this.paths.stateFile, this.state!);
     await this.resyncServices();
     return true;

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { constants as osConstants } from 'node:os';
 import { isTerminating, type ClusterConfig, type ConfigMap, type Container, type ContainerStatus, type Pod } from '../api/types.ts';
 import { restartDelay, shouldRestart } from './backoff.ts';
-import { allocate, releaseAllExcept } from '../cni/allocations.ts';
-import { applyCniAdd, planCniAdd, readConfigured, vethName, type PodNetwork } from '../cni/bridge.ts';
+import { allocate, release, releaseAllExcept } from '../cni/allocations.ts';
+import { applyCniAdd, cniDel, planCniAdd, readConfigured, vethName, type PodNetwork } from '../cni/bridge.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import type { LabNode } from '../node/node.ts';
 import { ipBatch } from '../sys/exec.ts';
@@ -28,6 +28,8 @@ export interface KubeletContext {
   onProgress?: (message: string) => void;
   /** A container this process started has exited (exit code, or the signal that killed it). */
   onContainerExit?: (pod: Pod, container: string, pid: number, code: number | null, signal: NodeJS.Signals | null) => void;
+  /** The pod's sandbox (pause container) this process started has exited. */
+  onSandboxExit?: (pod: Pod) => void;
 }
 
 export const NETNS_ANNOTATION = 'lab/netns';
@@ -99,8 +101,12 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complet
     // Both ends of the old veth go with it; removed here so CNI ADD makes a new pair at once
     // (the kernel destroys a namespace, and the veth in it, only some time after its last process).
     await ipBatch(node.netns, changed.map((p) => ['link', 'del', p.metadata.annotations[VETH_ANNOTATION]!]), { force: true });
+    // CNI DEL, and the address released: the new sandbox gets a new one, as with host-local on a
+    // real node (the old address would stay in the neighbour caches with the old veth's MAC).
+    await cniDel(changed.map(podNetns), paths.stateDir);
+    await release(paths.ipamDir, new Set(changed.map(podNetns)));
     for (const p of changed) {
-      if (netnsExists(podNetns(p))) await ipBatch(null, [['netns', 'delete', podNetns(p)]], { force: true });
+      p.status.podIP = undefined;
       for (const st of p.status.containerStatuses) {
         if (st.pid) st.lastState = { terminated: { exitCode: 137, signal: 9, reason: 'Error', finishedAt: new Date().toISOString(), ...(st.state.running ? { startedAt: st.state.running.startedAt } : {}) } };
         st.pid = undefined;
@@ -144,7 +150,7 @@ async function ensureSandbox(ctx: KubeletContext, pod: Pod, listed: ListedContai
     hostname: pod.spec.hostname ?? pod.metadata.name,
     netnsPath: `/run/netns/${podNetns(pod)}`,
     dir: path.join(ctx.paths.podDir(pod.metadata.name), 'sandbox'),
-  });
+  }, () => ctx.onSandboxExit?.(pod));
   listed.push({ ...sb, status: 'running', kind: 'sandbox', pod: podRef(pod), name: '', sandboxId: sb.id });
   return sb;
 }

@@ -66,7 +66,7 @@ export class RuncRuntime implements ContainerRuntime {
     return `/packet-path-lab/${this.paths.instance}/pod${pod.uid}/${id}`;
   }
 
-  async runPodSandbox(c: SandboxConfig): Promise<RunningContainer> {
+  async runPodSandbox(c: SandboxConfig, onExit: ExitHandler = () => {}): Promise<RunningContainer> {
     const lower = await ensureImage(this.paths.imagesDir, PAUSE_IMAGE);
     const image = imageConfig(PAUSE_IMAGE)!;
     const id = newId();
@@ -83,7 +83,7 @@ export class RuncRuntime implements ContainerRuntime {
       cgroupsPath: this.cgroupsPath(c.pod, id),
       annotations: annotations(c.pod, { kind: 'sandbox', sandboxId: id, name: '', image: PAUSE_IMAGE }),
     });
-    return this.run(id, c.dir, spec, path.join(c.dir, 'sandbox.log'), () => {});
+    return this.run(id, c.dir, spec, path.join(c.dir, 'sandbox.log'), onExit);
   }
 
   async startContainer(sandbox: RunningContainer, c: ContainerConfig, onExit: ExitHandler): Promise<RunningContainer> {

@@ -68,7 +68,8 @@ export interface ListedContainer {
 export type ExitHandler = (code: number | null, container: RunningContainer) => void;
 
 export interface ContainerRuntime {
-  runPodSandbox(c: SandboxConfig): Promise<RunningContainer>;
+  /** Starts the pod's sandbox; `onExit` hears of its end (the pod's sandbox changed) while this process lives. */
+  runPodSandbox(c: SandboxConfig, onExit?: ExitHandler): Promise<RunningContainer>;
   /** Creates and starts a container in the sandbox; `onExit` hears of its end while this process lives. */
   startContainer(sandbox: RunningContainer, c: ContainerConfig, onExit: ExitHandler): Promise<RunningContainer>;
   listContainers(): Promise<ListedContainer[]>;
