@@ -130,6 +130,7 @@ export function describePod(pod: Pod, state: LabState, index: ClusterIndex, net:
   for (const c of pod.spec.containers) {
     const s = pod.status.containerStatuses.find((x) => x.name === c.name);
     d.line(`${c.name}:`, 2);
+    d.kv('Container ID', s?.containerID, 4);
     d.kv('Image', c.image, 4);
     d.kv('Command', [...(c.command ?? []), ...(c.args ?? [])].join(' ') || '<image default>', 4);
     d.kv('PID', s?.pid ? `${s.pid}${net.alive[c.name] ? '' : ' (not running)'}` : undefined, 4);
