@@ -157,7 +157,7 @@ async function ensureSandbox(ctx: KubeletContext, pod: Pod, listed: ListedContai
 
 async function syncPodContainers(ctx: KubeletContext, pod: Pod, listed: ListedContainer[]): Promise<void> {
   const netns = podNetns(pod);
-  const [, sources] = await Promise.all([writePodEtc(ctx.paths.netnsEtc(netns), pod, ctx.config), writeVolumes(ctx.paths.podDir(pod.metadata.name), pod, ctx.configMaps)]);
+  const [, sources] = await Promise.all([writePodEtc(ctx.paths.netnsEtc(netns), pod, ctx.config, ctx.node.mode), writeVolumes(ctx.paths.podDir(pod.metadata.name), pod, ctx.configMaps)]);
   pod.status.startTime ??= new Date().toISOString();
   const now = Date.now();
   const statuses: ContainerStatus[] = [];

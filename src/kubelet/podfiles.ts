@@ -33,11 +33,29 @@ export function renderResolvConf(pod: Pod, config: ClusterConfig): string {
   ].join('\n');
 }
 
-export async function writePodEtc(etcDir: string, pod: Pod, config: ClusterConfig): Promise<void> {
+/**
+ * dnsPolicy Default: the node's own resolver configuration, as the kubelet's --resolv-conf gives
+ * it (CoreDNS runs with it, to forward names outside the cluster). Like k3s, a resolv.conf whose
+ * nameservers are all loopback (systemd-resolved's stub, 127.0.0.53, unreachable from a pod) is
+ * replaced by systemd-resolved's list of real upstreams. The sandbox node has no resolver.
+ */
+export async function nodeResolvConf(mode: 'host' | 'sandbox'): Promise<string> {
+  if (mode === 'sandbox') return '# the sandbox node has no resolver: names outside the cluster go nowhere\n';
+  const etc = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const servers = [...etc.matchAll(/^nameserver\s+(\S+)/gm)].map((m) => m[1]!);
+  if (servers.length > 0 && servers.every((a) => a.startsWith('127.') || a === '::1')) {
+    const resolved = await readFile('/run/systemd/resolve/resolv.conf', 'utf8').catch(() => null);
+    if (resolved) return resolved;
+  }
+  return etc;
+}
+
+export async function writePodEtc(etcDir: string, pod: Pod, config: ClusterConfig, mode: 'host' | 'sandbox'): Promise<void> {
   await mkdir(etcDir, { recursive: true });
+  const resolv = pod.spec.dnsPolicy === 'Default' ? await nodeResolvConf(mode) : renderResolvConf(pod, config);
   await Promise.all([
     writeFileIfChanged(path.join(etcDir, 'hosts'), renderHosts(pod)),
-    writeFileIfChanged(path.join(etcDir, 'resolv.conf'), renderResolvConf(pod, config)),
+    writeFileIfChanged(path.join(etcDir, 'resolv.conf'), resolv),
     writeFileIfChanged(path.join(etcDir, 'hostname'), `${pod.spec.hostname ?? pod.metadata.name}\n`),
   ]);
 }
