@@ -46,8 +46,14 @@ export async function upHandler(a: Args): Promise<void> {
   process.stdout.write(podsTable(pods, { wide: true, allNamespaces: true }));
   const paths = instancePaths(a.name);
   const inNode = r.node.mode === 'sandbox' ? `ip netns exec ${paths.nodeNetns} ` : '';
-  const first = pods.find((p) => p.status.podIP);
-  log(`\n${r.created.length} pod(s) created, ${r.deleted.length} deleted, ${pods.length} running (${((Date.now() - t0) / 1000).toFixed(1)}s).`);
+  const isReady = (p: (typeof pods)[number]) => p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+  const first = pods.find((p) => p.status.podIP && isReady(p));
+  const notReady = pods.filter((p) => !isReady(p));
+  log(`\n${r.created.length} pod(s) created, ${r.deleted.length} deleted, ${pods.length - notReady.length} of ${pods.length} ready (${((Date.now() - t0) / 1000).toFixed(1)}s).`);
+  for (const p of notReady) {
+    const why = p.status.containerStatuses.map((c) => c.state.waiting ? `${c.name}: ${c.state.waiting.reason}${c.state.waiting.message ? ` (${c.state.waiting.message})` : ''}` : c.state.terminated ? `${c.name}: ${c.state.terminated.reason}` : `${c.name}: not ready`).join('; ');
+    log(`  not ready: ${p.metadata.namespace}/${p.metadata.name}: ${why}`);
+  }
   log('Try this next:');
   log(`  ${labHint(a.name, 'get pods -o wide')}`);
   if (first) log(`  sudo ${inNode}curl -s http://${first.status.podIP}/            # ${first.metadata.name}, straight to the pod`);
