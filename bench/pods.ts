@@ -3,29 +3,33 @@
 // ip/busybox commands from a plain shell script). Readiness is checked the same way for both: one
 // node process inside the node namespace GETting every pod IP until each answers (http-check.mjs).
 import { spawn } from 'node:child_process';
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { podIPsPerNode, SYSTEM_PODS } from '../src/api/load.ts';
 import { cniDel } from '../src/cni/bridge.ts';
 import { compareIPs, nth, nthSubnet, parseCidr } from '../src/util/cidr.ts';
 import { down, up } from '../src/controllers/lab.ts';
 import { ensureImage } from '../src/kubelet/images.ts';
-import { terminateProcesses } from '../src/kubelet/kubelet.ts';
-import { CONTAINER_INIT } from '../src/kubelet/runtime.ts';
+import { PAUSE_IMAGE } from '../src/kubelet/runc.ts';
 import { instancePaths, NETNS_ETC_ROOT } from '../src/node/instance.ts';
 import { missingTools } from '../src/cli/preflight.ts';
+import { removeCgroupIfEmpty, removeCgroupTree } from '../src/sys/cgroup.ts';
 import { run, spawnCounter } from '../src/sys/exec.ts';
-import { listNetns } from '../src/sys/ip.ts';
+import { listNetns, pidsInNetns } from '../src/sys/ip.ts';
+import { mountsUnder, unmount } from '../src/sys/mount.ts';
+import { isRunning, signalProcess } from '../src/sys/proc.ts';
 import { best, deferCleanup, settle, type Benchmark, type BenchContext, type Figure } from './harness.ts';
-import { planFloor } from './pods-floor.ts';
+import { planFloor, specShape, type FloorKind, type FloorPlan } from './pods-floor.ts';
 
-export const DEFAULT_SIZES = [100, 500];
+export const DEFAULT_SIZES = [100];
 export const GOAL_RATIO = 1.5;
 const PAGE = 'pods benchmark: ready';
 const READY_TIMEOUT_MS = 180_000;
+const SCRIPT_TIMEOUT_MS = 300_000;
 const HTTP_CHECK = fileURLToPath(new URL('./http-check.mjs', import.meta.url));
 
 /** One busybox-httpd Deployment of `replicas` pods serving a ConfigMap page. */
@@ -173,6 +177,8 @@ export interface Measurement {
   phases: string[];
   /** CPU time (user + system) of the controller process during up(); lab only. */
   cpuSeconds?: number;
+  /** The config.json of one pod's sandbox and container (lab, runc floor), to check they are the same. */
+  specs?: { sandbox: Record<string, unknown>; container: Record<string, unknown> };
 }
 
 export async function measureLab(n: number, dir: string, log: (l: string) => void): Promise<Measurement> {
@@ -219,26 +225,35 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     phases.sort((a, b) => parseFloat(a) - parseFloat(b));
     // The lab also runs its kube-system pods (cluster DNS, ingress controller); only the
     // Deployment's pods are checked (up() has already waited for the system pods' readiness).
-    const ips = Object.values(r.state.pods)
-      .filter((p) => p.metadata.namespace === 'default' && p.metadata.labels.app === 'bench')
-      .map((p) => p.status.podIP!);
+    const benchPods = Object.values(r.state.pods).filter((p) => p.metadata.namespace === 'default' && p.metadata.labels.app === 'bench');
+    const ips = benchPods.map((p) => p.status.podIP!);
     if (ips.length !== n || ips.some((ip) => !ip)) throw new Error(`lab brought up ${ips.length} bench pods with IPs, expected ${n}`);
     const check = await checker.check(sortIps(ips));
     const seconds = (check.lastReadyAt - e0) / 1000;
     phases.push(`${seconds.toFixed(2)} s  all ${n} pods answer HTTP`);
     log(`lab:   ${n} pods serving in ${seconds.toFixed(2)} s (up() ${setupSeconds.toFixed(2)} s, ${processes} processes, controller CPU ${cpuSeconds.toFixed(2)} s)`);
-    return { seconds, setupSeconds, processes, phases, cpuSeconds };
+    // What runc was given for one of the pods, to hold the runc floor's configs against.
+    const podDir = instancePaths(instance).podDir(benchPods[0]!.metadata.name);
+    const readSpec = async (f: string) => JSON.parse(await readFile(path.join(podDir, f, 'config.json'), 'utf8')) as Record<string, unknown>;
+    const specs = { sandbox: await readSpec('sandbox'), container: await readSpec('containers/web') };
+    return { seconds, setupSeconds, processes, phases, cpuSeconds, specs };
   } finally {
     await cleanup();
   }
 }
 
-export async function measureFloor(n: number, dir: string, log: (l: string) => void, setsid = false): Promise<Measurement> {
-  const work = path.join(dir, `floor-${n}-${randomSuffix()}`);
+/**
+ * One run of a floor (bench/pods-floor.ts): `shell` (ip + busybox httpd, no runtime) or `runc`
+ * (the runtime's own `runc run` calls). Everything it made is removed afterwards, on failure too.
+ */
+export async function measureFloor(kind: FloorKind, n: number, dir: string, log: (l: string) => void, opts: { setsid?: boolean } = {}): Promise<Measurement> {
+  const prefix = `pplt-b${kind === 'shell' ? 's' : 'r'}-${randomSuffix()}`;
+  const work = path.join(dir, prefix);
   const podCIDR = nthSubnet(parseCidr('10.42.0.0/16'), nodeMaskFor(n), 0);
-  const lower = await ensureImage(path.join(dir, 'images'), 'busybox'); // "pulled" before the clock starts
-  const prefix = `pplt-bf-${randomSuffix()}`;
+  // "Pulled" before the clock starts.
+  const images = kind === 'runc' ? { busybox: await ensureImage(path.join(dir, 'images'), 'busybox'), pause: await ensureImage(path.join(dir, 'images'), PAUSE_IMAGE) } : undefined;
   const plan = planFloor({
+    kind,
     prefix,
     workDir: work,
     pods: n,
@@ -247,13 +262,11 @@ export async function measureFloor(n: number, dir: string, log: (l: string) => v
     nodeIP: '192.168.56.110',
     hostIP: '192.168.56.1',
     etcRoot: NETNS_ETC_ROOT,
-    initScript: CONTAINER_INIT,
-    lower,
     page: PAGE,
     clusterDNS: '10.43.0.10',
     clusterDomain: 'cluster.local',
-    nodeNetnsExists: true,
-    setsid,
+    ...(images ? { images } : {}),
+    ...(opts.setsid !== undefined ? { setsid: opts.setsid } : {}),
   });
   const scriptPath = path.join(work, 'floor.sh');
   let checker: Checker | undefined;
@@ -261,29 +274,92 @@ export async function measureFloor(n: number, dir: string, log: (l: string) => v
   const cleanup = deferCleanup(async () => {
     checker?.stop();
     await inflight.catch(() => {});
-    await terminateProcesses(plan.podNetns, 5);
-    await cniDel(plan.netns);
-    await Promise.all(plan.etcDirs.map((d) => rm(d, { recursive: true, force: true })));
-    await rm(work, { recursive: true, force: true });
-    await assertNoNamespaces(`${prefix}-`);
+    await removeFloor(plan, work);
   });
   try {
     await mkdir(path.join(work, 'batch'), { recursive: true });
     await Promise.all([...plan.files].map(([f, content]) => writeFile(f, content)));
     await writeFile(scriptPath, plan.script);
+    if (kind === 'runc') await run(['busybox', 'mkfifo', plan.tickFifo]);
     await run(['ip', 'netns', 'add', plan.nodeNetns]); // as for the lab: the checker waits inside
     checker = await startChecker(plan.nodeNetns);
     const e0 = epochMs();
-    inflight = run(['sh', scriptPath]);
-    await inflight;
+    // bash, not dash: its `read -t` takes fractions of a second (the runc floor's polls). Not
+    // busybox's ash either: it would run its own applets (ip, mount) instead of the real ones.
+    inflight = run(['bash', scriptPath], { timeoutMs: SCRIPT_TIMEOUT_MS, allowFail: true });
+    const r = (await inflight) as Awaited<ReturnType<typeof run>>;
+    if (r.exitCode !== 0) throw new Error(`the ${kind} floor script failed (exit ${r.exitCode}): ${r.stderr.trim().split('\n').slice(-5).join('\n')}${await firstLog(work)}`);
     const setupSeconds = (epochMs() - e0) / 1000;
     const check = await checker.check(plan.ips);
     const seconds = (check.lastReadyAt - e0) / 1000;
-    log(`floor: ${n} pods serving in ${seconds.toFixed(2)} s (script ${setupSeconds.toFixed(2)} s, ${plan.processes} processes)`);
-    return { seconds, setupSeconds, processes: plan.processes, phases: [] };
+    const processes = plan.processes;
+    log(`${kind} floor: ${n} pods serving in ${seconds.toFixed(2)} s (script ${setupSeconds.toFixed(2)} s, ${processes} processes)`);
+    return { seconds, setupSeconds, processes, phases: [], ...(plan.sampleSpecs ? { specs: plan.sampleSpecs } : {}) };
   } finally {
     await cleanup();
   }
+}
+
+/** The first container log with something in it (runc's own error), for a failed floor script. */
+async function firstLog(work: string): Promise<string> {
+  for (const name of ['sandbox.log', 'container.log', 'httpd.log']) {
+    for (const pod of await readdir(path.join(work, 'pods')).catch(() => [] as string[])) {
+      for (const sub of ['sandbox', 'containers/web', '.']) {
+        const text = await readFile(path.join(work, 'pods', pod, sub, name), 'utf8').catch(() => '');
+        if (text.trim()) return `\n${pod}/${sub}/${name}: ${text.trim().split('\n').slice(-3).join('\n')}`;
+      }
+    }
+  }
+  return '';
+}
+
+/**
+ * Removes what a floor made: runc's containers (`runc delete --force`, which kills them; their
+ * waiters then exit), the overlay mounts, the cgroups runc made under /packet-path-lab/<prefix>,
+ * the httpd processes of the shell floor (by the PIDs it recorded, each checked to be in one of
+ * the floor's namespaces), the namespaces, /etc/netns entries and files. Throws when something
+ * survived.
+ */
+async function removeFloor(plan: FloorPlan, work: string): Promise<void> {
+  const problems: string[] = [];
+  if (existsSync(plan.runcRoot)) {
+    const { stdout } = await run(['runc', '--root', plan.runcRoot, 'list', '-q'], { allowFail: true });
+    const ids = stdout.split('\n').filter(Boolean);
+    for (let i = 0; i < ids.length; i += 16) await Promise.all(ids.slice(i, i + 16).map((id) => run(['runc', '--root', plan.runcRoot, 'delete', '--force', id], { allowFail: true })));
+    const left = (await run(['runc', '--root', plan.runcRoot, 'list', '-q'], { allowFail: true })).stdout.split('\n').filter(Boolean);
+    if (left.length) problems.push(`${left.length} runc container(s) left`);
+  }
+  const recorded = new Set((await readFile(plan.pidsFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number));
+  const inFloor = [...pidsInNetns(plan.podNetns).values()].flat();
+  const mine = inFloor.filter((pid) => recorded.has(pid));
+  for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
+    for (const pid of mine.filter(isRunning)) {
+      try {
+        signalProcess(pid, sig);
+      } catch {
+        /* exited meanwhile */
+      }
+    }
+    const deadline = Date.now() + 2000;
+    while (mine.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }
+  const strangers = [...pidsInNetns(plan.podNetns).values()].flat().filter(isRunning);
+  if (strangers.length) problems.push(`processes still in the floor's namespaces: ${strangers.slice(0, 5).join(', ')}`);
+  await unmount(mountsUnder(work));
+  // A container's cgroup can stay busy for a moment after its process was killed.
+  for (let i = 0; i < 50; i++) {
+    const busy = removeCgroupTree(plan.cgroupDir);
+    if (busy.length === 0) break;
+    if (i === 49) problems.push(`cgroups left: ${busy.slice(0, 3).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  removeCgroupIfEmpty('/packet-path-lab');
+  await cniDel(plan.netns);
+  await Promise.all(plan.etcDirs.map((d) => rm(d, { recursive: true, force: true })));
+  if (mountsUnder(work).length) problems.push(`mounts left under ${work}`);
+  else await rm(work, { recursive: true, force: true });
+  await assertNoNamespaces(`${plan.nodeNetns.slice(0, -'node'.length)}`);
+  if (problems.length) throw new Error(`floor cleanup: ${problems.join('; ')}`);
 }
 
 /** Timeline lines each time the controller's process count grew by another tenth of the total. */
@@ -314,18 +390,52 @@ export function parseSizes(text: string | undefined): number[] {
   return sizes;
 }
 
+/** The fastest of several runs. */
+function fastest(ms: Measurement[]): Measurement {
+  return ms.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+}
+
+/** Throws when the runc floor's configs do not have the shape of the lab's (then it is no floor). */
+export function assertSameSpecs(lab: Measurement['specs'], floor: Measurement['specs']): void {
+  if (!lab || !floor) throw new Error('missing config.json to compare');
+  for (const kind of ['sandbox', 'container'] as const) {
+    const a = JSON.stringify(specShape(lab[kind]), null, 2).split('\n');
+    const b = JSON.stringify(specShape(floor[kind]), null, 2).split('\n');
+    if (isDeepStrictEqual(a, b)) continue;
+    const i = a.findIndex((l, k) => l !== b[k]);
+    throw new Error(`the runc floor's ${kind} config.json differs from the lab's at line ${i + 1}: lab ${JSON.stringify(a[i])}, floor ${JSON.stringify(b[i])}`);
+  }
+}
+
+/** Memory one pod's `runc run` waiters hold while it runs (two per pod, measured: about 10 MiB each). */
+const WAITER_MIB_PER_POD = 2 * 12;
+
+/** Refuses a pod count whose waiters would not fit in the memory the machine has free. */
+async function assertMemoryFor(n: number): Promise<void> {
+  const info = await readFile('/proc/meminfo', 'utf8');
+  const availableMiB = Number(/^MemAvailable:\s+(\d+) kB/m.exec(info)?.[1] ?? 0) / 1024;
+  const needMiB = n * WAITER_MIB_PER_POD;
+  if (needMiB > availableMiB * 0.7) throw new Error(`${n} pods need about ${Math.round(needMiB)} MiB for their \`runc run\` waiters; ${Math.round(availableMiB)} MiB are available`);
+}
+
 async function runPods(ctx: BenchContext): Promise<Figure[]> {
   const sizes = parseSizes(ctx.options.pods);
+  const setsid = ctx.options.setsid !== 'false';
+  for (const n of sizes) await assertMemoryFor(n);
   const dir = await makeWorkDir();
   // Registered first, so it runs last (after the measurements' own cleanups) on Ctrl-C too.
-  const removeDir = deferCleanup(() => rm(dir, { recursive: true, force: true }));
+  const removeDir = deferCleanup(async () => {
+    await unmount(mountsUnder(dir));
+    await rm(dir, { recursive: true, force: true });
+  });
   const figures: Figure[] = [];
   const busyRuns: number[] = [];
   try {
     for (const n of sizes) {
       const lab: Measurement[] = [];
-      const floor: Measurement[] = [];
-      // Interleaved, floor first, so both see the same machine state (page cache, slab).
+      const shell: Measurement[] = [];
+      const runc: Measurement[] = [];
+      // Interleaved, floors first, so all see the same machine state (page cache, slab).
       // Each on a quiet machine: the teardown of the previous run goes on in the kernel for a while.
       const quiet = async () => {
         const s = await settle();
@@ -333,16 +443,24 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
       };
       for (let i = 0; i < ctx.repeat; i++) {
         await quiet();
-        floor.push(await measureFloor(n, dir, ctx.log));
+        shell.push(await measureFloor('shell', n, dir, ctx.log));
+        await quiet();
+        runc.push(await measureFloor('runc', n, dir, ctx.log, { setsid }));
         await quiet();
         lab.push(await measureLab(n, dir, ctx.log));
       }
-      const bestLab = lab.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-      const bestFloor = floor.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-      figures.push({ name: `${n} pods to Running (serving HTTP)`, value: best(lab.map((m) => m.seconds)), unit: 's', floor: best(floor.map((m) => m.seconds)), goal: GOAL_RATIO });
-      figures.push({ name: `${n} pods: processes started`, value: bestLab.processes, unit: 'procs', floor: bestFloor.processes });
-      figures.push({ name: `${n} pods: controller CPU in up()`, value: best(lab.map((m) => m.cpuSeconds ?? Infinity)), unit: 's' });
-      ctx.note(`${n} pods: up() returned after ${bestLab.setupSeconds.toFixed(2)} s, the floor script after ${bestFloor.setupSeconds.toFixed(2)} s; every pod answered HTTP ${(bestLab.seconds - bestLab.setupSeconds).toFixed(2)} s / ${(bestFloor.seconds - bestFloor.setupSeconds).toFixed(2)} s later. Lab timeline of its best run:`);
+      assertSameSpecs(lab[0]!.specs, runc[0]!.specs);
+      const [bestLab, bestShell, bestRunc] = [fastest(lab), fastest(shell), fastest(runc)];
+      figures.push(
+        { name: `${n} pods to Running (serving HTTP), against the runc floor`, value: bestLab.seconds, unit: 's', floor: bestRunc.seconds, goal: GOAL_RATIO },
+        { name: `${n} pods to Running (serving HTTP), against the shell floor (no runtime)`, value: bestLab.seconds, unit: 's', floor: bestShell.seconds },
+        { name: `${n} pods: the runc floor against the shell floor (what runc itself costs)`, value: bestRunc.seconds, unit: 's', floor: bestShell.seconds },
+        { name: `${n} pods: processes started, against the runc floor`, value: bestLab.processes, unit: 'procs', floor: bestRunc.processes },
+        { name: `${n} pods: controller CPU in up()`, value: best(lab.map((m) => m.cpuSeconds ?? Infinity)), unit: 's' },
+      );
+      ctx.note(
+        `${n} pods: up() returned after ${bestLab.setupSeconds.toFixed(2)} s, the runc floor's script after ${bestRunc.setupSeconds.toFixed(2)} s, the shell floor's after ${bestShell.setupSeconds.toFixed(2)} s; every pod answered HTTP ${(bestLab.seconds - bestLab.setupSeconds).toFixed(2)} s / ${(bestRunc.seconds - bestRunc.setupSeconds).toFixed(2)} s / ${(bestShell.seconds - bestShell.setupSeconds).toFixed(2)} s later. Lab timeline of its best run:`,
+      );
       ctx.note('');
       ctx.note('  ```');
       for (const p of bestLab.phases) ctx.note(`  ${p}`);
@@ -353,15 +471,18 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
     await removeDir();
   }
   if (busyRuns.length) ctx.note(`The machine was busy with other work before ${busyRuns.length} of the runs (CPU ${busyRuns.join('%, ')}% busy after 20 s of waiting): those figures are noisier.`);
-  ctx.note(`Best of ${ctx.repeat} run(s) each, floor and lab interleaved. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance; the floor is a generated \`sh\` script doing the same ip/busybox commands (see bench/pods-floor.ts), the busybox layer prepared before its clock starts. Both are timed until one checker process in the node namespace (bench/http-check.mjs) got the page from every pod IP. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and the commands the floor script runs; neither counts the mount/hostname/chroot children of container-init.sh, which both run per pod. \`up()\` does more than the floor: it also starts the lab's two kube-system pods (cluster DNS, ingress controller), syncs the kube-proxy rules and waits for the system pods' readiness; the floor starts only the N pods.`);
+  ctx.note(FLOORS_NOTE(ctx.repeat, setsid));
   return figures;
 }
 
+const FLOORS_NOTE = (repeat: number, setsid: boolean) =>
+  `Best of ${repeat} run(s) each, shell floor, runc floor and lab interleaved, each after the machine settled. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance. Both floors are generated \`bash\` scripts (bench/pods-floor.ts) that build the same node and pod network with the same \`ip -batch\` calls and write the same /etc/netns files and page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** does what src/kubelet/runc.ts does, per pod in a background subshell: overlay root over the pause image, config.json, \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled as the runtime polls it, then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files come from the runtime's own sandboxSpec/containerSpec, and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts. Everything is timed until one checker process in the node namespace (bench/http-check.mjs) got the page from every pod IP. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included; it polls the pid files with bash's \`read -t\`, no process); neither counts runc's own re-exec (\`runc init\`). \`up()\` does more than the floors: it also starts the lab's two kube-system pods (cluster DNS, ingress controller), syncs the kube-proxy rules and waits for the system pods' readiness.`;
+
 export const podsBenchmark: Benchmark = {
   name: 'pods',
-  description: 'Pods to Running: time from `up()` until every pod of a busybox-httpd Deployment answers HTTP on its IP, 100 and 500 pods (`--pods 100,500`), against the same ip/busybox commands from a plain shell script.',
+  description: 'Pods to Running: time from `up()` until every pod of a busybox-httpd Deployment answers HTTP on its IP, 100 pods (`--pods 100,500` for more), against two floors from plain shell scripts: ip + busybox httpd (no container runtime) and the runc runtime\'s own `runc run` calls.',
   needsRoot: true,
-  options: { pods: 'comma-separated pod counts, default 100,500' },
+  options: { pods: 'comma-separated pod counts, default 100', setsid: 'false: the runc floor starts `runc run` in the script\'s session instead of its own (the runtime uses its own)' },
   precheck: () => {
     const missing = missingTools();
     if (missing.length) return `missing ${missing.map((t) => t.command).join(', ')} (apt-get install ${[...new Set(missing.map((t) => t.aptPackage))].join(' ')})`;
