@@ -62,6 +62,8 @@ export interface FloorSpec {
    * On by default. With the kernel's autogroup scheduling each new session is a new CPU group.
    */
   setsid?: boolean;
+  /** runc: at most this many pods starting at once (default: all, as the kubelet starts them). */
+  parallel?: number;
 }
 
 export interface FloorPlan {
@@ -233,6 +235,8 @@ export function planFloor(s: FloorSpec): FloorPlan {
     const images = s.images;
     const busybox = imageConfig('busybox')!;
     const setsid = s.setsid ?? true;
+    const parallel = s.parallel ?? s.pods;
+    if (!Number.isInteger(parallel) || parallel < 1) throw new Error(`parallel must be a positive integer, got ${parallel}`);
     // The runtime's mountOverlay (src/sys/mount.ts), same options.
     const overlay = (dir: string, lower: string) => cmd(['mount', '-t', 'overlay', 'overlay', '-o', overlayOptions({ lower, upper: path.join(dir, 'upper'), work: path.join(dir, 'work') }), path.join(dir, 'rootfs')]);
     const runcRun = (dir: string, id: string, log: string) =>
@@ -255,7 +259,8 @@ export function planFloor(s: FloorSpec): FloorPlan {
       '  done',
       '  read -r pid < "$1" || : # runc writes no newline after the PID',
       '}',
-      "jobs=''",
+      // At most `parallel` pods in flight (bash's `wait -n` takes the next one that ends).
+      `running=0; failed=0; parallel=${parallel}`,
     );
     for (const p of pods) {
       const ref: PodRef = { name: p.name, namespace: 'default', uid: randomUUID() };
@@ -291,11 +296,12 @@ export function planFloor(s: FloorSpec): FloorPlan {
         `  ${overlay(p.container, images.busybox)}`,
         `  printf '%s' ${parts.map(shq).join(' "/proc/$pid/" ')} > ${shq(path.join(p.container, 'config.json'))}`,
         `  ${runcRun(p.container, cId, path.join(p.container, 'container.log'))}`,
-        ') & jobs="$jobs $!"',
+        ')&',
+        'running=$((running + 1)); if [ "$running" -ge "$parallel" ]; then wait -n || failed=1; running=$((running - 1)); fi',
       );
       processes += 1 + 2 + 2; // the subshell, two mounts, two `runc run`
     }
-    sh.push('failed=0', 'for j in $jobs; do wait "$j" || failed=1; done', 'exit "$failed"');
+    sh.push('while [ "$running" -gt 0 ]; do wait -n || failed=1; running=$((running - 1)); done', 'exit "$failed"');
   }
   sh.push('');
   return {

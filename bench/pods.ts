@@ -17,7 +17,7 @@ import { ensureImage } from '../src/kubelet/images.ts';
 import { PAUSE_IMAGE } from '../src/kubelet/runc.ts';
 import { instancePaths, NETNS_ETC_ROOT } from '../src/node/instance.ts';
 import { missingTools } from '../src/cli/preflight.ts';
-import { removeCgroupIfEmpty, removeCgroupTree } from '../src/sys/cgroup.ts';
+import { cgroupTreePids, removeCgroupIfEmpty, removeCgroupTree } from '../src/sys/cgroup.ts';
 import { run, spawnCounter } from '../src/sys/exec.ts';
 import { listNetns, pidsInNetns } from '../src/sys/ip.ts';
 import { mountsUnder, unmount } from '../src/sys/mount.ts';
@@ -197,6 +197,7 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     await down({ instance });
     await assertNoNamespaces(`${instance}-`);
   });
+  let failure: unknown;
   try {
     // The node namespace exists before the clock starts, so the checker can wait inside it; `up()`
     // adopts an existing node namespace (it adds only what is missing) and builds the rest.
@@ -237,16 +238,27 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     const readSpec = async (f: string) => JSON.parse(await readFile(path.join(podDir, f, 'config.json'), 'utf8')) as Record<string, unknown>;
     const specs = { sandbox: await readSpec('sandbox'), container: await readSpec('containers/web') };
     return { seconds, setupSeconds, processes, phases, cpuSeconds, specs };
+  } catch (e) {
+    failure = e;
+    throw e;
   } finally {
-    await cleanup();
+    await cleanupAfter(cleanup, failure, log);
   }
+}
+
+/** Runs a measurement's cleanup; when the measurement itself failed, a failing cleanup is only logged, so it does not hide why. */
+async function cleanupAfter(cleanup: () => Promise<void>, failure: unknown, log: (l: string) => void): Promise<void> {
+  await cleanup().catch((e: Error) => {
+    if (failure === undefined) throw e;
+    log(`cleanup after the failure: ${e.message}`);
+  });
 }
 
 /**
  * One run of a floor (bench/pods-floor.ts): `shell` (ip + busybox httpd, no runtime) or `runc`
  * (the runtime's own `runc run` calls). Everything it made is removed afterwards, on failure too.
  */
-export async function measureFloor(kind: FloorKind, n: number, dir: string, log: (l: string) => void, opts: { setsid?: boolean } = {}): Promise<Measurement> {
+export async function measureFloor(kind: FloorKind, n: number, dir: string, log: (l: string) => void, opts: { setsid?: boolean; parallel?: number } = {}): Promise<Measurement> {
   const prefix = `pplt-b${kind === 'shell' ? 's' : 'r'}-${randomSuffix()}`;
   const work = path.join(dir, prefix);
   const podCIDR = nthSubnet(parseCidr('10.42.0.0/16'), nodeMaskFor(n), 0);
@@ -267,6 +279,7 @@ export async function measureFloor(kind: FloorKind, n: number, dir: string, log:
     clusterDomain: 'cluster.local',
     ...(images ? { images } : {}),
     ...(opts.setsid !== undefined ? { setsid: opts.setsid } : {}),
+    ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
   });
   const scriptPath = path.join(work, 'floor.sh');
   let checker: Checker | undefined;
@@ -276,6 +289,7 @@ export async function measureFloor(kind: FloorKind, n: number, dir: string, log:
     await inflight.catch(() => {});
     await removeFloor(plan, work);
   });
+  let failure: unknown;
   try {
     await mkdir(path.join(work, 'batch'), { recursive: true });
     await Promise.all([...plan.files].map(([f, content]) => writeFile(f, content)));
@@ -295,8 +309,11 @@ export async function measureFloor(kind: FloorKind, n: number, dir: string, log:
     const processes = plan.processes;
     log(`${kind} floor: ${n} pods serving in ${seconds.toFixed(2)} s (script ${setupSeconds.toFixed(2)} s, ${processes} processes)`);
     return { seconds, setupSeconds, processes, phases: [], ...(plan.sampleSpecs ? { specs: plan.sampleSpecs } : {}) };
+  } catch (e) {
+    failure = e;
+    throw e;
   } finally {
-    await cleanup();
+    await cleanupAfter(cleanup, failure, log);
   }
 }
 
@@ -313,40 +330,60 @@ async function firstLog(work: string): Promise<string> {
   return '';
 }
 
+/** `runc list -q` under the floor's --root; runc 1.1 fails when a container vanishes meanwhile: read again. */
+async function runcIds(root: string): Promise<string[]> {
+  for (let i = 0; ; i++) {
+    const r = await run(['runc', '--root', root, 'list', '-q'], { allowFail: true });
+    if (r.exitCode === 0) return r.stdout.split('\n').filter(Boolean);
+    if (i === 10) throw new Error(`runc list failed: ${r.stderr.trim()}`);
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+/** Sends `sig` to each PID still running, then waits up to 2 s for them to end. */
+async function endProcesses(pids: number[], sig: NodeJS.Signals): Promise<void> {
+  for (const pid of pids.filter(isRunning)) {
+    try {
+      signalProcess(pid, sig);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const deadline = Date.now() + 2000;
+  while (pids.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
 /**
- * Removes what a floor made: runc's containers (`runc delete --force`, which kills them; their
- * waiters then exit), the overlay mounts, the cgroups runc made under /packet-path-lab/<prefix>,
- * the httpd processes of the shell floor (by the PIDs it recorded, each checked to be in one of
- * the floor's namespaces), the namespaces, /etc/netns entries and files. Throws when something
- * survived.
+ * Removes what a floor made, and throws when something survived:
+ * - runc floor: every process in the floor's cgroup tree (its containers' processes, nothing else
+ *   is ever put there) gets SIGKILL, which ends each container and so its `runc run` waiter; then
+ *   `runc delete --force` of whatever runc still lists, the overlay mounts, the cgroups;
+ * - shell floor: the httpd processes by the PIDs the script recorded, each checked to be in one
+ *   of the floor's namespaces (a reused PID elsewhere is never signalled);
+ * - both: the namespaces, /etc/netns entries and the work directory. The work directory (with
+ *   runc's --root) stays when containers or mounts are left, so a second cleanup can still find them.
  */
 async function removeFloor(plan: FloorPlan, work: string): Promise<void> {
   const problems: string[] = [];
+  await endProcesses(cgroupTreePids(plan.cgroupDir), 'SIGKILL');
+  let left: string[] = [];
   if (existsSync(plan.runcRoot)) {
-    const { stdout } = await run(['runc', '--root', plan.runcRoot, 'list', '-q'], { allowFail: true });
-    const ids = stdout.split('\n').filter(Boolean);
-    for (let i = 0; i < ids.length; i += 16) await Promise.all(ids.slice(i, i + 16).map((id) => run(['runc', '--root', plan.runcRoot, 'delete', '--force', id], { allowFail: true })));
-    const left = (await run(['runc', '--root', plan.runcRoot, 'list', '-q'], { allowFail: true })).stdout.split('\n').filter(Boolean);
-    if (left.length) problems.push(`${left.length} runc container(s) left`);
+    for (let round = 0; round < 3; round++) {
+      const ids = await runcIds(plan.runcRoot);
+      for (let i = 0; i < ids.length; i += 16) await Promise.all(ids.slice(i, i + 16).map((id) => run(['runc', '--root', plan.runcRoot, 'delete', '--force', id], { allowFail: true })));
+      left = await runcIds(plan.runcRoot);
+      if (left.length === 0) break;
+    }
+    if (left.length) problems.push(`${left.length} runc container(s) left under ${plan.runcRoot}`);
   }
   const recorded = new Set((await readFile(plan.pidsFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map(Number));
-  const inFloor = [...pidsInNetns(plan.podNetns).values()].flat();
-  const mine = inFloor.filter((pid) => recorded.has(pid));
-  for (const sig of ['SIGTERM', 'SIGKILL'] as const) {
-    for (const pid of mine.filter(isRunning)) {
-      try {
-        signalProcess(pid, sig);
-      } catch {
-        /* exited meanwhile */
-      }
-    }
-    const deadline = Date.now() + 2000;
-    while (mine.some(isRunning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  }
+  const httpds = [...pidsInNetns(plan.podNetns).values()].flat().filter((pid) => recorded.has(pid));
+  await endProcesses(httpds, 'SIGTERM');
+  await endProcesses(httpds, 'SIGKILL');
   const strangers = [...pidsInNetns(plan.podNetns).values()].flat().filter(isRunning);
   if (strangers.length) problems.push(`processes still in the floor's namespaces: ${strangers.slice(0, 5).join(', ')}`);
   await unmount(mountsUnder(work));
-  // A container's cgroup can stay busy for a moment after its process was killed.
+  // A container's cgroup can stay busy for a moment after its last process ended.
   for (let i = 0; i < 50; i++) {
     const busy = removeCgroupTree(plan.cgroupDir);
     if (busy.length === 0) break;
@@ -357,8 +394,8 @@ async function removeFloor(plan: FloorPlan, work: string): Promise<void> {
   await cniDel(plan.netns);
   await Promise.all(plan.etcDirs.map((d) => rm(d, { recursive: true, force: true })));
   if (mountsUnder(work).length) problems.push(`mounts left under ${work}`);
-  else await rm(work, { recursive: true, force: true });
-  await assertNoNamespaces(`${plan.nodeNetns.slice(0, -'node'.length)}`);
+  if (left.length === 0 && mountsUnder(work).length === 0) await rm(work, { recursive: true, force: true });
+  await assertNoNamespaces(`${plan.nodeNetns.slice(0, -'node'.length)}`).catch((e: Error) => problems.push(e.message));
   if (problems.length) throw new Error(`floor cleanup: ${problems.join('; ')}`);
 }
 
@@ -381,6 +418,21 @@ async function assertNoNamespaces(prefix: string): Promise<void> {
   if (!left.length) return;
   await cniDel(left);
   throw new Error(`cleanup left ${left.length} namespace(s) behind: ${left.slice(0, 5).join(', ')}`);
+}
+
+/**
+ * Pods the runc floor starts at once. Not all of them, as the kubelet does: on 2 cores, 500 pods'
+ * 1,000 `runc run` at once take more than the runtime's 30 s to write a pause container's pid
+ * file, and at 100 pods all at once is no faster than 8 at a time (see docs/BENCHMARKS.md).
+ */
+export const FLOOR_PARALLEL = 8;
+
+export function parseParallel(text: string | undefined): number | 'all' {
+  if (text === undefined) return FLOOR_PARALLEL;
+  if (text === 'all') return 'all';
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--parallel wants a positive integer or "all", got ${JSON.stringify(text)}`);
+  return n;
 }
 
 export function parseSizes(text: string | undefined): number[] {
@@ -421,12 +473,15 @@ async function assertMemoryFor(n: number): Promise<void> {
 async function runPods(ctx: BenchContext): Promise<Figure[]> {
   const sizes = parseSizes(ctx.options.pods);
   const setsid = ctx.options.setsid !== 'false';
+  const parallel = parseParallel(ctx.options.parallel);
   for (const n of sizes) await assertMemoryFor(n);
   const dir = await makeWorkDir();
   // Registered first, so it runs last (after the measurements' own cleanups) on Ctrl-C too.
+  // Each floor removes its own directory; one that could not (containers or mounts left, and
+  // said so) is kept for a second cleanup, never deleted from under runc.
   const removeDir = deferCleanup(async () => {
-    await unmount(mountsUnder(dir));
-    await rm(dir, { recursive: true, force: true });
+    if (mountsUnder(dir).length === 0 && (await readdir(dir).catch(() => [])).every((e) => e === 'images')) await rm(dir, { recursive: true, force: true });
+    else ctx.log(`left ${dir} behind: a floor's cleanup failed (see above)`);
   });
   const figures: Figure[] = [];
   const busyRuns: number[] = [];
@@ -445,7 +500,7 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
         await quiet();
         shell.push(await measureFloor('shell', n, dir, ctx.log));
         await quiet();
-        runc.push(await measureFloor('runc', n, dir, ctx.log, { setsid }));
+        runc.push(await measureFloor('runc', n, dir, ctx.log, { setsid, parallel: parallel === 'all' ? n : parallel }));
         await quiet();
         lab.push(await measureLab(n, dir, ctx.log));
       }
@@ -471,18 +526,18 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
     await removeDir();
   }
   if (busyRuns.length) ctx.note(`The machine was busy with other work before ${busyRuns.length} of the runs (CPU ${busyRuns.join('%, ')}% busy after 20 s of waiting): those figures are noisier.`);
-  ctx.note(FLOORS_NOTE(ctx.repeat, setsid));
+  ctx.note(FLOORS_NOTE(ctx.repeat, setsid, parallel));
   return figures;
 }
 
-const FLOORS_NOTE = (repeat: number, setsid: boolean) =>
-  `Best of ${repeat} run(s) each, shell floor, runc floor and lab interleaved, each after the machine settled. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance. Both floors are generated \`bash\` scripts (bench/pods-floor.ts) that build the same node and pod network with the same \`ip -batch\` calls and write the same /etc/netns files and page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** does what src/kubelet/runc.ts does, per pod in a background subshell: overlay root over the pause image, config.json, \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled as the runtime polls it, then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files come from the runtime's own sandboxSpec/containerSpec, and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts. Everything is timed until one checker process in the node namespace (bench/http-check.mjs) got the page from every pod IP. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included; it polls the pid files with bash's \`read -t\`, no process); neither counts runc's own re-exec (\`runc init\`). \`up()\` does more than the floors: it also starts the lab's two kube-system pods (cluster DNS, ingress controller), syncs the kube-proxy rules and waits for the system pods' readiness.`;
+const FLOORS_NOTE = (repeat: number, setsid: boolean, parallel: number | 'all') =>
+  `Best of ${repeat} run(s) each, shell floor, runc floor and lab interleaved, each after the machine settled. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance. Both floors are generated \`bash\` scripts (bench/pods-floor.ts) that build the same node and pod network with the same \`ip -batch\` calls and write the same /etc/netns files and page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** does what src/kubelet/runc.ts does, per pod in a background subshell (${parallel === 'all' ? 'all pods at once, as the kubelet starts them' : `at most ${parallel} pods at once`}): overlay root over the pause image, config.json, \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled as the runtime polls it, then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files come from the runtime's own sandboxSpec/containerSpec, and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts. Everything is timed until one checker process in the node namespace (bench/http-check.mjs) got the page from every pod IP. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included; it polls the pid files with bash's \`read -t\`, no process); neither counts runc's own re-exec (\`runc init\`). \`up()\` does more than the floors: it also starts the lab's two kube-system pods (cluster DNS, ingress controller), syncs the kube-proxy rules and waits for the system pods' readiness.`;
 
 export const podsBenchmark: Benchmark = {
   name: 'pods',
   description: 'Pods to Running: time from `up()` until every pod of a busybox-httpd Deployment answers HTTP on its IP, 100 pods (`--pods 100,500` for more), against two floors from plain shell scripts: ip + busybox httpd (no container runtime) and the runc runtime\'s own `runc run` calls.',
   needsRoot: true,
-  options: { pods: 'comma-separated pod counts, default 100', setsid: 'false: the runc floor starts `runc run` in the script\'s session instead of its own (the runtime uses its own)' },
+  options: { pods: 'comma-separated pod counts, default 100', setsid: 'false: the runc floor starts `runc run` in the script\'s session instead of its own (the runtime uses its own)', parallel: `pods the runc floor starts at once (default ${FLOOR_PARALLEL}; "all" as the kubelet does)` },
   precheck: () => {
     const missing = missingTools();
     if (missing.length) return `missing ${missing.map((t) => t.command).join(', ')} (apt-get install ${[...new Set(missing.map((t) => t.aptPackage))].join(' ')})`;

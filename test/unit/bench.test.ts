@@ -12,7 +12,7 @@ import { iptablesBackend } from '../../bench/machine.ts';
 import { PID_SENTINEL, planFloor, shq, specShape, type FloorKind } from '../../bench/pods-floor.ts';
 import { cpuTicks, rssKiB } from '../../bench/controller.ts';
 import { percentile, sepChainFor } from '../../bench/healing.ts';
-import { assertSameSpecs, nodeMaskFor, parseSizes, podsConfigYaml, podsStateYaml, sortIps, spawnMilestones } from '../../bench/pods.ts';
+import { assertSameSpecs, FLOOR_PARALLEL, nodeMaskFor, parseParallel, parseSizes, podsConfigYaml, podsStateYaml, sortIps, spawnMilestones } from '../../bench/pods.ts';
 import { programFor } from '../../src/sys/packages.ts';
 import { formatNumber, formatSummary, formatTable, mergeRuns, parseStoredRuns, renderMarkdown, type MachineFacts, type StoredRun } from '../../bench/report.ts';
 
@@ -227,6 +227,10 @@ describe('pods benchmark', () => {
     expect(() => parseSizes('10,x')).toThrow(/--pods/);
     expect(() => parseSizes('0')).toThrow();
     expect(sortIps(['10.42.1.0', '10.42.0.10', '10.42.0.9'])).toEqual(['10.42.0.9', '10.42.0.10', '10.42.1.0']);
+    expect(parseParallel(undefined)).toBe(FLOOR_PARALLEL);
+    expect(parseParallel('all')).toBe('all');
+    expect(parseParallel('3')).toBe(3);
+    expect(() => parseParallel('0')).toThrow(/--parallel/);
   });
 
   const floorSpec = (kind: FloorKind, pods: number, workDir = '/run/pplt-bench-x/floor') => ({
@@ -282,7 +286,11 @@ describe('pods benchmark', () => {
   it('runc floor: per pod a subshell with the runtime\'s mounts and `runc run` calls, waiting for the pause pid', () => {
     const plan = planFloor(floorSpec('runc', 3));
     const lines = plan.script.split('\n');
-    expect(lines.filter((l) => l === ') & jobs="$jobs $!"')).toHaveLength(3);
+    expect(lines.filter((l) => l === ')&')).toHaveLength(3);
+    // all pods at once unless told otherwise; bash's `wait -n` keeps at most `parallel` in flight
+    expect(lines).toContain('running=0; failed=0; parallel=3');
+    expect(planFloor({ ...floorSpec('runc', 3), parallel: 2 }).script).toContain('running=0; failed=0; parallel=2\n');
+    expect(() => planFloor({ ...floorSpec('runc', 3), parallel: 0 })).toThrow(/parallel/);
     const mounts = lines.filter((l) => l.startsWith("  'mount' '-t' 'overlay'"));
     expect(mounts).toHaveLength(6);
     expect(mounts[0]).toBe("  'mount' '-t' 'overlay' 'overlay' '-o' 'lowerdir=/run/pplt-bench-x/images/pause,upperdir=/run/pplt-bench-x/floor/pods/p1/sandbox/upper,workdir=/run/pplt-bench-x/floor/pods/p1/sandbox/work' '/run/pplt-bench-x/floor/pods/p1/sandbox/rootfs'");
@@ -304,8 +312,8 @@ describe('pods benchmark', () => {
       const plan = planFloor(floorSpec('runc', 2, work));
       for (const kind of ['shell', 'runc'] as const) execFileSync('bash', ['-n', '-c', planFloor(floorSpec(kind, 2, work)).script]);
       // Pod p1's subshell, run by bash with mount, setsid and runc stubbed and the pause pid 4242.
-      const from = plan.script.indexOf("jobs=''\n(\n") + "jobs=''\n".length;
-      const block = plan.script.slice(from, plan.script.indexOf('\n) & jobs=', from) + 2);
+      const from = plan.script.indexOf('parallel=2\n(\n') + 'parallel=2\n'.length;
+      const block = plan.script.slice(from, plan.script.indexOf('\n)&\n', from) + 2);
       expect(block).toContain('/pods/p1/sandbox/config.json');
       expect(block).not.toContain('/pods/p2/');
       for (const d of ['sandbox', 'containers/web']) mkdirSync(path.join(work, 'pods', 'p1', d), { recursive: true });
