@@ -480,7 +480,8 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
   // Each floor removes its own directory; one that could not (containers or mounts left, and
   // said so) is kept for a second cleanup, never deleted from under runc.
   const removeDir = deferCleanup(async () => {
-    if (mountsUnder(dir).length === 0 && (await readdir(dir).catch(() => [])).every((e) => e === 'images')) await rm(dir, { recursive: true, force: true });
+    // A floor's directory is named after its prefix (pplt-bs-…, pplt-br-…).
+    if (mountsUnder(dir).length === 0 && !(await readdir(dir).catch(() => [])).some((e) => /^pplt-b[sr]-/.test(e))) await rm(dir, { recursive: true, force: true });
     else ctx.log(`left ${dir} behind: a floor's cleanup failed (see above)`);
   });
   const figures: Figure[] = [];
