@@ -17,7 +17,7 @@ import { ensureImage } from '../src/kubelet/images.ts';
 import { PAUSE_IMAGE } from '../src/kubelet/runc.ts';
 import { instancePaths, NETNS_ETC_ROOT } from '../src/node/instance.ts';
 import { missingTools } from '../src/cli/preflight.ts';
-import { cgroupTreePids, removeCgroupIfEmpty, removeCgroupTree } from '../src/sys/cgroup.ts';
+import { cgroupRoots, cgroupTreePids, removeCgroupIfEmpty, removeCgroupTree } from '../src/sys/cgroup.ts';
 import { run, spawnCounter } from '../src/sys/exec.ts';
 import { listNetns, pidsInNetns } from '../src/sys/ip.ts';
 import { mountsUnder, unmount } from '../src/sys/mount.ts';
@@ -514,8 +514,10 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
         { name: `${n} pods: processes started, against the runc floor`, value: bestLab.processes, unit: 'procs', floor: bestRunc.processes },
         { name: `${n} pods: controller CPU in up()`, value: best(lab.map((m) => m.cpuSeconds ?? Infinity)), unit: 's' },
       );
+      const secs = (ms: Measurement[]) => ms.map((m) => m.seconds.toFixed(2)).join(' / ');
+      ctx.note(`${n} pods, every run (s): lab ${secs(lab)}; runc floor ${secs(runc)}; shell floor ${secs(shell)}.`);
       ctx.note(
-        `${n} pods: up() returned after ${bestLab.setupSeconds.toFixed(2)} s, the runc floor's script after ${bestRunc.setupSeconds.toFixed(2)} s, the shell floor's after ${bestShell.setupSeconds.toFixed(2)} s; every pod answered HTTP ${(bestLab.seconds - bestLab.setupSeconds).toFixed(2)} s / ${(bestRunc.seconds - bestRunc.setupSeconds).toFixed(2)} s / ${(bestShell.seconds - bestShell.setupSeconds).toFixed(2)} s later. Lab timeline of its best run:`,
+        `${n} pods: up() returned after ${bestLab.setupSeconds.toFixed(2)} s, the runc floor's script after ${bestRunc.setupSeconds.toFixed(2)} s, the shell floor's after ${bestShell.setupSeconds.toFixed(2)} s; every pod answered HTTP ${(bestLab.seconds - bestLab.setupSeconds).toFixed(2)} s / ${(bestRunc.seconds - bestRunc.setupSeconds).toFixed(2)} s / ${(bestShell.seconds - bestShell.setupSeconds).toFixed(2)} s later. The runc floor spent ${((bestRunc.seconds * 1000) / (2 * n)).toFixed(0)} ms of wall time per container. Lab timeline of its best run:`,
       );
       ctx.note('');
       ctx.note('  ```');
@@ -527,12 +529,16 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
     await removeDir();
   }
   if (busyRuns.length) ctx.note(`The machine was busy with other work before ${busyRuns.length} of the runs (CPU ${busyRuns.join('%, ')}% busy after 20 s of waiting): those figures are noisier.`);
-  ctx.note(FLOORS_NOTE(ctx.repeat, setsid, parallel));
+  for (const line of FLOORS_NOTE(ctx.repeat, setsid, parallel)) ctx.note(line);
   return figures;
 }
 
 const FLOORS_NOTE = (repeat: number, setsid: boolean, parallel: number | 'all') =>
-  `Best of ${repeat} run(s) each, shell floor, runc floor and lab interleaved, each after the machine settled. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance. Both floors are generated \`bash\` scripts (bench/pods-floor.ts) that build the same node and pod network with the same \`ip -batch\` calls and write the same /etc/netns files and page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** does what src/kubelet/runc.ts does, per pod in a background subshell (${parallel === 'all' ? 'all pods at once, as the kubelet starts them' : `at most ${parallel} pods at once`}): overlay root over the pause image, config.json, \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled as the runtime polls it, then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files come from the runtime's own sandboxSpec/containerSpec, and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts. Everything is timed until one checker process in the node namespace (bench/http-check.mjs) got the page from every pod IP. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included; it polls the pid files with bash's \`read -t\`, no process); neither counts runc's own re-exec (\`runc init\`). \`up()\` does more than the floors: it also starts the lab's two kube-system pods (cluster DNS, ingress controller), syncs the kube-proxy rules and waits for the system pods' readiness.`;
+  [
+    `Best of ${repeat} run(s) each, shell floor, runc floor and lab interleaved, each after the machine settled. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance. Everything is timed until one checker process in the node namespace (bench/http-check.mjs), handed the pod IPs once \`up()\` or the script has returned, got the page from every pod IP.`,
+    `The floors are generated \`bash\` scripts (bench/pods-floor.ts). Both build the same node and pod network with the lab's \`ip -batch\` calls and write the kubelet's /etc/netns files and the page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** makes the runtime's own calls (src/kubelet/runc.ts), per pod in a background subshell, ${parallel === 'all' ? 'all pods at once as the kubelet starts them' : `at most ${parallel} pods at once (\`--parallel\`; the kubelet starts all at once, which on 2 cores is no faster at 100 pods, and at 500 pods outlasts the runtime's 30 s wait for a pause container's pid file)`}: \`mount -t overlay\` over the pause image, config.json, \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled as the runtime polls it (bash's \`read -t\`, no process), then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files are the runtime's own (sandboxSpec/containerSpec), and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts.`,
+    `Where the time goes: nearly all of it is runc. The runc floor is the shell floor plus two \`runc run\` per pod, and takes several times as long: each \`runc run\` re-executes itself as \`runc init\`, sets up the namespaces, makes its cgroup in each of the machine's ${cgroupRoots().length} cgroup hierarchies, mounts /proc, /dev, /sys and the binds and pivots into the overlay, and stays resident as the waiter (about 10 MiB RSS, 2-3 MiB of it its own). What the lab adds on top: its controller works on the same 2 cores while runc runs ("controller CPU in up()": spawning and waiting for each process, pod files, state); it starts its two kube-system pods too (cluster DNS, a node process, and the ingress controller's nginx: four more containers); and after its last container started, \`up()\` waits for those pods' readiness probes and syncs the Service rules before it returns (the flat end of the timeline: few processes, seconds) while the bench pods are most likely serving already. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included); neither counts runc's own \`runc init\`.`,
+  ];
 
 export const podsBenchmark: Benchmark = {
   name: 'pods',
