@@ -1,7 +1,8 @@
 // Benchmark `healing`: how fast the watch controller (`lab up --watch`, a real child process)
 // reacts, clocked by the kernel's own notifications: `nft monitor` in the node namespace prints
 // every rule-set change the moment iptables-restore commits it.
-//   (1) crash -> endpoint removed: SIGKILL to one pod's container, clock stopped when its KUBE-SEP
+//   (1) crash -> endpoint removed: SIGKILL to one pod's container (its first process, PID 1 of
+//       the container's PID namespace: runc's waiter exits with 137), clock stopped when its KUBE-SEP
 //       chain is deleted (p50/p99 over N pods, each crashing once, one at a time: the restarted
 //       pod is back in the rules before the next kill);
 //   (2) state-file edit -> new pod serving: replicas n -> n+1 written, clock stopped when the new
@@ -182,7 +183,7 @@ export const healingBenchmark: Benchmark = {
         await monitor.next(mark, (l) => l.startsWith(`add rule ip nat ${sep} `) && l.includes(`dnat to ${ip}:80`));
         await new Promise((r) => setTimeout(r, 50));
       }
-      ctx.note(`crash: SIGKILL to one pod's container at a time (${latencies.length} pods, each crashing once); the clock stops when \`nft monitor\` in the node namespace reports its KUBE-SEP chain deleted. The next kill waits until the restarted pod is back in the rules.`);
+      ctx.note(`crash: SIGKILL to one pod's container at a time (${latencies.length} pods, each crashing once): to its httpd, PID 1 of the container's PID namespace under runc, whose \`runc run\` waiter then exits and the controller hears it; the clock stops when \`nft monitor\` in the node namespace reports its KUBE-SEP chain deleted. The next kill waits until the restarted pod (a new \`runc run\` in the same sandbox) is back in the rules.`);
 
       const editTimes: number[] = [];
       let replicas = kills;

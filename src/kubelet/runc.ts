@@ -63,26 +63,14 @@ export class RuncRuntime implements ContainerRuntime {
 
   /** cgroup of a container: under the instance's and the pod's, as kubepods/pod<uid>/<id>. */
   cgroupsPath(pod: PodRef, id: string): string {
-    return `/packet-path-lab/${this.paths.instance}/pod${pod.uid}/${id}`;
+    return containerCgroupsPath(this.paths.instance, pod, id);
   }
 
   async runPodSandbox(c: SandboxConfig, onExit: ExitHandler = () => {}): Promise<RunningContainer> {
     const lower = await ensureImage(this.paths.imagesDir, PAUSE_IMAGE);
-    const image = imageConfig(PAUSE_IMAGE)!;
     const id = newId();
     const rootfs = await this.prepareRootfs(c.dir, lower);
-    const spec = ociSpec({
-      args: image.entrypoint ?? [],
-      env: envMap(image.env),
-      cwd: '/',
-      rootfs,
-      readonlyRootfs: true,
-      hostname: c.hostname,
-      join: { network: c.netnsPath },
-      mounts: [],
-      cgroupsPath: this.cgroupsPath(c.pod, id),
-      annotations: annotations(c.pod, { kind: 'sandbox', sandboxId: id, name: '', image: PAUSE_IMAGE }),
-    });
+    const spec = sandboxSpec(c, { id, rootfs, cgroupsPath: this.cgroupsPath(c.pod, id) });
     return this.run(id, c.dir, spec, path.join(c.dir, 'sandbox.log'), onExit);
   }
 
@@ -90,17 +78,7 @@ export class RuncRuntime implements ContainerRuntime {
     const lower = await ensureImage(this.paths.imagesDir, c.image);
     const id = newId();
     const rootfs = await this.prepareRootfs(c.dir, lower);
-    const spec = ociSpec({
-      args: c.args,
-      env: c.env,
-      cwd: c.cwd,
-      securityContext: c.securityContext,
-      rootfs,
-      join: { network: procNamespacePath(sandbox.pid, 'net'), ipc: procNamespacePath(sandbox.pid, 'ipc'), uts: procNamespacePath(sandbox.pid, 'uts') },
-      mounts: c.mounts,
-      cgroupsPath: this.cgroupsPath(c.pod, id),
-      annotations: annotations(c.pod, { kind: 'container', sandboxId: sandbox.id, name: c.name, image: c.image }),
-    });
+    const spec = containerSpec(sandbox, c, { id, rootfs, cgroupsPath: this.cgroupsPath(c.pod, id) });
     try {
       return await this.run(id, c.dir, spec, path.join(c.dir, 'container.log'), onExit);
     } catch (e) {
@@ -214,6 +192,50 @@ export class RuncRuntime implements ContainerRuntime {
   removePodCgroups(pod: PodRef): string[] {
     return removeCgroupTree(`/packet-path-lab/${this.paths.instance}/pod${pod.uid}`);
   }
+}
+
+/** Where a container's cgroup is, under the instance's and the pod's: kubepods/pod<uid>/<id>. */
+export function containerCgroupsPath(instance: string, pod: PodRef, id: string): string {
+  return `/packet-path-lab/${instance}/pod${pod.uid}/${id}`;
+}
+
+/** What a bundle needs besides its config: the container's ID, its mounted root and its cgroup. */
+export interface BundlePlace {
+  id: string;
+  rootfs: string;
+  cgroupsPath: string;
+}
+
+/** config.json of a pod's sandbox: the pause image's entrypoint, read-only root, the pod's hostname. */
+export function sandboxSpec(c: Pick<SandboxConfig, 'pod' | 'hostname' | 'netnsPath'>, b: BundlePlace): Record<string, unknown> {
+  const image = imageConfig(PAUSE_IMAGE)!;
+  return ociSpec({
+    args: image.entrypoint ?? [],
+    env: envMap(image.env),
+    cwd: '/',
+    rootfs: b.rootfs,
+    readonlyRootfs: true,
+    hostname: c.hostname,
+    join: { network: c.netnsPath },
+    mounts: [],
+    cgroupsPath: b.cgroupsPath,
+    annotations: annotations(c.pod, { kind: 'sandbox', sandboxId: b.id, name: '', image: PAUSE_IMAGE }),
+  });
+}
+
+/** config.json of a container, joining its sandbox's network, IPC and UTS namespaces. */
+export function containerSpec(sandbox: RunningContainer, c: Omit<ContainerConfig, 'dir'>, b: BundlePlace): Record<string, unknown> {
+  return ociSpec({
+    args: c.args,
+    env: c.env,
+    cwd: c.cwd,
+    securityContext: c.securityContext,
+    rootfs: b.rootfs,
+    join: { network: procNamespacePath(sandbox.pid, 'net'), ipc: procNamespacePath(sandbox.pid, 'ipc'), uts: procNamespacePath(sandbox.pid, 'uts') },
+    mounts: c.mounts,
+    cgroupsPath: b.cgroupsPath,
+    annotations: annotations(c.pod, { kind: 'container', sandboxId: sandbox.id, name: c.name, image: c.image }),
+  });
 }
 
 /** An image's "K=V" environment as a map. */

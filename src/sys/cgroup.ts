@@ -54,3 +54,27 @@ export function removeCgroupIfEmpty(rel: string): void {
     }
   }
 }
+
+/**
+ * The processes in the cgroup directory `rel` and below it (cgroup.procs of each), in every
+ * hierarchy, without duplicates: every process of the containers runc made there.
+ */
+export function cgroupTreePids(rel: string): number[] {
+  const pids = new Set<number>();
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return; // not there
+    }
+    try {
+      for (const l of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (/^\d+$/.test(l)) pids.add(Number(l));
+    } catch {
+      /* removed meanwhile */
+    }
+    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name));
+  };
+  for (const root of cgroupRoots()) walk(path.join(root, rel));
+  return [...pids];
+}

@@ -46,11 +46,15 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'modprobe', aptPackage: 'kmod', usedBy: 'tests' },
   { command: 'nslookup', aptPackage: 'dnsutils', usedBy: 'tests' },
   { command: 'cat', aptPackage: 'coreutils', usedBy: 'tests' },
+  // The floors of the pods benchmark (bench/pods-floor.ts): generated bash scripts.
+  { command: 'bash', aptPackage: 'bash', usedBy: 'tests' },
+  { command: 'mkdir', aptPackage: 'coreutils', usedBy: 'tests' },
+  { command: 'setsid', aptPackage: 'util-linux', usedBy: 'tests' },
   { command: 'ls', aptPackage: 'coreutils', usedBy: 'tests' },
 ];
 
 /** Packages every Debian system has (Essential: yes); no install line needs to name them. */
-export const ESSENTIAL_PACKAGES: readonly string[] = ['coreutils', 'dash', 'libc-bin', 'util-linux', 'mount'];
+export const ESSENTIAL_PACKAGES: readonly string[] = ['bash', 'coreutils', 'dash', 'libc-bin', 'util-linux', 'mount'];
 
 /** Node (and its npm/npx) runs the lab's own programs (build/*.mjs); not an apt package here. */
 const RUNTIME = new Set(['node', 'npx', process.execPath]);

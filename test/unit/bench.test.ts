@@ -1,14 +1,19 @@
 // The pure parts of the benchmark harness: ratios and goals, the table, docs/BENCHMARKS.md
 // (rendering, the data it carries, merging a partial run) and the `pods` floor script.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseDesiredState } from '../../src/api/load.ts';
 import { parseCidr } from '../../src/util/cidr.ts';
 import { best, meetsGoal, parseCpuTimes, ratioOf, runBenchmark, withRatios, type BenchResult, type Benchmark } from '../../bench/harness.ts';
 import { iptablesBackend } from '../../bench/machine.ts';
-import { planFloor, shq } from '../../bench/pods-floor.ts';
+import { PID_SENTINEL, planFloor, shq, specShape, type FloorKind } from '../../bench/pods-floor.ts';
 import { cpuTicks, rssKiB } from '../../bench/controller.ts';
 import { percentile, sepChainFor } from '../../bench/healing.ts';
-import { nodeMaskFor, parseSizes, podsConfigYaml, podsStateYaml, sortIps, spawnMilestones } from '../../bench/pods.ts';
+import { assertSameSpecs, FLOOR_PARALLEL, nodeMaskFor, parseParallel, parseSizes, podsConfigYaml, podsStateYaml, sortIps, spawnMilestones } from '../../bench/pods.ts';
+import { programFor } from '../../src/sys/packages.ts';
 import { formatNumber, formatSummary, formatTable, mergeRuns, parseStoredRuns, renderMarkdown, type MachineFacts, type StoredRun } from '../../bench/report.ts';
 
 const machine: MachineFacts = {
@@ -217,30 +222,35 @@ describe('pods benchmark', () => {
   });
 
   it('parses --pods and sorts IPs numerically', () => {
-    expect(parseSizes(undefined)).toEqual([100, 500]);
+    expect(parseSizes(undefined)).toEqual([100]);
     expect(parseSizes('10, 20')).toEqual([10, 20]);
     expect(() => parseSizes('10,x')).toThrow(/--pods/);
     expect(() => parseSizes('0')).toThrow();
     expect(sortIps(['10.42.1.0', '10.42.0.10', '10.42.0.9'])).toEqual(['10.42.0.9', '10.42.0.10', '10.42.1.0']);
+    expect(parseParallel(undefined)).toBe(FLOOR_PARALLEL);
+    expect(parseParallel('all')).toBe('all');
+    expect(parseParallel('3')).toBe(3);
+    expect(() => parseParallel('0')).toThrow(/--parallel/);
   });
 
-  it('floor: the same batches as the lab, one ip process per pod and one container start per pod', () => {
-    const plan = planFloor({
-      prefix: 'pplt-bf-test01',
-      workDir: '/run/pplt-bench-x/floor',
-      pods: 300,
-      podCIDR: parseCidr('10.42.0.0/22'),
-      gateway: '10.42.0.1',
-      nodeIP: '192.168.56.110',
-      hostIP: '192.168.56.1',
-      etcRoot: '/etc/netns',
-      initScript: '/src/kubelet/container-init.sh',
-      lower: '/run/pplt-bench-x/images/busybox',
-      page: "it's ready",
-      clusterDNS: '10.43.0.10',
-      clusterDomain: 'cluster.local',
-      nodeNetnsExists: true,
-    });
+  const floorSpec = (kind: FloorKind, pods: number, workDir = '/run/pplt-bench-x/floor') => ({
+    kind,
+    prefix: 'pplt-bf-test01',
+    workDir,
+    pods,
+    podCIDR: parseCidr('10.42.0.0/22'),
+    gateway: '10.42.0.1',
+    nodeIP: '192.168.56.110',
+    hostIP: '192.168.56.1',
+    etcRoot: '/etc/netns',
+    page: "it's ready",
+    clusterDNS: '10.43.0.10',
+    clusterDomain: 'cluster.local',
+    images: { busybox: '/run/pplt-bench-x/images/busybox', pause: '/run/pplt-bench-x/images/pause' },
+  });
+
+  it('floors: the same batches as the lab, one ip process per pod', () => {
+    const plan = planFloor(floorSpec('shell', 300));
     expect(plan.netns).toHaveLength(302);
     expect(new Set(plan.netns).size).toBe(302);
     expect(plan.ips[0]).toBe('10.42.0.2');
@@ -248,23 +258,96 @@ describe('pods benchmark', () => {
     expect(plan.ips[254]).toBe('10.42.1.0');
     expect(plan.ips).not.toContain('10.42.0.1');
     // the node namespace was made before the clock started: only the host one is added
-    expect(plan.files.get('/run/pplt-bench-x/floor/batch/netns-node')).toBe('netns add pplt-bf-test01-host\n');
+    expect(plan.files.get('/run/pplt-bench-x/floor/batch/netns-host')).toBe('netns add pplt-bf-test01-host\n');
     const veths = plan.files.get('/run/pplt-bench-x/floor/batch/veths')!.trimEnd().split('\n');
     expect(veths).toHaveLength(900);
     expect(veths[0]).toMatch(/^link add veth[0-9a-f]{8} type veth peer name eth0 netns pplt-bf-test01-p1$/);
     expect(veths.filter((l) => l.endsWith('hairpin on'))).toHaveLength(300);
     expect(plan.files.get('/run/pplt-bench-x/floor/batch/p2')).toBe('link set lo up\naddr add 10.42.0.3/22 dev eth0\nlink set eth0 up\nroute add default via 10.42.0.1 dev eth0\n');
     const lines = plan.script.split('\n');
-    expect(lines.filter((l) => l.startsWith("ip -n 'pplt-bf-test01-p") && l.endsWith('& pids="$pids $!"'))).toHaveLength(300);
-    const starts = lines.filter((l) => l.includes("'ip' 'netns' 'exec'"));
-    expect(starts).toHaveLength(300);
-    expect(starts[0]).toContain("'unshare' '--uts' '--' 'sh' '/src/kubelet/container-init.sh' '/run/pplt-bench-x/floor/pods/p1/containers/web/rootfs' '/run/pplt-bench-x/images/busybox'");
-    expect(starts[0]).toMatch(/'\/www' 'ro' '--' 'httpd' '-f' '-p' '80' '-h' '\/www' <\/dev\/null >>'[^']+container\.log' 2>&1 &$/);
+    expect(lines.filter((l) => l.startsWith("'ip' '-n' 'pplt-bf-test01-p") && l.endsWith('& pids="$pids $!"'))).toHaveLength(300);
     // the page's quote is escaped for the shell
-    expect(plan.script).toContain(`${shq("it's ready")}`);
+    expect(plan.script).toContain(shq("it's ready\n"));
     expect(shq("it's")).toBe(`'it'\\''s'`);
-    // batches: netns-node, node, host, sysctl, mkdir (host etc), netns-pods, veths, pod files mkdir
+    // the kubelet's own hosts file
+    expect(plan.script).toContain('::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet');
+  });
+
+  it('shell floor: busybox httpd in each pod namespace, no runtime, every PID recorded', () => {
+    const plan = planFloor(floorSpec('shell', 300));
+    const starts = plan.script.split('\n').filter((l) => l.includes("'ip' 'netns' 'exec' 'pplt-bf-test01-p"));
+    expect(starts).toHaveLength(300);
+    expect(starts[0]).toBe("'ip' 'netns' 'exec' 'pplt-bf-test01-p1' 'busybox' 'httpd' '-f' '-p' '80' '-h' '/run/pplt-bench-x/floor/pods/p1/volumes/html' </dev/null >>'/run/pplt-bench-x/floor/pods/p1/httpd.log' 2>&1 & echo $! >> '/run/pplt-bench-x/floor/httpd.pids'");
+    expect(plan.script).not.toContain('runc');
+    // netns-host, node, host, mkdir (host etc), sysctl, netns-pods, veths, pod files mkdir
     expect(plan.processes).toBe(8 + 2 * 300);
+  });
+
+  it('runc floor: per pod a subshell with the runtime\'s mounts and `runc run` calls, waiting for the pause pid', () => {
+    const plan = planFloor(floorSpec('runc', 3));
+    const lines = plan.script.split('\n');
+    expect(lines.filter((l) => l === ')&')).toHaveLength(3);
+    // all pods at once unless told otherwise; bash's `wait -n` keeps at most `parallel` in flight
+    expect(lines).toContain('running=0; failed=0; parallel=3');
+    expect(planFloor({ ...floorSpec('runc', 3), parallel: 2 }).script).toContain('running=0; failed=0; parallel=2\n');
+    expect(() => planFloor({ ...floorSpec('runc', 3), parallel: 0 })).toThrow(/parallel/);
+    const mounts = lines.filter((l) => l.startsWith("  'mount' '-t' 'overlay'"));
+    expect(mounts).toHaveLength(6);
+    expect(mounts[0]).toBe("  'mount' '-t' 'overlay' 'overlay' '-o' 'lowerdir=/run/pplt-bench-x/images/pause,upperdir=/run/pplt-bench-x/floor/pods/p1/sandbox/upper,workdir=/run/pplt-bench-x/floor/pods/p1/sandbox/work' '/run/pplt-bench-x/floor/pods/p1/sandbox/rootfs'");
+    const runs = lines.filter((l) => l.includes("'runc' '--root' '/run/pplt-bench-x/floor/runc' 'run' '--bundle'"));
+    expect(runs).toHaveLength(6);
+    expect(runs[0]).toMatch(/^ {2}PATH=\S+ 'setsid' 'runc' .* '--pid-file' '\/run\/pplt-bench-x\/floor\/pods\/p1\/sandbox\/init\.pid' '[0-9a-f]{64}' <\/dev\/null >>'[^']+sandbox\.log' 2>&1 &$/);
+    expect(lines.filter((l) => l.startsWith('  wait_pid '))).toHaveLength(3);
+    expect(planFloor({ ...floorSpec('runc', 1), setsid: false }).script).not.toContain("'setsid'");
+    // the sandbox's network namespace is the pod's, the container joins the pause container's
+    expect(JSON.stringify(plan.sampleSpecs!.sandbox)).toContain('"path":"/run/netns/pplt-bf-test01-p1"');
+    expect(JSON.stringify(plan.sampleSpecs!.container)).toContain(`"path":"/proc/${PID_SENTINEL}/ns/ipc"`);
+    expect(plan.processes).toBe(8 + 1 * 3 + 5 * 3);
+    expect(() => planFloor({ ...floorSpec('runc', 1), images: undefined })).toThrow(/images/);
+  });
+
+  it('runc floor: the script writes the runtime\'s config.json, the pause pid spliced in (bash)', () => {
+    const work = mkdtempSync(path.join(os.tmpdir(), 'pplt-floor-test-'));
+    try {
+      const plan = planFloor(floorSpec('runc', 2, work));
+      for (const kind of ['shell', 'runc'] as const) execFileSync('bash', ['-n', '-c', planFloor(floorSpec(kind, 2, work)).script]);
+      // Pod p1's subshell, run by bash with mount, setsid and runc stubbed and the pause pid 4242.
+      const from = plan.script.indexOf('parallel=2\n(\n') + 'parallel=2\n'.length;
+      const block = plan.script.slice(from, plan.script.indexOf('\n)&\n', from) + 2);
+      expect(block).toContain('/pods/p1/sandbox/config.json');
+      expect(block).not.toContain('/pods/p2/');
+      for (const d of ['sandbox', 'containers/web']) mkdirSync(path.join(work, 'pods', 'p1', d), { recursive: true });
+      execFileSync('bash', ['-euc', ['mount() { :; }', 'setsid() { :; }', 'wait_pid() { pid=4242; }', block].join('\n')]);
+      const read = (d: string) => JSON.parse(readFileSync(path.join(work, 'pods', 'p1', d, 'config.json'), 'utf8'));
+      expect(read('sandbox')).toEqual(plan.sampleSpecs!.sandbox);
+      const container = read('containers/web');
+      expect(container).toEqual(JSON.parse(JSON.stringify(plan.sampleSpecs!.container).replaceAll(`/proc/${PID_SENTINEL}/`, '/proc/4242/')));
+      expect(container.linux.namespaces).toContainEqual({ type: 'uts', path: '/proc/4242/ns/uts' });
+      expect(container.process.args).toEqual(['httpd', '-f', '-p', '80', '-h', '/www']);
+      expect(container.mounts.at(-1)).toEqual({ destination: '/www', type: 'bind', source: path.join(work, 'pods/p1/volumes/html'), options: ['rbind', 'rprivate', 'ro'] });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('floors run only programs of src/sys/packages.ts', () => {
+    for (const kind of ['shell', 'runc'] as const) {
+      const programs = [...planFloor(floorSpec(kind, 2)).programs];
+      expect(programs).toContain(kind === 'shell' ? 'busybox' : 'runc');
+      expect(programs.filter((p) => !programFor(p))).toEqual([]);
+    }
+  });
+
+  it('compares config.json shapes: two pods alike, a changed capability not', () => {
+    const a = planFloor(floorSpec('runc', 1)).sampleSpecs!;
+    const b = planFloor({ ...floorSpec('runc', 1, '/run/elsewhere'), prefix: 'pplt-bf-other2' }).sampleSpecs!;
+    expect(a.container).not.toEqual(b.container); // IDs, UIDs and paths differ
+    expect(specShape(a.container)).toEqual(specShape(b.container));
+    expect(specShape(a.sandbox)).toEqual(specShape(b.sandbox));
+    expect(() => assertSameSpecs(a, b)).not.toThrow();
+    const changed = structuredClone(b.container) as { process: { capabilities: { bounding: string[] } } };
+    changed.process.capabilities.bounding.pop();
+    expect(() => assertSameSpecs(a, { ...b, container: changed as unknown as Record<string, unknown> })).toThrow(/container config\.json differs from the lab's at line \d+/);
   });
 });
 
