@@ -421,9 +421,10 @@ async function assertNoNamespaces(prefix: string): Promise<void> {
 }
 
 /**
- * Pods the runc floor starts at once. Not all of them, as the kubelet does: on 2 cores, 500 pods'
- * 1,000 `runc run` at once take more than the runtime's 30 s to write a pause container's pid
- * file, and at 100 pods all at once is no faster than 8 at a time (see docs/BENCHMARKS.md).
+ * Pods the runc floor starts at once; the runtime likewise starts at most PARALLEL_STARTS (8)
+ * containers at once (src/kubelet/runc.ts). On 2 cores, 500 pods' 1,000 `runc run` at once take
+ * more than the runtime's 30 s to write a pause container's pid file, and at 100 pods all at once
+ * is no faster than 8 at a time (see docs/BENCHMARKS.md).
  */
 export const FLOOR_PARALLEL = 8;
 
@@ -536,7 +537,7 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
 const FLOORS_NOTE = (repeat: number, setsid: boolean, parallel: number | 'all') =>
   [
     `Best of ${repeat} run(s) each, shell floor, runc floor and lab interleaved, each after the machine settled. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance. Everything is timed until one checker process in the node namespace (bench/http-check.mjs), handed the pod IPs once \`up()\` or the script has returned, got the page from every pod IP.`,
-    `The floors are generated \`bash\` scripts (bench/pods-floor.ts). Both build the same node and pod network with the lab's \`ip -batch\` calls and write the kubelet's /etc/netns files and the page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** makes the runtime's own calls (src/kubelet/runc.ts), per pod in a background subshell, ${parallel === 'all' ? 'all pods at once as the kubelet starts them' : `at most ${parallel} pods at once (\`--parallel\`; the kubelet starts all at once, which on 2 cores is no faster at 100 pods, and at 500 pods outlasts the runtime's 30 s wait for a pause container's pid file)`}: \`mount -t overlay\` over the pause image, config.json, \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled as the runtime polls it (bash's \`read -t\`, no process), then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files are the runtime's own (sandboxSpec/containerSpec), and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts.`,
+    `The floors are generated \`bash\` scripts (bench/pods-floor.ts). Both build the same node and pod network with the lab's \`ip -batch\` calls and write the kubelet's /etc/netns files and the page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** makes the runtime's own calls (src/kubelet/runc.ts), per pod in a background subshell, ${parallel === 'all' ? 'all pods at once as the kubelet starts them' : `at most ${parallel} pods at once (\`--parallel\`; the runtime starts at most 8 containers at once: all at once is no faster on 2 cores at 100 pods, and at 500 pods outlasts the runtime's 30 s wait for a pause container's pid file)`}: \`mount -t overlay\` over the pause image, config.json, \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled as the runtime polls it (bash's \`read -t\`, no process), then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files are the runtime's own (sandboxSpec/containerSpec), and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts.`,
     `Where the time goes: nearly all of it is runc. The runc floor is the shell floor plus two \`runc run\` per pod, and takes several times as long: each \`runc run\` re-executes itself as \`runc init\`, sets up the namespaces, makes its cgroup in each of the machine's ${cgroupRoots().length} cgroup hierarchies, mounts /proc, /dev, /sys and the binds and pivots into the overlay, and stays resident as the waiter (about 10 MiB RSS, 2-3 MiB of it its own). What the lab adds on top: its controller works on the same 2 cores while runc runs ("controller CPU in up()": spawning and waiting for each process, pod files, state); it starts its two kube-system pods too (cluster DNS, a node process, and the ingress controller's nginx: four more containers); and after its last container started, \`up()\` waits for those pods' readiness probes and syncs the Service rules before it returns (the flat end of the timeline: few processes, seconds) while the bench pods are most likely serving already. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included); neither counts runc's own \`runc init\`.`,
   ];
 
@@ -544,7 +545,7 @@ export const podsBenchmark: Benchmark = {
   name: 'pods',
   description: 'Pods to Running: time from `up()` until every pod of a busybox-httpd Deployment answers HTTP on its IP, 100 pods (`--pods 100,500` for more), against two floors from plain shell scripts: ip + busybox httpd (no container runtime) and the runc runtime\'s own `runc run` calls.',
   needsRoot: true,
-  options: { pods: 'comma-separated pod counts, default 100', setsid: 'false: the runc floor starts `runc run` in the script\'s session instead of its own (the runtime uses its own)', parallel: `pods the runc floor starts at once (default ${FLOOR_PARALLEL}; "all" as the kubelet does)` },
+  options: { pods: 'comma-separated pod counts, default 100', setsid: 'false: the runc floor starts `runc run` in the script\'s session instead of its own (the runtime uses its own)', parallel: `pods the runc floor starts at once (default ${FLOOR_PARALLEL}, as the runtime's 8 containers at once; "all" for no limit)` },
   precheck: () => {
     const missing = missingTools();
     if (missing.length) return `missing ${missing.map((t) => t.command).join(', ')} (apt-get install ${[...new Set(missing.map((t) => t.aptPackage))].join(' ')})`;
