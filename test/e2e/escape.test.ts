@@ -11,7 +11,7 @@
 // the admission's message; honoured read-only in a privileged namespace) is
 // test/e2e/admission.test.ts.
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,12 +29,18 @@ const TOKEN = randomBytes(16).toString('hex');
 const TARGET = `/tmp/pplt-escape-${process.pid}`;
 const TARGETS = ['hostname', 'resolv.conf', 'cfg'].map((t) => `${TARGET}-${t}`);
 
-/** Each escape attempt is printed as "## <attempt>", its output, "rc=<exit status>". */
+/**
+ * Each escape attempt is printed as "## <attempt>", its output, "rc=<exit status>". Through PID 1
+ * and PID 2 both: in the machine's PID namespace PID 2 is kthreadd, in the machine's namespaces
+ * too, and some machines' PID 1 (firecracker's init) has namespace links even root cannot open.
+ */
 const ATTEMPTS = [
   'nsenter --net=/proc/1/ns/net ip -o -4 addr',
   'nsenter -t 1 -n ip -o -4 addr',
   'nsenter --net=/proc/2/ns/net ip -o -4 addr',
+  'nsenter -t 2 -n ip -o -4 addr',
   `nsenter -t 1 -m -u -i -n -p cat ${SECRET}`,
+  `nsenter -t 2 -m cat ${SECRET}`,
   `cat /proc/1/root${SECRET}`,
   `cat /proc/2/root${SECRET}`,
 ];
@@ -143,9 +149,6 @@ data:
 /** Pods that become Ready; the unknown image and the emptyDir at "/" never do. */
 const NEVER_READY = /^(unknown-image|rootvol)-/;
 
-/** Other sessions on this machine use /tmp too: their scratch is not a container's doing. */
-const TMP_CHURN = /^\/tmp\/(bash_jobs\.\d+|bash_tool_[0-9a-f-]+|tsx-\d+|[A-Za-z0-9_-]{21})$/;
-
 const podOf = async (app: string): Promise<PodJson> => (await getPods(I)).find((p) => p.metadata.labels.app === app)!;
 const netnsOf = (p: PodJson) => p.metadata.annotations['lab/netns']!;
 type Status = PodJson['status']['containerStatuses'][number] & { containerID?: string; state: { running?: object; waiting?: { reason: string; message?: string } } };
@@ -242,16 +245,20 @@ describe.skipIf(!isRoot)('escape attempts from ordinary manifests fail, and the 
     // No process of the deleted sandbox survived (`/bin/sh /pause`'s sleep is not in the residue's
     // process list; any of them would still hold the old namespace, seen by netnsSnapshot too).
     problems.push(...oldSandbox.pids.filter((pid) => inNamespace(pid, oldSandbox.inode)).map((pid) => `process ${pid} of the deleted sandbox survived`));
-    problems.push(...diff(residue, snapshot()));
+    const others = otherInstances();
+    problems.push(...diff(withoutOthers(residue, others), withoutOthers(snapshot(), others)));
     problems.push(...TARGETS.filter((t) => existsSync(t) || isLink(t)).map((t) => `${t} exists on the machine`));
     // /etc/netns's own mtime moves as any instance comes and goes (its entries are in the residue).
-    // Other sessions on this machine write /tmp meanwhile (its own mtime moves all the time): new entries count when the lab or a
-    // container could have named them, changed ones unless they are a known other program's.
-    const ignore = (p: string, change: string) => p === '/etc/netns' || p === '/tmp' || (p.startsWith('/tmp/') && (TMP_CHURN.test(p) || (change === 'added' && !/pplt|escape|packet-path|hostname|resolv|cfg|keep/.test(p))));
+    // Other sessions on this machine use /tmp all the while (their logs, scratch directories and
+    // unit tests' temporary files, some named pplt-*): there only names this run, its instance, the
+    // lab or a planted link could have are compared. /root and /etc are compared entry by entry.
+    const ours = new RegExp(`${process.pid}|${I}|packet-path-lab|hostname|resolv|keep`);
+    const ignore = (p: string) => p === '/etc/netns' || (p.startsWith('/tmp') && !ours.test(p));
     problems.push(...fileDiff(files, fileSnapshot(['/root', '/etc', '/tmp']), ignore));
-    problems.push(...[...netnsSnapshot()].filter(([ino]) => !netns.has(ino)).map(([ino, what]) => `network namespace ${ino} left: ${what}`));
-    const mountsAfter = mountSnapshot();
-    problems.push(...mountsAfter.filter((m) => !mounts.includes(m)).map((m) => `mount left: ${m}`), ...mounts.filter((m) => !mountsAfter.includes(m)).map((m) => `mount gone: ${m}`));
+    problems.push(...[...netnsSnapshot()].filter(([ino, what]) => !netns.has(ino) && !others.some((o) => what.startsWith(`/run/netns/${o}-`))).map(([ino, what]) => `network namespace ${ino} left: ${what}`));
+    const mountsAfter = mountSnapshot().filter((m) => !others.some((o) => mountOf(m, o)));
+    const mountsBefore = mounts.filter((m) => !others.some((o) => mountOf(m, o)));
+    problems.push(...mountsAfter.filter((m) => !mountsBefore.includes(m)).map((m) => `mount left: ${m}`), ...mountsBefore.filter((m) => !mountsAfter.includes(m)).map((m) => `mount gone: ${m}`));
     expect(problems).toEqual([]);
   }, 120_000);
 
@@ -263,16 +270,17 @@ describe.skipIf(!isRoot)('escape attempts from ordinary manifests fail, and the 
       expect(out).toContain(`inet ${pod.status.podIP}/24`); // the control: the script ran, this is its output
       const results = attempts(out);
       expect([...results.keys()].slice(0, ATTEMPTS.length)).toEqual(ATTEMPTS);
+      // Soft: a failing run shows every attempt that got through, not only the first.
       for (const a of ATTEMPTS) {
         const r = results.get(a)!;
-        expect(r.rc, `${a}: ${r.output}`).not.toBe(0);
+        expect.soft(r.rc, `${a}: ${r.output}`).not.toBe(0);
         // setns needs CAP_SYS_ADMIN; /proc/1 is the container's own first process, and /proc/2
         // none of the container's (or one of them): the secret is in no root the pod can see.
-        expect(r.output, a).toMatch(a.includes('/proc/2/') ? /Operation not permitted|No such file or directory/ : a.startsWith('nsenter') ? /Operation not permitted/ : /No such file or directory/);
+        expect.soft(r.output, a).toMatch(a.includes('/proc/2/') || a.includes('-t 2 ') ? /Operation not permitted|No such file or directory/ : a.startsWith('nsenter') ? /Operation not permitted/ : /No such file or directory/);
       }
-      expect(out).not.toContain(TOKEN);
-      expect(out).not.toMatch(/read through/);
-      for (const m of markers) expect(out, `the machine's ${m}`).not.toMatch(new RegExp(`\\b${m.replace(/\./g, '\\.')}\\b`));
+      expect.soft(out).not.toContain(TOKEN);
+      expect.soft(out).not.toMatch(/read through/);
+      for (const m of markers) expect.soft(out, `the machine's ${m}`).not.toMatch(new RegExp(`\\b${m.replace(/\./g, '\\.')}\\b`));
     };
     // At the container's start (its log) and later through `lab exec` (runc exec).
     check(await logOf(pod));
@@ -503,4 +511,62 @@ async function sandboxIds(pod: string): Promise<string[]> {
 
 function netnsExists(name: string): boolean {
   return existsSync(`/run/netns/${name}`);
+}
+
+/**
+ * Other instances of the lab on this machine (another session's benchmark does not take the e2e
+ * lock): what is theirs, before or after, is not a change this test made.
+ */
+function otherInstances(): string[] {
+  try {
+    return readdirSync('/run/packet-path-lab').filter((d) => d !== I);
+  } catch {
+    return [];
+  }
+}
+
+function mountOf(mountPoint: string, instance: string): boolean {
+  return mountPoint.startsWith(`/run/packet-path-lab/${instance}/`) || mountPoint.startsWith(`/run/netns/${instance}-`);
+}
+
+/** A residue snapshot without what belongs to the other instances (their processes by netns). */
+function withoutOthers(r: Residue, others: string[]): Residue {
+  if (others.length === 0) return r;
+  const theirs = new Set<number>();
+  for (const o of others) {
+    for (const name of readdirSafe('/run/netns').filter((n) => n.startsWith(`${o}-`))) {
+      try {
+        theirs.add(statSync(`/run/netns/${name}`).ino);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
+  }
+  const ofOther = (x: string) => others.some((o) => x === o || x.startsWith(`${o}-`) || x.includes(`/run/packet-path-lab/${o}/`));
+  const processOfOther = (line: string) => {
+    if (ofOther(line)) return true;
+    try {
+      return theirs.has(Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${line.split(' ')[0]}/ns/net`))![1]));
+    } catch {
+      return false;
+    }
+  };
+  return {
+    ...r,
+    netns: r.netns.filter((x) => !ofOther(x)),
+    etcNetns: r.etcNetns.filter((x) => !ofOther(x)),
+    runLab: r.runLab.filter((x) => !ofOther(x)),
+    processes: r.processes.filter((x) => !processOfOther(x)),
+    mounts: r.mounts.filter((x) => !ofOther(x)),
+    // /sys/fs/cgroup/<hierarchy>/packet-path-lab is shared by every instance.
+    cgroups: [],
+  };
+}
+
+function readdirSafe(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
