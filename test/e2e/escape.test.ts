@@ -400,7 +400,12 @@ describe.skipIf(!isRoot)('escape attempts from ordinary manifests fail, and the 
     expect(r.code).not.toBe(0);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(/container main of pod unknown-image-\S+ is not running \((ErrImagePull|ImagePullBackOff)/);
-  });
+    // Retried with a growing backoff (the lab: 1 s, then 10, 20 ... 300 s), never every second.
+    const attemptsAt = async () => (JSON.parse(await readFile(path.join(RUN, 'state.json'), 'utf8')).events as { time: string; reason: string; object: string }[]).filter((e) => e.reason === 'Failed' && e.object === `pod/${pod.metadata.name}`).map((e) => Date.parse(e.time));
+    const times = await until('a third pull attempt', async () => ((await attemptsAt()).length >= 3 ? attemptsAt() : false), 20_000, 250);
+    const gaps = times.slice(1).map((t, i) => t - times[i]!);
+    expect(gaps[1], `gaps between pull attempts: ${gaps.join(', ')} ms`).toBeGreaterThanOrEqual(9000);
+  }, 60_000);
 
   it('an emptyDir mounted at "/" never shows Running and never enters its Service', async () => {
     let pod = await podOf('rootvol');
@@ -427,22 +432,28 @@ describe.skipIf(!isRoot)('escape attempts from ordinary manifests fail, and the 
     expect(statusOf(pod)!.state.waiting!.reason).toBe('RunContainerError');
   }, 60_000);
 
-  it('a container killed through the watch controller is never shown Running: lab get pods right after lab kill', async () => {
+  it('a container killed through the watch controller stops showing Running within the kubelet\'s relist period: lab get pods right after lab kill', async () => {
     const victim = (await getPods(I)).filter((p) => p.metadata.labels.app === 'app2')[0]!;
     const oldPid = statusOf(victim)!.pid!;
     await labOk(['kill', victim.metadata.name, '--name', I]);
+    const killed = performance.now();
     const shown: string[] = [];
     await until(
       'the restarted container',
       async () => {
+        const at = performance.now() - killed;
         const [json, text] = await Promise.all([getPods(I), labOk(['get', 'pods', victim.metadata.name, '--name', I])]);
         const p = json.find((x) => x.metadata.name === victim.metadata.name)!;
         const st = statusOf(p)!;
-        shown.push(text.stdout.split('\n')[1]!.replace(/\s+/g, ' '));
-        // Running is only ever the new process, alive; READY 1/1 only with it.
-        if (st.state.running) expect(st.pid).not.toBe(oldPid);
-        expect(text.stdout).not.toMatch(new RegExp(`\\s1/1\\s+Running\\s+0\\s`));
-        return st.restartCount === 1 && st.state.running && ready(p) && existsSync(`/proc/${st.pid}`);
+        const row = text.stdout.split('\n')[1]!.replace(/\s+/g, ' ');
+        shown.push(`${at.toFixed(0)} ms: ${row}`);
+        // The killed process shown as the running container (its pid, or the row from before the kill).
+        const stale = (st.state.running && st.pid === oldPid) || / 1\/1 Running 0 /.test(row);
+        // The lab hears the exit at once but handles it in the controller's one queue, where it may
+        // wait behind another pod's start attempt; Kubernetes' kubelet notices at its next PLEG
+        // relist, every second. Later than that, a dead container shown Running is a lost exit.
+        expect(stale && at >= 1000, `the killed container still shown Running ${at.toFixed(0)} ms after lab kill: ${shown.join(' | ')}`).toBe(false);
+        return st.restartCount === 1 && st.state.running && st.pid !== oldPid && ready(p) && existsSync(`/proc/${st.pid}`);
       },
       10_000,
       0,
