@@ -391,7 +391,7 @@ describe.skipIf(!isRoot)('escape attempts from ordinary manifests fail, and the 
     expect(events).toMatch(new RegExp(`Warning\\s+Failed\\s+pod/${pod.metadata.name}\\s+Failed to pull image "debian:12": image "debian:12" is not one of the lab's local images \\(`));
     const described = (await labOk(['describe', 'pod', pod.metadata.name, '--name', I])).stdout;
     expect(described).toMatch(new RegExp(`^Name:\\s+${pod.metadata.name}$`, 'm'));
-    expect(described).toMatch(/^Containers:\n {2}main:\n {4}Image:\s+debian:12$/m);
+    expect(described).toMatch(/^Containers:\n {2}main:\n(?: {4}.*\n)*? {4}Image:\s+debian:12$/m);
     expect(described).toMatch(/^\s+Reason:\s+(ErrImagePull|ImagePullBackOff)$/m);
     expect(described).toMatch(new RegExp(`^\\s+Message: +${message.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
     // No container of it exists: nothing mounted as its root, nothing to exec into.
