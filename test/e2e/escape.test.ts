@@ -208,7 +208,7 @@ describe.skipIf(!isRoot)('escape attempts from ordinary manifests fail, and the 
   let netns: Map<number, string>;
   let mounts: string[];
   let rootTimes: Stats | undefined;
-  /** Processes of a deleted sandbox (test 6), which must be gone at the end. */
+  /** Processes of the sandbox whose namespace the ip netns del test deletes: gone at the end. */
   const oldSandbox: { pids: number[]; inode: number } = { pids: [], inode: 0 };
 
   beforeAll(async () => {
