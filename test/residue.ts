@@ -2,7 +2,8 @@
 // network namespace, which the lab must never change. Compared before and after the suite
 // (test/global-setup.ts) and around individual scenarios.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import path from 'node:path';
 
 export interface Residue {
   netns: string[];
@@ -38,7 +39,8 @@ function labProcesses(): string[] {
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
-      if (/busybox httpd|^httpd |nginx: master|runc --root \/run\/packet-path-lab|^sleep infinity|coredns\.mjs|src\/dns\/main\.ts|^tcpdump /.test(cmd)) out.push(`${pid} ${cmd}`);
+      // `/bin/sh /pause`: a pod sandbox's process (the pause image's entrypoint).
+      if (/busybox httpd|^httpd |nginx: master|runc --root \/run\/packet-path-lab|^\/bin\/sh \/pause$|^sleep infinity|coredns\.mjs|src\/dns\/main\.ts|^tcpdump /.test(cmd)) out.push(`${pid} ${cmd}`);
     } catch {
       /* gone */
     }
@@ -85,4 +87,71 @@ export function diff(before: Residue, after: Residue): string[] {
     if (before[k] !== after[k]) problems.push(`root namespace ${k} changed:\n--- before\n${before[k]}\n--- after\n${after[k]}`);
   }
   return problems;
+}
+
+/**
+ * The places a container that got out could write to, top level only: each entry of `dirs` (and
+ * each dir itself) as "type mode size mtime" (lstat: a planted symbolic link is seen as one).
+ */
+export function fileSnapshot(dirs: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  const add = (p: string) => {
+    try {
+      const st = lstatSync(p);
+      const type = st.isSymbolicLink() ? `link->${readlinkSync(p)}` : st.isDirectory() ? 'dir' : st.isFile() ? 'file' : 'other';
+      out.set(p, `${type} ${(st.mode & 0o7777).toString(8)} ${st.isDirectory() ? '-' : st.size} ${st.mtimeMs}`);
+    } catch {
+      /* removed meanwhile */
+    }
+  };
+  for (const dir of dirs) {
+    add(dir);
+    for (const e of ls(dir)) add(path.join(dir, e));
+  }
+  return out;
+}
+
+/** Entries added, removed or changed between two file snapshots, except those `ignore` accepts. */
+export function fileDiff(before: Map<string, string>, after: Map<string, string>, ignore: (p: string, change: 'added' | 'removed' | 'changed') => boolean = () => false): string[] {
+  const problems: string[] = [];
+  for (const [p, v] of after) {
+    const was = before.get(p);
+    if (was === undefined && !ignore(p, 'added')) problems.push(`added ${p} (${v})`);
+    else if (was !== undefined && was !== v && !ignore(p, 'changed')) problems.push(`changed ${p}: ${was} -> ${v}`);
+  }
+  for (const [p, v] of before) if (!after.has(p) && !ignore(p, 'removed')) problems.push(`removed ${p} (${v})`);
+  return problems;
+}
+
+/**
+ * Every network namespace of the machine, by inode: the named ones (/run/netns) and those any
+ * process is in, each with a description (its name, or the first process found in it).
+ */
+export function netnsSnapshot(): Map<number, string> {
+  const out = new Map<number, string>();
+  for (const name of ls('/run/netns')) {
+    try {
+      out.set(statSync(`/run/netns/${name}`).ino, `/run/netns/${name}`);
+    } catch {
+      /* removed meanwhile */
+    }
+  }
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const ino = Number(/\[(\d+)\]/.exec(readlinkSync(`/proc/${pid}/ns/net`))![1]);
+      if (!out.has(ino)) out.set(ino, `pid ${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`);
+    } catch {
+      /* gone, or a kernel thread */
+    }
+  }
+  return out;
+}
+
+/** Every mount point of the machine's mount namespace (this process's). */
+export function mountSnapshot(): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter(Boolean)
+    .sort();
 }

@@ -268,7 +268,10 @@ export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Contai
       restartCount: prev?.restartCount ?? 0,
       state: { waiting: { reason, message: e.message } },
       ...(prev?.lastState ? { lastState: prev.lastState } : {}),
-      backoff: { ...next, until: now + Math.max(delayMs, 1000) },
+      // lastStart is this attempt: restartDelay resets the backoff 10 minutes after lastStart, and
+      // a container that never started (lastStart 0) would otherwise be reset at every attempt and
+      // retried every second forever instead of after 10, 20, 40 ... 300 s.
+      backoff: { ...next, lastStart: now, until: now + Math.max(delayMs, 1000) },
     };
   }
 }
