@@ -11,7 +11,7 @@
 // - mounts: containerd's default /proc, /dev, /dev/pts, /dev/shm, /dev/mqueue, /sys (read-only),
 //   the CRI's /sys/fs/cgroup (read-only), the kubelet's /etc/hosts, /etc/resolv.conf,
 //   /etc/hostname, then the pod's volumes.
-import type { Container } from '../api/types.ts';
+import type { Container, SecurityContext } from '../api/types.ts';
 import type { Mount } from './runtime.ts';
 
 /** containerd's default capability set (pkg/oci/spec.go defaultUnixCaps). */
@@ -30,16 +30,6 @@ export const MASKED_PATHS = [
 /** containerd's default read-only paths. */
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 /* eslint-enable lab/no-proc */
-
-/** The securityContext fields the runtime honours (Pod Security admission has already run). */
-export interface SecurityContext {
-  privileged?: boolean;
-  allowPrivilegeEscalation?: boolean;
-  capabilities?: { add?: string[]; drop?: string[] };
-  runAsUser?: number;
-  runAsGroup?: number;
-  readOnlyRootFilesystem?: boolean;
-}
 
 export interface OciProcessInput {
   args: string[];

@@ -3,7 +3,7 @@
 // ListContainers, Exec). src/kubelet/runc.ts implements it with runc, as k3s's containerd does.
 import { isPidInNetns } from '../sys/ip.ts';
 import { isRunning } from '../sys/proc.ts';
-import type { SecurityContext } from './oci.ts';
+import type { SecurityContext } from '../api/types.ts';
 
 export interface Mount {
   source: string;
