@@ -4,18 +4,30 @@
 // and v2 (one unified tree).
 import { readFileSync, readdirSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
+import { mountTable } from './mount.ts';
 
-/** The cgroup hierarchies' mount points (v1 controllers, v2 unified), from /proc/self/mountinfo. */
+/** The cgroup hierarchies' mount points (v1 controllers, v2 unified). */
 export function cgroupRoots(): string[] {
-  const roots: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const [pre, post] = line.split(' - ');
-    const fstype = post?.split(' ')[0];
-    if (fstype !== 'cgroup' && fstype !== 'cgroup2') continue;
-    const mountPoint = pre?.split(' ')[4];
-    if (mountPoint) roots.push(mountPoint);
-  }
-  return roots;
+  return mountTable().filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2').map((m) => m.target);
+}
+
+/**
+ * Visits the cgroup directory `rel` and every one below it, in every hierarchy: `visit` runs for
+ * a directory after its subdirectories (deepest first) when `after`, else before them.
+ */
+function walkCgroupTree(rel: string, visit: (dir: string) => void, order: 'before' | 'after'): void {
+  const walk = (dir: string): void => {
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return; // not there
+    }
+    if (order === 'before') visit(dir);
+    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name));
+    if (order === 'after') visit(dir);
+  };
+  for (const root of cgroupRoots()) walk(path.join(root, rel));
 }
 
 /**
@@ -25,22 +37,18 @@ export function cgroupRoots(): string[] {
  */
 export function removeCgroupTree(rel: string): string[] {
   const busy: string[] = [];
-  const remove = (dir: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return; // not there
-    }
-    for (const e of entries) if (e.isDirectory()) remove(path.join(dir, e.name));
-    try {
-      rmdirSync(dir);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') busy.push(`${dir} (${code})`);
-    }
-  };
-  for (const root of cgroupRoots()) remove(path.join(root, rel));
+  walkCgroupTree(
+    rel,
+    (dir) => {
+      try {
+        rmdirSync(dir);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') busy.push(`${dir} (${code})`);
+      }
+    },
+    'after',
+  );
   return busy;
 }
 
@@ -61,20 +69,16 @@ export function removeCgroupIfEmpty(rel: string): void {
  */
 export function cgroupTreePids(rel: string): number[] {
   const pids = new Set<number>();
-  const walk = (dir: string): void => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return; // not there
-    }
-    try {
-      for (const l of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (/^\d+$/.test(l)) pids.add(Number(l));
-    } catch {
-      /* removed meanwhile */
-    }
-    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name));
-  };
-  for (const root of cgroupRoots()) walk(path.join(root, rel));
+  walkCgroupTree(
+    rel,
+    (dir) => {
+      try {
+        for (const l of readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (/^\d+$/.test(l)) pids.add(Number(l));
+      } catch {
+        /* removed meanwhile */
+      }
+    },
+    'before',
+  );
   return [...pids];
 }

@@ -9,17 +9,27 @@ function unescapeMountPath(s: string): string {
   return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
+export interface MountEntry {
+  target: string;
+  fstype: string;
+}
+
+/** This process's mount table (/proc/self/mountinfo): mount point and filesystem type of each. */
+export function mountTable(): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    // "<id> <parent> <dev> <root> <mount point> <options> [optional fields] - <fstype> <source> ..."
+    const [pre, post] = line.split(' - ');
+    const target = pre?.split(' ')[4];
+    if (target) out.push({ target: unescapeMountPath(target), fstype: post?.split(' ')[0] ?? '' });
+  }
+  return out;
+}
+
 /** Mount points at or below `dir` in this process's mount namespace, deepest first. */
 export function mountsUnder(dir: string): string[] {
-  const text = readFileSync('/proc/self/mountinfo', 'utf8');
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const target = line.split(' ')[4];
-    if (!target) continue;
-    const p = unescapeMountPath(target);
-    if (p === dir || p.startsWith(dir + '/')) out.push(p);
-  }
-  return [...new Set(out)].sort((a, b) => b.length - a.length);
+  const under = mountTable().map((m) => m.target).filter((p) => p === dir || p.startsWith(dir + '/'));
+  return [...new Set(under)].sort((a, b) => b.length - a.length);
 }
 
 export interface OverlayLayers {
