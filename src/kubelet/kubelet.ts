@@ -15,7 +15,7 @@ import { ImageNotFoundError, imageConfig } from './images.ts';
 import { containerArgs } from './oci.ts';
 import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
 import { envMap, runtimeFor, StartError } from './runc.ts';
-import { containerIdOf, isContainerAlive, type ListedContainer, type Mount, type PodRef, type RunningContainer } from './runtime.ts';
+import { isContainerAlive, type ListedContainer, type Mount, type PodRef, type RunningContainer } from './runtime.ts';
 import { removeContainersOf, type PodToRemove } from './teardown.ts';
 
 export interface KubeletContext {
@@ -327,5 +327,4 @@ export function podToRemove(p: Pod): PodToRemove {
   return { name: p.metadata.name, netns: podNetns(p), uid: podRef(p).uid, terminationGracePeriodSeconds: p.spec.terminationGracePeriodSeconds ?? 30 };
 }
 
-export { containerIdOf };
 export { removePods, type PodToRemove } from './teardown.ts';

@@ -175,10 +175,6 @@ export class RuncRuntime implements ContainerRuntime {
     });
   }
 
-  async killContainer(id: string, signal: NodeJS.Signals): Promise<void> {
-    await run(this.runc('kill', id, signal.replace(/^SIG/, '')), { allowFail: true });
-  }
-
   async removeContainer(id: string, dir: string): Promise<void> {
     await run(this.runc('delete', '--force', id), { allowFail: true });
     await unmount(mountsUnder(path.join(dir, 'rootfs')));
@@ -190,25 +186,28 @@ export class RuncRuntime implements ContainerRuntime {
 
   /** Every container of the instance gone (`lab down`): runc's state, mounts and cgroups. */
   async removeAll(): Promise<string[]> {
-    const left: string[] = [];
-    if (existsSync(this.root)) {
-      for (const c of await this.listContainers()) await run(this.runc('delete', '--force', c.id), { allowFail: true });
-    }
+    // runc deletes one container per call; the calls run side by side.
+    await Promise.all((await this.listContainers()).map((c) => run(this.runc('delete', '--force', c.id), { allowFail: true })));
     await unmount(mountsUnder(this.paths.stateDir));
-    left.push(...removeCgroupTree(`/packet-path-lab/${this.paths.instance}`));
-    removeCgroupIfEmpty('/packet-path-lab'); // shared by the instances: the last one removes it
-    return left;
+    const busy = removeCgroupTree(instanceCgroup(this.paths.instance));
+    removeCgroupIfEmpty(CGROUP_PARENT); // shared by the instances: the last one removes it
+    return busy;
   }
 
   /** A pod's cgroup directory, once its containers are gone. */
   removePodCgroups(pod: PodRef): string[] {
-    return removeCgroupTree(`/packet-path-lab/${this.paths.instance}/pod${pod.uid}`);
+    return removeCgroupTree(podCgroup(this.paths.instance, pod));
   }
 }
 
+/** The cgroup every instance's containers live under, as kubepods under a kubelet's. */
+const CGROUP_PARENT = '/packet-path-lab';
+const instanceCgroup = (instance: string) => `${CGROUP_PARENT}/${instance}`;
+const podCgroup = (instance: string, pod: PodRef) => `${instanceCgroup(instance)}/pod${pod.uid}`;
+
 /** Where a container's cgroup is, under the instance's and the pod's: kubepods/pod<uid>/<id>. */
 export function containerCgroupsPath(instance: string, pod: PodRef, id: string): string {
-  return `/packet-path-lab/${instance}/pod${pod.uid}/${id}`;
+  return `${podCgroup(instance, pod)}/${id}`;
 }
 
 /** What a bundle needs besides its config: the container's ID, its mounted root and its cgroup. */

@@ -1,5 +1,5 @@
 // The container runtime as the kubelet sees it: a small interface in the shape of the CRI's
-// RuntimeService (RunPodSandbox, CreateContainer+StartContainer, StopContainer, RemoveContainer,
+// RuntimeService (RunPodSandbox, CreateContainer+StartContainer, RemoveContainer,
 // ListContainers, Exec). src/kubelet/runc.ts implements it with runc, as k3s's containerd does.
 import { isPidInNetns } from '../sys/ip.ts';
 import { isRunning } from '../sys/proc.ts';
@@ -73,8 +73,6 @@ export interface ContainerRuntime {
   /** Creates and starts a container in the sandbox; `onExit` hears of its end while this process lives. */
   startContainer(sandbox: RunningContainer, c: ContainerConfig, onExit: ExitHandler): Promise<RunningContainer>;
   listContainers(): Promise<ListedContainer[]>;
-  /** Sends a signal to the container's first process (SIGKILL always ends it). */
-  killContainer(id: string, signal: NodeJS.Signals): Promise<void>;
   /** Removes a stopped (or, forced, a running) container and its root filesystem mount. */
   removeContainer(id: string, dir: string): Promise<void>;
   /** The argv that runs `command` inside a running container (kubectl exec, exec probes). */
