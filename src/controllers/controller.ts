@@ -4,7 +4,6 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { constants as osConstants } from 'node:os';
 import { ValidationError } from '../api/errors.ts';
 import { podNetns } from '../kubelet/kubelet.ts';
 import { isContainerAlive } from '../kubelet/runtime.ts';
@@ -76,7 +75,7 @@ export class Controller {
     this.cluster = new Cluster(opts);
     this.log = opts.log ?? (() => {});
     // Exits of containers this process started arrive at once, with their exit code.
-    this.cluster.onContainerExit = (pod, container, pid, code, signal) => this.exited(pod.metadata.name, container, pid, code, signal);
+    this.cluster.onContainerExit = (pod, container, pid, code) => this.exited(pod.metadata.name, container, pid, code);
     this.cluster.onSandboxExit = (pod) => this.sandboxChanged(pod);
     // A Terminating pod's containers are gone: its network and files go, the pod is deleted.
     this.cluster.onPodsTerminated = () => this.enqueue('pod deletion', () => this.cluster.finishDeletions());
@@ -322,7 +321,7 @@ export class Controller {
       for (const st of pod.status.containerStatuses) {
         if (!st.pid || !st.state.running || isOwnChild(st.pid)) continue;
         const alive = thorough ? isContainerAlive(st.pid, podNetns(pod)) : pidExists(st.pid);
-        if (!alive) this.exited(pod.metadata.name, st.name, st.pid, null, null);
+        if (!alive) this.exited(pod.metadata.name, st.name, st.pid, null);
       }
     }
   }
@@ -342,19 +341,23 @@ export class Controller {
     });
   }
 
-  private exited(pod: string, container: string, pid: number, code: number | null, signal: NodeJS.Signals | null): void {
+  /**
+   * A container's exit: its status as runc's waiter reported it (128+N for signal N, which is also
+   * how Kubernetes reports it), or null when nobody heard it (an adopted container's process is
+   * simply gone): then 137, as after a SIGKILL.
+   */
+  private exited(pod: string, container: string, pid: number, code: number | null): void {
     const k = `${pod}/${container}/${pid}`;
     if (this.pending.has(k) || this.stopped) return;
     this.pending.add(k);
-    // Kubernetes reports a container killed by signal N as exit code 128+N.
-    const signum = signal ? osConstants.signals[signal] : undefined;
-    const exitCode = code ?? (signum ? 128 + signum : 137);
+    const exitCode = code ?? 137;
+    const signum = code !== null && code > 128 ? code - 128 : undefined;
     const t0 = performance.now();
     this.enqueue(`exit of ${pod}/${container}`, async () => {
       const restartAt = await this.cluster.containerExited(pod, container, pid, { exitCode, ...(signum ? { signal: signum } : {}) });
       this.syncProbes();
       if (restartAt === undefined) return; // an older process, or a pod being deleted
-      this.log(`pod ${pod}: container ${container} exited (${signal ?? `code ${exitCode}`}); endpoints updated in ${(performance.now() - t0).toFixed(0)} ms${restartAt ? `, restart in ${Math.max(0, Math.round((restartAt - Date.now()) / 1000))}s` : ''}`);
+      this.log(`pod ${pod}: container ${container} exited (${signum ? `signal ${signum}` : `code ${exitCode}`}); endpoints updated in ${(performance.now() - t0).toFixed(0)} ms${restartAt ? `, restart in ${Math.max(0, Math.round((restartAt - Date.now()) / 1000))}s` : ''}`);
       if (restartAt === null) return;
       const t = setLongTimeout(() => {
         this.timers.delete(t);

@@ -2,7 +2,6 @@
 // container) and running containers, through the container runtime (runtime.ts, as the CRI), and
 // tears down pods that are gone. Batches the network work for all pods.
 import path from 'node:path';
-import { constants as osConstants } from 'node:os';
 import { isTerminating, type ClusterConfig, type ConfigMap, type Container, type ContainerStatus, type Pod } from '../api/types.ts';
 import { restartDelay, shouldRestart } from './backoff.ts';
 import { allocate, release, releaseAllExcept } from '../cni/allocations.ts';
@@ -26,8 +25,8 @@ export interface KubeletContext {
   /** Called for each event worth showing (`lab events`). */
   onEvent?: (pod: Pod, type: 'Normal' | 'Warning', reason: string, message: string) => void;
   onProgress?: (message: string) => void;
-  /** A container this process started has exited (exit code, or the signal that killed it). */
-  onContainerExit?: (pod: Pod, container: string, pid: number, code: number | null, signal: NodeJS.Signals | null) => void;
+  /** A container this process started has exited, with its status (128+N for signal N). */
+  onContainerExit?: (pod: Pod, container: string, pid: number, code: number) => void;
   /** The pod's sandbox (pause container) this process started has exited. */
   onSandboxExit?: (pod: Pod) => void;
 }
@@ -234,9 +233,7 @@ export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Contai
       },
       (code, exited) => {
         // null: its waiter was killed, the container may live on (the liveness poll watches it).
-        if (code === null) return;
-        const signal = code > 128 ? signalName(code - 128) : null;
-        ctx.onContainerExit?.(pod, c.name, exited.pid, code, signal);
+        if (code !== null) ctx.onContainerExit?.(pod, c.name, exited.pid, code);
       },
     );
     const pid = started.pid;
@@ -279,10 +276,6 @@ export async function startPodContainer(ctx: KubeletContext, pod: Pod, c: Contai
 /** The container's configuration cannot be used (a subPath outside its volume, runAsNonRoot as root). */
 class ContainerConfigError extends Error {}
 
-function signalName(n: number): NodeJS.Signals | null {
-  const entry = Object.entries(osConstants.signals).find(([, v]) => v === n);
-  return entry ? (entry[0] as NodeJS.Signals) : null;
-}
 
 /**
  * A container exited: record it and decide, per restartPolicy and the backoff, when it starts
