@@ -9,34 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diff, snapshot, type Residue } from '../residue.ts';
-import { curl, editableState, getPods, instanceName, isRoot, lab, labOk, type CmdResult, type EditableState } from './helpers.ts';
+import { curl, editableState, shDeployment, getPods, instanceName, isRoot, lab, labOk, type CmdResult, type EditableState } from './helpers.ts';
 
 const I = instanceName('e2epsa');
 const NODE = `${I}-node`;
 
-const deployment = (name: string, namespace: string, spec: string, command: string) => `
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-  namespace: ${namespace}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: ${name}
-  template:
-    metadata:
-      labels:
-        app: ${name}
-    spec:
-${spec}
-      containers:
-        - name: main
-          image: busybox
-          command: ["sh", "-c", ${JSON.stringify(command)}]
-`;
+const deployment = (name: string, namespace: string, podSpec: string, script: string, container = '') => shDeployment({ name, namespace, podSpec, script, container });
 
 const HOSTPATH_VOLUME = (dir: string) => `      volumes:
         - name: host
@@ -86,8 +64,6 @@ data:
           configMap:
             name: greetings`,
       READER,
-    ).replace(
-      '          command:',
       `          volumeMounts:
             - name: host
               mountPath: /srv/host
@@ -97,8 +73,7 @@ data:
               subPath: deep/dir
             - name: greetings
               mountPath: /etc/greeting
-              subPath: greeting
-          command:`,
+              subPath: greeting`,
     )
   );
 }

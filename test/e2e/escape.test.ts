@@ -17,7 +17,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diff, fileDiff, fileSnapshot, mountSnapshot, netnsSnapshot, snapshot, type Residue } from '../residue.ts';
 import { startController, type RunningController } from './controller.ts';
-import { cmd, editableState, getPods, inNetns, instanceName, isRoot, lab, labOk, type EditableState, type PodJson, until } from './helpers.ts';
+import { cmd, editableState, getPods, shDeployment, inNetns, instanceName, isRoot, lab, labOk, type EditableState, type PodJson, until } from './helpers.ts';
 
 const I = instanceName('e2eesc');
 const NODE = `${I}-node`;
@@ -72,29 +72,8 @@ const LINKER_SCRIPT = [
   'exit 1',
 ].join('\n');
 
-const deployment = (name: string, image: string, script: string, extra = { spec: '', container: '' }) => `
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: ${name}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: ${name}
-  template:
-    metadata:
-      labels:
-        app: ${name}
-    spec:
-      terminationGracePeriodSeconds: 1
-${extra.spec}
-      containers:
-        - name: main
-          image: ${image}
-          command: ["sh", "-c", ${JSON.stringify(script)}]
-${extra.container}`;
+const deployment = (name: string, image: string, script: string, extra = { spec: '', container: '' }) =>
+  shDeployment({ name, image, script, podSpec: `      terminationGracePeriodSeconds: 1\n${extra.spec}`, container: extra.container });
 
 const service = (name: string) => `
 ---

@@ -64,6 +64,36 @@ export async function getPods(instance: string, allNamespaces = false): Promise<
   return (JSON.parse(r.stdout) as { items: PodJson[] }).items;
 }
 
+/**
+ * A one-replica Deployment (label app=<name>) whose container `main` runs `script` with `sh -c`.
+ * `podSpec` and `container`: more YAML lines for the pod spec and the container, indented 6 and
+ * 10 spaces.
+ */
+export function shDeployment(o: { name: string; namespace?: string; image?: string; script: string; podSpec?: string; container?: string }): string {
+  return `
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ${o.name}
+${o.namespace ? `  namespace: ${o.namespace}\n` : ''}spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: ${o.name}
+  template:
+    metadata:
+      labels:
+        app: ${o.name}
+    spec:
+${o.podSpec ?? ''}
+      containers:
+        - name: main
+          image: ${o.image ?? 'busybox'}
+          command: ["sh", "-c", ${JSON.stringify(o.script)}]
+${o.container ?? ''}`;
+}
+
 /** A private copy of lab/cluster.yaml a test can edit while a controller watches it. */
 export interface EditableState {
   dir: string;
