@@ -200,9 +200,14 @@ export class Controller {
     const k = `${pod}/${container}/start`;
     if (this.pending.has(k) || this.stopped) return;
     this.pending.add(k);
+    this.startAt(pod, container, at, k, 'start');
+  }
+
+  /** Starts the container again at `at` (ms since epoch), then lets go of the pending key `k`. */
+  private startAt(pod: string, container: string, at: number, k: string, what: 'start' | 'restart'): void {
     const t = setLongTimeout(() => {
       this.timers.delete(t);
-      this.enqueue(`start of ${pod}/${container}`, async () => {
+      this.enqueue(`${what} of ${pod}/${container}`, async () => {
         try {
           await this.cluster.restartContainer(pod, container);
         } finally {
@@ -358,19 +363,7 @@ export class Controller {
       this.syncProbes();
       if (restartAt === undefined) return; // an older process, or a pod being deleted
       this.log(`pod ${pod}: container ${container} exited (${signum ? `signal ${signum}` : `code ${exitCode}`}); endpoints updated in ${(performance.now() - t0).toFixed(0)} ms${restartAt ? `, restart in ${Math.max(0, Math.round((restartAt - Date.now()) / 1000))}s` : ''}`);
-      if (restartAt === null) return;
-      const t = setLongTimeout(() => {
-        this.timers.delete(t);
-        this.enqueue(`restart of ${pod}/${container}`, async () => {
-          try {
-            await this.cluster.restartContainer(pod, container);
-            this.syncProbes();
-          } finally {
-            this.pending.delete(k);
-          }
-        });
-      }, restartAt - Date.now());
-      this.timers.add(t);
+      if (restartAt !== null) this.startAt(pod, container, restartAt, k, 'restart');
     });
   }
 }

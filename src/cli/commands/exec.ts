@@ -4,6 +4,7 @@
 // `ps` shows the container's own processes with its command as PID 1.
 import { isTerminating } from '../../api/types.ts';
 import { instancePaths } from '../../controllers/lab.ts';
+import { podNetns } from '../../kubelet/kubelet.ts';
 import { runtimeFor } from '../../kubelet/runc.ts';
 import { containerIdOf, isContainerAlive } from '../../kubelet/runtime.ts';
 import { findPod, pickContainer } from '../../trace/lookup.ts';
@@ -22,9 +23,8 @@ export async function execHandler(a: Args): Promise<void> {
   const c = pickContainer(pod, a.container);
   if (c.defaulted) log(`Defaulted container "${c.name}" out of: ${pod.spec.containers.map((x) => x.name).join(', ')}`);
   const status = pod.status.containerStatuses.find((s) => s.name === c.name);
-  const netns = pod.metadata.annotations['lab/netns'] ?? '';
   const id = containerIdOf(status?.containerID);
-  if (!status?.pid || !id || !isContainerAlive(status.pid, netns)) {
+  if (!status?.pid || !id || !isContainerAlive(status.pid, podNetns(pod))) {
     const why = status?.state.waiting ? `${status.state.waiting.reason}${status.state.waiting.message ? `: ${status.state.waiting.message}` : ''}` : status?.state.terminated ? `terminated (${status.state.terminated.reason}, exit ${status.state.terminated.exitCode})` : isTerminating(pod) ? 'the pod is terminating' : 'no running process';
     throw new Error(`container ${c.name} of pod ${pod.metadata.name} is not running (${why}); see '${labHint(a.name, `describe pod ${pod.metadata.name}`)}'`);
   }
