@@ -68,7 +68,9 @@ async function checkConverged(replicasApp2: number, when: string): Promise<void>
   // No duplicate rule, IPs unique and allocated once.
   const save = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save'])).stdout.split('\n').filter((l) => l.startsWith('-A'));
   expect(save.length, when).toBe(new Set(save).size);
-  expect(save.filter((l) => l.includes('default/app2-service:http') && l.includes('DNAT')), when).toHaveLength(replicasApp2);
+  // When a pod is missing from the rules, say why: its readiness and container states.
+  const unready = pods.filter((p) => !p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True'));
+  expect(save.filter((l) => l.includes('default/app2-service:http') && l.includes('DNAT')), `${when}; not ready: ${JSON.stringify(unready.map((p) => ({ name: p.metadata.name, ip: p.status.podIP, containers: p.status.containerStatuses })))}`).toHaveLength(replicasApp2);
   const ips = pods.map((p) => p.status.podIP);
   expect(new Set(ips).size, when).toBe(ips.length);
   const allocated = (await readdir(`/run/packet-path-lab/${I}/cni/networks/cbr0`)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
