@@ -17,9 +17,10 @@
 //   shell     no container runtime: per pod `ip netns exec <pod> busybox httpd -f -p 80 -h <volume>`
 //             in the background. The least any tool can do to have N web servers in N namespaces.
 //   runc      the runc runtime's own calls (src/kubelet/runc.ts), per pod in a background subshell,
-//             pods in parallel as the kubelet's syncPods: the pause sandbox (overlay root mounted
-//             over the pause image, config.json, `runc run` in the background as its waiter, the pid
-//             file polled as the runtime polls it: 2, 4, 8, 16, then every 20 ms), then the app
+//             pods in parallel as the kubelet's syncPods: the pause sandbox (the pause image as its
+//             read-only root, config.json, `runc run` in the background as its waiter, the pid
+//             file polled: 2, 4, 8, 16, then every 20 ms; the runtime is woken by inotify instead
+//             when runc renames the file into place), then the app
 //             container (overlay over busybox, config.json naming /proc/<pause pid>/ns/{net,ipc,uts},
 //             `runc run`). Each config.json is the runtime's own (sandboxSpec/containerSpec of
 //             runc.ts, JSON.stringify(spec, null, 2)), the pause pid spliced in by the shell.
@@ -203,7 +204,7 @@ export function planFloor(s: FloorSpec): FloorPlan {
 
   sh.push('', '# pod files: /etc/netns/<pod>/{hosts,resolv.conf,hostname}, the ConfigMap page, bundle directories');
   const bundleDirs = (d: string) => ['rootfs', 'upper', 'work'].map((x) => path.join(d, x));
-  const dirs = pods.flatMap((p) => [p.etc, p.volume, ...(s.kind === 'runc' ? [...bundleDirs(p.sandbox), ...bundleDirs(p.container)] : [])]);
+  const dirs = pods.flatMap((p) => [p.etc, p.volume, ...(s.kind === 'runc' ? [p.sandbox, ...bundleDirs(p.container)] : [])]);
   sh.push(cmd(['mkdir', '-p', ...dirs]));
   processes++;
   for (const p of pods) {
@@ -245,7 +246,7 @@ export function planFloor(s: FloorSpec): FloorPlan {
     sh.push(
       '',
       '# containers: per pod in parallel, the runc runtime\'s calls. wait_pid FILE WAITER: polls the pid',
-      '# file as the runtime does (2, 4, 8, 16, then every 20 ms; 30 s at most), fails if the waiter died.',
+      '# file (2, 4, 8, 16, then every 20 ms; 30 s at most), fails if the waiter died.',
       '# It waits with bash\'s `read -t` on a FIFO nobody writes to: a sleep that starts no process, as',
       '# the runtime\'s setTimeout starts none (`busybox sleep` would fork thousands of processes).',
       `exec 3<> ${shq(tickFifo)}`,
@@ -266,7 +267,7 @@ export function planFloor(s: FloorSpec): FloorPlan {
       const ref: PodRef = { name: p.name, namespace: 'default', uid: randomUUID() };
       const sbId = randomBytes(32).toString('hex');
       const cId = randomBytes(32).toString('hex');
-      const sb = sandboxSpec({ pod: ref, hostname: p.name, netnsPath: `/run/netns/${p.netns}` }, { id: sbId, rootfs: path.join(p.sandbox, 'rootfs'), cgroupsPath: containerCgroupsPath(s.prefix, ref, sbId) });
+      const sb = sandboxSpec({ pod: ref, hostname: p.name, netnsPath: `/run/netns/${p.netns}` }, { id: sbId, rootfs: images.pause, cgroupsPath: containerCgroupsPath(s.prefix, ref, sbId) });
       const ct = containerSpec(
         { id: sbId, pid: PID_SENTINEL },
         {
@@ -289,7 +290,6 @@ export function planFloor(s: FloorSpec): FloorPlan {
       const parts = JSON.stringify(ct, null, 2).split(`/proc/${PID_SENTINEL}/`);
       sh.push(
         '(',
-        `  ${overlay(p.sandbox, images.pause)}`,
         `  ${printfTo(path.join(p.sandbox, 'config.json'), JSON.stringify(sb, null, 2))}`,
         `  ${runcRun(p.sandbox, sbId, path.join(p.sandbox, 'sandbox.log'))}`,
         `  wait_pid ${shq(path.join(p.sandbox, 'init.pid'))} $!`,
@@ -299,7 +299,7 @@ export function planFloor(s: FloorSpec): FloorPlan {
         ')&',
         'running=$((running + 1)); if [ "$running" -ge "$parallel" ]; then wait -n || failed=1; running=$((running - 1)); fi',
       );
-      processes += 1 + 2 + 2; // the subshell, two mounts, two `runc run`
+      processes += 1 + 1 + 2; // the subshell, the container's mount, two `runc run`
     }
     sh.push('while [ "$running" -gt 0 ]; do wait -n || failed=1; running=$((running - 1)); done', 'exit "$failed"');
   }

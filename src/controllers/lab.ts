@@ -3,6 +3,7 @@
 //   kubelet (CNI + containers) -> endpoints controller -> kube-proxy, cluster DNS, ingress.
 // `reconcile()` converges once and is idempotent: over a running instance it changes nothing
 // that is already right (same pods, IPs, pids, rules).
+import { useSpawnPool } from '../sys/spawner.ts';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -119,6 +120,8 @@ export class Cluster {
   onSandboxExit?: (pod: string) => void;
 
   constructor(readonly opts: ClusterOptions) {
+    // A sync starts hundreds of processes: spawn them off the event loop (src/sys/spawner.ts).
+    useSpawnPool();
     this.paths = instancePaths(opts.instance);
     this.log = opts.log ?? (() => {});
   }

@@ -7,6 +7,7 @@
 // An image's root filesystem is the overlay lowerdir of its containers (image-build.ts builds
 // it); imageConfig() is the part of an OCI image config the runtime needs: Env, Entrypoint, Cmd.
 // As in Kubernetes, a container's `command` replaces the image's Entrypoint and `args` its Cmd.
+import { DEFAULT_MOUNTS } from './oci.ts';
 import { stat } from 'node:fs/promises';
 import { debianPackageVersion, upstreamVersion } from '../sys/dpkg.ts';
 import { run } from '../sys/exec.ts';
@@ -71,7 +72,9 @@ const LOCAL_IMAGES: readonly LocalImage[] = [
     tags: () => ['latest'],
     source: () => `Debian package ${pkg('busybox-static')} + /pause (a busybox sh script)`,
     config: { env: [PATH_ENV], entrypoint: ['/pause'] },
-    plan: async () => [...base(), ...(await busyboxFiles()), { kind: 'text', path: '/pause', content: PAUSE, mode: 0o755 }],
+    // Its root is mounted read-only as it is (containerd's sandbox spec: WithRootFSReadonly), with
+    // no writable layer: every mount point runc uses is here already, so runc never writes into it.
+    plan: async () => [...base(), ...(await busyboxFiles()), ...SANDBOX_MOUNT_POINTS, { kind: 'text', path: '/pause', content: PAUSE, mode: 0o755 }],
   },
   {
     // The lab's own DNS server (src/dns), bundled by bin/bundles.mjs, run by the controller's node.
@@ -137,6 +140,9 @@ const WWW_DATA: User = { name: 'www-data', id: 33, home: '/var/www', shell: '/bi
  * mount points for the kernel's file systems: the runtime creates those in the container's
  * writable layer, as runc does for any image that lacks them.
  */
+/** The mount points of the default mounts (/dev's own are inside its tmpfs, /sys/fs/cgroup inside sysfs). */
+const SANDBOX_MOUNT_POINTS: Entry[] = DEFAULT_MOUNTS.filter((m) => m.destination.lastIndexOf('/') === 0).map((m) => ({ kind: 'dir', path: m.destination }));
+
 function base(extra: User[] = []): Entry[] {
   const users = [ROOT, ...extra, NOBODY];
   const group = (u: User) => (u === NOBODY ? 'nogroup' : u.name);

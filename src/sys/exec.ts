@@ -2,6 +2,7 @@
 // string); callers validate names before they get here, and `assertArg` is a last line of defence.
 import { execa } from 'execa';
 import { assertKnownProgram } from './packages.ts';
+import { spawnPool } from './spawner.ts';
 
 /** A network namespace by name, or null for the namespace the controller itself runs in. */
 export type Netns = string | null;
@@ -53,6 +54,13 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
   // LAB_SHOW_COMMANDS=1: print every command the lab runs (a way to learn what it does).
   if (process.env.LAB_SHOW_COMMANDS) process.stderr.write(`+ ${full.join(' ')}${opts.input ? ` <<< (${opts.input.length} bytes)` : ''}\n`);
   const [file, ...args] = full as [string, ...string[]];
+  const pool = spawnPool();
+  if (pool) {
+    const r = await pool.run(file, args, { env: { ...process.env, LC_ALL: 'C' } as Record<string, string>, input: opts.input, timeoutMs: opts.timeoutMs });
+    const out: RunResult = { stdout: r.stdout, stderr: r.stderr, exitCode: r.error ? 1 : r.exitCode };
+    if (out.exitCode !== 0 && !opts.allowFail) throw new CommandError(full, out.exitCode, out.stderr || r.error || '');
+    return out;
+  }
   const result = await execa(file, args, {
     input: opts.input,
     reject: false,

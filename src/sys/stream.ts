@@ -8,6 +8,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { inNetns, spawnCounter, type Netns } from './exec.ts';
 import { assertKnownProgram } from './packages.ts';
+import { spawnPool } from './spawner.ts';
 
 const SAFE_ARG = /^[^\0\n\r]*$/;
 
@@ -145,14 +146,16 @@ export function spawnPiped(argv: string[], opts: { netns?: Netns; onExit: () => 
  * PID, or null when it could not be started. `onExit` is only heard while this process is its
  * parent; after a controller restart the kubelet finds it through /proc instead.
  */
-export function spawnDetached(
+export async function spawnDetached(
   argv: string[],
   opts: { env: Record<string, string>; logFile: string; onExit: (code: number | null, signal: NodeJS.Signals | null) => void },
-): number | null {
+): Promise<number | null> {
   assertKnownProgram(argv[0] ?? '');
+  spawnCounter.count++;
+  const pool = spawnPool();
+  if (pool) return pool.spawnDetached(argv[0]!, argv.slice(1), opts);
   const log = openSync(opts.logFile, 'a');
   try {
-    spawnCounter.count++;
     const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', log, log], env: opts.env });
     if (child.pid === undefined) return null;
     child.on('exit', opts.onExit);
