@@ -21,6 +21,13 @@ export interface InstancePaths {
   stateFile: string;
   ipamDir: string;
   imagesDir: string;
+  /**
+   * The API server's own files, laid out as k3s's /var/lib/rancher/k3s/server: `tls/` (server and
+   * client CAs, serving and admin certificates, k3s's file names) and `token`.
+   */
+  serverDir: string;
+  tlsDir: string;
+  tokenFile: string;
   podDir(pod: string): string;
   nodeNetns: string;
   hostNetns: string;
@@ -40,6 +47,9 @@ export function instancePaths(instance: string): InstancePaths {
     stateFile: path.join(stateDir, 'state.json'),
     ipamDir: path.join(stateDir, 'cni', 'networks', 'cbr0'),
     imagesDir: path.join(stateDir, 'images'),
+    serverDir: path.join(stateDir, 'server'),
+    tlsDir: path.join(stateDir, 'server', 'tls'),
+    tokenFile: path.join(stateDir, 'server', 'token'),
     podDir: (pod) => path.join(stateDir, 'pods', pod),
     nodeNetns: `${instance}-node`,
     hostNetns: `${instance}-host`,

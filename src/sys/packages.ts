@@ -33,11 +33,16 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'ldd', aptPackage: 'libc-bin', usedBy: 'lab' },
   { command: 'nginx', aptPackage: 'nginx', usedBy: 'lab' },
   { command: 'conntrack', aptPackage: 'conntrack', usedBy: 'lab' },
+  // The API server's CA, serving and client certificates (src/sys/openssl.ts), as k3s makes on first start.
+  { command: 'openssl', aptPackage: 'openssl', usedBy: 'lab' },
   // The learner's tools.
   { command: 'tcpdump', aptPackage: 'tcpdump', usedBy: 'tools' },
   { command: 'curl', aptPackage: 'curl', usedBy: 'tools' },
   { command: 'dig', aptPackage: 'dnsutils', usedBy: 'tools' },
   { command: 'getent', aptPackage: 'libc-bin', usedBy: 'tools' },
+  // kubectl v1.32 against the lab's API server. Debian has no kubectl: the package comes from the
+  // Kubernetes project's apt repository (pkgs.k8s.io), which every install line adds first.
+  { command: 'kubectl', aptPackage: 'kubectl', usedBy: 'tools' },
   // Tests and benchmarks.
   { command: 'nft', aptPackage: 'nftables', usedBy: 'tests' },
   { command: 'shellcheck', aptPackage: 'shellcheck', usedBy: 'tests' },

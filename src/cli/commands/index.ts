@@ -12,6 +12,7 @@ import type * as Explain from './explain.ts';
 import type * as Get from './get.ts';
 import type * as Images from './images.ts';
 import type * as Kill from './kill.ts';
+import type * as Kubeconfig from './kubeconfig.ts';
 import type * as Proxy from './proxy.ts';
 import type * as Tcpdump from './tcpdump.ts';
 import type * as Trace from './trace.ts';
@@ -53,6 +54,15 @@ export const commands: CommandModule<object, never>[] = [
         .option('namespace', { alias: 'n', type: 'string', default: 'default' })
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'pods: print a line whenever one changes' }) as Argv,
     handler: async (a) => (await import('./get.ts')).getHandler(a),
+  }),
+  command<Kubeconfig.Args>({
+    command: 'kubeconfig',
+    describe: "print the instance's admin kubeconfig, as k3s writes /etc/rancher/k3s/k3s.yaml (makes the CAs and certificates on first use)",
+    builder: (y) =>
+      common(y)
+        .option('server', { type: 'string', describe: 'the API server URL in it (default https://<node-ip>:6443)' })
+        .example('$0 kubeconfig > lab.yaml && kubectl --kubeconfig lab.yaml get nodes', 'kubectl against the lab') as Argv,
+    handler: async (a) => (await import('./kubeconfig.ts')).kubeconfigHandler(a),
   }),
   command<Events.Args>({
     command: 'events',
