@@ -9,6 +9,12 @@ export interface Program {
   aptPackage: string;
   /** Who runs it: the lab itself (`lab up`), a learner's tool (`lab trace`, ...), tests or benchmarks. */
   usedBy: 'lab' | 'tools' | 'tests';
+  /**
+   * Not in Debian: the package comes from this apt repository, which scripts/apt-kubernetes.sh adds
+   * (the VM's provisioning does). A machine without that repository brings the program itself:
+   * .ci/run checks that it is there and stops with a message otherwise.
+   */
+  repository?: 'pkgs.k8s.io';
 }
 
 export const PROGRAMS: readonly Program[] = [
@@ -41,8 +47,8 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'dig', aptPackage: 'dnsutils', usedBy: 'tools' },
   { command: 'getent', aptPackage: 'libc-bin', usedBy: 'tools' },
   // kubectl v1.32 against the lab's API server. Debian has no kubectl: the package comes from the
-  // Kubernetes project's apt repository (pkgs.k8s.io), which every install line adds first.
-  { command: 'kubectl', aptPackage: 'kubectl', usedBy: 'tools' },
+  // Kubernetes project's apt repository (pkgs.k8s.io), which the VM's provisioning adds.
+  { command: 'kubectl', aptPackage: 'kubectl', usedBy: 'tools', repository: 'pkgs.k8s.io' },
   // Tests and benchmarks.
   { command: 'nft', aptPackage: 'nftables', usedBy: 'tests' },
   { command: 'shellcheck', aptPackage: 'shellcheck', usedBy: 'tests' },

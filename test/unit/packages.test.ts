@@ -40,16 +40,22 @@ function sources(dir: string): string[] {
 }
 
 const needed = (filter: (p: (typeof PROGRAMS)[number]) => boolean) => [...new Set(PROGRAMS.filter(filter).map((p) => p.aptPackage))].filter((p) => !ESSENTIAL_PACKAGES.includes(p));
+/** Debian's packages: what an apt line can install without adding a repository first. */
+const debian = (p: (typeof PROGRAMS)[number]) => !p.repository;
 
 describe('the install lines name every package', () => {
   it('.ci/run installs every package the lab, its tools, tests and benchmarks use', () => {
     const installed = aptInstalled(read('.ci/run'));
-    expect(needed(() => true).filter((p) => !installed.has(p))).toEqual([]);
+    expect(needed(debian).filter((p) => !installed.has(p))).toEqual([]);
+    // and checks for those from another repository, stopping with a message when one is missing
+    for (const p of PROGRAMS.filter((p) => p.repository)) expect(read('.ci/run')).toContain(`command -v ${p.command} >/dev/null || {`);
   });
 
   it("the README's apt line names every one of them", () => {
     const installed = aptInstalled(read('README.md'));
-    expect(needed(() => true).filter((p) => !installed.has(p))).toEqual([]);
+    expect(needed(debian).filter((p) => !installed.has(p))).toEqual([]);
+    // and says how to get the others
+    for (const p of PROGRAMS.filter((p) => p.repository)) expect(read('README.md')).toContain(`scripts/apt-kubernetes.sh && sudo apt-get install ${p.aptPackage}`);
   });
 
   it("the VM's provisioning installs what the lab and the learner's tools use", () => {
