@@ -8,6 +8,8 @@ export const LAYERS = {
   sys: ['util'],
   // Object types, validation, the store, manifests.
   api: ['util', 'sys'],
+  // How roles talk to the API server: informers (list + watch), work queues, clients.
+  client: ['api', 'util'],
   // Host vs sandbox node plumbing.
   node: ['api', 'util', 'sys'],
   // Pod network attachment (bridge, host-local IPAM).
