@@ -24,12 +24,13 @@ fi
 # nftables (nft: kube-proxy's nftables mode, `nft monitor`), busybox-static (the statically linked
 # busybox the lab's images are built from, the apps' httpd; installing it removes Debian's busybox,
 # which conflicts with it), runc (runs every container), tcpdump, conntrack, nginx (the ingress, run by the lab in a pod),
-# dnsutils (dig), util-linux (nsenter, unshare), procps/kmod/hostname for the lab's checks.
+# dnsutils (dig), sqlite3 (to read the API server's kine store), util-linux (nsenter, unshare),
+# procps/kmod/hostname for the lab's checks.
 log "installing Debian packages"
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   ca-certificates curl \
-  iproute2 iptables nftables busybox-static runc tcpdump conntrack nginx dnsutils util-linux procps kmod hostname
+  iproute2 iptables nftables busybox-static runc tcpdump conntrack nginx dnsutils sqlite3 util-linux procps kmod hostname
 
 # The lab starts its own nginx inside the ingress pod's namespace, and host mode forwards
 # 192.168.56.110:80 to it. The distro's nginx.service would sit on 0.0.0.0:80 of the VM instead, so

@@ -38,6 +38,8 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'curl', aptPackage: 'curl', usedBy: 'tools' },
   { command: 'dig', aptPackage: 'dnsutils', usedBy: 'tools' },
   { command: 'getent', aptPackage: 'libc-bin', usedBy: 'tools' },
+  // The API server's store is kine's table in SQLite: `sqlite3 <store> "select name from kine"`.
+  { command: 'sqlite3', aptPackage: 'sqlite3', usedBy: 'tools' },
   // Tests and benchmarks.
   { command: 'nft', aptPackage: 'nftables', usedBy: 'tests' },
   { command: 'shellcheck', aptPackage: 'shellcheck', usedBy: 'tests' },
