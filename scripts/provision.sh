@@ -24,15 +24,16 @@ fi
 # nftables (nft: kube-proxy's nftables mode, `nft monitor`), busybox-static (the statically linked
 # busybox the lab's images are built from, the apps' httpd; installing it removes Debian's busybox,
 # which conflicts with it), runc (runs every container), tcpdump, conntrack, nginx (the ingress, run by the lab in a pod),
-# dnsutils (dig), util-linux (nsenter, unshare), procps/kmod/hostname for the lab's checks, openssl
-# (the API server's certificates) and kubectl (from the Kubernetes project's apt repository, which
-# scripts/apt-kubernetes.sh adds: Debian has no kubectl package).
+# dnsutils (dig), sqlite3 (to read the API server's kine store), util-linux (nsenter, unshare),
+# procps/kmod/hostname for the lab's checks, openssl (the API server's certificates) and kubectl
+# (from the Kubernetes project's apt repository, which scripts/apt-kubernetes.sh adds: Debian has
+# no kubectl package).
 log "installing Debian packages"
 "$REPO_DIR/scripts/apt-kubernetes.sh"
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   ca-certificates curl \
-  iproute2 iptables nftables busybox-static runc tcpdump conntrack nginx dnsutils util-linux procps kmod hostname \
+  iproute2 iptables nftables busybox-static runc tcpdump conntrack nginx dnsutils sqlite3 util-linux procps kmod hostname \
   openssl kubectl
 
 # The lab starts its own nginx inside the ingress pod's namespace, and host mode forwards

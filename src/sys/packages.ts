@@ -49,6 +49,8 @@ export const PROGRAMS: readonly Program[] = [
   // kubectl v1.32 against the lab's API server. Debian has no kubectl: the package comes from the
   // Kubernetes project's apt repository (pkgs.k8s.io), which the VM's provisioning adds.
   { command: 'kubectl', aptPackage: 'kubectl', usedBy: 'tools', repository: 'pkgs.k8s.io' },
+  // The API server's store is kine's table in SQLite: `sqlite3 <store> "select name from kine"`.
+  { command: 'sqlite3', aptPackage: 'sqlite3', usedBy: 'tools' },
   // Tests and benchmarks.
   { command: 'nft', aptPackage: 'nftables', usedBy: 'tests' },
   { command: 'shellcheck', aptPackage: 'shellcheck', usedBy: 'tests' },

@@ -13,7 +13,7 @@ import { renderKubeconfig } from '../../src/api/kubeconfig.ts';
 import { ADMIN_USER, ensurePki, fingerprint, type Pki, type PkiPaths } from '../../src/api/pki.ts';
 import { startApiServer, type ApiRequest, type ApiServer } from '../../src/api/server/http.ts';
 import { decodeObject } from '../../src/api/server/json.ts';
-import { StatusError, failure } from '../../src/api/server/status.ts';
+import { failure } from '../../src/api/server/status.ts';
 import { instancePaths } from '../../src/node/instance.ts';
 import { run } from '../../src/sys/exec.ts';
 
@@ -52,7 +52,7 @@ beforeAll(async () => {
       seen.push(req);
       if (req.path === '/whoami') return { status: 200, body: { user: req.user } };
       if (req.path === '/api/v1/namespaces/default/pods' && req.method === 'POST') return { status: 201, body: { ...decodeObject(req.body, 'Pod'), size: req.body.length } };
-      if (req.path === '/conflict') throw new StatusError(failure(409, 'Conflict', 'Operation cannot be fulfilled on pods "x": the object has been modified; please apply your changes to the latest version and try again'));
+      if (req.path === '/conflict') throw failure(409, 'Conflict', 'Operation cannot be fulfilled on pods "x": the object has been modified; please apply your changes to the latest version and try again');
       if (req.path === '/boom') throw new Error('boom');
       if (req.path === '/watch') {
         return {

@@ -158,13 +158,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const url = new URL(req.url ?? '/', 'https://api');
     const pretty = wantsPretty(req, url.searchParams);
     const user = authenticate(req.socket as TLSSocket, req.headers, opts.tokens);
-    if (!user) return writeStatus(res, unauthorized(), pretty);
+    if (!user) return writeStatus(res, unauthorized().status, pretty);
     const method = req.method ?? 'GET';
     const b = builtin(method, url.pathname, url.searchParams, version);
     if (b) return writeRaw(res, b.status, b.contentType, b.body, b.contentType.startsWith('text/') ? { 'X-Content-Type-Options': 'nosniff' } : {});
     if (!opts.handler) return writeNotFound(res);
     const body = await readBody(req, limit);
-    if (body === null) return writeStatus(res, requestEntityTooLarge(limit), pretty);
+    if (body === null) return writeStatus(res, requestEntityTooLarge(limit).status, pretty);
     const ac = new AbortController();
     const abort = () => ac.abort();
     res.on('close', abort);
@@ -181,7 +181,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     } catch (e) {
       const status = statusOf(e);
       if (!status) opts.log?.(`api: ${method} ${url.pathname}: ${(e as Error)?.stack ?? String(e)}`);
-      if (!res.headersSent && !res.destroyed) writeStatus(res, status ?? internalError((e as Error)?.message ?? String(e)), pretty);
+      if (!res.headersSent && !res.destroyed) writeStatus(res, status ?? internalError(e).status, pretty);
       else res.destroy();
     }
   }
@@ -191,7 +191,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     const refuse = (status: number, type: string, body: string): void => {
       socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : 'Not Found'}\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     };
-    if (!user) return refuse(401, 'application/json', `${goJson(unauthorized())}\n`);
+    if (!user) return refuse(401, 'application/json', `${goJson(unauthorized().status)}\n`);
     upgraded.add(socket);
     socket.on('close', () => upgraded.delete(socket));
     if (!opts.upgrade?.(req, user, socket, head)) refuse(404, 'text/plain; charset=utf-8', '404 page not found\n');
@@ -221,7 +221,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
         onRequest(req, res).catch((e: unknown) => {
           if (res.destroyed) return; // the client is gone: nobody to answer
           opts.log?.(`api: ${String(e)}`);
-          if (!res.headersSent) writeStatus(res, internalError(String(e)), false);
+          if (!res.headersSent) writeStatus(res, internalError(e).status, false);
         });
       });
       server.on('upgrade', onUpgrade);

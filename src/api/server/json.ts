@@ -4,7 +4,7 @@
 // couldn't get version/kind; json parse error: <Go's error> (<the first 30 bytes>)`
 // (apiserver handlers' transformDecodeError and summarizeData). Go's syntax errors differ from
 // JSON.parse's, so they come from a scan with the states of Go's encoding/json scanner.
-import { StatusError, badRequest } from './status.ts';
+import { badRequest } from './status.ts';
 
 const EOF = 'unexpected end of JSON input';
 const MAX_DEPTH = 10000; // encoding/json's maxNestingDepth
@@ -196,7 +196,7 @@ export function decodeObject(body: Uint8Array, kind: string): Record<string, unk
     }
   }
   if (problem !== null) {
-    throw new StatusError(badRequest(`the object provided is unrecognized (must be of type ${kind}): couldn't get version/kind; json parse error: ${problem} (${summarizeData(body, 30)})`));
+    throw (badRequest(`the object provided is unrecognized (must be of type ${kind}): couldn't get version/kind; json parse error: ${problem} (${summarizeData(body, 30)})`));
   }
   return (value ?? {}) as Record<string, unknown>;
 }

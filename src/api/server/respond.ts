@@ -32,7 +32,7 @@ export function writeJson(res: ServerResponse, status: number, value: unknown, p
 }
 
 export function writeStatus(res: ServerResponse, status: Status, pretty: boolean, headers: Record<string, string> = {}): void {
-  writeJson(res, status.code, status, pretty, headers);
+  writeJson(res, status.code ?? 200, status, pretty, headers);
 }
 
 /** Text or bytes as they are (health checks, Go's http.NotFound). */

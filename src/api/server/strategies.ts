@@ -1,0 +1,136 @@
+// Each resource's REST strategy: what kube-apiserver's pkg/registry/<group>/<resource>/strategy.go
+// does around the generic store (name rule, generation, what an update may touch, graceful deletion).
+// Spec validation of each kind is a hook here (`validate`); the generic checks of metadata are in
+// validation.ts and apply to every kind.
+import type { KubeObject } from './object.ts';
+import { deepEqual } from './object.ts';
+import { fieldErrors, type FieldError } from './status.ts';
+import { isQualifiedName, nameIsDns1035Label, nameIsDnsLabel, nameIsDnsSubdomain, type NameValidator } from './validation.ts';
+
+export interface Strategy {
+  nameValidator: NameValidator;
+  /**
+   * Whether the kind tracks metadata.generation (1 on create) and which change bumps it: `spec`
+   * (most), `specOrAnnotations` (Deployment: annotations are copied to its ReplicaSets), or
+   * `allButMetadata` (EndpointSlice: endpoints, ports, addressType).
+   */
+  generation?: 'spec' | 'specOrAnnotations' | 'allButMetadata';
+  /** PUT of a missing object creates it (Endpoints, Events, Leases). */
+  allowCreateOnUpdate: boolean;
+  /** PUT without metadata.resourceVersion overwrites whatever is stored. */
+  allowUnconditionalUpdate: boolean;
+  /** DELETE answers with the deleted object instead of a Status (pods, services, namespaces). */
+  returnDeletedObject: boolean;
+  /** Keys of this kind are written with a TTL in seconds (kube-apiserver's --event-ttl, 1h). */
+  leaseSeconds?: number;
+  /**
+   * Graceful deletion (RESTGracefulDeleteStrategy.CheckGracefulDelete): the grace period to use for
+   * a first delete, given the one requested. Kinds without it are deleted at once.
+   */
+  gracePeriod?: (obj: KubeObject, requested: number | undefined) => number;
+  /**
+   * A further condition for the delete an update makes when it removes the last finalizer of an
+   * object being deleted (a namespace also needs its spec.finalizers empty).
+   */
+  deleteDuringUpdate?: (obj: KubeObject) => boolean;
+  prepareForCreate?: (obj: KubeObject) => void;
+  /** After the generic part (status kept for kinds with a status subresource, generation). */
+  prepareForUpdate?: (obj: KubeObject, old: KubeObject) => void;
+  validate?: (obj: KubeObject, old?: KubeObject) => FieldError[];
+}
+
+const base: Strategy = { nameValidator: nameIsDnsSubdomain, allowCreateOnUpdate: false, allowUnconditionalUpdate: true, returnDeletedObject: false };
+
+const resetStatus = (status: Record<string, unknown> = {}) => (obj: KubeObject) => {
+  obj.status = { ...status };
+};
+
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
+function namespaceFinalizerErrors(obj: KubeObject): FieldError[] {
+  const finalizers = ((obj.spec?.finalizers ?? []) as string[]);
+  const errs: FieldError[] = [];
+  finalizers.forEach((f, i) => {
+    const field = `spec.finalizers[${i}]`;
+    for (const m of isQualifiedName(f)) errs.push(fieldErrors.invalid(field, f, m));
+    if (!f.includes('/') && f !== 'kubernetes' && f !== 'orphan' && f !== 'foregroundDeletion') {
+      errs.push(fieldErrors.invalid(field, f, 'name is neither a standard finalizer name nor is it fully qualified'));
+    }
+  });
+  return errs;
+}
+
+/** A pod's QoS class from its containers' resources (pkg/apis/core/helper/qos, simplified to cpu and memory). */
+function qosClass(pod: KubeObject): string {
+  const containers = [...((pod.spec?.containers ?? []) as { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[]), ...((pod.spec?.initContainers ?? []) as { resources?: { requests?: Record<string, string>; limits?: Record<string, string> } }[])];
+  let any = false;
+  let guaranteed = containers.length > 0;
+  for (const c of containers) {
+    const requests = c.resources?.requests ?? {};
+    const limits = c.resources?.limits ?? {};
+    if (Object.keys(requests).length || Object.keys(limits).length) any = true;
+    for (const r of ['cpu', 'memory']) {
+      if (limits[r] === undefined || (requests[r] !== undefined && requests[r] !== limits[r])) guaranteed = false;
+    }
+  }
+  if (!any) return 'BestEffort';
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+export const STRATEGIES: Record<string, Strategy> = {
+  namespaces: {
+    ...base,
+    nameValidator: nameIsDnsLabel,
+    returnDeletedObject: true,
+    prepareForCreate(obj) {
+      // Status is Active on create; the `kubernetes` finalizer is required (the namespace controller
+      // removes it through namespaces/finalize once the namespace is empty); the name label is defaulted.
+      obj.status = { phase: 'Active' };
+      const finalizers = ((obj.spec?.finalizers ?? []) as string[]).slice();
+      if (!finalizers.includes('kubernetes')) finalizers.push('kubernetes');
+      obj.spec = { ...obj.spec, finalizers };
+      obj.metadata.labels = { ...obj.metadata.labels, [NAMESPACE_NAME_LABEL]: obj.metadata.name! };
+    },
+    prepareForUpdate(obj, old) {
+      obj.spec = { ...obj.spec, finalizers: old.spec?.finalizers ?? [] };
+      obj.metadata.labels = { ...obj.metadata.labels, [NAMESPACE_NAME_LABEL]: obj.metadata.name! };
+    },
+    validate: namespaceFinalizerErrors,
+    deleteDuringUpdate: (obj) => ((obj.spec?.finalizers ?? []) as string[]).length === 0,
+  },
+  nodes: { ...base },
+  pods: {
+    ...base,
+    returnDeletedObject: true,
+    prepareForCreate(obj) {
+      obj.status = { phase: 'Pending', qosClass: qosClass(obj) };
+    },
+    gracePeriod(pod, requested) {
+      // The requested period, else spec.terminationGracePeriodSeconds, else 0; 0 for a pod never
+      // scheduled or already finished: no kubelet has anything to stop.
+      let period = requested ?? ((pod.spec?.terminationGracePeriodSeconds as number | undefined) ?? 0);
+      if (!pod.spec?.nodeName) period = 0;
+      if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') period = 0;
+      return period < 0 ? 1 : period;
+    },
+  },
+  services: { ...base, nameValidator: nameIsDns1035Label, returnDeletedObject: true, prepareForCreate: resetStatus() },
+  endpoints: { ...base, allowCreateOnUpdate: true },
+  configmaps: { ...base },
+  events: { ...base, allowCreateOnUpdate: true, leaseSeconds: 3600 },
+  deployments: { ...base, generation: 'specOrAnnotations', prepareForCreate: resetStatus() },
+  replicasets: { ...base, generation: 'spec', prepareForCreate: resetStatus() },
+  endpointslices: { ...base, generation: 'allButMetadata' },
+  ingresses: { ...base, generation: 'spec', prepareForCreate: resetStatus() },
+  ingressclasses: { ...base, generation: 'spec' },
+  leases: { ...base, allowCreateOnUpdate: true, allowUnconditionalUpdate: false },
+};
+
+/** Whether an update from `old` to `obj` bumps metadata.generation under this rule. */
+export function generationChanged(rule: NonNullable<Strategy['generation']>, obj: KubeObject, old: KubeObject): boolean {
+  if (rule === 'spec') return !deepEqual(obj.spec ?? {}, old.spec ?? {});
+  if (rule === 'specOrAnnotations') return !deepEqual(obj.spec ?? {}, old.spec ?? {}) || !deepEqual(obj.metadata.annotations ?? {}, old.metadata.annotations ?? {});
+  const { metadata: _a, ...rest } = obj;
+  const { metadata: _b, ...oldRest } = old;
+  return !deepEqual(rest, oldRest);
+}
