@@ -1,0 +1,91 @@
+// The in-process client: roles that run inside the API server's process (controller-manager,
+// scheduler, the server node's kubelet and kube-proxy, as in `k3s server`) reach the registry
+// directly instead of over HTTPS, through the same verbs and the same list + watch semantics, so
+// a role cannot tell the two apart. (Calls are synchronous underneath; the async signatures are
+// the HTTPS client's, so that a role works with either.)
+import type { Registry } from '../api/server/registry.ts';
+import type { DeleteOptions } from '../api/server/registry-delete.ts';
+import type { ListOptions } from '../api/server/registry-list.ts';
+import type { ResourceInfo } from '../api/server/resources.ts';
+import type { KubeObject as StoredObject } from '../api/server/object.ts';
+import type { KubeObject, ListResult, ListWatch, WatchEvent, WatchOptions } from './types.ts';
+
+/** A resource by API group ('' for core) and plural name, e.g. { group: 'apps', resource: 'deployments' }. */
+export interface ResourceRef {
+  group: string;
+  resource: string;
+}
+
+export interface Selectors {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+export class LocalClient {
+  constructor(readonly registry: Registry) {}
+
+  private info(ref: ResourceRef): ResourceInfo {
+    return this.registry.resource(ref.group, ref.resource);
+  }
+
+  async get<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string): Promise<T> {
+    return this.registry.get(this.info(ref), namespace, name) as unknown as T;
+  }
+
+  async list<T extends KubeObject>(ref: ResourceRef, sel: Selectors & Pick<ListOptions, 'limit' | 'continue' | 'resourceVersion'> = {}): Promise<ListResult<T>> {
+    const { namespace, ...opts } = sel;
+    const list = this.registry.list(this.info(ref), namespace, opts);
+    return { items: list.items as unknown as T[], resourceVersion: list.metadata.resourceVersion };
+  }
+
+  async create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
+    return this.registry.create(this.info(ref), obj.metadata.namespace, obj as unknown as StoredObject) as unknown as T;
+  }
+
+  /** PUT; `subresource: 'status'` writes only the status (the kubelet's and controllers' way). */
+  async update<T extends KubeObject>(ref: ResourceRef, obj: T, opts: { subresource?: 'status' } = {}): Promise<T> {
+    const info = this.info(ref);
+    return this.registry.update(info, obj.metadata.namespace, obj.metadata.name, obj as unknown as StoredObject, opts) as unknown as T;
+  }
+
+  /** Read, change, write; read again and retry when someone else wrote in between. */
+  async mutate<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string, change: (current: T) => T, opts: { subresource?: 'status' } = {}): Promise<T> {
+    return this.registry.guaranteedUpdate(this.info(ref), namespace, name, (cur) => change(cur as unknown as T) as unknown as StoredObject, opts) as unknown as T;
+  }
+
+  async delete(ref: ResourceRef, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<void> {
+    this.registry.delete(this.info(ref), namespace, name, opts);
+  }
+
+  /** What an informer lists and watches: this resource, maybe narrowed by namespace and selectors. */
+  listWatch<T extends KubeObject>(ref: ResourceRef, sel: Selectors = {}): ListWatch<T> {
+    const info = this.info(ref);
+    const { namespace, ...selectors } = sel;
+    return {
+      list: async () => {
+        const list = this.registry.list(info, namespace, selectors);
+        return { items: list.items as unknown as T[], resourceVersion: list.metadata.resourceVersion };
+      },
+      watch: (opts: WatchOptions, onEvent: (e: WatchEvent<T>) => void, onClose: (err?: Error) => void) => {
+        let cancelled = false;
+        const stream = this.registry.watch(info, namespace, { ...selectors, ...opts }, (e) => onEvent(e as unknown as WatchEvent<T>));
+        // A watch ends on its own only when a callback threw (the stream records why).
+        // (An ERROR event, 410 Gone, ends it too: the informer lists again and ignores the close.)
+        const stopStore = stream.onStop;
+        const closed = () => {
+          if (!cancelled) onClose(stream.error instanceof Error ? stream.error : new Error(`watch of ${info.plural} ended`));
+        };
+        if (stream.stopped) closed();
+        stream.onStop = () => {
+          stopStore?.();
+          closed();
+        };
+        return () => {
+          cancelled = true;
+          stream.stop();
+        };
+      },
+    };
+  }
+}
