@@ -21,11 +21,11 @@ export const LAYERS = {
   ingress: ['api', 'util', 'sys'],
   kubelet: ['api', 'cni', 'node', 'util', 'sys'],
   // controller-manager: drives the roles below it.
-  controllers: ['api', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'util', 'sys'],
+  controllers: ['api', 'client', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'util', 'sys'],
   // The learner's tools read what the roles made; they never drive a role.
   trace: ['api', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'util', 'sys'],
   // The command line sits on top of everything.
-  cli: ['api', 'cni', 'controllers', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'trace', 'util', 'sys'],
+  cli: ['api', 'client', 'cni', 'controllers', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'trace', 'util', 'sys'],
 };
 
 /** Files outside src/ that src/ may import (the bundler finds the checkout and builds programs). */

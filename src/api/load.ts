@@ -237,6 +237,7 @@ function emptyParsed(): Parsed {
     ingresses: [],
     endpoints: [],
     endpointSlices: [],
+    manifests: [],
     invalid: new Set(),
   };
 }
@@ -307,6 +308,7 @@ function parseStateInto(reporter: Reporter, text: string, file: string, parsed: 
       if (typeof name === 'string') parsed.invalid.add(`${kind}/${name}`);
       continue;
     }
+    parsed.manifests.push({ object: raw, source: { file: src.file, line: src.startLine() } });
     // Each kind's list gets its own typed entry; the casts only re-attach what the schema produced.
     const entry = { obj: result.data, src, label } as Entry<never>;
     switch (kind as KindName) {
@@ -380,6 +382,7 @@ function assemble(p: Parsed, config: ClusterConfig): DesiredState {
     endpoints: [...(p.endpoints.map(sourced) as Endpoints[]), ...endpointsFromSlices(p.endpointSlices.map(sourced))],
     namespaces,
     namespaceLabels,
+    manifests: p.manifests,
   };
 }
 

@@ -295,6 +295,8 @@ export interface DesiredState {
   namespaces: string[];
   /** The labels of each declared Namespace object (Pod Security admission reads them). */
   namespaceLabels: Record<string, Record<string, string>>;
+  /** Every object as written in the files, in order (the manifests applier sends these to the API). */
+  manifests: { object: Record<string, unknown>; source: Source }[];
 }
 
 /** A pod as the lab records it: its spec plus what the kubelet and CNI observed. */

@@ -9,7 +9,8 @@ import type { KubeObject } from '../../src/client/types.ts';
 
 const CM = { group: '', resource: 'configmaps' };
 const NS = { group: '', resource: 'namespaces' };
-const cm = (name: string, data: Record<string, string>, labels: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default', labels }, data });
+type ConfigMap = KubeObject & { data: Record<string, string> };
+const cm = (name: string, data: Record<string, string>, labels: Record<string, string> = {}): ConfigMap => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'default', labels }, data });
 
 let store: KineStore;
 let client: LocalClient;

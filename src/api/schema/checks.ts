@@ -3,13 +3,19 @@
 
 import { namespacePolicy, podSecurityLabelProblems } from '../admission.ts';
 import type { PathSegment } from '../errors.ts';
-import type { ClusterConfig, ConfigMap, Deployment, EndpointSlice, Endpoints, Ingress, IngressBackend, Service } from '../types.ts';
+import type { ClusterConfig, Source, ConfigMap, Deployment, EndpointSlice, Endpoints, Ingress, IngressBackend, Service } from '../types.ts';
 import { podIPsPerNode } from './config.ts';
 import { contains, formatCidr, ipToInt, nth, nthSubnet, parseCidr, size } from '../../util/cidr.ts';
 import { SERVICE_NAME_LABEL } from './service.ts';
 import type { YamlDoc } from './source.ts';
 
 /** An object that passed its schema, with where it came from and how it is named in messages. */
+/** One object of a manifest file as written, and where. */
+export interface Manifest {
+  object: Record<string, unknown>;
+  source: Source;
+}
+
 export interface Entry<T> {
   obj: T;
   src: YamlDoc;
@@ -29,6 +35,8 @@ export interface Parsed {
   ingresses: Entry<Omit<Ingress, 'source'>>[];
   endpoints: Entry<Omit<Endpoints, 'source'>>[];
   endpointSlices: Entry<Omit<EndpointSlice, 'source'>>[];
+  /** Every valid object as written (plain JSON, before defaults), in file order: what the manifests applier sends to the API. */
+  manifests: Manifest[];
   /**
    * `Kind/name` of objects that were declared but failed their own validation. References to them are
    * not reported again as missing: one mistake, one message.

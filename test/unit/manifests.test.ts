@@ -1,0 +1,117 @@
+// The manifests applier's planner (src/controllers/manifests.ts): k3s's deploy-controller rules.
+import { describe, expect, it } from 'vitest';
+import { parseDesiredState } from '../../src/api/load.ts';
+import { addonHash, APPLIED, decodeApplied, HASH_LABEL, mergeDiff, OWNER_NAME, planApply, type Manifest } from '../../src/controllers/manifests.ts';
+import type { KubeObject } from '../../src/client/types.ts';
+
+const FILE = `apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: page
+  namespace: shop
+data:
+  index.html: hello
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: { app: web }
+  template:
+    metadata:
+      labels: { app: web }
+    spec:
+      containers:
+        - name: web
+          image: busybox
+`;
+
+const manifests = (text: string): Manifest[] => parseDesiredState({ stateText: text, statePath: 'lab/cluster.yaml', hostname: 'labs' }).manifests;
+
+/** What the API would hold after the plan's create (a uid and version added). */
+const created = (o: KubeObject, rv: string): KubeObject => ({ ...o, metadata: { ...o.metadata, uid: `uid-${o.metadata.name}`, resourceVersion: rv } });
+
+function applyMerge(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = applyMerge(out[k], v);
+  }
+  return out;
+}
+
+describe('planApply', () => {
+  it('the validated file\'s objects as written, in order, with where each is', () => {
+    const ms = manifests(FILE);
+    expect(ms.map((m) => `${m.source.file}:${m.source.line} ${String(m.object.kind)}`)).toEqual(['lab/cluster.yaml:1 Namespace', 'lab/cluster.yaml:6 ConfigMap', 'lab/cluster.yaml:14 Deployment']);
+    // as written: no defaults filled in
+    expect((ms[2]!.object.spec as Record<string, unknown>).strategy).toBeUndefined();
+  });
+
+  it('creates what is not there, namespaces first, with the addon\'s label and annotations', () => {
+    const plan = planApply('cluster', manifests(FILE).reverse(), []);
+    expect(plan.create.map((c) => `${c.kind} ${c.namespace ?? ''}/${c.name}`)).toEqual(['Namespace /shop', 'Deployment default/web', 'ConfigMap shop/page']);
+    const web = plan.create[1]!.object;
+    expect(web.metadata.namespace).toBe('default');
+    expect(web.metadata.labels?.[HASH_LABEL]).toBe(addonHash('cluster'));
+    expect(web.metadata.annotations?.[OWNER_NAME]).toBe('cluster');
+    expect(decodeApplied(web.metadata.annotations?.[APPLIED])).toMatchObject({ kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 2 } });
+    expect(plan.patch).toEqual([]);
+    expect(plan.delete).toEqual([]);
+  });
+
+  it('changes nothing when the file did not change, and keeps what kubectl changed', () => {
+    const first = planApply('cluster', manifests(FILE), []);
+    const live = first.create.map((c, i) => created(c.object, String(10 + i)));
+    // kubectl scale: replicas 5 in the live Deployment
+    const scaled = live.map((o) => (o.kind === 'Deployment' ? { ...o, spec: { ...(o as unknown as { spec: object }).spec, replicas: 5 } } : o));
+    expect(planApply('cluster', manifests(FILE), scaled)).toEqual({ create: [], patch: [], delete: [] });
+  });
+
+  it('patches only what the file changed (three-way), and deletes what left the file', () => {
+    const first = planApply('cluster', manifests(FILE), []);
+    const live = first.create.map((c, i) => created(c.object, String(10 + i)));
+    const deploy = live.find((o) => o.kind === 'Deployment')! as KubeObject & { spec: Record<string, unknown> };
+    deploy.spec.replicas = 5; // kubectl scale
+    deploy.metadata.labels = { ...deploy.metadata.labels, team: 'a' }; // kubectl label
+    const edited = FILE.replace('image: busybox', 'image: busybox\n          args: ["httpd"]').split('---\napiVersion: v1\nkind: ConfigMap')[0]! + '---\n' + FILE.split('---\n')[2]!.replace('image: busybox', 'image: busybox\n          args: ["httpd"]');
+    const plan = planApply('cluster', manifests(edited), live);
+    expect(plan.create).toEqual([]);
+    expect(plan.delete.map((d) => `${d.kind} ${d.namespace}/${d.name}`)).toEqual(['ConfigMap shop/page']);
+    expect(plan.patch).toHaveLength(1);
+    const p = plan.patch[0]!;
+    expect(p.kind).toBe('Deployment');
+    // the containers list (changed in the file) is replaced; replicas (not changed in the file) is not touched
+    expect(p.patch.spec).toEqual({ template: { spec: { containers: [{ name: 'web', image: 'busybox', args: ['httpd'] }] } } });
+    expect(Object.keys((p.patch.metadata as { annotations: object }).annotations)).toEqual([APPLIED]);
+    const after = applyMerge(deploy, p.patch) as KubeObject & { spec: { replicas: number } };
+    expect(after.spec.replicas).toBe(5);
+    expect(after.metadata.labels).toMatchObject({ team: 'a', [HASH_LABEL]: addonHash('cluster') });
+    // applied again: nothing more to do
+    expect(planApply('cluster', manifests(edited), [after, ...live.filter((o) => o.kind === 'Namespace')]).patch).toEqual([]);
+  });
+
+  it('takes over an object someone else created with the same name: every field of the file patched in', () => {
+    const theirs: KubeObject = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'page', namespace: 'shop', uid: 'x', resourceVersion: '3' } };
+    (theirs as unknown as { data: object }).data = { 'index.html': 'old', extra: 'kept' };
+    const plan = planApply('cluster', manifests(FILE).slice(1, 2), [], [theirs]);
+    expect(plan.create).toEqual([]);
+    const after = applyMerge(theirs, plan.patch[0]!.patch) as { data: object; metadata: KubeObject['metadata'] };
+    expect(after.data).toEqual({ 'index.html': 'hello', extra: 'kept' });
+    expect(after.metadata.annotations?.[OWNER_NAME]).toBe('cluster');
+  });
+
+  it('mergeDiff: null for a removed key, nested objects diffed, lists replaced whole', () => {
+    expect(mergeDiff({ a: 1, b: { c: 1, d: 2 }, l: [1, 2] }, { b: { c: 1, d: 3 }, l: [1], e: 'x' })).toEqual({ b: { d: 3 }, l: [1], e: 'x', a: null });
+    expect(mergeDiff({ a: { b: 1 } }, { a: { b: 1 } })).toEqual({});
+  });
+});
