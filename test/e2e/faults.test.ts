@@ -34,8 +34,11 @@ async function timedUp(args: string[]): Promise<number> {
   return performance.now() - t0;
 }
 
-/** A random point inside a run of `ms` (not in node's first tenth, which is only module loading). */
-const pointIn = (ms: number) => Math.round(ms * (0.1 + 0.9 * Math.random()));
+/**
+ * A random point inside a run of `ms`: not in node's first tenth, which is only module loading,
+ * nor in the last tenth, which a run a little faster than the one timed has already left.
+ */
+const pointIn = (ms: number) => Math.round(ms * (0.1 + 0.8 * Math.random()));
 
 function ppid(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -95,7 +98,10 @@ describe.skipIf(!isRoot)(`fault injection: kill -9 of the controller at ${ROUNDS
 
   it('converges after a kill during the first up, every time', async () => {
     // How long an up takes here, so the kills land anywhere inside one.
-    const upMs = await timedUp(['--state', state]);
+    // The faster of two, as for the scale change below: the first builds the images.
+    const firstMs = await timedUp(['--state', state]);
+    await labOk(['down', '--name', I]);
+    const upMs = Math.min(firstMs, await timedUp(['--state', state]));
     await labOk(['down', '--name', I]);
     let landed = 0;
     for (let round = 0; round < ROUNDS; round++) {
