@@ -13,7 +13,7 @@
 // kubectl changed the same list.
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { resourceForKind } from '../api/server/resources.ts';
+import { apiVersionOf, resourceFor, resourceForKind } from '../api/server/resources.ts';
 import type { Source } from '../api/types.ts';
 import type { KubeObject } from '../client/types.ts';
 
@@ -158,4 +158,86 @@ function mergeObjects(a: JsonObject, b: JsonObject): JsonObject {
   const out: JsonObject = { ...a };
   for (const [k, v] of Object.entries(b)) out[k] = isObject(v) && isObject(out[k]) ? mergeObjects(out[k], v) : v;
   return out;
+}
+
+/** The API calls the applier makes (LocalClient has them; so will the HTTPS client). */
+export interface ApplyClient {
+  list(ref: ResourceRef, sel: { labelSelector?: string }): Promise<{ items: KubeObject[] }>;
+  get(ref: ResourceRef, namespace: string | undefined, name: string): Promise<KubeObject>;
+  create(ref: ResourceRef, obj: KubeObject): Promise<KubeObject>;
+  mutate(ref: ResourceRef, namespace: string | undefined, name: string, change: (current: KubeObject) => KubeObject): Promise<KubeObject>;
+  delete(ref: ResourceRef, namespace: string | undefined, name: string): Promise<void>;
+}
+
+/** The resources an addon's objects can be: what the lab's loader accepts. */
+export const ADDON_RESOURCES: ResourceRef[] = [
+  { group: '', resource: 'namespaces' },
+  { group: '', resource: 'configmaps' },
+  { group: '', resource: 'services' },
+  { group: '', resource: 'endpoints' },
+  { group: 'discovery.k8s.io', resource: 'endpointslices' },
+  { group: 'apps', resource: 'deployments' },
+  { group: 'networking.k8s.io', resource: 'ingresses' },
+];
+
+/** RFC 7386: applies a JSON merge patch. */
+export function applyMergePatch<T>(target: T, patch: unknown): T {
+  if (!isObject(patch)) return patch as T;
+  const out: Record<string, unknown> = isObject(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = applyMergePatch(out[k], v);
+  }
+  return out as T;
+}
+
+const isNotFound = (e: unknown) => (e as { status?: { code?: number } })?.status?.code === 404;
+
+export interface ApplyOutcome {
+  created: string[];
+  patched: string[];
+  deleted: string[];
+}
+
+/**
+ * Applies the addon: what it owns is found by its label, the plan is made, and each step goes to
+ * the API (namespaces first). An API error names the file and line of the object.
+ */
+export async function applyAddon(client: ApplyClient, addon: string, manifests: Manifest[]): Promise<ApplyOutcome> {
+  const sel = { labelSelector: `${HASH_LABEL}=${addonHash(addon)}` };
+  const owned = (await Promise.all(ADDON_RESOURCES.map((r) => client.list(r, sel)))).flatMap((l, i) => l.items.map((o) => withKind(o, ADDON_RESOURCES[i]!)));
+  const ownedIds = new Set(owned.map((o) => idOf(refOf(o as unknown as Record<string, unknown>))));
+  // Objects of the same names that someone else created: the file takes them over.
+  const others: KubeObject[] = [];
+  for (const m of manifests) {
+    const r = refOf(m.object, m.source);
+    if (ownedIds.has(idOf(r))) continue;
+    try {
+      others.push(withKind(await client.get(r.ref, r.namespace, r.name), r.ref));
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+  }
+  const plan = planApply(addon, manifests, owned, others);
+  const where = (r: ObjectRef) => `${r.source ? `${r.source.file}:${r.source.line}: ` : ''}${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+  const out: ApplyOutcome = { created: [], patched: [], deleted: [] };
+  const step = async (r: ObjectRef, list: string[], call: () => Promise<unknown>) => {
+    try {
+      await call();
+      list.push(where(r));
+    } catch (e) {
+      throw new Error(`${where(r)}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  for (const c of plan.create) await step(c, out.created, () => client.create(c.ref, c.object));
+  for (const p of plan.patch) await step(p, out.patched, () => client.mutate(p.ref, p.namespace, p.name, (cur) => applyMergePatch(cur, p.patch)));
+  for (const d of plan.delete) await step(d, out.deleted, () => client.delete(d.ref, d.namespace, d.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))));
+  return out;
+}
+
+/** Lists carry items without apiVersion and kind (as kube's typed lists): put them back. */
+function withKind(o: KubeObject, ref: ResourceRef): KubeObject {
+  if (o.apiVersion && o.kind) return o;
+  const r = resourceFor(ref.group, ref.resource)!;
+  return { ...o, apiVersion: apiVersionOf(r), kind: r.kind };
 }

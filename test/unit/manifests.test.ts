@@ -1,7 +1,10 @@
 // The manifests applier's planner (src/controllers/manifests.ts): k3s's deploy-controller rules.
 import { describe, expect, it } from 'vitest';
 import { parseDesiredState } from '../../src/api/load.ts';
-import { addonHash, APPLIED, decodeApplied, HASH_LABEL, mergeDiff, OWNER_NAME, planApply, type Manifest } from '../../src/controllers/manifests.ts';
+import { Registry } from '../../src/api/server/registry.ts';
+import { KineStore } from '../../src/api/storage/kine.ts';
+import { LocalClient } from '../../src/client/local.ts';
+import { addonHash, applyAddon, APPLIED, decodeApplied, HASH_LABEL, mergeDiff, OWNER_NAME, planApply, type Manifest } from '../../src/controllers/manifests.ts';
 import type { KubeObject } from '../../src/client/types.ts';
 
 const FILE = `apiVersion: v1
@@ -113,5 +116,38 @@ describe('planApply', () => {
   it('mergeDiff: null for a removed key, nested objects diffed, lists replaced whole', () => {
     expect(mergeDiff({ a: 1, b: { c: 1, d: 2 }, l: [1, 2] }, { b: { c: 1, d: 3 }, l: [1], e: 'x' })).toEqual({ b: { d: 3 }, l: [1], e: 'x', a: null });
     expect(mergeDiff({ a: { b: 1 } }, { a: { b: 1 } })).toEqual({});
+  });
+});
+
+describe('applyAddon, against the registry', () => {
+  const DEPLOY = { group: 'apps', resource: 'deployments' };
+  const setup = async () => {
+    const client = new LocalClient(new Registry(new KineStore(':memory:')));
+    await client.create({ group: '', resource: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+    return client;
+  };
+  type Deploy = KubeObject & { spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } };
+
+  it('creates the file\'s objects, keeps a kubectl scale across an unrelated edit, deletes what left the file', async () => {
+    const client = await setup();
+    const first = await applyAddon(client, 'cluster', manifests(FILE));
+    expect(first.created).toEqual(['lab/cluster.yaml:1: Namespace shop', 'lab/cluster.yaml:6: ConfigMap shop/page', 'lab/cluster.yaml:14: Deployment default/web']);
+    expect(await applyAddon(client, 'cluster', manifests(FILE))).toEqual({ created: [], patched: [], deleted: [] });
+    await client.mutate<Deploy>(DEPLOY, 'default', 'web', (d) => ({ ...d, spec: { ...d.spec, replicas: 5 } }));
+    const edited = FILE.replace('index.html: hello', 'index.html: bye').replace('image: busybox', 'image: busybox:1.36');
+    const second = await applyAddon(client, 'cluster', manifests(edited));
+    expect(second.patched).toEqual(['lab/cluster.yaml:6: ConfigMap shop/page', 'lab/cluster.yaml:14: Deployment default/web']);
+    const web = await client.get<Deploy>(DEPLOY, 'default', 'web');
+    expect(web.spec.replicas).toBe(5);
+    expect(web.spec.template.spec.containers[0]!.image).toBe('busybox:1.36');
+    const third = await applyAddon(client, 'cluster', manifests(edited.split('---\n').filter((d) => !d.includes('kind: ConfigMap')).join('---\n')));
+    expect(third.deleted).toEqual(['ConfigMap shop/page']);
+    await expect(client.get({ group: '', resource: 'configmaps' }, 'shop', 'page')).rejects.toThrow('not found');
+  });
+
+  it('names the file, line and object when the API refuses one', async () => {
+    const client = await setup();
+    const ghost: Manifest = { object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ghost' } }, source: { file: 'lab/cluster.yaml', line: 3 } };
+    await expect(applyAddon(client, 'cluster', [ghost])).rejects.toThrow('lab/cluster.yaml:3: ConfigMap ghost/x: namespaces "ghost" not found');
   });
 });
