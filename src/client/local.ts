@@ -8,21 +8,11 @@ import type { DeleteOptions } from '../api/server/registry-delete.ts';
 import type { ListOptions } from '../api/server/registry-list.ts';
 import type { ResourceInfo } from '../api/server/resources.ts';
 import type { KubeObject as StoredObject } from '../api/server/object.ts';
-import type { KubeObject, ListResult, ListWatch, WatchEvent, WatchOptions } from './types.ts';
+import type { Client, KubeObject, ListResult, ListWatch, ResourceRef, Selectors, WatchEvent, WatchOptions } from './types.ts';
 
-/** A resource by API group ('' for core) and plural name, e.g. { group: 'apps', resource: 'deployments' }. */
-export interface ResourceRef {
-  group: string;
-  resource: string;
-}
+export type { ResourceRef, Selectors } from './types.ts';
 
-export interface Selectors {
-  namespace?: string;
-  labelSelector?: string;
-  fieldSelector?: string;
-}
-
-export class LocalClient {
+export class LocalClient implements Client {
   constructor(readonly registry: Registry) {}
 
   private info(ref: ResourceRef): ResourceInfo {

@@ -63,3 +63,31 @@ export function statusCode(o: unknown): number | undefined {
   const s = o as { kind?: string; code?: number } | null;
   return s && s.kind === 'Status' && typeof s.code === 'number' ? s.code : undefined;
 }
+
+/** A resource by API group ('' for core) and plural name, e.g. { group: 'apps', resource: 'deployments' }. */
+export interface ResourceRef {
+  group: string;
+  resource: string;
+}
+
+export interface Selectors {
+  namespace?: string;
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
+/** The verbs a role uses; LocalClient implements them in-process, the HTTPS client over the network. */
+export interface Client {
+  get<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string): Promise<T>;
+  list<T extends KubeObject>(ref: ResourceRef, sel?: Selectors): Promise<ListResult<T>>;
+  create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T>;
+  update<T extends KubeObject>(ref: ResourceRef, obj: T, opts?: { subresource?: 'status' }): Promise<T>;
+  mutate<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string, change: (current: T) => T, opts?: { subresource?: 'status' }): Promise<T>;
+  delete(ref: ResourceRef, namespace: string | undefined, name: string, opts?: { gracePeriodSeconds?: number }): Promise<void>;
+  listWatch<T extends KubeObject>(ref: ResourceRef, sel?: Selectors): ListWatch<T>;
+}
+
+/** A 404 from the API (a StatusError's code). */
+export function isNotFound(e: unknown): boolean {
+  return (e as { status?: { code?: number } } | null)?.status?.code === 404;
+}
