@@ -14,7 +14,7 @@ export const LAYERS = {
   node: ['api', 'util', 'sys'],
   // Pod network attachment (bridge, host-local IPAM).
   cni: ['api', 'node', 'util', 'sys'],
-  scheduler: ['api', 'util'],
+  scheduler: ['api', 'client', 'util'],
   // kube-proxy.
   proxy: ['api', 'node', 'util', 'sys'],
   dns: ['api', 'util', 'sys'],

@@ -85,6 +85,8 @@ export interface Client {
   mutate<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string, change: (current: T) => T, opts?: { subresource?: 'status' }): Promise<T>;
   delete(ref: ResourceRef, namespace: string | undefined, name: string, opts?: { gracePeriodSeconds?: number }): Promise<void>;
   listWatch<T extends KubeObject>(ref: ResourceRef, sel?: Selectors): ListWatch<T>;
+  /** POST pods/<name>/binding: the scheduler's placement of a pod on a node. */
+  bind(namespace: string, pod: string, node: string): Promise<void>;
 }
 
 /** A 404 from the API (a StatusError's code). */

@@ -8,7 +8,7 @@ import type { HostInfo } from '../sys/host.ts';
 export const LEASE_DURATION_SECONDS = 40;
 export const LEASE_RENEW_INTERVAL_MS = 10_000;
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
-/** What every node allows at most, the kubelet's --max-pods default. */
+/** The kubelet's --max-pods default; the lab raises it to what the node's pod CIDR holds (k3s: --kubelet-arg=max-pods). */
 export const MAX_PODS = 110;
 /** The kubelet's port, reported in daemonEndpoints (the lab's kubelet serves no port of its own). */
 export const KUBELET_PORT = 10250;
@@ -24,6 +24,8 @@ export interface NodeInput {
   kubeletVersion: string;
   /** e.g. "runc://1.1.5" */
   containerRuntimeVersion: string;
+  /** status.capacity.pods (MAX_PODS unless given). */
+  maxPods?: number;
 }
 
 export interface NodeCondition {
@@ -63,7 +65,7 @@ export function nodeObject(n: NodeInput, nowMs: number): Record<string, unknown>
     'hugepages-1Gi': '0',
     'hugepages-2Mi': '0',
     memory: `${n.host.memoryKi}Ki`,
-    pods: String(MAX_PODS),
+    pods: String(n.maxPods ?? MAX_PODS),
   };
   return {
     apiVersion: 'v1',
