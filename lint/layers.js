@@ -19,7 +19,7 @@ export const LAYERS = {
   proxy: ['api', 'node', 'util', 'sys'],
   dns: ['api', 'util', 'sys'],
   ingress: ['api', 'util', 'sys'],
-  kubelet: ['api', 'cni', 'node', 'util', 'sys'],
+  kubelet: ['api', 'client', 'cni', 'node', 'util', 'sys'],
   // controller-manager: drives the roles below it.
   controllers: ['api', 'client', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'util', 'sys'],
   // The learner's tools read what the roles made; they never drive a role.
