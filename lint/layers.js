@@ -16,7 +16,7 @@ export const LAYERS = {
   cni: ['api', 'node', 'util', 'sys'],
   scheduler: ['api', 'client', 'util'],
   // kube-proxy.
-  proxy: ['api', 'node', 'util', 'sys'],
+  proxy: ['api', 'client', 'node', 'util', 'sys'],
   dns: ['api', 'util', 'sys'],
   ingress: ['api', 'util', 'sys'],
   kubelet: ['api', 'client', 'cni', 'node', 'util', 'sys'],

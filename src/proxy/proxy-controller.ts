@@ -1,0 +1,116 @@
+// kube-proxy's control loop (pkg/proxy/config + the iptables Proxier's sync runner): Services and
+// EndpointSlices come from shared informers; any change asks for a sync, and the syncs run
+// through a bounded-frequency runner, as kube-proxy's BoundedFrequencyRunner: a sync runs at once
+// unless one ran less than minSyncPeriod ago (then when that has passed: a burst of changes is one
+// sync), and at least every syncPeriod a full one, which also puts back what someone else removed
+// (`iptables -t nat -F`). Between those the canary chains are checked (kube-proxy's
+// KUBE-PROXY-CANARY): a lost chain forces a full sync at once.
+import type { EndpointSlice, Service } from '../api/types.ts';
+import type { InformerFactory } from '../client/controller.ts';
+import type { KubeObject } from '../client/types.ts';
+import type { ProxyState, SyncResult } from './syncer.ts';
+
+export interface Syncer {
+  sync(state: ProxyState): Promise<SyncResult>;
+  requestFullSync(): void;
+  lostRules(): Promise<string[]>;
+}
+
+export interface KubeProxyOptions {
+  /** kube-proxy's --iptables-min-sync-period (the lab: 0, every change synced at once unless one is running). */
+  minSyncMs?: number;
+  /** kube-proxy's --iptables-sync-period: a full sync at least this often (30 s). */
+  syncPeriodMs?: number;
+  /** How often the canary chains are looked at (kube-proxy: every 30 s; the lab: 5 s). */
+  canaryMs?: number;
+  log?: (line: string) => void;
+  /** Told of each sync's result (benchmarks, trace). */
+  onSync?: (r: SyncResult) => void;
+}
+
+export class KubeProxy {
+  private readonly services;
+  private readonly slices;
+  private lastRun = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private periodic: NodeJS.Timeout[] = [];
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    factory: InformerFactory,
+    private readonly syncer: Syncer,
+    private readonly opts: KubeProxyOptions = {},
+  ) {
+    this.services = factory.informer<Service & KubeObject>({ group: '', resource: 'services' });
+    this.slices = factory.informer<EndpointSlice & KubeObject>({ group: 'discovery.k8s.io', resource: 'endpointslices' });
+    const changed = () => this.request();
+    for (const inf of [this.services, this.slices] as const) inf.addHandlers({ add: changed, update: changed, delete: changed });
+  }
+
+  /** The first sync once the informers have synced, then the periodic full sync and the canary. */
+  start(): void {
+    this.request();
+    this.periodic.push(
+      setInterval(() => {
+        this.syncer.requestFullSync();
+        this.request();
+      }, this.opts.syncPeriodMs ?? 30_000),
+      setInterval(() => void this.checkCanary(), this.opts.canaryMs ?? 5_000),
+    );
+    for (const t of this.periodic) t.unref();
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const t of this.periodic) clearInterval(t);
+    return this.running ?? Promise.resolve();
+  }
+
+  /** A change: sync now, or as soon as minSyncPeriod allows (one sync for a burst). */
+  request(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) return;
+    const wait = Math.max(0, this.lastRun + (this.opts.minSyncMs ?? 0) - Date.now());
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.running = this.run().finally(() => {
+        this.running = null;
+        if (this.again) {
+          this.again = false;
+          this.request();
+        }
+      });
+    }, wait);
+  }
+
+  private async run(): Promise<void> {
+    if (!this.services.hasSynced() || !this.slices.hasSynced()) {
+      await Promise.all([this.services.waitForSync(), this.slices.waitForSync()]);
+    }
+    this.lastRun = Date.now();
+    try {
+      const r = await this.syncer.sync({ services: this.services.list(), endpointSlices: this.slices.list() });
+      this.opts.onSync?.(r);
+    } catch (e) {
+      // kube-proxy logs and tries again on the next change or period; a failed sync makes the next one full.
+      this.opts.log?.(`kube-proxy: sync failed: ${(e as Error).message}`);
+      this.syncer.requestFullSync();
+    }
+  }
+
+  private async checkCanary(): Promise<void> {
+    if (this.stopped || this.running) return;
+    const lost = await this.syncer.lostRules().catch(() => []);
+    if (lost.length === 0) return;
+    this.opts.log?.(`kube-proxy: ${lost.join(', ')} gone from the node: full sync`);
+    this.syncer.requestFullSync();
+    this.request();
+  }
+}
