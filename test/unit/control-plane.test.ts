@@ -1,0 +1,68 @@
+// The server's roles together on one store, each only through the API: the file's objects applied,
+// the node registered, a pod (written as a ReplicaSet controller will) scheduled by the scheduler,
+// its readiness (written as the kubelet will) turned into EndpointSlices by the endpoints
+// controllers; the store is kine's table, as a learner reads it with sqlite3.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseDesiredState } from '../../src/api/load.ts';
+import type { KubeObject } from '../../src/client/types.ts';
+import { ControlPlane } from '../../src/controllers/control-plane.ts';
+import { run } from '../../src/sys/exec.ts';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'pplt-cp-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const FILE = `apiVersion: v1
+kind: Service
+metadata:
+  name: app2-service
+spec:
+  selector: { app: app2 }
+  ports:
+    - name: http
+      port: 80
+      targetPort: 80
+`;
+const host = { bootID: 'b', machineID: 'm', osImage: 'Debian', kernelVersion: '6', architecture: 'amd64', cpus: 2, memoryKi: 1 };
+
+async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const v = await get().catch(() => undefined as T);
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: last seen ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('control plane', () => {
+  it('file -> API -> scheduler and endpoints controllers, all through the store', async () => {
+    const store = path.join(dir, 'state.db');
+    const cp = new ControlPlane({
+      storePath: store,
+      api: { clusterIP: '10.43.0.1', endpointIP: '192.168.56.110', port: 6443 },
+      node: { name: 'labs', nodeIP: '192.168.56.110', podCIDR: '10.42.0.0/24', role: 'server', host, kubeletVersion: 'v1.32.0+lab', containerRuntimeVersion: 'runc://1.1.5', maxPods: 251 },
+    });
+    try {
+      await cp.start();
+      const applied = await cp.apply('cluster', parseDesiredState({ stateText: FILE, statePath: 'lab/cluster.yaml', hostname: 'labs' }).manifests);
+      expect(applied.created).toEqual(['lab/cluster.yaml:1: Service default/app2-service']);
+      const c = cp.client;
+      await c.create({ group: '', resource: 'pods' }, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app2-abc', namespace: 'default', labels: { app: 'app2' } }, spec: { containers: [{ name: 'app2', image: 'busybox', ports: [{ containerPort: 80, protocol: 'TCP' }] }] } } as KubeObject);
+      await until('pod bound to labs', () => c.get<KubeObject & { spec: { nodeName?: string } }>({ group: '', resource: 'pods' }, 'default', 'app2-abc'), (p) => p?.spec.nodeName === 'labs');
+      await c.mutate<KubeObject & { status?: object }>({ group: '', resource: 'pods' }, 'default', 'app2-abc', (p) => ({ ...p, status: { ...p.status, phase: 'Running', podIP: '10.42.0.7', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [] } }), { subresource: 'status' });
+      type Slice = KubeObject & { endpoints: { addresses: string[]; conditions: { ready: boolean } }[] };
+      const slices = await until('the Service\'s slice with the pod ready', async () => (await c.list<Slice>({ group: 'discovery.k8s.io', resource: 'endpointslices' }, { namespace: 'default', labelSelector: 'kubernetes.io/service-name=app2-service' })).items, (s) => s?.[0]?.endpoints[0]?.conditions.ready === true);
+      expect(slices[0]!.endpoints[0]!.addresses).toEqual(['10.42.0.7']);
+      // the node, Ready through its own heartbeat; the kubernetes Service the API server made
+      const node = await c.get<KubeObject & { status: { conditions: { type: string; status: string }[] } }>({ group: '', resource: 'nodes' }, undefined, 'labs');
+      expect(node.status.conditions.find((x) => x.type === 'Ready')?.status).toBe('True');
+      const names = (await run(['sqlite3', store, "select name from kine where name like '/registry/%' and deleted = 0 group by name order by name"])).stdout.split('\n');
+      expect(names).toEqual(expect.arrayContaining(['/registry/pods/default/app2-abc', '/registry/services/specs/default/kubernetes', '/registry/services/specs/default/app2-service', '/registry/minions/labs', '/registry/leases/kube-node-lease/labs']));
+    } finally {
+      await cp.stop();
+    }
+  });
+});
