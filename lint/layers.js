@@ -17,7 +17,7 @@ export const LAYERS = {
   scheduler: ['api', 'client', 'util'],
   // kube-proxy.
   proxy: ['api', 'client', 'node', 'util', 'sys'],
-  dns: ['api', 'util', 'sys'],
+  dns: ['api', 'client', 'util', 'sys'],
   ingress: ['api', 'util', 'sys'],
   kubelet: ['api', 'client', 'cni', 'node', 'util', 'sys'],
   // controller-manager: drives the roles below it.

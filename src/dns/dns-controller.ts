@@ -1,0 +1,58 @@
+// The cluster DNS's view of the API, as CoreDNS's kubernetes plugin keeps one: Services, their v1
+// Endpoints and the pods come from informers, and each change publishes a new records snapshot
+// for the DNS pod (publish.ts; unchanged records are not rewritten). Changes arriving together
+// are published once, after the current publish finishes.
+import type { ClusterConfig, Endpoints, Pod, Service } from '../api/types.ts';
+import type { InformerFactory } from '../client/controller.ts';
+import type { KubeObject } from '../client/types.ts';
+import { publishDns } from './publish.ts';
+
+export class DnsController {
+  private readonly services;
+  private readonly endpoints;
+  private readonly pods;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    factory: InformerFactory,
+    private readonly stateDir: string,
+    private readonly config: ClusterConfig,
+    private readonly log?: (line: string) => void,
+  ) {
+    this.services = factory.informer<Service & KubeObject>({ group: '', resource: 'services' });
+    this.endpoints = factory.informer<Endpoints & KubeObject>({ group: '', resource: 'endpoints' });
+    this.pods = factory.informer<Pod & KubeObject>({ group: '', resource: 'pods' });
+    const changed = () => this.request();
+    for (const inf of [this.services, this.endpoints, this.pods] as const) inf.addHandlers({ add: changed, update: changed, delete: changed });
+  }
+
+  /** Resolves once the snapshot of what the informers hold now has been published. */
+  request(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        if (![this.services, this.endpoints, this.pods].every((i) => i.hasSynced())) await Promise.all([this.services.waitForSync(), this.endpoints.waitForSync(), this.pods.waitForSync()]);
+        try {
+          await publishDns(this.stateDir, { services: this.services.list(), endpoints: this.endpoints.list(), pods: this.pods.list(), config: this.config });
+        } catch (e) {
+          this.log?.(`cluster DNS: publishing records failed: ${(e as Error).message}`);
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.running ?? Promise.resolve();
+  }
+}
