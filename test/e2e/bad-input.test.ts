@@ -12,6 +12,9 @@ const BAD = 'test/fixtures/bad';
 const I = instanceName('e2ex');
 const fixtures = readdirSync(BAD).sort();
 
+/** What this test could have left: its instance's things, or the machine's own namespace changed (other tests run beside it). */
+const ours = (problems: string[]) => problems.filter((p) => p.includes(I) || p.startsWith('root namespace'));
+
 function args(fixture: string): string[] {
   return fixture.endsWith('.config.yaml') ? ['--config', `${BAD}/${fixture}`] : ['--state', `${BAD}/${fixture}`];
 }
@@ -28,7 +31,7 @@ describe.skipIf(!isRoot)('bad input is refused before anything is created', () =
       const cluster = new Cluster({ instance: I, statePath: flag === '--state' ? file! : 'lab/cluster.yaml', configPath: flag === '--config' ? file! : 'lab/config.yaml', mode: 'sandbox' });
       await expect(cluster.reconcile(), f).rejects.toThrow(new RegExp(`${BAD}/${f.replace(/\./g, '\\.')}:\\d+: `));
     }
-    expect(diff(before, snapshot())).toEqual([]);
+    expect(ours(diff(before, snapshot()))).toEqual([]);
   }, 120_000);
 
   it('makes `lab up` exit non-zero with the message, for a sample of the corpus', async () => {
@@ -38,7 +41,7 @@ describe.skipIf(!isRoot)('bad input is refused before anything is created', () =
       expect(r.code, f).not.toBe(0);
       expect(r.stderr, f).toMatch(new RegExp(`^error: invalid lab state\\n${BAD}/${f.replace(/\./g, '\\.')}:\\d+: `));
     }
-    expect(diff(before, snapshot())).toEqual([]);
+    expect(ours(diff(before, snapshot()))).toEqual([]);
   }, 120_000);
 
   describe('with a lab running', () => {
