@@ -235,6 +235,7 @@ export class Registry {
     const strategy = this.strategy(r);
     if (strategy.generation) meta.generation = 1;
     else delete meta.generation;
+    strategy.defaults?.(obj);
     strategy.prepareForCreate?.(obj);
     return obj;
   }
@@ -274,7 +275,9 @@ export class Registry {
     }
     let obj: KubeObject;
     if (subresource === 'status') {
-      obj = { ...clone(existing), status: requested.status };
+      const defaulted = clone(requested);
+      strategy.defaults?.(defaulted);
+      obj = { ...clone(existing), status: defaulted.status };
     } else if (subresource === 'finalize') {
       obj = { ...clone(existing), spec: { ...existing.spec, finalizers: requested.spec?.finalizers ?? [] } };
     } else {
@@ -293,6 +296,7 @@ export class Registry {
       if (old.creationTimestamp) meta.creationTimestamp = old.creationTimestamp;
       if (old.deletionTimestamp) meta.deletionTimestamp = old.deletionTimestamp;
       if (old.deletionGracePeriodSeconds !== undefined && meta.deletionGracePeriodSeconds === undefined) meta.deletionGracePeriodSeconds = old.deletionGracePeriodSeconds;
+      strategy.defaults?.(obj);
       strategy.prepareForUpdate?.(obj, existing);
       if (strategy.generation && generationChanged(strategy.generation, obj, existing)) meta.generation = (old.generation ?? 0) + 1;
     }
