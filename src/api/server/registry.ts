@@ -59,6 +59,11 @@ export class Registry {
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
   }
 
+  /** The same registry over another store (dry-run.ts: one that writes nothing). */
+  withStore(store: KineStore): Registry {
+    return new Registry(store, { now: this.now, strategies: this.overrides, bookmarkIntervalMs: this.bookmarkIntervalMs });
+  }
+
   /** The resource of a group ('' for core) by plural name; 404 as kube answers an unknown path. */
   resource(group: string, plural: string): ResourceInfo {
     const r = resourceFor(group, plural);
