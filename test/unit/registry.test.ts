@@ -317,7 +317,8 @@ describe('update', () => {
     expect(viaMain.metadata.resourceVersion).toBe(d.metadata.resourceVersion); // nothing changed
     const viaStatus = reg.update(DEPLOYMENTS, 'default', 'app2', { ...d, spec: { replicas: 9 }, metadata: { ...d.metadata, labels: { x: 'y' } }, status: { replicas: 3, observedGeneration: 1 } }, { subresource: 'status' });
     expect(viaStatus.status).toEqual({ replicas: 3, observedGeneration: 1 });
-    expect(viaStatus.spec).toEqual({ replicas: 3 });
+    expect(viaStatus.spec).toEqual(d.spec); // the defaulted spec (defaults.ts), unchanged
+    expect(viaStatus.spec?.replicas).toBe(3);
     expect(viaStatus.metadata.labels).toBeUndefined();
     expect(viaStatus.metadata.generation).toBe(1);
     expect(statusOf(() => reg.update(CONFIGMAPS, 'default', 'c', { metadata: { name: 'c' } }, { subresource: 'status' }))).toMatchObject({ code: 404, message: 'the server could not find the requested resource' });

@@ -46,7 +46,8 @@ export function clone<T>(value: T): T {
 }
 
 // kube serializes typed structs in field order; keep that order for what we store and return.
-const TOP_ORDER = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
+// (TypeMeta is kind, then apiVersion.)
+const TOP_ORDER = ['kind', 'apiVersion', 'metadata', 'spec', 'status'];
 const META_ORDER = ['name', 'generateName', 'namespace', 'uid', 'resourceVersion', 'generation', 'creationTimestamp', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'labels', 'annotations', 'ownerReferences', 'finalizers'];
 
 function ordered<T extends object>(obj: T, order: readonly string[]): T {

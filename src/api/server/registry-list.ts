@@ -166,5 +166,5 @@ export function listObjects(registry: Registry, r: ResourceInfo, namespace: stri
     // Only an unfiltered list knows how many are left (kube leaves it unset with selectors).
     if (selectors.labels.empty && selectors.fields.empty) metadata.remainingItemCount = remaining;
   }
-  return { apiVersion: apiVersionOf(r), kind: `${r.kind}List`, metadata, items };
+  return { kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata, items };
 }

@@ -62,6 +62,11 @@ export class Registry {
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
   }
 
+  /** The same registry over another store (dry-run.ts: one that writes nothing). */
+  withStore(store: KineStore): Registry {
+    return new Registry(store, { now: this.now, strategies: this.overrides, bookmarkIntervalMs: this.bookmarkIntervalMs });
+  }
+
   /** The resource of a group ('' for core) by plural name; 404 as kube answers an unknown path. */
   resource(group: string, plural: string): ResourceInfo {
     const r = resourceFor(group, plural);
@@ -238,6 +243,7 @@ export class Registry {
     const strategy = this.strategy(r);
     if (strategy.generation) meta.generation = 1;
     else delete meta.generation;
+    strategy.defaults?.(obj);
     strategy.prepareForCreate?.(obj);
     return obj;
   }
@@ -277,7 +283,9 @@ export class Registry {
     }
     let obj: KubeObject;
     if (subresource === 'status') {
-      obj = { ...clone(existing), status: requested.status };
+      const defaulted = clone(requested);
+      strategy.defaults?.(defaulted);
+      obj = { ...clone(existing), status: defaulted.status };
     } else if (subresource === 'finalize') {
       obj = { ...clone(existing), spec: { ...existing.spec, finalizers: requested.spec?.finalizers ?? [] } };
     } else {
@@ -296,6 +304,7 @@ export class Registry {
       if (old.creationTimestamp) meta.creationTimestamp = old.creationTimestamp;
       if (old.deletionTimestamp) meta.deletionTimestamp = old.deletionTimestamp;
       if (old.deletionGracePeriodSeconds !== undefined && meta.deletionGracePeriodSeconds === undefined) meta.deletionGracePeriodSeconds = old.deletionGracePeriodSeconds;
+      strategy.defaults?.(obj);
       strategy.prepareForUpdate?.(obj, existing);
       if (strategy.generation && generationChanged(strategy.generation, obj, existing)) meta.generation = (old.generation ?? 0) + 1;
     }

@@ -2,6 +2,7 @@
 // does around the generic store (name rule, generation, what an update may touch, graceful deletion).
 // Spec validation of each kind is a hook here (`validate`); the generic checks of metadata are in
 // validation.ts and apply to every kind.
+import { admitPod, defaultObject } from './defaults.ts';
 import type { KubeObject } from './object.ts';
 import { deepEqual } from './object.ts';
 import { fieldErrors, type FieldError } from './status.ts';
@@ -33,6 +34,12 @@ export interface Strategy {
    * object being deleted (a namespace also needs its spec.finalizers empty).
    */
   deleteDuringUpdate?: (obj: KubeObject) => boolean;
+  /**
+   * Defaulting (defaults.ts), what kube-apiserver does while decoding a request: before
+   * prepareForCreate on create, before prepareForUpdate on update (on the request's status alone
+   * for the status subresource).
+   */
+  defaults?: (obj: KubeObject) => void;
   prepareForCreate?: (obj: KubeObject) => void;
   /** After the generic part (status kept for kinds with a status subresource, generation). */
   prepareForUpdate?: (obj: KubeObject, old: KubeObject) => void;
@@ -103,6 +110,7 @@ export const STRATEGIES: Record<string, Strategy> = {
     ...base,
     returnDeletedObject: true,
     prepareForCreate(obj) {
+      admitPod(obj);
       obj.status = { phase: 'Pending', qosClass: qosClass(obj) };
     },
     gracePeriod(pod, requested) {
@@ -125,6 +133,7 @@ export const STRATEGIES: Record<string, Strategy> = {
   ingressclasses: { ...base, generation: 'spec' },
   leases: { ...base, allowCreateOnUpdate: true, allowUnconditionalUpdate: false },
 };
+for (const [plural, strategy] of Object.entries(STRATEGIES)) strategy.defaults = (obj) => defaultObject(plural, obj);
 
 /** Whether an update from `old` to `obj` bumps metadata.generation under this rule. */
 export function generationChanged(rule: NonNullable<Strategy['generation']>, obj: KubeObject, old: KubeObject): boolean {

@@ -1,0 +1,103 @@
+// A running API server in one call: the kine store file, the PKI (made on first use, k3s's files),
+// the registry with its resource routes, and the HTTPS front, listening on 127.0.0.1 (a free port
+// unless told) or wherever asked. Like kube-apiserver on start, it makes sure the system
+// namespaces exist (default, kube-system, kube-public, kube-node-lease). What tests use, and what
+// the lab's server process will start.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { renderKubeconfig } from '../kubeconfig.ts';
+import { ADMIN_USER, ensurePki, type Pki, type PkiSettings } from '../pki.ts';
+import { KineStore } from '../storage/kine.ts';
+import { labVersion, type VersionInfo } from './builtin.ts';
+import { startApiServer as startHttps, type UpgradeHandler } from './http.ts';
+import { Registry, type RegistryOptions } from './registry.ts';
+import { resourceFor } from './resources.ts';
+import { createApiHandler, type RouteDeps } from './routes.ts';
+import { StatusError } from './status.ts';
+
+export interface StartOptions extends RouteDeps {
+  /** The kine SQLite file (k3s: server/db/state.db); made with its directory if missing. */
+  storeFile: string;
+  /** k3s's server directory for the PKI: `tls/` and `token` go there. */
+  pkiDir: string;
+  /** What the serving certificate names (default: the lab's node labs at 192.168.56.110). */
+  pkiSettings?: PkiSettings;
+  /** Default: 127.0.0.1 on a free port. */
+  listen?: { host: string; port: number }[];
+  registry?: RegistryOptions;
+  version?: VersionInfo;
+  upgrade?: UpgradeHandler;
+  log?: (line: string) => void;
+}
+
+export interface RunningApiServer {
+  /** https://<first address>:<port> */
+  url: string;
+  addresses: { host: string; port: number }[];
+  registry: Registry;
+  store: KineStore;
+  pki: Pki;
+  /** k3s.yaml for this server: the admin's client certificate, or the token. */
+  kubeconfig(auth?: 'certificate' | 'token'): string;
+  /** Stops listening (open watches end) and closes the store. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PKI_SETTINGS: PkiSettings = { nodeName: 'labs', nodeIP: '192.168.56.110', serviceIP: '10.43.0.1', clusterDomain: 'cluster.local' };
+
+/** kube-apiserver's system namespaces, made on start when missing. */
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+export function ensureSystemNamespaces(registry: Registry): void {
+  const namespaces = resourceFor('', 'namespaces')!;
+  for (const name of SYSTEM_NAMESPACES) {
+    try {
+      registry.create(namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    } catch (err) {
+      if (!(err instanceof StatusError && err.reason === 'AlreadyExists')) throw err;
+    }
+  }
+}
+
+const hostPort = (a: { host: string; port: number }) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
+
+export async function startApiServer(opts: StartOptions): Promise<RunningApiServer> {
+  const pki = await ensurePki({ tlsDir: path.join(opts.pkiDir, 'tls'), tokenFile: path.join(opts.pkiDir, 'token') }, opts.pkiSettings ?? DEFAULT_PKI_SETTINGS);
+  mkdirSync(path.dirname(opts.storeFile), { recursive: true });
+  const store = new KineStore(opts.storeFile);
+  try {
+    const registry = new Registry(store, opts.registry);
+    ensureSystemNamespaces(registry);
+    const version = opts.version ?? labVersion();
+    const listen = opts.listen ?? [{ host: '127.0.0.1', port: 0 }];
+    let serverAddress = '';
+    const handler = createApiHandler(registry, { applyPatch: opts.applyPatch, toTable: opts.toTable, gitVersion: version.gitVersion, get serverAddress() { return serverAddress; } });
+    const https = await startHttps({
+      tls: { cert: pki.servingCert, key: pki.servingKey, clientCa: pki.clientCaCert },
+      tokens: [{ token: pki.token, user: ADMIN_USER }],
+      listen,
+      handler,
+      upgrade: opts.upgrade,
+      version,
+      log: opts.log,
+    });
+    serverAddress = hostPort(https.addresses[0]!);
+    const url = `https://${serverAddress}`;
+    return {
+      url,
+      addresses: https.addresses,
+      registry,
+      store,
+      pki,
+      kubeconfig: (auth = 'certificate') =>
+        renderKubeconfig(auth === 'token' ? { server: url, certificateAuthority: pki.serverCaCert, token: pki.token } : { server: url, certificateAuthority: pki.serverCaCert, clientCertificate: pki.adminCert, clientKey: pki.adminKey }),
+      close: async () => {
+        await https.close();
+        store.close();
+      },
+    };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}

@@ -1,0 +1,275 @@
+// The JSON fields of the Go structs kube-apiserver decodes our kinds into (k8s.io/api v0.32 and
+// k8s.io/apimachinery's meta/v1), by Go struct name: what decoding knows, so that an unknown field
+// is found (and refused with fieldValidation=Strict, warned about with Warn, dropped always, as a
+// typed decode drops it) and a value of the wrong JSON type is refused with Go's message.
+//
+// Type notation: `string`, `bool`, `int32`, `int64`, `float64`; `Time` and `MicroTime` (RFC 3339
+// strings), `Quantity` (string or number), `IntOrString`, `bytes` (base64 string); `[]T` a list,
+// `map[string]T` a map, another name a struct of this table, and `*` anything (a subtree the lab
+// never reads, kept as sent: affinity, the volume types of cloud providers, ...).
+
+export type Fields = Readonly<Record<string, string>>;
+
+const meta = { apiVersion: 'string', kind: 'string', metadata: 'ObjectMeta' };
+const condition = { type: 'string', status: 'string', lastTransitionTime: 'Time', reason: 'string', message: 'string' };
+const handler = { exec: 'ExecAction', httpGet: 'HTTPGetAction', tcpSocket: 'TCPSocketAction' };
+const container = {
+  name: 'string', image: 'string', command: '[]string', args: '[]string', workingDir: 'string', ports: '[]ContainerPort',
+  envFrom: '[]EnvFromSource', env: '[]EnvVar', resources: 'ResourceRequirements', resizePolicy: '[]ContainerResizePolicy',
+  restartPolicy: 'string', volumeMounts: '[]VolumeMount', volumeDevices: '[]VolumeDevice', livenessProbe: 'Probe',
+  readinessProbe: 'Probe', startupProbe: 'Probe', lifecycle: 'Lifecycle', terminationMessagePath: 'string',
+  terminationMessagePolicy: 'string', imagePullPolicy: 'string', securityContext: 'SecurityContext', stdin: 'bool',
+  stdinOnce: 'bool', tty: 'bool',
+};
+const opaqueVolumes = [
+  'gcePersistentDisk', 'awsElasticBlockStore', 'gitRepo', 'nfs', 'iscsi', 'glusterfs', 'rbd', 'flexVolume', 'cinder',
+  'cephfs', 'flocker', 'fc', 'azureFile', 'vsphereVolume', 'quobyte', 'azureDisk', 'photonPersistentDisk',
+  'portworxVolume', 'scaleIO', 'storageos', 'csi', 'ephemeral',
+];
+
+export const STRUCTS: Readonly<Record<string, Fields>> = {
+  // meta/v1
+  ObjectMeta: {
+    name: 'string', generateName: 'string', namespace: 'string', selfLink: 'string', uid: 'string', resourceVersion: 'string',
+    generation: 'int64', creationTimestamp: 'Time', deletionTimestamp: 'Time', deletionGracePeriodSeconds: 'int64',
+    labels: 'map[string]string', annotations: 'map[string]string', ownerReferences: '[]OwnerReference', finalizers: '[]string',
+    managedFields: '[]ManagedFieldsEntry',
+  },
+  OwnerReference: { apiVersion: 'string', kind: 'string', name: 'string', uid: 'string', controller: 'bool', blockOwnerDeletion: 'bool' },
+  ManagedFieldsEntry: { manager: 'string', operation: 'string', apiVersion: 'string', time: 'Time', fieldsType: 'string', fieldsV1: '*', subresource: 'string' },
+  LabelSelector: { matchLabels: 'map[string]string', matchExpressions: '[]LabelSelectorRequirement' },
+  LabelSelectorRequirement: { key: 'string', operator: 'string', values: '[]string' },
+  Condition: { type: 'string', status: 'string', observedGeneration: 'int64', lastTransitionTime: 'Time', reason: 'string', message: 'string' },
+  DeleteOptions: {
+    kind: 'string', apiVersion: 'string', gracePeriodSeconds: 'int64', preconditions: 'Preconditions', orphanDependents: 'bool',
+    propagationPolicy: 'string', dryRun: '[]string', ignoreStoreReadErrorWithClusterBreakingPotential: 'bool',
+  },
+  Preconditions: { uid: 'string', resourceVersion: 'string' },
+
+  // core/v1: Namespace, Node
+  Namespace: { ...meta, spec: 'NamespaceSpec', status: 'NamespaceStatus' },
+  NamespaceSpec: { finalizers: '[]string' },
+  NamespaceStatus: { phase: 'string', conditions: '[]NamespaceCondition' },
+  NamespaceCondition: condition,
+  Node: { ...meta, spec: 'NodeSpec', status: 'NodeStatus' },
+  NodeSpec: { podCIDR: 'string', podCIDRs: '[]string', providerID: 'string', unschedulable: 'bool', taints: '[]Taint', configSource: '*', externalID: 'string' },
+  Taint: { key: 'string', value: 'string', effect: 'string', timeAdded: 'Time' },
+  NodeStatus: {
+    capacity: 'map[string]Quantity', allocatable: 'map[string]Quantity', phase: 'string', conditions: '[]NodeCondition',
+    addresses: '[]NodeAddress', daemonEndpoints: 'NodeDaemonEndpoints', nodeInfo: 'NodeSystemInfo', images: '[]ContainerImage',
+    volumesInUse: '[]string', volumesAttached: '[]AttachedVolume', config: '*', runtimeHandlers: '[]NodeRuntimeHandler', features: '*',
+  },
+  NodeCondition: { ...condition, lastHeartbeatTime: 'Time' },
+  NodeAddress: { type: 'string', address: 'string' },
+  NodeDaemonEndpoints: { kubeletEndpoint: 'DaemonEndpoint' },
+  DaemonEndpoint: { Port: 'int32' },
+  NodeSystemInfo: {
+    machineID: 'string', systemUUID: 'string', bootID: 'string', kernelVersion: 'string', osImage: 'string',
+    containerRuntimeVersion: 'string', kubeletVersion: 'string', kubeProxyVersion: 'string', operatingSystem: 'string',
+    architecture: 'string', swap: '*',
+  },
+  ContainerImage: { names: '[]string', sizeBytes: 'int64' },
+  AttachedVolume: { name: 'string', devicePath: 'string' },
+  NodeRuntimeHandler: { name: 'string', features: '*' },
+
+  // core/v1: Pod
+  Pod: { ...meta, spec: 'PodSpec', status: 'PodStatus' },
+  PodTemplateSpec: { metadata: 'ObjectMeta', spec: 'PodSpec' },
+  PodSpec: {
+    volumes: '[]Volume', initContainers: '[]Container', containers: '[]Container', ephemeralContainers: '[]EphemeralContainer',
+    restartPolicy: 'string', terminationGracePeriodSeconds: 'int64', activeDeadlineSeconds: 'int64', dnsPolicy: 'string',
+    nodeSelector: 'map[string]string', serviceAccountName: 'string', serviceAccount: 'string', automountServiceAccountToken: 'bool',
+    nodeName: 'string', hostNetwork: 'bool', hostPID: 'bool', hostIPC: 'bool', shareProcessNamespace: 'bool',
+    securityContext: 'PodSecurityContext', imagePullSecrets: '[]LocalObjectReference', hostname: 'string', subdomain: 'string',
+    affinity: '*', schedulerName: 'string', tolerations: '[]Toleration', hostAliases: '[]HostAlias', priorityClassName: 'string',
+    priority: 'int32', dnsConfig: 'PodDNSConfig', readinessGates: '[]PodReadinessGate', runtimeClassName: 'string',
+    enableServiceLinks: 'bool', preemptionPolicy: 'string', overhead: 'map[string]Quantity', topologySpreadConstraints: '[]*',
+    setHostnameAsFQDN: 'bool', os: 'PodOS', hostUsers: 'bool', schedulingGates: '[]PodSchedulingGate',
+    resourceClaims: '[]PodResourceClaim', resources: 'ResourceRequirements',
+  },
+  Container: container,
+  EphemeralContainer: { ...container, targetContainerName: 'string' },
+  ContainerPort: { name: 'string', hostPort: 'int32', containerPort: 'int32', protocol: 'string', hostIP: 'string' },
+  EnvFromSource: { prefix: 'string', configMapRef: 'ConfigMapEnvSource', secretRef: 'SecretEnvSource' },
+  ConfigMapEnvSource: { name: 'string', optional: 'bool' },
+  SecretEnvSource: { name: 'string', optional: 'bool' },
+  EnvVar: { name: 'string', value: 'string', valueFrom: 'EnvVarSource' },
+  EnvVarSource: { fieldRef: 'ObjectFieldSelector', resourceFieldRef: 'ResourceFieldSelector', configMapKeyRef: 'ConfigMapKeySelector', secretKeyRef: 'SecretKeySelector' },
+  ObjectFieldSelector: { apiVersion: 'string', fieldPath: 'string' },
+  ResourceFieldSelector: { containerName: 'string', resource: 'string', divisor: 'Quantity' },
+  ConfigMapKeySelector: { name: 'string', key: 'string', optional: 'bool' },
+  SecretKeySelector: { name: 'string', key: 'string', optional: 'bool' },
+  ResourceRequirements: { limits: 'map[string]Quantity', requests: 'map[string]Quantity', claims: '[]ResourceClaim' },
+  ResourceClaim: { name: 'string', request: 'string' },
+  ContainerResizePolicy: { resourceName: 'string', restartPolicy: 'string' },
+  VolumeMount: { name: 'string', readOnly: 'bool', recursiveReadOnly: 'string', mountPath: 'string', subPath: 'string', mountPropagation: 'string', subPathExpr: 'string' },
+  VolumeDevice: { name: 'string', devicePath: 'string' },
+  Probe: {
+    ...handler, grpc: 'GRPCAction', initialDelaySeconds: 'int32', timeoutSeconds: 'int32', periodSeconds: 'int32',
+    successThreshold: 'int32', failureThreshold: 'int32', terminationGracePeriodSeconds: 'int64',
+  },
+  ExecAction: { command: '[]string' },
+  HTTPGetAction: { path: 'string', port: 'IntOrString', host: 'string', scheme: 'string', httpHeaders: '[]HTTPHeader' },
+  HTTPHeader: { name: 'string', value: 'string' },
+  TCPSocketAction: { port: 'IntOrString', host: 'string' },
+  GRPCAction: { port: 'int32', service: 'string' },
+  Lifecycle: { postStart: 'LifecycleHandler', preStop: 'LifecycleHandler' },
+  LifecycleHandler: { ...handler, sleep: 'SleepAction' },
+  SleepAction: { seconds: 'int64' },
+  SecurityContext: {
+    capabilities: 'Capabilities', privileged: 'bool', seLinuxOptions: 'SELinuxOptions', windowsOptions: '*', runAsUser: 'int64',
+    runAsGroup: 'int64', runAsNonRoot: 'bool', readOnlyRootFilesystem: 'bool', allowPrivilegeEscalation: 'bool', procMount: 'string',
+    seccompProfile: 'SeccompProfile', appArmorProfile: 'AppArmorProfile',
+  },
+  Capabilities: { add: '[]string', drop: '[]string' },
+  SELinuxOptions: { user: 'string', role: 'string', type: 'string', level: 'string' },
+  SeccompProfile: { type: 'string', localhostProfile: 'string' },
+  AppArmorProfile: { type: 'string', localhostProfile: 'string' },
+  PodSecurityContext: {
+    seLinuxOptions: 'SELinuxOptions', windowsOptions: '*', runAsUser: 'int64', runAsGroup: 'int64', runAsNonRoot: 'bool',
+    supplementalGroups: '[]int64', supplementalGroupsPolicy: 'string', fsGroup: 'int64', sysctls: '[]Sysctl',
+    fsGroupChangePolicy: 'string', seccompProfile: 'SeccompProfile', appArmorProfile: 'AppArmorProfile', seLinuxChangePolicy: 'string',
+  },
+  Sysctl: { name: 'string', value: 'string' },
+  Volume: {
+    name: 'string', hostPath: 'HostPathVolumeSource', emptyDir: 'EmptyDirVolumeSource', secret: 'SecretVolumeSource',
+    configMap: 'ConfigMapVolumeSource', persistentVolumeClaim: 'PersistentVolumeClaimVolumeSource',
+    downwardAPI: 'DownwardAPIVolumeSource', projected: 'ProjectedVolumeSource', image: 'ImageVolumeSource',
+    ...Object.fromEntries(opaqueVolumes.map((v) => [v, '*'])),
+  },
+  HostPathVolumeSource: { path: 'string', type: 'string' },
+  EmptyDirVolumeSource: { medium: 'string', sizeLimit: 'Quantity' },
+  SecretVolumeSource: { secretName: 'string', items: '[]KeyToPath', defaultMode: 'int32', optional: 'bool' },
+  ConfigMapVolumeSource: { name: 'string', items: '[]KeyToPath', defaultMode: 'int32', optional: 'bool' },
+  KeyToPath: { key: 'string', path: 'string', mode: 'int32' },
+  PersistentVolumeClaimVolumeSource: { claimName: 'string', readOnly: 'bool' },
+  DownwardAPIVolumeSource: { items: '[]DownwardAPIVolumeFile', defaultMode: 'int32' },
+  DownwardAPIVolumeFile: { path: 'string', fieldRef: 'ObjectFieldSelector', resourceFieldRef: 'ResourceFieldSelector', mode: 'int32' },
+  ProjectedVolumeSource: { sources: '[]VolumeProjection', defaultMode: 'int32' },
+  VolumeProjection: { secret: 'SecretProjection', downwardAPI: 'DownwardAPIProjection', configMap: 'ConfigMapProjection', serviceAccountToken: 'ServiceAccountTokenProjection', clusterTrustBundle: '*' },
+  SecretProjection: { name: 'string', items: '[]KeyToPath', optional: 'bool' },
+  ConfigMapProjection: { name: 'string', items: '[]KeyToPath', optional: 'bool' },
+  DownwardAPIProjection: { items: '[]DownwardAPIVolumeFile' },
+  ServiceAccountTokenProjection: { audience: 'string', expirationSeconds: 'int64', path: 'string' },
+  ImageVolumeSource: { reference: 'string', pullPolicy: 'string' },
+  LocalObjectReference: { name: 'string' },
+  Toleration: { key: 'string', operator: 'string', value: 'string', effect: 'string', tolerationSeconds: 'int64' },
+  HostAlias: { ip: 'string', hostnames: '[]string' },
+  PodDNSConfig: { nameservers: '[]string', searches: '[]string', options: '[]PodDNSConfigOption' },
+  PodDNSConfigOption: { name: 'string', value: 'string' },
+  PodReadinessGate: { conditionType: 'string' },
+  PodOS: { name: 'string' },
+  PodSchedulingGate: { name: 'string' },
+  PodResourceClaim: { name: 'string', resourceClaimName: 'string', resourceClaimTemplateName: 'string' },
+  PodStatus: {
+    phase: 'string', conditions: '[]PodCondition', message: 'string', reason: 'string', nominatedNodeName: 'string',
+    hostIP: 'string', hostIPs: '[]HostIP', podIP: 'string', podIPs: '[]PodIP', startTime: 'Time',
+    initContainerStatuses: '[]ContainerStatus', containerStatuses: '[]ContainerStatus', qosClass: 'string',
+    ephemeralContainerStatuses: '[]ContainerStatus', resize: 'string', resourceClaimStatuses: '[]*',
+  },
+  PodCondition: { ...condition, lastProbeTime: 'Time' },
+  HostIP: { ip: 'string' },
+  PodIP: { ip: 'string' },
+  ContainerStatus: {
+    name: 'string', state: 'ContainerState', lastState: 'ContainerState', ready: 'bool', restartCount: 'int32', image: 'string',
+    imageID: 'string', containerID: 'string', started: 'bool', allocatedResources: 'map[string]Quantity',
+    resources: 'ResourceRequirements', volumeMounts: '[]VolumeMountStatus', user: '*', allocatedResourcesStatus: '[]*',
+  },
+  ContainerState: { waiting: 'ContainerStateWaiting', running: 'ContainerStateRunning', terminated: 'ContainerStateTerminated' },
+  ContainerStateWaiting: { reason: 'string', message: 'string' },
+  ContainerStateRunning: { startedAt: 'Time' },
+  ContainerStateTerminated: { exitCode: 'int32', signal: 'int32', reason: 'string', message: 'string', startedAt: 'Time', finishedAt: 'Time', containerID: 'string' },
+  VolumeMountStatus: { name: 'string', mountPath: 'string', readOnly: 'bool', recursiveReadOnly: 'string' },
+  Binding: { ...meta, target: 'ObjectReference' },
+  ObjectReference: { kind: 'string', namespace: 'string', name: 'string', uid: 'string', apiVersion: 'string', resourceVersion: 'string', fieldPath: 'string' },
+
+  // core/v1: Service, Endpoints, ConfigMap, Event
+  Service: { ...meta, spec: 'ServiceSpec', status: 'ServiceStatus' },
+  ServiceSpec: {
+    ports: '[]ServicePort', selector: 'map[string]string', clusterIP: 'string', clusterIPs: '[]string', type: 'string',
+    externalIPs: '[]string', sessionAffinity: 'string', loadBalancerIP: 'string', loadBalancerSourceRanges: '[]string',
+    externalName: 'string', externalTrafficPolicy: 'string', healthCheckNodePort: 'int32', publishNotReadyAddresses: 'bool',
+    sessionAffinityConfig: 'SessionAffinityConfig', ipFamilies: '[]string', ipFamilyPolicy: 'string',
+    allocateLoadBalancerNodePorts: 'bool', loadBalancerClass: 'string', internalTrafficPolicy: 'string', trafficDistribution: 'string',
+  },
+  ServicePort: { name: 'string', protocol: 'string', appProtocol: 'string', port: 'int32', targetPort: 'IntOrString', nodePort: 'int32' },
+  SessionAffinityConfig: { clientIP: 'ClientIPConfig' },
+  ClientIPConfig: { timeoutSeconds: 'int32' },
+  ServiceStatus: { loadBalancer: 'LoadBalancerStatus', conditions: '[]Condition' },
+  LoadBalancerStatus: { ingress: '[]LoadBalancerIngress' },
+  LoadBalancerIngress: { ip: 'string', hostname: 'string', ipMode: 'string', ports: '[]PortStatus' },
+  PortStatus: { port: 'int32', protocol: 'string', error: 'string' },
+  Endpoints: { ...meta, subsets: '[]EndpointSubset' },
+  EndpointSubset: { addresses: '[]EndpointAddress', notReadyAddresses: '[]EndpointAddress', ports: '[]EndpointPort' },
+  EndpointAddress: { ip: 'string', hostname: 'string', nodeName: 'string', targetRef: 'ObjectReference' },
+  EndpointPort: { name: 'string', port: 'int32', protocol: 'string', appProtocol: 'string' },
+  ConfigMap: { ...meta, immutable: 'bool', data: 'map[string]string', binaryData: 'map[string]bytes' },
+  Event: {
+    ...meta, involvedObject: 'ObjectReference', reason: 'string', message: 'string', source: 'EventSource', firstTimestamp: 'Time',
+    lastTimestamp: 'Time', count: 'int32', type: 'string', eventTime: 'MicroTime', series: 'EventSeries', action: 'string',
+    related: 'ObjectReference', reportingComponent: 'string', reportingInstance: 'string',
+  },
+  EventSource: { component: 'string', host: 'string' },
+  EventSeries: { count: 'int32', lastObservedTime: 'MicroTime' },
+
+  // apps/v1 and autoscaling/v1's Scale
+  Deployment: { ...meta, spec: 'DeploymentSpec', status: 'DeploymentStatus' },
+  DeploymentSpec: {
+    replicas: 'int32', selector: 'LabelSelector', template: 'PodTemplateSpec', strategy: 'DeploymentStrategy', minReadySeconds: 'int32',
+    revisionHistoryLimit: 'int32', paused: 'bool', progressDeadlineSeconds: 'int32',
+  },
+  DeploymentStrategy: { type: 'string', rollingUpdate: 'RollingUpdateDeployment' },
+  RollingUpdateDeployment: { maxUnavailable: 'IntOrString', maxSurge: 'IntOrString' },
+  DeploymentStatus: {
+    observedGeneration: 'int64', replicas: 'int32', updatedReplicas: 'int32', readyReplicas: 'int32', availableReplicas: 'int32',
+    unavailableReplicas: 'int32', conditions: '[]DeploymentCondition', collisionCount: 'int32',
+  },
+  DeploymentCondition: { ...condition, lastUpdateTime: 'Time' },
+  ReplicaSet: { ...meta, spec: 'ReplicaSetSpec', status: 'ReplicaSetStatus' },
+  ReplicaSetSpec: { replicas: 'int32', minReadySeconds: 'int32', selector: 'LabelSelector', template: 'PodTemplateSpec' },
+  ReplicaSetStatus: {
+    replicas: 'int32', fullyLabeledReplicas: 'int32', readyReplicas: 'int32', availableReplicas: 'int32', observedGeneration: 'int64',
+    conditions: '[]ReplicaSetCondition',
+  },
+  ReplicaSetCondition: condition,
+  Scale: { ...meta, spec: 'ScaleSpec', status: 'ScaleStatus' },
+  ScaleSpec: { replicas: 'int32' },
+  ScaleStatus: { replicas: 'int32', selector: 'string' },
+
+  // discovery.k8s.io/v1
+  EndpointSlice: { ...meta, addressType: 'string', endpoints: '[]Endpoint', ports: '[]EndpointPort' },
+  Endpoint: {
+    addresses: '[]string', conditions: 'EndpointConditions', hostname: 'string', targetRef: 'ObjectReference',
+    deprecatedTopology: 'map[string]string', nodeName: 'string', zone: 'string', hints: 'EndpointHints',
+  },
+  EndpointConditions: { ready: 'bool', serving: 'bool', terminating: 'bool' },
+  EndpointHints: { forZones: '[]ForZone', forNodes: '[]ForNode' },
+  ForZone: { name: 'string' },
+  ForNode: { name: 'string' },
+
+  // networking.k8s.io/v1
+  Ingress: { ...meta, spec: 'IngressSpec', status: 'IngressStatus' },
+  IngressSpec: { ingressClassName: 'string', defaultBackend: 'IngressBackend', tls: '[]IngressTLS', rules: '[]IngressRule' },
+  IngressBackend: { service: 'IngressServiceBackend', resource: 'TypedLocalObjectReference' },
+  IngressServiceBackend: { name: 'string', port: 'ServiceBackendPort' },
+  ServiceBackendPort: { name: 'string', number: 'int32' },
+  TypedLocalObjectReference: { apiGroup: 'string', kind: 'string', name: 'string' },
+  IngressTLS: { hosts: '[]string', secretName: 'string' },
+  IngressRule: { host: 'string', http: 'HTTPIngressRuleValue' },
+  HTTPIngressRuleValue: { paths: '[]HTTPIngressPath' },
+  HTTPIngressPath: { path: 'string', pathType: 'string', backend: 'IngressBackend' },
+  IngressStatus: { loadBalancer: 'IngressLoadBalancerStatus' },
+  IngressLoadBalancerStatus: { ingress: '[]IngressLoadBalancerIngress' },
+  IngressLoadBalancerIngress: { ip: 'string', hostname: 'string', ports: '[]IngressPortStatus' },
+  IngressPortStatus: { port: 'int32', protocol: 'string', error: 'string' },
+  IngressClass: { ...meta, spec: 'IngressClassSpec' },
+  IngressClassSpec: { controller: 'string', parameters: 'IngressClassParametersReference' },
+  IngressClassParametersReference: { apiGroup: 'string', kind: 'string', name: 'string', scope: 'string', namespace: 'string' },
+
+  // coordination.k8s.io/v1
+  Lease: { ...meta, spec: 'LeaseSpec' },
+  LeaseSpec: {
+    holderIdentity: 'string', leaseDurationSeconds: 'int32', acquireTime: 'MicroTime', renewTime: 'MicroTime',
+    leaseTransitions: 'int32', strategy: 'string', preferredHolder: 'string',
+  },
+};
