@@ -3,7 +3,7 @@
 // directly instead of over HTTPS, through the same verbs and the same list + watch semantics, so
 // a role cannot tell the two apart. (Calls are synchronous underneath; the async signatures are
 // the HTTPS client's, so that a role works with either.)
-import { bindPod } from '../api/server/registry-binding.ts';
+import { bindPod } from '../api/server/binding.ts';
 import type { Registry } from '../api/server/registry.ts';
 import type { DeleteOptions } from '../api/server/registry-delete.ts';
 import type { ListOptions } from '../api/server/registry-list.ts';
@@ -50,7 +50,7 @@ export class LocalClient implements Client {
   }
 
   async bind(namespace: string, pod: string, node: string): Promise<void> {
-    bindPod(this.registry, namespace, pod, { apiVersion: 'v1', kind: 'Binding', metadata: { name: pod, namespace }, target: { apiVersion: 'v1', kind: 'Node', name: node } });
+    bindPod(this.registry, this.registry.resource('', 'pods'), namespace, pod, { metadata: { name: pod, namespace }, target: { kind: 'Node', name: node } }, false);
   }
 
   /** What an informer lists and watches: this resource, maybe narrowed by namespace and selectors. */

@@ -67,6 +67,6 @@ describe('scheduler', () => {
     const p = await until('unschedulable', () => client.get<PodView>(PODS, 'default', 'a'), (x) => x.status?.conditions?.[0]?.reason === 'Unschedulable');
     expect(p.status!.conditions![0]!.message).toBe('0/1 nodes are available: 1 node(s) were unschedulable.');
     await client.bind('default', 'a', 'labs');
-    await expect(client.bind('default', 'a', 'labsw')).rejects.toThrow('Operation cannot be fulfilled on pods "a": pod a is already assigned to node "labs"');
+    await expect(client.bind('default', 'a', 'labsw')).rejects.toThrow('Operation cannot be fulfilled on pods/binding "a": pod a is already assigned to node "labs"');
   });
 });

@@ -26,11 +26,8 @@ export interface RegistryOptions {
 }
 
 export interface UpdateOptions {
-  /**
-   * `status` (only status changes), `finalize` (a namespace's spec.finalizers only) or `binding`
-   * (a pod's nodeName and its PodScheduled condition in one write, as kube's assignPod writes storage).
-   */
-  subresource?: 'status' | 'finalize' | 'binding';
+  /** `status` (only status changes) or `finalize` (a namespace's spec.finalizers only). */
+  subresource?: 'status' | 'finalize';
 }
 
 // generateName: 5 characters of this alphabet (k8s.io/apimachinery/pkg/util/rand: no vowels, no
@@ -292,7 +289,7 @@ export class Registry {
       obj = requested;
       obj.apiVersion = apiVersionOf(r);
       obj.kind = r.kind;
-      if (hasSubresource(r, 'status') && subresource !== 'binding') {
+      if (hasSubresource(r, 'status')) {
         // Status belongs to the status subresource; through the main resource it is ignored.
         if (existing.status === undefined) delete obj.status;
         else obj.status = clone(existing.status);
