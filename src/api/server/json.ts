@@ -159,7 +159,7 @@ export function summarizeData(data: Uint8Array, max: number): string {
 }
 
 // The anonymous struct the JSON serializer unmarshals into first (runtime/serializer/json's meta factory).
-const FIND_KIND = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }';
+export const FIND_KIND = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }';
 
 function goType(v: unknown): string {
   if (Array.isArray(v)) return 'array';
