@@ -278,6 +278,7 @@ export class Registry {
     let obj: KubeObject;
     if (subresource === 'status') {
       obj = { ...clone(existing), status: requested.status };
+      strategy.prepareForStatusUpdate?.(obj, requested);
     } else if (subresource === 'finalize') {
       obj = { ...clone(existing), spec: { ...existing.spec, finalizers: requested.spec?.finalizers ?? [] } };
     } else {
