@@ -324,6 +324,18 @@ describe('update', () => {
     expect(statusOf(() => reg.update(CONFIGMAPS, 'default', 'c', { metadata: { name: 'c' } }, { subresource: 'status' }))).toMatchObject({ code: 404, message: 'the server could not find the requested resource' });
   });
 
+  it("lets a Deployment's annotations through its status subresource, without a new generation (the deployment controller's revision)", () => {
+    const d = reg.create(DEPLOYMENTS, 'default', { metadata: { name: 'app2', annotations: { keep: 'me' } }, spec: { replicas: 3 } });
+    const annotations = { keep: 'me', 'deployment.kubernetes.io/revision': '1' };
+    const written = reg.update(DEPLOYMENTS, 'default', 'app2', { ...d, metadata: { ...d.metadata, annotations, labels: { x: 'y' } }, status: { observedGeneration: 1 } }, { subresource: 'status' });
+    expect(written.metadata.annotations).toEqual(annotations);
+    expect(written.metadata.labels).toBeUndefined();
+    expect(written.metadata.generation).toBe(1);
+    // Other kinds keep everything but the status.
+    const rs = reg.create(REPLICASETS, 'default', { metadata: { name: 'rs' }, spec: { replicas: 1 } });
+    expect(reg.update(REPLICASETS, 'default', 'rs', { ...rs, metadata: { ...rs.metadata, annotations: { a: 'b' } }, status: { replicas: 1 } }, { subresource: 'status' }).metadata.annotations).toBeUndefined();
+  });
+
   it('bumps generation on a spec change (and a Deployment\'s annotations), not on labels', () => {
     const d = reg.create(DEPLOYMENTS, 'default', { metadata: { name: 'app2' }, spec: { replicas: 3 } });
     const labelled = reg.update(DEPLOYMENTS, 'default', 'app2', { ...d, metadata: { ...d.metadata, labels: { a: 'b' } } });

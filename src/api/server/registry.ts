@@ -283,6 +283,7 @@ export class Registry {
       const defaulted = clone(requested);
       strategy.defaults?.(defaulted);
       obj = { ...clone(existing), status: defaulted.status };
+      strategy.prepareForStatusUpdate?.(obj, defaulted);
     } else if (subresource === 'finalize') {
       obj = { ...clone(existing), spec: { ...existing.spec, finalizers: requested.spec?.finalizers ?? [] } };
     } else {

@@ -43,6 +43,11 @@ export interface Strategy {
   prepareForCreate?: (obj: KubeObject) => void;
   /** After the generic part (status kept for kinds with a status subresource, generation). */
   prepareForUpdate?: (obj: KubeObject, old: KubeObject) => void;
+  /**
+   * An update through the status subresource keeps everything but the status; this hook takes
+   * what else the kind's status strategy lets through from the request.
+   */
+  prepareForStatusUpdate?: (obj: KubeObject, requested: KubeObject) => void;
   validate?: (obj: KubeObject, old?: KubeObject) => FieldError[];
 }
 
@@ -126,7 +131,17 @@ export const STRATEGIES: Record<string, Strategy> = {
   endpoints: { ...base, allowCreateOnUpdate: true },
   configmaps: { ...base },
   events: { ...base, allowCreateOnUpdate: true, leaseSeconds: 3600 },
-  deployments: { ...base, generation: 'specOrAnnotations', prepareForCreate: resetStatus() },
+  deployments: {
+    ...base,
+    generation: 'specOrAnnotations',
+    prepareForCreate: resetStatus(),
+    // deploymentStatusStrategy keeps only spec and labels of the stored object: the deployment
+    // controller writes the `deployment.kubernetes.io/revision` annotation with the status, and
+    // that write bumps no generation (only the main resource's PrepareForUpdate does).
+    prepareForStatusUpdate(obj, requested) {
+      obj.metadata.annotations = requested.metadata?.annotations;
+    },
+  },
   replicasets: { ...base, generation: 'spec', prepareForCreate: resetStatus() },
   endpointslices: { ...base, generation: 'allButMetadata' },
   ingresses: { ...base, generation: 'spec', prepareForCreate: resetStatus() },
