@@ -6,7 +6,7 @@
 // patch.ts is wired in by the lead. Nothing outside the temporary directory and one socket on
 // 127.0.0.1 is touched; both go, and every kubectl started here is stopped, even on failure.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,33 +15,15 @@ import { defaultObject, imageTag } from '../../src/api/server/defaults.ts';
 import { startApiServer, type RunningApiServer } from '../../src/api/server/index.ts';
 import type { KubeObject } from '../../src/api/server/object.ts';
 import { resourceFor, storagePrefix, type ResourceInfo } from '../../src/api/server/resources.ts';
-import type { ApplyPatch } from '../../src/api/server/routes.ts';
-import { failure } from '../../src/api/server/status.ts';
 import { typedDecode } from '../../src/api/server/typed-decode.ts';
 import { run } from '../../src/sys/exec.ts';
 
 const R = (group: string, plural: string): ResourceInfo => resourceFor(group, plural)!;
 const PODS = R('', 'pods');
 const CONFIGMAPS = R('', 'configmaps');
+type Json = Record<string, unknown>;
 const DEPLOYMENTS = R('apps', 'deployments');
 
-type Json = Record<string, unknown>;
-const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** RFC 7386 JSON merge patch: what kubectl label, annotate and scale send. */
-function mergePatch(target: unknown, patch: unknown): unknown {
-  if (!isObj(patch)) return patch;
-  const out: Json = isObj(target) ? { ...target } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
-  }
-  return out;
-}
-const applyMergePatch: ApplyPatch = (_kind, original, body, contentType) => {
-  if (contentType !== 'application/merge-patch+json') throw failure(415, 'UnsupportedMediaType', `this test's patch takes merge patches only, not ${contentType}`);
-  return mergePatch(original, JSON.parse(body.toString())) as KubeObject;
-};
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'lab-api-routes-'));
 const cacheDir = path.join(tmp, 'kube-cache');
@@ -53,7 +35,7 @@ const savedCacheEnv = process.env.KUBECACHEDIR;
 beforeAll(async () => {
   // The dispatcher (/usr/bin/kubectl) keeps its /version answer in the HTTP cache: a private one.
   process.env.KUBECACHEDIR = cacheDir;
-  api = await startApiServer({ storeFile: path.join(tmp, 'server', 'db', 'state.db'), pkiDir: path.join(tmp, 'server'), applyPatch: applyMergePatch });
+  api = await startApiServer({ storeFile: path.join(tmp, 'server', 'db', 'state.db'), pkiDir: path.join(tmp, 'server') });
   kubeconfig = path.join(tmp, 'kubeconfig.yaml');
   writeFileSync(kubeconfig, api.kubeconfig(), { mode: 0o600 });
 });
@@ -277,6 +259,31 @@ describe('kubectl apply, get, list', () => {
     expect(ing.spec.rules[0].host).toBe('web.example');
     expect(ing.metadata.generation).toBe(1);
     expect(await kubectlOk('apply', '-f', file)).toBe('deployment.apps/web unchanged\nservice/web unchanged\nconfigmap/web-config unchanged\ningress.networking.k8s.io/web unchanged');
+  });
+
+  it('strategic merge patches: apply of a changed file, rollout restart, cordon and uncordon', async () => {
+    const file = manifest('smp.yaml', APP.replace(/name: web\b/g, 'name: smp').replace('replicas: 2', 'replicas: 1'));
+    await kubectlOk('apply', '-f', file);
+    // kubectl computes a three-way strategic merge patch from its last-applied annotation
+    await kubectlOk('scale', 'deploy', 'smp', '--replicas=4');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('image: busybox:1.36', 'image: busybox:1.37'));
+    expect(await kubectlOk('apply', '-f', file)).toContain('deployment.apps/smp configured');
+    const d = JSON.parse(await kubectlOk('get', 'deploy', 'smp', '-o', 'json'));
+    expect(d.spec.template.spec.containers.map((c: { name: string; image: string }) => `${c.name}=${c.image}`)).toEqual(['httpd=busybox:1.37']);
+    expect(d.spec.replicas).toBe(1); // the file names replicas: apply sets it back, as kubectl apply does
+    expect(d.metadata.generation).toBe(3);
+    expect(await kubectlOk('rollout', 'restart', 'deploy/smp')).toBe('deployment.apps/smp restarted');
+    const restarted = JSON.parse(await kubectlOk('get', 'deploy', 'smp', '-o', 'json'));
+    expect(restarted.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt']).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(restarted.spec.template.spec.containers[0].image).toBe('busybox:1.37');
+    await kubectlOk('apply', '-f', manifest('node.yaml', 'apiVersion: v1\nkind: Node\nmetadata:\n  name: labs\n'));
+    expect(await kubectlOk('cordon', 'labs')).toBe('node/labs cordoned');
+    expect(JSON.parse(await kubectlOk('get', 'node', 'labs', '-o', 'json')).spec.unschedulable).toBe(true);
+    expect(await kubectlOk('uncordon', 'labs')).toBe('node/labs uncordoned');
+    expect(JSON.parse(await kubectlOk('get', 'node', 'labs', '-o', 'json')).spec.unschedulable).toBeUndefined();
+    // the tests after this one count what the server holds
+    await kubectlOk('delete', '-f', file, '--wait=false');
+    await kubectlOk('delete', 'node', 'labs', '--wait=false');
   });
 
   it('get -A -o name, -l, --field-selector, -o jsonpath, and Tables (kube\'s default Name/Created At)', async () => {

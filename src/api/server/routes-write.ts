@@ -15,7 +15,8 @@ import type { Target } from './routes.ts';
 import * as errors from './status.ts';
 
 /** patch.ts: the object after applying a patch body of `contentType` to `original` (a copy it may change). */
-export type ApplyPatch = (kind: string, original: KubeObject, body: Buffer, contentType: string) => KubeObject;
+/** patch.ts's applyPatch: the kind's group picks the strategic merge schema. */
+export type ApplyPatch = (kind: { group: string; kind: string }, original: KubeObject, body: Buffer, contentType: string) => KubeObject;
 
 export interface WriteDeps {
   registry: Registry;
@@ -79,7 +80,7 @@ export function patchObject(deps: WriteDeps, req: ApiRequest, t: Target): ApiRes
   if (t.subresource === 'scale') {
     for (;;) {
       const scale = registry.getScale(t.r, t.namespace, name);
-      const patched = applyPatch('Scale', structuredClone(scale) as unknown as KubeObject, req.body, type);
+      const patched = applyPatch({ group: 'autoscaling', kind: 'Scale' }, structuredClone(scale) as unknown as KubeObject, req.body, type);
       for (const w of checkPatched('Scale', patched, options.fieldValidation)) warnings.add(w);
       // The Scale carried the current resourceVersion; only one the patch changed is a precondition.
       if (patched.metadata?.resourceVersion === scale.metadata.resourceVersion) delete patched.metadata.resourceVersion;
@@ -99,7 +100,7 @@ export function patchObject(deps: WriteDeps, req: ApiRequest, t: Target): ApiRes
     t.namespace,
     name,
     (current) => {
-      const patched = applyPatch(t.r.kind, current, req.body, type);
+      const patched = applyPatch({ group: t.r.group, kind: t.r.kind }, current, req.body, type);
       for (const w of checkPatched(t.r.kind, patched, options.fieldValidation)) warnings.add(w);
       patched.metadata ??= {};
       if (patched.metadata.name !== name) throw errors.badRequest(`the name of the object (${patched.metadata.name ?? ''}) does not match the name on the URL (${name})`);
