@@ -1,6 +1,6 @@
 // The server's roles in one process, as `k3s server` runs them, each talking only to the API:
 // the store and registry, the API server's own objects (bootstrap), the manifests applier, the
-// controller-manager's controllers, the scheduler and this node's heartbeat. The composition root
+// controller-manager's controllers (deployment, replicaset, endpoints, endpointslice, node lifecycle), the scheduler and this node's heartbeat. The composition root
 // the new `lab up` is being built on (issue 13): the kubelet's pods and kube-proxy's syncer join
 // here; the HTTPS listeners come with the API routes.
 import { bootstrap, type ApiServiceInput } from '../api/server/bootstrap.ts';
@@ -11,7 +11,9 @@ import { LocalClient } from '../client/local.ts';
 import { NodeAgent } from '../kubelet/node-agent.ts';
 import type { NodeInput } from '../kubelet/node-status.ts';
 import { schedulerController } from '../scheduler/scheduler-controller.ts';
+import { deploymentController } from './deployment-controller.ts';
 import { endpointsControllers } from './endpoints-controllers.ts';
+import { replicaSetController } from './replicaset-controller.ts';
 import { applyAddon, type ApplyOutcome, type Manifest } from './manifests.ts';
 import { runNodeLifecycle } from './node-lifecycle.ts';
 
@@ -45,7 +47,13 @@ export class ControlPlane {
     this.agent = new NodeAgent(this.client, this.opts.node, { log: this.opts.log });
     await this.agent.start();
     const eps = endpointsControllers(this.factory, this.client, this.opts.log);
-    this.controllers.push(eps.endpointSlice, eps.endpoints, schedulerController(this.factory, this.client, this.opts.log));
+    this.controllers.push(
+      deploymentController(this.factory, this.client, { log: this.opts.log }),
+      replicaSetController(this.factory, this.client, { log: this.opts.log }),
+      eps.endpointSlice,
+      eps.endpoints,
+      schedulerController(this.factory, this.client, this.opts.log),
+    );
     this.stops.push(runNodeLifecycle(this.factory, this.client, { log: this.opts.log }));
     this.factory.start();
     await this.factory.waitForSync();

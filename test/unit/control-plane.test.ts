@@ -1,5 +1,5 @@
 // The server's roles together on one store, each only through the API: the file's objects applied,
-// the node registered, a pod (written as a ReplicaSet controller will) scheduled by the scheduler,
+// the node registered, the Deployment's ReplicaSet and pods made and scheduled by their controllers,
 // its readiness (written as the kubelet will) turned into EndpointSlices by the endpoints
 // controllers; the store is kine's table, as a learner reads it with sqlite3.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,7 +14,24 @@ import { run } from '../../src/sys/exec.ts';
 const dir = mkdtempSync(path.join(os.tmpdir(), 'pplt-cp-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const FILE = `apiVersion: v1
+const FILE = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app2
+spec:
+  replicas: 3
+  selector:
+    matchLabels: { app: app2 }
+  template:
+    metadata:
+      labels: { app: app2 }
+    spec:
+      containers:
+        - name: app2
+          image: busybox
+          ports: [{ containerPort: 80 }]
+---
+apiVersion: v1
 kind: Service
 metadata:
   name: app2-service
@@ -48,19 +65,25 @@ describe('control plane', () => {
     try {
       await cp.start();
       const applied = await cp.apply('cluster', parseDesiredState({ stateText: FILE, statePath: 'lab/cluster.yaml', hostname: 'labs' }).manifests);
-      expect(applied.created).toEqual(['lab/cluster.yaml:1: Service default/app2-service']);
+      expect(applied.created).toEqual(['lab/cluster.yaml:1: Deployment default/app2', 'lab/cluster.yaml:18: Service default/app2-service']);
       const c = cp.client;
-      await c.create({ group: '', resource: 'pods' }, { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'app2-abc', namespace: 'default', labels: { app: 'app2' } }, spec: { containers: [{ name: 'app2', image: 'busybox', ports: [{ containerPort: 80, protocol: 'TCP' }] }] } } as KubeObject);
-      await until('pod bound to labs', () => c.get<KubeObject & { spec: { nodeName?: string } }>({ group: '', resource: 'pods' }, 'default', 'app2-abc'), (p) => p?.spec.nodeName === 'labs');
-      await c.mutate<KubeObject & { status?: object }>({ group: '', resource: 'pods' }, 'default', 'app2-abc', (p) => ({ ...p, status: { ...p.status, phase: 'Running', podIP: '10.42.0.7', conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [] } }), { subresource: 'status' });
+      type PodView = KubeObject & { spec: { nodeName?: string } };
+      // Deployment -> ReplicaSet -> 3 pods, named <deployment>-<hash>-<5>, bound by the scheduler
+      const pods = await until('3 pods bound to labs', async () => (await c.list<PodView>({ group: '', resource: 'pods' }, { namespace: 'default' })).items, (l) => l?.length === 3 && l.every((p) => p.spec.nodeName === 'labs'));
+      for (const p of pods) expect(p.metadata.name).toMatch(/^app2-[0-9a-f]{8,10}-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+      // the kubelet's part, for now by hand: each pod running and ready with an address
+      let ip = 7;
+      for (const p of pods) await c.mutate<KubeObject & { status?: object }>({ group: '', resource: 'pods' }, 'default', p.metadata.name, (x) => ({ ...x, status: { ...x.status, phase: 'Running', podIP: `10.42.0.${ip++}`, conditions: [{ type: 'Ready', status: 'True' }], containerStatuses: [] } }), { subresource: 'status' });
       type Slice = KubeObject & { endpoints: { addresses: string[]; conditions: { ready: boolean } }[] };
-      const slices = await until('the Service\'s slice with the pod ready', async () => (await c.list<Slice>({ group: 'discovery.k8s.io', resource: 'endpointslices' }, { namespace: 'default', labelSelector: 'kubernetes.io/service-name=app2-service' })).items, (s) => s?.[0]?.endpoints[0]?.conditions.ready === true);
-      expect(slices[0]!.endpoints[0]!.addresses).toEqual(['10.42.0.7']);
+      const slices = await until('the Service\'s slice with three ready pods', async () => (await c.list<Slice>({ group: 'discovery.k8s.io', resource: 'endpointslices' }, { namespace: 'default', labelSelector: 'kubernetes.io/service-name=app2-service' })).items, (s) => s?.[0]?.endpoints.filter((e) => e.conditions.ready).length === 3);
+      expect(slices[0]!.endpoints.map((e) => e.addresses[0]).sort()).toEqual(['10.42.0.7', '10.42.0.8', '10.42.0.9']);
+      type Deploy = KubeObject & { status?: { readyReplicas?: number; availableReplicas?: number } };
+      await until('the Deployment 3/3 available', () => c.get<Deploy>({ group: 'apps', resource: 'deployments' }, 'default', 'app2'), (d) => d?.status?.availableReplicas === 3)
       // the node, Ready through its own heartbeat; the kubernetes Service the API server made
       const node = await c.get<KubeObject & { status: { conditions: { type: string; status: string }[] } }>({ group: '', resource: 'nodes' }, undefined, 'labs');
       expect(node.status.conditions.find((x) => x.type === 'Ready')?.status).toBe('True');
       const names = (await run(['sqlite3', store, "select name from kine where name like '/registry/%' and deleted = 0 group by name order by name"])).stdout.split('\n');
-      expect(names).toEqual(expect.arrayContaining(['/registry/pods/default/app2-abc', '/registry/services/specs/default/kubernetes', '/registry/services/specs/default/app2-service', '/registry/minions/labs', '/registry/leases/kube-node-lease/labs']));
+      expect(names).toEqual(expect.arrayContaining(['/registry/deployments/default/app2', '/registry/services/specs/default/kubernetes', '/registry/services/specs/default/app2-service', '/registry/minions/labs', '/registry/leases/kube-node-lease/labs']));
     } finally {
       await cp.stop();
     }
