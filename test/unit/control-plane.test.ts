@@ -78,7 +78,7 @@ describe('control plane', () => {
       const slices = await until('the Service\'s slice with three ready pods', async () => (await c.list<Slice>({ group: 'discovery.k8s.io', resource: 'endpointslices' }, { namespace: 'default', labelSelector: 'kubernetes.io/service-name=app2-service' })).items, (s) => s?.[0]?.endpoints.filter((e) => e.conditions.ready).length === 3);
       expect(slices[0]!.endpoints.map((e) => e.addresses[0]).sort()).toEqual(['10.42.0.7', '10.42.0.8', '10.42.0.9']);
       type Deploy = KubeObject & { status?: { readyReplicas?: number; availableReplicas?: number } };
-      await until('the Deployment 3/3 available', () => c.get<Deploy>({ group: 'apps', resource: 'deployments' }, 'default', 'app2'), (d) => d?.status?.availableReplicas === 3)
+      await until('the Deployment 3/3 available', () => c.get<Deploy>({ group: 'apps', resource: 'deployments' }, 'default', 'app2'), (d) => d?.status?.availableReplicas === 3);
       // the node, Ready through its own heartbeat; the kubernetes Service the API server made
       const node = await c.get<KubeObject & { status: { conditions: { type: string; status: string }[] } }>({ group: '', resource: 'nodes' }, undefined, 'labs');
       expect(node.status.conditions.find((x) => x.type === 'Ready')?.status).toBe('True');
