@@ -312,9 +312,20 @@ export class Cluster {
   async repairProxyRules(): Promise<string[]> {
     if (!this.syncer || !this.current || !this.state) return [];
     const lost = await this.syncer.lostRules();
-    if (lost.length > 0) await this.fullProxySync();
+    if (lost.length === 0) return lost;
+    this.repairing = true;
+    try {
+      await this.fullProxySync();
+    } finally {
+      this.repairing = false;
+    }
     return lost;
   }
+
+  /** Whether the rules were synced once (a later sync that puts jumps back is a repair). */
+  private proxySynced = false;
+  /** The canary's own full sync is running (it logs what it found itself). */
+  private repairing = false;
 
   /** kube-proxy's periodic (and forced) full sync: every chain rewritten, missing jumps put back. */
   async fullProxySync(): Promise<SyncResult | null> {
@@ -448,6 +459,10 @@ export class Cluster {
     const slices: EndpointSlice[] = computeEndpointSlices(services, pods, desired.endpoints);
     const endpoints = computeEndpoints(services, pods, desired.endpoints);
     const result = await this.syncer!.sync({ services, endpointSlices: slices });
+    // A full sync that had to put jump rules back, and was not the canary's (which says so
+    // itself): someone wiped the rules and a sync failed on it (the next one is always full).
+    if (result.jumpsInserted > 0 && this.proxySynced && !this.repairing) this.log(`kube-proxy: iptables rules were flushed (${result.jumpsInserted} jump rule(s) missing after a failed sync); forced a full sync`);
+    this.proxySynced = true;
     const since = new Map((state.services ?? []).map((s) => [key(s.metadata), s.metadata.creationTimestamp]));
     const now = new Date().toISOString();
     for (const s of services) s.metadata.creationTimestamp = since.get(key(s.metadata)) ?? now;
