@@ -286,7 +286,7 @@ describe('kubectl apply, get, list', () => {
     await kubectlOk('delete', 'node', 'labs', '--wait=false');
   });
 
-  it('get -A -o name, -l, --field-selector, -o jsonpath, and Tables (kube\'s default Name/Created At)', async () => {
+  it('get -A -o name, -l, --field-selector, -o jsonpath, and Tables (the pod printer\'s columns)', async () => {
     api.registry.create(PODS, 'default', pod('web-1', { app: 'web' }));
     api.registry.create(PODS, 'default', pod('web-2', { app: 'web' }));
     api.registry.create(PODS, 'kube-system', pod('dns-1', { app: 'dns' }));
@@ -301,7 +301,7 @@ describe('kubectl apply, get, list', () => {
     const bad = await kubectl('get', 'pods', '--field-selector', 'spec.foo=x');
     expect(bad.err).toBe('Error from server (BadRequest): Unable to find "/v1, Resource=pods" that match label selector "", field selector "spec.foo=x": field label not supported: spec.foo');
     const table = (await kubectlOk('get', 'pods', '-A')).split('\n');
-    expect(table[0]).toMatch(/^NAMESPACE\s+NAME\s+CREATED AT$/);
+    expect(table[0]).toMatch(/^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/);
     expect(table.slice(1).map((l) => l.split(/\s+/).slice(0, 2))).toEqual([['default', 'web-1'], ['default', 'web-2'], ['kube-system', 'dns-1']]);
     expect(await kubectlOk('get', '--raw', '/api/v1/namespaces/default/pods')).toMatch(/^\{"kind":"PodList","apiVersion":"v1","metadata":\{"resourceVersion":"\d+"\},"items":\[\{"metadata":\{"name":"web-1"/);
   });
@@ -325,7 +325,7 @@ describe('kubectl get -w', () => {
     const current = api.registry.get(PODS, 'default', 'web-1');
     api.registry.update(PODS, 'default', 'web-1', { ...current, metadata: { ...current.metadata, labels: { app: 'web', tier: 'front' } } });
     await watch.waitFor((o) => o.split('\n').filter((l) => l.startsWith('web-1')).length === 2, 'the update');
-    expect(watch.out.split('\n')[0]).toMatch(/^NAME\s+CREATED AT$/);
+    expect(watch.out.split('\n')[0]).toMatch(/^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE$/);
     watch.stop();
     await watch.exited;
   });
@@ -366,7 +366,7 @@ describe('kubectl get -w', () => {
     api.registry.create(CONFIGMAPS, 'default', { metadata: { name: 'watched' }, data: { a: '1' } });
     await ended; // timeoutSeconds=2 ends it
     expect(events.map((e) => [e.type, (e.object.rows as { cells: unknown[] }[])[0]!.cells[0]])).toEqual([['ADDED', 'web-config'], ['ADDED', 'watched']]);
-    expect(events[0]!.object).toMatchObject({ kind: 'Table', apiVersion: 'meta.k8s.io/v1', columnDefinitions: [{ name: 'Name' }, { name: 'Created At' }] });
+    expect(events[0]!.object).toMatchObject({ kind: 'Table', apiVersion: 'meta.k8s.io/v1', columnDefinitions: [{ name: 'Name' }, { name: 'Data' }, { name: 'Age' }] });
     expect(events[1]!.object.columnDefinitions).toBeUndefined();
     expect((events[1]!.object.rows as { object: Json }[])[0]!.object).toMatchObject({ kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: { name: 'watched' } });
   });

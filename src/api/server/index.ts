@@ -15,6 +15,7 @@ import { resourceFor } from './resources.ts';
 import { createApiHandler, type RouteDeps } from './routes.ts';
 import { StatusError } from './status.ts';
 import { applyPatch } from './patch.ts';
+import { tableConvertor } from './tables.ts';
 import type { KubeObject } from './object.ts';
 
 export interface StartOptions extends RouteDeps {
@@ -73,7 +74,7 @@ export async function startApiServer(opts: StartOptions): Promise<RunningApiServ
     const version = opts.version ?? labVersion();
     const listen = opts.listen ?? [{ host: '127.0.0.1', port: 0 }];
     let serverAddress = '';
-    const handler = createApiHandler(registry, { applyPatch: opts.applyPatch ?? ((kind, original, body, contentType) => applyPatch(kind, original, body, contentType) as KubeObject), toTable: opts.toTable, gitVersion: version.gitVersion, get serverAddress() { return serverAddress; } });
+    const handler = createApiHandler(registry, { applyPatch: opts.applyPatch ?? ((kind, original, body, contentType) => applyPatch(kind, original, body, contentType) as KubeObject), toTable: opts.toTable ?? tableConvertor, gitVersion: version.gitVersion, get serverAddress() { return serverAddress; } });
     const https = await startHttps({
       tls: { cert: pki.servingCert, key: pki.servingKey, clientCa: pki.clientCaCert },
       tokens: [{ token: pki.token, user: ADMIN_USER }],
