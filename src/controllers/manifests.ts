@@ -15,7 +15,10 @@ import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { apiVersionOf, resourceFor, resourceForKind } from '../api/server/resources.ts';
 import type { Source } from '../api/types.ts';
-import type { KubeObject } from '../client/types.ts';
+import { applyMergePatch } from '../api/server/patch-json.ts';
+import { isNotFound, type KubeObject, type ResourceRef } from '../client/types.ts';
+
+type JsonDoc = Parameters<typeof applyMergePatch>[0];
 
 export const HASH_LABEL = 'objectset.rio.cattle.io/hash';
 export const OWNER_NAME = 'objectset.rio.cattle.io/owner-name';
@@ -26,12 +29,6 @@ export const APPLIED = 'objectset.rio.cattle.io/applied';
 export interface Manifest {
   object: Record<string, unknown>;
   source: Source;
-}
-
-/** A resource as the client names it. */
-export interface ResourceRef {
-  group: string;
-  resource: string;
 }
 
 export interface ObjectRef {
@@ -180,19 +177,6 @@ export const ADDON_RESOURCES: ResourceRef[] = [
   { group: 'networking.k8s.io', resource: 'ingresses' },
 ];
 
-/** RFC 7386: applies a JSON merge patch. */
-export function applyMergePatch<T>(target: T, patch: unknown): T {
-  if (!isObject(patch)) return patch as T;
-  const out: Record<string, unknown> = isObject(target) ? { ...(target as Record<string, unknown>) } : {};
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = applyMergePatch(out[k], v);
-  }
-  return out as T;
-}
-
-const isNotFound = (e: unknown) => (e as { status?: { code?: number } })?.status?.code === 404;
-
 export interface ApplyOutcome {
   created: string[];
   patched: string[];
@@ -230,7 +214,7 @@ export async function applyAddon(client: ApplyClient, addon: string, manifests: 
     }
   };
   for (const c of plan.create) await step(c, out.created, () => client.create(c.ref, c.object));
-  for (const p of plan.patch) await step(p, out.patched, () => client.mutate(p.ref, p.namespace, p.name, (cur) => applyMergePatch(cur, p.patch)));
+  for (const p of plan.patch) await step(p, out.patched, () => client.mutate(p.ref, p.namespace, p.name, (cur) => applyMergePatch(cur as unknown as JsonDoc, p.patch as unknown as JsonDoc) as unknown as KubeObject));
   for (const d of plan.delete) await step(d, out.deleted, () => client.delete(d.ref, d.namespace, d.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))));
   return out;
 }

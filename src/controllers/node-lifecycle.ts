@@ -5,6 +5,7 @@
 // tolerate that taint for 300 s (the DefaultTolerationSeconds admission's default), then are
 // deleted ("TaintManagerEviction") and their ReplicaSets make new ones elsewhere. A node heard
 // from again loses the taints; the kubelet posts Ready=True itself.
+import { rfc3339 } from '../api/server/object.ts';
 import type { InformerFactory } from '../client/controller.ts';
 import type { Client, KubeObject } from '../client/types.ts';
 
@@ -38,7 +39,7 @@ export interface LeaseObj extends KubeObject {
   spec?: { renewTime?: string };
 }
 
-const time = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+const time = rfc3339;
 
 /** When the node was last heard from: the later of its Lease renewal and its Ready heartbeat. */
 export function lastHeard(node: NodeObj, lease: LeaseObj | undefined): number {

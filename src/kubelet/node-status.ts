@@ -3,6 +3,7 @@
 // The kubelet creates the Node once, updates its status (conditions' heartbeat) and renews the
 // Lease in kube-node-lease every 10 s; the node lifecycle controller calls a node whose Lease
 // went unrenewed for 40 s NotReady (Ready=Unknown).
+import { rfc3339 } from '../api/server/object.ts';
 import type { HostInfo } from '../sys/host.ts';
 
 export const LEASE_DURATION_SECONDS = 40;
@@ -37,8 +38,7 @@ export interface NodeCondition {
   message: string;
 }
 
-/** Seconds-precision RFC 3339, as metav1.Time is written. */
-const time = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+const time = rfc3339;
 /** Microsecond-precision RFC 3339, as metav1.MicroTime (a Lease's renewTime) is written. */
 export const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 

@@ -18,6 +18,9 @@ export interface HostInfo {
 
 const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
 
+/** Go's name for this machine's architecture (GOARCH). */
+export const goArch = (): string => GOARCH[process.arch] ?? process.arch;
+
 function read(file: string): string {
   try {
     return readFileSync(file, 'utf8');
@@ -39,7 +42,7 @@ export function hostInfo(): HostInfo {
     machineID: read('/etc/machine-id').trim(),
     osImage: osImageOf(read('/etc/os-release') || read('/usr/lib/os-release')),
     kernelVersion: os.release(),
-    architecture: GOARCH[process.arch] ?? process.arch,
+    architecture: goArch(),
     cpus: os.availableParallelism(),
     memoryKi: mem ? Number(mem[1]) : Math.floor(os.totalmem() / 1024),
   };

@@ -2,6 +2,7 @@
 // the node registered, the Deployment's ReplicaSet and pods made and scheduled by their controllers,
 // its readiness (written as the kubelet will) turned into EndpointSlices by the endpoints
 // controllers; the store is kine's table, as a learner reads it with sqlite3.
+import { until } from './until.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -44,15 +45,6 @@ spec:
 `;
 const host = { bootID: 'b', machineID: 'm', osImage: 'Debian', kernelVersion: '6', architecture: 'amd64', cpus: 2, memoryKi: 1 };
 
-async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5000;
-  for (;;) {
-    const v = await get().catch(() => undefined as T);
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: last seen ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('control plane', () => {
   it('file -> API -> scheduler and endpoints controllers, all through the store', async () => {
@@ -78,7 +70,7 @@ describe('control plane', () => {
       const slices = await until('the Service\'s slice with three ready pods', async () => (await c.list<Slice>({ group: 'discovery.k8s.io', resource: 'endpointslices' }, { namespace: 'default', labelSelector: 'kubernetes.io/service-name=app2-service' })).items, (s) => s?.[0]?.endpoints.filter((e) => e.conditions.ready).length === 3);
       expect(slices[0]!.endpoints.map((e) => e.addresses[0]).sort()).toEqual(['10.42.0.7', '10.42.0.8', '10.42.0.9']);
       type Deploy = KubeObject & { status?: { readyReplicas?: number; availableReplicas?: number } };
-      await until('the Deployment 3/3 available', () => c.get<Deploy>({ group: 'apps', resource: 'deployments' }, 'default', 'app2'), (d) => d?.status?.availableReplicas === 3);
+      await until('the Deployment 3/3 available', () => c.get<Deploy>({ group: 'apps', resource: 'deployments' }, 'default', 'app2').catch(() => undefined as unknown as Deploy), (d) => d?.status?.availableReplicas === 3);
       // the node, Ready through its own heartbeat; the kubernetes Service the API server made
       const node = await c.get<KubeObject & { status: { conditions: { type: string; status: string }[] } }>({ group: '', resource: 'nodes' }, undefined, 'labs');
       expect(node.status.conditions.find((x) => x.type === 'Ready')?.status).toBe('True');

@@ -1,5 +1,6 @@
 // The endpoints and endpointslice controllers as watch-driven controllers on a real registry: a
 // Service and its pods written through the API, the controllers' output read back from it.
+import { until } from './until.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/api/server/registry.ts';
 import { KineStore } from '../../src/api/storage/kine.ts';
@@ -29,15 +30,6 @@ async function setStatus(name: string, ip: string, ready: boolean) {
   await client.mutate<KubeObject & { status?: unknown }>(PODS, 'default', name, (p) => ({ ...p, status: { phase: 'Running', podIP: ip, conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }], containerStatuses: [] } }), { subresource: 'status' });
 }
 
-async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: last seen ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 type Slice = KubeObject & { endpoints: { addresses: string[]; conditions: { ready: boolean; serving: boolean; terminating: boolean } }[]; ports: { name: string; port: number }[] };
 const slices = async () => (await client.list<Slice>(SLICES, { namespace: 'default' })).items;

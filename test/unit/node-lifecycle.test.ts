@@ -1,6 +1,7 @@
 // The node heartbeat (kubelet/node-agent.ts) and the node lifecycle controller on a real registry:
 // a node that stops renewing its Lease goes Unknown and gets the unreachable taints; its pods go
 // after their toleration; a node heard from again loses the taints.
+import { until } from './until.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/api/server/registry.ts';
 import { KineStore } from '../../src/api/storage/kine.ts';
@@ -17,15 +18,6 @@ const T0 = Date.parse('2026-11-28T06:00:00Z');
 const stops: (() => void)[] = [];
 afterEach(() => stops.splice(0).forEach((s) => s()));
 
-async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: last seen ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe('node heartbeat and lifecycle', () => {
   it('the kubelet registers its node Ready and renews its Lease', async () => {

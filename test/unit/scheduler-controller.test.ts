@@ -1,5 +1,6 @@
 // kube-scheduler as a watch-driven controller on a real registry: pods without a node are bound
 // through pods/binding to a Ready, schedulable node with room; the others wait, saying why.
+import { until } from './until.ts';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Registry } from '../../src/api/server/registry.ts';
 import { KineStore } from '../../src/api/storage/kine.ts';
@@ -20,15 +21,6 @@ let client: LocalClient;
 let factory: InformerFactory;
 let scheduler: Controller;
 
-async function until<T>(what: string, get: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const v = await get();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`${what}: last seen ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 beforeEach(async () => {
   client = new LocalClient(new Registry(new KineStore(':memory:')));

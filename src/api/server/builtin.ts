@@ -3,6 +3,8 @@
 // kube-apiserver writes them: the version as indented JSON (responsewriters.WriteRawJSON), the
 // checks as text/plain "ok".
 
+import { goArch } from '../../sys/host.ts';
+
 export interface VersionInfo {
   major: string;
   minor: string;
@@ -15,7 +17,6 @@ export interface VersionInfo {
   platform: string;
 }
 
-const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x' };
 
 /**
  * The lab's version: the Kubernetes API it serves (1.32, the kubectl it is tested with) with a
@@ -31,7 +32,7 @@ export function labVersion(): VersionInfo {
     buildDate: '',
     goVersion: `node${process.versions.node}`,
     compiler: 'node',
-    platform: `${process.platform}/${GOARCH[process.arch] ?? process.arch}`,
+    platform: `${process.platform}/${goArch()}`,
   };
 }
 

@@ -15,6 +15,7 @@ import { resourceFor } from './resources.ts';
 import { createApiHandler, type RouteDeps } from './routes.ts';
 import { StatusError } from './status.ts';
 import { applyPatch } from './patch.ts';
+import { SYSTEM_NAMESPACES } from './bootstrap.ts';
 import { tableConvertor } from './tables.ts';
 import type { KubeObject } from './object.ts';
 
@@ -48,8 +49,7 @@ export interface RunningApiServer {
 
 export const DEFAULT_PKI_SETTINGS: PkiSettings = { nodeName: 'labs', nodeIP: '192.168.56.110', serviceIP: '10.43.0.1', clusterDomain: 'cluster.local' };
 
-/** kube-apiserver's system namespaces, made on start when missing. */
-export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+export { SYSTEM_NAMESPACES };
 
 export function ensureSystemNamespaces(registry: Registry): void {
   const namespaces = resourceFor('', 'namespaces')!;
