@@ -9,7 +9,7 @@
 // anything else is a 500 InternalError. No routing to resources here.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { authenticate, type TokenUser, type UserInfo } from './auth.ts';
@@ -71,13 +71,23 @@ export type UpgradeHandler = (req: IncomingMessage, user: UserInfo, socket: Dupl
 export interface ApiServerOptions {
   tls: { cert: string; key: string; clientCa: string };
   tokens: readonly TokenUser[];
-  listen: { host: string; port: number }[];
+  /**
+   * Where to listen. `handle`: a socket already bound elsewhere (in another network namespace:
+   * src/sys/netns-listen.ts), served as is; host and port then only name it.
+   */
+  listen: ListenAddress[];
   handler?: ApiHandler;
   upgrade?: UpgradeHandler;
   version?: VersionInfo;
   maxBodyBytes?: number;
   /** Handler failures (answered 500) are reported here. */
   log?: (line: string) => void;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  handle?: NetServer;
 }
 
 export interface ApiServer {
@@ -214,7 +224,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     );
   };
   try {
-    for (const { host, port } of opts.listen) {
+    for (const { host, port, handle } of opts.listen) {
       // Client certificates are asked for, never required: a kubeconfig with a token has none, and
       // one from another CA is a 401 (as kube-apiserver's RequestClientCert), not a TLS failure.
       const server = createServer({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.clientCa, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
@@ -228,12 +238,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       servers.push(server);
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        const listening = () => {
           server.off('error', reject);
           resolve();
-        });
+        };
+        if (handle) server.listen(handle, listening);
+        else server.listen(port, host, listening);
       });
-      addresses.push({ host, port: (server.address() as AddressInfo).port });
+      addresses.push({ host, port: handle ? port : (server.address() as AddressInfo).port });
     }
   } catch (e) {
     await close();

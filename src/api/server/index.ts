@@ -9,7 +9,7 @@ import { renderKubeconfig } from '../kubeconfig.ts';
 import { ADMIN_USER, ensurePki, type Pki, type PkiSettings } from '../pki.ts';
 import { KineStore } from '../storage/kine.ts';
 import { labVersion, type VersionInfo } from './builtin.ts';
-import { startApiServer as startHttps, type UpgradeHandler } from './http.ts';
+import { startApiServer as startHttps, type ListenAddress, type UpgradeHandler } from './http.ts';
 import { Registry, type RegistryOptions } from './registry.ts';
 import { resourceFor } from './resources.ts';
 import { createApiHandler, type RouteDeps } from './routes.ts';
@@ -19,30 +19,38 @@ import { SYSTEM_NAMESPACES } from './bootstrap.ts';
 import { tableConvertor } from './tables.ts';
 import type { KubeObject } from './object.ts';
 
-export interface StartOptions extends RouteDeps {
-  /** The kine SQLite file (k3s: server/db/state.db); made with its directory if missing. */
-  storeFile: string;
+export interface ServeOptions extends RouteDeps {
   /** k3s's server directory for the PKI: `tls/` and `token` go there. */
   pkiDir: string;
   /** What the serving certificate names (default: the lab's node labs at 192.168.56.110). */
   pkiSettings?: PkiSettings;
   /** Default: 127.0.0.1 on a free port. */
-  listen?: { host: string; port: number }[];
-  registry?: RegistryOptions;
+  listen?: ListenAddress[];
   version?: VersionInfo;
   upgrade?: UpgradeHandler;
   log?: (line: string) => void;
 }
 
-export interface RunningApiServer {
+export interface StartOptions extends ServeOptions {
+  /** The kine SQLite file (k3s: server/db/state.db); made with its directory if missing. */
+  storeFile: string;
+  registry?: RegistryOptions;
+}
+
+export interface ServingApi {
   /** https://<first address>:<port> */
   url: string;
   addresses: { host: string; port: number }[];
-  registry: Registry;
-  store: KineStore;
   pki: Pki;
   /** k3s.yaml for this server: the admin's client certificate, or the token. */
   kubeconfig(auth?: 'certificate' | 'token'): string;
+  /** Stops listening (open watches end). */
+  close(): Promise<void>;
+}
+
+export interface RunningApiServer extends ServingApi {
+  registry: Registry;
+  store: KineStore;
   /** Stops listening (open watches end) and closes the store. */
   close(): Promise<void>;
 }
@@ -64,38 +72,48 @@ export function ensureSystemNamespaces(registry: Registry): void {
 
 const hostPort = (a: { host: string; port: number }) => (a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`);
 
-export async function startApiServer(opts: StartOptions): Promise<RunningApiServer> {
+/** The HTTPS front over a registry someone else owns (the lab's server process: src/controllers). */
+export async function serveApi(registry: Registry, opts: ServeOptions): Promise<ServingApi> {
   const pki = await ensurePki({ tlsDir: path.join(opts.pkiDir, 'tls'), tokenFile: path.join(opts.pkiDir, 'token') }, opts.pkiSettings ?? DEFAULT_PKI_SETTINGS);
+  const version = opts.version ?? labVersion();
+  const listen = opts.listen ?? [{ host: '127.0.0.1', port: 0 }];
+  let serverAddress = '';
+  const handler = createApiHandler(registry, { applyPatch: opts.applyPatch ?? ((kind, original, body, contentType) => applyPatch(kind, original, body, contentType) as KubeObject), toTable: opts.toTable ?? tableConvertor, gitVersion: version.gitVersion, get serverAddress() { return serverAddress; } });
+  const https = await startHttps({
+    tls: { cert: pki.servingCert, key: pki.servingKey, clientCa: pki.clientCaCert },
+    tokens: [{ token: pki.token, user: ADMIN_USER }],
+    listen,
+    handler,
+    upgrade: opts.upgrade,
+    version,
+    log: opts.log,
+  });
+  serverAddress = hostPort(https.addresses[0]!);
+  const url = `https://${serverAddress}`;
+  return {
+    url,
+    addresses: https.addresses,
+    pki,
+    kubeconfig: (auth = 'certificate') =>
+      renderKubeconfig(auth === 'token' ? { server: url, certificateAuthority: pki.serverCaCert, token: pki.token } : { server: url, certificateAuthority: pki.serverCaCert, clientCertificate: pki.adminCert, clientKey: pki.adminKey }),
+    close: () => https.close(),
+  };
+}
+
+/** A store, a registry and the HTTPS front in one call (tests, tools). */
+export async function startApiServer(opts: StartOptions): Promise<RunningApiServer> {
   mkdirSync(path.dirname(opts.storeFile), { recursive: true });
   const store = new KineStore(opts.storeFile);
   try {
     const registry = new Registry(store, opts.registry);
     ensureSystemNamespaces(registry);
-    const version = opts.version ?? labVersion();
-    const listen = opts.listen ?? [{ host: '127.0.0.1', port: 0 }];
-    let serverAddress = '';
-    const handler = createApiHandler(registry, { applyPatch: opts.applyPatch ?? ((kind, original, body, contentType) => applyPatch(kind, original, body, contentType) as KubeObject), toTable: opts.toTable ?? tableConvertor, gitVersion: version.gitVersion, get serverAddress() { return serverAddress; } });
-    const https = await startHttps({
-      tls: { cert: pki.servingCert, key: pki.servingKey, clientCa: pki.clientCaCert },
-      tokens: [{ token: pki.token, user: ADMIN_USER }],
-      listen,
-      handler,
-      upgrade: opts.upgrade,
-      version,
-      log: opts.log,
-    });
-    serverAddress = hostPort(https.addresses[0]!);
-    const url = `https://${serverAddress}`;
+    const serving = await serveApi(registry, opts);
     return {
-      url,
-      addresses: https.addresses,
+      ...serving,
       registry,
       store,
-      pki,
-      kubeconfig: (auth = 'certificate') =>
-        renderKubeconfig(auth === 'token' ? { server: url, certificateAuthority: pki.serverCaCert, token: pki.token } : { server: url, certificateAuthority: pki.serverCaCert, clientCertificate: pki.adminCert, clientKey: pki.adminKey }),
       close: async () => {
-        await https.close();
+        await serving.close();
         store.close();
       },
     };
