@@ -166,3 +166,51 @@ export async function spawnDetached(
     closeSync(log);
   }
 }
+
+export interface ExecChild extends StreamChild {
+  /** The command's stdin, when asked for (else it reads /dev/null). */
+  stdin: Writable | null;
+}
+
+/**
+ * Runs a command with its stdin, stdout and stderr as streams (the kubelet's exec for `kubectl
+ * exec`: `runc exec <id> <cmd>`), in exactly the environment `env`. Like spawnStream, but stdin
+ * can be piped.
+ */
+export function spawnExec(argv: string[], opts: { stdin: boolean; env: Record<string, string> }): ExecChild {
+  const [file, ...args] = checkArgv(argv);
+  spawnCounter.count++;
+  const child: ChildProcess = spawn(file, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: opts.env });
+  let done = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('close', (code, signal) => {
+      done = true;
+      resolve({ code, signal });
+    });
+    child.once('exit', () => (done = true));
+    child.once('error', (e) => {
+      done = true;
+      child.stderr?.emit('data', Buffer.from(`${file}: ${e.message}\n`));
+      resolve({ code: 127, signal: null });
+    });
+  });
+  const pid = child.pid ?? -1;
+  // A client that goes away mid-write must not crash the process with EPIPE.
+  child.stdin?.on('error', () => {});
+  return {
+    pid,
+    argv: [file, ...args],
+    stdin: child.stdin ?? null,
+    stdout: child.stdout!,
+    stderr: child.stderr!,
+    exited,
+    stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (done || pid < 0) return;
+      try {
+        process.kill(pid, signal);
+      } catch {
+        /* already gone */
+      }
+    },
+  };
+}
