@@ -21,9 +21,10 @@ import type { InstancePaths } from '../node/instance.ts';
 import type { LabNode } from '../node/node.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { pidExists, signalProcess } from '../sys/proc.ts';
+import { SerialQueue } from '../util/serial-queue.ts';
 import { setLongTimeout, type LongTimer } from '../util/timers.ts';
 import { builtImages } from './images.ts';
-import { podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext } from './kubelet.ts';
+import { podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext, type PodToRemove } from './kubelet.ts';
 import { backOffEventMessage, backOffWaitingMessage, planPodWork, remainingGrace } from './kubelet-plan.ts';
 import { adoptStatuses, toInternalConfigMap, toInternalPod, type ApiConfigMap, type ApiPod, type LiveContainer } from './pod-convert.ts';
 import { apiPodStatus, sameStatus } from './pod-status.ts';
@@ -95,6 +96,13 @@ export class KubeletController {
   private imageIDs = new Map<string, string>();
   private readonly log: (line: string) => void;
   private readonly ctx: KubeletContext;
+  /**
+   * The node's network (host-local's address files, CNI results, namespaces) is one resource:
+   * syncs that touch it (a batch of new pods, a sandbox made again) and removals take turns.
+   * (host-local itself holds a lock on its directory for the same reason.)
+   */
+  private readonly network = new SerialQueue();
+  private removals: { pod: PodToRemove; resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   constructor(private readonly opts: KubeletControllerOptions) {
     this.log = opts.log ?? (() => {});
@@ -273,7 +281,7 @@ export class KubeletController {
     return this.withPod(recs, `sync of ${recs.length} pod(s)`, async () => {
       const live = recs.filter((r) => !r.removed && !r.terminating);
       try {
-        await syncPods(this.ctx, live.map((r) => r.pod), { complete: false });
+        await this.network.run(() => syncPods(this.ctx, live.map((r) => r.pod), { complete: false }));
       } catch (e) {
         this.log(`kubelet: sync of ${live.map((r) => r.key).join(', ')} failed: ${(e as Error).message}; again in ${RETRY_MS} ms`);
         for (const r of live) {
@@ -437,7 +445,7 @@ export class KubeletController {
       try {
         for (const st of rec.pod.status.containerStatuses) if (st.containerID) await rotateContainerLog(this.opts.paths, rec.pod.metadata.name, st.name);
         for (const st of rec.pod.status.containerStatuses) this.stopProbes(rec, st.name);
-        await syncPods(this.ctx, [rec.pod], { complete: false });
+        await this.network.run(() => syncPods(this.ctx, [rec.pod], { complete: false }));
         this.afterSync(rec);
       } finally {
         rec.pending.delete('sandbox');
@@ -584,22 +592,35 @@ export class KubeletController {
     rec.timers.clear();
     this.stopProbes(rec);
     void this.withPod([rec], `deletion of ${rec.key}`, async () => {
-      const pod = rec.pod;
-      const grace = remainingGrace(rec.api.metadata, Date.now());
-      for (const st of pod.status.containerStatuses) if (st.pid && st.state.running) this.event(rec, 'Normal', 'Killing', `Stopping container ${st.name}`);
-      await removeContainersOf(this.opts.paths, [{ name: pod.metadata.name, grace }]);
-      rec.removed = true;
-      await removePods({ paths: this.opts.paths }, [podToRemove(pod)], { graceSeconds: 0 });
-      await rec.statusChain;
       try {
-        await this.opts.client.delete(PODS, pod.metadata.namespace, pod.metadata.name, { gracePeriodSeconds: 0, preconditions: { uid: rec.uid } });
+        await this.stopAndDelete(rec);
       } catch (e) {
-        // Gone already, or a new pod of the same name (the uid precondition): nothing of ours left.
-        const code = (e as { status?: { code?: number } }).status?.code;
-        if (code !== 404 && code !== 409) throw e;
+        // Tried again, as the pod worker retries a termination that failed.
+        this.log(`kubelet: deletion of ${rec.key} failed: ${(e as Error).message}; again in ${RETRY_MS} ms`);
+        rec.terminating = false;
+        rec.removed = false;
+        const t = setLongTimeout(() => this.markDirty(rec.key), RETRY_MS, { unref: true });
+        rec.timers.add(t);
       }
-      if (this.records.get(rec.key) === rec) this.records.delete(rec.key);
     });
+  }
+
+  private async stopAndDelete(rec: PodRecord): Promise<void> {
+    const pod = rec.pod;
+    const grace = remainingGrace(rec.api.metadata, Date.now());
+    for (const st of pod.status.containerStatuses) if (st.pid && st.state.running) this.event(rec, 'Normal', 'Killing', `Stopping container ${st.name}`);
+    await removeContainersOf(this.opts.paths, [{ name: pod.metadata.name, grace }]);
+    rec.removed = true;
+    await this.removeNetwork(podToRemove(pod));
+    await rec.statusChain;
+    try {
+      await this.opts.client.delete(PODS, pod.metadata.namespace, pod.metadata.name, { gracePeriodSeconds: 0, preconditions: { uid: rec.uid } });
+    } catch (e) {
+      // Gone already, or a new pod of the same name (the uid precondition): nothing of ours left.
+      const code = (e as { status?: { code?: number } }).status?.code;
+      if (code !== 404 && code !== 409) throw e;
+    }
+    if (this.records.get(rec.key) === rec) this.records.delete(rec.key);
   }
 
   /** The pod is gone from the API (force-deleted, or replaced): everything of it goes at once. */
@@ -609,8 +630,29 @@ export class KubeletController {
     rec.removed = true;
     for (const t of rec.timers) t.clear();
     this.stopProbes(rec);
-    return this.withPod([rec], `removal of ${rec.key}`, async () => {
-      await removePods({ paths: this.opts.paths }, [podToRemove(rec.pod)], { graceSeconds: 0 });
+    return this.withPod([rec], `removal of ${rec.key}`, () => this.removeNetwork(podToRemove(rec.pod)));
+  }
+
+  /**
+   * Removes a pod's (stopped) containers, network, address and files, with every other pod whose
+   * removal is waiting for the network at that moment: one CNI DEL batch for pods that finished
+   * terminating together (a scale-down).
+   */
+  private removeNetwork(pod: PodToRemove): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.removals.push({ pod, resolve, reject });
+      if (this.removals.length > 1) return; // a removal is queued already: this pod joins it
+      void this.network
+        .run(async () => {
+          const batch = this.removals.splice(0);
+          try {
+            await removePods({ paths: this.opts.paths }, batch.map((b) => b.pod), { graceSeconds: 0 });
+            for (const b of batch) b.resolve();
+          } catch (e) {
+            for (const b of batch) b.reject(e);
+          }
+        })
+        .catch(() => {});
     });
   }
 
