@@ -24,6 +24,8 @@ import { pidExists, signalProcess } from '../sys/proc.ts';
 import { SerialQueue } from '../util/serial-queue.ts';
 import { setLongTimeout, type LongTimer } from '../util/timers.ts';
 import { builtImages } from './images.ts';
+import { NodeAgent } from './node-agent.ts';
+import type { NodeInput } from './node-status.ts';
 import { podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext, type PodToRemove } from './kubelet.ts';
 import { backOffEventMessage, backOffWaitingMessage, planPodWork, remainingGrace } from './kubelet-plan.ts';
 import { adoptStatuses, toInternalConfigMap, toInternalPod, type ApiConfigMap, type ApiPod, type LiveContainer } from './pod-convert.ts';
@@ -76,6 +78,12 @@ export interface KubeletControllerOptions {
   config: ClusterConfig;
   log?: (line: string) => void;
   pollMs?: number;
+  /**
+   * The node's registration and heartbeat (Node object, Lease in kube-node-lease): the kubelet's
+   * own in a real cluster. Given, the controller runs a NodeAgent; left out when the process
+   * runs one already (ControlPlane does for the server node).
+   */
+  heartbeat?: NodeInput;
 }
 
 export class KubeletController {
@@ -94,6 +102,7 @@ export class KubeletController {
   private poll: NodeJS.Timeout | null = null;
   private polls = 0;
   private imageIDs = new Map<string, string>();
+  private nodeAgent: NodeAgent | null = null;
   private readonly log: (line: string) => void;
   private readonly ctx: KubeletContext;
   /**
@@ -128,6 +137,10 @@ export class KubeletController {
 
   /** Waits for the informers, adopts what runs, removes orphans, syncs every pod; then follows changes. */
   async start(): Promise<void> {
+    if (this.opts.heartbeat) {
+      this.nodeAgent = new NodeAgent(this.opts.client, this.opts.heartbeat, { log: this.log });
+      await this.nodeAgent.start();
+    }
     this.opts.factory.start();
     await Promise.all([this.pods.waitForSync(), this.configMapInformer.waitForSync()]);
     for (const cm of this.configMapInformer.list()) this.configMaps.set(objectKey(cm), toInternalConfigMap(cm));
@@ -140,6 +153,7 @@ export class KubeletController {
   /** Stops watching and probing; containers keep running (a restarted kubelet adopts them). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.nodeAgent?.stop();
     if (this.poll) clearInterval(this.poll);
     for (const w of this.workers.values()) w.stop();
     this.workers.clear();

@@ -163,3 +163,47 @@ describe('tailLines', () => {
     expect(tailLines('a\n', 0)).toBe('');
   });
 });
+
+describe('KubeletController on a registry (no containers)', () => {
+  it('holds its node\'s Lease, watches only its node\'s pods, and gives a deleted pod it never ran its final delete', async () => {
+    const { Registry } = await import('../../src/api/server/registry.ts');
+    const { KineStore } = await import('../../src/api/storage/kine.ts');
+    const { bootstrap } = await import('../../src/api/server/bootstrap.ts');
+    const { LocalClient } = await import('../../src/client/local.ts');
+    const { InformerFactory } = await import('../../src/client/controller.ts');
+    const { KubeletController } = await import('../../src/kubelet/kubelet-controller.ts');
+    const { describeNode } = await import('../../src/node/node.ts');
+    const { defaultClusterConfig } = await import('../../src/api/load.ts');
+    const { until } = await import('./until.ts');
+    const registry = new Registry(new KineStore(':memory:'));
+    bootstrap(registry, { clusterIP: '10.43.0.1', endpointIP: '192.168.56.110', port: 6443 });
+    const client = new LocalClient(registry);
+    const factory = new InformerFactory((r, sel) => client.listWatch(r, sel));
+    const config = defaultClusterConfig('labs');
+    const p = instancePaths(`ku${process.pid.toString(36)}`.slice(0, 16));
+    const node = describeNode(config, 'sandbox', p);
+    const host = { bootID: 'b', machineID: 'm', osImage: 'Debian', kernelVersion: '6', architecture: 'amd64', cpus: 2, memoryKi: 1 };
+    const heartbeat = { name: 'labs', nodeIP: node.nodeIP, podCIDR: '10.42.0.0/24', role: 'server' as const, host, kubeletVersion: 'v1.32.0+lab', containerRuntimeVersion: 'runc://1.1.5' };
+    const PODS = { group: '', resource: 'pods' };
+    const pod = (name: string, nodeName: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' }, spec: { nodeName, containers: [{ name: 'c', image: 'busybox' }] } });
+    // Another node's pod: never the kubelet's business.
+    await client.create(PODS, pod('elsewhere', 'labsw'));
+    // A pod bound here and deleted before this kubelet ever started it: Terminating (grace 30 s)
+    // until the kubelet, with nothing to stop, sends the final delete (grace 0, its uid).
+    await client.create(PODS, pod('gone-soon', 'labs'));
+    await client.delete(PODS, 'default', 'gone-soon');
+    expect((await client.get(PODS, 'default', 'gone-soon')).metadata.deletionTimestamp).toBeTruthy();
+    const kubelet = new KubeletController({ client, factory, node, paths: p, config, heartbeat });
+    await kubelet.start();
+    try {
+      const lease = await client.get<{ metadata: { name: string }; spec: { holderIdentity: string } } & ApiPod>({ group: 'coordination.k8s.io', resource: 'leases' }, 'kube-node-lease', 'labs');
+      expect(lease.spec.holderIdentity).toBe('labs');
+      expect(kubelet.record('default', 'elsewhere')).toBeUndefined();
+      await until('the pod gone from the API', () => client.get(PODS, 'default', 'gone-soon').then(() => false, () => true), (gone) => gone);
+      expect((await client.get<ApiPod>(PODS, 'default', 'elsewhere')).status).toMatchObject({ phase: 'Pending' });
+    } finally {
+      await kubelet.stop();
+      factory.stop();
+    }
+  });
+});
