@@ -1,0 +1,93 @@
+// The lab's server process (src/controllers/server.ts) in a sandbox: the state files applied
+// through the API into the kine store, the API served on 127.0.0.1 in this machine's namespace
+// and on 192.168.56.110:6443 inside the node's namespace, and real kubectl reading it from here
+// and from the laptop's namespace. A bad edit is refused whole while the last good state stays.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { down } from '../../src/controllers/lab.ts';
+import { LabServer, storeFile } from '../../src/controllers/server.ts';
+import { cmd, editableState, inNetns, instanceName, isRoot, ROOT, until, type EditableState } from './helpers.ts';
+
+const instance = instanceName('srv');
+
+describe.skipIf(!isRoot)('the server process: API at the centre', () => {
+  let server: LabServer;
+  let state: EditableState;
+  let dir: string;
+  let kubeconfig: string;
+  let nodeKubeconfig: string;
+  const logs: string[] = [];
+
+  const kubectl = (args: string[]) => cmd(['kubectl', '--kubeconfig', kubeconfig, ...args]);
+  const kubectlOk = async (args: string[]) => {
+    const r = await kubectl(args);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  beforeAll(async () => {
+    state = await editableState('srv');
+    dir = await mkdtemp(path.join(tmpdir(), 'pplt-srv-kc-'));
+    server = new LabServer({ instance, statePath: state.state, configPath: path.join(ROOT, 'lab/config.yaml'), mode: 'sandbox', log: (l) => logs.push(l) });
+    await server.start();
+    kubeconfig = path.join(dir, 'local.yaml');
+    await writeFile(kubeconfig, server.api!.kubeconfig(), { mode: 0o600 });
+    // The same credentials, addressed as a learner's laptop does: the node's IP on 6443.
+    nodeKubeconfig = path.join(dir, 'node.yaml');
+    await writeFile(nodeKubeconfig, server.api!.kubeconfig().replace(/server: https:\/\/[^\s]+/, 'server: https://192.168.56.110:6443'), { mode: 0o600 });
+  }, 120_000);
+
+  afterAll(async () => {
+    await server?.stop().catch(() => {});
+    await down({ instance });
+    await state?.remove();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  }, 120_000);
+
+  it('registers the node, Ready from its heartbeat, with the node IP', async () => {
+    const out = await kubectlOk(['get', 'nodes', '-o', 'wide', '--no-headers']);
+    const [name, status, roles, , , ip] = out.trim().split(/\s+/);
+    expect(name).toBe(server.node!.name);
+    expect(status).toBe('Ready');
+    expect(roles).toBe('control-plane,master');
+    expect(ip).toBe('192.168.56.110');
+  });
+
+  it('applies both state files: the Deployments, their Services and the system add-ons', async () => {
+    const deploys = await kubectlOk(['get', 'deployments', '-A', '-o', 'custom-columns=NS:.metadata.namespace,NAME:.metadata.name,REPLICAS:.spec.replicas', '--no-headers']);
+    const rows = deploys.trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    expect(rows).toEqual(expect.arrayContaining(['default app1 1', 'default app2 3', 'default app3 1', 'kube-system coredns 1', 'kube-system ingress-nginx-controller 1']));
+    // The ReplicaSet controller made the pods and the scheduler bound them to the node.
+    await until('the 5 app pods bound to the node', async () => {
+      const pods = JSON.parse(await kubectlOk(['get', 'pods', '-o', 'json'])) as { items: { spec: { nodeName?: string } }[] };
+      return pods.items.length === 5 && pods.items.every((p) => p.spec.nodeName === server.node!.name);
+    });
+    const svc = await kubectlOk(['get', 'svc', 'kube-dns', '-n', 'kube-system', '-o', 'jsonpath={.spec.clusterIP}']);
+    expect(svc).toBe('10.43.0.10');
+  });
+
+  it('keeps its objects in kine\'s table, named as kube-apiserver names them', async () => {
+    const r = await cmd(['sqlite3', storeFile(server.paths), "select name from kine where name like '/registry/deployments/%' and deleted = 0 order by name"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('/registry/deployments/default/app2');
+  });
+
+  it('serves the node address 192.168.56.110:6443 inside the sandbox, reached from the laptop', async () => {
+    const r = await inNetns(server.paths.hostNetns, ['kubectl', '--kubeconfig', nodeKubeconfig, 'get', 'namespaces', '-o', 'name']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toContain('namespace/kube-system');
+  });
+
+  it('refuses a bad edit whole, then applies a good one (an object that leaves the file is deleted)', async () => {
+    await writeFile(state.state, `${state.original}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: Bad_Name\nspec: {}\n`);
+    await until('the refusal', async () => logs.some((l) => l.startsWith('refused, the last good state keeps serving') && l.includes('Bad_Name')));
+    expect((await kubectlOk(['get', 'deploy', 'app3', '-o', 'name'])).trim()).toBe('deployment.apps/app3');
+    // app3 leaves the file (its Deployment, Service and ConfigMap).
+    const docs = state.original.split(/^---$/m).filter((d) => !/name: app3/.test(d));
+    await writeFile(state.state, docs.join('---'));
+    await until('app3 deleted', async () => (await kubectl(['get', 'deploy', 'app3'])).stderr.includes('NotFound'));
+    expect((await kubectlOk(['get', 'deploy', 'app2', '-o', 'name'])).trim()).toBe('deployment.apps/app2');
+  });
+});
