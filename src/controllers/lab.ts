@@ -36,6 +36,7 @@ import { schedule } from '../scheduler/scheduler.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { signalProcess } from '../sys/proc.ts';
 import { computeEndpoints, computeEndpointSlices } from './endpoints.ts';
+import { LAPTOP_HOSTS_ANNOTATION } from './laptop-hosts.ts';
 import { admitPods, planReplicaSets, rolloutInProgress, type RefusedCreate } from './replicaset.ts';
 
 export interface ClusterOptions {
@@ -57,8 +58,7 @@ export interface ReconcileResult {
   proxy?: SyncResult;
 }
 
-/** Annotation on an Ingress naming extra hosts the laptop maps to the node (e.g. app3.com). */
-export const LAPTOP_HOSTS_ANNOTATION = 'lab/laptop-hosts';
+export { LAPTOP_HOSTS_ANNOTATION };
 
 /**
  * The sandbox laptop's /etc/hosts line: every exact Ingress host, plus the names an Ingress lists

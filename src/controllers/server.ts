@@ -31,6 +31,7 @@ import { hostInfo } from '../sys/host.ts';
 import { listenInNetns } from '../sys/netns-listen.ts';
 import { ControlPlane } from './control-plane.ts';
 import { laptopHostsLines } from './lab.ts';
+import { LaptopHosts } from './laptop-hosts.ts';
 import type { ApplyOutcome, Manifest } from './manifests.ts';
 
 export interface LabServerOptions {
@@ -92,6 +93,7 @@ export class LabServer {
   config: ClusterConfig | null = null;
   private proxy: KubeProxy | null = null;
   private dns: DnsController | null = null;
+  private laptop: LaptopHosts | null = null;
   private roles: AgentRole[] = [];
   private watchers: FSWatcher[] = [];
   private applying: Promise<void> = Promise.resolve();
@@ -159,6 +161,7 @@ export class LabServer {
     const syncer = new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
     this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log });
     this.dns = new DnsController(cp.factory, this.paths.stateDir, config, this.log);
+    if (mode === 'sandbox') this.laptop = new LaptopHosts(cp.factory, this.paths, node.nodeIP, this.log);
     const ctx: ServerContext = { controlPlane: cp, node, paths: this.paths, config, log: this.log };
     this.roles = this.extraRoles.map((f) => f(ctx));
     cp.factory.start();
@@ -230,6 +233,7 @@ export class LabServer {
     for (const r of this.roles.splice(0).reverse()) await r.stop();
     await this.proxy?.stop();
     await this.dns?.stop();
+    await this.laptop?.stop();
     await this.api?.close();
     await this.controlPlane?.stop();
   }

@@ -2,7 +2,7 @@
 // through the API into the kine store, the API served on 127.0.0.1 in this machine's namespace
 // and on 192.168.56.110:6443 inside the node's namespace, and real kubectl reading it from here
 // and from the laptop's namespace. A bad edit is refused whole while the last good state stays.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,6 +78,18 @@ describe.skipIf(!isRoot)('the server process: API at the centre', () => {
     const r = await inNetns(server.paths.hostNetns, ['kubectl', '--kubeconfig', nodeKubeconfig, 'get', 'namespaces', '-o', 'name']);
     expect(r.stderr).toBe('');
     expect(r.stdout.split('\n')).toContain('namespace/kube-system');
+  });
+
+  it('maps every Ingress host to the node on the laptop, also one applied with kubectl', async () => {
+    const hosts = () => readFile(path.join(server.paths.netnsEtc(server.paths.hostNetns), 'hosts'), 'utf8');
+    await until('the state file\'s hosts', async () => /^192\.168\.56\.110\tapp1\.com app2\.com/m.test(await hosts()));
+    const ing = { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: 'app4' }, spec: { rules: [{ host: 'app4.example', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'app1', port: { number: 80 } } } }] } }] } };
+    const file = path.join(dir, 'app4.json');
+    await writeFile(file, JSON.stringify(ing));
+    await kubectlOk(['apply', '-f', file]);
+    await until('app4.example on the laptop', async () => (await hosts()).includes('app4.example'));
+    await kubectlOk(['delete', '-f', file]);
+    await until('app4.example gone', async () => !(await hosts()).includes('app4.example'));
   });
 
   it('refuses a bad edit whole, then applies a good one (an object that leaves the file is deleted)', async () => {
