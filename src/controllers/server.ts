@@ -30,8 +30,7 @@ import { runtimeVersion } from '../kubelet/runc.ts';
 import { hostInfo } from '../sys/host.ts';
 import { listenInNetns } from '../sys/netns-listen.ts';
 import { ControlPlane } from './control-plane.ts';
-import { laptopHostsLines } from './lab.ts';
-import { LaptopHosts } from './laptop-hosts.ts';
+import { LaptopHosts, laptopHostsLines } from './laptop-hosts.ts';
 import type { ApplyOutcome, Manifest } from './manifests.ts';
 
 export interface LabServerOptions {
@@ -66,6 +65,9 @@ export interface ServerContext {
 /** The addon name of each state file, as k3s names an addon after its manifest file. */
 export const CLUSTER_ADDON = 'cluster';
 export const SYSTEM_ADDON = 'system';
+
+/** Where k3s writes the admin's kubeconfig (host mode only: the VM is the node). */
+export const K3S_KUBECONFIG = '/etc/rancher/k3s/k3s.yaml';
 
 /** The file the server records its machine-side API port in (`lab kubeconfig`, clients). */
 export function apiPortFile(paths: InstancePaths): string {
@@ -183,6 +185,11 @@ export class LabServer {
     const listen = node.mode === 'host' ? [{ host: '127.0.0.1', port: KUBE_API_PORT }, ...inNode] : [local, ...inNode];
     const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, log: this.log });
     await writeFile(apiPortFile(this.paths), `${api.addresses[0]!.port}\n`);
+    // As k3s writes its admin kubeconfig for the machine's own kubectl (host mode: the VM).
+    if (node.mode === 'host') {
+      await mkdir(path.dirname(K3S_KUBECONFIG), { recursive: true });
+      await writeFile(K3S_KUBECONFIG, api.kubeconfig(), { mode: 0o600 });
+    }
     return api;
   }
 

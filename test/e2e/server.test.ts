@@ -80,6 +80,14 @@ describe.skipIf(!isRoot)('the server process: API at the centre', () => {
     expect(r.stdout.split('\n')).toContain('namespace/kube-system');
   });
 
+  it('kube-proxy syncs the Services it watches into the node\'s nat table', async () => {
+    await until('the kubernetes Service in KUBE-SERVICES', async () => {
+      const r = await inNetns(server.paths.nodeNetns, ['iptables-save', '-t', 'nat']);
+      return /-A KUBE-SERVICES -d 10\.43\.0\.1\/32 -p tcp -m comment --comment "default\/kubernetes:https cluster IP"/.test(r.stdout);
+    });
+    expect(logs.filter((l) => l.startsWith('kube-proxy'))).toEqual([]);
+  });
+
   it('maps every Ingress host to the node on the laptop, also one applied with kubectl', async () => {
     const hosts = () => readFile(path.join(server.paths.netnsEtc(server.paths.hostNetns), 'hosts'), 'utf8');
     await until('the state file\'s hosts', async () => /^192\.168\.56\.110\tapp1\.com app2\.com/m.test(await hosts()));

@@ -14,6 +14,7 @@ import type * as Images from './images.ts';
 import type * as Kill from './kill.ts';
 import type * as Kubeconfig from './kubeconfig.ts';
 import type * as Proxy from './proxy.ts';
+import type * as Server from './server.ts';
 import type * as Tcpdump from './tcpdump.ts';
 import type * as Trace from './trace.ts';
 import type * as Up from './up.ts';
@@ -34,6 +35,15 @@ export const commands: CommandModule<object, never>[] = [
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'stay in the foreground: watch the state files, restart crashed containers, run probes' })
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM; the default where scripts/provision.sh wrote /etc/packet-path-lab/host-mode); sandbox: a namespace stands in for it (the default elsewhere)' }) as Argv,
     handler: async (a) => (await import('./up.ts')).upHandler(a),
+  }),
+  command<Server.Args>({
+    command: 'server',
+    describe: 'run the instance\'s server in the foreground: API server, controllers, scheduler, this node\'s kubelet and kube-proxy (as `k3s server`; issue 13, not yet what `lab up` runs)',
+    builder: (y) =>
+      common(y)
+        .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'as for `lab up`' })
+        .option('port', { type: 'number', describe: 'the API\'s port on 127.0.0.1 in this machine\'s namespace (default: a free one, recorded in the instance\'s server directory)' }) as Argv,
+    handler: async (a) => (await import('./server.ts')).serverHandler(a),
   }),
   command<Down.Args>({
     command: 'down',
