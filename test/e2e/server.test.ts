@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down } from '../../src/controllers/lab.ts';
 import { LabServer, storeFile } from '../../src/controllers/server.ts';
-import { cmd, editableState, inNetns, instanceName, isRoot, ROOT, until, type EditableState } from './helpers.ts';
+import { cmd, editableState, inNetns, instanceName, isRoot, lab, ROOT, until, type EditableState } from './helpers.ts';
 
 const instance = instanceName('srv');
 
@@ -72,6 +72,14 @@ describe.skipIf(!isRoot)('the server process: API at the centre', () => {
     const r = await cmd(['sqlite3', storeFile(server.paths), "select name from kine where name like '/registry/deployments/%' and deleted = 0 order by name"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('/registry/deployments/default/app2');
+  });
+
+  it('lab get prints the API server\'s Table rows, read from the store when no server holds the instance', async () => {
+    const r = await lab(['get', 'deploy', '--name', instance, '-l', 'app=app2']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')[0]!.split(/\s{3,}/)).toEqual(['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE']);
+    expect(r.stdout).toMatch(/^app2\s+\d\/3\s+3\s+\d\s+\d+s$/m);
+    expect((await lab(['get', 'nodes', '--name', instance, '-o', 'name'])).stdout).toBe(`node/${server.node!.name}\n`);
   });
 
   it('serves the node address 192.168.56.110:6443 inside the sandbox, reached from the laptop', async () => {

@@ -59,7 +59,8 @@ export const commands: CommandModule<object, never>[] = [
       common(y)
         .positional('resource', { type: 'string', demandOption: true })
         .positional('names', { type: 'string', array: true, describe: 'only these objects' })
-        .option('output', { alias: 'o', type: 'string', choices: ['wide', 'json', 'yaml'] })
+        .option('output', { alias: 'o', type: 'string', choices: ['wide', 'json', 'yaml', 'name'] })
+        .option('selector', { alias: 'l', type: 'string', describe: 'label selector (instances run by `lab server`)' })
         .option('all-namespaces', { alias: 'A', type: 'boolean', default: false })
         .option('namespace', { alias: 'n', type: 'string', default: 'default' })
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'pods: print a line whenever one changes' }) as Argv,
