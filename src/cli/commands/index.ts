@@ -33,6 +33,8 @@ export const commands: CommandModule<object, never>[] = [
     builder: (y) =>
       common(y)
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'stay in the foreground: watch the state files, restart crashed containers, run probes' })
+        .option('api', { type: 'boolean', default: false, describe: 'run the instance the API way: its server (`lab server`) as a daemon, then wait until the cluster has converged (issue 13; becomes the default)' })
+        .option('timeout', { type: 'number', describe: 'with --api: seconds to wait for the cluster to converge (default 120)' })
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM; the default where scripts/provision.sh wrote /etc/packet-path-lab/host-mode); sandbox: a namespace stands in for it (the default elsewhere)' }) as Argv,
     handler: async (a) => (await import('./up.ts')).upHandler(a),
   }),
