@@ -4,17 +4,14 @@
 // the rows come from the API server's own Table printers (src/api/server/tables.ts), so the
 // columns are those `kubectl get` prints.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { Registry } from '../api/server/registry.ts';
 import { listObjects, type KubeList } from '../api/server/registry-list.ts';
 import { resolveResourceName, RESOURCES, type ResourceInfo } from '../api/server/resources.ts';
 import { toTable, type Table } from '../api/server/tables.ts';
 import { KineStore } from '../api/storage/kine.ts';
-import { HttpsClient } from '../client/https.ts';
-import { apiPortFile, storeFile } from '../controllers/server.ts';
+import { storeFile } from '../controllers/server.ts';
 import type { InstancePaths } from '../node/instance.ts';
-import { readHolder } from './lock.ts';
+import { serverClient } from './api-client.ts';
 
 /** True when the instance is run the API's way (it has a store). */
 export function hasApiStore(paths: InstancePaths): boolean {
@@ -43,12 +40,8 @@ type Lister = (r: ResourceInfo, namespace: string | undefined, labelSelector?: s
 
 /** Over HTTPS when the server holds the instance; else straight from the store file. */
 async function lister(instance: string, paths: InstancePaths): Promise<{ list: Lister; close(): void }> {
-  const holder = readHolder(instance);
-  const port = Number((await readFile(apiPortFile(paths), 'utf8').catch(() => '')).trim());
-  if (holder?.command === 'server' && port > 0) {
-    const tls = paths.tlsDir;
-    const [ca, cert, key] = await Promise.all(['server-ca.crt', 'client-admin.crt', 'client-admin.key'].map((f) => readFile(path.join(tls, f), 'utf8')));
-    const client = new HttpsClient({ server: `https://127.0.0.1:${port}`, ca: ca!, cert, key });
+  const client = await serverClient(instance, paths);
+  if (client) {
     return {
       list: async (r, namespace, labelSelector) => {
         const l = await client.list({ group: r.group, resource: r.plural }, { namespace, labelSelector });

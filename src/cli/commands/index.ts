@@ -170,7 +170,8 @@ export const commands: CommandModule<object, never>[] = [
         .positional('pod', { type: 'string', demandOption: true })
         .option('container', { alias: 'c', type: 'string' })
         .option('namespace', { alias: 'n', type: 'string', default: 'default' })
-        .option('signal', { type: 'string', default: 'KILL', describe: 'KILL, TERM, HUP, ... (PID 1 of a container only receives signals it handles, and KILL)' }) as Argv,
+        .option('signal', { type: 'string', default: 'KILL', describe: 'KILL, TERM, HUP, ... (PID 1 of a container only receives signals it handles, and KILL)' })
+        .option('trace', { type: 'boolean', default: false, describe: 'print the control-plane hops of the crash as they happen, with times and resourceVersions (an instance run by its server)' }) as Argv,
     handler: async (a) => (await import('./kill.ts')).killHandler(a),
   }),
   command<Proxy.Args>({

@@ -7,10 +7,10 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_ROOT } from '../../api/system.ts';
 import { waitConverged } from '../../client/converge.ts';
-import { HttpsClient } from '../../client/https.ts';
 import { apiPortFile } from '../../controllers/server.ts';
 import { instancePaths, type InstancePaths } from '../../node/instance.ts';
 import { spawnDetached } from '../../sys/stream.ts';
+import { serverClient } from '../api-client.ts';
 import { apiGet } from '../api-get.ts';
 import { labHint, log, type Common } from '../common.ts';
 import { readHolder } from '../lock.ts';
@@ -50,12 +50,6 @@ async function startServer(a: Args, paths: InstancePaths): Promise<void> {
   }
 }
 
-async function adminClient(paths: InstancePaths): Promise<HttpsClient> {
-  const port = Number((await readFile(apiPortFile(paths), 'utf8')).trim());
-  const [ca, cert, key] = await Promise.all(['server-ca.crt', 'client-admin.crt', 'client-admin.key'].map((f) => readFile(path.join(paths.tlsDir, f), 'utf8')));
-  return new HttpsClient({ server: `https://127.0.0.1:${port}`, ca: ca!, cert, key });
-}
-
 export async function upWithServer(a: Args): Promise<void> {
   preflight({ needRoot: true });
   const t0 = Date.now();
@@ -65,7 +59,8 @@ export async function upWithServer(a: Args): Promise<void> {
   else if (holder) throw new Error(`instance ${a.name} is held by \`lab ${holder.command}\` (pid ${holder.pid}), the controller without an API server: '${labHint(a.name, 'down')}' first`);
   else await startServer(a, paths);
 
-  const client = await adminClient(paths);
+  const client = await serverClient(a.name, paths);
+  if (!client) throw new Error(`the server of instance ${a.name} stopped:\n${await logTail(paths)}`);
   try {
     let last = '';
     const c = await waitConverged(client, {
