@@ -9,13 +9,12 @@ import { listObjects, type KubeList } from '../api/server/registry-list.ts';
 import { resolveResourceName, RESOURCES, type ResourceInfo } from '../api/server/resources.ts';
 import { toTable, type Table } from '../api/server/tables.ts';
 import { KineStore } from '../api/storage/kine.ts';
-import { storeFile } from '../controllers/server.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import { serverClient } from './api-client.ts';
 
 /** True when the instance is run the API's way (it has a store). */
 export function hasApiStore(paths: InstancePaths): boolean {
-  return existsSync(storeFile(paths));
+  return existsSync(paths.storeFile);
 }
 
 export interface GetRequest {
@@ -50,7 +49,7 @@ async function lister(instance: string, paths: InstancePaths): Promise<{ list: L
       close: () => client.close(),
     };
   }
-  const store = new KineStore(storeFile(paths));
+  const store = new KineStore(paths.storeFile);
   const registry = new Registry(store);
   return { list: async (r, namespace, labelSelector) => listObjects(registry, r, namespace, { labelSelector }), close: () => store.close() };
 }

@@ -69,15 +69,6 @@ export const SYSTEM_ADDON = 'system';
 /** Where k3s writes the admin's kubeconfig (host mode only: the VM is the node). */
 export const K3S_KUBECONFIG = '/etc/rancher/k3s/k3s.yaml';
 
-/** The file the server records its machine-side API port in (`lab kubeconfig`, clients). */
-export function apiPortFile(paths: InstancePaths): string {
-  return path.join(paths.serverDir, 'api-port');
-}
-
-/** The kine file, where k3s keeps it under its server directory. */
-export function storeFile(paths: InstancePaths): string {
-  return path.join(paths.serverDir, 'db', 'state.db');
-}
 
 interface Loaded {
   desired: DesiredState;
@@ -138,9 +129,9 @@ export class LabServer {
     this.log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${this.paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
     await ensureNode(node, this.paths, { hostsLines: laptopHostsLines(desired, config) });
 
-    await mkdir(path.dirname(storeFile(this.paths)), { recursive: true });
+    await mkdir(path.dirname(this.paths.storeFile), { recursive: true });
     const cp = new ControlPlane({
-      storePath: storeFile(this.paths),
+      storePath: this.paths.storeFile,
       api: { clusterIP: nth(parseCidr(config.serviceCIDR), 1), endpointIP: node.nodeIP, port: KUBE_API_PORT },
       node: {
         name: node.name,
@@ -184,7 +175,7 @@ export class LabServer {
     // Host mode: the node is this machine; 127.0.0.1:6443 is then the local listener itself.
     const listen = node.mode === 'host' ? [{ host: '127.0.0.1', port: KUBE_API_PORT }, ...inNode] : [local, ...inNode];
     const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, log: this.log });
-    await writeFile(apiPortFile(this.paths), `${api.addresses[0]!.port}\n`);
+    await writeFile(this.paths.apiPortFile, `${api.addresses[0]!.port}\n`);
     // As k3s writes its admin kubeconfig for the machine's own kubectl (host mode: the VM).
     if (node.mode === 'host') {
       await mkdir(path.dirname(K3S_KUBECONFIG), { recursive: true });

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down } from '../../src/controllers/lab.ts';
-import { LabServer, storeFile } from '../../src/controllers/server.ts';
+import { LabServer } from '../../src/controllers/server.ts';
 import { cmd, editableState, inNetns, instanceName, isRoot, lab, ROOT, until, type EditableState } from './helpers.ts';
 
 const instance = instanceName('srv');
@@ -69,7 +69,7 @@ describe.skipIf(!isRoot)('the server process: API at the centre', () => {
   });
 
   it('keeps its objects in kine\'s table, named as kube-apiserver names them', async () => {
-    const r = await cmd(['sqlite3', storeFile(server.paths), "select name from kine where name like '/registry/deployments/%' and deleted = 0 order by name"]);
+    const r = await cmd(['sqlite3', server.paths.storeFile, "select name from kine where name like '/registry/deployments/%' and deleted = 0 order by name"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('/registry/deployments/default/app2');
   });

@@ -9,7 +9,6 @@ import { readFile } from 'node:fs/promises';
 import { KUBE_API_PORT, renderKubeconfig } from '../../api/kubeconfig.ts';
 import { parseClusterConfig } from '../../api/load.ts';
 import { ensurePki, pkiSettings } from '../../api/pki.ts';
-import { apiPortFile } from '../../controllers/server.ts';
 import { instancePaths } from '../../node/instance.ts';
 import { log, type Common } from '../common.ts';
 import { missingTools, tools } from '../preflight.ts';
@@ -22,7 +21,7 @@ export type Args = Common & { server?: string };
  * mode 192.168.56.110 exists only inside the sandbox, and from here it would leave the machine.
  */
 async function serverUrl(paths: ReturnType<typeof instancePaths>): Promise<string> {
-  const port = Number((await readFile(apiPortFile(paths), 'utf8').catch(() => '')).trim());
+  const port = Number((await readFile(paths.apiPortFile, 'utf8').catch(() => '')).trim());
   return `https://127.0.0.1:${Number.isInteger(port) && port > 0 ? port : KUBE_API_PORT}`;
 }
 

@@ -7,7 +7,6 @@ import { mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_ROOT } from '../../api/system.ts';
 import { waitConverged } from '../../client/converge.ts';
-import { apiPortFile } from '../../controllers/server.ts';
 import { instancePaths, type InstancePaths } from '../../node/instance.ts';
 import { spawnDetached } from '../../sys/stream.ts';
 import { serverClient } from '../api-client.ts';
@@ -43,7 +42,7 @@ async function startServer(a: Args, paths: InstancePaths): Promise<void> {
   log(`server of instance ${a.name} starting (pid ${pid}, log ${serverLogFile(paths)})`);
   for (;;) {
     if (exited) throw new Error(`the server stopped (${exited}):\n${await logTail(paths)}`);
-    const portWritten = await stat(apiPortFile(paths)).then((s) => s.mtimeMs >= since - 1000, () => false);
+    const portWritten = await stat(paths.apiPortFile).then((s) => s.mtimeMs >= since - 1000, () => false);
     if (portWritten && readHolder(a.name)?.pid === pid) return;
     if (Date.now() - since > SERVER_START_MS) throw new Error(`the server did not answer within ${SERVER_START_MS / 1000} s:\n${await logTail(paths)}`);
     await new Promise((r) => setTimeout(r, 100));
