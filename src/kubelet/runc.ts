@@ -325,3 +325,12 @@ function watchDir(dir: string): { next(ms: number): Promise<void>; close(): void
     close: () => watcher.close(),
   };
 }
+
+/** The runtime's name and version as a Node's status.nodeInfo.containerRuntimeVersion reports it ("runc://1.1.5"). */
+export async function runtimeVersion(): Promise<string> {
+  const { stdout } = await run(['runc', '--version']);
+  // "runc version 1.1.5\ncommit: ...\nspec: 1.0.2-dev\n..."
+  const v = /^runc version (\S+)/m.exec(stdout)?.[1];
+  if (!v) throw new Error(`runc --version: unexpected output ${JSON.stringify(stdout.split('\n')[0])}`);
+  return `runc://${v}`;
+}

@@ -82,9 +82,7 @@ export async function ensureNode(node: LabNode, paths: InstancePaths, opts: { ho
   await ipBatch(node.netns, plan.node);
   if (sandbox) {
     await ipBatch(paths.hostNetns, plan.host);
-    const etc = paths.netnsEtc(paths.hostNetns);
-    await mkdir(etc, { recursive: true });
-    await writeFileIfChanged(`${etc}/hosts`, ['127.0.0.1\tlocalhost', ...opts.hostsLines, ''].join('\n'));
+    await writeLaptopHosts(paths, opts.hostsLines);
   }
   const sysctl = await run(['sysctl', '-q', '-w', ...Object.entries(NODE_SYSCTLS).map(([k, v]) => `${k}=${v}`)], { netns: node.netns, allowFail: true });
   if (sysctl.exitCode !== 0 && /bridge-nf-call-iptables/.test(sysctl.stderr)) {
@@ -92,6 +90,16 @@ export async function ensureNode(node: LabNode, paths: InstancePaths, opts: { ho
   } else if (sysctl.exitCode !== 0) {
     throw new Error(`setting node sysctls failed: ${sysctl.stderr.trim()}`);
   }
+}
+
+/**
+ * The sandbox laptop's /etc/hosts (bind-mounted by `ip netns exec`): what a learner's laptop
+ * maps to the node so that `curl app2.com` reaches the ingress. Written only when it changes.
+ */
+export async function writeLaptopHosts(paths: InstancePaths, hostsLines: string[]): Promise<void> {
+  const etc = paths.netnsEtc(paths.hostNetns);
+  await mkdir(etc, { recursive: true });
+  await writeFileIfChanged(`${etc}/hosts`, ['127.0.0.1\tlocalhost', ...hostsLines, ''].join('\n'));
 }
 
 export async function teardownNode(node: LabNode, paths: InstancePaths): Promise<void> {

@@ -1,0 +1,238 @@
+// The lab's server process, as `k3s server` is one: the API server (kine store, registry, HTTPS),
+// the manifests applier (lab/cluster.yaml and the system manifests, applied on start and on every
+// change), the controller-manager's controllers and the scheduler (ControlPlane), and this node's
+// agent: the kubelet, kube-proxy, and the cluster add-ons' controllers (DNS records, ingress).
+// Every role talks only to the API; this file only builds them and hands each its client.
+//
+// Listeners (docs/architecture.md, "The server process"): 127.0.0.1:<port> in the machine's
+// namespace (what `lab kubeconfig` names for this machine), and in the node's namespace
+// <node IP>:6443 and 127.0.0.1:6443, the addresses a k3s server listens on. In sandbox mode the
+// node's sockets are bound inside its namespace by a short-lived child and handed back
+// (src/sys/netns-listen.ts), so this process serves them with no route between the namespaces.
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { KUBE_API_PORT } from '../api/kubeconfig.ts';
+import { loadDesiredState, parseClusterConfig, ValidationError } from '../api/load.ts';
+import { pkiSettings } from '../api/pki.ts';
+import { serveApi, type ServingApi } from '../api/server/index.ts';
+import { loadSystemManifests, SYSTEM_MANIFESTS } from '../api/system.ts';
+import type { ClusterConfig, DesiredState } from '../api/types.ts';
+import { formatCidr, nth, parseCidr } from '../util/cidr.ts';
+import { DnsController } from '../dns/dns-controller.ts';
+import { instancePaths, type InstancePaths } from '../node/instance.ts';
+import { chooseMode } from '../node/mode.ts';
+import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
+import { ensureNode } from '../node/setup.ts';
+import { KubeProxy } from '../proxy/proxy-controller.ts';
+import { ProxySyncer } from '../proxy/index.ts';
+import { runtimeVersion } from '../kubelet/runc.ts';
+import { hostInfo } from '../sys/host.ts';
+import { listenInNetns } from '../sys/netns-listen.ts';
+import { ControlPlane } from './control-plane.ts';
+import { LaptopHosts, laptopHostsLines } from './laptop-hosts.ts';
+import type { ApplyOutcome, Manifest } from './manifests.ts';
+
+export interface LabServerOptions {
+  instance: string;
+  statePath: string;
+  configPath: string;
+  mode?: NodeMode;
+  /** The port on 127.0.0.1 in the machine's namespace; 0 picks a free one (recorded in the server directory). */
+  localPort?: number;
+  log?: (line: string) => void;
+  /** The add-ons' version string in the Node's status. */
+  kubeletVersion?: string;
+}
+
+/** The roles that join the server from other modules (the kubelet, the ingress controller). */
+export interface AgentRole {
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
+export type RoleFactory = (ctx: ServerContext) => AgentRole;
+
+/** What a role needs to be built: the API (through the control plane's client) and where it runs. */
+export interface ServerContext {
+  controlPlane: ControlPlane;
+  node: LabNode;
+  paths: InstancePaths;
+  config: ClusterConfig;
+  log: (line: string) => void;
+}
+
+/** The addon name of each state file, as k3s names an addon after its manifest file. */
+export const CLUSTER_ADDON = 'cluster';
+export const SYSTEM_ADDON = 'system';
+
+/** Where k3s writes the admin's kubeconfig (host mode only: the VM is the node). */
+export const K3S_KUBECONFIG = '/etc/rancher/k3s/k3s.yaml';
+
+
+interface Loaded {
+  desired: DesiredState;
+  mode: NodeMode;
+  /** Manifests by addon. */
+  addons: Map<string, Manifest[]>;
+}
+
+export class LabServer {
+  readonly paths: InstancePaths;
+  private readonly log: (line: string) => void;
+  controlPlane: ControlPlane | null = null;
+  api: ServingApi | null = null;
+  node: LabNode | null = null;
+  config: ClusterConfig | null = null;
+  private proxy: KubeProxy | null = null;
+  private dns: DnsController | null = null;
+  private laptop: LaptopHosts | null = null;
+  private roles: AgentRole[] = [];
+  private watchers: FSWatcher[] = [];
+  private applying: Promise<void> = Promise.resolve();
+  private debounce: NodeJS.Timeout | null = null;
+  private lastText = '';
+
+  constructor(
+    readonly opts: LabServerOptions,
+    private readonly extraRoles: RoleFactory[] = [],
+  ) {
+    this.paths = instancePaths(opts.instance);
+    this.log = opts.log ?? (() => {});
+  }
+
+  /** Reads and validates both state files; throws (file, line, object, field) before anything changes. */
+  async load(priorMode?: NodeMode): Promise<Loaded> {
+    const configText = await readFile(this.opts.configPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
+      throw new Error(`cannot read config file ${this.opts.configPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    });
+    const config = parseClusterConfig(configText, this.opts.configPath);
+    const mode = await chooseMode({ requested: this.opts.mode, prior: priorMode, nodeIP: config.nodeIP, configFile: this.opts.configPath });
+    const system = await loadSystemManifests({ stateDir: this.paths.stateDir, mode, clusterDNS: config.clusterDNS });
+    const desired = await loadDesiredState({ statePath: this.opts.statePath, configPath: this.opts.configPath, extraStates: [system], systemPods: 0 });
+    laptopHostsLines(desired, desired.config); // validates the laptop-hosts annotation
+    const addons = new Map<string, Manifest[]>([
+      [SYSTEM_ADDON, []],
+      [CLUSTER_ADDON, []],
+    ]);
+    for (const m of desired.manifests) addons.get(m.source.file === SYSTEM_MANIFESTS ? SYSTEM_ADDON : CLUSTER_ADDON)!.push(m);
+    return { desired, mode, addons };
+  }
+
+  async start(): Promise<void> {
+    const loaded = await this.load();
+    const { desired, mode } = loaded;
+    const config = desired.config;
+    this.config = config;
+    const node = describeNode(config, mode, this.paths);
+    this.node = node;
+    this.log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${this.paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
+    await ensureNode(node, this.paths, { hostsLines: laptopHostsLines(desired, config) });
+
+    await mkdir(path.dirname(this.paths.storeFile), { recursive: true });
+    const cp = new ControlPlane({
+      storePath: this.paths.storeFile,
+      api: { clusterIP: nth(parseCidr(config.serviceCIDR), 1), endpointIP: node.nodeIP, port: KUBE_API_PORT },
+      node: {
+        name: node.name,
+        nodeIP: node.nodeIP,
+        podCIDR: formatCidr(node.podCIDR),
+        role: 'server',
+        host: hostInfo(),
+        kubeletVersion: this.opts.kubeletVersion ?? 'v1.32.0+lab',
+        containerRuntimeVersion: await runtimeVersion(),
+      },
+      log: this.log,
+    });
+    this.controlPlane = cp;
+    await cp.start();
+    await this.applyAll(loaded);
+
+    this.api = await this.listen(node, config);
+    this.log(`API server: ${this.api.addresses.map((a) => `https://${a.host}:${a.port}`).join(', ')}`);
+
+    const syncer = new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
+    this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log });
+    this.dns = new DnsController(cp.factory, this.paths.stateDir, config, this.log);
+    if (mode === 'sandbox') this.laptop = new LaptopHosts(cp.factory, this.paths, node.nodeIP, this.log);
+    const ctx: ServerContext = { controlPlane: cp, node, paths: this.paths, config, log: this.log };
+    this.roles = this.extraRoles.map((f) => f(ctx));
+    cp.factory.start();
+    await cp.factory.waitForSync();
+    this.proxy.start();
+    void this.dns.request();
+    for (const r of this.roles) await r.start();
+    this.watchFiles();
+  }
+
+  /** The HTTPS listeners: the machine's 127.0.0.1, and the node's own addresses. */
+  private async listen(node: LabNode, config: ClusterConfig): Promise<ServingApi> {
+    const local = { host: '127.0.0.1', port: this.opts.localPort ?? 0 };
+    const inNode =
+      node.mode === 'sandbox'
+        ? await Promise.all([node.nodeIP, '127.0.0.1'].map(async (host) => ({ host, port: KUBE_API_PORT, handle: await listenInNetns(this.paths.nodeNetns, host, KUBE_API_PORT) })))
+        : [{ host: node.nodeIP, port: KUBE_API_PORT }];
+    // Host mode: the node is this machine; 127.0.0.1:6443 is then the local listener itself.
+    const listen = node.mode === 'host' ? [{ host: '127.0.0.1', port: KUBE_API_PORT }, ...inNode] : [local, ...inNode];
+    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, log: this.log });
+    await writeFile(this.paths.apiPortFile, `${api.addresses[0]!.port}\n`);
+    // As k3s writes its admin kubeconfig for the machine's own kubectl (host mode: the VM).
+    if (node.mode === 'host') {
+      await mkdir(path.dirname(K3S_KUBECONFIG), { recursive: true });
+      await writeFile(K3S_KUBECONFIG, api.kubeconfig(), { mode: 0o600 });
+    }
+    return api;
+  }
+
+  /** Applies every addon; a refused object fails the whole apply (the message names file and line). */
+  private async applyAll(loaded: Loaded): Promise<ApplyOutcome[]> {
+    const out: ApplyOutcome[] = [];
+    for (const [addon, manifests] of loaded.addons) out.push(await this.controlPlane!.apply(addon, manifests));
+    return out;
+  }
+
+  /** Edits of either state file are applied once they hold still; a bad edit keeps the last good state. */
+  private watchFiles(): void {
+    const dirs = new Set([path.dirname(path.resolve(this.opts.statePath)), path.dirname(path.resolve(this.opts.configPath))]);
+    for (const dir of dirs) {
+      const w = watch(dir, () => this.scheduleApply());
+      w.on('error', (e) => this.log(`watching ${dir}: ${e.message}`));
+      this.watchers.push(w);
+    }
+  }
+
+  private scheduleApply(): void {
+    if (this.debounce) clearTimeout(this.debounce);
+    this.debounce = setTimeout(() => {
+      this.debounce = null;
+      this.applying = this.applying.then(() => this.reapply());
+    }, 100);
+  }
+
+  /** Loads the files again and applies them when their text changed. */
+  async reapply(): Promise<void> {
+    const text = await Promise.all([this.opts.statePath, this.opts.configPath].map((f) => readFile(f, 'utf8').catch(() => ''))).then((t) => t.join('\0'));
+    if (text === this.lastText) return;
+    this.lastText = text;
+    try {
+      const loaded = await this.load(this.node?.mode);
+      await this.applyAll(loaded);
+      this.log(`applied ${this.opts.statePath}`);
+    } catch (e) {
+      const what = e instanceof ValidationError ? e.message : (e as Error).message;
+      this.log(`refused, the last good state keeps serving: ${what}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.debounce) clearTimeout(this.debounce);
+    for (const w of this.watchers.splice(0)) w.close();
+    await this.applying;
+    for (const r of this.roles.splice(0).reverse()) await r.stop();
+    await this.proxy?.stop();
+    await this.dns?.stop();
+    await this.laptop?.stop();
+    await this.api?.close();
+    await this.controlPlane?.stop();
+  }
+}
