@@ -15,7 +15,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import type { Pod } from '../api/types.ts';
 import type { ContainerStreams, ExecOptions, ExecSession, LogOptions } from '../api/server/node-streams.ts';
 import type { InstancePaths } from '../node/instance.ts';
-import { spawnExec } from '../sys/stream.ts';
+import { spawnStream } from '../sys/stream.ts';
 import { runtimeFor } from './runc.ts';
 import { containerIdOf, isContainerAlive } from './runtime.ts';
 import { podNetns } from './kubelet.ts';
@@ -146,7 +146,7 @@ export class KubeletStreams implements ContainerStreams {
     // console socket or a terminal of its own): a tty request runs without one, stderr merged
     // into stdout as a terminal would show it. Resizing is a no-op.
     const argv = runtimeFor(this.paths).execArgv(c.id, command);
-    const child = spawnExec(argv, { stdin: opts.stdin, env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const child = spawnStream(argv, { stdin: opts.stdin });
     let stdout: Readable = child.stdout;
     let stderr: Readable | null = child.stderr;
     if (opts.tty) {
