@@ -93,12 +93,6 @@ export function parseCpuTimes(procStat: string): { busy: number; total: number }
   return { busy: total - f[3]! - (f[4] ?? 0), total };
 }
 
-/**
- * Waits until the machine is quiet: the kernel destroys deleted network namespaces, veths and
- * mounts asynchronously (cleanup_net, RCU), for seconds after a big teardown, and that work would
- * be billed to whatever is measured next. Gives up after `timeoutMs` (other work on the machine).
- * Returns the seconds waited and the CPU busy fraction of the last window.
- */
 /** The middle value (the mean of the two middle ones for an even count). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -106,6 +100,19 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
+/** The nearest-rank percentile: the smallest value at least p% of the values are at or below. */
+export function percentile(xs: number[], p: number): number {
+  if (xs.length === 0) throw new Error('percentile() of no measurements');
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+
+/**
+ * Waits until the machine is quiet: the kernel destroys deleted network namespaces, veths and
+ * mounts asynchronously (cleanup_net, RCU), for seconds after a big teardown, and that work would
+ * be billed to whatever is measured next. Gives up after `timeoutMs` (other work on the machine).
+ * Returns the seconds waited and the CPU busy fraction of the last window.
+ */
 export async function settle(opts: { maxBusy?: number; windowMs?: number; timeoutMs?: number } = {}): Promise<{ seconds: number; busy: number }> {
   const { readFile } = await import('node:fs/promises');
   const maxBusy = opts.maxBusy ?? 0.1;

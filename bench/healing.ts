@@ -18,7 +18,7 @@ import { EDIT_DEBOUNCE_MS } from '../src/controllers/controller.ts';
 import { instancePaths } from '../src/node/instance.ts';
 import { run } from '../src/sys/exec.ts';
 import { spawnStream, type StreamChild } from '../src/sys/stream.ts';
-import { deferCleanup, settle, type Benchmark } from './harness.ts';
+import { deferCleanup, percentile, settle, type Benchmark } from './harness.ts';
 import { startWatchProcess, type WatchProcess } from './watch-process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -72,11 +72,6 @@ spec:
       port: 80
       targetPort: http
 `;
-}
-
-export function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 
 /** The KUBE-SEP chain whose DNAT goes to ip:port, from `iptables-save -t nat`. */

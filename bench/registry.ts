@@ -2,6 +2,7 @@
 // To add one: write bench/<name>.ts exporting a `Benchmark` (see bench/harness.ts) and add one
 // line here.
 import type { Benchmark } from './harness.ts';
+import { apiBenchmark } from './api.ts';
 import { cliBenchmark } from './cli.ts';
 import { controllerBenchmark } from './controller.ts';
 import { datapathBenchmark } from './datapath.ts';
@@ -16,4 +17,5 @@ export const BENCHMARKS: Benchmark[] = [
   datapathBenchmark,
   controllerBenchmark,
   cliBenchmark,
+  apiBenchmark,
 ];
