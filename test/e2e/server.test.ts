@@ -68,6 +68,24 @@ describe.skipIf(!isRoot)('the server process: API at the centre', () => {
     expect(svc).toBe('10.43.0.10');
   });
 
+  it('runs the pods: the kubelet brings every pod to Running and ready, as kubectl shows', async () => {
+    await until('every pod ready', async () => {
+      const r = await kubectl(['get', 'pods', '-A', '--no-headers']);
+      const rows = r.stdout.trim().split('\n').filter(Boolean);
+      return rows.length === 7 && rows.every((l) => /\s1\/1\s+Running\s/.test(l));
+    }, 90_000);
+  }, 100_000);
+
+  it('kubectl logs and exec reach the containers through the kubelet', async () => {
+    const pod = (await kubectlOk(['get', 'pods', '-l', 'app=app1', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+    const ip = (await kubectlOk(['get', 'pod', pod, '-o', 'jsonpath={.status.podIP}'])).trim();
+    const got = await inNetns(server.paths.nodeNetns, ['curl', '-sS', '--max-time', '5', `http://${ip}/`]);
+    expect(got.stdout).toContain('Hello from app1');
+    // busybox httpd -v logs one line per request: "[::ffff:<client>]:<port>: response:200".
+    await until('the request in the httpd log', async () => /\]:\d+: response:200/.test((await kubectl(['logs', pod])).stdout), 10_000);
+    expect(await kubectlOk(['exec', 'deploy/app1', '--', 'cat', '/etc/resolv.conf'])).toContain('nameserver 10.43.0.10');
+  });
+
   it('keeps its objects in kine\'s table, named as kube-apiserver names them', async () => {
     const r = await cmd(['sqlite3', server.paths.storeFile, "select name from kine where name like '/registry/deployments/%' and deleted = 0 order by name"]);
     expect(r.code).toBe(0);
