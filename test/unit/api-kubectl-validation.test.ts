@@ -103,10 +103,7 @@ describe('kubectl and an invalid object', () => {
 
 describe('kubectl and Services', () => {
   it('create service clusterip x --tcp=80 gets the old allocator\'s IP in 10.43.0.0/16', async () => {
-    // kubectl's typed `create service` sends protobuf, which this API server does not read yet (415):
-    // the same object goes through the generator's YAML.
-    const generated = await kubectlOk('create', 'service', 'clusterip', 'x', '--tcp=80', '--dry-run=client', '-o', 'yaml');
-    expect(await kubectlOk('create', '-f', manifest('x.yaml', generated))).toBe('service/x created');
+    expect(await kubectlOk('create', 'service', 'clusterip', 'x', '--tcp=80')).toBe('service/x created');
     const ip = await kubectlOk('get', 'svc', 'x', '-o', 'jsonpath={.spec.clusterIP} {.spec.clusterIPs} {.spec.ipFamilyPolicy}');
     const s = { metadata: { name: 'x', namespace: 'default' }, spec: { type: 'ClusterIP', ports: [] } } as unknown as Service;
     const want = allocateServices([s], {}, { serviceCIDR: '10.43.0.0/16', serviceNodePortRange: [30000, 32767] }).allocations['default/x']!.clusterIP!;
