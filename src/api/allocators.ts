@@ -70,8 +70,12 @@ function rangeOffset(size: number, min: number, max: number, step: number): numb
   return Math.min(Math.max(offset, min), max);
 }
 
-/** A range of integers [base, base+size) with a taken-set and the two-band dynamic allocation. */
-class Band {
+/**
+ * A range of integers [base, base+size) with a taken-set and the two-band dynamic allocation.
+ * Exported for the API server's Service REST storage (server/service-alloc.ts), which allocates
+ * one Service at a time with the same bands and the same hashed probing.
+ */
+export class Band {
   readonly taken = new Set<number>();
   constructor(
     readonly base: number,
@@ -100,7 +104,7 @@ class Band {
   }
 }
 
-function ipBand(cidr: string): Band {
+export function ipBand(cidr: string): Band {
   const c = parseCidr(cidr);
   const total = size(c);
   // The network and broadcast addresses are never handed out (for prefixes up to /30).
@@ -109,7 +113,7 @@ function ipBand(cidr: string): Band {
   return new Band(base, usable, rangeOffset(total, 16, 256, 16));
 }
 
-function portBand(range: [number, number]): Band {
+export function portBand(range: [number, number]): Band {
   const size = range[1] - range[0] + 1;
   return new Band(range[0], size, rangeOffset(size, 16, 128, 32));
 }

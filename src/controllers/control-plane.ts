@@ -1,10 +1,11 @@
 // The server's roles in one process, as `k3s server` runs them, each talking only to the API:
 // the store and registry, the API server's own objects (bootstrap), the manifests applier, the
-// controller-manager's controllers (deployment, replicaset, endpoints, endpointslice, node lifecycle), the scheduler and this node's heartbeat. The composition root
+// controller-manager's controllers (deployment, replicaset, endpoints, endpointslice, node lifecycle), k3s's ServiceLB, the scheduler and this node's heartbeat. The composition root
 // the new `lab up` is being built on (issue 13): the kubelet's pods and kube-proxy's syncer join
 // here; the HTTPS listeners come with the API routes.
 import { bootstrap, type ApiServiceInput } from '../api/server/bootstrap.ts';
 import { Registry } from '../api/server/registry.ts';
+import type { ServiceRanges } from '../api/server/service-alloc.ts';
 import { KineStore } from '../api/storage/kine.ts';
 import { InformerFactory, type Controller } from '../client/controller.ts';
 import { LocalClient } from '../client/local.ts';
@@ -16,12 +17,15 @@ import { endpointsControllers } from './endpoints-controllers.ts';
 import { replicaSetController } from './replicaset-controller.ts';
 import { applyAddon, type ApplyOutcome, type Manifest } from './manifests.ts';
 import { runNodeLifecycle } from './node-lifecycle.ts';
+import { serviceLBController } from './servicelb-controller.ts';
 
 export interface ControlPlaneOptions {
   /** The kine-schema SQLite file (':memory:' in tests). */
   storePath: string;
   api: ApiServiceInput;
   node: NodeInput;
+  /** The service CIDR and NodePort range (config.yaml's service-cidr, service-node-port-range); k3s's defaults when absent. */
+  serviceRanges?: ServiceRanges;
   log?: (line: string) => void;
 }
 
@@ -36,7 +40,7 @@ export class ControlPlane {
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.store = new KineStore(opts.storePath);
-    this.registry = new Registry(this.store);
+    this.registry = new Registry(this.store, { serviceRanges: opts.serviceRanges });
     this.client = new LocalClient(this.registry);
     this.factory = new InformerFactory((r, sel) => this.client.listWatch(r, sel), opts.log);
   }
@@ -53,6 +57,7 @@ export class ControlPlane {
       eps.endpointSlice,
       eps.endpoints,
       schedulerController(this.factory, this.client, this.opts.log),
+      serviceLBController(this.factory, this.client, this.opts.log),
     );
     this.stops.push(runNodeLifecycle(this.factory, this.client, { log: this.opts.log }));
     this.factory.start();

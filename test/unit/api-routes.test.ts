@@ -413,7 +413,7 @@ describe('kubectl writes', () => {
   });
 
   it('an unknown field: 400 with kube\'s strict decoding error and nothing stored; --validate=false drops it', async () => {
-    const file = manifest('typo.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: typo}\nspec:\n  replica: 2\n  selector: {matchLabels: {app: t}}\n  template:\n    metadata: {labels: {app: t}}\n    spec:\n      containers: [{name: c, imagee: busybox}]\n');
+    const file = manifest('typo.yaml', 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: typo}\nspec:\n  replica: 2\n  selector: {matchLabels: {app: t}}\n  template:\n    metadata: {labels: {app: t}}\n    spec:\n      containers: [{name: c, image: busybox, imagee: busybox}]\n');
     const r = await kubectl('apply', '-f', file);
     expect(r.err).toBe(`Error from server (BadRequest): error when creating "${file}": Deployment in version "v1" cannot be handled as a Deployment: strict decoding error: unknown field "spec.replica", unknown field "spec.template.spec.containers[0].imagee"`);
     expect(storedNames(DEPLOYMENTS, 'default')).toEqual(['/registry/deployments/default/web']);

@@ -30,7 +30,7 @@ class RecordingSyncer implements Syncer {
   }
 }
 
-const svc = (name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { type: 'ClusterIP', clusterIP: '10.43.0.9', selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 80, protocol: 'TCP' }] } });
+const svc = (name: string) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { type: 'ClusterIP', selector: { app: name }, ports: [{ name: 'http', port: 80, targetPort: 80, protocol: 'TCP' }] } });
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let client: LocalClient;

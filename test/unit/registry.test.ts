@@ -44,10 +44,14 @@ let clock = T0;
 let store: KineStore;
 let reg: Registry;
 
+// These tests are about the generic REST semantics and use skeletal Deployments and Pods; the
+// kinds' own validation (validate-*.ts) is off here and tested in api-validation.test.ts.
+const SKELETAL: RegistryOptions['strategies'] = { pods: { validate: () => [] }, deployments: { validate: () => [] }, replicasets: { validate: () => [] } };
+
 function fresh(opts: RegistryOptions = {}): void {
   store?.close();
   store = new KineStore(':memory:');
-  reg = new Registry(store, { now: () => clock, ...opts });
+  reg = new Registry(store, { now: () => clock, ...opts, strategies: { ...SKELETAL, ...opts.strategies } });
   reg.create(NAMESPACES, undefined, { metadata: { name: 'default' } });
 }
 
@@ -149,7 +153,7 @@ describe('create', () => {
       details: { name: 'Bad_Name', kind: 'Pod', causes: [{ reason: 'FieldValueInvalid', message: `Invalid value: "Bad_Name": ${SUBDOMAIN}`, field: 'metadata.name' }] },
       code: 422,
     });
-    expect(statusOf(() => reg.create(SERVICES, 'default', { metadata: { name: '1svc' } })).message).toBe(`Service "1svc" is invalid: metadata.name: Invalid value: "1svc": ${DNS1035}`);
+    expect(statusOf(() => reg.create(SERVICES, 'default', { metadata: { name: '1svc' }, spec: { ports: [{ port: 80 }] } })).message).toBe(`Service "1svc" is invalid: metadata.name: Invalid value: "1svc": ${DNS1035}`);
     expect(statusOf(() => reg.create(NAMESPACES, undefined, { metadata: { name: 'a.b' } })).message).toBe('Namespace "a.b" is invalid: metadata.name: Invalid value: "a.b": must not contain dots');
     expect(statusOf(() => reg.create(DEPLOYMENTS, 'default', { metadata: {} })).message).toBe('Deployment.apps "" is invalid: metadata.name: Required value: name or generateName is required');
     const two = statusOf(() => reg.create(CONFIGMAPS, 'default', { metadata: { name: 'c', labels: { 'a/b/c': 'x', ok: 'bad value' } } }));

@@ -8,8 +8,8 @@
 // are `admitPod`, on create only.
 //
 // Not here: what a resource's REST storage allocates (a Service's clusterIP/clusterIPs,
-// ipFamilies, ipFamilyPolicy, nodePorts) and the ServiceAccount admission (serviceAccountName,
-// the token volume): the lab has no ServiceAccounts.
+// ipFamilies, ipFamilyPolicy, nodePorts: service-alloc.ts) and the ServiceAccount admission
+// (serviceAccountName, the token volume): the lab has no ServiceAccounts.
 import type { KubeObject } from './object.ts';
 
 type Obj = Record<string, unknown>;

@@ -10,9 +10,10 @@ import { deleteObject, type DeleteOptions, type DeleteResult } from './registry-
 import { listObjects, parseResourceVersion, type KubeList, type ListOptions } from './registry-list.ts';
 import { getScale, updateScale, type Scale } from './registry-scale.ts';
 import { watchObjects, type WatchEvent, type WatchOptions, type WatchStream } from './registry-watch.ts';
-import { apiVersionOf, hasSubresource, resourceFor, storageKey, type ResourceInfo } from './resources.ts';
+import { apiVersionOf, hasSubresource, resourceFor, storageKey, storagePrefix, type ResourceInfo } from './resources.ts';
 import * as errors from './status.ts';
 import { fieldErrors, type FieldError, type GroupResource } from './status.ts';
+import { ServiceAllocator, type ServiceRanges } from './service-alloc.ts';
 import { generationChanged, STRATEGIES, type Strategy } from './strategies.ts';
 import { validateObjectMeta, validateObjectMetaUpdate } from './validation.ts';
 
@@ -23,6 +24,8 @@ export interface RegistryOptions {
   strategies?: Record<string, Partial<Strategy>>;
   /** How often a watch with allowWatchBookmarks gets a BOOKMARK (kube's cacher: about a minute). */
   bookmarkIntervalMs?: number;
+  /** The service CIDR and NodePort range Services are allocated from (k3s: 10.43.0.0/16, 30000-32767). */
+  serviceRanges?: ServiceRanges;
 }
 
 export interface UpdateOptions {
@@ -48,6 +51,7 @@ export const groupResource = (r: ResourceInfo): GroupResource => ({ group: r.gro
 export class Registry {
   readonly now: () => number;
   readonly bookmarkIntervalMs: number;
+  readonly services: ServiceAllocator;
   private readonly overrides: Record<string, Partial<Strategy>>;
 
   constructor(
@@ -57,11 +61,12 @@ export class Registry {
     this.now = opts.now ?? Date.now;
     this.overrides = opts.strategies ?? {};
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
+    this.services = new ServiceAllocator(opts.serviceRanges);
   }
 
   /** The same registry over another store (dry-run.ts: one that writes nothing). */
   withStore(store: KineStore): Registry {
-    return new Registry(store, { now: this.now, strategies: this.overrides, bookmarkIntervalMs: this.bookmarkIntervalMs });
+    return new Registry(store, { now: this.now, strategies: this.overrides, bookmarkIntervalMs: this.bookmarkIntervalMs, serviceRanges: this.services.ranges });
   }
 
   /** The resource of a group ('' for core) by plural name; 404 as kube answers an unknown path. */
@@ -82,6 +87,7 @@ export class Registry {
     for (let attempt = 1; ; attempt++) {
       const candidate = clone(obj);
       if (generated) candidate.metadata.name = generateName(candidate.metadata.generateName!);
+      this.beginCreate(r, candidate);
       this.validateCreate(r, candidate);
       const key = storageKey(r, candidate.metadata.namespace, candidate.metadata.name!);
       try {
@@ -255,6 +261,22 @@ export class Registry {
     }
   }
 
+  /**
+   * The generic store's BeginCreate/BeginUpdate hooks, before the strategy's own preparation and
+   * validation: a Service's allocations (service-alloc.ts), from the Services stored now.
+   */
+  private beginCreate(r: ResourceInfo, obj: KubeObject): void {
+    if (r.plural === 'services') this.services.allocateCreate(obj, this.storedObjects(r));
+  }
+
+  private beginUpdate(r: ResourceInfo, obj: KubeObject, existing: KubeObject): void {
+    if (r.plural === 'services') this.services.allocateUpdate(obj, existing, this.storedObjects(r));
+  }
+
+  private storedObjects(r: ResourceInfo): KubeObject[] {
+    return this.store.list(storagePrefix(r)).kvs.map((kv) => decodeFromStorage(kv.value, kv.modRevision));
+  }
+
   private validateCreate(r: ResourceInfo, obj: KubeObject): void {
     const strategy = this.strategy(r);
     const errs: FieldError[] = [...validateObjectMeta(obj.metadata, r.namespaced, strategy.nameValidator), ...(strategy.validate?.(obj) ?? [])];
@@ -303,6 +325,7 @@ export class Registry {
       if (old.deletionTimestamp) meta.deletionTimestamp = old.deletionTimestamp;
       if (old.deletionGracePeriodSeconds !== undefined && meta.deletionGracePeriodSeconds === undefined) meta.deletionGracePeriodSeconds = old.deletionGracePeriodSeconds;
       strategy.defaults?.(obj);
+      this.beginUpdate(r, obj, existing);
       strategy.prepareForUpdate?.(obj, existing);
       if (strategy.generation && generationChanged(strategy.generation, obj, existing)) meta.generation = (old.generation ?? 0) + 1;
     }
@@ -310,7 +333,8 @@ export class Registry {
     const errs = [
       ...validateObjectMeta(obj.metadata, r.namespaced, strategy.nameValidator),
       ...validateObjectMetaUpdate(obj.metadata, existing.metadata),
-      ...(strategy.validate?.(obj, existing) ?? []),
+      // The status subresource keeps the spec as stored: its strategy validates no spec.
+      ...(subresource === 'status' ? [] : (strategy.validate?.(obj, existing) ?? [])),
     ];
     if (errs.length) throw errors.invalid(r.group, r.kind, name, errs);
     return normalize(obj);

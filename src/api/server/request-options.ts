@@ -4,6 +4,7 @@
 // from JSON or YAML into the resource's struct (typed-decode.ts) with kube's 400s, and DeleteOptions
 // from the body, else from the query.
 import { parse as parseYaml } from 'yaml';
+import { decodeProtobuf, ProtobufError, PROTOBUF_MEDIA_TYPE } from './protobuf.ts';
 import type { ApiRequest } from './http.ts';
 import { decodeObject } from './json.ts';
 import type { KubeObject } from './object.ts';
@@ -91,21 +92,32 @@ export function warningHeader(texts: string[]): Record<string, string> {
   return unique.length ? { Warning: unique.map((t) => `299 - ${JSON.stringify(t)}`).join(', ') } : {};
 }
 
-const MEDIA_TYPES = ['application/json', 'application/yaml'];
+const MEDIA_TYPES = ['application/json', 'application/yaml', PROTOBUF_MEDIA_TYPE];
 
-/** The body's media type; 415 for one kube's JSON/YAML serializers do not read (protobuf, CBOR). */
+const unsupportedMediaType = () => errors.failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${MEDIA_TYPES.join(', ')}`, {});
+
+/** The body's media type; 415 for one kube's serializers do not read (CBOR). */
 function bodyMediaType(req: ApiRequest): string {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   if (type === '') return 'application/json';
   if (MEDIA_TYPES.includes(type)) return type;
-  // kube-apiserver also reads application/vnd.kubernetes.protobuf (what `kubectl create
-  // deployment|namespace|configmap` sends); the lab does not.
-  throw errors.failure(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${MEDIA_TYPES.join(', ')}`, {});
+  throw unsupportedMediaType();
 }
 
 /** The body as a JSON object (YAML converted), with kube's 400 for what does not parse. */
 export function bodyObject(req: ApiRequest, kind: string): Record<string, unknown> {
-  if (bodyMediaType(req) === 'application/json') return decodeObject(req.body, kind);
+  const type = bodyMediaType(req);
+  if (type === 'application/json') return decodeObject(req.body, kind);
+  if (type === PROTOBUF_MEDIA_TYPE) {
+    // kubectl's typed clients (create service|deployment|configmap|namespace|ingress, run) send protobuf.
+    try {
+      return decodeProtobuf(req.body);
+    } catch (e) {
+      if (!(e instanceof ProtobufError)) throw e;
+      if (e.message.startsWith('no protobuf schema')) throw unsupportedMediaType();
+      throw errors.badRequest(`the object provided is unrecognized (must be of type ${kind}): ${e.message}`);
+    }
+  }
   let value: unknown;
   try {
     value = parseYaml(req.body.toString('utf8'));

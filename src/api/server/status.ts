@@ -218,6 +218,7 @@ export const fieldErrors = {
     detail: valid.length ? `supported values: ${valid.map(goQuote).join(', ')}` : '',
   }),
   tooLong: (field: string, maxBytes: number): FieldError => ({ type: 'FieldValueTooLong', field, detail: `must have at most ${maxBytes} bytes` }),
+  notFound: (field: string, badValue: unknown): FieldError => ({ type: 'FieldValueNotFound', field, badValue, detail: '' }),
 };
 
 /** The message without the field (field.Error.ErrorBody). */
@@ -247,6 +248,33 @@ function goValue(value: unknown): string {
   if (typeof value === 'object' && 'goSyntax' in value) return (value as GoSyntax).goSyntax;
   if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return `[]string{${value.map(goQuote).join(', ')}}`;
   return JSON.stringify(value);
+}
+
+/** A map[string]string as Go's %#v prints it (keys sorted): `map[string]string{"app":"web"}`. */
+export function goMap(m: Record<string, string> | undefined | null): GoSyntax {
+  if (!m) return { goSyntax: 'map[string]string(nil)' };
+  const entries = Object.keys(m).sort().map((k) => `${goQuote(k)}:${goQuote(String(m[k]))}`);
+  return { goSyntax: `map[string]string{${entries.join(', ')}}` };
+}
+
+/** A []string as %#v prints it (nil as `[]string(nil)`). */
+export function goStrings(list: string[] | undefined | null): GoSyntax {
+  return { goSyntax: list ? `[]string{${list.map(goQuote).join(', ')}}` : '[]string(nil)' };
+}
+
+interface SelectorLike {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key?: string; operator?: string; values?: string[] }[];
+}
+
+/** A metav1.LabelSelector as %#v prints it, what kube shows for an invalid or changed selector. */
+export function goLabelSelector(sel: SelectorLike): GoSyntax {
+  const exprs = sel.matchExpressions
+    ? `[]v1.LabelSelectorRequirement{${sel.matchExpressions
+        .map((e) => `v1.LabelSelectorRequirement{Key:${goQuote(e.key ?? '')}, Operator:${goQuote(e.operator ?? '')}, Values:${goStrings(e.values).goSyntax}}`)
+        .join(', ')}}`
+    : '[]v1.LabelSelectorRequirement(nil)';
+  return { goSyntax: `v1.LabelSelector{MatchLabels:${goMap(sel.matchLabels).goSyntax}, MatchExpressions:${exprs}}` };
 }
 
 /** Go's %q (strconv.Quote) for the values a message shows. */

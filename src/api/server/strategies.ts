@@ -7,6 +7,11 @@ import type { KubeObject } from './object.ts';
 import { deepEqual } from './object.ts';
 import { fieldErrors, type FieldError } from './status.ts';
 import { isQualifiedName, nameIsDns1035Label, nameIsDnsLabel, nameIsDnsSubdomain, type NameValidator } from './validation.ts';
+import { selectorImmutable, validateDeployment, validateReplicaSet } from './validate-apps.ts';
+import { validateConfigMap, validateConfigMapUpdate, validateEndpoints } from './validate-core.ts';
+import { validateEndpointSlice, validateIngress } from './validate-networking.ts';
+import { validatePodSpec, validatePodSpecUpdate } from './validate-pod.ts';
+import { validateService, validateServiceUpdate } from './validate-service.ts';
 
 export interface Strategy {
   nameValidator: NameValidator;
@@ -48,6 +53,11 @@ export interface Strategy {
    * what else the kind's status strategy lets through from the request.
    */
   prepareForStatusUpdate?: (obj: KubeObject, requested: KubeObject) => void;
+  /**
+   * The kind's Validate (create, no `old`) or ValidateUpdate (kube's pkg/apis/<group>/validation),
+   * after defaulting, the allocations and preparation; a non-empty list is a 422 and nothing is
+   * stored. The status subresource does not run it (kube's status strategies validate little).
+   */
   validate?: (obj: KubeObject, old?: KubeObject) => FieldError[];
 }
 
@@ -126,10 +136,20 @@ export const STRATEGIES: Record<string, Strategy> = {
       if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') period = 0;
       return period < 0 ? 1 : period;
     },
+    validate: (pod, old) => [
+      ...validatePodSpec((pod.spec ?? {}) as Record<string, unknown>, 'spec'),
+      ...(old ? validatePodSpecUpdate((pod.spec ?? {}) as Record<string, unknown>, (old.spec ?? {}) as Record<string, unknown>, deepEqual) : []),
+    ],
   },
-  services: { ...base, nameValidator: nameIsDns1035Label, returnDeletedObject: true, prepareForCreate: resetStatus() },
-  endpoints: { ...base, allowCreateOnUpdate: true },
-  configmaps: { ...base },
+  services: {
+    ...base,
+    nameValidator: nameIsDns1035Label,
+    returnDeletedObject: true,
+    prepareForCreate: resetStatus(),
+    validate: (svc, old) => (old ? validateServiceUpdate(svc, old) : validateService(svc)),
+  },
+  endpoints: { ...base, allowCreateOnUpdate: true, validate: validateEndpoints },
+  configmaps: { ...base, validate: (cm, old) => (old ? validateConfigMapUpdate(cm, old) : validateConfigMap(cm)) },
   events: { ...base, allowCreateOnUpdate: true, leaseSeconds: 3600 },
   deployments: {
     ...base,
@@ -141,10 +161,11 @@ export const STRATEGIES: Record<string, Strategy> = {
     prepareForStatusUpdate(obj, requested) {
       obj.metadata.annotations = requested.metadata?.annotations;
     },
+    validate: (d, old) => [...validateDeployment(d), ...(old ? selectorImmutable(d, old) : [])],
   },
-  replicasets: { ...base, generation: 'spec', prepareForCreate: resetStatus() },
-  endpointslices: { ...base, generation: 'allButMetadata' },
-  ingresses: { ...base, generation: 'spec', prepareForCreate: resetStatus() },
+  replicasets: { ...base, generation: 'spec', prepareForCreate: resetStatus(), validate: (rs, old) => [...validateReplicaSet(rs), ...(old ? selectorImmutable(rs, old) : [])] },
+  endpointslices: { ...base, generation: 'allButMetadata', validate: validateEndpointSlice },
+  ingresses: { ...base, generation: 'spec', prepareForCreate: resetStatus(), validate: validateIngress },
   ingressclasses: { ...base, generation: 'spec' },
   leases: { ...base, allowCreateOnUpdate: true, allowUnconditionalUpdate: false },
 };
