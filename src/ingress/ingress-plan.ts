@@ -93,7 +93,7 @@ export interface ApiServicePort {
 }
 
 export interface ApiService extends KubeObject {
-  spec?: { type?: string; clusterIP?: string; ports?: ApiServicePort[]; externalName?: string };
+  spec?: { type?: string; clusterIP?: string; selector?: Record<string, string>; ports?: ApiServicePort[]; externalName?: string };
   status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
 }
 

@@ -12,6 +12,9 @@ import { overlayHosts } from '../../src/dns/hosts.ts';
 import { applyCorefile, main, parseDnsArgs } from '../../src/dns/main.ts';
 import { buildDnsSnapshot } from '../../src/dns/records.ts';
 import { capTtl } from '../../src/dns/server.ts';
+import { loadDesiredState } from '../../src/api/load.ts';
+import { loadSystemManifests } from '../../src/api/system.ts';
+import { ingressSettings, servedBy } from '../../src/ingress/ingress-plan.ts';
 import { writeDnsSnapshotFile } from '../../src/dns/snapshot-file.ts';
 import { until } from './until.ts';
 
@@ -93,6 +96,23 @@ describe('Corefile parser', () => {
     expect(view.records.filter((r) => r.name === 'labs')).toEqual([{ name: 'labs', type: 'A', data: '192.168.56.110', from: 'hosts' }]);
     expect(view.records.some((r) => r.name === 'other')).toBe(true);
     expect(view.records).toContainEqual({ name: '110.56.168.192.in-addr.arpa', type: 'PTR', data: 'labs', from: 'hosts' });
+  });
+});
+
+describe('the shipped system manifests (lab/system.yaml)', () => {
+  it('carry k3s\'s coredns ConfigMap (Corefile + NodeHosts), the IngressClass and the ingress ConfigMap, and load on the old path', async () => {
+    const system = await loadSystemManifests({ stateDir: '/run/packet-path-lab/t', mode: 'sandbox', clusterDNS: '10.43.0.10', nodeIP: '192.168.56.110', nodeName: 'labs' });
+    const d = await loadDesiredState({ statePath: path.resolve('lab/cluster.yaml'), configPath: path.resolve('lab/config.yaml'), extraStates: [system] });
+    const cm = d.configMaps.find((c) => c.metadata.namespace === 'kube-system' && c.metadata.name === 'coredns')!;
+    expect(cm.data.NodeHosts).toBe('192.168.56.110 labs\n');
+    const s = corednsSettings(parseCorefile(cm.data.Corefile!));
+    expect(s).toMatchObject({ port: 53, healthPort: 8080, readyPort: 8181, log: true, cacheTtl: 30, hosts: { file: '/etc/coredns/NodeHosts' }, forward: { from: '.', to: ['/etc/resolv.conf'] } });
+    const ic = d.manifests.find((m) => m.object.kind === 'IngressClass')!.object as never;
+    expect(servedBy({ metadata: {}, spec: {} }, [ic]).served).toBe(true);
+    expect(ingressSettings(d.configMaps.find((c) => c.metadata.name === 'ingress-nginx-controller')!.data).serviceUpstream).toBe(true);
+    // Without the node (the old path does not say it), NodeHosts is empty and the snapshot's node record stays.
+    const old = await loadSystemManifests({ stateDir: '/run/packet-path-lab/t', mode: 'sandbox', clusterDNS: '10.43.0.10' });
+    expect(old.text).toMatch(/NodeHosts: \|\n {4}\n/);
   });
 });
 

@@ -51,7 +51,7 @@ const ingress = (name: string, host: string, service: string, extra: { className
   metadata: { name, namespace: 'default', ...(extra.annotations ? { annotations: extra.annotations } : {}) },
   spec: {
     ...(extra.className ? { ingressClassName: extra.className } : {}),
-    rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: service, port: { number: 80 } } } }] } }],
+    rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix' as const, backend: { service: { name: service, port: { number: 80 } } } }] } }],
   },
 });
 
