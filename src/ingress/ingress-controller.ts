@@ -151,10 +151,16 @@ export class IngressController {
     this.lastNotes = notes;
 
     const pod = this.ingressPod();
-    const netns = pod ? (this.opts.podNetns ?? annotationNetns)(pod) : null;
+    // Most changes (a pod's status, an unrelated Service) render the same text: nothing to install.
+    // A restarted nginx reads the file that is there.
+    const same = this.last !== null && this.last.text === text && this.last.apply.error === null;
+    const netns = pod && !same ? (this.opts.podNetns ?? annotationNetns)(pod) : null;
     const masterPid = netns ? await findMasterPid(ingressDir(this.opts.stateDir), netns) : null;
-    const apply = await syncIngress(this.opts.stateDir, text, netns && masterPid ? { netns, masterPid } : null, { waitMs: this.opts.reloadWaitMs });
-    this.last = { text, serviceUpstream: plan.settings.serviceUpstream, apply, masterPid };
+    if (!same) {
+      const apply = await syncIngress(this.opts.stateDir, text, netns && masterPid ? { netns, masterPid } : null, { waitMs: this.opts.reloadWaitMs });
+      this.last = { text, serviceUpstream: plan.settings.serviceUpstream, apply, masterPid };
+    }
+    const apply = this.last!.apply;
     if (pod && masterPid) {
       if (apply.error) {
         this.log(`ingress: configuration refused, the last good one keeps serving: ${apply.error}`);
