@@ -101,8 +101,9 @@ export async function buildBundle(name, opts = {}) {
     splitting: spec.splitting,
     bundle: true,
     // Packages are bundled too (resolving them from node_modules at each start costs more than
-    // the rest of the start); esbuild itself ships a native binary and stays external.
-    external: ['esbuild'],
+    // the rest of the start). Packages with a native addon stay external: esbuild ships a binary,
+    // better-sqlite3 (the kine store) finds its .node file relative to its own files.
+    external: ['esbuild', 'better-sqlite3'],
     platform: 'node',
     format: 'esm',
     target: 'node20',

@@ -23,7 +23,7 @@ export const LAYERS = {
   // controller-manager: drives the roles below it.
   controllers: ['api', 'client', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'util', 'sys'],
   // The learner's tools read what the roles made; they never drive a role.
-  trace: ['api', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'util', 'sys'],
+  trace: ['api', 'client', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'util', 'sys'],
   // The command line sits on top of everything.
   cli: ['api', 'client', 'cni', 'controllers', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'trace', 'util', 'sys'],
 };

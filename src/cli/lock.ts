@@ -14,12 +14,14 @@
 //   lab up --watch  refuses: the controller     refuses, naming it        stops it (SIGTERM: it finishes what
 //                   already reconciles the file                          it is doing and lets go), then takes it
 //   lab down        waits for it (bounded)      waits for it (bounded)    waits for it (bounded), then stops it
+// `lab server` (the API-centred server process, issue 13) is held like `lab up --watch`: it refuses
+// next to a controller or another server, and `lab down` stops it at once.
 import path from 'node:path';
 import { instancePaths } from '../node/instance.ts';
 import { lockFile, readLockFile, type HeldLock } from '../sys/flock.ts';
 import { pidExists, procStartTicks, signalProcess } from '../sys/proc.ts';
 
-export type LockCommand = 'up' | 'up --watch' | 'down';
+export type LockCommand = 'up' | 'up --watch' | 'server' | 'down';
 
 /** What the holder of an instance's lock records about itself. */
 export interface Holder {
@@ -48,7 +50,7 @@ export function lockPath(instance: string): string {
 
 function isHolder(x: unknown): x is Holder {
   const h = x as Holder;
-  return typeof h === 'object' && h !== null && Number.isInteger(h.pid) && h.pid > 0 && Number.isInteger(h.startTicks) && ['up', 'up --watch', 'down'].includes(h.command) && typeof h.since === 'string';
+  return typeof h === 'object' && h !== null && Number.isInteger(h.pid) && h.pid > 0 && Number.isInteger(h.startTicks) && ['up', 'up --watch', 'server', 'down'].includes(h.command) && typeof h.since === 'string';
 }
 
 /**
@@ -159,6 +161,7 @@ export function lockForUp(instance: string, opts: { watch: boolean; state: strin
     instance,
     { command: opts.watch ? 'up --watch' : 'up', state },
     (h) => {
+      if (h.command === 'server') return { refuse: `instance ${instance} is run by its server, ${describeHolder(h)}; stop it first (kill ${h.pid})` };
       if (h.command !== 'up --watch') return { wait: LOCK_WAIT_MS, then: 'refuse' };
       if (opts.watch) return { refuse: `a controller for instance ${instance} is already running: ${describeHolder(h)}; stop it first (Ctrl-C in its terminal, or kill ${h.pid})` };
       const watched = h.state && h.state !== state ? ` It watches ${h.state}, not ${state}: stop it (Ctrl-C in its terminal, or kill ${h.pid}) to apply another file.` : ' Edit that file and the controller applies it.';
@@ -173,5 +176,15 @@ export function lockForUp(instance: string, opts: { watch: boolean; state: strin
  * recreate what down removes), lets a one-shot up or another down finish (bounded), then stops it.
  */
 export function lockForDown(instance: string, log: (line: string) => void): Promise<InstanceLock> {
-  return acquire(instance, { command: 'down' }, (h) => (h.command === 'up --watch' ? { stop: true } : { wait: DOWN_WAIT_MS, then: 'stop' }), log);
+  return acquire(instance, { command: 'down' }, (h) => (h.command === 'up --watch' || h.command === 'server' ? { stop: true } : { wait: DOWN_WAIT_MS, then: 'stop' }), log);
+}
+
+/** `lab server` holds the instance for its life: refused next to a controller or another server. */
+export function lockForServer(instance: string, opts: { state: string; log: (line: string) => void }): Promise<InstanceLock> {
+  return acquire(
+    instance,
+    { command: 'server', state: path.resolve(opts.state) },
+    (h) => (h.command === 'up --watch' || h.command === 'server' ? { refuse: `instance ${instance} is already run by ${describeHolder(h)}; stop it first (kill ${h.pid})` } : { wait: LOCK_WAIT_MS, then: 'refuse' }),
+    opts.log,
+  );
 }

@@ -5,7 +5,7 @@
 import { Agent, request } from 'node:https';
 import { resourceFor, apiVersionOf } from '../api/server/resources.ts';
 import { StatusError, type Status } from '../api/server/status.ts';
-import type { Client, KubeObject, ListResult, ListWatch, ResourceRef, Selectors, WatchEvent, WatchOptions } from './types.ts';
+import type { Client, DeleteOptions, KubeObject, ListResult, ListWatch, ResourceRef, Selectors, WatchEvent, WatchOptions } from './types.ts';
 
 export interface HttpsClientOptions {
   /** e.g. https://127.0.0.1:6443 */
@@ -110,8 +110,8 @@ export class HttpsClient implements Client {
     }
   }
 
-  async delete(ref: ResourceRef, namespace: string | undefined, name: string, opts: { gracePeriodSeconds?: number } = {}): Promise<void> {
-    await this.call('DELETE', this.path(ref, namespace, name), {}, { apiVersion: 'v1', kind: 'DeleteOptions', ...(opts.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}) });
+  async delete(ref: ResourceRef, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<void> {
+    await this.call('DELETE', this.path(ref, namespace, name), {}, { apiVersion: 'v1', kind: 'DeleteOptions', ...(opts.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}), ...(opts.preconditions ? { preconditions: opts.preconditions } : {}) });
   }
 
   async bind(namespace: string, pod: string, node: string): Promise<void> {

@@ -76,6 +76,12 @@ export interface Selectors {
   fieldSelector?: string;
 }
 
+/** DELETE's options a role sends: the grace period, and preconditions (the kubelet's final delete names the uid it stopped). */
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  preconditions?: { uid?: string; resourceVersion?: string };
+}
+
 /** The verbs a role uses; LocalClient implements them in-process, the HTTPS client over the network. */
 export interface Client {
   get<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string): Promise<T>;
@@ -83,7 +89,7 @@ export interface Client {
   create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T>;
   update<T extends KubeObject>(ref: ResourceRef, obj: T, opts?: { subresource?: 'status' }): Promise<T>;
   mutate<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string, change: (current: T) => T, opts?: { subresource?: 'status' }): Promise<T>;
-  delete(ref: ResourceRef, namespace: string | undefined, name: string, opts?: { gracePeriodSeconds?: number }): Promise<void>;
+  delete(ref: ResourceRef, namespace: string | undefined, name: string, opts?: DeleteOptions): Promise<void>;
   listWatch<T extends KubeObject>(ref: ResourceRef, sel?: Selectors): ListWatch<T>;
   /** POST pods/<name>/binding: the scheduler's placement of a pod on a node. */
   bind(namespace: string, pod: string, node: string): Promise<void>;

@@ -15,7 +15,15 @@ export async function readAllocations(dir: string): Promise<Map<string, string>>
   } catch {
     return out;
   }
-  for (const n of names) if (IP_RE.test(n)) out.set(n, (await readFile(path.join(dir, n), 'utf8')).split('\n')[0]!);
+  for (const n of names) {
+    if (!IP_RE.test(n)) continue;
+    // Released between the listing and the read (another process's DEL): not allocated.
+    const owner = await readFile(path.join(dir, n), 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+    if (owner !== null) out.set(n, owner.split('\n')[0]!);
+  }
   return out;
 }
 

@@ -11,7 +11,6 @@ import { podSecurityWarnings } from '../api/admission.ts';
 import { allocateServices, applyAllocations, type ServiceAllocations } from '../api/allocators.ts';
 import { ValidationError, type Issue } from '../api/errors.ts';
 import { loadDesiredState, parseClusterConfig } from '../api/load.ts';
-import { isDns1123Subdomain } from '../api/names.ts';
 import { readState, recordEvent, writeState, type LabState } from '../api/store.ts';
 import { isSystemPod } from '../api/owners.ts';
 import { loadSystemManifests } from '../api/system.ts';
@@ -36,7 +35,8 @@ import { schedule } from '../scheduler/scheduler.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { signalProcess } from '../sys/proc.ts';
 import { computeEndpoints, computeEndpointSlices } from './endpoints.ts';
-import { LAPTOP_HOSTS_ANNOTATION } from './laptop-hosts.ts';
+import { LAPTOP_HOSTS_ANNOTATION, laptopHostsLines } from './laptop-hosts.ts';
+import { K3S_KUBECONFIG } from './server.ts';
 import { admitPods, planReplicaSets, rolloutInProgress, type RefusedCreate } from './replicaset.ts';
 
 export interface ClusterOptions {
@@ -58,23 +58,7 @@ export interface ReconcileResult {
   proxy?: SyncResult;
 }
 
-export { LAPTOP_HOSTS_ANNOTATION };
-
-/**
- * The sandbox laptop's /etc/hosts line: every exact Ingress host, plus the names an Ingress lists
- * in its `lab/laptop-hosts` annotation (a host served only by the default backend has no rule).
- */
-export function laptopHostsLines(desired: DesiredState, config: ClusterConfig): string[] {
-  const hosts = new Set<string>();
-  for (const ing of desired.ingresses) {
-    for (const r of ing.spec.rules) if (r.host && !r.host.startsWith('*')) hosts.add(r.host);
-    for (const h of (ing.metadata.annotations[LAPTOP_HOSTS_ANNOTATION] ?? '').split(/[\s,]+/).filter(Boolean)) {
-      if (!isDns1123Subdomain(h)) throw new ValidationError([{ file: ing.source.file, line: ing.source.line, object: `Ingress ${key(ing.metadata)}`, field: `metadata.annotations.${LAPTOP_HOSTS_ANNOTATION}`, message: `${JSON.stringify(h)} is not a valid host name` }]);
-      hosts.add(h);
-    }
-  }
-  return hosts.size ? [`${config.nodeIP}\t${[...hosts].sort().join(' ')}`] : [];
-}
+export { LAPTOP_HOSTS_ANNOTATION, laptopHostsLines };
 
 /** Pod names for a progress line: all of a few, the first of many. */
 function names(pods: Pod[], max = 6): string {
@@ -569,6 +553,7 @@ export async function down(opts: DownOptions): Promise<void> {
       // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
       if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
       await teardownNode(node, paths);
+      if (mode === 'host') await removeOwnKubeconfig(paths);
     }
     // Processes killed above take a moment to go; namespaces others were still adding appear late.
     await new Promise((r) => setTimeout(r, 50));
@@ -579,6 +564,12 @@ export async function down(opts: DownOptions): Promise<void> {
   }
   await removeStateDir(paths.stateDir, opts.lock);
   log(`instance ${opts.instance} removed`);
+}
+
+/** Host mode: k3s.yaml, if it is this instance's (it names this instance's server CA), goes with it. */
+async function removeOwnKubeconfig(paths: InstancePaths): Promise<void> {
+  const [config, ca] = await Promise.all([readFile(K3S_KUBECONFIG, 'utf8').catch(() => ''), readFile(path.join(paths.tlsDir, 'server-ca.crt'), 'utf8').catch(() => '')]);
+  if (config && ca && config.includes(Buffer.from(ca).toString('base64'))) await rm(K3S_KUBECONFIG, { force: true });
 }
 
 /** The instance's directory, the held lock file last (see DownOptions.lock). */

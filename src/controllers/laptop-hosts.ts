@@ -2,7 +2,9 @@
 // app1.com app2.com` to their laptop's /etc/hosts. In the server process this follows the
 // Ingress objects in the API: an Ingress applied with kubectl is reachable from the laptop by its
 // host name as soon as it exists. (Host mode: the real laptop's /etc/hosts is the learner's.)
+import { ValidationError } from '../api/errors.ts';
 import { isDns1123Subdomain } from '../api/names.ts';
+import { key, type ClusterConfig, type DesiredState } from '../api/types.ts';
 import type { InformerFactory } from '../client/controller.ts';
 import type { KubeObject } from '../client/types.ts';
 import type { InstancePaths } from '../node/instance.ts';
@@ -29,6 +31,15 @@ export function laptopHosts(ingresses: IngressObject[], nodeIP: string): { lines
     }
   }
   return { lines: hosts.size ? [`${nodeIP}\t${[...hosts].sort().join(' ')}`] : [], invalid };
+}
+
+/** The same from the state files, refusing an invalid name with the file and line that give it. */
+export function laptopHostsLines(desired: DesiredState, config: ClusterConfig): string[] {
+  for (const ing of desired.ingresses) {
+    const { invalid } = laptopHosts([ing as unknown as IngressObject], config.nodeIP);
+    if (invalid.length) throw new ValidationError([{ file: ing.source.file, line: ing.source.line, object: `Ingress ${key(ing.metadata)}`, field: `metadata.annotations.${LAPTOP_HOSTS_ANNOTATION}`, message: invalid[0]!.replace(/^.*: /, '') }]);
+  }
+  return laptopHosts(desired.ingresses as unknown as IngressObject[], config.nodeIP).lines;
 }
 
 /** Rewrites the laptop's hosts file whenever the Ingresses change. */

@@ -30,8 +30,7 @@ import { runtimeVersion } from '../kubelet/runc.ts';
 import { hostInfo } from '../sys/host.ts';
 import { listenInNetns } from '../sys/netns-listen.ts';
 import { ControlPlane } from './control-plane.ts';
-import { laptopHostsLines } from './lab.ts';
-import { LaptopHosts } from './laptop-hosts.ts';
+import { LaptopHosts, laptopHostsLines } from './laptop-hosts.ts';
 import type { ApplyOutcome, Manifest } from './manifests.ts';
 
 export interface LabServerOptions {
@@ -67,15 +66,9 @@ export interface ServerContext {
 export const CLUSTER_ADDON = 'cluster';
 export const SYSTEM_ADDON = 'system';
 
-/** The file the server records its machine-side API port in (`lab kubeconfig`, clients). */
-export function apiPortFile(paths: InstancePaths): string {
-  return path.join(paths.serverDir, 'api-port');
-}
+/** Where k3s writes the admin's kubeconfig (host mode only: the VM is the node). */
+export const K3S_KUBECONFIG = '/etc/rancher/k3s/k3s.yaml';
 
-/** The kine file, where k3s keeps it under its server directory. */
-export function storeFile(paths: InstancePaths): string {
-  return path.join(paths.serverDir, 'db', 'state.db');
-}
 
 interface Loaded {
   desired: DesiredState;
@@ -136,9 +129,9 @@ export class LabServer {
     this.log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${this.paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
     await ensureNode(node, this.paths, { hostsLines: laptopHostsLines(desired, config) });
 
-    await mkdir(path.dirname(storeFile(this.paths)), { recursive: true });
+    await mkdir(path.dirname(this.paths.storeFile), { recursive: true });
     const cp = new ControlPlane({
-      storePath: storeFile(this.paths),
+      storePath: this.paths.storeFile,
       api: { clusterIP: nth(parseCidr(config.serviceCIDR), 1), endpointIP: node.nodeIP, port: KUBE_API_PORT },
       node: {
         name: node.name,
@@ -182,7 +175,12 @@ export class LabServer {
     // Host mode: the node is this machine; 127.0.0.1:6443 is then the local listener itself.
     const listen = node.mode === 'host' ? [{ host: '127.0.0.1', port: KUBE_API_PORT }, ...inNode] : [local, ...inNode];
     const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, log: this.log });
-    await writeFile(apiPortFile(this.paths), `${api.addresses[0]!.port}\n`);
+    await writeFile(this.paths.apiPortFile, `${api.addresses[0]!.port}\n`);
+    // As k3s writes its admin kubeconfig for the machine's own kubectl (host mode: the VM).
+    if (node.mode === 'host') {
+      await mkdir(path.dirname(K3S_KUBECONFIG), { recursive: true });
+      await writeFile(K3S_KUBECONFIG, api.kubeconfig(), { mode: 0o600 });
+    }
     return api;
   }
 

@@ -2,6 +2,7 @@
 // Endpoints and the pods come from informers, and each change publishes a new records snapshot
 // for the DNS pod (publish.ts; unchanged records are not rewritten). Changes arriving together
 // are published once, after the current publish finishes.
+import { endpointsFromApi, serviceFromApi, type ApiObject } from '../api/convert.ts';
 import type { ClusterConfig, Endpoints, Pod, Service } from '../api/types.ts';
 import type { InformerFactory } from '../client/controller.ts';
 import type { KubeObject } from '../client/types.ts';
@@ -40,7 +41,9 @@ export class DnsController {
         this.again = false;
         if (![this.services, this.endpoints, this.pods].every((i) => i.hasSynced())) await Promise.all([this.services.waitForSync(), this.endpoints.waitForSync(), this.pods.waitForSync()]);
         try {
-          await publishDns(this.stateDir, { services: this.services.list(), endpoints: this.endpoints.list(), pods: this.pods.list(), config: this.config });
+          const services = this.services.list().map((o) => serviceFromApi(o as unknown as ApiObject));
+          const endpoints = this.endpoints.list().map((o) => endpointsFromApi(o as unknown as ApiObject));
+          await publishDns(this.stateDir, { services, endpoints, pods: this.pods.list().map((p) => ({ ...p, status: p.status ?? {} }) as Pod), config: this.config });
         } catch (e) {
           this.log?.(`cluster DNS: publishing records failed: ${(e as Error).message}`);
         }

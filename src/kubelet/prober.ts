@@ -128,7 +128,11 @@ export class ProbeWorker {
     private readonly probe: Probe,
     private readonly target: ProbeTarget,
     private readonly on: ProbeHandlers,
-  ) {}
+    /** Ready already (a container the kubelet adopted after a restart, ready in the API): failures count from the first probe. */
+    initiallyReady = false,
+  ) {
+    this.ready = initiallyReady;
+  }
 
   stop(): void {
     this.stopped = true;

@@ -26,6 +26,10 @@ export interface InstancePaths {
    * client CAs, serving and admin certificates, k3s's file names) and `token`.
    */
   serverDir: string;
+  /** The kine store (k3s: server/db/state.db) of an instance run by its server. */
+  storeFile: string;
+  /** The API's port on 127.0.0.1 in the machine's namespace, as the running server recorded it. */
+  apiPortFile: string;
   tlsDir: string;
   tokenFile: string;
   podDir(pod: string): string;
@@ -48,6 +52,8 @@ export function instancePaths(instance: string): InstancePaths {
     ipamDir: path.join(stateDir, 'cni', 'networks', 'cbr0'),
     imagesDir: path.join(stateDir, 'images'),
     serverDir: path.join(stateDir, 'server'),
+    storeFile: path.join(stateDir, 'server', 'db', 'state.db'),
+    apiPortFile: path.join(stateDir, 'server', 'api-port'),
     tlsDir: path.join(stateDir, 'server', 'tls'),
     tokenFile: path.join(stateDir, 'server', 'token'),
     podDir: (pod) => path.join(stateDir, 'pods', pod),

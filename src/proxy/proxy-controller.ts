@@ -5,6 +5,7 @@
 // sync), and at least every syncPeriod a full one, which also puts back what someone else removed
 // (`iptables -t nat -F`). Between those the canary chains are checked (kube-proxy's
 // KUBE-PROXY-CANARY): a lost chain forces a full sync at once.
+import { endpointSliceFromApi, serviceFromApi, type ApiObject } from '../api/convert.ts';
 import type { EndpointSlice, Service } from '../api/types.ts';
 import type { InformerFactory } from '../client/controller.ts';
 import type { KubeObject } from '../client/types.ts';
@@ -37,6 +38,8 @@ export class KubeProxy {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** A sync has succeeded: from then on the canary is looked at. */
+  private synced = false;
 
   constructor(
     factory: InformerFactory,
@@ -96,7 +99,9 @@ export class KubeProxy {
     }
     this.lastRun = Date.now();
     try {
-      const r = await this.syncer.sync({ services: this.services.list(), endpointSlices: this.slices.list() });
+      // The API leaves optional fields out; the planner wants them with the meaning of their absence.
+      const r = await this.syncer.sync({ services: this.services.list().map((s) => serviceFromApi(s as unknown as ApiObject)), endpointSlices: this.slices.list().map((e) => endpointSliceFromApi(e as unknown as ApiObject)) });
+      this.synced = true;
       this.opts.onSync?.(r);
     } catch (e) {
       // kube-proxy logs and tries again on the next change or period; a failed sync makes the next one full.
@@ -106,7 +111,8 @@ export class KubeProxy {
   }
 
   private async checkCanary(): Promise<void> {
-    if (this.stopped || this.running) return;
+    // Before the first sync there is nothing of kube-proxy's to have lost.
+    if (this.stopped || this.running || !this.synced) return;
     const lost = await this.syncer.lostRules().catch(() => []);
     if (lost.length === 0) return;
     this.opts.log?.(`kube-proxy: ${lost.join(', ')} gone from the node: full sync`);

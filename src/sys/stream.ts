@@ -22,6 +22,8 @@ function checkArgv(argv: string[]): [string, ...string[]] {
 export interface StreamChild {
   pid: number;
   argv: string[];
+  /** Piped when started with `stdin: true` (the kubelet's exec, kubectl exec -i), else null. */
+  stdin: Writable | null;
   stdout: Readable;
   stderr: Readable;
   /** Resolves when the process has exited (never rejects). */
@@ -30,12 +32,14 @@ export interface StreamChild {
   stop(signal?: NodeJS.Signals): void;
 }
 
-/** Starts a long-running command (in `netns`) with its output as streams. */
-export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<string, string> } = {}): StreamChild {
+/** Starts a long-running command (in `netns`) with its output (and, if asked, its input) as streams. */
+export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<string, string>; stdin?: boolean } = {}): StreamChild {
   assertKnownProgram(argv[0] ?? '');
   const [file, ...args] = checkArgv(inNetns(opts.netns, argv));
   spawnCounter.count++;
-  const child: ChildProcess = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...opts.env } });
+  const child: ChildProcess = spawn(file, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...opts.env } });
+  // A child that exits before reading its input must not crash the writer with EPIPE.
+  child.stdin?.on('error', () => {});
   let done = false;
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     // 'close', not 'exit': by then stdout and stderr have been read to the end.
@@ -54,12 +58,13 @@ export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<
   });
   if (child.pid === undefined) {
     // spawn failed (e.g. ENOENT): 'error' follows; give callers a consistent object anyway.
-    return { pid: -1, argv: [file, ...args], stdout: child.stdout!, stderr: child.stderr!, exited, stop: () => {} };
+    return { pid: -1, argv: [file, ...args], stdin: child.stdin ?? null, stdout: child.stdout!, stderr: child.stderr!, exited, stop: () => {} };
   }
   const pid = child.pid;
   return {
     pid,
     argv: [file, ...args],
+    stdin: child.stdin ?? null,
     stdout: child.stdout!,
     stderr: child.stderr!,
     exited,

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { down } from '../../src/controllers/lab.ts';
-import { LabServer, storeFile } from '../../src/controllers/server.ts';
-import { cmd, editableState, inNetns, instanceName, isRoot, ROOT, until, type EditableState } from './helpers.ts';
+import { LabServer } from '../../src/controllers/server.ts';
+import { cmd, editableState, inNetns, instanceName, isRoot, lab, ROOT, until, type EditableState } from './helpers.ts';
 
 const instance = instanceName('srv');
 
@@ -69,15 +69,31 @@ describe.skipIf(!isRoot)('the server process: API at the centre', () => {
   });
 
   it('keeps its objects in kine\'s table, named as kube-apiserver names them', async () => {
-    const r = await cmd(['sqlite3', storeFile(server.paths), "select name from kine where name like '/registry/deployments/%' and deleted = 0 order by name"]);
+    const r = await cmd(['sqlite3', server.paths.storeFile, "select name from kine where name like '/registry/deployments/%' and deleted = 0 order by name"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('/registry/deployments/default/app2');
+  });
+
+  it('lab get prints the API server\'s Table rows, read from the store when no server holds the instance', async () => {
+    const r = await lab(['get', 'deploy', '--name', instance, '-l', 'app=app2']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')[0]!.split(/\s{3,}/)).toEqual(['NAME', 'READY', 'UP-TO-DATE', 'AVAILABLE', 'AGE']);
+    expect(r.stdout).toMatch(/^app2\s+\d\/3\s+3\s+\d\s+\d+s$/m);
+    expect((await lab(['get', 'nodes', '--name', instance, '-o', 'name'])).stdout).toBe(`node/${server.node!.name}\n`);
   });
 
   it('serves the node address 192.168.56.110:6443 inside the sandbox, reached from the laptop', async () => {
     const r = await inNetns(server.paths.hostNetns, ['kubectl', '--kubeconfig', nodeKubeconfig, 'get', 'namespaces', '-o', 'name']);
     expect(r.stderr).toBe('');
     expect(r.stdout.split('\n')).toContain('namespace/kube-system');
+  });
+
+  it('kube-proxy syncs the Services it watches into the node\'s nat table', async () => {
+    await until('the kubernetes Service in KUBE-SERVICES', async () => {
+      const r = await inNetns(server.paths.nodeNetns, ['iptables-save', '-t', 'nat']);
+      return /-A KUBE-SERVICES -d 10\.43\.0\.1\/32 -p tcp -m comment --comment "default\/kubernetes:https cluster IP"/.test(r.stdout);
+    });
+    expect(logs.filter((l) => l.startsWith('kube-proxy'))).toEqual([]);
   });
 
   it('maps every Ingress host to the node on the laptop, also one applied with kubectl', async () => {

@@ -350,7 +350,7 @@ describe.skipIf(process.getuid?.() !== 0)('lab kubeconfig', () => {
   it("prints k3s.yaml for the instance's PKI (made on first use, kept after), which kubectl uses as is", async () => {
     const first = await lab('kubeconfig');
     expect(first.exitCode, first.stderr).toBe(0);
-    expect(first.stdout).toMatch(/^apiVersion: v1\nclusters:\n- cluster:\n {4}certificate-authority-data: [A-Za-z0-9+/=]+\n {4}server: https:\/\/192\.168\.56\.110:6443\n {2}name: default\n/);
+    expect(first.stdout).toMatch(/^apiVersion: v1\nclusters:\n- cluster:\n {4}certificate-authority-data: [A-Za-z0-9+/=]+\n {4}server: https:\/\/127\.0\.0\.1:6443\n {2}name: default\n/);
     expect(first.stderr).toMatch(/# server-ca: made \(missing\)/);
     const paths = instancePaths(CLI_INSTANCE);
     expect((statSync(paths.tokenFile).mode & 0o777).toString(8)).toBe('600');

@@ -489,15 +489,16 @@ describe('kubectl delete', () => {
 });
 
 describe('raw requests: kube\'s status codes', () => {
-  it('405 for a method a path lacks; 404 for what is not served; log and exec are not served yet', async () => {
+  it('405 for a method a path lacks; 404 for what is not served; log and exec of a pod no node has', async () => {
     const notAllowed = await call('/api/v1/namespaces/default/configmaps/web-config', { method: 'POST', ...jsonBody({}) });
     expect([notAllowed.status, JSON.parse(notAllowed.body)]).toEqual([405, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server does not allow this method on the requested resource', reason: 'MethodNotAllowed', details: {}, code: 405 }]);
     expect((await call('/api/v1/pods', { method: 'POST', ...jsonBody({}) })).status).toBe(405);
     expect((await call('/api/v1/namespaces', { method: 'DELETE' })).status).toBe(405); // namespaces have no deletecollection
     expect((await call('/api/v1/namespaces/default/foos')).body).toBe('404 page not found\n');
     expect((await call('/apis/apps/v2/deployments')).status).toBe(404);
-    expect((await call('/api/v1/namespaces/default/pods/web-1/log')).status).toBe(404);
-    expect((await call('/api/v1/namespaces/default/pods/web-1/exec')).status).toBe(404);
+    // (api-streams.test.ts has the rest of pods/log and pods/exec.)
+    expect((await call('/api/v1/namespaces/default/pods/web-1/log')).status).toBe(204);
+    expect(JSON.parse((await call('/api/v1/namespaces/default/pods/web-1/exec')).body).message).toBe('pod web-1 does not have a host assigned');
     const unsupported = await call('/api/v1/namespaces/default/configmaps', { method: 'POST', headers: { 'Content-Type': 'application/vnd.kubernetes.protobuf' }, body: 'k8s\0' });
     expect([unsupported.status, JSON.parse(unsupported.body).reason]).toEqual([415, 'UnsupportedMediaType']);
     const badPatch = await call('/api/v1/namespaces/default/configmaps/web-config', { method: 'PATCH', headers: { 'Content-Type': 'text/plain' }, body: '{}' });

@@ -5,12 +5,13 @@
 // and the handler never sees it), then the handler: the resource routes plug in there, and a
 // path they do not serve is Go's plain `404 page not found`. A handler answers an object, or a
 // stream (watch: newline-delimited JSON, one chunk per event, written as it comes; the stream
-// ends when the client goes away). Errors a handler throws with a Status are answered with it;
+// ends when the client goes away), or bytes piped as they come (pods/log: text/plain, chunked,
+// the source destroyed when the client goes away). Errors a handler throws with a Status are answered with it;
 // anything else is a 500 InternalError. No routing to resources here.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { authenticate, type TokenUser, type UserInfo } from './auth.ts';
 import { builtin, labVersion, type VersionInfo } from './builtin.ts';
@@ -62,7 +63,15 @@ export interface ApiStream {
   stream(sink: StreamSink): void | (() => void);
 }
 
-export type ApiResult = ApiResponse | ApiStream;
+/** Bytes as they come (kubectl logs -f): chunked, ended with the source, which is destroyed when the client goes. */
+export interface ApiPipe {
+  status?: number;
+  contentType: string;
+  headers?: Record<string, string>;
+  pipe: Readable;
+}
+
+export type ApiResult = ApiResponse | ApiStream | ApiPipe;
 /** The resource routes: undefined for a path they do not serve (404). */
 export type ApiHandler = (req: ApiRequest) => ApiResult | undefined | Promise<ApiResult | undefined>;
 /** Authenticated upgrade requests (kubectl exec's websocket); false for a path nobody serves. */
@@ -164,6 +173,28 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (!streams.has(end)) cleanup?.(); // ended while starting
   }
 
+  function pipeOut(res: ServerResponse, result: ApiPipe, abort: () => void): void {
+    const src = result.pipe;
+    res.writeHead(result.status ?? 200, commonHeaders({ 'Content-Type': result.contentType, ...result.headers }));
+    res.flushHeaders();
+    const end = () => {
+      if (!streams.delete(end)) return;
+      abort();
+      src.destroy();
+      if (!res.writableEnded) res.end();
+    };
+    streams.add(end);
+    res.on('close', end); // the client went away, or the response ended
+    src.on('end', end);
+    // A source that fails halfway: the connection is cut, as kube-apiserver's copy loop does.
+    src.on('error', () => {
+      streams.delete(end);
+      abort();
+      res.destroy();
+    });
+    src.pipe(res, { end: false });
+  }
+
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://api');
     const pretty = wantsPretty(req, url.searchParams);
@@ -182,9 +213,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     res.on('close', () => closing.signal.removeEventListener('abort', abort));
     try {
       const result = await opts.handler({ method, path: url.pathname, query: url.searchParams, headers: req.headers, user, body, pretty, signal: ac.signal });
-      if (res.destroyed) return;
+      if (res.destroyed) {
+        if (result && 'pipe' in result) result.pipe.destroy();
+        return;
+      }
       if (!result) return writeNotFound(res);
       if ('stream' in result) return stream(res, result, ac.signal, abort);
+      if ('pipe' in result) return pipeOut(res, result, abort);
       const { status, body: out, contentType, headers } = result;
       if (typeof out === 'string' || Buffer.isBuffer(out)) return writeRaw(res, status, contentType ?? 'text/plain; charset=utf-8', out, headers);
       return writeJson(res, status, out, pretty, headers);

@@ -12,7 +12,8 @@ import { labVersion, type VersionInfo } from './builtin.ts';
 import { startApiServer as startHttps, type ListenAddress, type UpgradeHandler } from './http.ts';
 import { Registry, type RegistryOptions } from './registry.ts';
 import { resourceFor } from './resources.ts';
-import { createApiHandler, type RouteDeps } from './routes.ts';
+import { createApiHandler, parseResourcePath, type RouteDeps } from './routes.ts';
+import { execUpgradeHandler } from './pod-exec.ts';
 import { StatusError } from './status.ts';
 import { applyPatch } from './patch.ts';
 import { SYSTEM_NAMESPACES } from './bootstrap.ts';
@@ -78,13 +79,15 @@ export async function serveApi(registry: Registry, opts: ServeOptions): Promise<
   const version = opts.version ?? labVersion();
   const listen = opts.listen ?? [{ host: '127.0.0.1', port: 0 }];
   let serverAddress = '';
-  const handler = createApiHandler(registry, { applyPatch: opts.applyPatch ?? ((kind, original, body, contentType) => applyPatch(kind, original, body, contentType) as KubeObject), toTable: opts.toTable ?? tableConvertor, gitVersion: version.gitVersion, get serverAddress() { return serverAddress; } });
+  const handler = createApiHandler(registry, { applyPatch: opts.applyPatch ?? ((kind, original, body, contentType) => applyPatch(kind, original, body, contentType) as KubeObject), toTable: opts.toTable ?? tableConvertor, streams: opts.streams, gitVersion: version.gitVersion, get serverAddress() { return serverAddress; } });
+  const execUpgrade = execUpgradeHandler(registry, opts.streams, parseResourcePath, opts.log);
+  const upgrade: UpgradeHandler = (req, user, socket, head) => execUpgrade(req, user, socket, head) || (opts.upgrade?.(req, user, socket, head) ?? false);
   const https = await startHttps({
     tls: { cert: pki.servingCert, key: pki.servingKey, clientCa: pki.clientCaCert },
     tokens: [{ token: pki.token, user: ADMIN_USER }],
     listen,
     handler,
-    upgrade: opts.upgrade,
+    upgrade,
     version,
     log: opts.log,
   });

@@ -55,9 +55,11 @@ export const RESOURCES: readonly ResourceInfo[] = [
     group: '', version: 'v1', kind: 'Pod', plural: 'pods', singular: 'pod', namespaced: true,
     shortNames: ['po'], categories: ['all'], verbs: ALL_VERBS,
     subresources: [
+      { name: 'attach', kind: 'PodAttachOptions', verbs: ['create', 'get'] },
       { name: 'binding', kind: 'Binding', verbs: ['create'] },
       { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
       { name: 'log', kind: 'Pod', verbs: ['get'] },
+      { name: 'portforward', kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
       status('Pod'),
     ],
     storageVersionHash: 'xPOwRZ+Yhw8=', etcdPrefix: 'pods',

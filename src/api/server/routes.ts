@@ -11,10 +11,16 @@
 //                                                                one watches that object alone)
 // A path of no served group, version or resource is Go's plain 404 (http.ts); a method a path does
 // not have, or a verb its resource does not have, is 405 MethodNotAllowed.
-// TODO(kubelet): pods/log and pods/exec answer 404 until the kubelet serves them.
+//   pods/<name>/log, /exec (/attach, /portforward refused)    pod-log.ts, pod-exec.ts: the bytes
+//                                                                come from the kubelet (ContainerStreams);
+//                                                                exec's WebSocket upgrade is served
+//                                                                by pod-exec.ts's upgrade handler
 import type { ApiHandler, ApiRequest, ApiResult } from './http.ts';
 import { aggregatedDiscovery, AGGREGATED_CONTENT_TYPE, apiGroupDocument, apiGroupList, apiResourceList, apiVersions, servesGroupVersion, wantsAggregated } from './discovery.ts';
+import type { ContainerStreams } from './node-streams.ts';
 import type { KubeObject } from './object.ts';
+import { connectCheck, CONNECT_SUBRESOURCES } from './pod-exec.ts';
+import { podLog } from './pod-log.ts';
 import { openApiV3 } from './openapi.ts';
 import type { Registry } from './registry.ts';
 import type { WatchEvent } from './registry-watch.ts';
@@ -34,6 +40,8 @@ export interface RouteDeps {
   applyPatch?: ApplyPatch;
   /** kubectl's columns; without it, Tables have kube's default Name and Created At. */
   toTable?: ToTable;
+  /** The kubelet's logs and exec; without it, pods/log and pods/exec answer as for an unreachable kubelet. */
+  streams?: ContainerStreams;
 }
 
 export interface RouteOptions extends RouteDeps {
@@ -167,10 +175,18 @@ export function createApiHandler(registry: Registry, opts: RouteOptions = {}): A
     if (!t.r.verbs.includes(verb)) throw methodNotAllowed();
   }
 
-  function resourceRequest(req: ApiRequest, t: Target): ApiResult | undefined {
+  function resourceRequest(req: ApiRequest, t: Target): ApiResult | undefined | Promise<ApiResult> {
     const { method } = req;
     const deps = { registry, applyPatch: opts.applyPatch, present };
-    if (t.subresource === 'log' || t.subresource === 'exec') throw errors.pathNotFound(); // TODO(kubelet)
+    if (t.subresource === 'log') {
+      if (method !== 'GET') throw methodNotAllowed();
+      return podLog(registry, opts.streams, req, t.namespace!, t.name!);
+    }
+    if (t.subresource && CONNECT_SUBRESOURCES.includes(t.subresource)) {
+      // Not an upgrade (those go to pod-exec.ts): checked as kube checks it, then refused.
+      connectCheck(registry, t.subresource, method, t.namespace!, t.name!, req.query);
+      throw errors.badRequest('Upgrade request required');
+    }
     if (t.watchPath) {
       if (method !== 'GET' || t.subresource) throw methodNotAllowed();
       allowed(t, 'watch');

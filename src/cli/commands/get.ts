@@ -1,6 +1,7 @@
 // `lab get <resource>`: pods, nodes, deployments, services and endpoints, as kubectl get shows them.
 import type { Pod } from '../../api/types.ts';
 import { instancePaths } from '../../node/instance.ts';
+import { apiGet, hasApiStore } from '../api-get.ts';
 import { log, runningState, type Common } from '../common.ts';
 import { age } from '../../api/age.ts';
 import { asList, endpointsTable, podStatusText, podsTable, servicesTable, table } from '../format.ts';
@@ -10,7 +11,7 @@ async function loadPods(name: string): Promise<Pod[]> {
   return Object.values(state.pods).sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
 }
 
-export type Args = Common & { resource: string; names?: string[]; output?: string; 'all-namespaces': boolean; namespace: string; watch?: boolean };
+export type Args = Common & { resource: string; names?: string[]; output?: string; selector?: string; 'all-namespaces': boolean; namespace: string; watch?: boolean };
 
 /** kubectl get pods -w: a line whenever a pod's row changes (status, readiness, restarts, IP). */
 async function watchPods(a: Args, pods: Pod[]): Promise<never> {
@@ -26,6 +27,15 @@ async function watchPods(a: Args, pods: Pod[]): Promise<never> {
 }
 
 export async function getHandler(a: Args): Promise<void> {
+  // An instance run by its server (`lab server`): the API's objects, as kubectl shows them.
+  const paths = instancePaths(a.name);
+  if (hasApiStore(paths)) {
+    if (a.watch) throw new Error('lab get -w of an instance run by its server: use kubectl get -w (kubeconfig: lab kubeconfig)');
+    const text = await apiGet(a.name, paths, { resource: a.resource, names: a.names ?? [], namespace: a.namespace, allNamespaces: a['all-namespaces'], labelSelector: a.selector, output: a.output });
+    if (text === '' && a.output !== 'json' && a.output !== 'yaml') log(a['all-namespaces'] ? 'No resources found' : `No resources found in ${a.namespace} namespace.`);
+    return void process.stdout.write(text);
+  }
+  if (a.output === 'name' || a.selector) throw new Error('-o name and -l: only for an instance run by its server (`lab server`)');
   const res = a.resource.toLowerCase();
   const format = a.output === 'json' || a.output === 'yaml' ? a.output : undefined;
   const wide = a.output === 'wide';

@@ -14,6 +14,7 @@ import type * as Images from './images.ts';
 import type * as Kill from './kill.ts';
 import type * as Kubeconfig from './kubeconfig.ts';
 import type * as Proxy from './proxy.ts';
+import type * as Server from './server.ts';
 import type * as Tcpdump from './tcpdump.ts';
 import type * as Trace from './trace.ts';
 import type * as Up from './up.ts';
@@ -32,8 +33,19 @@ export const commands: CommandModule<object, never>[] = [
     builder: (y) =>
       common(y)
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'stay in the foreground: watch the state files, restart crashed containers, run probes' })
+        .option('api', { type: 'boolean', default: false, describe: 'run the instance the API way: its server (`lab server`) as a daemon, then wait until the cluster has converged (issue 13; becomes the default)' })
+        .option('timeout', { type: 'number', describe: 'with --api: seconds to wait for the cluster to converge (default 120)' })
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM; the default where scripts/provision.sh wrote /etc/packet-path-lab/host-mode); sandbox: a namespace stands in for it (the default elsewhere)' }) as Argv,
     handler: async (a) => (await import('./up.ts')).upHandler(a),
+  }),
+  command<Server.Args>({
+    command: 'server',
+    describe: 'run the instance\'s server in the foreground: API server, controllers, scheduler, this node\'s kubelet and kube-proxy (as `k3s server`; issue 13, not yet what `lab up` runs)',
+    builder: (y) =>
+      common(y)
+        .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'as for `lab up`' })
+        .option('port', { type: 'number', describe: 'the API\'s port on 127.0.0.1 in this machine\'s namespace (default: a free one, recorded in the instance\'s server directory)' }) as Argv,
+    handler: async (a) => (await import('./server.ts')).serverHandler(a),
   }),
   command<Down.Args>({
     command: 'down',
@@ -49,7 +61,8 @@ export const commands: CommandModule<object, never>[] = [
       common(y)
         .positional('resource', { type: 'string', demandOption: true })
         .positional('names', { type: 'string', array: true, describe: 'only these objects' })
-        .option('output', { alias: 'o', type: 'string', choices: ['wide', 'json', 'yaml'] })
+        .option('output', { alias: 'o', type: 'string', choices: ['wide', 'json', 'yaml', 'name'] })
+        .option('selector', { alias: 'l', type: 'string', describe: 'label selector (instances run by `lab server`)' })
         .option('all-namespaces', { alias: 'A', type: 'boolean', default: false })
         .option('namespace', { alias: 'n', type: 'string', default: 'default' })
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'pods: print a line whenever one changes' }) as Argv,
@@ -157,7 +170,8 @@ export const commands: CommandModule<object, never>[] = [
         .positional('pod', { type: 'string', demandOption: true })
         .option('container', { alias: 'c', type: 'string' })
         .option('namespace', { alias: 'n', type: 'string', default: 'default' })
-        .option('signal', { type: 'string', default: 'KILL', describe: 'KILL, TERM, HUP, ... (PID 1 of a container only receives signals it handles, and KILL)' }) as Argv,
+        .option('signal', { type: 'string', default: 'KILL', describe: 'KILL, TERM, HUP, ... (PID 1 of a container only receives signals it handles, and KILL)' })
+        .option('trace', { type: 'boolean', default: false, describe: 'print the control-plane hops of the crash as they happen, with times and resourceVersions (an instance run by its server)' }) as Argv,
     handler: async (a) => (await import('./kill.ts')).killHandler(a),
   }),
   command<Proxy.Args>({

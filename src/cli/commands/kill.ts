@@ -6,16 +6,27 @@
 import { constants } from 'node:os';
 import { podNetns } from '../../kubelet/kubelet.ts';
 import { isContainerAlive } from '../../kubelet/runtime.ts';
+import { netnsExists } from '../../sys/ip.ts';
 import { procCaughtSignals, signalProcess } from '../../sys/proc.ts';
-import { runningState, type Common } from '../common.ts';
+import { isNotFound } from '../../client/types.ts';
+import { runtimeFor } from '../../kubelet/runc.ts';
+import { containerIdOf } from '../../kubelet/runtime.ts';
+import { instancePaths, type InstancePaths } from '../../node/instance.ts';
+import { formatHop, traceCrash, type TracedPod } from '../../trace/crash.ts';
+import { serverClient } from '../api-client.ts';
+import { hasApiStore } from '../api-get.ts';
+import { labHint, runningState, type Common } from '../common.ts';
 import { preflight } from '../preflight.ts';
 
-export type Args = Common & { pod: string; container?: string; signal: string; namespace: string };
+export type Args = Common & { pod: string; container?: string; signal: string; namespace: string; trace?: boolean };
 
 export async function killHandler(a: Args): Promise<void> {
   preflight({ needRoot: true, tools: [] });
   const sig = (a.signal.startsWith('SIG') ? a.signal : `SIG${a.signal}`).toUpperCase() as NodeJS.Signals;
   if (!(sig in constants.signals)) throw new Error(`unknown signal ${a.signal}`);
+  const paths = instancePaths(a.name);
+  if (hasApiStore(paths)) return killThroughApi(a, sig, paths);
+  if (a.trace) throw new Error('--trace: only for an instance run by its server (`lab up --api`)');
   const state = await runningState(a.name);
   const pod = Object.values(state.pods).find((p) => p.metadata.name === a.pod && (p.metadata.namespace === a.namespace || a.namespace === 'default'));
   if (!pod) throw new Error(`pods "${a.pod}" not found in instance ${a.name}`);
@@ -29,4 +40,48 @@ export async function killHandler(a: Args): Promise<void> {
   }
   signalProcess(st.pid, sig);
   process.stdout.write(`pod/${a.pod}: sent ${sig} to container ${st.name} (pid ${st.pid})\n`);
+}
+
+/** Refuses a signal PID 1 of the container would never receive from outside. */
+function assertDeliverable(sig: NodeJS.Signals, pid: number, what: string): void {
+  if (sig !== 'SIGKILL' && sig !== 'SIGSTOP' && !procCaughtSignals(pid)?.has(constants.signals[sig])) {
+    throw new Error(`${what} has no handler for ${sig}: its process is PID 1 of the container's PID namespace, and the kernel drops such a signal sent from outside. Use --signal KILL (the default)`);
+  }
+}
+
+type ApiPod = TracedPod & { spec?: { containers?: { name: string }[] } };
+
+/**
+ * An instance run by its server: the pod comes from the API, its container's process from the
+ * runtime (the containerID in the pod's status names the runc container). With --trace, the
+ * hops of the crash are printed as the API and the node's rules show them.
+ */
+async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths): Promise<void> {
+  const client = await serverClient(a.name, paths);
+  if (!client) throw new Error(`the server of instance ${a.name} is not running: start it with '${labHint(a.name, 'up --api')}'`);
+  try {
+    const pod = await client.get<ApiPod>({ group: '', resource: 'pods' }, a.namespace, a.pod).catch((e: unknown) => {
+      throw isNotFound(e) ? new Error(`pods "${a.pod}" not found in namespace ${a.namespace}`) : e;
+    });
+    const name = a.container ?? pod.spec?.containers?.[0]?.name;
+    const st = pod.status?.containerStatuses?.find((c) => c.name === name);
+    if (!st) throw new Error(`container ${name} not found in pod ${a.pod}`);
+    const id = containerIdOf(st.containerID);
+    const running = id ? (await runtimeFor(paths).listContainers()).find((c) => c.id === id && c.status === 'running') : undefined;
+    if (!running) throw new Error(`container ${name} of pod ${a.pod} is not running`);
+    assertDeliverable(sig, running.pid, `container ${name} of pod ${a.pod}`);
+    const kill = () => {
+      signalProcess(running.pid, sig);
+      process.stdout.write(`pod/${a.pod}: sent ${sig} to container ${name} (pid ${running.pid})\n`);
+    };
+    if (!a.trace) return kill();
+    const nodeNetns = netnsExists(paths.nodeNetns) ? paths.nodeNetns : null;
+    const whole = await traceCrash({ client, namespace: a.namespace, pod: a.pod, container: name!, nodeNetns, onHop: (h) => process.stdout.write(`${formatHop(h)}\n`) }, kill);
+    if (!whole) {
+      process.exitCode = 1;
+      process.stdout.write('the round trip was not seen to the end (the pod was deleted, or the time ran out)\n');
+    }
+  } finally {
+    client.close();
+  }
 }

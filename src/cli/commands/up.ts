@@ -10,9 +10,11 @@ import { podsTable } from '../format.ts';
 import { lockForUp } from '../lock.ts';
 import { preflight } from '../preflight.ts';
 
-export type Args = Common & { mode?: 'host' | 'sandbox'; watch: boolean };
+export type Args = Common & { mode?: 'host' | 'sandbox'; watch: boolean; api?: boolean; timeout?: number };
 
 export async function upHandler(a: Args): Promise<void> {
+  if (a.api && a.watch) return (await import('./server.ts')).serverHandler(a);
+  if (a.api) return (await import('./up-server.ts')).upWithServer(a);
   preflight({ needRoot: true });
   const t0 = Date.now();
   const opts = { instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, log };

@@ -1,0 +1,38 @@
+// `lab server`: the instance's server process in the foreground, as `k3s server` runs: the API
+// server, the state files applied through it, the controllers, the scheduler and this node's
+// agent (src/controllers/server.ts). It holds the instance until SIGTERM or Ctrl-C; `lab down`
+// stops it. The pods keep running when it stops: a new server adopts them.
+import { LabServer } from '../../controllers/server.ts';
+import { labHint, log, type Common } from '../common.ts';
+import { lockForServer } from '../lock.ts';
+import { preflight } from '../preflight.ts';
+
+export type Args = Common & { mode?: 'host' | 'sandbox'; port?: number };
+
+export async function serverHandler(a: Args): Promise<void> {
+  preflight({ needRoot: true });
+  const lock = await lockForServer(a.name, { state: a.state, log });
+  const server = new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, localPort: a.port, log });
+  let stopping: Promise<void> | null = null;
+  const stop = (sig: string) => {
+    stopping ??= (async () => {
+      log(`${sig}: stopping the server (the pods keep running; '${labHint(a.name, 'down')}' removes them)`);
+      await server.stop();
+      lock.release();
+    })();
+    return stopping;
+  };
+  const done = new Promise<void>((resolve) => {
+    process.once('SIGTERM', () => void stop('SIGTERM').then(resolve));
+    process.once('SIGINT', () => void stop('SIGINT').then(resolve));
+  });
+  try {
+    await server.start();
+  } catch (e) {
+    await server.stop().catch(() => {});
+    lock.release();
+    throw e;
+  }
+  log(`server of instance ${a.name} running: ${server.api!.url} (kubeconfig: ${labHint(a.name, 'kubeconfig')})`);
+  await done;
+}

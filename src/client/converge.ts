@@ -1,0 +1,65 @@
+// When is the cluster "up"? What `kubectl rollout status` waits for, for every Deployment at once:
+// the controller has seen the latest spec (observedGeneration), every replica runs the current
+// template (updatedReplicas), all of them are ready and available, and no older replica is left
+// (status.replicas). Plus no pod still terminating: its containers are still being stopped.
+// `lab up` waits for this through the API; what is still missing is said pod by pod.
+import type { Client, KubeObject } from './types.ts';
+
+type Deployment = KubeObject & {
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number; availableReplicas?: number };
+};
+
+type Pod = KubeObject & {
+  spec?: { nodeName?: string };
+  status?: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { name: string; ready?: boolean; state?: { waiting?: { reason?: string; message?: string }; terminated?: { reason?: string } } }[];
+  };
+};
+
+export interface Convergence {
+  done: boolean;
+  /** One line per Deployment not yet rolled out, and per pod not ready or still terminating. */
+  waiting: string[];
+}
+
+const nsName = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
+
+/** kubectl rollout status's verdict for one Deployment, in its words; null once complete. */
+export function rolloutWaiting(d: Deployment): string | null {
+  const want = d.spec?.replicas ?? 1;
+  const s = d.status ?? {};
+  if ((s.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) return `deployment ${nsName(d)}: waiting for deployment spec update to be observed`;
+  if ((s.updatedReplicas ?? 0) < want) return `deployment ${nsName(d)}: ${s.updatedReplicas ?? 0} out of ${want} new replicas have been updated`;
+  if ((s.replicas ?? 0) > (s.updatedReplicas ?? 0)) return `deployment ${nsName(d)}: ${(s.replicas ?? 0) - (s.updatedReplicas ?? 0)} old replicas are pending termination`;
+  if ((s.availableReplicas ?? 0) < (s.updatedReplicas ?? 0)) return `deployment ${nsName(d)}: ${s.availableReplicas ?? 0} of ${s.updatedReplicas ?? 0} updated replicas are available`;
+  return null;
+}
+
+/** Why a pod is not ready: its containers' waiting reasons, or "not ready". */
+export function podWaiting(p: Pod): string | null {
+  if (p.metadata.deletionTimestamp) return `pod ${nsName(p)}: Terminating`;
+  if (p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return null;
+  if (!p.spec?.nodeName) return `pod ${nsName(p)}: Pending (not scheduled)`;
+  const why = (p.status?.containerStatuses ?? []).filter((c) => !c.ready).map((c) => `${c.name}: ${c.state?.waiting ? `${c.state.waiting.reason ?? 'Waiting'}${c.state.waiting.message ? ` (${c.state.waiting.message})` : ''}` : c.state?.terminated ? (c.state.terminated.reason ?? 'Terminated') : 'not ready'}`);
+  return `pod ${nsName(p)}: ${why.length ? why.join('; ') : (p.status?.phase ?? 'Pending')}`;
+}
+
+export function convergence(deployments: Deployment[], pods: Pod[]): Convergence {
+  const waiting = [...deployments.map(rolloutWaiting), ...pods.map(podWaiting)].filter((w): w is string => w !== null);
+  return { done: waiting.length === 0, waiting };
+}
+
+/** Polls the API until converged (resolves with the last verdict) or the time is up (resolves with what is missing). */
+export async function waitConverged(client: Client, opts: { timeoutMs: number; everyMs?: number; onProgress?: (c: Convergence) => void }): Promise<Convergence> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const [deployments, pods] = await Promise.all([client.list<Deployment>({ group: 'apps', resource: 'deployments' }), client.list<Pod>({ group: '', resource: 'pods' })]);
+    const c = convergence(deployments.items, pods.items);
+    opts.onProgress?.(c);
+    if (c.done || Date.now() >= deadline) return c;
+    await new Promise((r) => setTimeout(r, opts.everyMs ?? 200));
+  }
+}

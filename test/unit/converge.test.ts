@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { convergence, podWaiting, rolloutWaiting } from '../../src/client/converge.ts';
+
+const deploy = (generation: number, replicas: number, status: Record<string, number>) => ({ metadata: { name: 'app2', namespace: 'default', generation }, spec: { replicas }, status });
+const ready = { type: 'Ready', status: 'True' };
+
+describe('rollout status, as kubectl words it', () => {
+  it.each([
+    [deploy(2, 3, { observedGeneration: 1, replicas: 3, updatedReplicas: 3, availableReplicas: 3 }), 'waiting for deployment spec update to be observed'],
+    [deploy(2, 3, { observedGeneration: 2, replicas: 3, updatedReplicas: 1, availableReplicas: 1 }), '1 out of 3 new replicas have been updated'],
+    [deploy(2, 3, { observedGeneration: 2, replicas: 4, updatedReplicas: 3, availableReplicas: 3 }), '1 old replicas are pending termination'],
+    [deploy(2, 3, { observedGeneration: 2, replicas: 3, updatedReplicas: 3, availableReplicas: 2 }), '2 of 3 updated replicas are available'],
+  ])('%#: %s', (d, text) => {
+    expect(rolloutWaiting(d)).toBe(`deployment default/app2: ${text}`);
+  });
+  it('complete: nothing to wait for', () => {
+    expect(rolloutWaiting(deploy(2, 3, { observedGeneration: 2, replicas: 3, updatedReplicas: 3, availableReplicas: 3 }))).toBeNull();
+  });
+  it('a Deployment scaled to zero with no status yet is complete once observed', () => {
+    expect(rolloutWaiting(deploy(1, 0, { observedGeneration: 1 }))).toBeNull();
+    expect(rolloutWaiting({ metadata: { name: 'x', namespace: 'd', generation: 1 }, spec: { replicas: 0 } })).toContain('spec update');
+  });
+});
+
+describe('pods', () => {
+  const pod = (extra: object) => ({ metadata: { name: 'p', namespace: 'default' }, ...extra });
+  it('ready, terminating, unscheduled, waiting', () => {
+    expect(podWaiting(pod({ spec: { nodeName: 'labs' }, status: { conditions: [ready] } }))).toBeNull();
+    expect(podWaiting({ metadata: { name: 'p', namespace: 'default', deletionTimestamp: '2026-01-01T00:00:00Z' }, status: { conditions: [ready] } })).toBe('pod default/p: Terminating');
+    expect(podWaiting(pod({ spec: {} }))).toBe('pod default/p: Pending (not scheduled)');
+    expect(podWaiting(pod({ spec: { nodeName: 'labs' }, status: { phase: 'Pending', containerStatuses: [{ name: 'c', ready: false, state: { waiting: { reason: 'ErrImagePull', message: 'no such image' } } }] } }))).toBe('pod default/p: c: ErrImagePull (no such image)');
+  });
+  it('converged only when every Deployment and pod is', () => {
+    const done = deploy(1, 1, { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 });
+    expect(convergence([done], [pod({ spec: { nodeName: 'labs' }, status: { conditions: [ready] } })])).toEqual({ done: true, waiting: [] });
+    expect(convergence([done], [pod({ spec: {} })]).done).toBe(false);
+  });
+});
