@@ -18,7 +18,7 @@ export const LAYERS = {
   // kube-proxy.
   proxy: ['api', 'client', 'node', 'util', 'sys'],
   dns: ['api', 'client', 'util', 'sys'],
-  ingress: ['api', 'util', 'sys'],
+  ingress: ['api', 'client', 'util', 'sys'],
   kubelet: ['api', 'client', 'cni', 'node', 'util', 'sys'],
   // controller-manager: drives the roles below it.
   controllers: ['api', 'client', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'util', 'sys'],

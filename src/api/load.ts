@@ -35,7 +35,7 @@ import {
   type Report,
 } from './schema/checks.ts';
 import { configBody, configProblems, resolveConfig } from './schema/config.ts';
-import { ingressBody } from './schema/ingress.ts';
+import { ingressBody, ingressClassBody } from './schema/ingress.ts';
 import { endpointSliceBody, endpointsBody, serviceBody, SERVICE_NAME_LABEL } from './schema/service.ts';
 import { Reporter, YamlDoc } from './schema/source.ts';
 import { configMapBody, deploymentBody, namespaceBody } from './schema/workloads.ts';
@@ -54,6 +54,7 @@ const KINDS = {
   Endpoints: { apiVersion: 'v1', schema: endpointsBody, namespaced: true },
   EndpointSlice: { apiVersion: 'discovery.k8s.io/v1', schema: endpointSliceBody, namespaced: true },
   Ingress: { apiVersion: 'networking.k8s.io/v1', schema: ingressBody, namespaced: true },
+  IngressClass: { apiVersion: 'networking.k8s.io/v1', schema: ingressClassBody, namespaced: false },
 } as const satisfies Record<string, { apiVersion: string; schema: z.ZodType; namespaced: boolean }>;
 
 type KindName = keyof typeof KINDS;
@@ -319,6 +320,8 @@ function parseStateInto(reporter: Reporter, text: string, file: string, parsed: 
       case 'Endpoints': parsed.endpoints.push(entry); break;
       case 'EndpointSlice': parsed.endpointSlices.push(entry); break;
       case 'Ingress': parsed.ingresses.push(entry); break;
+      // Applied to the API (parsed.manifests) only: the old path's controller has no use for it.
+      case 'IngressClass': break;
     }
   }
   return declared;

@@ -15,6 +15,9 @@ export interface SystemValues {
   clusterDNS: string;
   /** Host mode: the resolver the DNS pod forwards names outside the cluster to. */
   resolvConf?: string;
+  /** The node's line in the coredns ConfigMap's NodeHosts (`<IP> <name>`); absent: empty. */
+  nodeIP?: string;
+  nodeName?: string;
 }
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
@@ -29,7 +32,10 @@ export function renderSystemManifests(template: string, v: SystemValues, root = 
     LAB_CLUSTER_DNS: v.clusterDNS,
     // The sandbox has no way out: names outside the cluster are refused, never forwarded.
     LAB_DNS_UPSTREAM: v.mode === 'sandbox' ? '--refuse-external' : `--forward-resolv-conf=${v.resolvConf ?? '/etc/resolv.conf'}`,
+    LAB_NODE_HOSTS: v.nodeIP && v.nodeName ? `${v.nodeIP} ${v.nodeName}` : '',
   };
+  if (v.nodeIP !== undefined && !/^[0-9a-fA-F:.]+$/.test(v.nodeIP)) throw new Error(`refusing node IP ${JSON.stringify(v.nodeIP)} in system manifests`);
+  if (v.nodeName !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v.nodeName)) throw new Error(`refusing node name ${JSON.stringify(v.nodeName)} in system manifests`);
   return template.replace(/\$\((LAB_[A-Z_]+)\)/g, (m, name: string) => {
     const value = values[name];
     if (value === undefined) throw new Error(`unknown placeholder ${m} in ${SYSTEM_MANIFESTS}`);

@@ -1,26 +1,34 @@
 // Entry point of the cluster DNS pod (the lab's CoreDNS):
-//   npx tsx src/dns/main.ts --snapshot <file> [--listen 0.0.0.0] [--port 53]
+//   npx tsx src/dns/main.ts --snapshot <file> [-conf /etc/coredns/Corefile] [--listen 0.0.0.0] [--port 53]
 //       [--refuse-external | --forward-resolv-conf <path>] [--log]
 //       [--health-port 8080] [--ready-port 8181] [--poll-ms 250]
+// With a Corefile (CoreDNS's `-conf`, the coredns ConfigMap k3s ships), what the Corefile says wins
+// over the flags (port, health, ready, log, forward, hosts, cache); the flags stay the defaults for
+// what it does not say. One exception: --refuse-external, the sandbox's seal, beats its `forward`
+// (nothing leaves the sandbox, whatever a learner writes into the ConfigMap).
 // Importable too: `main(argv)` starts a server and returns it without installing signal handlers.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { corednsSettings, parseCorefile, type CorednsSettings } from './corefile.ts';
 import { startDnsServer, type DnsServer, type DnsServerOptions } from './server.ts';
 
 export const USAGE =
-  'usage: main.ts --snapshot <file> [--listen <addr>] [--port <n>] [--refuse-external | --forward-resolv-conf <path>] [--log] [--health-port <n>] [--ready-port <n>] [--poll-ms <n>]';
+  'usage: main.ts --snapshot <file> [-conf <Corefile>] [--listen <addr>] [--port <n>] [--refuse-external | --forward-resolv-conf <path>] [--log] [--health-port <n>] [--ready-port <n>] [--poll-ms <n>]';
 
 /** Command line -> server options. Throws (with USAGE) on bad arguments. */
-export function parseDnsArgs(argv: string[]): DnsServerOptions {
+export function parseDnsArgs(argv: string[]): DnsServerOptions & { conf?: string; refuseExplicit: boolean } {
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      // CoreDNS's flags are Go's single-dash ones: -conf.
+      args: argv.map((a) => (a === '-conf' ? '--conf' : a.startsWith('-conf=') ? `-${a}` : a)),
       strict: true,
       allowPositionals: false,
       options: {
         snapshot: { type: 'string' },
+        conf: { type: 'string' },
         listen: { type: 'string', default: '0.0.0.0' },
         port: { type: 'string', default: '53' },
         'forward-resolv-conf': { type: 'string' },
@@ -52,11 +60,48 @@ export function parseDnsArgs(argv: string[]): DnsServerOptions {
     healthPort: int('health-port', values['health-port'], 0),
     readyPort: int('ready-port', values['ready-port'], 0),
     pollMs: int('poll-ms', values['poll-ms'], 10),
+    conf: values.conf,
+    refuseExplicit: values['refuse-external'],
   };
 }
 
-export async function main(argv: string[]): Promise<DnsServer> {
-  return startDnsServer(parseDnsArgs(argv));
+/**
+ * The flags' options with the Corefile's settings laid over them. Pure; `log` receives what was
+ * ignored or overridden. Only the root zone's server block is read (k3s's Corefile has only it).
+ */
+export function applyCorefile(base: DnsServerOptions & { refuseExplicit?: boolean }, s: CorednsSettings, log: (line: string) => void): DnsServerOptions {
+  const out: DnsServerOptions = { ...base, port: s.port };
+  delete (out as { refuseExplicit?: boolean }).refuseExplicit;
+  if (s.healthPort !== undefined) out.healthPort = s.healthPort;
+  if (s.readyPort !== undefined) out.readyPort = s.readyPort;
+  if (s.log) out.queryLog = base.queryLog || true;
+  if (s.hosts) out.hosts = s.hosts;
+  if (s.cacheTtl !== undefined) out.cacheTtl = s.cacheTtl;
+  if (s.forward) {
+    const { from, to } = s.forward;
+    if (from !== '.') log(`dns: Corefile: forward ${from} ignored: the lab forwards only the root zone (forward . ...)`);
+    else if (base.refuseExplicit) log(`dns: Corefile: forward . ${to.join(' ')} overridden by --refuse-external (sandbox: nothing leaves)`);
+    else if (to[0]!.startsWith('/')) out.external = { mode: 'forward', resolvConf: to[0]! };
+    else {
+      const ips = to.map((t) => t.replace(/^dns:\/\//, '').replace(/:53$/, ''));
+      const bad = ips.filter((ip) => !/^[0-9a-fA-F:.]+$/.test(ip) || /^\d+\.\d+\.\d+\.\d+:\d+$/.test(ip));
+      if (bad.length > 0) log(`dns: Corefile: forward targets not supported (plain IP, port 53 only): ${bad.join(', ')}`);
+      const good = ips.filter((ip) => !bad.includes(ip));
+      if (good.length > 0) out.external = { mode: 'forward', nameservers: good };
+    }
+  }
+  if (s.ignored.length > 0) log(`dns: Corefile: not implemented by the lab, ignored: ${s.ignored.join(', ')}`);
+  return out;
+}
+
+export async function main(argv: string[], log: (line: string) => void = (l) => console.log(l)): Promise<DnsServer> {
+  const opts = parseDnsArgs(argv);
+  if (!opts.conf) return startDnsServer(opts);
+  // A bad Corefile stops the server, as CoreDNS refuses to start (the error names the line).
+  const settings = corednsSettings(parseCorefile(readFileSync(opts.conf, 'utf8'), opts.conf), opts.conf);
+  log(`dns: Corefile ${opts.conf}: .:${settings.port}${settings.kubernetes ? `, kubernetes ${settings.kubernetes.zones.join(' ')}` : ''}${settings.hosts ? `, hosts ${settings.hosts.file}` : ''}${settings.forward ? `, forward ${settings.forward.from} ${settings.forward.to.join(' ')}` : ''}${settings.cacheTtl !== undefined ? `, cache ${settings.cacheTtl}` : ''}`);
+  const { conf: _conf, ...rest } = opts;
+  return startDnsServer({ ...applyCorefile(rest, settings, log), log });
 }
 
 // Run directly (`npx tsx src/dns/main.ts ...`): serve until SIGTERM/SIGINT, then close and exit 0.

@@ -8,10 +8,13 @@ import net, { isIPv6 } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { answer, rcodeName, rcodeOf, truncateForUdp, udpLimit, RCODE, reply, type Upstream } from './resolver.ts';
 import type { DnsSnapshot } from './records.ts';
+import type { HostsSettings } from './corefile.ts';
+import { HostsWatcher, overlayHosts } from './hosts.ts';
 import { SnapshotWatcher } from './snapshot-file.ts';
 import { createForwarder, parseResolvConf, splitLoopback } from './upstream.ts';
 
-export type ExternalMode = { mode: 'refuse' } | { mode: 'forward'; resolvConf: string };
+/** Names outside the cluster: refused (the sandbox), or forwarded to a resolv.conf's nameservers or to given ones. */
+export type ExternalMode = { mode: 'refuse' } | { mode: 'forward'; resolvConf: string } | { mode: 'forward'; nameservers: string[] };
 
 export interface DnsServerOptions {
   snapshotPath: string;
@@ -30,8 +33,12 @@ export interface DnsServerOptions {
   healthPort?: number;
   /** Serve GET /ready (200 once a snapshot is loaded, else 503), like CoreDNS's ready plugin. */
   readyPort?: number;
-  /** Upstream override (tests); otherwise built from `external.resolvConf`. */
+  /** Upstream override (tests); otherwise built from `external`. */
   upstream?: Upstream;
+  /** CoreDNS `hosts` (k3s: /etc/coredns/NodeHosts): names answered from a hosts file, re-read when it changes. */
+  hosts?: HostsSettings;
+  /** CoreDNS `cache N`: no answer carries a TTL above N seconds. */
+  cacheTtl?: number;
 }
 
 export interface DnsServer {
@@ -53,7 +60,10 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   const external = opts.external ?? { mode: 'refuse' };
 
   let upstream = opts.upstream;
-  if (!upstream && external.mode === 'forward') {
+  if (!upstream && external.mode === 'forward' && 'nameservers' in external) {
+    log(`dns: forwarding names outside the cluster domain to ${external.nameservers.join(', ')}`);
+    upstream = createForwarder(external.nameservers);
+  } else if (!upstream && external.mode === 'forward' && 'resolvConf' in external) {
     const all = parseResolvConf(await fs.promises.readFile(external.resolvConf, 'utf8'));
     const { usable, loopback } = splitLoopback(all);
     if (loopback.length) log(`dns: skipping loopback nameservers ${loopback.join(', ')} from ${external.resolvConf} (unreachable from a pod; point --forward-resolv-conf at the real resolvers, e.g. /run/systemd/resolve/resolv.conf)`);
@@ -65,6 +75,16 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
 
   const watcher = new SnapshotWatcher(opts.snapshotPath, { pollMs: opts.pollMs, log });
   await watcher.start();
+  const hosts = opts.hosts ? new HostsWatcher(opts.hosts, log) : null;
+  await hosts?.start();
+  // The snapshot as served: the hosts file's names laid over it (recomputed when either changes).
+  let served: { base: DnsSnapshot | null; entries: unknown; view: DnsSnapshot | null } = { base: null, entries: null, view: null };
+  const current = (): DnsSnapshot | null => {
+    const base = watcher.snapshot;
+    const entries = hosts?.entries ?? null;
+    if (served.base !== base || served.entries !== entries) served = { base, entries, view: base && entries ? overlayHosts(base, entries) : base };
+    return served.view;
+  };
 
   const handle = async (wire: Buffer, proto: 'udp' | 'tcp', remote: string, remotePort: number): Promise<Buffer | null> => {
     const started = process.hrtime.bigint();
@@ -80,7 +100,8 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
     if (query.type !== 'query') return null; // never answer a response (reflection loops)
     let res: dnsPacket.Packet;
     try {
-      res = await answer(query, watcher.snapshot, { upstream });
+      res = await answer(query, current(), { upstream });
+      if (opts.cacheTtl !== undefined) res = capTtl(res, opts.cacheTtl);
     } catch (err) {
       log(`dns: error answering ${query.questions?.[0]?.name}: ${(err as Error).message}`);
       res = reply(query, RCODE.SERVFAIL);
@@ -161,17 +182,25 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   return {
     address,
     port,
-    snapshot: () => watcher.snapshot,
+    snapshot: current,
     reload: () => watcher.reload(),
     close: () =>
       (closed ??= (async () => {
         watcher.stop();
+        hosts?.stop();
         udpSock.close();
         for (const c of conns) c.destroy();
         for (const h of httpServers) h.closeAllConnections();
         await Promise.all([tcpServer, ...httpServers].map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
       })()),
   };
+}
+
+/** CoreDNS's cache caps the TTL of what it hands out (`cache 30`: at most 30 s). */
+export function capTtl(res: dnsPacket.Packet, max: number): dnsPacket.Packet {
+  const cap = <T extends { ttl?: number; type?: string }>(rrs: T[] | undefined): T[] | undefined =>
+    rrs?.map((r) => (r.type !== 'OPT' && r.ttl !== undefined && r.ttl > max ? { ...r, ttl: max } : r));
+  return { ...res, answers: cap(res.answers), authorities: cap(res.authorities), additionals: cap(res.additionals) } as dnsPacket.Packet;
 }
 
 type Handler = (wire: Buffer, proto: 'udp' | 'tcp', remote: string, remotePort: number) => Promise<Buffer | null>;

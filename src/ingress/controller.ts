@@ -41,12 +41,12 @@ export function renderIngress(stateDir: string, input: { ingresses: Ingress[]; s
  * Installs the configuration. Before the ingress pod runs, the file is just written (nginx reads
  * it when it starts); afterwards it goes through `nginx -t` in the pod's namespace and a SIGHUP.
  */
-export async function syncIngress(stateDir: string, text: string, pod: { netns: string; masterPid?: number } | null): Promise<ApplyResult> {
+export async function syncIngress(stateDir: string, text: string, pod: { netns: string; masterPid?: number } | null, opts: { waitMs?: number } = {}): Promise<ApplyResult> {
   const inst = ingressInstance(stateDir, pod?.netns ?? null);
   await prepareNginxRuntime(inst);
   if (!pod?.masterPid || !existsSync(inst.configPath)) {
     await writeFile(inst.configPath, text, { mode: 0o644 });
     return { changed: true, reloadedPid: null, newWorkers: [], error: null };
   }
-  return applyNginxConfig(text, inst, { masterPid: pod.masterPid });
+  return applyNginxConfig(text, inst, { masterPid: pod.masterPid, waitMs: opts.waitMs });
 }

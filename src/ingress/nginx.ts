@@ -14,7 +14,10 @@
 //   to start if the name does not resolve). With a variable, nginx resolves the name at request
 //   time through `resolver`, caching the answer for `valid=` seconds. The upstream is the
 //   Service's DNS name, so each request crosses the ClusterIP (KUBE-SVC -> KUBE-SEP), as through
-//   any Kubernetes ingress controller that proxies to Services.
+//   any Kubernetes ingress controller that proxies to Services (ingress-nginx's
+//   `service-upstream: "true"`). With `endpointUpstream` (service-upstream "false", ingress-nginx's
+//   and Traefik's default) a backend is instead an `upstream` block of its ready pods' IP:port,
+//   nginx balancing between them itself and kube-proxy's rules never seeing the request.
 // - Debian's nginx was built with pid, lock and temp paths under /run and /var/lib/nginx; every
 //   one of them is set here to a path under `prefix`, so nothing is written outside it.
 import { isIP } from 'node:net';
@@ -48,6 +51,14 @@ export interface NginxRenderOptions {
    * Tests without a cluster DNS return `IP:port` (nginx then needs no resolver).
    */
   upstreamAddress?: (namespace: string, service: string, port: number) => string;
+  /**
+   * ingress-nginx's `service-upstream: "false"`: the ready endpoints (`podIP:targetPort`) of a
+   * Service port, from its EndpointSlices. Given, each backend becomes an nginx `upstream` block
+   * with one `server` per ready endpoint (none ready: 503, as ingress-nginx answers); a backend for
+   * which it returns null (an ExternalName Service) still goes to `upstreamAddress`. Absent: every
+   * backend goes to `upstreamAddress` (`service-upstream: "true"`, the Service's ClusterIP).
+   */
+  endpointUpstream?: (namespace: string, service: string, port: number) => string[] | null;
 }
 
 /** The pid file the rendered config tells nginx to write; reload.ts reads it. */
@@ -127,7 +138,12 @@ function checkOptions(o: NginxRenderOptions): void {
 }
 
 /** What nginx does with the requests of one location. */
-type Action = { backend: string; upstream?: string; status?: 404 | 503 };
+type Action = { backend: string; upstream?: string; upstreamBlock?: string; status?: 404 | 503 };
+
+/** ingress-nginx's upstream name: `<namespace>-<service>-<port>`. */
+export function upstreamName(namespace: string, service: string, port: number): string {
+  return `${namespace}-${service}-${port}`;
+}
 
 export function renderNginxConfig(table: RoutingTable, opts: NginxRenderOptions): string {
   checkOptions(opts);
@@ -141,10 +157,20 @@ export function renderNginxConfig(table: RoutingTable, opts: NginxRenderOptions)
     const port = resolvePort(b.namespace, b.name, b.port);
     if (port === undefined) return { backend: backendString(b), status: 503 };
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`resolvePort gave ${port} for ${backendString(b)}`);
+    const servers = opts.endpointUpstream?.(b.namespace, b.name, port);
+    if (servers) {
+      // No ready endpoint: ingress-nginx answers 503 Service Temporarily Unavailable.
+      if (servers.length === 0) return { backend: `${b.namespace}/${b.name}:${port}`, status: 503 };
+      for (const s of servers) if (!UPSTREAM_RE.test(s)) throw new Error(`endpointUpstream gave ${JSON.stringify(s)} for ${backendString(b)}: need ip:port`);
+      const name = upstreamName(b.namespace, b.name, port);
+      upstreamBlocks.set(name, { backend: `${b.namespace}/${b.name}:${port}`, servers });
+      return { backend: `${b.namespace}/${b.name}:${port}`, upstreamBlock: name };
+    }
     const upstream = upstreamAddress(b.namespace, b.name, port);
     if (!UPSTREAM_RE.test(upstream)) throw new Error(`upstreamAddress gave ${JSON.stringify(upstream)} for ${backendString(b)}: need host:port`);
     return { backend: `${b.namespace}/${b.name}:${port}`, upstream };
   };
+  const upstreamBlocks = new Map<string, { backend: string; servers: string[] }>();
   const fallback: Action = table.defaultBackend ? action(table.defaultBackend) : { backend: '-', status: 404 };
   const fallbackNote = table.defaultBackend ? `defaultBackend from ${table.defaultBackend.ingress}` : 'no rule matched and no defaultBackend: 404';
 
@@ -195,6 +221,7 @@ export function renderNginxConfig(table: RoutingTable, opts: NginxRenderOptions)
   emit(1, 'proxy_send_timeout 60s;');
   emit(1, 'proxy_read_timeout 60s;');
   emit(1, 'proxy_buffering off;');
+  const upstreamsAt = out.length;
 
   const server = (comment: string, serverName: string, isDefault: boolean, paths: PathRoute[]): void => {
     emit(1, '');
@@ -227,7 +254,9 @@ export function renderNginxConfig(table: RoutingTable, opts: NginxRenderOptions)
   const location = (indent: number, match: string, a: Action, note: string): void => {
     emit(indent, `location ${match} {  # ${note}`);
     emit(indent + 1, `set $ingress_backend "${a.backend}";`);
-    if (a.upstream) {
+    if (a.upstreamBlock) {
+      emit(indent + 1, `proxy_pass http://${a.upstreamBlock};`);
+    } else if (a.upstream) {
       emit(indent + 1, `set $ingress_upstream "${a.upstream}";`);
       emit(indent + 1, 'proxy_pass http://$ingress_upstream;');
     } else {
@@ -246,5 +275,13 @@ export function renderNginxConfig(table: RoutingTable, opts: NginxRenderOptions)
     }
   }
   emit(0, '}');
+  if (upstreamBlocks.size > 0) {
+    const block: string[] = [];
+    for (const [name, u] of [...upstreamBlocks].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      block.push('', `    # ${u.backend}: its ready endpoints from the EndpointSlices (service-upstream "false"); nginx balances round robin.`);
+      block.push(`    upstream ${name} {`, ...u.servers.map((s) => `        server ${s};`), '    }');
+    }
+    out.splice(upstreamsAt, 0, ...block);
+  }
   return out.join('\n') + '\n';
 }

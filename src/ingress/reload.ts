@@ -10,7 +10,8 @@ import { chmod, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { run, type Netns } from '../sys/exec.ts';
 import { writeFileAtomic } from '../sys/files.ts';
-import { childPids, procCmdline, signalProcess } from '../sys/proc.ts';
+import { pidsInNetns } from '../sys/ip.ts';
+import { childPids, procCmdline, procNamespacePid, signalProcess } from '../sys/proc.ts';
 import { SerialQueue } from '../util/serial-queue.ts';
 import { nginxPidFile } from './nginx.ts';
 
@@ -70,6 +71,26 @@ export async function readMasterPid(prefix: string): Promise<number | null> {
   }
   const pid = Number(text.trim());
   return Number.isInteger(pid) && pid > 1 && isNginxMaster(pid) ? pid : null;
+}
+
+/**
+ * The master of the nginx running in a pod: the pid file under the prefix names it, but as nginx
+ * sees itself, inside its container's own PID namespace (often 1). The process that counts is an
+ * nginx master inside the pod's network namespace whose PID in its own namespace is that number
+ * (or, without a PID namespace, whose PID is). Null when nginx is not running there (yet).
+ */
+export async function findMasterPid(prefix: string, netns: string): Promise<number | null> {
+  let filePid: number;
+  try {
+    filePid = Number((await readFile(nginxPidFile(prefix), 'utf8')).trim());
+  } catch {
+    return null;
+  }
+  if (!Number.isInteger(filePid) || filePid < 1) return null;
+  for (const pid of pidsInNetns([netns]).get(netns) ?? []) {
+    if ((pid === filePid || procNamespacePid(pid) === filePid) && isNginxMaster(pid)) return pid;
+  }
+  return null;
 }
 
 // A stale pid file could name an unrelated process by now; only signal an nginx master.

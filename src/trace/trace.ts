@@ -384,10 +384,19 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
     if (!log) warnings.push('the ingress wrote no access log line for this request');
     const lookups = obs.dnsLog.filter((l) => l.client === ingressIP);
     trace.ingress = { pod: podRef(firstPod), log, lookups };
+    // service-upstream "false" (ingress-nginx's default): the upstream addresses are pod IPs.
+    const upstreams = (log?.upstream ?? '').split(/,\s*/).map(splitHostPort).filter((u): u is { ip: string; port: number } => u !== null);
+    const direct = upstreams.length > 0 && upstreams.every((u) => index.podByIP(u.ip) !== undefined);
     const lines: string[] = [];
     if (log) {
       lines.push(`access log: host="${log.host}" request="${log.request}" status=${log.status} backend="${log.backend}" upstream="${log.upstream}" upstream_status="${log.upstreamStatus}"`);
-      lines.push(log.backend === '-' ? 'no Ingress rule matched and there is no default backend: nginx answered 404 itself' : `Ingress rule -> backend ${log.backend}: nginx connects to the Service's ClusterIP, not to a pod`);
+      lines.push(
+        log.backend === '-'
+          ? 'no Ingress rule matched and there is no default backend: nginx answered 404 itself'
+          : direct
+            ? `Ingress rule -> backend ${log.backend}: service-upstream "false": nginx connects straight to a pod from its upstream block (the EndpointSlice's ready endpoints); no ClusterIP, no kube-proxy DNAT on this leg`
+            : `Ingress rule -> backend ${log.backend}: service-upstream "true": nginx connects to the Service's ClusterIP, not to a pod; kube-proxy's rules pick the pod`,
+      );
     }
     hops.push({ kind: 'ingress', title: `pod ${podLabel(firstPod)} ${ingressIP}${log ? `: ${log.host}${reqLine(log) ?? ''} -> ${log.backend}` : ''}`, lines });
 
@@ -401,16 +410,17 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
       if (leg.sepChain) dl.push(`the query's DNAT: ${leg.svcChain ?? '?'} -> ${leg.sepChain} -> ${leg.dnat?.pod ? `pod ${leg.dnat.pod.namespace}/${leg.dnat.pod.name} ` : ''}${leg.dnat?.to ?? '?'}`);
       if (!dnsMoved && leg.conntrack) dl.push(`no nat rule counted it: the query rode an existing conntrack entry (nginx reuses its UDP socket), whose NAT was decided when it was created: ${tupleText(leg.conntrack.original)} | reply ${tupleText(leg.conntrack.reply)}`);
       hops.push({ kind: 'dns', title: `ingress resolves ${lookups[0]?.name ?? 'the backend Service'} through ${obs.clusterDNS}:53 (cluster DNS)`, lines: dl });
-    } else if (log && log.backend !== '-') {
+    } else if (log && log.backend !== '-' && !direct) {
       hops.push({ kind: 'dns', title: 'ingress: Service name answered from nginx\'s resolver cache (valid=5s), no DNS packet this time', lines: [] });
     }
 
-    // The ingress's connection to the ClusterIP (the last upstream tried is the one that answered).
-    const upstreams = (log?.upstream ?? '').split(/,\s*/).map(splitHostPort).filter((u): u is { ip: string; port: number } => u !== null);
+    // The ingress's connection to the ClusterIP or the pod (the last upstream tried is the one that answered).
     for (const u of upstreams) {
       const leg = resolveLeg('upstream', 'tcp', { ip: ingressIP }, u, obs.http, index, ctx, warnings);
       trace.legs.push(leg);
-      hops.push(dnatHop(leg, `node ${index.nodeName}, from the ingress pod`, 'PREROUTING'));
+      const pod = direct ? index.podByIP(u.ip) : undefined;
+      if (pod) hops.push({ kind: 'send', title: `ingress pod -> pod ${podLabel(pod)} ${hostPort(u.ip, u.port)}`, lines: ['no NAT: nginx chose this endpoint itself (service-upstream "false"), cni0 bridges it to the pod'] });
+      else hops.push(dnatHop(leg, `node ${index.nodeName}, from the ingress pod`, 'PREROUTING'));
       const s = snatHop(leg, ctx);
       if (s) hops.push(s);
       const ct = conntrackHop(leg);

@@ -234,6 +234,26 @@ describe('buildTrace on a real ingress request (laptop -> app2.com)', () => {
   });
 });
 
+describe('buildTrace when the ingress sends to the pod itself (service-upstream "false")', () => {
+  // The recorded ingress request, with the access log naming the pod as nginx's upstream, as an
+  // upstream block of ready endpoints makes it: no DNS lookup, no second DNAT.
+  const base = observations('ingress', { kind: 'laptop', label: 'the laptop', netns: 'pplt-tx-host' }, 'http://app2.com/', {
+    resolution: { method: 'hosts-file', answer: { query: 'app2.com', addresses: ['192.168.56.110'], cnames: [] } },
+  });
+  const responder = httpdResponder('ingress');
+  const obs = { ...base, dnsLog: [], accessLog: base.accessLog.map((e) => ({ ...e, upstream: `${podIP(responder)}:80` })) };
+  const t = buildTrace(obs, index, ctx);
+
+  it('says so: a send to the pod instead of the ClusterIP DNAT, no Service lookup', () => {
+    const ingress = t.hops.find((h) => h.kind === 'ingress')!;
+    expect(ingress.lines.join('\n')).toContain('service-upstream "false": nginx connects straight to a pod');
+    const send = t.hops.filter((h) => h.kind === 'send').at(-1)!;
+    expect(send.title).toBe(`ingress pod -> pod ${responder} ${podIP(responder)}:80`);
+    expect(t.hops.filter((h) => h.kind === 'dns').map((h) => h.title)).not.toContain("ingress: Service name answered from nginx's resolver cache (valid=5s), no DNS packet this time");
+    expect(t.answeredBy).toMatchObject({ name: responder, ip: podIP(responder) });
+  });
+});
+
 describe('buildTrace on a real pod-to-Service request (app1 pod -> app2-service)', () => {
   const from = Object.values(state.pods).find((p) => p.metadata.name.startsWith('app1-'))!;
   const answer = parseDig('app2-service', read('frompod/dig.txt'));

@@ -474,6 +474,15 @@ describe('a state file that declares nothing is refused (an editor truncating it
     expect(s.services).toEqual([]);
   });
 
+  it('IngressClass: cluster-scoped, spec.controller required; a valid one is kept for the API only', () => {
+    const ns = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n---\n';
+    const ic = (meta: string, spec: string) => `${ns}apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: nginx\n${meta}spec:\n${spec}`;
+    expect(refused(ic('', '  controller: ""\n'))).toEqual(['lab/cluster.yaml:11: IngressClass nginx: spec.controller: Required value']);
+    expect(refused(ic('  namespace: default\n', '  controller: k8s.io/ingress-nginx\n'))?.[0]).toMatch(/IngressClass nginx: metadata\.namespace: IngressClass is cluster-scoped/);
+    const s = parseDesiredState({ stateText: ic('', '  controller: k8s.io/ingress-nginx\n'), statePath: 'lab/cluster.yaml', hostname: 'h' });
+    expect(s.manifests.map((m) => m.object.kind)).toEqual(['Namespace', 'IngressClass']);
+  });
+
   it('the system manifests alone do not count: an empty state file is refused even with lab/system.yaml loaded along', () => {
     const system = readFileSync('lab/system.yaml', 'utf8').replace(/\$\(LAB_[A-Z_]+\)/g, (m) => (m === '$(LAB_CLUSTER_DNS)' ? '10.43.0.10' : '/x'));
     expect(() => parseDesiredState({ stateText: '', statePath: 'lab/cluster.yaml', hostname: 'h', extraStates: [{ text: system, path: 'lab/system.yaml' }], systemPods: 0 })).toThrow(/^lab\/cluster\.yaml:1: no objects declared/);

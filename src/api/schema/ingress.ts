@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { Ingress } from '../types.ts';
 import { dns1035LabelProblem, dns1123SubdomainProblem, ianaSvcNameProblem } from '../names.ts';
-import { objectMeta, oneOf, port, str } from './fields.ts';
+import { annotations, labels, objectMeta, oneOf, port, str } from './fields.ts';
 import { parseIP } from '../../util/cidr.ts';
 
 const backend = z
@@ -93,3 +93,25 @@ export const ingressBody = z
       ctx.issues.push({ code: 'custom', input: spec, path: ['spec'], message: 'either defaultBackend or rules must be specified' });
     }
   }) satisfies z.ZodType<Omit<Ingress, 'source'>>;
+
+/**
+ * IngressClass (networking.k8s.io/v1, cluster-scoped): which controller serves the Ingresses naming
+ * it (lab/system.yaml ships `nginx`, controller k8s.io/ingress-nginx, the default class). Only
+ * applied to the API; the old single-process path has no use for it.
+ */
+export const ingressClassBody = z.strictObject({
+  apiVersion: z.literal('networking.k8s.io/v1'),
+  kind: z.literal('IngressClass'),
+  metadata: z.strictObject({
+    name: str(dns1123SubdomainProblem),
+    labels: labels().default({}),
+    annotations: annotations().default({}),
+  }),
+  spec: z.strictObject({
+    // validateIngressClassController: required, at most 250 characters.
+    controller: str((v) => (v === '' ? 'Required value' : v.length > 250 ? 'must be no more than 250 characters' : undefined)),
+    parameters: z
+      .strictObject({ apiGroup: str().optional(), kind: str(), name: str(), scope: oneOf(['Cluster', 'Namespace']).optional(), namespace: str().optional() })
+      .optional(),
+  }),
+});
