@@ -20,13 +20,18 @@ import { loadSystemManifests, SYSTEM_MANIFESTS } from '../api/system.ts';
 import type { ClusterConfig, DesiredState } from '../api/types.ts';
 import { formatCidr, nth, parseCidr } from '../util/cidr.ts';
 import { DnsController } from '../dns/dns-controller.ts';
+import { NodeHostsController } from '../dns/node-hosts-controller.ts';
+import { IngressController } from '../ingress/ingress-controller.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { chooseMode } from '../node/mode.ts';
 import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
 import { ensureNode } from '../node/setup.ts';
 import { KubeProxy } from '../proxy/proxy-controller.ts';
 import { ProxySyncer } from '../proxy/index.ts';
+import { KubeletController } from '../kubelet/kubelet-controller.ts';
 import { runtimeVersion } from '../kubelet/runc.ts';
+import { KubeletStreams } from '../kubelet/streams.ts';
+import type { ContainerStreams } from '../api/server/node-streams.ts';
 import { hostInfo } from '../sys/host.ts';
 import { listenInNetns } from '../sys/netns-listen.ts';
 import { ControlPlane } from './control-plane.ts';
@@ -43,23 +48,6 @@ export interface LabServerOptions {
   log?: (line: string) => void;
   /** The add-ons' version string in the Node's status. */
   kubeletVersion?: string;
-}
-
-/** The roles that join the server from other modules (the kubelet, the ingress controller). */
-export interface AgentRole {
-  start(): Promise<void> | void;
-  stop(): Promise<void> | void;
-}
-
-export type RoleFactory = (ctx: ServerContext) => AgentRole;
-
-/** What a role needs to be built: the API (through the control plane's client) and where it runs. */
-export interface ServerContext {
-  controlPlane: ControlPlane;
-  node: LabNode;
-  paths: InstancePaths;
-  config: ClusterConfig;
-  log: (line: string) => void;
 }
 
 /** The addon name of each state file, as k3s names an addon after its manifest file. */
@@ -87,16 +75,14 @@ export class LabServer {
   private proxy: KubeProxy | null = null;
   private dns: DnsController | null = null;
   private laptop: LaptopHosts | null = null;
-  private roles: AgentRole[] = [];
+  private ingress: IngressController | null = null;
+  kubelet: KubeletController | null = null;
   private watchers: FSWatcher[] = [];
   private applying: Promise<void> = Promise.resolve();
   private debounce: NodeJS.Timeout | null = null;
   private lastText = '';
 
-  constructor(
-    readonly opts: LabServerOptions,
-    private readonly extraRoles: RoleFactory[] = [],
-  ) {
+  constructor(readonly opts: LabServerOptions) {
     this.paths = instancePaths(opts.instance);
     this.log = opts.log ?? (() => {});
   }
@@ -108,7 +94,7 @@ export class LabServer {
     });
     const config = parseClusterConfig(configText, this.opts.configPath);
     const mode = await chooseMode({ requested: this.opts.mode, prior: priorMode, nodeIP: config.nodeIP, configFile: this.opts.configPath });
-    const system = await loadSystemManifests({ stateDir: this.paths.stateDir, mode, clusterDNS: config.clusterDNS });
+    const system = await loadSystemManifests({ stateDir: this.paths.stateDir, mode, clusterDNS: config.clusterDNS, nodeIP: config.nodeIP, nodeName: config.nodeName });
     const desired = await loadDesiredState({ statePath: this.opts.statePath, configPath: this.opts.configPath, extraStates: [system], systemPods: 0 });
     laptopHostsLines(desired, desired.config); // validates the laptop-hosts annotation
     const addons = new Map<string, Manifest[]>([
@@ -142,31 +128,37 @@ export class LabServer {
         kubeletVersion: this.opts.kubeletVersion ?? 'v1.32.0+lab',
         containerRuntimeVersion: await runtimeVersion(),
       },
+      serviceRanges: { serviceCIDR: config.serviceCIDR, nodePortRange: config.serviceNodePortRange },
       log: this.log,
     });
     this.controlPlane = cp;
     await cp.start();
     await this.applyAll(loaded);
 
-    this.api = await this.listen(node, config);
+    // This node's kubelet: the pods bound to the node; it serves their logs and exec to the API.
+    this.kubelet = new KubeletController({ client: cp.client, factory: cp.factory, node, paths: this.paths, config, log: this.log });
+    this.api = await this.listen(node, config, new KubeletStreams(this.paths, this.kubelet));
     this.log(`API server: ${this.api.addresses.map((a) => `https://${a.host}:${a.port}`).join(', ')}`);
 
     const syncer = new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
     this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log });
     this.dns = new DnsController(cp.factory, this.paths.stateDir, config, this.log);
     if (mode === 'sandbox') this.laptop = new LaptopHosts(cp.factory, this.paths, node.nodeIP, this.log);
-    const ctx: ServerContext = { controlPlane: cp, node, paths: this.paths, config, log: this.log };
-    this.roles = this.extraRoles.map((f) => f(ctx));
+    // The ingress controller (ingress-nginx's role: nginx.conf from the Ingresses, reloads) and the
+    // server's NodeHosts upkeep in the coredns ConfigMap (as k3s's server does).
+    this.ingress = new IngressController(cp.factory, cp.client, { stateDir: this.paths.stateDir, config, podNetns: (p) => this.paths.podNetns(p.metadata.name), log: this.log });
+    new NodeHostsController(cp.factory, cp.client, this.log);
     cp.factory.start();
     await cp.factory.waitForSync();
     this.proxy.start();
     void this.dns.request();
-    for (const r of this.roles) await r.start();
+    void this.ingress.request();
+    await this.kubelet.start();
     this.watchFiles();
   }
 
   /** The HTTPS listeners: the machine's 127.0.0.1, and the node's own addresses. */
-  private async listen(node: LabNode, config: ClusterConfig): Promise<ServingApi> {
+  private async listen(node: LabNode, config: ClusterConfig, streams: ContainerStreams): Promise<ServingApi> {
     const local = { host: '127.0.0.1', port: this.opts.localPort ?? 0 };
     const inNode =
       node.mode === 'sandbox'
@@ -174,7 +166,7 @@ export class LabServer {
         : [{ host: node.nodeIP, port: KUBE_API_PORT }];
     // Host mode: the node is this machine; 127.0.0.1:6443 is then the local listener itself.
     const listen = node.mode === 'host' ? [{ host: '127.0.0.1', port: KUBE_API_PORT }, ...inNode] : [local, ...inNode];
-    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, log: this.log });
+    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, streams, log: this.log });
     await writeFile(this.paths.apiPortFile, `${api.addresses[0]!.port}\n`);
     // As k3s writes its admin kubeconfig for the machine's own kubectl (host mode: the VM).
     if (node.mode === 'host') {
@@ -228,9 +220,10 @@ export class LabServer {
     if (this.debounce) clearTimeout(this.debounce);
     for (const w of this.watchers.splice(0)) w.close();
     await this.applying;
-    for (const r of this.roles.splice(0).reverse()) await r.stop();
+    await this.kubelet?.stop();
     await this.proxy?.stop();
     await this.dns?.stop();
+    await this.ingress?.stop();
     await this.laptop?.stop();
     await this.api?.close();
     await this.controlPlane?.stop();

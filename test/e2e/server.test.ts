@@ -76,6 +76,22 @@ describe.skipIf(!isRoot)('the server process: API at the centre', () => {
     }, 90_000);
   }, 100_000);
 
+  it('serves app2.com from the laptop: ingress, Service, pods, all from the API', async () => {
+    await until('app2.com answering', async () => (await inNetns(server.paths.hostNetns, ['curl', '-sS', '--max-time', '3', 'http://app2.com/'])).stdout.includes('Welcome to App 2!'), 30_000, 100);
+    for (let i = 0; i < 30; i++) expect((await inNetns(server.paths.hostNetns, ['curl', '-sS', '--max-time', '3', 'http://app2.com/'])).stdout).toContain('Welcome to App 2!');
+    // kube-proxy's random probabilities spread them over the three pods: each logged some requests
+    // from the ingress pod (the kubelet's probes come from the node's cni0 address instead).
+    const ingressIP = (await kubectlOk(['get', 'pods', '-n', 'kube-system', '-l', 'app.kubernetes.io/name=ingress-nginx', '-o', 'jsonpath={.items[0].status.podIP}'])).trim();
+    expect(ingressIP).toMatch(/^10\.42\.0\.\d+$/);
+    const logs = await kubectlOk(['logs', '-l', 'app=app2', '--prefix', '--tail', '-1']);
+    const pods = new Set([...logs.matchAll(/^\[pod\/(app2-[a-z0-9-]+)\/app2\] \[::ffff:([0-9.]+)\]:\d+: response:200/gm)].filter((m) => m[2] === ingressIP).map((m) => m[1]));
+    expect(pods.size).toBe(3);
+    const ing = await kubectlOk(['get', 'ingress', '--no-headers']);
+    expect(ing).toMatch(/192\.168\.56\.110/);
+    const svc = await kubectlOk(['get', 'svc', '-n', 'kube-system', 'ingress-nginx', '--no-headers']);
+    expect(svc.split(/\s+/)[3]).toBe('192.168.56.110');
+  });
+
   it('kubectl logs and exec reach the containers through the kubelet', async () => {
     const pod = (await kubectlOk(['get', 'pods', '-l', 'app=app1', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
     const ip = (await kubectlOk(['get', 'pod', pod, '-o', 'jsonpath={.status.podIP}'])).trim();
