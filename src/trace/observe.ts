@@ -9,6 +9,7 @@ import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { SANDBOX_HOST_IP } from '../node/node.ts';
 import { ipArgs, run, type Netns } from '../sys/exec.ts';
 import { formatCidr, parseCidr } from '../util/cidr.ts';
+import { readApiState } from './api-view.ts';
 import { buildClusterIndex, type ClusterIndex } from './cluster.ts';
 import { parseConntrack, type ConntrackEntry } from './conntrack.ts';
 import type { ExplainContext } from './explain.ts';
@@ -28,7 +29,8 @@ export interface LabContext {
 
 export async function loadLabContext(name: string): Promise<LabContext> {
   const paths = instancePaths(name);
-  const state = await readState(paths.stateFile);
+  // An instance run by its server: the cluster as its store has it (api-view.ts).
+  const state = (await readApiState(paths)) ?? (await readState(paths.stateFile));
   if (!state) throw new InstanceNotRunningError(name, paths.stateDir);
   const nodeNetns = state.mode === 'sandbox' ? paths.nodeNetns : null;
   const index = buildClusterIndex(state);

@@ -73,7 +73,7 @@ export const commands: CommandModule<object, never>[] = [
     describe: "print the instance's admin kubeconfig, as k3s writes /etc/rancher/k3s/k3s.yaml (makes the CAs and certificates on first use)",
     builder: (y) =>
       common(y)
-        .option('server', { type: 'string', describe: 'the API server URL in it (default https://<node-ip>:6443)' })
+        .option('server', { type: 'string', describe: 'the API server URL in it (default https://127.0.0.1 on the port the server recorded, 6443 before it ran)' })
         .example('$0 kubeconfig > lab.yaml && kubectl --kubeconfig lab.yaml get nodes', 'kubectl against the lab') as Argv,
     handler: async (a) => (await import('./kubeconfig.ts')).kubeconfigHandler(a),
   }),

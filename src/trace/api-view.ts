@@ -1,0 +1,94 @@
+// The learner's tools (describe, trace, tcpdump, exec, events) of an instance run by its server
+// read the cluster from its kine store, as `sqlite3 server/db/state.db` would, and see it in the
+// shape they were written for (the state file's LabState): pods, Services and Endpoints from the
+// API's objects, each running container's process found through the runtime by the containerID
+// the kubelet wrote, events from the Event objects. Read-only: nothing here writes the store.
+import { existsSync } from 'node:fs';
+import { endpointsFromApi, serviceFromApi, type ApiObject } from '../api/convert.ts';
+import type { LabEvent, LabState } from '../api/store.ts';
+import type { ContainerStatus, Pod, PodStatus } from '../api/types.ts';
+import { toInternalPod, type ApiPod } from '../kubelet/pod-convert.ts';
+import { runtimeFor } from '../kubelet/runc.ts';
+import { containerIdOf } from '../kubelet/runtime.ts';
+import type { InstancePaths } from '../node/instance.ts';
+import { netnsExists } from '../sys/ip.ts';
+
+type Obj = Record<string, unknown>;
+
+/** The API's pod status in the internal shape, with each running container's pid (pure). */
+export function podStatusFromApi(status: Obj | undefined, pids: Map<string, number>): PodStatus {
+  const s = status ?? {};
+  const containerStatuses = ((s.containerStatuses as Obj[] | undefined) ?? []).map((c): ContainerStatus => {
+    const id = containerIdOf(c.containerID as string | undefined);
+    const state = (c.state ?? {}) as ContainerStatus['state'];
+    const pid = id && state.running ? pids.get(id) : undefined;
+    return {
+      name: c.name as string,
+      ready: Boolean(c.ready),
+      started: Boolean(c.started),
+      restartCount: (c.restartCount as number | undefined) ?? 0,
+      ...(c.containerID ? { containerID: c.containerID as string } : {}),
+      ...(pid ? { pid } : {}),
+      state,
+      ...(c.lastState && Object.keys(c.lastState).length ? { lastState: c.lastState as ContainerStatus['lastState'] } : {}),
+    };
+  });
+  return {
+    phase: ((s.phase as string | undefined) ?? 'Pending') as PodStatus['phase'],
+    ...(s.podIP ? { podIP: s.podIP as string } : {}),
+    ...(s.hostIP ? { hostIP: s.hostIP as string } : {}),
+    conditions: ((s.conditions as Obj[] | undefined) ?? []).filter((c) => ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].includes(c.type as string)).map((c) => ({ type: c.type, status: c.status }) as PodStatus['conditions'][number]),
+    containerStatuses,
+    ...(s.startTime ? { startTime: s.startTime as string } : {}),
+  };
+}
+
+/** An Event object as `lab events` lists one (pure). */
+export function labEventFromApi(e: Obj): LabEvent {
+  const obj = (e.involvedObject ?? {}) as { kind?: string; name?: string };
+  return {
+    time: ((e.lastTimestamp ?? e.eventTime ?? (e.metadata as Obj | undefined)?.creationTimestamp ?? '') as string),
+    type: (e.type as 'Normal' | 'Warning' | undefined) ?? 'Normal',
+    reason: (e.reason as string | undefined) ?? '',
+    object: `${(obj.kind ?? '').toLowerCase()}/${obj.name ?? ''}`,
+    message: (e.message as string | undefined) ?? '',
+  };
+}
+
+/** The instance's cluster as a LabState, from its store; null when it has none. */
+export async function readApiState(paths: InstancePaths): Promise<LabState | null> {
+  if (!existsSync(paths.storeFile)) return null;
+  // Loaded only for such an instance: the commands of a state-file instance stay light.
+  const [{ KineStore }, { Registry }, { listObjects }, { resourceFor }] = await Promise.all([import('../api/storage/kine.ts'), import('../api/server/registry.ts'), import('../api/server/registry-list.ts'), import('../api/server/resources.ts')]);
+  const store = new KineStore(paths.storeFile);
+  try {
+    const registry = new Registry(store);
+    const list = (group: string, plural: string) => listObjects(registry, resourceFor(group, plural)!, undefined, {}).items as unknown as ApiObject[];
+    const live = await runtimeFor(paths).listContainers().catch(() => []);
+    const pids = new Map(live.filter((c) => c.status === 'running').map((c) => [c.id, c.pid]));
+    const pods: Record<string, Pod> = {};
+    for (const p of list('', 'pods')) {
+      const pod = toInternalPod(p as unknown as ApiPod, paths);
+      pod.status = podStatusFromApi(p.status as Obj | undefined, pids);
+      pods[pod.metadata.name] = pod;
+    }
+    const node = list('', 'nodes')[0];
+    const addresses = ((node?.status as Obj | undefined)?.addresses as { type: string; address: string }[] | undefined) ?? [];
+    const events = list('', 'events').map((e) => labEventFromApi(e)).sort((a, b) => a.time.localeCompare(b.time));
+    return {
+      version: 1,
+      instance: paths.instance,
+      mode: netnsExists(paths.nodeNetns) ? 'sandbox' : 'host',
+      nodeName: node?.metadata.name ?? '',
+      nodeIP: addresses.find((a) => a.type === 'InternalIP')?.address ?? '',
+      createdAt: ((node?.metadata as Obj | undefined)?.creationTimestamp as string | undefined) ?? '',
+      pods,
+      serviceAllocations: {},
+      services: list('', 'services').map(serviceFromApi),
+      endpoints: list('', 'endpoints').map(endpointsFromApi),
+      events,
+    };
+  } finally {
+    store.close();
+  }
+}
