@@ -163,7 +163,7 @@ async function syncPodContainers(ctx: KubeletContext, pod: Pod, listed: ListedCo
   for (const c of pod.spec.containers) {
     const prev = pod.status.containerStatuses.find((s) => s.name === c.name);
     // Running, or waiting out its restart backoff, or finished for good: leave it as it is.
-    if (prev && (isContainerAlive(prev.pid, netns) || (prev.backoff?.until ?? 0) > now || prev.state.terminated)) {
+    if (prev && (isContainerAlive(prev.pid, netns) || (prev.backoff?.until ?? 0) > now || (prev.state.terminated && !shouldRestart(pod.spec.restartPolicy, prev.state.terminated.exitCode)))) {
       statuses.push(prev);
       continue;
     }
@@ -296,7 +296,9 @@ export function recordContainerExit(pod: Pod, name: string, exit: { exitCode: nu
   }
   const { delayMs, next } = restartDelay(st.backoff ?? { crashes: 0, lastStart: 0 }, now);
   st.backoff = { ...next, until: now + delayMs };
-  st.state = delayMs > 0 ? { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delayMs / 1000}s restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace}` } } : { waiting: { reason: 'ContainerCreating' } };
+  // Restarted at once: until then the container is what it is, terminated (kubectl: Error or
+  // Completed); after repeated crashes it waits out its back-off (CrashLoopBackOff).
+  st.state = delayMs > 0 ? { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delayMs / 1000}s restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace}` } } : { terminated };
   updatePodStatus(pod);
   return now + delayMs;
 }
@@ -304,7 +306,9 @@ export function recordContainerExit(pod: Pod, name: string, exit: { exitCode: nu
 /** Phase and conditions from the container statuses, as the kubelet's status manager does. */
 export function updatePodStatus(pod: Pod): void {
   const cs = pod.status.containerStatuses;
-  const allTerminated = cs.length > 0 && cs.every((c) => c.state.terminated);
+  // Succeeded or Failed only once no container will run again (restartPolicy): a crashed
+  // container about to restart leaves the pod Running, as the kubelet's status manager has it.
+  const allTerminated = cs.length > 0 && cs.every((c) => c.state.terminated && !shouldRestart(pod.spec.restartPolicy, c.state.terminated.exitCode));
   if (allTerminated) pod.status.phase = cs.every((c) => c.state.terminated!.exitCode === 0) ? 'Succeeded' : 'Failed';
   else if (cs.some((c) => c.state.running)) pod.status.phase = 'Running';
   const ready = cs.length === pod.spec.containers.length && cs.every((c) => c.ready && c.state.running) ? 'True' : 'False';
