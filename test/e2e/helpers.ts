@@ -2,7 +2,10 @@
 // always tear the instance down again.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { runtimeFor } from '../../src/kubelet/runc.ts';
+import { instancePaths } from '../../src/node/instance.ts';
 
 const pexec = promisify(execFile);
 export const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -59,9 +62,28 @@ export interface PodJson {
   status: { podIP?: string; phase: string; conditions: { type: string; status: string }[]; containerStatuses: { pid?: number; restartCount: number }[] };
 }
 
+/**
+ * The instance's pods as `lab get pods -o json` prints them. For an instance run by its server
+ * (`lab up --api`) these are the API's objects, which carry no pid: each running container's pid
+ * is added from the runtime, found by the containerID the kubelet wrote (as `crictl inspect` would).
+ */
 export async function getPods(instance: string, allNamespaces = false): Promise<PodJson[]> {
   const r = await labOk(['get', 'pods', '--name', instance, '-o', 'json', ...(allNamespaces ? ['-A'] : [])]);
-  return (JSON.parse(r.stdout) as { items: PodJson[] }).items;
+  const items = (JSON.parse(r.stdout) as { items: PodJson[] }).items;
+  const paths = instancePaths(instance);
+  if (!existsSync(paths.storeFile)) return items;
+  const running = new Map((await runtimeFor(paths).listContainers()).filter((c) => c.status === 'running').map((c) => [c.id, c.pid]));
+  for (const p of items) {
+    p.metadata.annotations ??= {};
+    p.metadata.labels ??= {};
+    p.status.conditions ??= [];
+    p.status.containerStatuses ??= [];
+    for (const c of p.status.containerStatuses as { pid?: number; containerID?: string; state?: { running?: object } }[]) {
+      const id = c.containerID?.replace(/^runc:\/\//, '');
+      if (id && c.state?.running && running.has(id)) c.pid = running.get(id);
+    }
+  }
+  return items;
 }
 
 /**
