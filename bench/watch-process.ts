@@ -17,9 +17,12 @@ export interface WatchProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `lab up --watch --mode sandbox` on an instance; resolves once it is watching. */
-export async function startWatchProcess(opts: { instance: string; statePath: string; configPath: string; timeoutMs?: number }): Promise<WatchProcess> {
-  const child = spawn(process.execPath, [LAB_BIN, 'up', '--watch', '--mode', 'sandbox', '--name', opts.instance, '--state', opts.statePath, '--config', opts.configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `lab up --watch --mode sandbox` on an instance; resolves once it is watching. `api`: the
+ * instance's server instead (`lab up --api --watch`), ready once it says it runs.
+ */
+export async function startWatchProcess(opts: { instance: string; statePath: string; configPath: string; timeoutMs?: number; api?: boolean }): Promise<WatchProcess> {
+  const child = spawn(process.execPath, [LAB_BIN, 'up', '--watch', ...(opts.api ? ['--api'] : []), '--mode', 'sandbox', '--name', opts.instance, '--state', opts.statePath, '--config', opts.configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -40,7 +43,8 @@ export async function startWatchProcess(opts: { instance: string; statePath: str
     },
   };
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
-  while (!/Watching /.test(out)) {
+  const ready = opts.api ? /^server of instance \S+ running/m : /Watching /;
+  while (!ready.test(out)) {
     w.assertRunning();
     if (Date.now() > deadline) {
       await w.stop();

@@ -408,7 +408,7 @@ export class KubeletController {
       const st = rec.pod.status.containerStatuses.find((s) => s.name === container);
       if (rec.terminating || rec.removed || !st || st.pid !== pid) return void rec.pending.delete(k);
       const now = Date.now();
-      const restartAt = recordContainerExit(rec.pod, container, { exitCode }, now);
+      const restartAt = recordContainerExit(rec.pod, container, { exitCode }, now, { terminatedUntilRestart: true });
       this.stopProbes(rec, container);
       if (restartAt !== null && restartAt > now) {
         st.state = { waiting: { reason: 'CrashLoopBackOff', message: backOffWaitingMessage(restartAt - now, container, rec.pod.metadata) } };

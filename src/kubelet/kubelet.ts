@@ -281,7 +281,7 @@ class ContainerConfigError extends Error {}
  * A container exited: record it and decide, per restartPolicy and the backoff, when it starts
  * again. Returns the time to restart at (ms since epoch), or null when it stays down.
  */
-export function recordContainerExit(pod: Pod, name: string, exit: { exitCode: number; signal?: number }, now = Date.now()): number | null {
+export function recordContainerExit(pod: Pod, name: string, exit: { exitCode: number; signal?: number }, now = Date.now(), opts: { terminatedUntilRestart?: boolean } = {}): number | null {
   const st = pod.status.containerStatuses.find((s) => s.name === name);
   if (!st) return null;
   const reason = exit.exitCode === 0 ? 'Completed' : 'Error';
@@ -297,8 +297,9 @@ export function recordContainerExit(pod: Pod, name: string, exit: { exitCode: nu
   const { delayMs, next } = restartDelay(st.backoff ?? { crashes: 0, lastStart: 0 }, now);
   st.backoff = { ...next, until: now + delayMs };
   // Restarted at once: until then the container is what it is, terminated (kubectl: Error or
-  // Completed); after repeated crashes it waits out its back-off (CrashLoopBackOff).
-  st.state = delayMs > 0 ? { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delayMs / 1000}s restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace}` } } : { terminated };
+  // Completed), as the kubelet controller reports it; after repeated crashes it waits out its
+  // back-off (CrashLoopBackOff). The state-file controller (lab.ts) shows ContainerCreating.
+  st.state = delayMs > 0 ? { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delayMs / 1000}s restarting failed container=${name} pod=${pod.metadata.name}_${pod.metadata.namespace}` } } : opts.terminatedUntilRestart ? { terminated } : { waiting: { reason: 'ContainerCreating' } };
   updatePodStatus(pod);
   return now + delayMs;
 }
