@@ -167,7 +167,7 @@ export class KubeletStreams implements ContainerStreams {
         if (code === null) return { exitCode: 128 + (signal ? (constants.signals[signal] ?? 1) : 1) };
         return { exitCode: code };
       }),
-      kill: () => child.stop('SIGKILL'),
+      stop: () => child.stop('SIGKILL'),
     };
   }
 }

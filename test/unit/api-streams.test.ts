@@ -62,7 +62,7 @@ const streams: ContainerStreams = {
       stderr: child.stderr,
       resize: (cols, rows) => void call.resized.push([cols, rows]),
       done: child.exited.then(({ code }) => ({ exitCode: code ?? 137 })),
-      kill: () => child.stop('SIGKILL'),
+      stop: () => child.stop('SIGKILL'),
     };
   },
 };

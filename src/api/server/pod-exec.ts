@@ -150,8 +150,7 @@ async function runExec(ws: WebSocket, streams: ContainerStreams | undefined, t: 
     }
   };
   ws.on('message', (data: Buffer) => (session ? onFrame(data) : early.push(data)));
-  // ExecSession.kill is the kubelet's method (its signal goes through src/sys); nothing is signalled here.
-  const endSession = (s: ExecSession) => s.kill(); // eslint-disable-line lab/no-signals -- see above
+  const endSession = (s: ExecSession) => s.stop();
   ws.on('close', () => {
     gone = true;
     if (session && !exited) endSession(session);
