@@ -8,14 +8,14 @@
 //   sudo npm run tour                       # the default instance `lab`, started by `sudo npm run lab`
 //   sudo npm run tour -- --name dev --step 9
 //   sudo npm run tour -- --yes              # no prompts (also when stdin is not a terminal)
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { $, chalk, minimist, sleep } from 'zx';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LAB_BIN = path.join(ROOT, 'bin/lab.js');
-/** Where `lab up --watch` writes its pid (src/cli/lock.ts); no `lab` subcommand reports it. */
+/** Where `lab up --watch` and `lab server` write their pid (src/cli/lock.ts); no `lab` subcommand reports it. */
 const RUN_ROOT = '/run/packet-path-lab';
 const HOST = 'app2.com';
 const SERVICE = 'app2-service';
@@ -85,6 +85,18 @@ const textWidth = () => Math.max(60, Math.min(process.stdout.columns || 100, 100
 /** Quotes an argv for display only (never executed): what a learner would type. */
 export function shellWords(argv) {
   return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+/**
+ * The lines of one section of `lab describe` output: the heading line matching `heading` and the
+ * indented lines under it, up to the next heading (a line that starts in column 0).
+ */
+export function describeSection(text, heading) {
+  const lines = text.split('\n');
+  const start = lines.findIndex((l) => heading.test(l));
+  if (start < 0) return '';
+  const end = lines.findIndex((l, i) => i > start && /^\S/.test(l));
+  return lines.slice(start, end < 0 ? undefined : end).join('\n');
 }
 
 /** `back-off 10s restarting failed container=...` -> 10 */
@@ -173,10 +185,12 @@ class Tour {
     return run(this.labArgv(args).run);
   }
 
+  /** The objects `lab get <args> -o json` prints: a List's items, or the one object asked for by name. */
   async labJson(args) {
     const r = await this.lab([...args, '-o', 'json']);
     if (r.code !== 0) throw new TourError(`lab ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
-    return JSON.parse(r.stdout).items;
+    const o = JSON.parse(r.stdout);
+    return o.items ?? [o];
   }
 
   async nodeRun(argv) {
@@ -223,9 +237,19 @@ class Tour {
       throw new TourError(msg, 1);
     }
     const node = JSON.parse(r.stdout).items[0];
-    this.mode = node.metadata.annotations['lab/mode'];
+    // An instance run by its server (lab up --api) has its store there; its Node object is the API's,
+    // with no lab annotations: the sandbox is the namespace <instance>-node, when it exists.
+    this.api = existsSync(path.join(RUN_ROOT, this.name, 'server', 'db', 'state.db'));
+    const ann = node.metadata.annotations ?? {};
+    if (ann['lab/mode']) {
+      this.mode = ann['lab/mode'];
+      this.nodeNetns = ann['lab/netns'];
+    } else {
+      this.nodeNetns = `${this.name}-node`;
+      const ns = (await run(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
+      this.mode = ns.includes(this.nodeNetns) ? 'sandbox' : 'host';
+    }
     this.sandbox = this.mode === 'sandbox';
-    this.nodeNetns = node.metadata.annotations['lab/netns'];
     this.nodeName = node.metadata.name;
     this.nodeIP = node.status.addresses.find((x) => x.type === 'InternalIP')?.address;
     this.laptopNetns = `${this.name}-host`;
@@ -259,6 +283,12 @@ class Tour {
     return this.name === 'lab' ? '' : ` -- --name ${this.name}`;
   }
 
+  /** How to start what runs the lab: its server for an instance run by one, else the watching controller. */
+  startCommand() {
+    if (!this.api) return `sudo npm run lab${this.nameArg()}`;
+    return `sudo npm run lab -- ${this.name === 'lab' ? '' : `--name ${this.name} `}--api`;
+  }
+
   async refreshPods() {
     const pods = await this.labJson(['get', 'pods', '-A']);
     this.pods = pods;
@@ -272,7 +302,10 @@ class Tour {
     if (!row) throw new TourError(`This tour follows ${HOST} to the Service ${SERVICE} of the default lab/cluster.yaml, and the lab ${this.name} has no ${SERVICE}.\nStart a lab with the default state file (sudo npm run lab) to take the tour.`, 1);
     this.clusterIP = row['CLUSTER-IP'];
     this.dnsIP = parseTable(r.stdout).find((x) => x.NAMESPACE === 'kube-system' && x.NAME === 'kube-dns')?.['CLUSTER-IP'] ?? 'the kube-dns ClusterIP';
-    this.svcChain = row.CHAINS.split(',')[0];
+    // The state-file lab's -o wide has a CHAINS column; kubectl's (an API instance's) has none:
+    // `lab describe svc` names the chain kube-proxy wrote for the port.
+    this.svcChain = row.CHAINS?.split(',')[0] ?? /ClusterIP:\s+\S+ -> (KUBE-SVC-\w+)/.exec((await this.lab(['describe', 'svc', SERVICE])).stdout)?.[1];
+    if (!this.svcChain) throw new TourError(`kube-proxy has no KUBE-SVC chain for ${SERVICE} yet: see 'sudo npx lab describe svc ${SERVICE}${this.nameFlag()}'`, 1);
   }
 
   podByIP(ip) {
@@ -317,9 +350,11 @@ class Tour {
   controllerRunning() {
     try {
       // The instance lock's holder (src/cli/lock.ts) records itself there as one JSON line.
+      // `up --watch`: the state-file controller; `server`: an instance's server (lab up --api).
       const { pid, command } = JSON.parse(readFileSync(path.join(RUN_ROOT, this.name, 'lock'), 'utf8'));
-      if (!pid || command !== 'up --watch') return false;
+      if (!pid || (command !== 'up --watch' && command !== 'server')) return false;
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (command === 'server') return cmdline.includes('server') || (cmdline.includes('up') && cmdline.includes('--api'));
       return cmdline.includes('up') && cmdline.some((a) => a === '--watch' || a === '-w');
     } catch {
       return false;
@@ -469,7 +504,7 @@ const STEPS = [
     flow: 'request',
     at: ['node :80'],
     async run(t) {
-      t.prose(`One node, ${t.nodeName}, is the whole cluster. Its kernel holds everything this tour reads: cni0, the pods' veths and kube-proxy's iptables rules. MODE says where it lives: ${t.sandbox ? `sandbox, a network namespace (NETNS ${t.nodeNetns}) standing in for the VM.` : 'host, this machine is the node (the Vagrant VM).'}`);
+      t.prose(`One node, ${t.nodeName}, is the whole cluster. Its kernel holds everything this tour reads: cni0, the pods' veths and kube-proxy's iptables rules. ${t.sandbox ? `In sandbox mode the node is the network namespace ${t.nodeNetns}, standing in for the VM.` : 'In host mode this machine is the node (the Vagrant VM).'}`);
       const cmd = t.labArgv(['get', 'nodes', '-o', 'wide']);
       t.show(cmd, await t.lab(['get', 'nodes', '-o', 'wide']), (l) => l.includes(t.nodeIP));
       t.look(`INTERNAL-IP ${t.nodeIP}: the address the browser's request goes to (the hosts file points ${HOST} there).`);
@@ -484,6 +519,14 @@ const STEPS = [
       t.prose(`app2 is a Deployment with ${t.app2.length} replicas: ${t.app2.length} pods, each in its own network namespace with its own IP from the node's pod CIDR, plugged into the cni0 bridge by a veth pair.`);
       t.show(t.labArgv(['get', 'pods', '-o', 'wide']), await t.lab(['get', 'pods', '-o', 'wide']), isApp2Row);
       t.look(`The app2 rows: ${t.app2.map((p) => `${p.status.podIP}`).join(', ')}. A request for ${HOST} ends at one of these IPs.`);
+      // kubectl's columns say nothing of the sandbox: lab describe pod shows the netns and the veth pair.
+      const first = t.app2[0];
+      if (!first) return;
+      t.prose(`Where one of them lives in the kernel (lab describe pod, its Network section):`);
+      const args = ['describe', 'pod', first.metadata.name];
+      const r = await t.lab(args);
+      t.show(t.labArgv(args), { ...r, stdout: describeSection(r.stdout, /^Network:/) || r.stdout }, (l) => /^\s+(Namespace|eth0|Veth \(node\)):/.test(l));
+      t.look(`Namespace: the pod's own network namespace; eth0 in it and a veth on the node are the two ends of one pair (each names the other's ifindex); the veth is a port of cni0.`);
     },
   },
   {
@@ -491,9 +534,12 @@ const STEPS = [
     flow: 'request',
     at: ['node :80', 'ClusterIP'],
     async run(t) {
-      t.prose(`A Service gives the app2 pods one stable virtual IP, the ClusterIP; kube-proxy turns each Service port into a KUBE-SVC chain (-o wide shows which). The ingress controller's own Service, ingress-nginx, is a LoadBalancer on the node IP: that is how port 80 of ${t.nodeIP} reaches the ingress pod.`);
+      t.prose(`A Service gives the app2 pods one stable virtual IP, the ClusterIP; kube-proxy turns each Service port into a KUBE-SVC chain (lab describe svc shows which). The ingress controller's own Service, ingress-nginx, is a LoadBalancer on the node IP: that is how port 80 of ${t.nodeIP} reaches the ingress pod.`);
       const r = await t.lab(['get', 'svc', '-A', '-o', 'wide']);
       t.show(t.labArgv(['get', 'svc', '-A', '-o', 'wide']), r, (l) => /\s(app2-service|ingress-nginx)\s/.test(l));
+      const args = ['describe', 'svc', SERVICE];
+      const d = await t.lab(args);
+      t.show(t.labArgv(args), { ...d, stdout: describeSection(d.stdout, /^kube-proxy/) || d.stdout }, (l) => l.includes(t.svcChain));
       t.look(`${SERVICE}: ClusterIP ${t.clusterIP}, chain ${t.svcChain}. No pod and no process has this IP.`);
     },
   },
@@ -762,7 +808,7 @@ const STEPS = [
       t.show(t.labArgv(['get', 'endpoints', SERVICE]), await t.lab(['get', 'endpoints', SERVICE]), (l) => l.includes(SERVICE));
       const ev = ['events', '--for', `pod/${v.name}`];
       t.show(t.labArgv(ev), await t.lab(ev), (l) => /\s(BackOff|Started|Killing|Unhealthy)\s/.test(l));
-      t.look(`1/1 Running, RESTARTS +2, ${v.ip}:80 back in the endpoints. The events tell the story: BackOff (exited, signal 9), Started.`);
+      t.look(`1/1 Running, RESTARTS +2, ${v.ip}:80 back in the endpoints. The events tell the story: BackOff (the kubelet waiting to restart the failed container), then Created and Started again.`);
     },
   },
 ];
@@ -830,9 +876,14 @@ async function main() {
     // Asked at each crash step: the controller may have been started (or stopped) meanwhile.
     if (step.flow === 'crash' && !t.controllerRunning()) {
       t.say('');
-      t.say(chalk.bold(`Steps ${t.crashStart}-${STEPS.length}, the crash flow, need the controller watching the lab, and none is running:`));
-      t.say(`nobody would restart a crashed container. Start it in another terminal (it adopts the running lab):`);
-      t.say(`  sudo npm run lab${t.nameArg()}`);
+      if (t.api) {
+        t.say(chalk.bold(`Steps ${t.crashStart}-${STEPS.length}, the crash flow, need the lab's server running (its kubelet, controllers and kube-proxy), and none is running:`));
+        t.say(`nobody would restart a crashed container or update the endpoints. Start it in another terminal (it adopts the running pods):`);
+      } else {
+        t.say(chalk.bold(`Steps ${t.crashStart}-${STEPS.length}, the crash flow, need the controller watching the lab, and none is running:`));
+        t.say(`nobody would restart a crashed container. Start it in another terminal (it adopts the running lab):`);
+      }
+      t.say(`  ${t.startCommand()}`);
       t.say(`then continue with:  sudo npm run tour${t.name === 'lab' ? ' --' : t.nameArg()} --step ${t.crashStart}`);
       return;
     }

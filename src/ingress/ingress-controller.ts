@@ -182,7 +182,7 @@ export class IngressController {
       const rv = live.metadata.resourceVersion ?? '';
       if (this.scheduled.get(key) !== rv) {
         this.scheduled.set(key, rv);
-        void this.recorder.event(live, 'Normal', 'Sync', 'Scheduled for sync');
+        void this.recorder.event({ ...live, apiVersion: 'networking.k8s.io/v1', kind: 'Ingress' }, 'Normal', 'Sync', 'Scheduled for sync'); // informer items may lack kind
       }
       if (JSON.stringify(live.status?.loadBalancer?.ingress ?? []) !== JSON.stringify(address)) await this.publishStatus(live, address);
     }

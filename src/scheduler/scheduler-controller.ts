@@ -2,9 +2,12 @@
 // default-scheduler) are queued, each is placed by the pure `schedule()` on the nodes that are
 // Ready and schedulable and have room (status.allocatable.pods), and bound through the pods/binding
 // subresource, as kube-scheduler binds. A pod that fits nowhere stays Pending with PodScheduled
-// False (reason Unschedulable) and is tried again when a node or a pod changes.
+// False (reason Unschedulable) and is tried again when a node or a pod changes. Events as
+// kube-scheduler writes them (source default-scheduler): Normal Scheduled "Successfully assigned
+// <ns>/<pod> to <node>" on a bind, Warning FailedScheduling with the reason when it fits nowhere.
 import type { Pod } from '../api/types.ts';
 import { Controller, type InformerFactory } from '../client/controller.ts';
+import { EventRecorder } from '../client/events.ts';
 import { objectKey, type Client, type KubeObject } from '../client/types.ts';
 import { schedule, type SchedulableNode } from './scheduler.ts';
 
@@ -42,6 +45,9 @@ const isPending = (p: PodView) => !p.spec.nodeName && !p.metadata.deletionTimest
 export function schedulerController(factory: InformerFactory, client: Client, log?: (line: string) => void): Controller {
   const pods = factory.informer<PodView>({ group: '', resource: 'pods' });
   const nodes = factory.informer<NodeView>({ group: '', resource: 'nodes' });
+  const recorder = new EventRecorder(client, { component: SCHEDULER_NAME }, { log });
+  // Informer items may come without kind (a list's items): the Event's involvedObject needs it.
+  const ref = (p: PodView): KubeObject => ({ ...p, apiVersion: 'v1', kind: 'Pod' });
   const controller = new Controller({
     name: 'scheduler',
     log,
@@ -51,10 +57,17 @@ export function schedulerController(factory: InformerFactory, client: Client, lo
       const all = pods.list();
       const placement = schedule([pod], schedulableNodes(nodes.list()), all.filter((p) => p.spec.nodeName && !p.metadata.deletionTimestamp));
       const node = placement.get(pod.metadata.name);
-      if (node) return client.bind(pod.metadata.namespace, pod.metadata.name, node).catch((e: unknown) => {
-        // Bound meanwhile (another scheduler, or an earlier try that did land): nothing to do.
-        if ((e as { status?: { code?: number } }).status?.code !== 409) throw e;
-      });
+      if (node) {
+        try {
+          await client.bind(pod.metadata.namespace, pod.metadata.name, node);
+        } catch (e) {
+          // Bound meanwhile (another scheduler, or an earlier try that did land): nothing to do.
+          if ((e as { status?: { code?: number } }).status?.code !== 409) throw e;
+          return;
+        }
+        await recorder.event(ref(pod), 'Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${node}`);
+        return;
+      }
       const message = unschedulableMessage(nodes.list(), all);
       const cond = pod.status?.conditions?.find((c) => c.type === 'PodScheduled') as { status: string; message?: string } | undefined;
       if (cond?.status === 'False' && cond.message === message) return;
@@ -65,6 +78,7 @@ export function schedulerController(factory: InformerFactory, client: Client, lo
         (p) => ({ ...p, status: { ...p.status, phase: p.status?.phase ?? 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message } as never, ...(p.status?.conditions ?? []).filter((c) => c.type !== 'PodScheduled')] } }),
         { subresource: 'status' },
       );
+      await recorder.event(ref(pod), 'Warning', 'FailedScheduling', message);
     },
   });
   // A node that comes, goes or changes, or a pod that leaves a node, may make room: every pending pod again.

@@ -1,7 +1,10 @@
-// Issue 2 acceptance: the default scenario as real pods on a cni0 bridge in a sandbox.
+// Issue 2 acceptance: the default scenario as real pods on a cni0 bridge in a sandbox, run by the
+// instance's server (`lab up --api`): the pods are API objects, their sandboxes are found in the
+// kernel (test/e2e/pod-sandbox.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diff, snapshot, type Residue } from '../residue.ts';
 import { cmd, curl, getPods, inNetns, instanceName, isRoot, lab, labOk, type PodJson } from './helpers.ts';
+import { podNetns, podVeth } from './pod-sandbox.ts';
 
 const A = instanceName('e2ea');
 const B = instanceName('e2eb');
@@ -17,7 +20,7 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
 
   beforeAll(async () => {
     before = snapshot();
-    await labOk(['up', '--name', A]);
+    await labOk(['up', '--api', '--name', A]);
     pods = await getPods(A);
   });
 
@@ -26,7 +29,7 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
     await lab(['down', '--name', B]);
   });
 
-  it('runs the five pods of the default scenario with names, labels and IPs', () => {
+  it('runs the five pods of the default scenario with names, labels and IPs, each in its own netns on a veth of cni0', async () => {
     expect(pods).toHaveLength(5);
     const apps = pods.map((p) => p.metadata.labels.app).sort();
     expect(apps).toEqual(['app1', 'app2', 'app2', 'app2', 'app3']);
@@ -36,8 +39,12 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
       expect(p.metadata.name).toMatch(new RegExp(`^${app}-${hash}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
       expect(p.status.phase).toBe('Running');
       expect(p.status.podIP).toMatch(/^10\.42\.0\.\d+$/);
-      expect(p.metadata.annotations['lab/netns']).toBe(`${A}-${p.metadata.name}`);
-      expect(p.metadata.annotations['lab/veth']).toMatch(/^veth[0-9a-f]{8}$/);
+      // The API object carries no sandbox details; the kernel has them: the pod's namespace, its
+      // eth0 holding the pod IP, and the node's end of the veth (named after the netns, as the CNI does).
+      const ns = podNetns(A, p.metadata.name);
+      expect(ns).toBe(`${A}-${p.metadata.name}`);
+      expect((await inNetns(ns, ['ip', '-4', 'addr', 'show', 'eth0'])).stdout).toContain(`inet ${p.status.podIP}/24`);
+      expect(await podVeth(A, p.metadata.name)).toMatch(/^veth[0-9a-f]{8}$/);
     }
     expect(new Set(pods.map((p) => p.status.podIP)).size).toBe(5);
   });
@@ -53,10 +60,10 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
   it('carries pod-to-pod traffic over cni0', async () => {
     const from = pods.find((p) => p.metadata.labels.app === 'app1')!;
     const to = pods.find((p) => p.metadata.labels.app === 'app3')!;
-    const r = await inNetns(from.metadata.annotations['lab/netns']!, ['busybox', 'wget', '-qO-', `http://${to.status.podIP}/`]);
+    const r = await inNetns(podNetns(A, from.metadata.name), ['busybox', 'wget', '-qO-', `http://${to.status.podIP}/`]);
     expect(r.stdout).toContain(PAGES.app3);
     // The pod's own view: eth0 with its address, default route via cni0's 10.42.0.1.
-    const route = await inNetns(from.metadata.annotations['lab/netns']!, ['ip', 'route', 'show', 'default']);
+    const route = await inNetns(podNetns(A, from.metadata.name), ['ip', 'route', 'show', 'default']);
     expect(route.stdout).toContain('default via 10.42.0.1 dev eth0');
   });
 
@@ -65,21 +72,21 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
     const names = [...r.stdout.matchAll(/^\d+: (veth[0-9a-f]{8})@/gm)].map((m) => m[1]);
     const all = await getPods(A, true); // the 5 app pods and the kube-system DNS and ingress pods
     expect(all).toHaveLength(7);
-    expect(names.sort()).toEqual(all.map((p) => p.metadata.annotations['lab/veth']).sort());
+    expect(names.sort()).toEqual((await Promise.all(all.map((p) => podVeth(A, p.metadata.name)))).sort());
     expect(r.stdout.match(/hairpin on/g)).toHaveLength(7);
   });
 
   it('gives pods their hostname, hosts and resolv.conf, seen by ip netns exec', async () => {
     const p = pods[0]!;
-    const ns = p.metadata.annotations['lab/netns']!;
+    const ns = podNetns(A, p.metadata.name);
     expect((await inNetns(ns, ['cat', '/etc/resolv.conf'])).stdout).toBe('search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.43.0.10\noptions ndots:5\n');
     expect((await inNetns(ns, ['cat', '/etc/hosts'])).stdout).toContain(`${p.status.podIP}\t${p.metadata.name}`);
     const pid = p.status.containerStatuses[0]!.pid!;
     expect((await cmd(['nsenter', '-t', String(pid), '-u', 'hostname'])).stdout.trim()).toBe(p.metadata.name);
   });
 
-  it('is idempotent: a second up keeps names, IPs and pids', async () => {
-    await labOk(['up', '--name', A]);
+  it('is idempotent: a second up (the server already running: it only waits) keeps names, IPs and pids', async () => {
+    await labOk(['up', '--api', '--name', A]);
     const again = await getPods(A);
     const view = (ps: PodJson[]) => ps.map((p) => [p.metadata.name, p.status.podIP, p.status.containerStatuses[0]?.pid]).sort();
     expect(view(again)).toEqual(view(pods));
@@ -88,7 +95,7 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
   });
 
   it('runs a second instance side by side without collisions', async () => {
-    await labOk(['up', '--name', B]);
+    await labOk(['up', '--api', '--name', B]);
     const podsB = await getPods(B);
     expect(podsB).toHaveLength(5);
     for (const p of podsB) expect((await curl(`${B}-node`, `http://${p.status.podIP}/`)).stdout).toContain(PAGES[p.metadata.labels.app!]);
@@ -101,7 +108,7 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
     await labOk(['down', '--name', A]);
     expect(ours(diff(before, snapshot()))).toEqual([]);
     await labOk(['down', '--name', A]);
-    await labOk(['up', '--name', A]);
+    await labOk(['up', '--api', '--name', A]);
     const fresh = await getPods(A);
     expect(fresh).toHaveLength(5);
     expect((await curl(`${A}-node`, `http://${fresh[0]!.status.podIP}/`)).stdout).toContain(PAGES[fresh[0]!.metadata.labels.app!]);

@@ -1,5 +1,6 @@
 // The kube-proxy applier against a real kernel: a network namespace of its own, real
-// iptables-restore, real packets. Checks what kube-proxy guarantees: the chains and jumps appear,
+// iptables-restore, real packets, fed with API objects through api/convert.ts as kube-proxy's
+// controller feeds it. Checks what kube-proxy guarantees: the chains and jumps appear,
 // a partial sync rewrites only the changed Service, foreign rules survive everything, and
 // teardown leaves no KUBE-* chain or jump rule behind.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -9,6 +10,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/sys/exec.ts';
+import { endpointSliceFromApi, serviceFromApi, type ApiObject } from '../../src/api/convert.ts';
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
 import { ProxySyncer, teardownProxyRules } from '../../src/proxy/syncer.ts';
 import { serviceChainName } from '../../src/proxy/names.ts';
@@ -20,25 +22,32 @@ if (!isRoot) console.warn('test/e2e/proxy-applier.test.ts: skipped, needs root (
 const NS = `pplt-proxy-${randomBytes(3).toString('hex')}`;
 const config: ProxyConfig = { nodeName: 'labS', nodeIPs: ['192.168.56.110'], clusterCIDR: '10.42.0.0/16' };
 
-function service(name: string, clusterIP: string, extra: Partial<Service['spec']> = {}): Service {
+// The Services and EndpointSlices as the API server serves them (defaulted, optional fields left
+// out), handed to the syncer through api/convert.ts exactly as kube-proxy's controller does
+// (src/proxy/proxy-controller.ts).
+type ApiService = ApiObject & { spec: { type?: string; clusterIP: string; clusterIPs?: string[]; ports: { name: string; protocol?: string; port: number; targetPort?: number; nodePort?: number }[]; [k: string]: unknown } };
+
+function apiService(name: string, clusterIP: string, extra: Partial<ApiService['spec']> = {}): ApiService {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name, namespace: 'default', labels: {}, annotations: {} },
-    spec: { type: 'ClusterIP', clusterIP, ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80 }], externalIPs: [], sessionAffinity: 'None', externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster', ...extra },
-    source: { file: 'test', line: 1 },
+    metadata: { name, namespace: 'default', uid: `uid-${name}`, resourceVersion: '1' },
+    spec: { type: 'ClusterIP', clusterIP, clusterIPs: [clusterIP], ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80 }], sessionAffinity: 'None', internalTrafficPolicy: 'Cluster', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', ...extra },
+    status: { loadBalancer: {} },
   };
 }
+const service = (name: string, clusterIP: string, extra: Partial<ApiService['spec']> = {}): Service => serviceFromApi(apiService(name, clusterIP, extra));
 
-function slice(svc: string, ips: string[]): EndpointSlice {
-  return {
+/** An EndpointSlice as the EndpointSlice controller writes it; `bare`: endpoints without conditions (nil ready counts as ready). */
+function slice(svc: string, ips: string[], opts: { bare?: boolean } = {}): EndpointSlice {
+  return endpointSliceFromApi({
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: { name: `${svc}-abcde`, namespace: 'default', labels: { 'kubernetes.io/service-name': svc }, annotations: {} },
+    metadata: { name: `${svc}-abcde`, namespace: 'default', labels: { 'kubernetes.io/service-name': svc } },
     addressType: 'IPv4',
-    endpoints: ips.map((ip) => ({ addresses: [ip], conditions: { ready: true }, nodeName: 'labS' })),
+    endpoints: ips.map((ip) => ({ addresses: [ip], ...(opts.bare ? {} : { conditions: { ready: true, serving: true, terminating: false } }), nodeName: 'labS' })),
     ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
-  };
+  });
 }
 
 const sh = (argv: string[]) => run(argv, { netns: NS });
@@ -56,7 +65,7 @@ function foreign(saveText: string): string[] {
 }
 
 const app2 = service('app2-service', '10.43.0.20');
-const web = service('web', '10.43.0.30', { type: 'NodePort', ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80, nodePort: 30080 }] });
+const web = service('web', '10.43.0.30', { type: 'NodePort', externalTrafficPolicy: 'Cluster', ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 80, nodePort: 30080 }] });
 const idle = service('idle', '10.43.0.40');
 
 describe.skipIf(!isRoot)(`kube-proxy applier in a network namespace (${NS})`, () => {
@@ -103,7 +112,7 @@ describe.skipIf(!isRoot)(`kube-proxy applier in a network namespace (${NS})`, ()
   });
 
   it('full sync: chains, jump rules once, REJECT for a Service without endpoints', async () => {
-    const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3', '10.42.0.4']), slice('web', ['10.42.0.2'])] });
+    const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3', '10.42.0.4']), slice('web', ['10.42.0.2'], { bare: true })] });
     expect(r.full).toBe(true);
     expect(r.jumpsInserted).toBe(14);
     expect(r.servicesWritten).toBe(3);
@@ -115,6 +124,8 @@ describe.skipIf(!isRoot)(`kube-proxy applier in a network namespace (${NS})`, ()
     expect(nat).toMatch(new RegExp(`-A ${svc} -m comment --comment "default/app2-service:http -> 10\\.42\\.0\\.2:80" -m statistic --mode random --probability 0\\.33333333349 -j KUBE-SEP-`));
     expect(nat).toContain('-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully');
     expect(nat).toContain('-A KUBE-NODEPORTS -p tcp -m comment --comment "default/web:http" -m tcp --dport 30080 -j KUBE-EXT-');
+    // web's slice endpoint has no conditions: the API's nil ready means ready, so it is in the rules.
+    expect(nat).toMatch(/-A KUBE-SEP-\S+ -p tcp -m comment --comment "default\/web:http" -m tcp -j DNAT --to-destination 10\.42\.0\.2:80/);
     expect(nat.match(/-j KUBE-SERVICES$/gm)).toHaveLength(2); // PREROUTING and OUTPUT, once each
     const filter = await save('filter');
     expect(filter).toContain('-A KUBE-SERVICES -d 10.43.0.40/32 -p tcp -m comment --comment "default/idle:http has no endpoints" -m tcp --dport 80 -j REJECT --reject-with icmp-port-unreachable');
@@ -137,7 +148,7 @@ describe.skipIf(!isRoot)(`kube-proxy applier in a network namespace (${NS})`, ()
 
   it('a second sync with nothing changed runs no process; the kernel state is unchanged', async () => {
     const before = await save('nat');
-    const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3', '10.42.0.4']), slice('web', ['10.42.0.2'])] });
+    const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3', '10.42.0.4']), slice('web', ['10.42.0.2'], { bare: true })] });
     expect(r.full).toBe(false);
     expect(r.skipped).toBe(true);
     expect(r.jumpsInserted).toBe(0);
@@ -151,7 +162,7 @@ describe.skipIf(!isRoot)(`kube-proxy applier in a network namespace (${NS})`, ()
     const webChain = serviceChainName('default', 'web', 'http', 'TCP');
     const [app2Before, webBefore] = [await handles(app2Chain), await handles(webChain)];
     expect(webBefore.length).toBeGreaterThan(0);
-    const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3']), slice('web', ['10.42.0.2'])] });
+    const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3']), slice('web', ['10.42.0.2'], { bare: true })] });
     expect(r.full).toBe(false);
     expect(r.skipped).toBe(false);
     expect(r.spawns).toBe(1); // one iptables-restore, nothing else
@@ -168,7 +179,7 @@ describe.skipIf(!isRoot)(`kube-proxy applier in a network namespace (${NS})`, ()
   it('a full sync on demand repairs a deleted jump rule', async () => {
     await sh(['iptables', '-t', 'nat', '-D', 'PREROUTING', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES']);
     syncer.requestFullSync();
-    const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3']), slice('web', ['10.42.0.2'])] });
+    const r = await syncer.sync({ services: [app2, web, idle], endpointSlices: [slice('app2-service', ['10.42.0.2', '10.42.0.3']), slice('web', ['10.42.0.2'], { bare: true })] });
     expect(r.full).toBe(true);
     expect(r.jumpsInserted).toBe(1);
     expect((await save('nat')).match(/^-A PREROUTING .*-j KUBE-SERVICES$/gm)).toHaveLength(1);

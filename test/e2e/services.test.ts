@@ -1,7 +1,10 @@
-// Issue 3 acceptance: Services as kube-proxy iptables rules, checked with real packets.
+// Issue 3 acceptance: Services as kube-proxy iptables rules, checked with real packets. The
+// instance is run by its server (`lab up --api`): the API server allocates the ClusterIPs, kube-proxy
+// watches Services and EndpointSlices.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniformChiSquare } from '../stats.ts';
 import { cmd, curl, getPods, inNetns, instanceName, isRoot, lab, labOk, type PodJson } from './helpers.ts';
+import { podNetns } from './pod-sandbox.ts';
 
 const I = instanceName('e2es');
 const NODE = `${I}-node`;
@@ -41,10 +44,10 @@ describe.skipIf(!isRoot)('kube-proxy: Services as iptables NAT chains', () => {
   const podsOf = (app: string) => pods.filter((p) => p.metadata.labels.app === app);
 
   beforeAll(async () => {
-    await labOk(['up', '--name', I, '--state', STATE]);
+    await labOk(['up', '--api', '--name', I, '--state', STATE]);
     pods = await getPods(I);
     svcs = (JSON.parse((await labOk(['get', 'svc', '--name', I, '-o', 'json'])).stdout) as { items: SvcJson[] }).items;
-    client = podsOf('client')[0]!.metadata.annotations['lab/netns']!;
+    client = podNetns(I, podsOf('client')[0]!.metadata.name);
   });
 
   afterAll(async () => {
@@ -64,7 +67,8 @@ describe.skipIf(!isRoot)('kube-proxy: Services as iptables NAT chains', () => {
   }
 
   it('renders KUBE-SVC -> three KUBE-SEP with probabilities 1/3 then 1/2, as iptables -L shows them', async () => {
-    const chain = (await labOk(['get', 'svc', 'echo', '--name', I, '-o', 'wide'])).stdout.match(/KUBE-SVC-[A-Z2-7]{16}/)![0];
+    // The chain's name as the learner finds it: `lab describe svc` (kubectl's -o wide has no column for it).
+    const chain = (await labOk(['describe', 'svc', 'echo', '--name', I])).stdout.match(/KUBE-SVC-[A-Z2-7]{16}/)![0];
     const list = (await cmd(['ip', 'netns', 'exec', NODE, 'iptables', '-t', 'nat', '-L', chain, '-n'])).stdout;
     const lines = list.split('\n').filter((l) => l.startsWith('KUBE-SEP-'));
     expect(lines).toHaveLength(3);
@@ -90,7 +94,7 @@ describe.skipIf(!isRoot)('kube-proxy: Services as iptables NAT chains', () => {
 
   it('lets a pod reach itself through its own Service (hairpin)', async () => {
     const self = podsOf('echo')[0]!;
-    const bodies = await requests(self.metadata.annotations['lab/netns']!, `http://${svc('echo').spec.clusterIP}/`, 60);
+    const bodies = await requests(podNetns(I, self.metadata.name), `http://${svc('echo').spec.clusterIP}/`, 60);
     expect(bodies).toHaveLength(60);
     expect(bodies).toContain(self.metadata.name);
   });

@@ -1,12 +1,15 @@
 // Issue 6 acceptance: the learner's tools against a real sandbox — lab trace, tcpdump, exec,
 // describe, explain. Every claim a tool prints is checked against the kernel independently
 // (iptables-save -c, conntrack -L, ip link, sysctl) or against the pod that really answered
-// (each echo pod serves its own name).
+// (each echo pod serves its own name). The instance is run by its server (`lab up --api`): the
+// tools read the cluster from its kine store (src/trace/api-view.ts), the pods' sandboxes are
+// found in the kernel (test/e2e/pod-sandbox.ts), not in annotations the API objects do not carry.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { endpointChainName } from '../../src/proxy/names.ts';
+import { endpointChainName, serviceChainName } from '../../src/proxy/names.ts';
 import { cmd, curl, getPods, inNetns, isRoot, lab, LAB_BIN, labOk, ROOT, type PodJson } from './helpers.ts';
+import { podNetns, podVeth } from './pod-sandbox.ts';
 
 const I = 'e2et';
 const NODE = `${I}-node`;
@@ -122,7 +125,7 @@ describe.skipIf(!isRoot)('the learner\'s tools: trace, tcpdump, exec, describe, 
   const echoPods = () => pods.filter((p) => p.metadata.labels.app === 'echo');
 
   beforeAll(async () => {
-    await labOk(['up', '--name', I, '--state', STATE]);
+    await labOk(['up', '--api', '--name', I, '--state', STATE]);
     pods = await getPods(I, true);
     svcs = (JSON.parse((await labOk(['get', 'svc', '-A', '--name', I, '-o', 'json'])).stdout) as { items: SvcJson[] }).items;
     client = pods.find((p) => p.metadata.labels.app === 'client')!;
@@ -219,7 +222,7 @@ describe.skipIf(!isRoot)('the learner\'s tools: trace, tcpdump, exec, describe, 
       await waitFor('tcpdump ready', () => cap.err().includes('ready: 3 captures running'));
       const bodies = new Set<string>();
       for (let i = 0; i < 6; i++) {
-        const r = await curl(client.metadata.annotations['lab/netns']!, `http://${svc('echo').spec.clusterIP}/`);
+        const r = await curl(podNetns(I, client.metadata.name), `http://${svc('echo').spec.clusterIP}/`);
         bodies.add(r.stdout.trim());
       }
       const synTo = (pod: string) => new RegExp(`^\\[${pod}\\] \\S+ IP ${client.status.podIP!.replace(/\./g, '\\.')}\\.\\d+ > ${podIP(pod).replace(/\./g, '\\.')}\\.80: Flags \\[S\\]`, 'm');
@@ -243,7 +246,7 @@ describe.skipIf(!isRoot)('the learner\'s tools: trace, tcpdump, exec, describe, 
       const cap = startCapture(['svc/echo', '-w', file, '--', 'tcp', 'port', '80']);
       await waitFor('tcpdump ready', () => cap.err().includes('ready: 3 captures running'));
       const bodies = new Set<string>();
-      for (let i = 0; i < 4; i++) bodies.add((await curl(client.metadata.annotations['lab/netns']!, `http://${svc('echo').spec.clusterIP}/`)).stdout.trim());
+      for (let i = 0; i < 4; i++) bodies.add((await curl(podNetns(I, client.metadata.name), `http://${svc('echo').spec.clusterIP}/`)).stdout.trim());
       await new Promise((r) => setTimeout(r, 300));
       cap.child.kill('SIGTERM');
       expect(await cap.exited).toBe(0);
@@ -261,7 +264,7 @@ describe.skipIf(!isRoot)('the learner\'s tools: trace, tcpdump, exec, describe, 
       const cap = startCapture([pod.metadata.name, '-w', file, '-c', '3', '--', 'tcp', 'port', '80']);
       await waitFor('tcpdump ready', () => cap.err().includes('ready: 1 capture running'));
       expect(cap.err()).toContain(`eth0 in pod ${pod.metadata.name}`);
-      await curl(client.metadata.annotations['lab/netns']!, `http://${pod.status.podIP}/`);
+      await curl(podNetns(I, client.metadata.name), `http://${pod.status.podIP}/`);
       expect(await cap.exited).toBe(0);
       const r = await cmd(['tcpdump', '-r', file, '-n']);
       expect(r.code).toBe(0);
@@ -318,11 +321,11 @@ describe.skipIf(!isRoot)('the learner\'s tools: trace, tcpdump, exec, describe, 
     it('pod: IP, netns, the veth and its peer as the kernel numbers them, its KUBE-SEP, its container pid', async () => {
       const pod = echoPods()[1]!;
       const out = (await labOk(['describe', 'pod', pod.metadata.name, '--name', I])).stdout;
-      const veth = pod.metadata.annotations['lab/veth']!;
+      const veth = await podVeth(I, pod.metadata.name);
       const [link] = JSON.parse((await nodeSh(['ip', '-j', 'link', 'show', veth])).stdout) as { ifindex: number; link_index: number }[];
       expect(out).toMatch(new RegExp(`^Name: +${pod.metadata.name}$`, 'm'));
       expect(out).toMatch(new RegExp(`^IP: +${pod.status.podIP!.replace(/\./g, '\\.')}$`, 'm'));
-      expect(out).toContain(`Namespace:      ${pod.metadata.annotations['lab/netns']}`);
+      expect(out).toContain(`Namespace:      ${podNetns(I, pod.metadata.name)}`);
       expect(out).toMatch(new RegExp(`Veth \\(node\\): +${veth}, ifindex ${link!.ifindex}, .*port of cni0, peer ifindex ${link!.link_index} \\(eth0 in the pod\\)`));
       expect(out).toMatch(new RegExp(`eth0: +${pod.status.podIP!.replace(/\./g, '\\.')}/24, ifindex ${link!.link_index}, .*peer ifindex ${link!.ifindex} in the node`));
       expect(out).toContain(`default/echo:http -> ${pod.status.podIP}:80 via ${endpointChainName('default/echo:http', 'TCP', `${pod.status.podIP}:80`)}`);
@@ -332,7 +335,9 @@ describe.skipIf(!isRoot)('the learner\'s tools: trace, tcpdump, exec, describe, 
 
     it('svc: ClusterIP, endpoints, the KUBE-SVC chain with its real rule count, each KUBE-SEP with its pod', async () => {
       const out = (await labOk(['describe', 'svc', 'echo', '--name', I])).stdout;
-      const chain = (await labOk(['get', 'svc', 'echo', '--name', I, '-o', 'wide'])).stdout.match(/KUBE-SVC-[A-Z2-7]{16}/)![0];
+      const chain = serviceChainName('default', 'echo', 'http', 'TCP');
+      // ...the chain KUBE-SERVICES really jumps to for the ClusterIP.
+      expect((await nodeSh(['iptables', '-t', 'nat', '-S', 'KUBE-SERVICES'])).stdout).toContain(`-d ${svc('echo').spec.clusterIP}/32 -p tcp -m comment --comment "default/echo:http cluster IP" -m tcp --dport 80 -j ${chain}`);
       const rules = (await nodeSh(['iptables', '-t', 'nat', '-S', chain])).stdout.split('\n').filter((l) => l.startsWith('-A ')).length;
       expect(out).toMatch(new RegExp(`^IP: +${svc('echo').spec.clusterIP.replace(/\./g, '\\.')}$`, 'm'));
       expect(out).toContain(`-> ${chain}  (${rules} rules)`);
@@ -375,11 +380,11 @@ describe.skipIf(!isRoot)('the learner\'s tools: trace, tcpdump, exec, describe, 
       const out = (await labOk(['explain', 'routes', '--name', I])).stdout;
       expect(out).toMatch(new RegExp(`^10\\.42\\.0\\.0/24 dev cni0 .*# this node's pod CIDR: the cni0 bridge, one veth per pod \\(${pods.length} pods\\)$`, 'm'));
       expect(out).toMatch(/^local 192\.168\.56\.110 dev eth1 .*# the node IP/m);
-      for (const p of pods) expect(out).toMatch(new RegExp(`: ${p.metadata.annotations['lab/veth']} +# pod (kube-system/)?${p.metadata.name} \\(${p.status.podIP!.replace(/\./g, '\\.')}\\)`));
+      for (const p of pods) expect(out).toMatch(new RegExp(`: ${await podVeth(I, p.metadata.name)} +# pod (kube-system/)?${p.metadata.name} \\(${p.status.podIP!.replace(/\./g, '\\.')}\\)`));
     });
 
     it('conntrack: a connection to the echo ClusterIP with the pod its DNAT chose', async () => {
-      const r = await curl(client.metadata.annotations['lab/netns']!, `http://${svc('echo').spec.clusterIP}/`);
+      const r = await curl(podNetns(I, client.metadata.name), `http://${svc('echo').spec.clusterIP}/`);
       const body = r.stdout.trim();
       const out = (await labOk(['explain', 'conntrack', '--name', I])).stdout;
       expect(out).toMatch(new RegExp(`src=${client.status.podIP!.replace(/\./g, '\\.')} dst=${svc('echo').spec.clusterIP.replace(/\./g, '\\.')} .* # from pod ${client.metadata.name}; default/echo:http \\(ClusterIP\\) -> DNAT to pod ${body} ${podIP(body).replace(/\./g, '\\.')}:80`));

@@ -1,5 +1,6 @@
 // Issue 11, item 5: `npm run tour` walks the request flow and the crash flow on a running lab.
-// The tour runs non-interactively (stdin is no terminal) against a watched sandbox lab; every claim
+// The tour runs non-interactively (stdin is no terminal) against a sandbox lab run by its server
+// in the foreground (`lab up --api --watch`); every claim
 // its output makes is checked against the lab itself: the pods that answered, the chain names,
 // the probabilities, the endpoints losing and regaining the crashed pod.
 import { randomBytes } from 'node:crypto';
@@ -68,7 +69,7 @@ describe('the tour without a lab', () => {
 });
 
 describe.skipIf(!isRoot)('npm run tour against a watched sandbox lab', () => {
-  const w = useWatchedLab('tour', I);
+  const w = useWatchedLab('tour', I, '', { api: true });
   const app2 = (pods: PodJson[]) => pods.filter((p) => p.metadata.labels.app === 'app2');
 
   it('walks both flows non-interactively, and every name, probability and pod it shows is the lab\'s', async () => {
@@ -84,7 +85,16 @@ describe.skipIf(!isRoot)('npm run tour against a watched sandbox lab', () => {
     expect(s.size).toBe(20);
 
     // Sandbox mode: the node's commands in its namespace, the laptop's in its own.
-    expect(step(s, 'The node')).toMatch(/sandbox\s+e2eu-\S+-node/);
+    // (prose is wrapped to the terminal: any white space between words)
+    expect(step(s, 'The node')).toMatch(new RegExp(`In sandbox mode the node is the network namespace ${I}-node`.replace(/ /g, '\\s+')));
+    // kubectl's pod columns say nothing of the sandbox: the tour shows it with lab describe pod.
+    const podsStep = step(s, 'The pods');
+    const shownPod = /\$ sudo npx lab describe pod (\S+) --name/.exec(podsStep)![1]!;
+    expect(before.map((p) => p.metadata.name)).toContain(shownPod);
+    expect(podsStep).toMatch(new RegExp(`▸ +Namespace: +${I}-${shownPod} `));
+    const veth = /▸ +Veth \(node\): +(veth[0-9a-f]{8}), ifindex (\d+),/.exec(podsStep)!;
+    const link = JSON.parse((await inNetns(`${I}-node`, ['ip', '-j', 'link', 'show', veth[1]!])).stdout) as { ifindex: number; master: string }[];
+    expect(link[0]).toMatchObject({ ifindex: Number(veth[2]), master: 'cni0' });
     expect(step(s, 'The Services')).toContain(`app2-service: ClusterIP`);
     expect(step(s, 'The Services')).toContain(CHAIN);
 
@@ -146,7 +156,8 @@ describe.skipIf(!isRoot)('npm run tour against a watched sandbox lab', () => {
     expect(back).toMatch(new RegExp(`▸ ${name} +1/1 +Running +2 `));
     const backEps = /▸ app2-service +(\S+)/.exec(back)![1]!.split(',');
     expect(backEps.sort()).toEqual(ips.map((x) => `${x}:80`).sort());
-    expect(back).toMatch(new RegExp(`▸ .*BackOff +pod/${name} +Container app2 exited \\(signal 9\\); Back-off restarting`));
+    // The kubelet's own text (kuberuntime_manager.go): "Back-off restarting failed container <c> in pod <pod>_<ns>(<uid>)".
+    expect(back).toMatch(new RegExp(`▸ .*BackOff +pod/${name} +Back-off restarting failed container app2 in pod ${name}_default\\(`));
 
     // And the lab agrees: the pod restarted twice, same IP, ready, back in the rules.
     const after = app2(await getPods(I)).find((p) => p.metadata.name === name)!;
@@ -168,13 +179,13 @@ describe.skipIf(!isRoot)('npm run tour against a watched sandbox lab', () => {
     expect(step(s, 'Back in')).toMatch(new RegExp(`▸ ${name} +1/1 +Running `));
   });
 
-  it('without a watching controller, stops before the crash flow and says how to start one', async () => {
+  it('without the lab\'s server, stops before the crash flow and says how to start it', async () => {
     await w.controller.stop();
     try {
       const r = await tour(['--name', I, '--step', '13']);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toContain('need the controller watching the lab');
-      expect(r.stdout).toContain(`sudo npm run lab -- --name ${I}`);
+      expect(r.stdout).toContain('need the lab\'s server running');
+      expect(r.stdout).toContain(`sudo npm run lab -- --name ${I} --api`);
       expect(r.stdout).not.toContain('lab kill');
     } finally {
       await w.startAgain();

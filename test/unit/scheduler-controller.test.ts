@@ -49,6 +49,11 @@ describe('scheduler', () => {
     // a bound pod is deleted: the waiting one gets its place
     await client.delete(PODS, 'default', bound.metadata.name, { gracePeriodSeconds: 0 });
     await until('the third pod bound', () => client.get<PodView>(PODS, 'default', waiting.metadata.name), (p) => p.spec.nodeName === 'labs');
+    // kube-scheduler's Events: Scheduled for each bind, FailedScheduling with the reason.
+    type Ev = KubeObject & { type: string; reason: string; message: string; source: { component: string }; involvedObject: { kind: string; name: string } };
+    const events = await until('the events', async () => (await client.list<Ev>({ group: '', resource: 'events' })).items, (es) => es.filter((e) => e.reason === 'Scheduled').length === 3);
+    expect(events.find((e) => e.reason === 'Scheduled' && e.involvedObject.name === waiting.metadata.name)).toMatchObject({ type: 'Normal', message: `Successfully assigned default/${waiting.metadata.name} to labs`, source: { component: 'default-scheduler' }, involvedObject: { kind: 'Pod' } });
+    expect(events.find((e) => e.reason === 'FailedScheduling')).toMatchObject({ type: 'Warning', message: '0/1 nodes are available: 1 Too many pods.', involvedObject: { kind: 'Pod', name: waiting.metadata.name } });
   });
 
   it('a cordoned node takes nothing; binding twice is a 409 with kube\'s message', async () => {

@@ -17,6 +17,7 @@ interface TourHelpers {
   kernelProbability(p: string): string;
   shellWords(argv: string[]): string;
   backoffSeconds(message: string | undefined): number | null;
+  describeSection(text: string, heading: RegExp): string;
 }
 
 // A plain .mjs script: imported by a computed path so the type checker does not look for typings.
@@ -69,5 +70,12 @@ describe('tour helpers', () => {
     expect(t.shellWords(['curl', '-H', 'Host: app2.com', "it's"])).toBe(`curl -H 'Host: app2.com' 'it'\\''s'`);
     expect(t.backoffSeconds('back-off 10s restarting failed container=app2 pod=app2-x_default')).toBe(10);
     expect(t.backoffSeconds(undefined)).toBeNull();
+  });
+
+  it('cuts one section out of lab describe output (the heading and its indented lines)', () => {
+    const out = 'Name:  app2-x\nIP:    10.42.0.5\nNetwork:\n  Namespace:  lab-app2-x\n  Veth (node):  veth1, ifindex 8\nContainers:\n  app2:\n';
+    expect(t.describeSection(out, /^Network:/)).toBe('Network:\n  Namespace:  lab-app2-x\n  Veth (node):  veth1, ifindex 8');
+    expect(t.describeSection('kube-proxy (iptables):\n  x\n', /^kube-proxy/)).toBe('kube-proxy (iptables):\n  x\n');
+    expect(t.describeSection(out, /^Events:/)).toBe('');
   });
 });

@@ -30,8 +30,13 @@ export async function getHandler(a: Args): Promise<void> {
   // An instance run by its server (`lab server`): the API's objects, as kubectl shows them.
   const paths = instancePaths(a.name);
   if (hasApiStore(paths)) {
-    if (a.watch) throw new Error('lab get -w of an instance run by its server: use kubectl get -w (kubeconfig: lab kubeconfig)');
-    const text = await apiGet(a.name, paths, { resource: a.resource, names: a.names ?? [], namespace: a.namespace, allNamespaces: a['all-namespaces'], labelSelector: a.selector, output: a.output });
+    const req = { resource: a.resource, names: a.names ?? [], namespace: a.namespace, allNamespaces: a['all-namespaces'], labelSelector: a.selector, output: a.output };
+    if (a.watch) {
+      if (a.output && a.output !== 'wide') throw new Error('lab get -w prints tables (-o wide at most): use kubectl get -w -o ... (kubeconfig: lab kubeconfig)');
+      const { apiWatch } = await import('../api-watch.ts');
+      return apiWatch(a.name, paths, req, (t) => process.stdout.write(t));
+    }
+    const text = await apiGet(a.name, paths, req);
     if (text === '' && a.output !== 'json' && a.output !== 'yaml') log(a['all-namespaces'] ? 'No resources found' : `No resources found in ${a.namespace} namespace.`);
     return void process.stdout.write(text);
   }
