@@ -5,6 +5,7 @@
 // the kubelet wrote, events from the Event objects. Read-only: nothing here writes the store.
 import { existsSync } from 'node:fs';
 import { endpointsFromApi, serviceFromApi, type ApiObject } from '../api/convert.ts';
+import { OWNER_DEPLOYMENT_ANNOTATION } from '../api/owners.ts';
 import type { LabEvent, LabState } from '../api/store.ts';
 import type { ContainerStatus, Pod, PodStatus } from '../api/types.ts';
 import { toInternalPod, type ApiPod } from '../kubelet/pod-convert.ts';
@@ -43,6 +44,22 @@ export function podStatusFromApi(status: Obj | undefined, pids: Map<string, numb
   };
 }
 
+type OwnerRef = { kind?: string; name?: string; uid?: string; controller?: boolean };
+const controllerOf = (o: ApiObject): OwnerRef | undefined => ((o.metadata as Obj).ownerReferences as OwnerRef[] | undefined)?.find((r) => r.controller);
+
+/**
+ * The Deployment that owns a pod, through its controlling ReplicaSet (matched by uid), as the
+ * tools' `isSystemPod` reads it (the state file's ReplicaSet controller stamped it on the pod as
+ * an annotation; in the API the owner references say it). Pure.
+ */
+export function owningDeployment(pod: ApiObject, replicaSets: ApiObject[]): string | undefined {
+  const rsRef = controllerOf(pod);
+  if (rsRef?.kind !== 'ReplicaSet') return undefined;
+  const rs = replicaSets.find((r) => (r.metadata as Obj).uid === rsRef.uid && r.metadata.namespace === pod.metadata.namespace);
+  const dRef = rs && controllerOf(rs);
+  return dRef?.kind === 'Deployment' ? dRef.name : undefined;
+}
+
 /** An Event object as `lab events` lists one (pure). */
 export function labEventFromApi(e: Obj): LabEvent {
   const obj = (e.involvedObject ?? {}) as { kind?: string; name?: string };
@@ -67,9 +84,13 @@ export async function readApiState(paths: InstancePaths): Promise<LabState | nul
     const live = await runtimeFor(paths).listContainers().catch(() => []);
     const pids = new Map(live.filter((c) => c.status === 'running').map((c) => [c.id, c.pid]));
     const pods: Record<string, Pod> = {};
+    const replicaSets = list('apps', 'replicasets');
     for (const p of list('', 'pods')) {
       const pod = toInternalPod(p as unknown as ApiPod, paths);
       pod.status = podStatusFromApi(p.status as Obj | undefined, pids);
+      const deployment = owningDeployment(p, replicaSets);
+      if (deployment) pod.metadata.annotations[OWNER_DEPLOYMENT_ANNOTATION] = deployment;
+      else delete pod.metadata.annotations[OWNER_DEPLOYMENT_ANNOTATION]; // only the owner says it, never a copied annotation
       pods[pod.metadata.name] = pod;
     }
     const node = list('', 'nodes')[0];

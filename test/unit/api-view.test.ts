@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { labEventFromApi, podStatusFromApi } from '../../src/trace/api-view.ts';
+import type { ApiObject } from '../../src/api/convert.ts';
+import { labEventFromApi, owningDeployment, podStatusFromApi } from '../../src/trace/api-view.ts';
 
 describe('the API seen in the state file\'s shape', () => {
   it('a pod status, with the pid of each running container found by its containerID', () => {
@@ -27,5 +28,16 @@ describe('the API seen in the state file\'s shape', () => {
   });
   it('an Event as lab events lists it', () => {
     expect(labEventFromApi({ metadata: { creationTimestamp: 'x' }, involvedObject: { kind: 'Pod', name: 'app2-x' }, reason: 'BackOff', type: 'Warning', message: 'm', lastTimestamp: '2026-11-28T10:00:00Z' })).toEqual({ time: '2026-11-28T10:00:00Z', type: 'Warning', reason: 'BackOff', object: 'pod/app2-x', message: 'm' });
+  });
+  it('the Deployment owning a pod, through its controlling ReplicaSet matched by uid', () => {
+    const obj = (kind: string, name: string, uid: string, owner?: { kind: string; name: string; uid: string }, ns = 'kube-system') =>
+      ({ apiVersion: 'v1', kind, metadata: { name, namespace: ns, uid, ...(owner ? { ownerReferences: [{ apiVersion: 'apps/v1', ...owner, controller: true }] } : {}) } }) as unknown as ApiObject;
+    const rs = obj('ReplicaSet', 'ingress-nginx-controller-5f', 'rs-1', { kind: 'Deployment', name: 'ingress-nginx-controller', uid: 'd-1' });
+    expect(owningDeployment(obj('Pod', 'p', 'p-1', { kind: 'ReplicaSet', name: 'ingress-nginx-controller-5f', uid: 'rs-1' }), [rs])).toBe('ingress-nginx-controller');
+    // A reference by name only, with another uid: not that ReplicaSet.
+    expect(owningDeployment(obj('Pod', 'p', 'p-2', { kind: 'ReplicaSet', name: 'ingress-nginx-controller-5f', uid: 'forged' }), [rs])).toBeUndefined();
+    // Another namespace, a bare pod: no owner.
+    expect(owningDeployment(obj('Pod', 'p', 'p-3', { kind: 'ReplicaSet', name: 'ingress-nginx-controller-5f', uid: 'rs-1' }, 'default'), [rs])).toBeUndefined();
+    expect(owningDeployment(obj('Pod', 'p', 'p-4'), [rs])).toBeUndefined();
   });
 });
