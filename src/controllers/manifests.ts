@@ -181,13 +181,17 @@ export interface ApplyOutcome {
   created: string[];
   patched: string[];
   deleted: string[];
+  /** The API server's warnings, as kubectl prints them: `Warning: <file>:<line>: Deployment ns/name: <text>`. */
+  warnings: string[];
 }
 
 /**
  * Applies the addon: what it owns is found by its label, the plan is made, and each step goes to
- * the API (namespaces first). An API error names the file and line of the object.
+ * the API (namespaces first). An API error names the file and line of the object, and so does
+ * each warning of the API server's answer (`takeWarnings`: those the client's warning handler
+ * received since it was last called).
  */
-export async function applyAddon(client: ApplyClient, addon: string, manifests: Manifest[]): Promise<ApplyOutcome> {
+export async function applyAddon(client: ApplyClient, addon: string, manifests: Manifest[], takeWarnings: () => string[] = () => []): Promise<ApplyOutcome> {
   const sel = { labelSelector: `${HASH_LABEL}=${addonHash(addon)}` };
   const owned = (await Promise.all(ADDON_RESOURCES.map((r) => client.list(r, sel)))).flatMap((l, i) => l.items.map((o) => withKind(o, ADDON_RESOURCES[i]!)));
   const ownedIds = new Set(owned.map((o) => idOf(refOf(o as unknown as Record<string, unknown>))));
@@ -204,11 +208,13 @@ export async function applyAddon(client: ApplyClient, addon: string, manifests: 
   }
   const plan = planApply(addon, manifests, owned, others);
   const where = (r: ObjectRef) => `${r.source ? `${r.source.file}:${r.source.line}: ` : ''}${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
-  const out: ApplyOutcome = { created: [], patched: [], deleted: [] };
+  const out: ApplyOutcome = { created: [], patched: [], deleted: [], warnings: [] };
+  takeWarnings();
   const step = async (r: ObjectRef, list: string[], call: () => Promise<unknown>) => {
     try {
       await call();
       list.push(where(r));
+      out.warnings.push(...takeWarnings().map((w) => `Warning: ${where(r)}: ${w}`));
     } catch (e) {
       throw new Error(`${where(r)}: ${(e as Error).message}`, { cause: e });
     }

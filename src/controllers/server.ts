@@ -180,6 +180,8 @@ export class LabServer {
   private async applyAll(loaded: Loaded): Promise<ApplyOutcome[]> {
     const out: ApplyOutcome[] = [];
     for (const [addon, manifests] of loaded.addons) out.push(await this.controlPlane!.apply(addon, manifests));
+    // As k3s logs the API server's warnings to its deploy controller's applies (client-go's warning handler).
+    for (const w of out.flatMap((o) => o.warnings)) this.log(w);
     return out;
   }
 

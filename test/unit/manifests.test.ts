@@ -132,7 +132,7 @@ describe('applyAddon, against the registry', () => {
     const client = await setup();
     const first = await applyAddon(client, 'cluster', manifests(FILE));
     expect(first.created).toEqual(['lab/cluster.yaml:1: Namespace shop', 'lab/cluster.yaml:6: ConfigMap shop/page', 'lab/cluster.yaml:14: Deployment default/web']);
-    expect(await applyAddon(client, 'cluster', manifests(FILE))).toEqual({ created: [], patched: [], deleted: [] });
+    expect(await applyAddon(client, 'cluster', manifests(FILE))).toEqual({ created: [], patched: [], deleted: [], warnings: [] });
     await client.mutate<Deploy>(DEPLOY, 'default', 'web', (d) => ({ ...d, spec: { ...d.spec, replicas: 5 } }));
     const edited = FILE.replace('index.html: hello', 'index.html: bye').replace('image: busybox', 'image: busybox:1.36');
     const second = await applyAddon(client, 'cluster', manifests(edited));
