@@ -219,8 +219,15 @@ export async function applyAddon(client: ApplyClient, addon: string, manifests: 
       throw new Error(`${where(r)}: ${(e as Error).message}`, { cause: e });
     }
   };
-  for (const c of plan.create) await step(c, out.created, () => client.create(c.ref, c.object));
-  for (const p of plan.patch) await step(p, out.patched, () => client.mutate(p.ref, p.namespace, p.name, (cur) => applyMergePatch(cur as unknown as JsonDoc, p.patch as unknown as JsonDoc) as unknown as KubeObject));
+  const create = (c: (typeof plan.create)[number]) => step(c, out.created, () => client.create(c.ref, c.object));
+  const patch = (p: (typeof plan.patch)[number]) => step(p, out.patched, () => client.mutate(p.ref, p.namespace, p.name, (cur) => applyMergePatch(cur as unknown as JsonDoc, p.patch as unknown as JsonDoc) as unknown as KubeObject));
+  // Namespaces, created or patched, before what goes into them: admission reads their labels (a
+  // kube-system the API server made itself gets its pod-security labels before its Deployments).
+  const isNamespace = (r: ObjectRef) => r.ref.group === '' && r.ref.resource === 'namespaces';
+  for (const c of plan.create.filter(isNamespace)) await create(c);
+  for (const p of plan.patch.filter(isNamespace)) await patch(p);
+  for (const c of plan.create.filter((x) => !isNamespace(x))) await create(c);
+  for (const p of plan.patch.filter((x) => !isNamespace(x))) await patch(p);
   for (const d of plan.delete) await step(d, out.deleted, () => client.delete(d.ref, d.namespace, d.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))));
   return out;
 }
