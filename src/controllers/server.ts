@@ -54,8 +54,12 @@ export interface LabServerOptions {
 export const CLUSTER_ADDON = 'cluster';
 export const SYSTEM_ADDON = 'system';
 
-/** Where k3s writes the admin's kubeconfig (host mode only: the VM is the node). */
-export const K3S_KUBECONFIG = '/etc/rancher/k3s/k3s.yaml';
+/**
+ * Where k3s writes the admin's kubeconfig (host mode only: the VM is the node). LAB_K3S_KUBECONFIG
+ * moves it: the e2e tests' stand-in VM is a network namespace of this machine, whose /etc is not its own.
+ */
+export const K3S_KUBECONFIG_ENV = 'LAB_K3S_KUBECONFIG';
+export const K3S_KUBECONFIG = process.env[K3S_KUBECONFIG_ENV] || '/etc/rancher/k3s/k3s.yaml';
 
 
 interface Loaded {
