@@ -6,7 +6,7 @@
 // namespace's `enforce` level (the ReplicaSet controller then records FailedCreate); a Deployment is
 // never refused for its template, it gets a warning when the template violates the `warn` level.
 
-import { key, type DesiredState, type PodSpec } from './types.ts';
+import { key, type DesiredState } from './types.ts';
 
 export const POD_SECURITY_LABEL_PREFIX = 'pod-security.kubernetes.io/';
 export const MODES = ['enforce', 'audit', 'warn'] as const;
@@ -115,12 +115,24 @@ export const BASELINE_CAPABILITIES: ReadonlySet<string> = new Set([
   'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT',
 ]);
 
-type Check = (spec: PodSpec) => CheckResult | undefined;
+/**
+ * The fields of a pod spec the checks read: the lab's PodSpec, or a pod spec as the API holds it
+ * (src/api/server/pod-security.ts), whose lists may be absent.
+ */
+export interface PodSecuritySpec {
+  containers?: readonly { name: string; securityContext?: { privileged?: boolean; capabilities?: { add?: readonly string[] } } }[];
+  volumes?: readonly { name: string; hostPath?: unknown }[];
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  hostIPC?: boolean;
+}
 
-function capabilitiesBaseline(spec: PodSpec): CheckResult | undefined {
+type Check = (spec: PodSecuritySpec) => CheckResult | undefined;
+
+function capabilitiesBaseline(spec: PodSecuritySpec): CheckResult | undefined {
   const bad: string[] = [];
   const caps = new Set<string>();
-  for (const c of spec.containers) {
+  for (const c of spec.containers ?? []) {
     const extra = (c.securityContext?.capabilities?.add ?? []).filter((cap) => !BASELINE_CAPABILITIES.has(cap));
     if (extra.length === 0) continue;
     bad.push(c.name);
@@ -131,18 +143,18 @@ function capabilitiesBaseline(spec: PodSpec): CheckResult | undefined {
   return { reason: 'non-default capabilities', detail: `${plural('container', 'containers', bad.length)} ${joinQuote(bad)} must not include ${joinQuote(sorted)} in securityContext.capabilities.add` };
 }
 
-function hostNamespaces(spec: PodSpec): CheckResult | undefined {
+function hostNamespaces(spec: PodSecuritySpec): CheckResult | undefined {
   const shared = [spec.hostNetwork && 'hostNetwork=true', spec.hostPID && 'hostPID=true', spec.hostIPC && 'hostIPC=true'].filter((x): x is string => Boolean(x));
   return shared.length ? { reason: 'host namespaces', detail: shared.join(', ') } : undefined;
 }
 
-function hostPathVolumes(spec: PodSpec): CheckResult | undefined {
-  const names = spec.volumes.filter((v) => v.hostPath).map((v) => v.name);
+function hostPathVolumes(spec: PodSecuritySpec): CheckResult | undefined {
+  const names = (spec.volumes ?? []).filter((v) => v.hostPath).map((v) => v.name);
   return names.length ? { reason: 'hostPath volumes', detail: `${plural('volume', 'volumes', names.length)} ${joinQuote(names)}` } : undefined;
 }
 
-function privileged(spec: PodSpec): CheckResult | undefined {
-  const names = spec.containers.filter((c) => c.securityContext?.privileged === true).map((c) => c.name);
+function privileged(spec: PodSecuritySpec): CheckResult | undefined {
+  const names = (spec.containers ?? []).filter((c) => c.securityContext?.privileged === true).map((c) => c.name);
   return names.length ? { reason: 'privileged', detail: `${plural('container', 'containers', names.length)} ${joinQuote(names)} must not set securityContext.privileged=true` } : undefined;
 }
 
@@ -155,7 +167,7 @@ function privileged(spec: PodSpec): CheckResult | undefined {
 const BASELINE_CHECKS: readonly Check[] = [capabilitiesBaseline, hostNamespaces, hostPathVolumes, privileged];
 
 /** The checks of `level` that the pod fails, in the admission's order (none at privileged). */
-export function evaluatePod(level: Level, spec: PodSpec): CheckResult[] {
+export function evaluatePod(level: Level, spec: PodSecuritySpec): CheckResult[] {
   if (level === 'privileged') return [];
   if (level === 'restricted') throw new Error('the restricted Pod Security level is not supported by the lab (refused when the Namespace is loaded)');
   return BASELINE_CHECKS.map((check) => check(spec)).filter((r): r is CheckResult => r !== undefined);
@@ -169,15 +181,23 @@ export function forbiddenDetail(results: readonly CheckResult[]): string {
 export type Admission = { allowed: true } | { allowed: false; message: string };
 
 /**
+ * Why a pod being created in a namespace with `labels` is refused, or undefined: the enforce
+ * level's failed checks, as the admission words them (`violates PodSecurity "baseline:latest": ...`).
+ */
+export function podViolation(spec: PodSecuritySpec, labels: Record<string, string>): string | undefined {
+  const { enforce } = namespacePolicy(labels);
+  const failed = evaluatePod(enforce.level, spec);
+  return failed.length ? `violates PodSecurity ${JSON.stringify(formatLevelVersion(enforce))}: ${forbiddenDetail(failed)}` : undefined;
+}
+
+/**
  * Admission of a pod being created in a namespace with `labels`: refused when it violates the
  * enforce level, with the API server's message (`pods "NAME" is forbidden: violates PodSecurity
  * "baseline:latest": ...`). A ReplicaSet's pods are judged under their generated name.
  */
-export function admitPod(name: string, spec: PodSpec, labels: Record<string, string>): Admission {
-  const { enforce } = namespacePolicy(labels);
-  const failed = evaluatePod(enforce.level, spec);
-  if (failed.length === 0) return { allowed: true };
-  return { allowed: false, message: `pods ${JSON.stringify(name)} is forbidden: violates PodSecurity ${JSON.stringify(formatLevelVersion(enforce))}: ${forbiddenDetail(failed)}` };
+export function admitPod(name: string, spec: PodSecuritySpec, labels: Record<string, string>): Admission {
+  const why = podViolation(spec, labels);
+  return why ? { allowed: false, message: `pods ${JSON.stringify(name)} is forbidden: ${why}` } : { allowed: true };
 }
 
 /**
@@ -185,7 +205,7 @@ export function admitPod(name: string, spec: PodSpec, labels: Record<string, str
  * level: `would violate PodSecurity "baseline:latest": ...`, which kubectl prints as `Warning: ...`.
  * The enforce level is not applied to templates: the Deployment is created, its pods are refused.
  */
-export function podTemplateWarnings(spec: PodSpec, labels: Record<string, string>): string[] {
+export function podTemplateWarnings(spec: PodSecuritySpec, labels: Record<string, string>): string[] {
   const { warn } = namespacePolicy(labels);
   const failed = evaluatePod(warn.level, spec);
   return failed.length ? [`would violate PodSecurity ${JSON.stringify(formatLevelVersion(warn))}: ${forbiddenDetail(failed)}`] : [];

@@ -13,11 +13,28 @@ import type { Client, KubeObject, ListResult, ListWatch, ResourceRef, Selectors,
 
 export type { ResourceRef, Selectors } from './types.ts';
 
+export interface LocalClientOptions {
+  /**
+   * client-go's rest.Config WarningHandler: each warning the API server's answer carries (its
+   * Warning header over HTTPS), e.g. PodSecurity's `would violate PodSecurity ...`. None: ignored.
+   */
+  warningHandler?: (text: string) => void;
+}
+
 export class LocalClient implements Client {
-  constructor(readonly registry: Registry) {}
+  constructor(
+    readonly registry: Registry,
+    private readonly opts: LocalClientOptions = {},
+  ) {}
 
   private info(ref: ResourceRef): ResourceInfo {
     return this.registry.resource(ref.group, ref.resource);
+  }
+
+  /** The admission's warnings on a write of `obj` (not of a subresource), to the warning handler. */
+  private warn<T extends KubeObject>(info: ResourceInfo, obj: T, subresource?: string): T {
+    if (this.opts.warningHandler && !subresource) for (const w of this.registry.admissionWarnings(info, obj as unknown as StoredObject)) this.opts.warningHandler(w);
+    return obj;
   }
 
   async get<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string): Promise<T> {
@@ -31,18 +48,20 @@ export class LocalClient implements Client {
   }
 
   async create<T extends KubeObject>(ref: ResourceRef, obj: T): Promise<T> {
-    return this.registry.create(this.info(ref), obj.metadata.namespace, obj as unknown as StoredObject) as unknown as T;
+    const info = this.info(ref);
+    return this.warn(info, this.registry.create(info, obj.metadata.namespace, obj as unknown as StoredObject) as unknown as T);
   }
 
   /** PUT; `subresource: 'status'` writes only the status (the kubelet's and controllers' way). */
   async update<T extends KubeObject>(ref: ResourceRef, obj: T, opts: { subresource?: 'status' } = {}): Promise<T> {
     const info = this.info(ref);
-    return this.registry.update(info, obj.metadata.namespace, obj.metadata.name, obj as unknown as StoredObject, opts) as unknown as T;
+    return this.warn(info, this.registry.update(info, obj.metadata.namespace, obj.metadata.name, obj as unknown as StoredObject, opts) as unknown as T, opts.subresource);
   }
 
   /** Read, change, write; read again and retry when someone else wrote in between. */
   async mutate<T extends KubeObject>(ref: ResourceRef, namespace: string | undefined, name: string, change: (current: T) => T, opts: { subresource?: 'status' } = {}): Promise<T> {
-    return this.registry.guaranteedUpdate(this.info(ref), namespace, name, (cur) => change(cur as unknown as T) as unknown as StoredObject, opts) as unknown as T;
+    const info = this.info(ref);
+    return this.warn(info, this.registry.guaranteedUpdate(info, namespace, name, (cur) => change(cur as unknown as T) as unknown as StoredObject, opts) as unknown as T, opts.subresource);
   }
 
   async delete(ref: ResourceRef, namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<void> {

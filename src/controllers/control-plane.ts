@@ -66,8 +66,11 @@ export class ControlPlane {
   }
 
   /** Applies an addon's manifests (a state file), as k3s's deploy controller does on a change. */
+  /** Applies an addon's manifests; the outcome carries the API server's warnings (PodSecurity's). */
   apply(addon: string, manifests: Manifest[]): Promise<ApplyOutcome> {
-    return applyAddon(this.client, addon, manifests);
+    const warnings: string[] = [];
+    const client = new LocalClient(this.registry, { warningHandler: (w) => warnings.push(w) });
+    return applyAddon(client, addon, manifests, () => warnings.splice(0));
   }
 
   async stop(): Promise<void> {

@@ -181,13 +181,17 @@ export interface ApplyOutcome {
   created: string[];
   patched: string[];
   deleted: string[];
+  /** The API server's warnings, as kubectl prints them: `Warning: <file>:<line>: Deployment ns/name: <text>`. */
+  warnings: string[];
 }
 
 /**
  * Applies the addon: what it owns is found by its label, the plan is made, and each step goes to
- * the API (namespaces first). An API error names the file and line of the object.
+ * the API (namespaces first). An API error names the file and line of the object, and so does
+ * each warning of the API server's answer (`takeWarnings`: those the client's warning handler
+ * received since it was last called).
  */
-export async function applyAddon(client: ApplyClient, addon: string, manifests: Manifest[]): Promise<ApplyOutcome> {
+export async function applyAddon(client: ApplyClient, addon: string, manifests: Manifest[], takeWarnings: () => string[] = () => []): Promise<ApplyOutcome> {
   const sel = { labelSelector: `${HASH_LABEL}=${addonHash(addon)}` };
   const owned = (await Promise.all(ADDON_RESOURCES.map((r) => client.list(r, sel)))).flatMap((l, i) => l.items.map((o) => withKind(o, ADDON_RESOURCES[i]!)));
   const ownedIds = new Set(owned.map((o) => idOf(refOf(o as unknown as Record<string, unknown>))));
@@ -204,17 +208,26 @@ export async function applyAddon(client: ApplyClient, addon: string, manifests: 
   }
   const plan = planApply(addon, manifests, owned, others);
   const where = (r: ObjectRef) => `${r.source ? `${r.source.file}:${r.source.line}: ` : ''}${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
-  const out: ApplyOutcome = { created: [], patched: [], deleted: [] };
+  const out: ApplyOutcome = { created: [], patched: [], deleted: [], warnings: [] };
+  takeWarnings();
   const step = async (r: ObjectRef, list: string[], call: () => Promise<unknown>) => {
     try {
       await call();
       list.push(where(r));
+      out.warnings.push(...takeWarnings().map((w) => `Warning: ${where(r)}: ${w}`));
     } catch (e) {
       throw new Error(`${where(r)}: ${(e as Error).message}`, { cause: e });
     }
   };
-  for (const c of plan.create) await step(c, out.created, () => client.create(c.ref, c.object));
-  for (const p of plan.patch) await step(p, out.patched, () => client.mutate(p.ref, p.namespace, p.name, (cur) => applyMergePatch(cur as unknown as JsonDoc, p.patch as unknown as JsonDoc) as unknown as KubeObject));
+  const create = (c: (typeof plan.create)[number]) => step(c, out.created, () => client.create(c.ref, c.object));
+  const patch = (p: (typeof plan.patch)[number]) => step(p, out.patched, () => client.mutate(p.ref, p.namespace, p.name, (cur) => applyMergePatch(cur as unknown as JsonDoc, p.patch as unknown as JsonDoc) as unknown as KubeObject));
+  // Namespaces, created or patched, before what goes into them: admission reads their labels (a
+  // kube-system the API server made itself gets its pod-security labels before its Deployments).
+  const isNamespace = (r: ObjectRef) => r.ref.group === '' && r.ref.resource === 'namespaces';
+  for (const c of plan.create.filter(isNamespace)) await create(c);
+  for (const p of plan.patch.filter(isNamespace)) await patch(p);
+  for (const c of plan.create.filter((x) => !isNamespace(x))) await create(c);
+  for (const p of plan.patch.filter((x) => !isNamespace(x))) await patch(p);
   for (const d of plan.delete) await step(d, out.deleted, () => client.delete(d.ref, d.namespace, d.name).catch((e) => (isNotFound(e) ? undefined : Promise.reject(e))));
   return out;
 }

@@ -54,8 +54,12 @@ export interface LabServerOptions {
 export const CLUSTER_ADDON = 'cluster';
 export const SYSTEM_ADDON = 'system';
 
-/** Where k3s writes the admin's kubeconfig (host mode only: the VM is the node). */
-export const K3S_KUBECONFIG = '/etc/rancher/k3s/k3s.yaml';
+/**
+ * Where k3s writes the admin's kubeconfig (host mode only: the VM is the node). LAB_K3S_KUBECONFIG
+ * moves it: the e2e tests' stand-in VM is a network namespace of this machine, whose /etc is not its own.
+ */
+export const K3S_KUBECONFIG_ENV = 'LAB_K3S_KUBECONFIG';
+export const K3S_KUBECONFIG = process.env[K3S_KUBECONFIG_ENV] || '/etc/rancher/k3s/k3s.yaml';
 
 
 interface Loaded {
@@ -180,6 +184,8 @@ export class LabServer {
   private async applyAll(loaded: Loaded): Promise<ApplyOutcome[]> {
     const out: ApplyOutcome[] = [];
     for (const [addon, manifests] of loaded.addons) out.push(await this.controlPlane!.apply(addon, manifests));
+    // As k3s logs the API server's warnings to its deploy controller's applies (client-go's warning handler).
+    for (const w of out.flatMap((o) => o.warnings)) this.log(w);
     return out;
   }
 

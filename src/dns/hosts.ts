@@ -9,21 +9,22 @@ import { normalizeName, reverseName, type DnsRecord, type DnsSnapshot } from './
 
 export type HostEntry = { ip: string; names: string[] };
 
-/** The records of hosts entries: A/AAAA for every name, PTR to the first name. */
-export function hostsRecords(entries: HostEntry[]): DnsRecord[] {
+/** The records of hosts entries: A/AAAA for every name, PTR to the first name; `ttl`: the plugin's `ttl` option. */
+export function hostsRecords(entries: HostEntry[], ttl?: number): DnsRecord[] {
   const out: DnsRecord[] = [];
   for (const e of entries) {
     if (!isIPv4(e.ip) && !isIPv6(e.ip)) continue;
-    for (const n of e.names) out.push({ name: normalizeName(n), type: isIPv4(e.ip) ? 'A' : 'AAAA', data: e.ip, from: 'hosts' });
-    if (e.names[0]) out.push({ name: reverseName(e.ip), type: 'PTR', data: normalizeName(e.names[0]), from: 'hosts' });
+    const own = ttl === undefined ? {} : { ttl };
+    for (const n of e.names) out.push({ name: normalizeName(n), type: isIPv4(e.ip) ? 'A' : 'AAAA', data: e.ip, from: 'hosts', ...own });
+    if (e.names[0]) out.push({ name: reverseName(e.ip), type: 'PTR', data: normalizeName(e.names[0]), from: 'hosts', ...own });
   }
   return out;
 }
 
 /** The snapshot with the hosts entries laid over it (names the file defines replace the snapshot's). Pure. */
-export function overlayHosts(snapshot: DnsSnapshot, entries: HostEntry[]): DnsSnapshot {
+export function overlayHosts(snapshot: DnsSnapshot, entries: HostEntry[], ttl?: number): DnsSnapshot {
   if (entries.length === 0) return snapshot;
-  const extra = hostsRecords(entries);
+  const extra = hostsRecords(entries, ttl);
   const names = new Set(extra.map((r) => r.name));
   return { ...snapshot, records: [...snapshot.records.filter((r) => !names.has(r.name)), ...extra] };
 }

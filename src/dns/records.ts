@@ -26,9 +26,10 @@ export const BUILTIN_NAMESPACES = ['default', 'kube-node-lease', 'kube-public', 
  */
 export type PodRecordsMode = 'insecure' | 'verified' | 'disabled';
 
+/** `ttl`: the record's own (the hosts plugin's `ttl`); without it, the snapshot's. */
 export type DnsRecord =
-  | { name: string; type: 'A' | 'AAAA' | 'CNAME' | 'PTR' | 'NS' | 'TXT'; data: string; from?: string }
-  | { name: string; type: 'SRV'; data: SrvData; from?: string };
+  | { name: string; type: 'A' | 'AAAA' | 'CNAME' | 'PTR' | 'NS' | 'TXT'; data: string; from?: string; ttl?: number }
+  | { name: string; type: 'SRV'; data: SrvData; from?: string; ttl?: number };
 
 export interface SrvData {
   priority: number;

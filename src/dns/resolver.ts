@@ -102,11 +102,11 @@ export function resolveLocal(query: dnsPacket.Packet, snapshot: DnsSnapshot | nu
       break;
     }
     if (found.kind === 'records') {
-      answers.push(...rotate(found.records, query.id ?? 0).map((r) => toAnswer(r, owner, snapshot.ttl)));
+      answers.push(...rotate(found.records, query.id ?? 0).map((r) => toAnswer(r, owner, r.ttl ?? snapshot.ttl)));
       break;
     }
     if (found.kind === 'cname' && hop < MAX_CNAME_CHAIN) {
-      answers.push(toAnswer(found.record, owner, snapshot.ttl));
+      answers.push(toAnswer(found.record, owner, found.record.ttl ?? snapshot.ttl));
       const target = normalizeName(found.record.data);
       if (!inZone(zone, target) && !zone.names.has(target)) return { kind: 'chase', target, packet: reply(query, RCODE.NOERROR, { aa: true, answers }) };
       owner = current = target;
@@ -127,7 +127,7 @@ export function resolveLocal(query: dnsPacket.Packet, snapshot: DnsSnapshot | nu
     if (!target) continue;
     for (const t of ['A', 'AAAA'] as const) {
       for (const r of zone.rrsets.get(normalizeName(target))?.get(t) ?? []) {
-        if (!additionals.some((x) => x.name === r.name && x.type === r.type && x.data === r.data)) additionals.push(toAnswer(r, r.name, snapshot.ttl));
+        if (!additionals.some((x) => x.name === r.name && x.type === r.type && x.data === r.data)) additionals.push(toAnswer(r, r.name, r.ttl ?? snapshot.ttl));
       }
     }
   }

@@ -82,7 +82,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
   const current = (): DnsSnapshot | null => {
     const base = watcher.snapshot;
     const entries = hosts?.entries ?? null;
-    if (served.base !== base || served.entries !== entries) served = { base, entries, view: base && entries ? overlayHosts(base, entries) : base };
+    if (served.base !== base || served.entries !== entries) served = { base, entries, view: base && entries ? overlayHosts(base, entries, opts.hosts?.ttl) : base };
     return served.view;
   };
 

@@ -1,14 +1,19 @@
 // The cluster DNS server as a real process in a network namespace of its own, asked with dig over
-// UDP and TCP. Three servers run in one namespace:
-//   127.0.0.1:53     cluster.local, --refuse-external (the sandbox setting)
-//   127.0.0.1:5353   cluster.local, --forward-resolv-conf -> 192.0.2.53 (the host-mode setting)
-//   192.0.2.53:53    example.test, standing in for the node's upstream resolver
+// UDP and TCP, run as the API design's DNS pod runs it (lab/system.yaml): CoreDNS's `-conf` with
+// the Corefile of the coredns ConfigMap k3s ships (its NodeHosts beside it), and its records from
+// the snapshot file the server side publishes (src/dns/dns-controller.ts: Services and Endpoints
+// as the API holds them, converted and built as it does). Three servers run in one namespace:
+//   127.0.0.1:53     the ConfigMap's Corefile, --refuse-external (the sandbox setting)
+//   127.0.0.1:5353   the same Corefile on :5353, forward . <resolv.conf> -> 192.0.2.53 (host mode)
+//   192.0.2.53:53    example.test, flags only, standing in for the node's upstream resolver
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { endpointsFromApi, serviceFromApi, type ApiObject } from '../../src/api/convert.ts';
 import type { Endpoints, Service } from '../../src/api/types.ts';
 import { buildDnsSnapshot, formatDnsSnapshot, type DnsSnapshot } from '../../src/dns/records.ts';
 import { writeDnsSnapshotFile } from '../../src/dns/snapshot-file.ts';
@@ -16,32 +21,22 @@ import { cmd, isRoot, ROOT } from './helpers.ts';
 
 if (!isRoot) console.warn('test/e2e/dns-server.test.ts: skipped, needs root (it creates a network namespace)');
 
-function service(namespace: string, name: string, clusterIP: string | undefined, ports: { name: string; port: number; protocol?: 'TCP' | 'UDP' }[], extra: Partial<Service['spec']> = {}): Service {
-  return {
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { namespace, name, labels: {}, annotations: {} },
-    spec: {
-      type: 'ClusterIP',
-      clusterIP,
-      ports: ports.map((p) => ({ protocol: 'TCP', targetPort: p.port, ...p })),
-      externalIPs: [],
-      sessionAffinity: 'None',
-      externalTrafficPolicy: 'Cluster',
-      internalTrafficPolicy: 'Cluster',
-      ...extra,
-    },
-    source: { file: 'test', line: 1 },
-  };
+/** A Service as the API holds it, converted as the DNS controller converts its informer's items. */
+function service(namespace: string, name: string, clusterIP: string | undefined, ports: { name: string; port: number; protocol?: 'TCP' | 'UDP' }[], extra: Record<string, unknown> = {}): Service {
+  const spec = { type: 'ClusterIP', ...(clusterIP ? { clusterIP, clusterIPs: [clusterIP] } : {}), ports: ports.map((p) => ({ protocol: 'TCP', targetPort: p.port, ...p })), sessionAffinity: 'None', ...extra };
+  return serviceFromApi({ apiVersion: 'v1', kind: 'Service', metadata: { namespace, name, uid: randomBytes(8).toString('hex') }, spec } as unknown as ApiObject);
 }
 
+/** An Endpoints object as the endpoints controller writes it (ready addresses only), converted likewise. */
 function endpoints(namespace: string, name: string, ips: string[], port: { name: string; port: number }): Endpoints {
-  return {
-    apiVersion: 'v1',
-    kind: 'Endpoints',
-    metadata: { namespace, name, labels: {}, annotations: {} },
-    subsets: [{ addresses: ips.map((ip) => ({ ip })), notReadyAddresses: [], ports: [{ ...port, protocol: 'TCP' }] }],
-  };
+  return endpointsFromApi({ apiVersion: 'v1', kind: 'Endpoints', metadata: { namespace, name }, subsets: [{ addresses: ips.map((ip) => ({ ip })), ports: [{ ...port, protocol: 'TCP' }] }] } as unknown as ApiObject);
+}
+
+/** The coredns ConfigMap of lab/system.yaml: its Corefile and NodeHosts, with the node's line filled in. */
+function corednsConfigMap(): { Corefile: string; NodeHosts: string } {
+  const docs = parseAllDocuments(fs.readFileSync(path.join(ROOT, 'lab/system.yaml'), 'utf8')).map((d) => d.toJS() as { kind?: string; metadata?: { name?: string }; data?: Record<string, string> });
+  const cm = docs.find((d) => d?.kind === 'ConfigMap' && d.metadata?.name === 'coredns')!;
+  return { Corefile: cm.data!.Corefile!, NodeHosts: cm.data!.NodeHosts!.replace('$(LAB_NODE_HOSTS)', '192.168.56.110 labs') };
 }
 
 const BIG = Array.from({ length: 60 }, (_, i) => `10.42.1.${i + 1}`);
@@ -160,10 +155,21 @@ describe.skipIf(!isRoot)('cluster DNS server in a network namespace (dig over UD
     await writeDnsSnapshotFile(path.join(dir, 'dns.json'), clusterSnapshot('10.43.22.2', 1));
     await writeDnsSnapshotFile(path.join(dir, 'upstream.json'), upstreamSnapshot);
     fs.writeFileSync(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.53\nnameserver 192.0.2.53\n');
+    // The ConfigMap's files as the pod mounts them at /etc/coredns, its paths pointed at this
+    // directory. The forwarding server: the same Corefile on another port (and health/ready ports,
+    // which the two would share in one namespace), forwarding to this test's resolv.conf.
+    const cm = corednsConfigMap();
+    const corefile = cm.Corefile.replaceAll('/etc/coredns/', `${dir}/`);
+    expect(corefile).toContain(`hosts ${dir}/NodeHosts`);
+    fs.writeFileSync(path.join(dir, 'NodeHosts'), cm.NodeHosts);
+    fs.writeFileSync(path.join(dir, 'Corefile'), corefile);
+    const forwarding = corefile.replace('.:53 {', '.:5353 {').replace(/^(\s+)health$/m, '$1health :8082').replace(/^(\s+)ready$/m, '$1ready :8183').replace('forward . /etc/resolv.conf', `forward . ${path.join(dir, 'resolv.conf')}`);
+    expect(forwarding).not.toBe(corefile);
+    fs.writeFileSync(path.join(dir, 'Corefile.5353'), forwarding);
     const snap = path.join(dir, 'dns.json');
     await Promise.all([
-      startServer('refusing', ['--snapshot', snap, '--listen', '127.0.0.1', '--port', '53', '--refuse-external', '--log']),
-      startServer('forwarding', ['--snapshot', snap, '--listen', '127.0.0.1', '--port', '5353', '--forward-resolv-conf', path.join(dir, 'resolv.conf'), '--log']),
+      startServer('refusing', ['-conf', path.join(dir, 'Corefile'), '--snapshot', snap, '--listen', '127.0.0.1', '--refuse-external']),
+      startServer('forwarding', ['-conf', path.join(dir, 'Corefile.5353'), '--snapshot', snap, '--listen', '127.0.0.1']),
       startServer('upstream', ['--snapshot', path.join(dir, 'upstream.json'), '--listen', '192.0.2.53', '--port', '53']),
     ]);
   });
@@ -205,6 +211,18 @@ describe.skipIf(!isRoot)('cluster DNS server in a network namespace (dig over UD
     expect(values((await dig([...at, '-x', '10.42.0.31'])).answer, 'PTR')).toEqual(['10-42-0-31.web-headless.default.svc.cluster.local.']);
     expect(values((await dig([...at, 'ext.default.svc.cluster.local', 'A'])).answer, 'CNAME')).toEqual(['web.default.svc.example.test.']);
     expect(values((await dig([...at, 'dns-version.cluster.local', 'TXT'])).answer, 'TXT')).toEqual(['"1.1.0"']);
+  });
+
+  it('reads the ConfigMap\'s Corefile and answers the node\'s name from its NodeHosts (the hosts plugin)', async () => {
+    expect(servers[0]!.out.join('')).toContain(`dns: Corefile ${dir}/Corefile: .:53, kubernetes cluster.local in-addr.arpa ip6.arpa, hosts ${dir}/NodeHosts, forward . /etc/resolv.conf, cache 30`);
+    expect(servers[0]!.out.join('')).toContain('dns: Corefile: forward . /etc/resolv.conf overridden by --refuse-external');
+    expect(servers[1]!.out.join('')).toContain(`dns: Corefile ${dir}/Corefile.5353: .:5353`);
+    for (const at5353 of [[], ['-p', '5353']]) {
+      const r = await dig([...at, ...at5353, 'labs', 'A']);
+      expect(r.status).toBe('NOERROR');
+      // The hosts plugin's `ttl 60`, capped by `cache 30` as CoreDNS's cache caps every answer's TTL.
+      expect(r.answer).toEqual([['labs.', '30', 'IN', 'A', '192.168.56.110']]);
+    }
   });
 
   it('answers NXDOMAIN with the SOA for unknown cluster names, NODATA for AAAA', async () => {

@@ -1,4 +1,4 @@
-// Host mode only when asked. The lab runs inside a namespace made to look like the VM (eth1
+// Host mode only when asked, for the server (`lab up --api`). The lab runs inside a namespace made to look like the VM (eth1
 // 192.168.56.110), never in the machine's root namespace: the addresses it checks node-ip against
 // and the sysctls it changes are that namespace's. Without the lab VM's mark (LAB_HOST_MODE_MARK
 // points at a file of the test's own), a node-ip the namespace holds is refused and nothing is
@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { instancePaths } from '../../src/node/instance.ts';
 import { cmd, inNetns, instanceName, isRoot, LAB_BIN } from './helpers.ts';
 
 const I = instanceName('e2em');
@@ -17,7 +18,8 @@ let dir = '';
 let mark = '';
 
 /** `lab` inside the VM namespace (nsenter: the network namespace only, as hostmode.test.ts explains). */
-const labInVm = (args: string[]) => cmd(['nsenter', `--net=/run/netns/${VM}`, '--', process.execPath, LAB_BIN, ...args, '--name', I], { timeoutMs: 120_000, env: { LAB_HOST_MODE_MARK: mark } });
+/** Host mode's kubeconfig (k3s's /etc/rancher/k3s/k3s.yaml) goes to the test's directory, as hostmode.test.ts explains. */
+const labInVm = (args: string[]) => cmd(['nsenter', `--net=/run/netns/${VM}`, '--', process.execPath, LAB_BIN, ...args, '--name', I], { timeoutMs: 120_000, env: { LAB_HOST_MODE_MARK: mark, LAB_K3S_KUBECONFIG: path.join(dir, 'k3s.yaml') } });
 
 async function ok(p: Promise<{ code: number; stderr: string; stdout: string }>): Promise<string> {
   const r = await p;
@@ -34,14 +36,15 @@ async function setSysctls(values: Record<string, string>): Promise<void> {
   await ok(inNetns(VM, ['sysctl', '-q', '-w', ...Object.entries(values).map(([k, v]) => `${k}=${v}`)]));
 }
 
-/** What the lab would make in the VM namespace: cni0, KUBE-* chains, a node namespace, a state file. */
+/** What the lab would make in the VM namespace: cni0, KUBE-* chains, a node namespace, the API's store, a running server. */
 async function made(): Promise<string[]> {
   const out: string[] = [];
   if ((await cmd(['ip', '-n', VM, 'link', 'show', 'cni0'])).code === 0) out.push('cni0');
   const rules = (await ok(inNetns(VM, ['iptables-save']))) + (await ok(inNetns(VM, ['iptables-save', '-t', 'nat'])));
   if (/KUBE-/.test(rules)) out.push('KUBE-* chains');
   if ((await ok(cmd(['ip', 'netns', 'list']))).includes(`${I}-`)) out.push('namespaces');
-  if (existsSync(`/run/packet-path-lab/${I}/state.json`)) out.push('state file');
+  if (existsSync(instancePaths(I).storeFile)) out.push('store');
+  if (existsSync(instancePaths(I).apiPortFile)) out.push('server');
   return out;
 }
 
@@ -65,7 +68,7 @@ describe.skipIf(!isRoot)('host mode only when asked', () => {
     await setSysctls({ 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.route_localnet': '0' });
     const before = await sysctls();
     expect(existsSync(mark)).toBe(false);
-    const up = await labInVm(['up']);
+    const up = await labInVm(['up', '--api']);
     expect(up.code, up.stderr).not.toBe(0);
     expect(up.stderr).toContain(`node-ip 192.168.56.110 (${path.resolve('lab/config.yaml')}) is an address of this machine (eth1), but the machine is not marked as the lab VM (no ${mark})`);
     expect(up.stderr).toContain('Host mode makes the machine the lab runs on the node itself');
@@ -79,17 +82,17 @@ describe.skipIf(!isRoot)('host mode only when asked', () => {
     await setSysctls({ 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.route_localnet': '0' });
     const before = await sysctls();
     await writeFile(mark, '# test: this namespace is the lab VM\n');
-    const up = await labInVm(['up']);
+    const up = await labInVm(['up', '--api']);
     expect(up.code, up.stderr).toBe(0);
-    expect(up.stderr).toContain('(host mode)');
-    expect(await made()).toEqual(expect.arrayContaining(['cni0', 'KUBE-* chains', 'state file']));
+    expect(await readFile(path.join(instancePaths(I).serverDir, 'server.log'), 'utf8')).toMatch(/^node labs \(host mode\): eth1 192\.168\.56\.110, /m);
+    expect(await made()).toEqual(expect.arrayContaining(['cni0', 'KUBE-* chains', 'store', 'server']));
     expect((await ok(cmd(['ip', 'netns', 'list']))).includes(`${I}-node`)).toBe(false);
     expect(await sysctls()).toMatchObject({ 'net.ipv4.ip_forward': '1', 'net.ipv4.conf.all.route_localnet': '1' });
     // On record, before anything was changed: only the sysctls the lab changed, with their old values.
     const record = JSON.parse(await readFile(`/run/packet-path-lab/${I}/host-sysctls.json`, 'utf8')) as Record<string, string>;
     expect(record).toEqual(Object.fromEntries(Object.entries(before).filter(([, v]) => v !== '1')));
     // A second up (ip_forward already 1 by then) must not take the lab's values for the machine's.
-    await ok(labInVm(['up']));
+    await ok(labInVm(['up', '--api']));
     await ok(labInVm(['down']));
     expect(await made()).toEqual([]);
     expect(await sysctls()).toEqual(before);

@@ -1,11 +1,15 @@
-// Host mode, as inside the Vagrant VM: the controller runs in a namespace made to look like the
-// VM (eth1 192.168.56.110, and the mark scripts/provision.sh writes, here a file of the test's own
-// named by LAB_HOST_MODE_MARK), which it takes for the node itself; a laptop namespace reaches it
-// over a veth pair. Also: rules the lab did not create survive up, sync and down.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+// Host mode, as inside the Vagrant VM: the server (`lab up --api`) runs in a namespace made to look
+// like the VM (eth1 192.168.56.110, and the mark scripts/provision.sh writes, here a file of the
+// test's own named by LAB_HOST_MODE_MARK), which it takes for the node itself; a laptop namespace
+// reaches it over a veth pair. The admin kubeconfig k3s writes to /etc/rancher/k3s/k3s.yaml goes
+// to a file of the test's own too (LAB_K3S_KUBECONFIG: the machine's /etc is not the stand-in's).
+// Also: rules the lab did not create survive up, sync and down.
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { instancePaths } from '../../src/node/instance.ts';
 import { cmd, curl, inNetns, instanceName, isRoot, LAB_BIN } from './helpers.ts';
 
 const I = instanceName('e2eh');
@@ -18,7 +22,8 @@ const LAPTOP = `pplt-laptop-${process.pid.toString(36)}`;
  * namespaces it mounts under /run/netns would vanish with it, as they never would in a VM.
  */
 let markDir = '';
-const labInVm = (args: string[]) => cmd(['nsenter', `--net=/run/netns/${VM}`, '--', process.execPath, LAB_BIN, ...args, '--name', I], { timeoutMs: 120_000, env: { LAB_HOST_MODE_MARK: path.join(markDir, 'host-mode') } });
+const labInVm = (args: string[]) => cmd(['nsenter', `--net=/run/netns/${VM}`, '--', process.execPath, LAB_BIN, ...args, '--name', I], { timeoutMs: 120_000, env: { LAB_HOST_MODE_MARK: path.join(markDir, 'host-mode'), LAB_K3S_KUBECONFIG: kubeconfig() } });
+const kubeconfig = () => path.join(markDir, 'k3s.yaml');
 
 async function ok(p: Promise<{ code: number; stderr: string; stdout: string }>): Promise<string> {
   const r = await p;
@@ -55,9 +60,13 @@ describe.skipIf(!isRoot)('host mode: the controller in a VM-like namespace', () 
   });
 
   it('runs in host mode on the mark, serves app2.com to the laptop, and leaves foreign rules alone through up, sync and down', async () => {
-    const up = await labInVm(['up']);
+    const up = await labInVm(['up', '--api']);
     expect(up.code, up.stderr).toBe(0);
-    expect(up.stderr).toContain('(host mode)');
+    expect(await readFile(path.join(instancePaths(I).serverDir, 'server.log'), 'utf8')).toMatch(/^node labs \(host mode\): eth1 192\.168\.56\.110, cni0 /m);
+    // The VM's own kubectl, with the kubeconfig k3s writes for it (0600), on 127.0.0.1:6443.
+    expect((await stat(kubeconfig())).mode & 0o777).toBe(0o600);
+    const nodes = await cmd(['nsenter', `--net=/run/netns/${VM}`, '--', 'kubectl', '--kubeconfig', kubeconfig(), 'get', 'nodes']);
+    expect(nodes.stdout, nodes.stderr).toMatch(/^labs\s+Ready\s+control-plane,master\s/m);
     // cni0 and the KUBE chains are in the VM namespace itself; no <instance>-node namespace.
     expect((await cmd(['ip', '-n', VM, 'link', 'show', 'cni0'])).code).toBe(0);
     expect((await cmd(['ip', 'netns', 'list'])).stdout).not.toContain(`${I}-node`);
@@ -66,7 +75,7 @@ describe.skipIf(!isRoot)('host mode: the controller in a VM-like namespace', () 
     // A second up (another full sync) duplicates nothing and keeps the foreign rules.
     const rules = async (table: string) => (await ok(inNetns(VM, ['iptables-save', '-t', table]))).split('\n').filter((l) => l.startsWith('-A'));
     const natBefore = await rules('nat');
-    await ok(labInVm(['up']));
+    await ok(labInVm(['up', '--api']));
     expect(await rules('nat')).toEqual(natBefore);
     expect(natBefore).toContain(foreignNat);
     expect(await rules('filter')).toContain(foreignFilter);
@@ -79,5 +88,6 @@ describe.skipIf(!isRoot)('host mode: the controller in a VM-like namespace', () 
     expect(filter.split('\n')).toContain(foreignFilter);
     expect((await cmd(['ip', '-n', VM, 'link', 'show', 'cni0'])).code).not.toBe(0);
     expect((await cmd(['ip', 'netns', 'list'])).stdout).not.toContain(I);
+    expect(existsSync(kubeconfig())).toBe(false); // this instance's kubeconfig goes with it
   });
 });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startController, waitForPodsReady, type RunningController } from './controller.ts';
+import { instancePaths } from '../../src/node/instance.ts';
 import { ROOT, curl, getPods, inNetns, instanceName, isRoot, lab, type PodJson } from './helpers.ts';
 
 const I = instanceName('e2ei');
@@ -88,6 +89,15 @@ async function podLog(pod: PodJson): Promise<string> {
   return readFile(`${RUN}/pods/${pod.metadata.name}/containers/${pod.metadata.labels.app}/container.log`, 'utf8').catch(() => '');
 }
 
+/** How many times the ingress controller reloaded nginx: the count of its RELOAD Event on its pod. */
+async function reloads(): Promise<number> {
+  type ApiEvent = { type: string; reason: string; message: string; involvedObject: { kind: string; name: string }; count: number };
+  const events = (JSON.parse((await lab(['get', 'events', '-A', '--name', I, '-o', 'json'])).stdout) as { items: ApiEvent[] }).items;
+  const mine = events.filter((e) => e.type === 'Normal' && e.reason === 'RELOAD' && e.involvedObject.kind === 'Pod' && e.involvedObject.name.startsWith('ingress-nginx-controller-'));
+  for (const e of mine) expect(e.message).toBe('NGINX reload triggered due to a change in configuration');
+  return mine.reduce((n, e) => n + e.count, 0);
+}
+
 async function dig(netns: string, args: string[]): Promise<string> {
   return (await inNetns(netns, ['dig', '+time=2', '+tries=2', ...args])).stdout;
 }
@@ -103,10 +113,11 @@ describe.skipIf(!isRoot)('cluster DNS and ingress as system pods', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'pplt-ingress-'));
     state = path.join(dir, 'cluster.yaml');
     await writeFile(state, (await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8')) + HEADLESS);
-    controller = await startController(['--name', I, '--state', state]);
+    controller = await startController(['--name', I, '--state', state, '--api']);
     await waitForPodsReady(I);
     pods = await getPods(I, true);
-    client = pods.find((p) => p.metadata.labels.app === 'app1')!.metadata.annotations['lab/netns']!;
+    // The pod's network namespace, as the kubelet names it (the API object carries no netns).
+    client = instancePaths(I).podNetns(pods.find((p) => p.metadata.labels.app === 'app1')!.metadata.name);
   });
 
   afterAll(async () => {
@@ -164,19 +175,29 @@ describe.skipIf(!isRoot)('cluster DNS and ingress as system pods', () => {
     // 200 requests at 40/s: the loop spans the edit, the new pod and the nginx reload.
     const loop = inNetns(HOST, ['curl', '-sS', '--max-time', '5', '--rate', '40/s', '-K', cfg], { timeoutMs: 60_000 });
     await new Promise((r) => setTimeout(r, 500));
+    const reloadsBefore = await reloads();
     const text = await readFile(state, 'utf8');
     await writeFile(state, text.replace('    - host: app2.com\n', `${APP4_RULE}    - host: app2.com\n`) + APP4);
     const r = await loop;
     const codes = r.stdout.trim().split('\n');
     expect(codes).toHaveLength(200);
     expect(codes.filter((c) => c !== '200')).toEqual([]);
-    await controller.waitFor(/state file changed: reconciling/, 10_000);
+    // The server applied the edit (its manifests applier logs each apply of the state file).
+    await controller.waitFor(new RegExp(`applied ${state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 10_000);
     let body = '';
     for (let i = 0; i < 100 && !body.includes('Hello from app4.'); i++) {
       body = (await curl(HOST, 'http://192.168.56.110/', ['-H', 'Host: app4.com'])).stdout;
       if (!body.includes('Hello from app4.')) await new Promise((res) => setTimeout(res, 100));
     }
     expect(body).toContain('Hello from app4.');
+    // The controller said so on its pod, as ingress-nginx does (one Event, its count going up).
+    expect(await reloads()).toBeGreaterThan(reloadsBefore);
+  });
+
+  it('writes the address of its LoadBalancer Service (the node IP, k3s\'s ServiceLB) into the Ingress status', async () => {
+    const ing = JSON.parse((await lab(['get', 'ingress', '-A', '--name', I, '-o', 'json'])).stdout) as { items: { status?: { loadBalancer?: { ingress?: { ip: string }[] } } }[] };
+    expect(ing.items.length).toBeGreaterThan(0);
+    for (const i of ing.items) expect(i.status?.loadBalancer?.ingress).toEqual([{ ip: '192.168.56.110' }]);
   });
 
   for (const [what, prefix] of [['DNS', 'coredns-'], ['ingress', 'ingress-nginx-controller-']] as const) {

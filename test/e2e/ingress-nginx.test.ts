@@ -3,6 +3,10 @@
 // Checks that nginx routes exactly as route() says, that a SIGHUP reload under load fails no
 // request (and finishes the one in flight), that a bad config is refused while the old one keeps
 // serving, and that the access log names the upstream.
+// No instance: these are the functions the API design's ingress controller
+// (src/ingress/ingress-controller.ts) renders and reloads with, against nginx itself; the
+// controller's watch of the API, its service-upstream choice, Ingress status and RELOAD Events are
+// tested through a server in ingress-dns.test.ts and in test/unit/ingress-controller.test.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

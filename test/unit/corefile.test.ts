@@ -9,6 +9,7 @@ import dgram from 'node:dgram';
 import { afterAll, describe, expect, it } from 'vitest';
 import { corednsSettings, parseCorefile, parseHostsFile } from '../../src/dns/corefile.ts';
 import { overlayHosts } from '../../src/dns/hosts.ts';
+import { resolveLocal } from '../../src/dns/resolver.ts';
 import { applyCorefile, main, parseDnsArgs } from '../../src/dns/main.ts';
 import { buildDnsSnapshot } from '../../src/dns/records.ts';
 import { capTtl } from '../../src/dns/server.ts';
@@ -96,6 +97,9 @@ describe('Corefile parser', () => {
     expect(view.records.filter((r) => r.name === 'labs')).toEqual([{ name: 'labs', type: 'A', data: '192.168.56.110', from: 'hosts' }]);
     expect(view.records.some((r) => r.name === 'other')).toBe(true);
     expect(view.records).toContainEqual({ name: '110.56.168.192.in-addr.arpa', type: 'PTR', data: 'labs', from: 'hosts' });
+    // The plugin's `ttl` option is the TTL of its answers (k3s's Corefile: ttl 60), not the snapshot's 5 s.
+    const answer = resolveLocal({ id: 1, type: 'query', flags: 256, questions: [{ name: 'labs', type: 'A', class: 'IN' }] }, overlayHosts(snap, [{ ip: '192.168.56.110', names: ['labs'] }], 60));
+    expect(answer.kind === 'answer' && answer.packet.answers).toEqual([{ name: 'labs', type: 'A', class: 'IN', ttl: 60, data: '192.168.56.110' }]);
   });
 });
 

@@ -132,7 +132,7 @@ describe('applyAddon, against the registry', () => {
     const client = await setup();
     const first = await applyAddon(client, 'cluster', manifests(FILE));
     expect(first.created).toEqual(['lab/cluster.yaml:1: Namespace shop', 'lab/cluster.yaml:6: ConfigMap shop/page', 'lab/cluster.yaml:14: Deployment default/web']);
-    expect(await applyAddon(client, 'cluster', manifests(FILE))).toEqual({ created: [], patched: [], deleted: [] });
+    expect(await applyAddon(client, 'cluster', manifests(FILE))).toEqual({ created: [], patched: [], deleted: [], warnings: [] });
     await client.mutate<Deploy>(DEPLOY, 'default', 'web', (d) => ({ ...d, spec: { ...d.spec, replicas: 5 } }));
     const edited = FILE.replace('index.html: hello', 'index.html: bye').replace('image: busybox', 'image: busybox:1.36');
     const second = await applyAddon(client, 'cluster', manifests(edited));
@@ -143,6 +143,25 @@ describe('applyAddon, against the registry', () => {
     const third = await applyAddon(client, 'cluster', manifests(edited.split('---\n').filter((d) => !d.includes('kind: ConfigMap')).join('---\n')));
     expect(third.deleted).toEqual(['ConfigMap shop/page']);
     await expect(client.get({ group: '', resource: 'configmaps' }, 'shop', 'page')).rejects.toThrow('not found');
+  });
+
+  it('labels a namespace that exists already before creating in it, and names file and object in the API server\'s warnings', async () => {
+    const registry = new Registry(new KineStore(':memory:'));
+    const warnings: string[] = [];
+    const client = new LocalClient(registry, { warningHandler: (w) => warnings.push(w) });
+    // The API server made kube-system itself (bootstrap), without the file's labels.
+    await client.create({ group: '', resource: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'sys' } });
+    const deploy = (ns: string, line: number): Manifest => ({
+      object: { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'agent', namespace: ns }, spec: { selector: { matchLabels: { app: 'agent' } }, template: { metadata: { labels: { app: 'agent' } }, spec: { hostNetwork: true, containers: [{ name: 'c', image: 'busybox' }] } } } },
+      source: { file: 'lab/system.yaml', line },
+    });
+    const ns: Manifest = { object: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'sys', labels: { 'pod-security.kubernetes.io/warn': 'privileged' } } }, source: { file: 'lab/system.yaml', line: 1 } };
+    const out = await applyAddon(client, 'system', [ns, deploy('sys', 8)], () => warnings.splice(0));
+    expect(out.patched).toEqual(['lab/system.yaml:1: Namespace sys']);
+    expect(out.warnings).toEqual([]);
+    await client.create({ group: '', resource: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
+    const warned = await applyAddon(client, 'cluster', [deploy('default', 3)], () => warnings.splice(0));
+    expect(warned.warnings).toEqual(['Warning: lab/system.yaml:3: Deployment default/agent: would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)']);
   });
 
   it('names the file, line and object when the API refuses one', async () => {

@@ -13,6 +13,7 @@ import { watchObjects, type WatchEvent, type WatchOptions, type WatchStream } fr
 import { apiVersionOf, hasSubresource, resourceFor, storageKey, storagePrefix, type ResourceInfo } from './resources.ts';
 import * as errors from './status.ts';
 import { fieldErrors, type FieldError, type GroupResource } from './status.ts';
+import { admitPodCreate, podControllerWarnings } from './pod-security.ts';
 import { ServiceAllocator, type ServiceRanges } from './service-alloc.ts';
 import { generationChanged, STRATEGIES, type Strategy } from './strategies.ts';
 import { validateObjectMeta, validateObjectMetaUpdate } from './validation.ts';
@@ -89,6 +90,8 @@ export class Registry {
       if (generated) candidate.metadata.name = generateName(candidate.metadata.generateName!);
       this.beginCreate(r, candidate);
       this.validateCreate(r, candidate);
+      // Validating admission (PodSecurity) runs here, inside the store's create: it sees the generated name.
+      if (r.namespaced) admitPodCreate(r, candidate, this.namespaceLabels(candidate.metadata.namespace!));
       const key = storageKey(r, candidate.metadata.namespace, candidate.metadata.name!);
       try {
         const rev = this.store.create(key, encodeForStorage(candidate), this.strategy(r).leaseSeconds ?? 0);
@@ -249,6 +252,20 @@ export class Registry {
     strategy.defaults?.(obj);
     strategy.prepareForCreate?.(obj);
     return obj;
+  }
+
+  /** A namespace's labels (the PodSecurity admission reads its pod-security.kubernetes.io/* levels). */
+  namespaceLabels(ns: string): Record<string, string> {
+    const kv = this.store.get(storageKey(resourceFor('', 'namespaces')!, undefined, ns));
+    return (kv && decodeFromStorage(kv.value, kv.modRevision).metadata.labels) || {};
+  }
+
+  /**
+   * The warnings kube-apiserver's admission adds to the response of a create or update of `obj`
+   * (PodSecurity's `would violate PodSecurity ...` for a pod controller's template).
+   */
+  admissionWarnings(r: ResourceInfo, obj: KubeObject): string[] {
+    return r.namespaced && obj.metadata.namespace ? podControllerWarnings(r, obj, this.namespaceLabels(obj.metadata.namespace)) : [];
   }
 
   /** The NamespaceLifecycle admission plugin: no new content in a missing or terminating namespace. */

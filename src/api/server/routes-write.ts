@@ -37,7 +37,7 @@ export function createObject(deps: WriteDeps, req: ApiRequest, t: Target): ApiRe
   const { object, warnings } = decodeBody(req, t.r.kind, apiVersionOf(t.r), options.fieldValidation);
   const created = forDryRun(deps.registry, options.dryRun).create(t.r, t.namespace, object);
   if (options.dryRun) delete created.metadata.resourceVersion;
-  return deps.present(req, t.r, created, 201, warningHeader(warnings));
+  return deps.present(req, t.r, created, 201, warningHeader([...warnings, ...deps.registry.admissionWarnings(t.r, created)]));
 }
 
 /** PUT of the object, or of its status, scale or (namespaces) finalize subresource. */
@@ -52,7 +52,8 @@ export function updateObject(deps: WriteDeps, req: ApiRequest, t: Target): ApiRe
   const existed = exists(deps.registry, t);
   const updated = registry.update(t.r, t.namespace, t.name!, object, { subresource: t.subresource as 'status' | 'finalize' | undefined });
   if (options.dryRun && !existed) delete updated.metadata.resourceVersion;
-  return deps.present(req, t.r, updated, existed ? 200 : 201, warningHeader(warnings));
+  const admission = t.subresource ? [] : deps.registry.admissionWarnings(t.r, updated);
+  return deps.present(req, t.r, updated, existed ? 200 : 201, warningHeader([...warnings, ...admission]));
 }
 
 function patchType(req: ApiRequest): string {
@@ -111,6 +112,7 @@ export function patchObject(deps: WriteDeps, req: ApiRequest, t: Target): ApiRes
     },
     { subresource: t.subresource as 'status' | undefined },
   );
+  if (!t.subresource) for (const w of deps.registry.admissionWarnings(t.r, patchedObject)) warnings.add(w);
   return deps.present(req, t.r, patchedObject, 200, warningHeader([...warnings]));
 }
 
