@@ -3,7 +3,7 @@
 // agent (src/controllers/server.ts). It holds the instance until SIGTERM or Ctrl-C; `lab down`
 // stops it. The pods keep running when it stops: a new server adopts them.
 import { existsSync } from 'node:fs';
-import { rmdir } from 'node:fs/promises';
+import { rm, rmdir } from 'node:fs/promises';
 import { instancePaths } from '../../node/instance.ts';
 import { LabServer } from '../../controllers/server.ts';
 import { labHint, log, type Common } from '../common.ts';
@@ -15,6 +15,8 @@ export type Args = Common & { mode?: 'host' | 'sandbox'; port?: number };
 export async function serverHandler(a: Args): Promise<void> {
   preflight({ needRoot: true });
   const lock = await lockForServer(a.name, { state: a.state, log });
+  // A former server's port (one killed with SIGKILL) is not this one's: gone until this one listens.
+  await rm(instancePaths(a.name).apiPortFile, { force: true });
   const server = new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, localPort: a.port, log });
   let stopping: Promise<void> | null = null;
   const stop = (sig: string) => {

@@ -81,8 +81,9 @@ async function waitForServer(a: Args, paths: InstancePaths): Promise<void> {
       if (h.state && h.state !== state) throw new Error(`instance ${a.name} is run by its server, ${describeHolder(h)}, which applies ${h.state} whenever it changes, not ${state}; stop it ('${labHint(a.name, 'down')}' removes everything) to run another file`);
       if (h.pid !== mine?.pid && !told) log(`the server of instance ${a.name} (pid ${h.pid}) is running: it applies ${h.state ?? 'the state file'} on every change`);
       told = true;
-      // Serving once it has recorded its port, after it took the instance (an older file is a former server's).
-      if (await stat(paths.apiPortFile).then((s) => s.mtimeMs >= Date.parse(h.since) - 1000, () => false)) return;
+      // Serving once it has recorded its port, after it took the instance (an older file is a former
+      // server's, one killed a moment ago say; 20 ms for the file system's coarse clock).
+      if (await stat(paths.apiPortFile).then((s) => s.mtimeMs >= Date.parse(h.since) - 20, () => false)) return;
     } else if (h && h.command !== 'down') {
       throw new Error(`instance ${a.name} is held by \`lab ${h.command}\` (pid ${h.pid}), the controller without an API server: '${labHint(a.name, 'down')}' first`);
     } else if (mine?.exited()) {
