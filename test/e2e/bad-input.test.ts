@@ -4,7 +4,7 @@
 // namespace, no store, no server process). A running server given a bad file keeps serving its
 // last good state. (test/unit/validation.test.ts checks each message's object and field in
 // detail; this checks what the user sees and that nothing is touched.)
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diff, snapshot } from '../residue.ts';
@@ -21,18 +21,24 @@ const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 /** What this test could have left: its instance's things, or the machine's own namespace changed (other tests run beside it). */
 const ours = (problems: string[]) => problems.filter((p) => p.includes(I) || p.startsWith('root namespace'));
 
-/** `lab server` processes of this instance (residue.ts's snapshot knows containers, not the lab's own processes). */
+/**
+ * `lab server` processes of this instance (residue.ts's snapshot knows containers, not the lab's
+ * own processes). A child the server has forked but not yet exec'd still shows the server's
+ * command line for a moment: one whose parent is in the list is not counted.
+ */
 function serverProcesses(): string[] {
-  const out: string[] = [];
+  const found = new Map<string, { ppid: string; line: string }>();
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (argv.some((x) => x.endsWith('lab.js')) && argv.includes('--name') && argv[argv.indexOf('--name') + 1] === I) out.push(`${pid} ${readlinkSync(`/proc/${pid}/exe`)} ${argv.join(' ')}`);
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]!;
+      if (argv.some((x) => x.endsWith('lab.js')) && argv[argv.indexOf('--name') + 1] === I) found.set(pid, { ppid, line: `${pid} ${argv.slice(1).join(' ')}` });
     } catch {
       /* gone */
     }
   }
-  return out;
+  return [...found.values()].filter((p) => !found.has(p.ppid)).map((p) => p.line);
 }
 
 function args(fixture: string): string[] {
