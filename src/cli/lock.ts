@@ -19,7 +19,7 @@
 import path from 'node:path';
 import { instancePaths } from '../node/instance.ts';
 import { lockFile, readLockFile, type HeldLock } from '../sys/flock.ts';
-import { pidExists, procStartTicks, signalProcess } from '../sys/proc.ts';
+import { isRunning, pidExists, procStartTicks, signalProcess } from '../sys/proc.ts';
 
 export type LockCommand = 'up' | 'up --watch' | 'server' | 'down';
 
@@ -65,7 +65,9 @@ export function readHolder(instance: string): Holder | null {
   } catch {
     return null; // empty, or being written
   }
-  if (!isHolder(h) || procStartTicks(h.pid) !== h.startTicks) return null;
+  // A zombie is dead: its lock is gone, but its /proc entry (start time included) stays until its
+  // parent, or init for an orphan (which may reap only every second or so), collects it.
+  if (!isHolder(h) || procStartTicks(h.pid) !== h.startTicks || !isRunning(h.pid)) return null;
   return h;
 }
 

@@ -1,5 +1,6 @@
-// Issue 5 acceptance: the watch controller heals crashes, follows state-file edits and survives
-// its own kill -9, with real processes and rules.
+// Issue 5 acceptance, through the instance's server (issue 13: `lab up --api --watch`, the kubelet
+// controller, kube-proxy on the API's watches): crashes are healed, state-file edits followed, and
+// the server survives its own kill -9, with real processes and rules.
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -59,7 +60,7 @@ async function loop(dir: string, n: number, rate: string): Promise<string[]> {
 const app2 = (pods: PodJson[]) => pods.filter((p) => p.metadata.labels.app === 'app2');
 
 describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
-  const w = useWatchedLab('reconcile', I);
+  const w = useWatchedLab('reconcile', I, '', { api: true });
 
   it('drops a pod crashed with lab kill from KUBE-SVC, serves without failure, restarts it and takes it back', async () => {
     const victim = app2(await getPods(I))[0]!;
@@ -106,7 +107,7 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
   it('keeps serving through a syntax error and an invalid field, naming the line, and applies the fix', async () => {
     const before = (await getPods(I)).map((p) => p.metadata.name).sort();
     await writeFile(w.state, w.original.replace(/replicas: 3/, 'replicas: 2').replace('kind: Service\nmetadata:\n  name: app1-service', 'kind: Service\nmetadata:\n  name: app1-service\n  labels: [oops'));
-    await w.controller.waitFor(/invalid edit[\s\S]*cluster\.yaml:\d+/, 10_000);
+    await w.controller.waitFor(/refused, the last good state keeps serving: \S*cluster\.yaml:\d+/, 10_000);
     expect((await loop(w.dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]);
     const logLen = w.controller.log().length;
     await writeFile(w.state, w.original.replace(/replicas: 3/, 'replicas: two'));
@@ -117,14 +118,18 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
     await until('3 app2 endpoints', async () => (await app2Endpoints()).length === 3);
   });
 
-  it('survives kill -9 of the controller: the restarted one adopts every pod, no pod recreated', async () => {
+  it('survives kill -9 of the server: the restarted one adopts every pod, no pod recreated, the objects as they were', async () => {
     const before = await getPods(I, true);
-    const view = (ps: PodJson[]) => ps.map((p) => [p.metadata.name, p.status.podIP, p.status.containerStatuses[0]?.pid]).sort();
+    const view = (ps: PodJson[]) => ps.map((p) => [p.metadata.name, (p.metadata as { uid?: string }).uid, p.status.podIP, p.status.containerStatuses[0]?.pid]).sort();
+    const revision = async () => Number((JSON.parse((await labOk(['get', 'pods', '-A', '--name', I, '-o', 'json'])).stdout) as { metadata: { resourceVersion: string } }).metadata.resourceVersion);
+    const rvBefore = await revision();
     const rulesBefore = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.startsWith('-A')).sort();
     await w.controller.stop('SIGKILL');
     expect((await loop(w.dir, 20, '50/s')).filter((c) => c !== '200')).toEqual([]); // pods keep serving meanwhile
     await w.startAgain();
     expect(view(await getPods(I, true))).toEqual(view(before));
+    // The store's revision goes on from where it was (kine's id), not from 1.
+    expect(await revision()).toBeGreaterThanOrEqual(rvBefore);
     const rulesAfter = (await cmd(['ip', 'netns', 'exec', `${I}-node`, 'iptables-save', '-t', 'nat'])).stdout.split('\n').filter((l) => l.startsWith('-A')).sort();
     expect(rulesAfter).toEqual(rulesBefore);
     // And it still heals: the adopted containers are watched too.
@@ -135,7 +140,9 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
 
   it('puts a pod that exits at once into CrashLoopBackOff with growing delays, never into the endpoints', async () => {
     await writeFile(w.state, w.original + CRASHER);
-    const eps = async () => JSON.parse((await labOk(['get', 'endpoints', 'crasher', '--name', I, '-o', 'json'])).stdout).items[0]?.subsets?.flatMap((s: { addresses: unknown[] }) => s.addresses) ?? [];
+    // Ready addresses only (a crashing pod may be listed under notReadyAddresses, as Kubernetes does).
+    type Ep = { metadata: { name: string }; subsets?: { addresses?: unknown[] }[] };
+    const eps = async () => (JSON.parse((await labOk(['get', 'endpoints', '--name', I, '-o', 'json'])).stdout) as { items: Ep[] }).items.find((e) => e.metadata.name === 'crasher')?.subsets?.flatMap((s) => s.addresses ?? []) ?? [];
     const starts: number[] = [];
     let status = '';
     const t0 = Date.now();
@@ -158,6 +165,10 @@ describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
     process.stdout.write(`crash loop restart times (ms after the edit): ${starts.join(', ')}\n`);
     expect(gaps.at(-1)!).toBeGreaterThan(gaps.at(-2)! + 5000);
     const events = (await labOk(['events', '--name', I])).stdout;
-    expect(events).toMatch(/BackOff\s+pod\/crasher-\S+\s+Container crasher exited \(exit code 3\); Back-off restarting failed container/);
+    // The kubelet's own words (kuberuntime_manager.go), with the pod's full name and uid.
+    expect(events).toMatch(/Warning\s+BackOff\s+pod\/crasher-\S+\s+Back-off restarting failed container crasher in pod crasher-\S+_default\([0-9a-f-]{36}\)/);
+    // And the exit it backs off from, where kubectl shows it: the container's last state.
+    const last = (await getPods(I)).find((x) => x.metadata.labels.app === 'crasher')!.status.containerStatuses[0] as unknown as { lastState: { terminated?: { exitCode: number; reason: string } } };
+    expect(last.lastState.terminated).toMatchObject({ exitCode: 3, reason: 'Error' });
   }, 90_000);
 });

@@ -1,6 +1,7 @@
-// Issue 12, item 5: the state file under `lab up --watch`. An editor that truncates before it
-// writes must not delete every pod (an empty file is a bad edit: refused, naming the file, the last
-// good state keeps serving), and a burst of writes ends in one reconcile of the final content.
+// Issue 12, item 5, through the instance's server (issue 13: `lab up --api --watch`, which applies
+// the state file as k3s applies its manifests directory). An editor that truncates before it writes
+// must not delete every pod (an empty file is a bad edit: refused, naming the file, the last good
+// state keeps serving), and a burst of writes ends in one apply of the final content.
 import { existsSync } from 'node:fs';
 import { truncate, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
@@ -9,9 +10,11 @@ import { cmd, curl, getPods, instanceName, isRoot, labOk, until } from './helper
 
 const I = instanceName('e2esf');
 const HOST = `${I}-host`;
-/** One line per reconcile that ran (printed once the files are loaded and valid). */
-const RUNS = /^node \S+ \(sandbox mode\)/gm;
-const RUNS_ONE = /^node \S+ \(sandbox mode\)/m;
+/** One line per apply of the state files (printed once they are loaded, valid and applied). */
+const RUNS = /^applied \S+cluster\.yaml$/gm;
+const RUNS_ONE = /^applied \S+cluster\.yaml$/m;
+/** The server's refusal of an edit. */
+const REFUSED = 'refused, the last good state keeps serving: ';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
@@ -22,8 +25,8 @@ async function podsAndPids(): Promise<string[]> {
   return (await getPods(I, true)).map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status.containerStatuses.map((c) => c.pid).join(',')}`).sort();
 }
 
-describe.skipIf(!isRoot)('the state file under lab up --watch', () => {
-  const w = useWatchedLab('statefile', I);
+describe.skipIf(!isRoot)('the state file under the server (lab up --api --watch)', () => {
+  const w = useWatchedLab('statefile', I, '', { api: true });
   const since = (offset: number) => w.controller.log().slice(offset);
 
   it('truncated to 0 bytes: refused naming the file, every pod keeps running and app2.com answers; written back, it reconciles', async () => {
@@ -31,7 +34,7 @@ describe.skipIf(!isRoot)('the state file under lab up --watch', () => {
     expect(before.filter((p) => p.startsWith('default/app2-'))).toHaveLength(3);
     let offset = w.controller.log().length;
     await truncate(w.state, 0);
-    await w.controller.waitFor(new RegExp(`invalid edit; the last good state keeps serving:\\n${escape(w.state)}:1: no objects declared`), 10_000);
+    await w.controller.waitFor(new RegExp(`${escape(REFUSED)}${escape(w.state)}:1: no objects declared`), 10_000);
     expect(since(offset)).toMatch(/To delete every workload on purpose, keep one object, e\.g\. "apiVersion: v1 \/ kind: Namespace/);
     // Before, every user pod was gone within 1.5 s: watch for 3 s.
     for (const end = Date.now() + 3000; Date.now() < end; await sleep(250)) {
@@ -42,20 +45,20 @@ describe.skipIf(!isRoot)('the state file under lab up --watch', () => {
     // Only whitespace and comments: the same.
     offset = w.controller.log().length;
     await writeFile(w.state, '# being rewritten\n\n---\n');
-    await until('the second refusal', async () => /invalid edit[\s\S]*no objects declared/.test(since(offset)), 10_000);
+    await until('the second refusal', async () => since(offset).includes(`${REFUSED}${w.state}:1: no objects declared`), 10_000);
     expect(await podsAndPids()).toEqual(before);
 
-    // Written back: a reconcile that changes nothing.
+    // Written back: an apply that changes nothing.
     offset = w.controller.log().length;
     await writeFile(w.state, w.original);
-    await until('the reconcile of the restored file', async () => /state file changed: reconciling\n[\s\S]*node \S+ \(sandbox mode\)/.test(since(offset)), 10_000);
+    await until('the apply of the restored file', async () => RUNS_ONE.test(since(offset)), 10_000);
     await sleep(500);
-    expect(since(offset)).not.toMatch(/invalid edit|deleting|creating/);
+    expect(since(offset)).not.toContain(REFUSED);
     expect(await podsAndPids()).toEqual(before);
     expect((await curl(HOST, 'http://app2.com/')).stdout).toContain('Welcome to App 2!');
   });
 
-  it('a burst of saves faster than the quiet period (truncate, half a file, the whole) ends in one reconcile, of the final content', async () => {
+  it('a burst of saves faster than the quiet period (truncate, half a file, the whole) ends in one apply, of the final content', async () => {
     const app1Before = (await podsAndPids()).filter((p) => p.startsWith('default/app1-'));
     const offset = w.controller.log().length;
     const final = w.original.replace(/replicas: 3/, 'replicas: 5');
@@ -68,16 +71,16 @@ describe.skipIf(!isRoot)('the state file under lab up --watch', () => {
     await until('app2 at 5 pods', async () => (await podsAndPids()).filter((p) => p.startsWith('default/app2-')).length === 5, 30_000, 100);
     await sleep(1500); // anything else queued would run now
     expect(since(offset).match(RUNS) ?? [], since(offset)).toHaveLength(1);
-    expect(since(offset)).not.toMatch(/invalid edit|deleting/);
+    expect(since(offset)).not.toContain(REFUSED);
     expect((await podsAndPids()).filter((p) => p.startsWith('default/app1-'))).toEqual(app1Before);
   });
 
-  it('saves while a long reconcile runs are coalesced: after the final save at most the reconcile in flight and one of the final content run', async () => {
+  it('saves while the cluster converges are coalesced: after the final save at most the apply in flight and one of the final content run', async () => {
     const app1Before = (await podsAndPids()).filter((p) => p.startsWith('default/app1-'));
     let offset = w.controller.log().length;
     await writeFile(w.state, w.original.replace(/replicas: 3/, 'replicas: 14'));
-    await until('the first reconcile to start', async () => RUNS_ONE.test(since(offset)), 10_000, 10);
-    // One save every 150 ms (longer than the quiet period), while reconciles create and delete pods.
+    await until('the first apply', async () => RUNS_ONE.test(since(offset)), 10_000, 10);
+    // One save every 150 ms (longer than the quiet period), while the controllers create and delete pods.
     for (const n of [13, 12, 11, 10, 9, 8, 7, 6, 5]) {
       await writeFile(w.state, w.original.replace(/replicas: 3/, `replicas: ${n}`));
       await sleep(150);
@@ -98,7 +101,7 @@ describe.skipIf(!isRoot)('the state file under lab up --watch', () => {
   it('left empty, the lab still comes down whole: lab down removes everything', async () => {
     const offset = w.controller.log().length;
     await truncate(w.state, 0);
-    await until('the refusal', async () => /invalid edit[\s\S]*no objects declared/.test(since(offset)), 10_000);
+    await until('the refusal', async () => since(offset).includes(`${REFUSED}${w.state}:1: no objects declared`), 10_000);
     await w.controller.stop();
     await labOk(['down', '--name', I]);
     expect((await cmd(['ip', 'netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(`${I}-`))).toEqual([]);

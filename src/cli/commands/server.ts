@@ -2,6 +2,9 @@
 // server, the state files applied through it, the controllers, the scheduler and this node's
 // agent (src/controllers/server.ts). It holds the instance until SIGTERM or Ctrl-C; `lab down`
 // stops it. The pods keep running when it stops: a new server adopts them.
+import { existsSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
+import { instancePaths } from '../../node/instance.ts';
 import { LabServer } from '../../controllers/server.ts';
 import { labHint, log, type Common } from '../common.ts';
 import { lockForServer } from '../lock.ts';
@@ -12,6 +15,8 @@ export type Args = Common & { mode?: 'host' | 'sandbox'; port?: number };
 export async function serverHandler(a: Args): Promise<void> {
   preflight({ needRoot: true });
   const lock = await lockForServer(a.name, { state: a.state, log });
+  // A former server's port (one killed with SIGKILL) is not this one's: gone until this one listens.
+  await rm(instancePaths(a.name).apiPortFile, { force: true });
   const server = new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, localPort: a.port, log });
   let stopping: Promise<void> | null = null;
   const stop = (sig: string) => {
@@ -30,7 +35,14 @@ export async function serverHandler(a: Args): Promise<void> {
     await server.start();
   } catch (e) {
     await server.stop().catch(() => {});
-    lock.release();
+    // Refused before anything was made (a bad state file, a refused mode): the lock file goes too,
+    // and the instance's directory made for it, so that a refused start leaves nothing behind.
+    const paths = instancePaths(a.name);
+    if (!existsSync(paths.storeFile) && !existsSync(`/run/netns/${paths.nodeNetns}`)) {
+      lock.unlinkHeld();
+      lock.release();
+      await rmdir(paths.stateDir).catch(() => {}); // only if empty (`lab up` keeps this server's log there)
+    } else lock.release();
     throw e;
   }
   log(`server of instance ${a.name} running: ${server.api!.url} (kubeconfig: ${labHint(a.name, 'kubeconfig')})`);

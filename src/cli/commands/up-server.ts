@@ -3,16 +3,18 @@
 // cluster has converged (every Deployment rolled out, every pod ready) and prints the pods.
 // A second `lab up` finds the server running (it applies the state files itself on every change)
 // and only waits again. `lab down` stops the server and removes everything.
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_ROOT } from '../../api/system.ts';
 import { waitConverged } from '../../client/converge.ts';
+import { LabServer } from '../../controllers/server.ts';
 import { instancePaths, type InstancePaths } from '../../node/instance.ts';
 import { spawnDetached } from '../../sys/stream.ts';
 import { serverClient } from '../api-client.ts';
 import { apiGet } from '../api-get.ts';
 import { labHint, log, type Common } from '../common.ts';
-import { readHolder } from '../lock.ts';
+import { describeHolder, readHolder } from '../lock.ts';
 import { preflight } from '../preflight.ts';
 
 export type Args = Common & { mode?: 'host' | 'sandbox'; timeout?: number };
@@ -31,20 +33,65 @@ async function logTail(paths: InstancePaths, lines = 15): Promise<string> {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-/** Starts `lab server` in the background; resolves once it holds the instance and its API answers. */
-async function startServer(a: Args, paths: InstancePaths): Promise<void> {
+/**
+ * What a server that stopped before it answered said: its own error line(s) from the end of its
+ * log, as `lab server` would have printed them in a terminal ("error: " dropped: ours adds it).
+ */
+function serverError(tail: string, exited: string): string {
+  const at = tail.lastIndexOf('error: ');
+  if (at === 0 || (at > 0 && tail[at - 1] === '\n')) return tail.slice(at + 'error: '.length);
+  return `the server stopped (${exited}):\n${tail}`;
+}
+
+/**
+ * A server that refused to start before it made anything (no store, no node namespace) leaves
+ * nothing behind either: its log goes once read, and the instance's directory if it is empty.
+ * (`lab server` removed its lock file itself, holding it.)
+ */
+async function removeRefused(paths: InstancePaths): Promise<void> {
+  if (existsSync(paths.storeFile) || existsSync(`/run/netns/${paths.nodeNetns}`)) return;
+  await rm(serverLogFile(paths), { force: true });
+  for (const dir of [paths.serverDir, paths.stateDir]) await rmdir(dir).catch(() => {}); // only if empty
+}
+
+/** Starts `lab server` in the background; `exited()` says how it ended, null while it runs. */
+async function startServer(a: Args, paths: InstancePaths): Promise<{ pid: number; exited: () => string | null }> {
   await mkdir(paths.serverDir, { recursive: true });
-  const since = Date.now();
   let exited: string | null = null;
   const argv = [process.execPath, path.join(LAB_ROOT, 'bin', 'lab.js'), 'server', '--name', a.name, '--state', path.resolve(a.state), '--config', path.resolve(a.config), ...(a.mode ? ['--mode', a.mode] : [])];
   const pid = await spawnDetached(argv, { env: { ...process.env } as Record<string, string>, logFile: serverLogFile(paths), onExit: (code, signal) => (exited = signal ?? `exit code ${code}`) });
   if (!pid) throw new Error('could not start the server process');
   log(`server of instance ${a.name} starting (pid ${pid}, log ${serverLogFile(paths)})`);
+  return { pid, exited: () => exited };
+}
+
+/**
+ * Waits until a server holds the instance and answers: the one this `up` starts when nobody holds
+ * it, or one already running or starting (another `lab up` may have started it a moment ago: two
+ * `up` started together both end up waiting on the one server that won the lock).
+ */
+async function waitForServer(a: Args, paths: InstancePaths): Promise<void> {
+  const state = path.resolve(a.state);
+  const t0 = Date.now();
+  let mine: { pid: number; exited: () => string | null } | null = null;
+  let told = false;
   for (;;) {
-    if (exited) throw new Error(`the server stopped (${exited}):\n${await logTail(paths)}`);
-    const portWritten = await stat(paths.apiPortFile).then((s) => s.mtimeMs >= since - 1000, () => false);
-    if (portWritten && readHolder(a.name)?.pid === pid) return;
-    if (Date.now() - since > SERVER_START_MS) throw new Error(`the server did not answer within ${SERVER_START_MS / 1000} s:\n${await logTail(paths)}`);
+    const h = readHolder(a.name);
+    if (h?.command === 'server') {
+      if (h.state && h.state !== state) throw new Error(`instance ${a.name} is run by its server, ${describeHolder(h)}, which applies ${h.state} whenever it changes, not ${state}; stop it ('${labHint(a.name, 'down')}' removes everything) to run another file`);
+      if (h.pid !== mine?.pid && !told) log(`the server of instance ${a.name} (pid ${h.pid}) is running: it applies ${h.state ?? 'the state file'} on every change`);
+      told = true;
+      // Serving once it has recorded its port, after it took the instance (an older file is a former
+      // server's, one killed a moment ago say; 20 ms for the file system's coarse clock).
+      if (await stat(paths.apiPortFile).then((s) => s.mtimeMs >= Date.parse(h.since) - 20, () => false)) return;
+    } else if (h && h.command !== 'down') {
+      throw new Error(`instance ${a.name} is held by \`lab ${h.command}\` (pid ${h.pid}), the controller without an API server: '${labHint(a.name, 'down')}' first`);
+    } else if (mine?.exited()) {
+      const why = serverError(await logTail(paths), mine.exited()!);
+      await removeRefused(paths);
+      throw new Error(why);
+    } else if (!h && !mine) mine = await startServer(a, paths);
+    if (Date.now() - t0 > SERVER_START_MS) throw new Error(`the server did not answer within ${SERVER_START_MS / 1000} s:\n${await logTail(paths)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -53,10 +100,10 @@ export async function upWithServer(a: Args): Promise<void> {
   preflight({ needRoot: true });
   const t0 = Date.now();
   const paths = instancePaths(a.name);
-  const holder = readHolder(a.name);
-  if (holder?.command === 'server') log(`the server of instance ${a.name} (pid ${holder.pid}) is running: it applies ${holder.state ?? 'the state file'} on every change`);
-  else if (holder) throw new Error(`instance ${a.name} is held by \`lab ${holder.command}\` (pid ${holder.pid}), the controller without an API server: '${labHint(a.name, 'down')}' first`);
-  else await startServer(a, paths);
+  // A bad state or config file is refused here, before anything is made, with the message (file,
+  // line, object, field) the server would give; a running server keeps its last good state.
+  await new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode }).load();
+  await waitForServer(a, paths);
 
   const client = await serverClient(a.name, paths);
   if (!client) throw new Error(`the server of instance ${a.name} stopped:\n${await logTail(paths)}`);
