@@ -3,7 +3,7 @@
 // cluster has converged (every Deployment rolled out, every pod ready) and prints the pods.
 // A second `lab up` finds the server running (it applies the state files itself on every change)
 // and only waits again. `lab down` stops the server and removes everything.
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_ROOT } from '../../api/system.ts';
 import { waitConverged } from '../../client/converge.ts';
@@ -34,6 +34,9 @@ async function logTail(paths: InstancePaths, lines = 15): Promise<string> {
 /** Starts `lab server` in the background; resolves once it holds the instance and its API answers. */
 async function startServer(a: Args, paths: InstancePaths): Promise<void> {
   await mkdir(paths.serverDir, { recursive: true });
+  // No server holds the instance: a port file left is a dead server's (killed with SIGKILL), and
+  // would be taken for the new one's before it has written its own.
+  await rm(paths.apiPortFile, { force: true });
   const since = Date.now();
   let exited: string | null = null;
   const argv = [process.execPath, path.join(LAB_ROOT, 'bin', 'lab.js'), 'server', '--name', a.name, '--state', path.resolve(a.state), '--config', path.resolve(a.config), ...(a.mode ? ['--mode', a.mode] : [])];
@@ -42,8 +45,9 @@ async function startServer(a: Args, paths: InstancePaths): Promise<void> {
   log(`server of instance ${a.name} starting (pid ${pid}, log ${serverLogFile(paths)})`);
   for (;;) {
     if (exited) throw new Error(`the server stopped (${exited}):\n${await logTail(paths)}`);
-    const portWritten = await stat(paths.apiPortFile).then((s) => s.mtimeMs >= since - 1000, () => false);
-    if (portWritten && readHolder(a.name)?.pid === pid) return;
+    // The whole number: the server writes the file, not atomically, once its listeners are open.
+    const port = /^\d+\n$/.test(await readFile(paths.apiPortFile, 'utf8').catch(() => ''));
+    if (port && readHolder(a.name)?.pid === pid) return;
     if (Date.now() - since > SERVER_START_MS) throw new Error(`the server did not answer within ${SERVER_START_MS / 1000} s:\n${await logTail(paths)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
