@@ -50,6 +50,17 @@ async function killDaemon(): Promise<void> {
   }
 }
 
+/**
+ * `lab up --api` after a kill: a new server, converged. On failure: `lab up`'s own verdict (its
+ * timeout is under this call's) and the server's last log lines.
+ */
+async function upAgain(args: string[], when: string): Promise<void> {
+  const r = await lab(['up', '--api', '--name', I, ...args], { timeoutMs: 180_000 });
+  if (r.code === 0) return;
+  const log = readFileSync(`${PATHS.serverDir}/server.log`, 'utf8').trimEnd().split('\n').slice(-60).join('\n');
+  throw new Error(`${when}: lab up --api after the kill failed (${r.code}):\n${r.stderr}\n${r.stdout}\nserver.log:\n${log}`);
+}
+
 /** Wall-clock ms of an uninterrupted `lab up --api` (server start and convergence). */
 async function timedUp(args: string[]): Promise<number> {
   const t0 = performance.now();
@@ -233,7 +244,7 @@ describe.skipIf(!isRoot)(`fault injection: kill -9 of the server at ${ROUNDS} ra
       await serverKilledAfter(['--state', state], ms);
       const killed = await seen();
       if (!convergedIn(killed, 3)) landed++;
-      await labOk(['up', '--api', '--name', I, '--state', state]);
+      await upAgain(['--state', state], when);
       checkContinued(killed, await seen(), { scaleDown: false }, when);
       await checkConverged(3, when);
       await labOk(['down', '--name', I]);
@@ -275,7 +286,7 @@ describe.skipIf(!isRoot)(`fault injection: kill -9 of the server at ${ROUNDS} ra
       await killDaemon();
       const killed = await seen();
       if (!convergedIn(killed, replicas)) landed++;
-      await labOk(['up', '--api', '--name', I, '--state', state]);
+      await upAgain(['--state', state], when);
       checkContinued(killed, await seen(), { scaleDown: replicas < from }, when);
       await checkConverged(replicas, when);
     }
