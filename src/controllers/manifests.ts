@@ -193,7 +193,14 @@ export interface ApplyOutcome {
  */
 export async function applyAddon(client: ApplyClient, addon: string, manifests: Manifest[], takeWarnings: () => string[] = () => []): Promise<ApplyOutcome> {
   const sel = { labelSelector: `${HASH_LABEL}=${addonHash(addon)}` };
-  const owned = (await Promise.all(ADDON_RESOURCES.map((r) => client.list(r, sel)))).flatMap((l, i) => l.items.map((o) => withKind(o, ADDON_RESOURCES[i]!)));
+  // The hash label alone does not make an object the addon's: the endpoints and EndpointSlice
+  // controllers copy a Service's labels, hash included, to the objects they write (as kube's do).
+  // Only what the applier itself wrote carries the owner annotations (wrangler checks them too);
+  // pruning by the label alone deleted every Endpoints and slice of the file's Services on each
+  // apply after the first (a restart of the server, an edit of the file).
+  const owned = (await Promise.all(ADDON_RESOURCES.map((r) => client.list(r, sel))))
+    .flatMap((l, i) => l.items.map((o) => withKind(o, ADDON_RESOURCES[i]!)))
+    .filter((o) => o.metadata.annotations?.[OWNER_NAME] === addon);
   const ownedIds = new Set(owned.map((o) => idOf(refOf(o as unknown as Record<string, unknown>))));
   // Objects of the same names that someone else created: the file takes them over.
   const others: KubeObject[] = [];

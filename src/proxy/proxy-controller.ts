@@ -29,6 +29,9 @@ export interface KubeProxyOptions {
   onSync?: (r: SyncResult) => void;
 }
 
+/** How often the lab's kube-proxy looks at its canary chains by default (kube-proxy's own: 30 s). */
+export const CANARY_MS = 5_000;
+
 export class KubeProxy {
   private readonly services;
   private readonly slices;
@@ -60,7 +63,7 @@ export class KubeProxy {
         this.syncer.requestFullSync();
         this.request();
       }, this.opts.syncPeriodMs ?? 30_000),
-      setInterval(() => void this.checkCanary(), this.opts.canaryMs ?? 5_000),
+      setInterval(() => void this.checkCanary(), this.opts.canaryMs ?? CANARY_MS),
     );
     for (const t of this.periodic) t.unref();
   }
@@ -101,6 +104,9 @@ export class KubeProxy {
     try {
       // The API leaves optional fields out; the planner wants them with the meaning of their absence.
       const r = await this.syncer.sync({ services: this.services.list().map((s) => serviceFromApi(s as unknown as ApiObject)), endpointSlices: this.slices.list().map((e) => endpointSliceFromApi(e as unknown as ApiObject)) });
+      // A full sync after the first that had to put jumps back repaired someone else's flush
+      // (the periodic sync can come before the canary check): say so, as the canary does.
+      if (this.synced && r.full && r.jumpsInserted > 0) this.opts.log?.(`kube-proxy: full sync put back ${r.jumpsInserted} jump rule(s) gone from the node`);
       this.synced = true;
       this.opts.onSync?.(r);
     } catch (e) {

@@ -1,12 +1,15 @@
 // Issue 12, item 8: the lab finds its own system pods by owner, never by labels. A user's
 // Deployment in kube-system carrying the ingress controller's labels (and running an nginx
 // master of its own) is not reloaded or signalled by the lab; the real ingress still picks up an
-// Ingress edit.
-import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+// Ingress edit. And the lab touches nothing it did not create: iptables rules and chains someone
+// else added in the node, a namespace named like the lab's and its /etc/netns files survive the
+// server's full syncs, a kill -9 and restart of the server (its adoption and orphan sweep), and
+// `lab down`. All of it on the instance's server (`lab up --api --watch`).
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { useWatchedLab } from './controller.ts';
-import { getPods, inNetns, instanceName, isRoot, labOk, type PodJson } from './helpers.ts';
+import { cmd, getPods, inNetns, instanceName, isRoot, lab, labOk, type PodJson } from './helpers.ts';
 
 const I = instanceName('e2eown');
 const NODE = `${I}-node`;
@@ -100,7 +103,7 @@ function children(pid: number): number[] {
 const pidOf = (p: PodJson) => p.status.containerStatuses[0]!.pid!;
 
 describe.skipIf(!isRoot)('system pods are found by owner, not by labels', () => {
-  const w = useWatchedLab('ownership', I, IMPOSTOR);
+  const w = useWatchedLab('ownership', I, IMPOSTOR, { api: true });
 
   it('an Ingress edit reloads the real ingress controller and leaves a labelled look-alike alone', async () => {
     const pods = await getPods(I, true);
@@ -134,5 +137,63 @@ describe.skipIf(!isRoot)('system pods are found by owner, not by labels', () => 
     const events = (await labOk(['events', '--name', I])).stdout;
     expect(events).toMatch(new RegExp(`pod/${real.metadata.name}.*NGINX reload triggered`));
     expect(events).not.toMatch(new RegExp(`pod/${imp.metadata.name}.*RELOAD|RELOAD.*pod/${imp.metadata.name}`));
+  });
+});
+
+/** Someone else's rules in the node's namespace: a chain of their own, a jump to it, a filter rule. */
+const FOREIGN_RULES: [string, string[]][] = [
+  ['nat', ['-N', 'FOREIGN-NAT']],
+  ['nat', ['-A', 'FOREIGN-NAT', '-s', '203.0.113.7/32', '-j', 'RETURN']],
+  ['nat', ['-A', 'PREROUTING', '-s', '203.0.113.7/32', '-m', 'comment', '--comment', 'someone else', '-j', 'FOREIGN-NAT']],
+  ['filter', ['-A', 'FORWARD', '-s', '203.0.113.7/32', '-m', 'comment', '--comment', 'someone else', '-j', 'DROP']],
+];
+const foreignLines = (save: string) => save.split('\n').filter((l) => /FOREIGN|someone else/.test(l)).sort();
+
+describe.skipIf(!isRoot)('the server leaves what it did not create alone', () => {
+  const I2 = instanceName('e2eown2');
+  const w = useWatchedLab('ownership2', I2, '', { api: true });
+  const NODE2 = `${I2}-node`;
+  // Named like the lab's pod namespaces (<instance>-<pod>), created by someone else.
+  const FOREIGN_NS = `${I2}-foreign`;
+  const FOREIGN_ETC = `/etc/netns/${FOREIGN_NS}`;
+
+  it('foreign rules, a look-alike namespace and its files survive full syncs, a restart and down', async () => {
+    const save = async () => (await inNetns(NODE2, ['iptables-save'])).stdout;
+    try {
+      for (const [table, rule] of FOREIGN_RULES) {
+        const r = await inNetns(NODE2, ['iptables', '-t', table, ...rule]);
+        expect(r.code, r.stderr).toBe(0);
+      }
+      expect((await cmd(['ip', 'netns', 'add', FOREIGN_NS])).code).toBe(0);
+      await mkdir(FOREIGN_ETC, { recursive: true });
+      await writeFile(`${FOREIGN_ETC}/hosts`, '203.0.113.7 someone-else\n');
+      const planted = foreignLines(await save());
+      expect(planted).toHaveLength(4);
+
+      // A full sync: the canary gone from mangle makes kube-proxy rewrite everything of its own.
+      const before = w.controller.log().length;
+      expect((await inNetns(NODE2, ['iptables', '-t', 'mangle', '-X', 'KUBE-PROXY-CANARY'])).code).toBe(0);
+      await w.controller.waitFor(/kube-proxy: .*gone from the node: full sync/, 15_000);
+      for (let i = 0; i < 100 && !/KUBE-PROXY-CANARY/.test((await inNetns(NODE2, ['iptables-save', '-t', 'mangle'])).stdout); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(w.controller.log().slice(before)).toMatch(/gone from the node/);
+      expect(foreignLines(await save()), 'after a full sync').toEqual(planted);
+
+      // kill -9 and a new server: adoption, the orphan sweep, kube-proxy's first full sync.
+      await w.controller.stop('SIGKILL');
+      await w.startAgain();
+      expect(foreignLines(await save()), 'after a restart').toEqual(planted);
+      expect((await cmd(['ip', 'netns', 'list'])).stdout).toContain(FOREIGN_NS);
+      expect(readFileSync(`${FOREIGN_ETC}/hosts`, 'utf8')).toBe('203.0.113.7 someone-else\n');
+
+      // down removes the node's namespace (and the rules in it) but not a namespace it did not make.
+      await labOk(['down', '--name', I2]);
+      expect((await cmd(['ip', 'netns', 'list'])).stdout).not.toContain(NODE2);
+      expect((await cmd(['ip', 'netns', 'list'])).stdout).toContain(FOREIGN_NS);
+      expect(existsSync(`${FOREIGN_ETC}/hosts`)).toBe(true);
+    } finally {
+      await lab(['down', '--name', I2]);
+      await cmd(['ip', 'netns', 'del', FOREIGN_NS]);
+      await rm(FOREIGN_ETC, { recursive: true, force: true });
+    }
   });
 });

@@ -1,9 +1,9 @@
-// Issue 12, item 6 (first part): kube-proxy repairs a flushed nat table. With `lab up --watch`
-// running, `iptables -t nat -F` in the node (and the firewalld-style variant that also deletes the
+// Issue 12, item 6 (first part): kube-proxy repairs a flushed nat table. With the instance's
+// server running (`lab up --api --watch`: kube-proxy's controller, src/proxy/proxy-controller.ts), `iptables -t nat -F` in the node (and the firewalld-style variant that also deletes the
 // chains, canary included) is noticed by the canary check and undone by a forced full sync: the
 // KUBE-SERVICES jumps and KUBE-SVC chains come back and `curl app2.com` from the laptop works again.
 import { describe, expect, it } from 'vitest';
-import { PROXY_CANARY_CHECK_MS } from '../../src/controllers/controller.ts';
+import { CANARY_MS } from '../../src/proxy/proxy-controller.ts';
 import { useWatchedLab } from './controller.ts';
 import { curl, inNetns, instanceName, isRoot } from './helpers.ts';
 
@@ -20,7 +20,7 @@ async function natRepaired(): Promise<boolean> {
 }
 
 describe.skipIf(!isRoot)('kube-proxy repairs a flushed nat table', () => {
-  const w = useWatchedLab('proxyrepair', I);
+  const w = useWatchedLab('proxyrepair', I, '', { api: true });
 
   const cases: [string, string][] = [
     ['iptables -t nat -F', 'iptables -t nat -F'],
@@ -36,12 +36,13 @@ describe.skipIf(!isRoot)('kube-proxy repairs a flushed nat table', () => {
       expect(r.stdout).not.toMatch(/-j KUBE-SERVICES/);
       const t0 = Date.now();
       while (!(await natRepaired())) {
-        if (Date.now() - t0 > PROXY_CANARY_CHECK_MS + 10_000) throw new Error(`nat not repaired after ${(PROXY_CANARY_CHECK_MS + 10_000) / 1000} s:\n${(await inNetns(NODE, ['iptables', '-t', 'nat', '-S'])).stdout}\n${w.controller.log()}`);
+        if (Date.now() - t0 > CANARY_MS + 10_000) throw new Error(`nat not repaired after ${(CANARY_MS + 10_000) / 1000} s:\n${(await inNetns(NODE, ['iptables', '-t', 'nat', '-S'])).stdout}\n${w.controller.log()}`);
         await sleep(200);
       }
-      // Put back by the canary check, or by the full sync that follows a sync the wipe made fail.
+      // Put back by the canary check (every CANARY_MS), or by the periodic full sync when that came
+      // first: either says what it found gone.
       const log = w.controller.log().slice(logBefore);
-      expect(log, log).toMatch(/kube-proxy: iptables rules were flushed .*forced a full sync|kube-proxy: periodic full sync/);
+      expect(log, log).toMatch(/kube-proxy: .*gone from the node: full sync|kube-proxy: full sync put back \d+ jump rule\(s\) gone from the node/);
       for (let i = 0; i < 3; i++) expect((await curl(LAPTOP, 'http://app2.com/')).stdout).toContain('Welcome to App 2!');
     });
   }

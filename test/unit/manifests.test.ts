@@ -164,6 +164,18 @@ describe('applyAddon, against the registry', () => {
     expect(warned.warnings).toEqual(['Warning: lab/system.yaml:3: Deployment default/agent: would violate PodSecurity "baseline:latest": host namespaces (hostNetwork=true)']);
   });
 
+  it('leaves alone objects that carry its label only because a controller copied it (Endpoints, slices of its Services)', async () => {
+    const client = await setup();
+    await applyAddon(client, 'cluster', manifests(FILE));
+    // What the endpoints and EndpointSlice controllers write: the Service's labels, hash included, no owner annotations.
+    const copied = { [HASH_LABEL]: addonHash('cluster'), app: 'web' };
+    await client.create({ group: '', resource: 'endpoints' }, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'web', namespace: 'default', labels: copied } });
+    await client.create({ group: 'discovery.k8s.io', resource: 'endpointslices' }, { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abcde', namespace: 'default', labels: copied }, addressType: 'IPv4', endpoints: [] } as KubeObject);
+    expect(await applyAddon(client, 'cluster', manifests(FILE))).toMatchObject({ created: [], patched: [], deleted: [] });
+    await client.get({ group: '', resource: 'endpoints' }, 'default', 'web');
+    await client.get({ group: 'discovery.k8s.io', resource: 'endpointslices' }, 'default', 'web-abcde');
+  });
+
   it('names the file, line and object when the API refuses one', async () => {
     const client = await setup();
     const ghost: Manifest = { object: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'ghost' } }, source: { file: 'lab/cluster.yaml', line: 3 } };

@@ -13,12 +13,17 @@ class RecordingSyncer implements Syncer {
   full = false;
   lost: string[] = [];
   fail = false;
+  /** Jump rules the next full sync finds missing and puts back. */
+  missingJumps = 0;
   async sync(s: ProxyState): Promise<SyncResult> {
-    this.syncs.push({ services: s.services.map((x) => x.metadata.name).sort(), slices: s.endpointSlices.length, full: this.full });
+    const full = this.full;
+    this.syncs.push({ services: s.services.map((x) => x.metadata.name).sort(), slices: s.endpointSlices.length, full });
     this.full = false;
     await new Promise((r) => setTimeout(r, 5));
     if (this.fail) throw new Error('iptables-restore: line 3 failed');
-    return {} as SyncResult;
+    const jumpsInserted = full ? this.missingJumps : 0;
+    if (full) this.missingJumps = 0;
+    return { full, jumpsInserted } as SyncResult;
   }
   requestFullSync() {
     this.full = true;
@@ -62,6 +67,15 @@ describe('kube-proxy control loop', () => {
     await wait(150);
     expect(syncer.syncs).toHaveLength(2);
     expect(syncer.syncs[1]!.services).toEqual(['a', 'b', 'c', 'd', 'first']);
+  });
+
+  it('a full sync that puts jumps back says so (a flush the periodic sync repaired before the canary saw it)', async () => {
+    await wait(30);
+    syncer.missingJumps = 2;
+    syncer.requestFullSync();
+    proxy.request();
+    await wait(150);
+    expect(logs).toContain('kube-proxy: full sync put back 2 jump rule(s) gone from the node');
   });
 
   it('a lost canary chain forces a full sync; a failed sync makes the next one full', async () => {

@@ -57,6 +57,9 @@ async function removeRefused(paths: InstancePaths): Promise<void> {
 /** Starts `lab server` in the background; `exited()` says how it ended, null while it runs. */
 async function startServer(a: Args, paths: InstancePaths): Promise<{ pid: number; exited: () => string | null }> {
   await mkdir(paths.serverDir, { recursive: true });
+  // No server holds the instance: a port file left is a dead server's (killed with SIGKILL), and
+  // would be taken for the new one's before it has written its own.
+  await rm(paths.apiPortFile, { force: true });
   let exited: string | null = null;
   const argv = [process.execPath, path.join(LAB_ROOT, 'bin', 'lab.js'), 'server', '--name', a.name, '--state', path.resolve(a.state), '--config', path.resolve(a.config), ...(a.mode ? ['--mode', a.mode] : [])];
   const pid = await spawnDetached(argv, { env: { ...process.env } as Record<string, string>, logFile: serverLogFile(paths), onExit: (code, signal) => (exited = signal ?? `exit code ${code}`) });
@@ -83,7 +86,9 @@ async function waitForServer(a: Args, paths: InstancePaths): Promise<void> {
       told = true;
       // Serving once it has recorded its port, after it took the instance (an older file is a former
       // server's, one killed a moment ago say; 20 ms for the file system's coarse clock).
-      if (await stat(paths.apiPortFile).then((s) => s.mtimeMs >= Date.parse(h.since) - 20, () => false)) return;
+      // The whole number: the server writes the file, not atomically, once its listeners are open.
+      const whole = /^\d+\n$/.test(await readFile(paths.apiPortFile, 'utf8').catch(() => ''));
+      if (whole && (await stat(paths.apiPortFile).then((s) => s.mtimeMs >= Date.parse(h.since) - 20, () => false))) return;
     } else if (h && h.command !== 'down') {
       throw new Error(`instance ${a.name} is held by \`lab ${h.command}\` (pid ${h.pid}), the controller without an API server: '${labHint(a.name, 'down')}' first`);
     } else if (mine?.exited()) {
