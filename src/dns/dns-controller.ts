@@ -6,15 +6,23 @@ import { endpointsFromApi, serviceFromApi, type ApiObject } from '../api/convert
 import type { ClusterConfig, Endpoints, Pod, Service } from '../api/types.ts';
 import type { InformerFactory } from '../client/controller.ts';
 import type { KubeObject } from '../client/types.ts';
+import { Coalescer } from '../util/coalesce.ts';
 import { publishDns } from './publish.ts';
 
 export class DnsController {
   private readonly services;
   private readonly endpoints;
   private readonly pods;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly runner = new Coalescer(async () => {
+    if (![this.services, this.endpoints, this.pods].every((i) => i.hasSynced())) await Promise.all([this.services.waitForSync(), this.endpoints.waitForSync(), this.pods.waitForSync()]);
+    try {
+      const services = this.services.list().map((o) => serviceFromApi(o as unknown as ApiObject));
+      const endpoints = this.endpoints.list().map((o) => endpointsFromApi(o as unknown as ApiObject));
+      await publishDns(this.stateDir, { services, endpoints, pods: this.pods.list().map((p) => ({ ...p, status: p.status ?? {} }) as Pod), config: this.config });
+    } catch (e) {
+      this.log?.(`cluster DNS: publishing records failed: ${(e as Error).message}`);
+    }
+  });
 
   constructor(
     factory: InformerFactory,
@@ -31,31 +39,10 @@ export class DnsController {
 
   /** Resolves once the snapshot of what the informers hold now has been published. */
   request(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        if (![this.services, this.endpoints, this.pods].every((i) => i.hasSynced())) await Promise.all([this.services.waitForSync(), this.endpoints.waitForSync(), this.pods.waitForSync()]);
-        try {
-          const services = this.services.list().map((o) => serviceFromApi(o as unknown as ApiObject));
-          const endpoints = this.endpoints.list().map((o) => endpointsFromApi(o as unknown as ApiObject));
-          await publishDns(this.stateDir, { services, endpoints, pods: this.pods.list().map((p) => ({ ...p, status: p.status ?? {} }) as Pod), config: this.config });
-        } catch (e) {
-          this.log?.(`cluster DNS: publishing records failed: ${(e as Error).message}`);
-        }
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.runner.request();
   }
 
   stop(): Promise<void> {
-    this.stopped = true;
-    return this.running ?? Promise.resolve();
+    return this.runner.stop();
   }
 }

@@ -24,6 +24,7 @@ import { EventRecorder } from '../client/events.ts';
 import { isNotFound, type Client, type KubeObject, type ResourceRef } from '../client/types.ts';
 import { accessLogPath, ingressDir, syncIngress } from './controller.ts';
 import { planIngresses, publishAddress, readyEndpoints, CONTROLLER_CONFIGMAP, type ApiEndpointSlice, type ApiService, type IngressClassObject } from './ingress-plan.ts';
+import { Coalescer } from '../util/coalesce.ts';
 import { renderNginxConfig } from './nginx.ts';
 import { findMasterPid, type ApplyResult } from './reload.ts';
 import { buildRoutingTable, type ServiceBackend } from './routes.ts';
@@ -69,9 +70,14 @@ export class IngressController {
   private readonly pods;
   private readonly recorder: EventRecorder;
   private readonly log: (line: string) => void;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly runner = new Coalescer(async () => {
+    if (!this.all().every((i) => i.hasSynced())) await Promise.all(this.all().map((i) => i.waitForSync()));
+    try {
+      await this.sync();
+    } catch (e) {
+      this.log(`ingress: sync failed: ${(e as Error).message}`);
+    }
+  });
   /** resourceVersion of each Ingress at its last "Scheduled for sync". */
   private readonly scheduled = new Map<string, string>();
   private lastNotes = '';
@@ -100,25 +106,7 @@ export class IngressController {
 
   /** Resolves once what the informers hold now has been rendered and installed. */
   request(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        if (!this.all().every((i) => i.hasSynced())) await Promise.all(this.all().map((i) => i.waitForSync()));
-        try {
-          await this.sync();
-        } catch (e) {
-          this.log(`ingress: sync failed: ${(e as Error).message}`);
-        }
-      } while (this.again && !this.stopped);
-    })().finally(() => {
-      this.running = null;
-    });
-    return this.running;
+    return this.runner.request();
   }
 
   /** The running ingress pod (the Deployment's, not terminating). */
@@ -197,9 +185,8 @@ export class IngressController {
     }
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.running;
+  stop(): Promise<void> {
+    return this.runner.stop();
   }
 }
 
