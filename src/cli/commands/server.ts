@@ -9,6 +9,7 @@ import { LabServer } from '../../controllers/server.ts';
 import { labHint, log, type Common } from '../common.ts';
 import { lockForServer } from '../lock.ts';
 import { preflight } from '../preflight.ts';
+import { netnsExists } from '../../sys/ip.ts';
 
 export type Args = Common & { mode?: 'host' | 'sandbox'; port?: number };
 
@@ -38,7 +39,7 @@ export async function serverHandler(a: Args): Promise<void> {
     // Refused before anything was made (a bad state file, a refused mode): the lock file goes too,
     // and the instance's directory made for it, so that a refused start leaves nothing behind.
     const paths = instancePaths(a.name);
-    if (!existsSync(paths.storeFile) && !existsSync(`/run/netns/${paths.nodeNetns}`)) {
+    if (!existsSync(paths.storeFile) && !netnsExists(paths.nodeNetns)) {
       lock.unlinkHeld();
       lock.release();
       await rmdir(paths.stateDir).catch(() => {}); // only if empty (`lab up` keeps this server's log there)

@@ -16,6 +16,7 @@ import { apiGet } from '../api-get.ts';
 import { labHint, log, type Common } from '../common.ts';
 import { describeHolder, readHolder } from '../lock.ts';
 import { preflight } from '../preflight.ts';
+import { netnsExists } from '../../sys/ip.ts';
 
 export type Args = Common & { mode?: 'host' | 'sandbox'; timeout?: number };
 
@@ -49,7 +50,7 @@ function serverError(tail: string, exited: string): string {
  * (`lab server` removed its lock file itself, holding it.)
  */
 async function removeRefused(paths: InstancePaths): Promise<void> {
-  if (existsSync(paths.storeFile) || existsSync(`/run/netns/${paths.nodeNetns}`)) return;
+  if (existsSync(paths.storeFile) || netnsExists(paths.nodeNetns)) return;
   await rm(serverLogFile(paths), { force: true });
   for (const dir of [paths.serverDir, paths.stateDir]) await rmdir(dir).catch(() => {}); // only if empty
 }
