@@ -4,9 +4,7 @@
 // `reconcile()` converges once and is idempotent: over a running instance it changes nothing
 // that is already right (same pods, IPs, pids, rules).
 import { useSpawnPool } from '../sys/spawner.ts';
-import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
-import path from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { podSecurityWarnings } from '../api/admission.ts';
 import { allocateServices, applyAllocations, type ServiceAllocations } from '../api/allocators.ts';
 import { ValidationError, type Issue } from '../api/errors.ts';
@@ -16,8 +14,6 @@ import { isSystemPod } from '../api/owners.ts';
 import { loadSystemManifests } from '../api/system.ts';
 import { isTerminating, key, type ClusterConfig, type DesiredState, type EndpointSlice, type Endpoints, type Pod, type Service } from '../api/types.ts';
 import { size } from '../util/cidr.ts';
-import { readAllocations } from '../cni/allocations.ts';
-import { readConfigured } from '../cni/bridge.ts';
 import { publishDns } from '../dns/publish.ts';
 import { renderIngress, syncIngress } from '../ingress/controller.ts';
 import { assignSandbox, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext } from '../kubelet/kubelet.ts';
@@ -29,14 +25,13 @@ import { ensurePrograms } from '../kubelet/programs.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { chooseMode } from '../node/mode.ts';
 import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
-import { ensureNode, hostSysctlsFile, teardownNode } from '../node/setup.ts';
-import { ProxySyncer, teardownProxyRules, type SyncResult } from '../proxy/index.ts';
+import { ensureNode } from '../node/setup.ts';
+import { ProxySyncer, type SyncResult } from '../proxy/index.ts';
 import { schedule } from '../scheduler/scheduler.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { signalProcess } from '../sys/proc.ts';
 import { computeEndpoints, computeEndpointSlices } from './endpoints.ts';
 import { LAPTOP_HOSTS_ANNOTATION, laptopHostsLines } from './laptop-hosts.ts';
-import { K3S_KUBECONFIG } from './server.ts';
 import { admitPods, planReplicaSets, rolloutInProgress, type RefusedCreate } from './replicaset.ts';
 
 export interface ClusterOptions {
@@ -496,99 +491,6 @@ export async function up(opts: ClusterOptions, readinessTimeoutMs = 10_000): Pro
   return r;
 }
 
-export interface DownOptions {
-  instance: string;
-  log?: (line: string) => void;
-  /**
-   * The instance lock the caller holds (`lab down`, src/cli/lock.ts), a file in the instance's
-   * directory: everything else is removed first, the lock file last, by its holder.
-   */
-  lock?: { file: string; unlinkHeld(): void };
-}
-
-/** How many times `down` sweeps at most: again only when a sweep finds something it had removed come back. */
-const DOWN_SWEEPS = 3;
-
-/**
- * Removes everything of the instance. Idempotent: a second `down` finds nothing and succeeds.
- *
- * Pods are found in every place that names them, not only the state file: pod directories, IPAM
- * allocations and CNI results (an interrupted run records pods before it creates anything, but an
- * older version of the lab, without the instance lock, could lose records to a concurrent run).
- * A holder killed with SIGKILL leaves its children running for a moment (an `ip -batch` still
- * adding namespaces, a container still starting): the sweep runs again while anything it removed
- * is back, so down ends with nothing left.
- */
-export async function down(opts: DownOptions): Promise<void> {
-  const log = opts.log ?? (() => {});
-  const paths = instancePaths(opts.instance);
-  const state = await readState(paths.stateFile);
-  const pods = new Map(Object.values(state?.pods ?? {}).map((p) => [p.metadata.name, podToRemove(p)]));
-  const unrecorded = (name: string) => {
-    if (!pods.has(name)) pods.set(name, { name, netns: paths.podNetns(name), uid: name, terminationGracePeriodSeconds: 0 });
-  };
-  // Pods the state file might have lost; their processes are found through their namespace.
-  for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) unrecorded(name);
-  const ownedNetns = [...(await readAllocations(paths.ipamDir)).values(), ...(await readConfigured(paths.stateDir))];
-  for (const netns of ownedNetns) if (netns.startsWith(paths.netnsPrefix)) unrecorded(netns.slice(paths.netnsPrefix.length));
-  // Without a state file (an up killed before its first write): the sandbox's namespace, or host
-  // mode's record of the sysctls it changed, which is written before anything is.
-  const mode: NodeMode | null = state?.mode ?? (netnsExists(paths.nodeNetns) ? 'sandbox' : existsSync(hostSysctlsFile(paths)) ? 'host' : null);
-  const all = [...pods.values()];
-  if (all.length) log(`stopping ${all.length} pod(s)`);
-
-  const runtime = runtimeFor(paths);
-  const leftovers = async (): Promise<string[]> => [
-    ...(await runtime.listContainers()).map((c) => `container ${c.id.slice(0, 13)} (${c.pod.name}${c.name ? `/${c.name}` : ''})`),
-    ...[...all.map((p) => p.netns), ...(mode === 'host' ? [] : [paths.nodeNetns, paths.hostNetns])].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
-  ];
-  for (let sweep = 1; ; sweep++) {
-    // Tearing the lab down is not a graceful deletion: every container is killed at once.
-    await removePods({ paths }, all, { graceSeconds: 0 });
-    // Containers of pods no file names any more (an `up` killed while it started them).
-    const busy = await runtime.removeAll();
-    if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);
-    if (mode) {
-      const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
-      // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
-      if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
-      await teardownNode(node, paths);
-      if (mode === 'host') await removeOwnKubeconfig(paths);
-    }
-    // Processes killed above take a moment to go; namespaces others were still adding appear late.
-    await new Promise((r) => setTimeout(r, 50));
-    const back = await leftovers();
-    if (back.length === 0) break;
-    if (sweep === DOWN_SWEEPS) throw new Error(`instance ${opts.instance}: still there after ${sweep} sweeps: ${back.join(', ')}`);
-    log(`sweeping again: ${back.join(', ')}`);
-  }
-  await removeStateDir(paths.stateDir, opts.lock);
-  log(`instance ${opts.instance} removed`);
-}
-
-/** Host mode: k3s.yaml, if it is this instance's (it names this instance's server CA), goes with it. */
-async function removeOwnKubeconfig(paths: InstancePaths): Promise<void> {
-  const [config, ca] = await Promise.all([readFile(K3S_KUBECONFIG, 'utf8').catch(() => ''), readFile(path.join(paths.tlsDir, 'server-ca.crt'), 'utf8').catch(() => '')]);
-  if (config && ca && config.includes(Buffer.from(ca).toString('base64'))) await rm(K3S_KUBECONFIG, { force: true });
-}
-
-/** The instance's directory, the held lock file last (see DownOptions.lock). */
-async function removeStateDir(dir: string, lock: DownOptions['lock']): Promise<void> {
-  if (!lock) {
-    await rm(dir, { recursive: true, force: true });
-    if (existsSync(dir)) throw new Error(`could not remove ${dir}`);
-    return;
-  }
-  const keep = path.basename(lock.file);
-  for (const entry of await readdir(dir).catch(() => [] as string[])) if (entry !== keep) await rm(path.join(dir, entry), { recursive: true, force: true });
-  lock.unlinkHeld();
-  try {
-    await rmdir(dir);
-  } catch (e) {
-    // ENOTEMPTY with a lock file in it: a `lab up` has taken the instance since ours went; it is its now.
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && !(code === 'ENOTEMPTY' && existsSync(lock.file))) throw e;
-  }
-}
+export { down, type DownOptions } from './down.ts';
 
 export { instancePaths, type InstancePaths };

@@ -1,6 +1,6 @@
 // `lab down`: take the instance from whoever holds it (stopping its controller), then remove
 // everything the instance created.
-import { down } from '../../controllers/lab.ts';
+import { down } from '../../controllers/down.ts';
 import { log, type Common } from '../common.ts';
 import { lockForDown } from '../lock.ts';
 import { preflight, tools } from '../preflight.ts';

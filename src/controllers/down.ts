@@ -1,0 +1,110 @@
+// `lab down`'s work: everything the instance made goes, whoever made it and however it stopped.
+// The caller holds the instance (src/cli/lock.ts), so its server has stopped: nothing adds pods
+// while this runs, except children a server killed with SIGKILL left behind for a moment.
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import path from 'node:path';
+import { readAllocations } from '../cni/allocations.ts';
+import { readConfigured } from '../cni/bridge.ts';
+import { runtimeFor } from '../kubelet/runc.ts';
+import { removePods, type PodToRemove } from '../kubelet/teardown.ts';
+import { instancePaths, type InstancePaths } from '../node/instance.ts';
+import type { LabNode, NodeMode } from '../node/node.ts';
+import { hostSysctlsFile, teardownNode } from '../node/setup.ts';
+import { teardownProxyRules } from '../proxy/index.ts';
+import { netnsExists } from '../sys/ip.ts';
+import { K3S_KUBECONFIG } from './server.ts';
+
+export interface DownOptions {
+  instance: string;
+  log?: (line: string) => void;
+  /**
+   * The instance lock the caller holds (`lab down`, src/cli/lock.ts), a file in the instance's
+   * directory: everything else is removed first, the lock file last, by its holder.
+   */
+  lock?: { file: string; unlinkHeld(): void };
+}
+
+/** How many times `down` sweeps at most: again only when a sweep finds something it had removed come back. */
+const DOWN_SWEEPS = 3;
+
+/**
+ * Removes everything of the instance. Idempotent: a second `down` finds nothing and succeeds.
+ *
+ * Pods are found in every place that names them, not in the API (its server may never have
+ * written a pod it had started making): the runtime's containers (their OCI annotations name the
+ * pod and its uid), pod directories, IPAM allocations and CNI results. A server killed with
+ * SIGKILL leaves its children running for a moment (an `ip -batch` still adding namespaces, a
+ * container still starting): the sweep runs again while anything it removed is back, so down
+ * ends with nothing left.
+ */
+export async function down(opts: DownOptions): Promise<void> {
+  const log = opts.log ?? (() => {});
+  const paths = instancePaths(opts.instance);
+  const runtime = runtimeFor(paths);
+  const pods = new Map<string, PodToRemove>();
+  const found = (name: string, uid = name) => {
+    if (!pods.has(name)) pods.set(name, { name, netns: paths.podNetns(name), uid, terminationGracePeriodSeconds: 0 });
+  };
+  for (const c of await runtime.listContainers().catch(() => [])) if (c.pod.name) found(c.pod.name, c.pod.uid || c.pod.name);
+  for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) found(name);
+  const ownedNetns = [...(await readAllocations(paths.ipamDir)).values(), ...(await readConfigured(paths.stateDir))];
+  for (const netns of ownedNetns) if (netns.startsWith(paths.netnsPrefix)) found(netns.slice(paths.netnsPrefix.length));
+  // The sandbox's node namespace, or host mode's record of the sysctls it changed, which is
+  // written before anything else is.
+  const mode: NodeMode | null = netnsExists(paths.nodeNetns) ? 'sandbox' : existsSync(hostSysctlsFile(paths)) ? 'host' : null;
+  const all = [...pods.values()];
+  if (all.length) log(`stopping ${all.length} pod(s)`);
+
+  const leftovers = async (): Promise<string[]> => [
+    ...(await runtime.listContainers()).map((c) => `container ${c.id.slice(0, 13)} (${c.pod.name}${c.name ? `/${c.name}` : ''})`),
+    ...[...all.map((p) => p.netns), ...(mode === 'host' ? [] : [paths.nodeNetns, paths.hostNetns])].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
+  ];
+  for (let sweep = 1; ; sweep++) {
+    // Tearing the lab down is not a graceful deletion: every container is killed at once.
+    await removePods({ paths }, all, { graceSeconds: 0 });
+    // Containers of pods nothing else names (a server killed while it started them).
+    const busy = await runtime.removeAll();
+    if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);
+    if (mode) {
+      const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
+      // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
+      if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
+      await teardownNode(node, paths);
+      if (mode === 'host') await removeOwnKubeconfig(paths);
+    }
+    // Processes killed above take a moment to go; namespaces others were still adding appear late.
+    await new Promise((r) => setTimeout(r, 50));
+    const back = await leftovers();
+    if (back.length === 0) break;
+    if (sweep === DOWN_SWEEPS) throw new Error(`instance ${opts.instance}: still there after ${sweep} sweeps: ${back.join(', ')}`);
+    log(`sweeping again: ${back.join(', ')}`);
+  }
+  await removeStateDir(paths.stateDir, opts.lock);
+  log(`instance ${opts.instance} removed`);
+}
+
+/** Host mode: k3s.yaml, if it is this instance's (it names this instance's server CA), goes with it. */
+async function removeOwnKubeconfig(paths: InstancePaths): Promise<void> {
+  const [config, ca] = await Promise.all([readFile(K3S_KUBECONFIG, 'utf8').catch(() => ''), readFile(path.join(paths.tlsDir, 'server-ca.crt'), 'utf8').catch(() => '')]);
+  if (config && ca && config.includes(Buffer.from(ca).toString('base64'))) await rm(K3S_KUBECONFIG, { force: true });
+}
+
+/** The instance's directory, the held lock file last (see DownOptions.lock). */
+async function removeStateDir(dir: string, lock: DownOptions['lock']): Promise<void> {
+  if (!lock) {
+    await rm(dir, { recursive: true, force: true });
+    if (existsSync(dir)) throw new Error(`could not remove ${dir}`);
+    return;
+  }
+  const keep = path.basename(lock.file);
+  for (const entry of await readdir(dir).catch(() => [] as string[])) if (entry !== keep) await rm(path.join(dir, entry), { recursive: true, force: true });
+  lock.unlinkHeld();
+  try {
+    await rmdir(dir);
+  } catch (e) {
+    // ENOTEMPTY with a lock file in it: a `lab up` has taken the instance since ours went; it is its now.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && !(code === 'ENOTEMPTY' && existsSync(lock.file))) throw e;
+  }
+}
