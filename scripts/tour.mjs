@@ -8,14 +8,14 @@
 //   sudo npm run tour                       # the default instance `lab`, started by `sudo npm run lab`
 //   sudo npm run tour -- --name dev --step 9
 //   sudo npm run tour -- --yes              # no prompts (also when stdin is not a terminal)
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { $, chalk, minimist, sleep } from 'zx';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LAB_BIN = path.join(ROOT, 'bin/lab.js');
-/** Where `lab up --watch` and `lab server` write their pid (src/cli/lock.ts); no `lab` subcommand reports it. */
+/** Where the instance's server (`lab up --watch`, `lab server`) writes its pid (src/cli/lock.ts); no `lab` subcommand reports it. */
 const RUN_ROOT = '/run/packet-path-lab';
 const HOST = 'app2.com';
 const SERVICE = 'app2-service';
@@ -237,9 +237,8 @@ class Tour {
       throw new TourError(msg, 1);
     }
     const node = JSON.parse(r.stdout).items[0];
-    // An instance run by its server (lab up --api) has its store there; its Node object is the API's,
-    // with no lab annotations: the sandbox is the namespace <instance>-node, when it exists.
-    this.api = existsSync(path.join(RUN_ROOT, this.name, 'server', 'db', 'state.db'));
+    // The Node object is the API's, with no lab annotations: the sandbox is the namespace
+    // <instance>-node, when it exists.
     const ann = node.metadata.annotations ?? {};
     if (ann['lab/mode']) {
       this.mode = ann['lab/mode'];
@@ -256,7 +255,7 @@ class Tour {
     if (this.sandbox) {
       const ns = (await run(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
       const missing = [this.nodeNetns, this.laptopNetns].filter((n) => !ns.includes(n));
-      if (missing.length) throw new TourError(`The lab ${this.name} has a state file but its namespace ${missing.join(' and ')} is gone.\nRemove what is left and start it again:  sudo npx lab down${this.nameFlag()}  then  sudo npm run lab${this.nameArg()}`, 1);
+      if (missing.length) throw new TourError(`The lab ${this.name} has a store but its namespace ${missing.join(' and ')} is gone.\nRemove what is left and start it again:  sudo npx lab down${this.nameFlag()}  then  sudo npm run lab${this.nameArg()}`, 1);
     }
     await Promise.all([this.refreshPods(), this.refreshService()]);
   }
@@ -283,10 +282,9 @@ class Tour {
     return this.name === 'lab' ? '' : ` -- --name ${this.name}`;
   }
 
-  /** How to start what runs the lab: its server for an instance run by one, else the watching controller. */
+  /** How to start the instance's server in the foreground. */
   startCommand() {
-    if (!this.api) return `sudo npm run lab${this.nameArg()}`;
-    return `sudo npm run lab -- ${this.name === 'lab' ? '' : `--name ${this.name} `}--api`;
+    return `sudo npm run lab${this.nameArg()}`;
   }
 
   async refreshPods() {
@@ -347,15 +345,14 @@ class Tour {
 
   // --- the crash flow's pod -----------------------------------------------------------------------
 
-  controllerRunning() {
+  serverRunning() {
     try {
       // The instance lock's holder (src/cli/lock.ts) records itself there as one JSON line.
-      // `up --watch`: the state-file controller; `server`: an instance's server (lab up --api).
+      // `server`: the instance's server (`lab server`, `lab up --watch`, or the daemon `lab up` starts).
       const { pid, command } = JSON.parse(readFileSync(path.join(RUN_ROOT, this.name, 'lock'), 'utf8'));
-      if (!pid || (command !== 'up --watch' && command !== 'server')) return false;
+      if (!pid || command !== 'server') return false;
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (command === 'server') return cmdline.includes('server') || (cmdline.includes('up') && cmdline.includes('--api'));
-      return cmdline.includes('up') && cmdline.some((a) => a === '--watch' || a === '-w');
+      return cmdline.includes('server') || (cmdline.includes('up') && cmdline.some((a) => a === '--watch' || a === '-w'));
     } catch {
       return false;
     }
@@ -873,16 +870,11 @@ async function main() {
 
   for (let first = true; i < STEPS.length; i++, first = false) {
     const step = STEPS[i];
-    // Asked at each crash step: the controller may have been started (or stopped) meanwhile.
-    if (step.flow === 'crash' && !t.controllerRunning()) {
+    // Asked at each crash step: the server may have been started (or stopped) meanwhile.
+    if (step.flow === 'crash' && !t.serverRunning()) {
       t.say('');
-      if (t.api) {
-        t.say(chalk.bold(`Steps ${t.crashStart}-${STEPS.length}, the crash flow, need the lab's server running (its kubelet, controllers and kube-proxy), and none is running:`));
-        t.say(`nobody would restart a crashed container or update the endpoints. Start it in another terminal (it adopts the running pods):`);
-      } else {
-        t.say(chalk.bold(`Steps ${t.crashStart}-${STEPS.length}, the crash flow, need the controller watching the lab, and none is running:`));
-        t.say(`nobody would restart a crashed container. Start it in another terminal (it adopts the running lab):`);
-      }
+      t.say(chalk.bold(`Steps ${t.crashStart}-${STEPS.length}, the crash flow, need the lab's server running (its kubelet, controllers and kube-proxy), and none is running:`));
+      t.say(`nobody would restart a crashed container or update the endpoints. Start it in another terminal (it adopts the running pods):`);
       t.say(`  ${t.startCommand()}`);
       t.say(`then continue with:  sudo npm run tour${t.name === 'lab' ? ' --' : t.nameArg()} --step ${t.crashStart}`);
       return;

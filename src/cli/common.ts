@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Argv } from 'yargs';
 import { InstanceNotRunningError } from '../api/errors.ts';
 import { LAB_ROOT } from '../api/system.ts';
-import { readState, type LabState } from '../api/store.ts';
+import type { ClusterView } from '../trace/view.ts';
 import { readApiState } from '../trace/api-view.ts';
 import { instancePaths } from '../node/instance.ts';
 import { which } from './preflight.ts';
@@ -61,9 +61,9 @@ export function startHint(instance: string): string {
 }
 
 /** The running instance's state, or a message that says how to start it. */
-export async function runningState(name: string): Promise<LabState> {
+export async function runningState(name: string): Promise<ClusterView> {
   // An instance run by its server: the cluster as its store has it (trace/api-view.ts).
-  const state = (await readApiState(instancePaths(name))) ?? (await readState(instancePaths(name).stateFile));
+  const state = await readApiState(instancePaths(name));
   if (!state) throw new InstanceNotRunningError(name, instancePaths(name).stateDir);
   return state;
 }

@@ -1,27 +1,26 @@
-// One owner per instance. Whoever changes an instance holds its lock: a one-shot `lab up` for its
-// run, `lab up --watch` for its whole life, `lab down` until the instance is gone. The lock is an
-// flock(2) on /run/packet-path-lab/<instance>/lock (src/sys/flock.ts says why flock and how):
-// atomic, and dropped by the kernel when its holder dies, kill -9 included, so there is never a
-// stale lock to detect or to break. Read-only commands (get, describe, trace, ...) take no lock.
+// One owner per instance. Whoever changes an instance holds its lock: its server (`lab server`,
+// which `lab up` starts as a daemon and `lab up --watch` runs in the foreground) for its whole
+// life, `lab down` until the instance is gone. The lock is an flock(2) on
+// /run/packet-path-lab/<instance>/lock (src/sys/flock.ts says why flock and how): atomic, and
+// dropped by the kernel when its holder dies, kill -9 included, so there is never a stale lock to
+// detect or to break. Read-only commands (get, describe, trace, ...) and a `lab up` that finds the
+// server running take no lock.
 //
 // The holder writes who it is into the file (pid, start time, command, state file, since when), so
 // that the others can name it; a record is believed only while that very process (pid and start
 // time) is alive, and only while the lock is held.
 //
 // What each command does when the instance is held:
-//   holder \ me     lab up                      lab up --watch            lab down
-//   lab up          waits for it (bounded)      waits for it (bounded)    waits for it (bounded), then stops it
-//   lab up --watch  refuses: the controller     refuses, naming it        stops it (SIGTERM: it finishes what
-//                   already reconciles the file                          it is doing and lets go), then takes it
-//   lab down        waits for it (bounded)      waits for it (bounded)    waits for it (bounded), then stops it
-// `lab server` (the API-centred server process, issue 13) is held like `lab up --watch`: it refuses
-// next to a controller or another server, and `lab down` stops it at once.
+//   holder \ me     lab server (lab up [--watch])      lab down
+//   lab server      refuses, naming it                 stops it (SIGTERM: it finishes what it is
+//                   (`lab up` waits on it instead)     doing and lets go), then takes it
+//   lab down        waits for it (bounded)             waits for it (bounded), then stops it
 import path from 'node:path';
 import { instancePaths } from '../node/instance.ts';
 import { lockFile, readLockFile, type HeldLock } from '../sys/flock.ts';
 import { isRunning, pidExists, procStartTicks, signalProcess } from '../sys/proc.ts';
 
-export type LockCommand = 'up' | 'up --watch' | 'server' | 'down';
+export type LockCommand = 'server' | 'down';
 
 /** What the holder of an instance's lock records about itself. */
 export interface Holder {
@@ -29,15 +28,15 @@ export interface Holder {
   /** Start time of the process (clock ticks since boot): with the pid, it names the process for good. */
   startTicks: number;
   command: LockCommand;
-  /** The state file an `up` applies. */
+  /** The state file a server applies. */
   state?: string;
   /** When it took the lock (ISO 8601). */
   since: string;
 }
 
-/** How long a command waits for a one-shot `up` or a `down` holding the instance. */
+/** How long a server waits for a `down` holding the instance. */
 export const LOCK_WAIT_MS = 120_000;
-/** How long `down` lets a one-shot `up` or another `down` finish before it stops it. */
+/** How long `down` lets another `down` finish before it stops it. */
 export const DOWN_WAIT_MS = 60_000;
 /** How long a stopped holder has to let go before it is killed. */
 const STOP_TIMEOUT_MS = 10_000;
@@ -50,7 +49,7 @@ export function lockPath(instance: string): string {
 
 function isHolder(x: unknown): x is Holder {
   const h = x as Holder;
-  return typeof h === 'object' && h !== null && Number.isInteger(h.pid) && h.pid > 0 && Number.isInteger(h.startTicks) && ['up', 'up --watch', 'server', 'down'].includes(h.command) && typeof h.since === 'string';
+  return typeof h === 'object' && h !== null && Number.isInteger(h.pid) && h.pid > 0 && Number.isInteger(h.startTicks) && ['server', 'down'].includes(h.command) && typeof h.since === 'string';
 }
 
 /**
@@ -71,7 +70,7 @@ export function readHolder(instance: string): Holder | null {
   return h;
 }
 
-/** "`lab up --watch` (pid 1234, since 01:02:03 UTC, 5 min ago)" */
+/** "`lab server` (pid 1234, since 01:02:03 UTC, 5 min ago)" */
 export function describeHolder(h: Holder): string {
   const since = new Date(h.since);
   const s = Math.max(0, Math.round((Date.now() - since.getTime()) / 1000));
@@ -140,7 +139,7 @@ async function acquire(instance: string, me: Omit<Holder, 'pid' | 'startTicks' |
 
 /**
  * SIGTERM to a holder (checked to be that very process just before), SIGKILL if it is still there
- * after STOP_TIMEOUT_MS. A watch controller finishes the change it is making and lets go; anything
+ * after STOP_TIMEOUT_MS. A server finishes the change it is making and lets go; anything
  * else dies at once, and the kernel drops its lock.
  */
 async function stopProcess(h: Holder): Promise<void> {
@@ -153,40 +152,19 @@ async function stopProcess(h: Holder): Promise<void> {
 }
 
 /**
- * `lab up` (one-shot or --watch) takes the instance. A one-shot up waits for another one-shot up
- * (which then leaves it nothing to do) or a down; it refuses next to a watch controller, which
- * already applies the state file. A second controller refuses: two would fight over every pod.
- */
-export function lockForUp(instance: string, opts: { watch: boolean; state: string; log: (line: string) => void }): Promise<InstanceLock> {
-  const state = path.resolve(opts.state);
-  return acquire(
-    instance,
-    { command: opts.watch ? 'up --watch' : 'up', state },
-    (h) => {
-      if (h.command === 'server') return { refuse: `instance ${instance} is run by its server, ${describeHolder(h)}; stop it first (kill ${h.pid})` };
-      if (h.command !== 'up --watch') return { wait: LOCK_WAIT_MS, then: 'refuse' };
-      if (opts.watch) return { refuse: `a controller for instance ${instance} is already running: ${describeHolder(h)}; stop it first (Ctrl-C in its terminal, or kill ${h.pid})` };
-      const watched = h.state && h.state !== state ? ` It watches ${h.state}, not ${state}: stop it (Ctrl-C in its terminal, or kill ${h.pid}) to apply another file.` : ' Edit that file and the controller applies it.';
-      return { refuse: `instance ${instance} is run by its controller, ${describeHolder(h)}, which already reconciles ${h.state ?? 'the state file'} whenever it changes; a one-shot \`lab up\` would fight it.${watched}` };
-    },
-    opts.log,
-  );
-}
-
-/**
- * `lab down` takes the instance from anyone: it stops a watch controller at once (it would
- * recreate what down removes), lets a one-shot up or another down finish (bounded), then stops it.
+ * `lab down` takes the instance from anyone: it stops a server at once (it would recreate what
+ * down removes), lets another down finish (bounded), then stops it.
  */
 export function lockForDown(instance: string, log: (line: string) => void): Promise<InstanceLock> {
-  return acquire(instance, { command: 'down' }, (h) => (h.command === 'up --watch' || h.command === 'server' ? { stop: true } : { wait: DOWN_WAIT_MS, then: 'stop' }), log);
+  return acquire(instance, { command: 'down' }, (h) => (h.command === 'server' ? { stop: true } : { wait: DOWN_WAIT_MS, then: 'stop' }), log);
 }
 
-/** `lab server` holds the instance for its life: refused next to a controller or another server. */
+/** `lab server` holds the instance for its life: refused next to another server. */
 export function lockForServer(instance: string, opts: { state: string; log: (line: string) => void }): Promise<InstanceLock> {
   return acquire(
     instance,
     { command: 'server', state: path.resolve(opts.state) },
-    (h) => (h.command === 'up --watch' || h.command === 'server' ? { refuse: `instance ${instance} is already run by ${describeHolder(h)}; stop it first (kill ${h.pid})` } : { wait: LOCK_WAIT_MS, then: 'refuse' }),
+    (h) => (h.command === 'server' ? { refuse: `instance ${instance} is already run by ${describeHolder(h)}; stop it first (kill ${h.pid})` } : { wait: LOCK_WAIT_MS, then: 'refuse' }),
     opts.log,
   );
 }

@@ -45,8 +45,10 @@ export const LIVENESS_POLL_MS = 50;
 const THOROUGH_EVERY = 20;
 /** A container without a readiness probe is ready once seen running this long (the PLEG's relist). */
 const RUNNING_CONFIRM_MS = 100;
-/** A failed sync of new pods is tried again after this long. */
+/** A failed sync of new pods (or status write) is tried again after this long. */
 const RETRY_MS = 1000;
+/** How long a restarted kubelet waits for containers a `runc run` was still starting when it died. */
+const STARTING_WAIT_MS = 2000;
 
 type Obj = Record<string, unknown>;
 
@@ -173,7 +175,7 @@ export class KubeletController {
   private async initialSync(): Promise<void> {
     const { paths } = this.opts;
     const runtime = runtimeFor(paths);
-    const listed = await runtime.listContainers();
+    const listed = await this.settledContainers();
     const api = this.pods.list();
     const names = new Map(api.map((p) => [p.metadata.name, p.metadata.uid ?? '']));
     // Orphans: pods whose containers, network or files are here but which the API no longer has
@@ -207,6 +209,30 @@ export class KubeletController {
     for (const rec of recs) {
       if (rec.api.metadata.deletionTimestamp) this.terminate(rec);
       else this.afterSync(rec);
+    }
+  }
+
+  /**
+   * The runtime's containers once none is mid-start. A kubelet killed while `runc run` started a
+   * container leaves that waiter running (it is detached): the container is "created" for a
+   * moment, then running. Taken as absent, it would be started a second time beside itself; so
+   * the kubelet waits for it, and removes one still not running after STARTING_WAIT_MS (its
+   * waiter died too).
+   */
+  private async settledContainers() {
+    const runtime = runtimeFor(this.opts.paths);
+    const deadline = Date.now() + STARTING_WAIT_MS;
+    for (;;) {
+      const listed = await runtime.listContainers();
+      const starting = listed.filter((c) => c.status === 'created' || c.status === 'creating');
+      if (starting.length === 0) return listed;
+      if (Date.now() >= deadline) {
+        this.log(`kubelet: removing ${starting.length} container(s) that never started: ${starting.map((c) => `${c.pod.name}/${c.name || 'sandbox'}`).join(', ')}`);
+        const dir = (c: (typeof starting)[number]) => `${this.opts.paths.podDir(c.pod.name)}/${c.kind === 'sandbox' ? 'sandbox' : `containers/${c.name}`}`;
+        await Promise.all(starting.map((c) => runtime.removeContainer(c.id, dir(c))));
+        return runtime.listContainers();
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
@@ -364,7 +390,15 @@ export class KubeletController {
         );
         rec.written = written.status;
       } catch (e) {
-        if (!isNotFound(e)) this.log(`kubelet: status of ${rec.key}: ${(e as Error).message}`);
+        if (isNotFound(e)) return;
+        // Written again later (the status manager retries too): otherwise a readiness already
+        // decided would never reach the API, and the pod would stay out of its Service.
+        this.log(`kubelet: status of ${rec.key}: ${(e as Error).message}; again in ${RETRY_MS} ms`);
+        const t = setLongTimeout(() => {
+          rec.timers.delete(t);
+          void this.writeStatus(rec);
+        }, RETRY_MS, { unref: true });
+        rec.timers.add(t);
       }
     });
     return rec.statusChain;

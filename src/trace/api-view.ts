@@ -1,12 +1,12 @@
 // The learner's tools (describe, trace, tcpdump, exec, events) of an instance run by its server
 // read the cluster from its kine store, as `sqlite3 server/db/state.db` would, and see it in the
-// shape they were written for (the state file's LabState): pods, Services and Endpoints from the
+// shape they were written for (ClusterView, src/trace/view.ts): pods, Services and Endpoints from the
 // API's objects, each running container's process found through the runtime by the containerID
 // the kubelet wrote, events from the Event objects. Read-only: nothing here writes the store.
 import { existsSync } from 'node:fs';
 import { endpointsFromApi, serviceFromApi, type ApiObject } from '../api/convert.ts';
 import { OWNER_DEPLOYMENT_ANNOTATION } from '../api/owners.ts';
-import type { LabEvent, LabState } from '../api/store.ts';
+import type { LabEvent, ClusterView } from './view.ts';
 import type { ContainerStatus, Pod, PodStatus } from '../api/types.ts';
 import { toInternalPod, type ApiPod } from '../kubelet/pod-convert.ts';
 import { runtimeFor } from '../kubelet/runc.ts';
@@ -72,8 +72,8 @@ export function labEventFromApi(e: Obj): LabEvent {
   };
 }
 
-/** The instance's cluster as a LabState, from its store; null when it has none. */
-export async function readApiState(paths: InstancePaths): Promise<LabState | null> {
+/** The instance's cluster as a ClusterView, from its store; null when it has none. */
+export async function readApiState(paths: InstancePaths): Promise<ClusterView | null> {
   if (!existsSync(paths.storeFile)) return null;
   // Loaded only for such an instance: the commands of a state-file instance stay light.
   const [{ KineStore }, { Registry }, { listObjects }, { resourceFor }] = await Promise.all([import('../api/storage/kine.ts'), import('../api/server/registry.ts'), import('../api/server/registry-list.ts'), import('../api/server/resources.ts')]);
@@ -97,14 +97,12 @@ export async function readApiState(paths: InstancePaths): Promise<LabState | nul
     const addresses = ((node?.status as Obj | undefined)?.addresses as { type: string; address: string }[] | undefined) ?? [];
     const events = list('', 'events').map((e) => labEventFromApi(e)).sort((a, b) => a.time.localeCompare(b.time));
     return {
-      version: 1,
       instance: paths.instance,
       mode: netnsExists(paths.nodeNetns) ? 'sandbox' : 'host',
       nodeName: node?.metadata.name ?? '',
       nodeIP: addresses.find((a) => a.type === 'InternalIP')?.address ?? '',
       createdAt: ((node?.metadata as Obj | undefined)?.creationTimestamp as string | undefined) ?? '',
       pods,
-      serviceAllocations: {},
       services: list('', 'services').map(serviceFromApi),
       endpoints: list('', 'endpoints').map(endpointsFromApi),
       events,

@@ -2,7 +2,7 @@
 // them. `lab explain`, `lab describe` and `lab trace` all read kernel state (rules, routes,
 // conntrack entries, packets) and need to say which Service, endpoint or pod a line belongs to.
 // Pure: built from the state file the controller writes.
-import type { LabState } from '../api/store.ts';
+import type { ClusterView } from './view.ts';
 import { isTerminating, type Pod, type Service, type ServicePort } from '../api/types.ts';
 import { endpointChainName, servicePortChains, servicePortNameString, type ServicePortChains } from '../proxy/names.ts';
 
@@ -62,7 +62,7 @@ export function podLabel(p: Pod): string {
   return p.metadata.namespace === 'default' ? p.metadata.name : `${p.metadata.namespace}/${p.metadata.name}`;
 }
 
-export function buildClusterIndex(state: Pick<LabState, 'pods' | 'services' | 'endpoints' | 'nodeIP' | 'nodeName'>): ClusterIndex {
+export function buildClusterIndex(state: Pick<ClusterView, 'pods' | 'services' | 'endpoints' | 'nodeIP' | 'nodeName'>): ClusterIndex {
   const pods = Object.values(state.pods).filter((p) => !isTerminating(p));
   const allPods = Object.values(state.pods);
   const byIP = new Map<string, Pod>();

@@ -1,7 +1,7 @@
 // `lab describe pod|svc|node`: everything about one object in kubectl describe's layout, plus the
 // kernel objects behind it (netns, veth and its peer, KUBE-* chains, sysctls). Pure: the kernel
 // observations are passed in.
-import type { LabEvent, LabState } from '../api/store.ts';
+import type { LabEvent, ClusterView } from './view.ts';
 import { isTerminating, type ContainerState, type Pod, type Probe, type Service } from '../api/types.ts';
 import { age } from '../api/age.ts';
 import { formatCidr, parseCidr } from '../util/cidr.ts';
@@ -66,7 +66,7 @@ function eventsBlock(d: Describer, events: LabEvent[], now: number): void {
 }
 
 /** Events about a pod: its own, and its ReplicaSet's "Created pod: <name>". */
-export function podEvents(state: LabState, pod: Pod): LabEvent[] {
+export function podEvents(state: ClusterView, pod: Pod): LabEvent[] {
   const name = pod.metadata.name;
   return state.events.filter((e) => e.object === `pod/${name}` || (e.object.startsWith('replicaset/') && e.message === `Created pod: ${name}`));
 }
@@ -99,7 +99,7 @@ export interface PodNetworkObservation {
   logDir: string;
 }
 
-export function describePod(pod: Pod, state: LabState, index: ClusterIndex, net: PodNetworkObservation, now = Date.now()): string {
+export function describePod(pod: Pod, state: ClusterView, index: ClusterIndex, net: PodNetworkObservation, now = Date.now()): string {
   const d = new Describer();
   const m = pod.metadata;
   d.kv('Name', m.name).kv('Namespace', m.namespace);
@@ -167,7 +167,7 @@ export function describePod(pod: Pod, state: LabState, index: ClusterIndex, net:
   return d.toString();
 }
 
-export function describeService(svc: Service, state: LabState, index: ClusterIndex, nat: IptablesDump | null, filter: IptablesDump | null, now = Date.now()): string {
+export function describeService(svc: Service, state: ClusterView, index: ClusterIndex, nat: IptablesDump | null, filter: IptablesDump | null, now = Date.now()): string {
   const d = new Describer();
   const m = svc.metadata;
   const s = svc.spec;
@@ -241,7 +241,7 @@ const SYSCTL_WHY: Record<string, string> = {
   'net.bridge.bridge-nf-call-iptables': 'bridged pod-to-pod frames pass iptables: same-node Service traffic and hairpin get NATed',
 };
 
-export function describeNodeText(state: LabState, index: ClusterIndex, obs: NodeObservation, now = Date.now()): string {
+export function describeNodeText(state: ClusterView, index: ClusterIndex, obs: NodeObservation, now = Date.now()): string {
   const d = new Describer();
   const link = (n: string) => obs.links.find((l) => l.ifname === n);
   d.kv('Name', state.nodeName);

@@ -1,6 +1,6 @@
 // Finding the object a learner names on the command line: `app2-…-abcde`, `pod/app2-…`,
 // `deploy/app2`, `svc/app2-service`, `kube-system/coredns-…`. Pure.
-import type { LabState } from '../api/store.ts';
+import type { ClusterView } from './view.ts';
 import { isTerminating, type Pod, type Service } from '../api/types.ts';
 
 export type ObjectKind = 'pod' | 'service' | 'deployment' | 'node';
@@ -41,7 +41,7 @@ function byNamespace<T extends { metadata: { namespace: string } }>(xs: T[], nam
  * A pod by name (pod names are unique in the lab: each names a network namespace), or the first
  * running pod of a Deployment (`deploy/<name>`, as kubectl exec picks one).
  */
-export function findPod(state: LabState, ref: string, namespace?: string): Pod {
+export function findPod(state: ClusterView, ref: string, namespace?: string): Pod {
   const r = splitRef(ref);
   const ns = r.namespace ?? namespace;
   const pods = byNamespace(Object.values(state.pods), ns);
@@ -59,12 +59,12 @@ export function findPod(state: LabState, ref: string, namespace?: string): Pod {
   throw new Error(`pod ${JSON.stringify(r.name)} not found${ns ? ` in namespace ${ns}` : ''}${close.length ? `; did you mean ${close.join(', ')}?` : `; pods: ${names.join(', ') || 'none'}`}`);
 }
 
-function deploymentNames(state: LabState): string[] {
+function deploymentNames(state: ClusterView): string[] {
   return [...new Set(Object.values(state.pods).map((p) => p.metadata.annotations['lab/deployment']).filter((d): d is string => !!d))].sort();
 }
 
 /** A Service: in `namespace` when given, else in default, else the only one of that name. */
-export function findService(state: LabState, ref: string, namespace?: string): Service {
+export function findService(state: ClusterView, ref: string, namespace?: string): Service {
   const r = splitRef(ref);
   if (r.kind && r.kind !== 'service') throw new Error(`${ref} is not a service`);
   const ns = r.namespace ?? namespace;

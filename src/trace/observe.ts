@@ -3,8 +3,7 @@
 import { InstanceNotRunningError } from '../api/errors.ts';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { LabState } from '../api/store.ts';
-import { readState } from '../api/store.ts';
+import type { ClusterView } from './view.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { SANDBOX_HOST_IP } from '../node/node.ts';
 import { ipArgs, run, type Netns } from '../sys/exec.ts';
@@ -17,7 +16,7 @@ import { parseIptablesSave, type IptablesDump } from './iptables.ts';
 
 export interface LabContext {
   name: string;
-  state: LabState;
+  state: ClusterView;
   paths: InstancePaths;
   /** The node's network namespace (null in host mode: this machine is the node). */
   nodeNetns: Netns;
@@ -30,7 +29,7 @@ export interface LabContext {
 export async function loadLabContext(name: string): Promise<LabContext> {
   const paths = instancePaths(name);
   // An instance run by its server: the cluster as its store has it (api-view.ts).
-  const state = (await readApiState(paths)) ?? (await readState(paths.stateFile));
+  const state = await readApiState(paths);
   if (!state) throw new InstanceNotRunningError(name, paths.stateDir);
   const nodeNetns = state.mode === 'sandbox' ? paths.nodeNetns : null;
   const index = buildClusterIndex(state);

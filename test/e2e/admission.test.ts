@@ -1,5 +1,5 @@
 // Issue 12, item 3: Pod Security admission, baseline by default, as kube-apiserver's PodSecurity
-// plugin runs it in the lab's API server (`lab up --api`). A Deployment with a hostPath volume (or
+// plugin runs it in the lab's API server (`lab up`). A Deployment with a hostPath volume (or
 // hostNetwork) in `default` is accepted with the warning kubectl prints, and its ReplicaSet cannot
 // create pods: no pod, a FailedCreate event with the admission's 403 message, retried by the
 // ReplicaSet controller on its own. Real kubectl sees the same: the Warning header on apply, the
@@ -95,8 +95,8 @@ describe.skipIf(!isRoot)('Pod Security admission and volumes', () => {
     hostDir = await mkdtemp(path.join(os.tmpdir(), 'pplt-psa-host-'));
     await writeFile(path.join(hostDir, 'hello.txt'), 'hello from the machine\n');
     fixture = await editableState('psa', state(hostDir));
-    // The server in the foreground (`lab up --api --watch`): what it logs is on its stderr.
-    controller = await startController(['--name', I, '--state', fixture.state, '--api']);
+    // The server in the foreground (`lab up --watch`): what it logs is on its stderr.
+    controller = await startController(['--name', I, '--state', fixture.state]);
     await until('the reader pod Running', async () => (await getPods(I, true)).some((p) => p.metadata.name.startsWith('reader-') && p.status.phase === 'Running'), 60_000, 200);
     kubeconfig = path.join(fixture.dir, 'k3s.yaml');
     await writeFile(kubeconfig, (await labOk(['kubeconfig', '--name', I])).stdout, { mode: 0o600 });

@@ -1,4 +1,4 @@
-// Issue 13's acceptance, the way a learner meets it: `lab up --api` starts the instance's server
+// Issue 13's acceptance, the way a learner meets it: `lab up` starts the instance's server
 // as a daemon and waits for the cluster; then real kubectl, from this machine and from the
 // laptop's namespace, scales, deletes, restarts and watches while a client loops on app2.com;
 // `lab kill --trace` shows the crash flow's hops; `lab down` stops the server and removes all.
@@ -12,7 +12,7 @@ import { cmd, inNetns, instanceName, isRoot, lab, until } from './helpers.ts';
 const instance = instanceName('acc');
 const paths = instancePaths(instance);
 
-describe.skipIf(!isRoot)('issue 13 acceptance: lab up --api and real kubectl', () => {
+describe.skipIf(!isRoot)('issue 13 acceptance: lab up and real kubectl', () => {
   let dir: string;
   let kubeconfig: string;
   const kubectl = (args: string[], timeoutMs = 60_000) => cmd(['kubectl', '--kubeconfig', kubeconfig, ...args], { timeoutMs });
@@ -43,8 +43,8 @@ describe.skipIf(!isRoot)('issue 13 acceptance: lab up --api and real kubectl', (
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'pplt-acc-'));
-    const up = await lab(['up', '--api', '--name', instance], { timeoutMs: 180_000 });
-    if (up.code !== 0) throw new Error(`lab up --api failed:\n${up.stderr}\n${up.stdout}`);
+    const up = await lab(['up', '--name', instance], { timeoutMs: 180_000 });
+    if (up.code !== 0) throw new Error(`lab up failed:\n${up.stderr}\n${up.stdout}`);
     expect(up.stderr).toMatch(/converged in [\d.]+s/);
     kubeconfig = path.join(dir, 'k3s.yaml');
     const kc = await lab(['kubeconfig', '--name', instance]);

@@ -1,6 +1,6 @@
 // Bad input through the real CLI: every malformed state or config file of the corpus is refused by
 // the instance's server with a message naming the file and the line, before anything is created;
-// `lab up --api` prints that message itself, exits non-zero and leaves nothing behind (no
+// `lab up` prints that message itself, exits non-zero and leaves nothing behind (no
 // namespace, no store, no server process). A running server given a bad file keeps serving its
 // last good state. (test/unit/validation.test.ts checks each message's object and field in
 // detail; this checks what the user sees and that nothing is touched.)
@@ -67,10 +67,10 @@ describe.skipIf(!isRoot)('bad input is refused before anything is created', () =
     expect(ours(diff(before, snapshot()))).toEqual([]);
   }, 120_000);
 
-  it('makes `lab up --api` exit non-zero with the message, for a sample of the corpus: no namespace, no store, no server left', async () => {
+  it('makes `lab up` exit non-zero with the message, for a sample of the corpus: no namespace, no store, no server left', async () => {
     const before = snapshot();
     for (const f of fixtures.filter((_, i) => i % 6 === 0)) {
-      const r = await lab(['up', '--api', '--name', I, ...args(f)]);
+      const r = await lab(['up', '--name', I, ...args(f)]);
       expect(r.code, f).not.toBe(0);
       expect(r.stderr, f).toMatch(refusal(f));
       expect(serverProcesses(), f).toEqual([]);
@@ -78,10 +78,10 @@ describe.skipIf(!isRoot)('bad input is refused before anything is created', () =
     expect(ours(diff(before, snapshot()))).toEqual([]);
   }, 120_000);
 
-  it('makes the server itself (`lab up --api --watch`) refuse at start with the message, for another sample: nothing left', async () => {
+  it('makes the server itself (`lab up --watch`) refuse at start with the message, for another sample: nothing left', async () => {
     const before = snapshot();
     for (const f of fixtures.filter((_, i) => i % 6 === 3)) {
-      const r = await lab(['up', '--api', '--watch', '--name', I, ...args(f)], { timeoutMs: 30_000 });
+      const r = await lab(['up', '--watch', '--name', I, ...args(f)], { timeoutMs: 30_000 });
       expect(r.code, f).not.toBe(0);
       expect(r.stderr, f).toMatch(refusal(f));
       expect(serverProcesses(), f).toEqual([]);
@@ -97,7 +97,7 @@ describe.skipIf(!isRoot)('bad input is refused before anything is created', () =
 
     beforeAll(async () => {
       fixture = await editableState('badinput');
-      await labOk(['up', '--api', '--name', I, '--state', fixture.state]);
+      await labOk(['up', '--name', I, '--state', fixture.state]);
       await waitForPodsReady(I);
     }, 180_000);
     afterAll(async () => {
@@ -105,12 +105,12 @@ describe.skipIf(!isRoot)('bad input is refused before anything is created', () =
       await fixture?.remove();
     });
 
-    it('keeps serving and changes nothing when `lab up --api` is given bad files', async () => {
+    it('keeps serving and changes nothing when `lab up` is given bad files', async () => {
       const before = await pods();
       const rulesBefore = await rules();
       expect(before.length).toBeGreaterThan(0);
       for (const f of ['name-shell-metachar.yaml', 'configmap-key-traversal.yaml', 'replicas-huge.yaml', 'config-cidr-overlap.config.yaml', 'yaml-syntax-error.yaml']) {
-        const r = await lab(['up', '--api', '--name', I, ...args(f)]);
+        const r = await lab(['up', '--name', I, ...args(f)]);
         expect(r.code, f).not.toBe(0);
         expect(r.stderr, f).toMatch(refusal(f));
         expect((await curl(`${I}-host`, 'http://app2.com/')).stdout).toContain('Welcome to App 2!');

@@ -1,5 +1,5 @@
-// Runs `lab up --watch` (with `--api`: the instance's server) as a child process for a test, and
-// stops it (by its PID) afterwards.
+// Runs `lab up --watch` (the instance's server in the foreground) as a child process for a test,
+// and stops it (by its PID) afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
 import { editableState, getPods, lab, LAB_BIN, ROOT, type EditableState } from './helpers.ts';
@@ -38,8 +38,8 @@ export async function startController(args: string[]): Promise<RunningController
       }
     },
   };
-  // `--api`: the instance's server in the foreground (`lab server`), ready once it says so.
-  await rc.waitFor(args.includes('--api') ? /^server of instance \S+ running/m : /Watching /);
+  // Ready once it says so (its API answers; its pods may still be starting).
+  await rc.waitFor(/^server of instance \S+ running/m);
   return rc;
 }
 
@@ -74,14 +74,13 @@ export interface WatchedLab {
 /**
  * Registers beforeAll/afterAll for a test file: the controller starts before its tests; afterwards
  * (also after a failure) it is stopped, the instance removed and the state copy deleted. `extra`
- * is appended to the state copy (`original` stays the default state's text). `api`: the
- * instance's server (`lab up --api --watch`) instead of the state-file controller.
+ * is appended to the state copy (`original` stays the default state's text).
  */
-export function useWatchedLab(prefix: string, instance: string, extra = '', opts: { api?: boolean } = {}): WatchedLab {
+export function useWatchedLab(prefix: string, instance: string, extra = ''): WatchedLab {
   let fixture: EditableState | undefined;
   let controller: RunningController | undefined;
   const start = async () => {
-    controller = await startController(['--name', instance, '--state', fixture!.state, ...(opts.api ? ['--api'] : [])]);
+    controller = await startController(['--name', instance, '--state', fixture!.state]);
     await waitForPodsReady(instance);
   };
   beforeAll(async () => {

@@ -212,7 +212,7 @@ describe.skipIf(!isRoot)('escape attempts from ordinary manifests fail, and the 
     mounts = mountSnapshot();
     await writeFile(SECRET, `${TOKEN}\n`, { mode: 0o600 });
     fixture = await editableState('escape-state', MANIFESTS);
-    controller = await startController(['--name', I, '--state', fixture.state, '--api']);
+    controller = await startController(['--name', I, '--state', fixture.state]);
     await until(
       'every pod but the two that cannot run Ready, the linker after its restart',
       async () => {

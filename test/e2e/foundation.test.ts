@@ -1,5 +1,5 @@
 // Issue 2 acceptance: the default scenario as real pods on a cni0 bridge in a sandbox, run by the
-// instance's server (`lab up --api`): the pods are API objects, their sandboxes are found in the
+// instance's server (`lab up`): the pods are API objects, their sandboxes are found in the
 // kernel (test/e2e/pod-sandbox.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { diff, snapshot, type Residue } from '../residue.ts';
@@ -20,7 +20,7 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
 
   beforeAll(async () => {
     before = snapshot();
-    await labOk(['up', '--api', '--name', A]);
+    await labOk(['up', '--name', A]);
     pods = await getPods(A);
   });
 
@@ -86,7 +86,7 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
   });
 
   it('is idempotent: a second up (the server already running: it only waits) keeps names, IPs and pids', async () => {
-    await labOk(['up', '--api', '--name', A]);
+    await labOk(['up', '--name', A]);
     const again = await getPods(A);
     const view = (ps: PodJson[]) => ps.map((p) => [p.metadata.name, p.status.podIP, p.status.containerStatuses[0]?.pid]).sort();
     expect(view(again)).toEqual(view(pods));
@@ -95,7 +95,7 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
   });
 
   it('runs a second instance side by side without collisions', async () => {
-    await labOk(['up', '--api', '--name', B]);
+    await labOk(['up', '--name', B]);
     const podsB = await getPods(B);
     expect(podsB).toHaveLength(5);
     for (const p of podsB) expect((await curl(`${B}-node`, `http://${p.status.podIP}/`)).stdout).toContain(PAGES[p.metadata.labels.app!]);
@@ -108,7 +108,7 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
     await labOk(['down', '--name', A]);
     expect(ours(diff(before, snapshot()))).toEqual([]);
     await labOk(['down', '--name', A]);
-    await labOk(['up', '--api', '--name', A]);
+    await labOk(['up', '--name', A]);
     const fresh = await getPods(A);
     expect(fresh).toHaveLength(5);
     expect((await curl(`${A}-node`, `http://${fresh[0]!.status.podIP}/`)).stdout).toContain(PAGES[fresh[0]!.metadata.labels.app!]);

@@ -64,7 +64,7 @@ export interface PodJson {
 
 /**
  * The instance's pods as `lab get pods -o json` prints them. For an instance run by its server
- * (`lab up --api`) these are the API's objects, which carry no pid: each running container's pid
+ * (`lab up`) these are the API's objects, which carry no pid: each running container's pid
  * is added from the runtime, found by the containerID the kubelet wrote (as `crictl inspect` would).
  */
 export async function getPods(instance: string, allNamespaces = false): Promise<PodJson[]> {

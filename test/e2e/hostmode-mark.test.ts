@@ -1,4 +1,4 @@
-// Host mode only when asked, for the server (`lab up --api`). The lab runs inside a namespace made to look like the VM (eth1
+// Host mode only when asked, for the server (`lab up`). The lab runs inside a namespace made to look like the VM (eth1
 // 192.168.56.110), never in the machine's root namespace: the addresses it checks node-ip against
 // and the sysctls it changes are that namespace's. Without the lab VM's mark (LAB_HOST_MODE_MARK
 // points at a file of the test's own), a node-ip the namespace holds is refused and nothing is
@@ -68,7 +68,7 @@ describe.skipIf(!isRoot)('host mode only when asked', () => {
     await setSysctls({ 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.route_localnet': '0' });
     const before = await sysctls();
     expect(existsSync(mark)).toBe(false);
-    const up = await labInVm(['up', '--api']);
+    const up = await labInVm(['up']);
     expect(up.code, up.stderr).not.toBe(0);
     expect(up.stderr).toContain(`node-ip 192.168.56.110 (${path.resolve('lab/config.yaml')}) is an address of this machine (eth1), but the machine is not marked as the lab VM (no ${mark})`);
     expect(up.stderr).toContain('Host mode makes the machine the lab runs on the node itself');
@@ -82,7 +82,7 @@ describe.skipIf(!isRoot)('host mode only when asked', () => {
     await setSysctls({ 'net.ipv4.ip_forward': '0', 'net.ipv4.conf.all.route_localnet': '0' });
     const before = await sysctls();
     await writeFile(mark, '# test: this namespace is the lab VM\n');
-    const up = await labInVm(['up', '--api']);
+    const up = await labInVm(['up']);
     expect(up.code, up.stderr).toBe(0);
     expect(await readFile(path.join(instancePaths(I).serverDir, 'server.log'), 'utf8')).toMatch(/^node labs \(host mode\): eth1 192\.168\.56\.110, /m);
     expect(await made()).toEqual(expect.arrayContaining(['cni0', 'KUBE-* chains', 'store', 'server']));
@@ -92,7 +92,7 @@ describe.skipIf(!isRoot)('host mode only when asked', () => {
     const record = JSON.parse(await readFile(`/run/packet-path-lab/${I}/host-sysctls.json`, 'utf8')) as Record<string, string>;
     expect(record).toEqual(Object.fromEntries(Object.entries(before).filter(([, v]) => v !== '1')));
     // A second up (ip_forward already 1 by then) must not take the lab's values for the machine's.
-    await ok(labInVm(['up', '--api']));
+    await ok(labInVm(['up']));
     await ok(labInVm(['down']));
     expect(await made()).toEqual([]);
     expect(await sysctls()).toEqual(before);

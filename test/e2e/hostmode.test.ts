@@ -1,4 +1,4 @@
-// Host mode, as inside the Vagrant VM: the server (`lab up --api`) runs in a namespace made to look
+// Host mode, as inside the Vagrant VM: the server (`lab up`) runs in a namespace made to look
 // like the VM (eth1 192.168.56.110, and the mark scripts/provision.sh writes, here a file of the
 // test's own named by LAB_HOST_MODE_MARK), which it takes for the node itself; a laptop namespace
 // reaches it over a veth pair. The admin kubeconfig k3s writes to /etc/rancher/k3s/k3s.yaml goes
@@ -60,7 +60,7 @@ describe.skipIf(!isRoot)('host mode: the controller in a VM-like namespace', () 
   });
 
   it('runs in host mode on the mark, serves app2.com to the laptop, and leaves foreign rules alone through up, sync and down', async () => {
-    const up = await labInVm(['up', '--api']);
+    const up = await labInVm(['up']);
     expect(up.code, up.stderr).toBe(0);
     expect(await readFile(path.join(instancePaths(I).serverDir, 'server.log'), 'utf8')).toMatch(/^node labs \(host mode\): eth1 192\.168\.56\.110, cni0 /m);
     // The VM's own kubectl, with the kubeconfig k3s writes for it (0600), on 127.0.0.1:6443.
@@ -75,7 +75,7 @@ describe.skipIf(!isRoot)('host mode: the controller in a VM-like namespace', () 
     // A second up (another full sync) duplicates nothing and keeps the foreign rules.
     const rules = async (table: string) => (await ok(inNetns(VM, ['iptables-save', '-t', table]))).split('\n').filter((l) => l.startsWith('-A'));
     const natBefore = await rules('nat');
-    await ok(labInVm(['up', '--api']));
+    await ok(labInVm(['up']));
     expect(await rules('nat')).toEqual(natBefore);
     expect(natBefore).toContain(foreignNat);
     expect(await rules('filter')).toContain(foreignFilter);

@@ -113,7 +113,7 @@ describe.skipIf(!isRoot)('cluster DNS and ingress as system pods', () => {
     dir = await mkdtemp(path.join(tmpdir(), 'pplt-ingress-'));
     state = path.join(dir, 'cluster.yaml');
     await writeFile(state, (await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8')) + HEADLESS);
-    controller = await startController(['--name', I, '--state', state, '--api']);
+    controller = await startController(['--name', I, '--state', state]);
     await waitForPodsReady(I);
     pods = await getPods(I, true);
     // The pod's network namespace, as the kubelet names it (the API object carries no netns).

@@ -10,7 +10,7 @@ import { defaultClusterConfig } from '../../src/api/load.ts';
 import { InformerFactory } from '../../src/client/controller.ts';
 import type { KubeObject, WatchEvent } from '../../src/client/types.ts';
 import { ControlPlane } from '../../src/controllers/control-plane.ts';
-import { down } from '../../src/controllers/lab.ts';
+import { down } from '../../src/controllers/down.ts';
 import { KubeletController } from '../../src/kubelet/kubelet-controller.ts';
 import { KubeletStreams } from '../../src/kubelet/streams.ts';
 import { instancePaths } from '../../src/node/instance.ts';

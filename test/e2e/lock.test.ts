@@ -1,9 +1,9 @@
 // Issue 12, item 7 (one owner per instance) and its "Races" row, in the API design (issue 13):
 // whoever changes an instance holds its lock, and a running instance is held by its server
-// (`lab server`, started by `lab up --api` as a daemon or in the foreground by `lab up --api
-// --watch`). Two `lab up --api` started together share one server and both wait for it to
-// converge; `lab up --api` next to a running server only waits; a second server, or the old
-// one-shot `lab up`, is refused naming the server; of two `lab up --api --watch` exactly one runs;
+// (`lab server`, started by `lab up` as a daemon or in the foreground by `lab up --watch`). Two
+// `lab up` started together share one server and both wait for it to converge; `lab up` next to a
+// running server only waits; a second server is refused naming it; of two `lab up --watch`
+// exactly one runs;
 // `lab down` stops the server and, racing an `up` (or following a server killed with SIGKILL, whose
 // lock the kernel dropped), leaves nothing of the instance behind.
 import { spawn } from 'node:child_process';
@@ -142,16 +142,16 @@ async function expectNothingLeft(i: string, when: string): Promise<void> {
   expect(instanceProcesses(i), `${when}: processes`).toEqual([]);
 }
 
-/** The pid of the server a `lab up --api` started, from what it printed. */
+/** The pid of the server a `lab up` started, from what it printed. */
 const startedServer = (stderr: string) => Number(/server of instance \S+ starting \(pid (\d+)/.exec(stderr)?.[1] ?? NaN);
 
 describe.skipIf(!isRoot)('one owner per instance (issue 12, item 7), held by the server (issue 13)', () => {
-  it('two `lab up --api` 0.05 s apart: one server, both wait for it to converge, 7 pods in all, every one recorded', async () => {
+  it('two `lab up` 0.05 s apart: one server, both wait for it to converge, 7 pods in all, every one recorded', async () => {
     const I = instance('lk1');
     for (let round = 0; round < 3; round++) {
-      const a = spawnLab(['up', '--api', '--name', I]);
+      const a = spawnLab(['up', '--name', I]);
       await sleep(50);
-      const b = spawnLab(['up', '--api', '--name', I]);
+      const b = spawnLab(['up', '--name', I]);
       const [ra, rb] = await Promise.all([a.done, b.done]);
       const when = `round ${round}:\n--- first\n${ra.stderr}\n--- second\n${rb.stderr}`;
       // Both succeed: the later found (or lost the race to) the server the other started, and waited on it.
@@ -168,16 +168,16 @@ describe.skipIf(!isRoot)('one owner per instance (issue 12, item 7), held by the
     }
   }, 300_000);
 
-  it('next to a running server: `lab up --api` only waits; another file, the old `lab up` or a second server is refused naming it; `lab down` stops it', async () => {
+  it('next to a running server: `lab up` only waits; another file or a second server is refused naming it; `lab down` stops it', async () => {
     const I = instance('lk2');
-    const server = spawnLab(['up', '--api', '--watch', '--name', I]);
+    const server = spawnLab(['up', '--watch', '--name', I]);
     await until('the server to run', () => /server of instance \S+ running/.test(server.err()) || !server.running());
     expect(server.running(), server.err()).toBe(true);
     await waitForPodsReady(I);
     const pods = (await getPods(I, true)).map((p) => p.metadata.name).sort();
     expect(pods).toHaveLength(7);
 
-    const again = await lab(['up', '--api', '--name', I]);
+    const again = await lab(['up', '--name', I]);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toContain(`the server of instance ${I} (pid ${server.pid}) is running: it applies ${ROOT}/lab/cluster.yaml on every change`);
     expect(again.stderr).toMatch(/converged in [\d.]+s/);
@@ -185,18 +185,14 @@ describe.skipIf(!isRoot)('one owner per instance (issue 12, item 7), held by the
 
     const other = await editableState('lock');
     try {
-      const r = await lab(['up', '--api', '--name', I, '--state', other.state]);
+      const r = await lab(['up', '--name', I, '--state', other.state]);
       expect(r.code, r.stderr).not.toBe(0);
       expect(r.stderr).toMatch(new RegExp(`is run by its server, \`lab server\` \\(pid ${server.pid}, since [\\d:]+ UTC.*which applies ${ROOT}/lab/cluster\\.yaml whenever it changes, not ${other.state}`));
     } finally {
       await other.remove();
     }
 
-    const oneShot = await lab(['up', '--name', I]);
-    expect(oneShot.code, oneShot.stderr).not.toBe(0);
-    expect(oneShot.stderr).toMatch(new RegExp(`instance ${I} is run by its server, \`lab server\` \\(pid ${server.pid}, since [\\d:]+ UTC.*stop it first`));
-
-    const second = await lab(['up', '--api', '--watch', '--name', I]);
+    const second = await lab(['up', '--watch', '--name', I]);
     expect(second.code, second.stderr).not.toBe(0);
     expect(second.stderr).toContain(`instance ${I} is already run by \`lab server\` (pid ${server.pid}`);
 
@@ -215,11 +211,11 @@ describe.skipIf(!isRoot)('one owner per instance (issue 12, item 7), held by the
     await expectNothingLeft(I, d.stderr);
   }, 180_000);
 
-  it('two `lab up --api --watch` started together: exactly one server holds the instance, every time', async () => {
+  it('two `lab up --watch` started together: exactly one server holds the instance, every time', async () => {
     const I = instance('lk3');
     const running = /server of instance \S+ running/;
     for (let round = 0; round < 8; round++) {
-      const both = [spawnLab(['up', '--api', '--watch', '--name', I]), spawnLab(['up', '--api', '--watch', '--name', I])];
+      const both = [spawnLab(['up', '--watch', '--name', I]), spawnLab(['up', '--watch', '--name', I])];
       await until('both to settle', () => both.every((p) => !p.running() || running.test(p.err())));
       await sleep(200); // a second server still coming up would show here
       const alive = both.filter((p) => p.running());
@@ -240,11 +236,11 @@ describe.skipIf(!isRoot)('one owner per instance (issue 12, item 7), held by the
     }
   }, 600_000);
 
-  it('`lab down` started 0.05-0.3 s into a `lab up --api`: nothing of the instance is left, no server', async () => {
+  it('`lab down` started 0.05-0.3 s into a `lab up`: nothing of the instance is left, no server', async () => {
     const I = instance('lk4');
     for (let round = 0; round < 8; round++) {
       const ms = 50 + Math.round(Math.random() * 250);
-      const up = spawnLab(['up', '--api', '--name', I]);
+      const up = spawnLab(['up', '--name', I]);
       const t0 = Date.now();
       // Into the server's work, not the up's start-up: not before it has made the instance's first namespace.
       await until('the up to begin', () => existsSync(`/run/netns/${I}-node`) || !up.running());
@@ -261,10 +257,10 @@ describe.skipIf(!isRoot)('one owner per instance (issue 12, item 7), held by the
     }
   }, 600_000);
 
-  it('the server killed with SIGKILL at a random point: its lock goes with it; `lab up --api` takes over (adopting what it made), `lab down` leaves nothing', async () => {
+  it('the server killed with SIGKILL at a random point: its lock goes with it; `lab up` takes over (adopting what it made), `lab down` leaves nothing', async () => {
     const I = instance('lk5');
     for (let round = 0; round < 8; round++) {
-      const up = spawnLab(['up', '--api', '--name', I]);
+      const up = spawnLab(['up', '--name', I]);
       await until('the up to begin', () => existsSync(`/run/netns/${I}-node`) || !up.running());
       const ms = Math.round(Math.random() * 500);
       await sleep(ms);
@@ -277,7 +273,7 @@ describe.skipIf(!isRoot)('one owner per instance (issue 12, item 7), held by the
       let when = `round ${round}, server ${pid} killed ${ms} ms after its node namespace appeared (${landed ? 'while up waited' : 'after up returned'})`;
       if (round % 2 === 1) {
         // The dead server's record is still in the lock file; the lock itself went with it.
-        const r = await lab(['up', '--api', '--name', I]);
+        const r = await lab(['up', '--name', I]);
         when += `\n--- up again\n${r.stderr}`;
         expect(r.code, when).toBe(0);
         expect(r.stderr, when).toMatch(/converged in/);

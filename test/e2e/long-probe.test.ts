@@ -54,7 +54,7 @@ function cpuSeconds(pid: number): number {
 }
 
 describe.skipIf(!isRoot)('a probe period longer than a Node timer holds', () => {
-  const w = useWatchedLab('longprobe', I, SLEEPY, { api: true });
+  const w = useWatchedLab('longprobe', I, SLEEPY);
 
   it('periodSeconds: 2592000 probes once in 3 s, and the controller stays idle', async () => {
     const pod = (await getPods(I)).find((p) => p.metadata.labels.app === 'sleepy')!;

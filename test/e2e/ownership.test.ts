@@ -4,7 +4,7 @@
 // Ingress edit. And the lab touches nothing it did not create: iptables rules and chains someone
 // else added in the node, a namespace named like the lab's and its /etc/netns files survive the
 // server's full syncs, a kill -9 and restart of the server (its adoption and orphan sweep), and
-// `lab down`. All of it on the instance's server (`lab up --api --watch`).
+// `lab down`. All of it on the instance's server (`lab up --watch`).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
@@ -103,7 +103,7 @@ function children(pid: number): number[] {
 const pidOf = (p: PodJson) => p.status.containerStatuses[0]!.pid!;
 
 describe.skipIf(!isRoot)('system pods are found by owner, not by labels', () => {
-  const w = useWatchedLab('ownership', I, IMPOSTOR, { api: true });
+  const w = useWatchedLab('ownership', I, IMPOSTOR);
 
   it('an Ingress edit reloads the real ingress controller and leaves a labelled look-alike alone', async () => {
     const pods = await getPods(I, true);
@@ -151,7 +151,7 @@ const foreignLines = (save: string) => save.split('\n').filter((l) => /FOREIGN|s
 
 describe.skipIf(!isRoot)('the server leaves what it did not create alone', () => {
   const I2 = instanceName('e2eown2');
-  const w = useWatchedLab('ownership2', I2, '', { api: true });
+  const w = useWatchedLab('ownership2', I2);
   const NODE2 = `${I2}-node`;
   // Named like the lab's pod namespaces (<instance>-<pod>), created by someone else.
   const FOREIGN_NS = `${I2}-foreign`;

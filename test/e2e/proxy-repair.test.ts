@@ -1,5 +1,5 @@
 // Issue 12, item 6 (first part): kube-proxy repairs a flushed nat table. With the instance's
-// server running (`lab up --api --watch`: kube-proxy's controller, src/proxy/proxy-controller.ts), `iptables -t nat -F` in the node (and the firewalld-style variant that also deletes the
+// server running (`lab up --watch`: kube-proxy's controller, src/proxy/proxy-controller.ts), `iptables -t nat -F` in the node (and the firewalld-style variant that also deletes the
 // chains, canary included) is noticed by the canary check and undone by a forced full sync: the
 // KUBE-SERVICES jumps and KUBE-SVC chains come back and `curl app2.com` from the laptop works again.
 import { describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ async function natRepaired(): Promise<boolean> {
 }
 
 describe.skipIf(!isRoot)('kube-proxy repairs a flushed nat table', () => {
-  const w = useWatchedLab('proxyrepair', I, '', { api: true });
+  const w = useWatchedLab('proxyrepair', I);
 
   const cases: [string, string][] = [
     ['iptables -t nat -F', 'iptables -t nat -F'],

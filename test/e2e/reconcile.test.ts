@@ -1,4 +1,4 @@
-// Issue 5 acceptance, through the instance's server (issue 13: `lab up --api --watch`, the kubelet
+// Issue 5 acceptance, through the instance's server (issue 13: `lab up --watch`, the kubelet
 // controller, kube-proxy on the API's watches): crashes are healed, state-file edits followed, and
 // the server survives its own kill -9, with real processes and rules.
 import { writeFile } from 'node:fs/promises';
@@ -60,7 +60,7 @@ async function loop(dir: string, n: number, rate: string): Promise<string[]> {
 const app2 = (pods: PodJson[]) => pods.filter((p) => p.metadata.labels.app === 'app2');
 
 describe.skipIf(!isRoot)('reconcile loop and self-healing', () => {
-  const w = useWatchedLab('reconcile', I, '', { api: true });
+  const w = useWatchedLab('reconcile', I);
 
   it('drops a pod crashed with lab kill from KUBE-SVC, serves without failure, restarts it and takes it back', async () => {
     const victim = app2(await getPods(I))[0]!;

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { down } from '../../src/controllers/lab.ts';
+import { down } from '../../src/controllers/down.ts';
 import { LabServer } from '../../src/controllers/server.ts';
 import { cmd, editableState, inNetns, instanceName, isRoot, lab, ROOT, until, type EditableState } from './helpers.ts';
 

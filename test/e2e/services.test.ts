@@ -1,5 +1,5 @@
 // Issue 3 acceptance: Services as kube-proxy iptables rules, checked with real packets. The
-// instance is run by its server (`lab up --api`): the API server allocates the ClusterIPs, kube-proxy
+// instance is run by its server (`lab up`): the API server allocates the ClusterIPs, kube-proxy
 // watches Services and EndpointSlices.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniformChiSquare } from '../stats.ts';
@@ -44,7 +44,7 @@ describe.skipIf(!isRoot)('kube-proxy: Services as iptables NAT chains', () => {
   const podsOf = (app: string) => pods.filter((p) => p.metadata.labels.app === app);
 
   beforeAll(async () => {
-    await labOk(['up', '--api', '--name', I, '--state', STATE]);
+    await labOk(['up', '--name', I, '--state', STATE]);
     pods = await getPods(I);
     svcs = (JSON.parse((await labOk(['get', 'svc', '--name', I, '-o', 'json'])).stdout) as { items: SvcJson[] }).items;
     client = podNetns(I, podsOf('client')[0]!.metadata.name);

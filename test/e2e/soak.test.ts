@@ -32,7 +32,7 @@ async function fdCount(pid: number): Promise<number> {
 const ready = (p: { status: { conditions: { type: string; status: string }[] } }) => p.status.conditions.some((c) => c.type === 'Ready' && c.status === 'True');
 
 describe.skipIf(!isRoot || MINUTES <= 0)(`soak: ${MINUTES} min of kills and scale edits under load`, () => {
-  const w = useWatchedLab('soak', I, '', { api: true });
+  const w = useWatchedLab('soak', I);
 
   it('fails no request a disruption does not explain, and does not grow', async () => {
     const pid = w.controller.child.pid!;

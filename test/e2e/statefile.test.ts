@@ -1,4 +1,4 @@
-// Issue 12, item 5, through the instance's server (issue 13: `lab up --api --watch`, which applies
+// Issue 12, item 5, through the instance's server (issue 13: `lab up --watch`, which applies
 // the state file as k3s applies its manifests directory). An editor that truncates before it writes
 // must not delete every pod (an empty file is a bad edit: refused, naming the file, the last good
 // state keeps serving), and a burst of writes ends in one apply of the final content.
@@ -25,8 +25,8 @@ async function podsAndPids(): Promise<string[]> {
   return (await getPods(I, true)).map((p) => `${p.metadata.namespace}/${p.metadata.name} ${p.status.containerStatuses.map((c) => c.pid).join(',')}`).sort();
 }
 
-describe.skipIf(!isRoot)('the state file under the server (lab up --api --watch)', () => {
-  const w = useWatchedLab('statefile', I, '', { api: true });
+describe.skipIf(!isRoot)('the state file under the server (lab up --watch)', () => {
+  const w = useWatchedLab('statefile', I);
   const since = (offset: number) => w.controller.log().slice(offset);
 
   it('truncated to 0 bytes: refused naming the file, every pod keeps running and app2.com answers; written back, it reconciles', async () => {

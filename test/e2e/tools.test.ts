@@ -1,7 +1,7 @@
 // Issue 6 acceptance: the learner's tools against a real sandbox — lab trace, tcpdump, exec,
 // describe, explain. Every claim a tool prints is checked against the kernel independently
 // (iptables-save -c, conntrack -L, ip link, sysctl) or against the pod that really answered
-// (each echo pod serves its own name). The instance is run by its server (`lab up --api`): the
+// (each echo pod serves its own name). The instance is run by its server (`lab up`): the
 // tools read the cluster from its kine store (src/trace/api-view.ts), the pods' sandboxes are
 // found in the kernel (test/e2e/pod-sandbox.ts), not in annotations the API objects do not carry.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -125,7 +125,7 @@ describe.skipIf(!isRoot)('the learner\'s tools: trace, tcpdump, exec, describe, 
   const echoPods = () => pods.filter((p) => p.metadata.labels.app === 'echo');
 
   beforeAll(async () => {
-    await labOk(['up', '--api', '--name', I, '--state', STATE]);
+    await labOk(['up', '--name', I, '--state', STATE]);
     pods = await getPods(I, true);
     svcs = (JSON.parse((await labOk(['get', 'svc', '-A', '--name', I, '-o', 'json'])).stdout) as { items: SvcJson[] }).items;
     client = pods.find((p) => p.metadata.labels.app === 'client')!;

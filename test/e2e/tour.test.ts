@@ -1,6 +1,6 @@
 // Issue 11, item 5: `npm run tour` walks the request flow and the crash flow on a running lab.
 // The tour runs non-interactively (stdin is no terminal) against a sandbox lab run by its server
-// in the foreground (`lab up --api --watch`); every claim
+// in the foreground (`lab up --watch`); every claim
 // its output makes is checked against the lab itself: the pods that answered, the chain names,
 // the probabilities, the endpoints losing and regaining the crashed pod.
 import { randomBytes } from 'node:crypto';
@@ -69,7 +69,7 @@ describe('the tour without a lab', () => {
 });
 
 describe.skipIf(!isRoot)('npm run tour against a watched sandbox lab', () => {
-  const w = useWatchedLab('tour', I, '', { api: true });
+  const w = useWatchedLab('tour', I);
   const app2 = (pods: PodJson[]) => pods.filter((p) => p.metadata.labels.app === 'app2');
 
   it('walks both flows non-interactively, and every name, probability and pod it shows is the lab\'s', async () => {
@@ -185,7 +185,7 @@ describe.skipIf(!isRoot)('npm run tour against a watched sandbox lab', () => {
       const r = await tour(['--name', I, '--step', '13']);
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toContain('need the lab\'s server running');
-      expect(r.stdout).toContain(`sudo npm run lab -- --name ${I} --api`);
+      expect(r.stdout).toContain(`sudo npm run lab -- --name ${I}`);
       expect(r.stdout).not.toContain('lab kill');
     } finally {
       await w.startAgain();

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { LabState } from '../../src/api/store.ts';
+import type { ClusterView } from '../../src/trace/view.ts';
 import { buildClusterIndex } from '../../src/trace/cluster.ts';
 import { parseConntrack } from '../../src/trace/conntrack.ts';
 import { explainChain, explainConntrack, explainIptables, explainRoutes, explainRule, parseRoute, type ExplainContext } from '../../src/trace/explain.ts';
@@ -12,7 +12,7 @@ import { findPod, findService, pickContainer, splitRef } from '../../src/trace/l
 
 const DIR = path.resolve(import.meta.dirname, '../fixtures/trace');
 const read = (f: string) => readFileSync(path.join(DIR, f), 'utf8');
-const state = JSON.parse(read('state.json')) as LabState;
+const state = JSON.parse(read('state.json')) as ClusterView;
 const index = buildClusterIndex(state);
 const ctx: ExplainContext = { index, mode: 'sandbox', gateway: '10.42.0.1', podCIDR: '10.42.0.0/24', laptopIP: '192.168.56.1' };
 const pods = Object.values(state.pods);

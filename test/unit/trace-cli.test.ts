@@ -2,13 +2,13 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { LabState } from '../../src/api/store.ts';
+import type { ClusterView } from '../../src/trace/view.ts';
 import { RuncRuntime } from '../../src/kubelet/runc.ts';
 import { instancePaths } from '../../src/node/instance.ts';
 import { captureTargets, tcpdumpArgv } from '../../src/cli/commands/tcpdump.ts';
 import { buildClusterIndex } from '../../src/trace/cluster.ts';
 
-const state = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/state.json'), 'utf8')) as LabState;
+const state = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/state.json'), 'utf8')) as ClusterView;
 const ctx = { state, nodeNetns: 'pplt-tx-node', index: buildClusterIndex(state) };
 const pods = Object.values(state.pods);
 

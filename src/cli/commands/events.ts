@@ -1,5 +1,5 @@
 // `lab events [-w]`: what happened, as `kubectl get events` shows it (oldest first).
-import type { LabEvent } from '../../api/store.ts';
+import type { LabEvent } from '../../trace/view.ts';
 import { age } from '../../api/age.ts';
 import { table } from '../format.ts';
 import { runningState, type Common } from '../common.ts';

@@ -3,7 +3,7 @@
 // namespaces, with its root filesystem, environment, working directory and capabilities, so
 // `ps` shows the container's own processes with its command as PID 1.
 import { isTerminating } from '../../api/types.ts';
-import { instancePaths } from '../../controllers/lab.ts';
+import { instancePaths } from '../../node/instance.ts';
 import { podNetns } from '../../kubelet/kubelet.ts';
 import { runtimeFor } from '../../kubelet/runc.ts';
 import { containerIdOf, isContainerAlive } from '../../kubelet/runtime.ts';

@@ -29,18 +29,19 @@ export const commands: CommandModule<object, never>[] = [
   // The lab itself.
   command<Up.Args>({
     command: 'up',
-    describe: 'create or reconcile the lab from the state file',
+    describe: 'start the instance (its server applies the state file) and wait until the cluster has converged',
     builder: (y) =>
       common(y)
-        .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'stay in the foreground: watch the state files, restart crashed containers, run probes' })
-        .option('api', { type: 'boolean', default: false, describe: 'run the instance the API way: its server (`lab server`) as a daemon, then wait until the cluster has converged (issue 13; becomes the default)' })
-        .option('timeout', { type: 'number', describe: 'with --api: seconds to wait for the cluster to converge (default 120)' })
+        .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'run the instance\'s server in the foreground (`lab server`) instead of as a daemon; Ctrl-C stops it, the pods keep running' })
+        // Before the server became what `lab up` runs, --api asked for it: still accepted.
+        .option('api', { type: 'boolean', hidden: true })
+        .option('timeout', { type: 'number', describe: 'seconds to wait for the cluster to converge (default 120)' })
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM; the default where scripts/provision.sh wrote /etc/packet-path-lab/host-mode); sandbox: a namespace stands in for it (the default elsewhere)' }) as Argv,
     handler: async (a) => (await import('./up.ts')).upHandler(a),
   }),
   command<Server.Args>({
     command: 'server',
-    describe: 'run the instance\'s server in the foreground: API server, controllers, scheduler, this node\'s kubelet and kube-proxy (as `k3s server`; issue 13, not yet what `lab up` runs)',
+    describe: 'run the instance\'s server in the foreground: API server, controllers, scheduler, this node\'s kubelet and kube-proxy (as `k3s server`; `lab up --watch` runs it too)',
     builder: (y) =>
       common(y)
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'as for `lab up`' })

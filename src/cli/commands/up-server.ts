@@ -1,6 +1,6 @@
-// `lab up` the API's way (issue 13): the instance's server runs as a daemon, as k3s's systemd unit
-// runs `k3s server`; `lab up` starts it when none runs, then waits through the API until the
-// cluster has converged (every Deployment rolled out, every pod ready) and prints the pods.
+// `lab up`: the instance's server runs as a daemon, as k3s's systemd unit runs `k3s server`;
+// `lab up` starts it when none runs, then waits through the API until the cluster has converged
+// (every Deployment rolled out, every pod ready) and prints the pods.
 // A second `lab up` finds the server running (it applies the state files itself on every change)
 // and only waits again. `lab down` stops the server and removes everything.
 import { existsSync } from 'node:fs';
@@ -90,8 +90,6 @@ async function waitForServer(a: Args, paths: InstancePaths): Promise<void> {
       // The whole number: the server writes the file, not atomically, once its listeners are open.
       const whole = /^\d+\n$/.test(await readFile(paths.apiPortFile, 'utf8').catch(() => ''));
       if (whole && (await stat(paths.apiPortFile).then((s) => s.mtimeMs >= Date.parse(h.since) - 20, () => false))) return;
-    } else if (h && h.command !== 'down') {
-      throw new Error(`instance ${a.name} is held by \`lab ${h.command}\` (pid ${h.pid}), the controller without an API server: '${labHint(a.name, 'down')}' first`);
     } else if (mine?.exited()) {
       const why = serverError(await logTail(paths), mine.exited()!);
       await removeRefused(paths);
