@@ -95,7 +95,7 @@ export const serverBenchmark: Benchmark = {
 
         const t0 = performance.now();
         await writeFile(statePath, podsStateYaml(n));
-        const ips = await podsReady(client, 'app=bench', n, { timeoutMs: 30 * 60_000, alive });
+        const ips = await podsReady(client, 'app=bench', n, { timeoutMs: 30 * 60_000, alive, log: ctx.log });
         const readySeconds = (performance.now() - t0) / 1000;
         // Every pod really serves: one checker process in the node namespace GETs every pod IP.
         const checker = await startChecker(paths.nodeNetns);
@@ -107,7 +107,7 @@ export const serverBenchmark: Benchmark = {
 
         const t1 = performance.now();
         await writeFile(statePath, podsStateYaml(0));
-        await podsReady(client, 'app=bench', 0, { timeoutMs: 30 * 60_000, alive });
+        await podsReady(client, 'app=bench', 0, { timeoutMs: 30 * 60_000, alive, log: ctx.log });
         const goneSeconds = (performance.now() - t1) / 1000;
         await settle({ timeoutMs: 60_000 });
         const after = await usage(pid, idleMs);
@@ -125,6 +125,9 @@ export const serverBenchmark: Benchmark = {
           fig(`server RSS after ${n} -> 0 pods`, MiB(after.rssKiB), MiB(before.rssKiB), 'MiB', 1.5),
           fig(`server open fds after ${n} -> 0 pods`, after.fds, before.fds, 'fds', 1.0),
         ];
+      } catch (e) {
+        ctx.log(`the server's last lines:\n${server.output().trimEnd().split('\n').slice(-20).join('\n')}`);
+        throw e;
       } finally {
         client.close();
       }
