@@ -25,14 +25,12 @@ import { HttpsClient } from '../src/client/https.ts';
 import type { KubeObject, ResourceRef } from '../src/client/types.ts';
 import { benchPod, FanOut, fanOutDelay, randomIndices, restartedStatus, runningStatus, type PodJson } from './api-helpers.ts';
 import type { ChildReady } from './api-server.ts';
-import { rssKiB } from './controller.ts';
+import { OLD_CONTROLLER_RSS_MIB, rssKiB } from './server.ts';
 import { deferCleanup, median, percentile, settle, type Benchmark, type Figure } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PODS: ResourceRef = { group: '', resource: 'pods' };
 const CHILD_BUNDLE = { 'bench-api-server': { entry: 'bench/api-server.ts', outfile: 'build/bench/api-server.mjs', splitting: false } };
-/** The old controller's RSS at 1,000 pods (benchmark `controller`, docs/BENCHMARKS.md): issue 13's bound. */
-const OLD_CONTROLLER_RSS_MIB = 293;
 const MiB = (kib: number) => Math.round(kib / 102.4) / 10;
 
 interface Child {
@@ -306,7 +304,7 @@ export const apiBenchmark: Benchmark = {
       ctx.note(`Watch fan-out: ${nWatchers} watchers, each its own HTTPS connection (HttpsClient.listWatch), listing all pods then watching from the list's resourceVersion with bookmarks, as client-go's reflector does. Then ${updates} status updates (PUT pods/<name>/status: the container restarted once more) of random pods (seeded), one at a time after ${warmup} unmeasured ones; each figure is the delay from the PUT's response until the last of the ${nWatchers} watchers has parsed its MODIFIED event (0 when all had it before the response; ${apiEarly} of ${updates} updates). Floor: a bare Node https server (same certificates, client certificates required) in a child process that writes the PUT's body as one event line to ${nWatchers} open responses, then answers the POST (${floorEarly} of ${updates} all before the answer); interleaved update by update with the API's.`);
       ctx.note(`kubectl ${runs} runs of each command, interleaved, medians, each checked (${n} Running rows; ${n} items), with a discovery cache warmed by one unmeasured run. No goal in issue 13: the ratio is reported. Floor \`kubectl version --client\`: what starting kubectl costs.`);
       ctx.note(serverNote);
-      ctx.note(`RSS of the API server process (VmRSS of the child, not of this benchmark process): ${MiB(emptyRss)} MiB at start (system namespaces only); ${MiB(loadedRss)} MiB with ${n} pods and ${nWatchers} watchers after the updates; ${MiB(afterKubectlRss)} MiB after the kubectl runs. The bound is the old \`lab up --watch\` controller's ${OLD_CONTROLLER_RSS_MIB} MiB at 1,000 pods (benchmark \`controller\`), which also ran the kubelet, kube-proxy and DNS: this process is the API server alone. RSS is read once after the machine settled, so it depends on when V8 last collected: 153 to 185 MiB at 1,000 pods over runs on one machine.`);
+      ctx.note(`RSS of the API server process (VmRSS of the child, not of this benchmark process): ${MiB(emptyRss)} MiB at start (system namespaces only); ${MiB(loadedRss)} MiB with ${n} pods and ${nWatchers} watchers after the updates; ${MiB(afterKubectlRss)} MiB after the kubectl runs. The bound is the former state-file controller's ${OLD_CONTROLLER_RSS_MIB} MiB at 1,000 pods (\`lab up --watch\` before issue 13, which also ran the kubelet, kube-proxy and DNS): this process is the API server alone; benchmark \`server\` holds the whole server process (API server, controllers, kubelet, kube-proxy, DNS, ingress) to the same bound. RSS is read once after the machine settled, so it depends on when V8 last collected: 153 to 185 MiB at 1,000 pods over runs on one machine.`);
       const ms = (name: string, value: number, floorValue: number): Figure => ({ name, value: Math.round(value * 100) / 100, unit: 'ms', floor: Math.round(floorValue * 100) / 100 });
       return [
         ms(`watch fan-out to ${nWatchers} watchers at ${n} pods, p50 (floor: bare https fan-out)`, percentile(apiDelays, 50), percentile(floorDelays, 50)),

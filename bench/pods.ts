@@ -1,7 +1,9 @@
-// Benchmark `pods`: time to bring N pods to Running, i.e. from `up()` on a fresh sandbox instance
-// until every pod answers HTTP on its IP, against the floor of bench/pods-floor.ts (the same
-// ip/busybox commands from a plain shell script). Readiness is checked the same way for both: one
-// node process inside the node namespace GETting every pod IP until each answers (http-check.mjs).
+// Benchmark `pods`: time to bring N pods to Running, i.e. from the start of the instance's server
+// (LabServer, in this process) on a fresh sandbox instance whose state file holds a Deployment of
+// N pods, until every pod answers HTTP on its IP, against the floors of bench/pods-floor.ts (the
+// same ip/busybox commands, and runc's own calls, from a plain shell script). Readiness is checked
+// the same way for all: one node process inside the node namespace GETting every pod IP until each
+// answers (http-check.mjs).
 import { spawn } from 'node:child_process';
 import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -12,13 +14,16 @@ import { fileURLToPath } from 'node:url';
 import { podIPsPerNode, SYSTEM_PODS } from '../src/api/load.ts';
 import { cniDel } from '../src/cni/bridge.ts';
 import { compareIPs, nth, nthSubnet, parseCidr } from '../src/util/cidr.ts';
-import { down, up } from '../src/controllers/lab.ts';
+import type { ListWatch, KubeObject } from '../src/client/types.ts';
+import { down } from '../src/controllers/down.ts';
+import { LabServer } from '../src/controllers/server.ts';
 import { ensureImage } from '../src/kubelet/images.ts';
 import { PAUSE_IMAGE } from '../src/kubelet/runc.ts';
 import { instancePaths, NETNS_ETC_ROOT } from '../src/node/instance.ts';
 import { missingTools } from '../src/cli/preflight.ts';
 import { cgroupRoots, cgroupTreePids, removeCgroupIfEmpty, removeCgroupTree } from '../src/sys/cgroup.ts';
 import { run, spawnCounter } from '../src/sys/exec.ts';
+import { closeSpawnPool } from '../src/sys/spawner.ts';
 import { listNetns, pidsInNetns } from '../src/sys/ip.ts';
 import { mountsUnder, unmount } from '../src/sys/mount.ts';
 import { isRunning, signalProcess } from '../src/sys/proc.ts';
@@ -169,16 +174,66 @@ export function sortIps(ips: string[]): string[] {
 export interface Measurement {
   /** Seconds until every pod answered HTTP. */
   seconds: number;
-  /** Seconds until up() (or the floor script) returned. */
+  /** Seconds until the checker was handed the pod IPs (lab: every pod had one in the API; floors: the script returned). */
   setupSeconds: number;
-  /** Processes the controller (or the floor script) started itself. */
+  /** Processes the server (or the floor script) started itself. */
   processes: number;
   /** Progress lines of the lab with their time offsets (profiling). */
   phases: string[];
-  /** CPU time (user + system) of the controller process during up(); lab only. */
+  /** CPU time (user + system) of this process (the server's) until every pod answered; lab only. */
   cpuSeconds?: number;
+  /** Lab only: seconds until the server's HTTPS listeners were open (its kubelet starts next), until its start() returned, until the API had every pod Ready. */
+  listenSeconds?: number;
+  startSeconds?: number;
+  readySeconds?: number;
   /** The config.json of one pod's sandbox and container (lab, runc floor), to check they are the same. */
   specs?: { sandbox: Record<string, unknown>; container: Record<string, unknown> };
+}
+
+type ApiPod = KubeObject & { status?: { podIP?: string; conditions?: { type: string; status: string }[] } };
+const podReady = (p: ApiPod) => (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+/**
+ * Follows pods through a list and a watch (as an informer does: no polling competing with the
+ * server for the CPU) and resolves `until(pods)` each time the predicate first holds.
+ */
+export function followPods(lw: ListWatch<ApiPod>): { until(what: (pods: ApiPod[]) => boolean): Promise<ApiPod[]>; stop(): void } {
+  const pods = new Map<string, ApiPod>();
+  const waiters: { what: (pods: ApiPod[]) => boolean; resolve: (p: ApiPod[]) => void; reject: (e: Error) => void }[] = [];
+  let failed: Error | null = null;
+  let cancel: (() => void) | null = null;
+  const check = () => {
+    const all = [...pods.values()];
+    for (const w of [...waiters]) {
+      if (failed) w.reject(failed);
+      else if (w.what(all)) w.resolve(all);
+      else continue;
+      waiters.splice(waiters.indexOf(w), 1);
+    }
+  };
+  void lw.list().then((l) => {
+    for (const p of l.items) pods.set(p.metadata.name, p);
+    check();
+    cancel = lw.watch(
+      { resourceVersion: l.resourceVersion },
+      (e) => {
+        if (e.type === 'DELETED') pods.delete(e.object.metadata.name);
+        else if (e.type === 'ADDED' || e.type === 'MODIFIED') pods.set(e.object.metadata.name, e.object);
+        check();
+      },
+      (err) => {
+        failed = err ?? new Error('pod watch ended');
+        check();
+      },
+    );
+  });
+  return {
+    until: (what) => new Promise((resolve, reject) => {
+      waiters.push({ what, resolve, reject });
+      check();
+    }),
+    stop: () => cancel?.(),
+  };
 }
 
 export async function measureLab(n: number, dir: string, log: (l: string) => void): Promise<Measurement> {
@@ -189,18 +244,24 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
   await writeFile(configPath, podsConfigYaml(n));
   const nodeNetns = instancePaths(instance).nodeNetns;
   let checker: Checker | undefined;
-  // On Ctrl-C the cleanup runs while up() may still be creating pods: let it finish first.
+  let server: LabServer | undefined;
+  let follow: ReturnType<typeof followPods> | undefined;
+  // On Ctrl-C the cleanup runs while the server may still be starting: let it finish first.
   let inflight: Promise<unknown> = Promise.resolve();
   const cleanup = deferCleanup(async () => {
     checker?.stop();
+    follow?.stop();
     await inflight.catch(() => {});
+    await server?.stop();
     await down({ instance });
+    // The server's spawn threads (it turned them on): the floors measured next spawn as before.
+    await closeSpawnPool();
     await assertNoNamespaces(`${instance}-`);
   });
   let failure: unknown;
   try {
-    // The node namespace exists before the clock starts, so the checker can wait inside it; `up()`
-    // adopts an existing node namespace (it adds only what is missing) and builds the rest.
+    // The node namespace exists before the clock starts, so the checker can wait inside it; the
+    // server adopts an existing node namespace (it adds only what is missing) and builds the rest.
     await run(['ip', 'netns', 'add', nodeNetns]);
     checker = await startChecker(nodeNetns);
     const phases: string[] = [];
@@ -209,35 +270,53 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     const cpu0 = process.cpuUsage();
     const at = () => ((epochMs() - e0) / 1000).toFixed(2);
     const clip = (line: string) => (line.length > 120 ? `${line.slice(0, 117)}...` : line);
-    // How many processes the controller had started, every 50 ms: where up() spends its time.
+    // How many processes the server had started, every 50 ms: where the time goes.
     const samples: [string, number][] = [];
     const sampler = setInterval(() => samples.push([at(), spawnCounter.count - spawned0]), 50);
-    const upDone = up({ instance, statePath, configPath, mode: 'sandbox', log: (line) => phases.push(`${at()} s  ${clip(line)}`) });
-    inflight = upDone;
-    const r = await upDone.finally(() => {
+    try {
+      // Its last step before the kubelet starts is opening the HTTPS listeners, which it logs.
+      let listenSeconds: number | undefined;
+      const onLog = (line: string) => {
+        if (line.startsWith('API server: ')) listenSeconds ??= (epochMs() - e0) / 1000;
+        phases.push(`${at()} s  ${clip(line)}`);
+      };
+      server = new LabServer({ instance, statePath, configPath, mode: 'sandbox', log: onLog });
+      const started = server.start();
+      inflight = started;
+      await started;
+      const startSeconds = (epochMs() - e0) / 1000;
+      phases.push(`${at()} s  server.start() returned`);
+      follow = followPods(server.controlPlane!.client.listWatch<ApiPod>({ group: '', resource: 'pods' }, { namespace: 'default', labelSelector: 'app=bench' }));
+      const withIPs = await follow.until((pods) => pods.length === n && pods.every((p) => p.status?.podIP));
+      const ips = withIPs.map((p) => p.status!.podIP!);
+      const setupSeconds = (epochMs() - e0) / 1000;
+      phases.push(`${at()} s  all ${n} pods have their IP in the API`);
+      // Ready in the API (kubelet: container running, status written) is not what is timed, but
+      // where it falls on the timeline says where the time goes.
+      let readySeconds: number | undefined;
+      void follow.until((pods) => pods.length === n && pods.every(podReady)).then(() => {
+        readySeconds = (epochMs() - e0) / 1000;
+        phases.push(`${at()} s  all ${n} pods Ready in the API`);
+      }, () => {});
+      const check = await checker.check(sortIps(ips));
+      const seconds = (check.lastReadyAt - e0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
+      const processes = spawnCounter.count - spawned0;
+      phases.push(`${seconds.toFixed(2)} s  all ${n} pods answer HTTP`);
+      await follow.until((pods) => pods.length === n && pods.every(podReady));
       clearInterval(sampler);
-      samples.push([at(), spawnCounter.count - spawned0]);
-    });
-    const setupSeconds = (epochMs() - e0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const cpuSeconds = (cpu.user + cpu.system) / 1e6;
-    const processes = spawnCounter.count - spawned0;
-    phases.push(...spawnMilestones(samples, spawnCounter.count - spawned0), `${at()} s  up() returned`);
-    phases.sort((a, b) => parseFloat(a) - parseFloat(b));
-    // The lab also runs its kube-system pods (cluster DNS, ingress controller); only the
-    // Deployment's pods are checked (up() has already waited for the system pods' readiness).
-    const benchPods = Object.values(r.state.pods).filter((p) => p.metadata.namespace === 'default' && p.metadata.labels.app === 'bench');
-    const ips = benchPods.map((p) => p.status.podIP!);
-    if (ips.length !== n || ips.some((ip) => !ip)) throw new Error(`lab brought up ${ips.length} bench pods with IPs, expected ${n}`);
-    const check = await checker.check(sortIps(ips));
-    const seconds = (check.lastReadyAt - e0) / 1000;
-    phases.push(`${seconds.toFixed(2)} s  all ${n} pods answer HTTP`);
-    log(`lab:   ${n} pods serving in ${seconds.toFixed(2)} s (up() ${setupSeconds.toFixed(2)} s, ${processes} processes, controller CPU ${cpuSeconds.toFixed(2)} s)`);
-    // What runc was given for one of the pods, to hold the runc floor's configs against.
-    const podDir = instancePaths(instance).podDir(benchPods[0]!.metadata.name);
-    const readSpec = async (f: string) => JSON.parse(await readFile(path.join(podDir, f, 'config.json'), 'utf8')) as Record<string, unknown>;
-    const specs = { sandbox: await readSpec('sandbox'), container: await readSpec('containers/web') };
-    return { seconds, setupSeconds, processes, phases, cpuSeconds, specs };
+      phases.push(...spawnMilestones(samples.filter(([t]) => Number(t) <= seconds), processes));
+      phases.sort((a, b) => parseFloat(a) - parseFloat(b));
+      log(`lab:   ${n} pods serving in ${seconds.toFixed(2)} s (server started ${startSeconds.toFixed(2)} s, IPs in the API ${setupSeconds.toFixed(2)} s, Ready in the API ${readySeconds?.toFixed(2)} s; ${processes} processes, CPU ${cpuSeconds.toFixed(2)} s)`);
+      // What runc was given for one of the pods, to hold the runc floor's configs against.
+      const podDir = instancePaths(instance).podDir(withIPs[0]!.metadata.name);
+      const readSpec = async (f: string) => JSON.parse(await readFile(path.join(podDir, f, 'config.json'), 'utf8')) as Record<string, unknown>;
+      const specs = { sandbox: await readSpec('sandbox'), container: await readSpec('containers/web') };
+      return { seconds, setupSeconds, processes, phases, cpuSeconds, startSeconds, readySeconds, listenSeconds, specs };
+    } finally {
+      clearInterval(sampler);
+    }
   } catch (e) {
     failure = e;
     throw e;
@@ -399,7 +478,7 @@ async function removeFloor(plan: FloorPlan, work: string): Promise<void> {
   if (problems.length) throw new Error(`floor cleanup: ${problems.join('; ')}`);
 }
 
-/** Timeline lines each time the controller's process count grew by another tenth of the total. */
+/** Timeline lines each time the server's process count grew by another tenth of the total. */
 export function spawnMilestones(samples: [string, number][], total: number): string[] {
   const out: string[] = [];
   let shown = 0;
@@ -513,12 +592,13 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
         { name: `${n} pods to Running (serving HTTP), against the shell floor (no runtime)`, value: bestLab.seconds, unit: 's', floor: bestShell.seconds },
         { name: `${n} pods: the runc floor against the shell floor (what runc itself costs)`, value: bestRunc.seconds, unit: 's', floor: bestShell.seconds },
         { name: `${n} pods: processes started, against the runc floor`, value: bestLab.processes, unit: 'procs', floor: bestRunc.processes },
-        { name: `${n} pods: controller CPU in up()`, value: best(lab.map((m) => m.cpuSeconds ?? Infinity)), unit: 's' },
+        { name: `${n} pods: server CPU until every pod served`, value: best(lab.map((m) => m.cpuSeconds ?? Infinity)), unit: 's' },
       );
       const secs = (ms: Measurement[]) => ms.map((m) => m.seconds.toFixed(2)).join(' / ');
       ctx.note(`${n} pods, every run (s): lab ${secs(lab)}; runc floor ${secs(runc)}; shell floor ${secs(shell)}.`);
+      const t = (x: number | undefined) => (x === undefined ? '?' : x.toFixed(2));
       ctx.note(
-        `${n} pods: up() returned after ${bestLab.setupSeconds.toFixed(2)} s, the runc floor's script after ${bestRunc.setupSeconds.toFixed(2)} s, the shell floor's after ${bestShell.setupSeconds.toFixed(2)} s; every pod answered HTTP ${(bestLab.seconds - bestLab.setupSeconds).toFixed(2)} s / ${(bestRunc.seconds - bestRunc.setupSeconds).toFixed(2)} s / ${(bestShell.seconds - bestShell.setupSeconds).toFixed(2)} s later. The runc floor spent ${((bestRunc.seconds * 1000) / (2 * n)).toFixed(0)} ms of wall time per container. Lab timeline of its best run:`,
+        `${n} pods, the lab's best run: the server had its HTTPS listeners open and started its kubelet after ${t(bestLab.listenSeconds)} s; its start() returned after ${t(bestLab.startSeconds)} s (the kubelet's first sync: it returns once every pod it found has its containers), with every pod's IP in the API; every pod answered HTTP ${(bestLab.seconds - bestLab.setupSeconds).toFixed(2)} s later and was Ready in the API at ${t(bestLab.readySeconds)} s. The runc floor's script returned after ${bestRunc.setupSeconds.toFixed(2)} s and its pods answered ${(bestRunc.seconds - bestRunc.setupSeconds).toFixed(2)} s later (the shell floor's: ${bestShell.setupSeconds.toFixed(2)} s, ${(bestShell.seconds - bestShell.setupSeconds).toFixed(2)} s); it spent ${((bestRunc.seconds * 1000) / (2 * n)).toFixed(0)} ms of wall time per container. Lab timeline of its best run:`,
       );
       ctx.note('');
       ctx.note('  ```');
@@ -536,14 +616,14 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
 
 const FLOORS_NOTE = (repeat: number, setsid: boolean, parallel: number | 'all') =>
   [
-    `Best of ${repeat} run(s) each, shell floor, runc floor and lab interleaved, each after the machine settled. The lab is \`up()\` of src/controllers/lab.ts in-process (modules already loaded) on a fresh sandbox instance. Everything is timed until one checker process in the node namespace (bench/http-check.mjs), handed the pod IPs once \`up()\` or the script has returned, got the page from every pod IP.`,
+    `Best of ${repeat} run(s) each, shell floor, runc floor and lab interleaved, each after the machine settled. The lab is the instance's server (LabServer of src/controllers/server.ts, what \`lab server\` and \`lab up\` run) in this process, its modules already loaded, on a fresh sandbox instance whose state file holds the Deployment: the clock starts with its start() (node, store, control plane, the state file applied, HTTPS listeners, kube-proxy, DNS, ingress, kubelet). Everything is timed until one checker process in the node namespace (bench/http-check.mjs), handed the pod IPs once the API has every pod's (the floors: once the script has returned), got the page from every pod IP. The pods' IPs are read from the API through a watch (an informer's list and watch, no polling).`,
     `The floors are generated \`bash\` scripts (bench/pods-floor.ts). Both build the same node and pod network with the lab's \`ip -batch\` calls and write the kubelet's /etc/netns files and the page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** makes the runtime's own calls (src/kubelet/runc.ts), per pod in a background subshell, ${parallel === 'all' ? 'all pods at once as the kubelet starts them' : `at most ${parallel} pods at once (\`--parallel\`; the runtime starts at most 8 containers at once: all at once is no faster on 2 cores at 100 pods, and at 500 pods outlasts the runtime's 30 s wait for a pause container's pid file)`}: config.json with the pause image as the read-only root (no overlay, as the runtime runs the sandbox), \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled every 2 to 20 ms (bash's \`read -t\`, no process; the runtime is woken by inotify instead), then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files are the runtime's own (sandboxSpec/containerSpec), and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts.`,
-    `Where the time goes: nearly all of it is runc. The runc floor is the shell floor plus two \`runc run\` per pod, and takes several times as long: each \`runc run\` re-executes itself as \`runc init\`, sets up the namespaces, makes its cgroup in each of the machine's ${cgroupRoots().length} cgroup hierarchies, mounts /proc, /dev, /sys and the binds and pivots into the overlay, and stays resident as the waiter (about 10 MiB RSS, 2-3 MiB of it its own). What the lab adds on top: its controller works on the same 2 cores while runc runs ("controller CPU in up()": spawning and waiting for each process, pod files, state); it starts its two kube-system pods too (cluster DNS, a node process, and the ingress controller's nginx: four more containers); and after its last container started, \`up()\` waits for those pods' readiness probes and syncs the Service rules before it returns (the flat end of the timeline: few processes, seconds) while the bench pods are most likely serving already. "processes started" counts what the controller spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included); neither counts runc's own \`runc init\`.`,
+    `Where the time goes: nearly all of it is runc. The runc floor is the shell floor plus two \`runc run\` per pod, and takes several times as long: each \`runc run\` re-executes itself as \`runc init\`, sets up the namespaces, makes its cgroup in each of the machine's ${cgroupRoots().length} cgroup hierarchies, mounts /proc, /dev, /sys and the binds and pivots into the overlay, and stays resident as the waiter (about 10 MiB RSS, 2-3 MiB of it its own). What the lab adds on top: (1) the server's start before its kubelet begins (the node, the kine store, the control plane, the manifests applied, then the cluster's CA and certificates made and the HTTPS listeners opened, those in the node's namespace through two short-lived \`ip netns exec node\` children: the time of the "API server:" line of the timeline); (2) its images, built for the fresh instance inside the clock (busybox, pause, the DNS image with its node binary, the ingress image with nginx: the slow stretch of the first seconds of the timeline), where the floors' are built before it; (3) its two kube-system pods (cluster DNS and the ingress controller's nginx: four more containers); (4) its own work on the same 2 cores while runc runs ("server CPU": the kubelet's pod files and waits, spawning from its two spawn threads (src/sys/spawner.ts: Node's spawn forks this whole process, more than a millisecond of CPU each), and the API: every pod, binding, status and event written to the SQLite store and fanned out to the watches). The kubelet writes no pod status before its first sync has started every pod it found, so the pods' IPs reach the API (and the checker) only with the last container; the checker then finds every pod serving within a fraction of a second. "processes started" counts what the server spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included); neither counts runc's own \`runc init\`.`,
   ];
 
 export const podsBenchmark: Benchmark = {
   name: 'pods',
-  description: 'Pods to Running: time from `up()` until every pod of a busybox-httpd Deployment answers HTTP on its IP, 100 pods (`--pods 100,500` for more), against two floors from plain shell scripts: ip + busybox httpd (no container runtime) and the runc runtime\'s own `runc run` calls.',
+  description: "Pods to Running: time from the start of the instance's server (LabServer, in-process), given a state file with a busybox-httpd Deployment, until every pod answers HTTP on its IP, 100 pods (`--pods 100,500` for more), against two floors from plain shell scripts: ip + busybox httpd (no container runtime) and the runc runtime's own `runc run` calls.",
   needsRoot: true,
   options: { pods: 'comma-separated pod counts, default 100', setsid: 'false: the runc floor starts `runc run` in the script\'s session instead of its own (the runtime uses its own)', parallel: `pods the runc floor starts at once (default ${FLOOR_PARALLEL}, as the runtime's 8 containers at once; "all" for no limit)` },
   precheck: () => {

@@ -4,18 +4,18 @@
 import type { Benchmark } from './harness.ts';
 import { apiBenchmark } from './api.ts';
 import { cliBenchmark } from './cli.ts';
-import { controllerBenchmark } from './controller.ts';
 import { datapathBenchmark } from './datapath.ts';
 import { healingBenchmark } from './healing.ts';
 import { podsBenchmark } from './pods.ts';
 import { proxySyncBenchmark } from './proxy-sync.ts';
+import { serverBenchmark } from './server.ts';
 
 export const BENCHMARKS: Benchmark[] = [
   podsBenchmark,
   proxySyncBenchmark,
   healingBenchmark,
   datapathBenchmark,
-  controllerBenchmark,
+  serverBenchmark,
   cliBenchmark,
   apiBenchmark,
 ];

@@ -34,6 +34,7 @@ import { KubeletStreams } from '../kubelet/streams.ts';
 import type { ContainerStreams } from '../api/server/node-streams.ts';
 import { hostInfo } from '../sys/host.ts';
 import { listenInNetns } from '../sys/netns-listen.ts';
+import { useSpawnPool } from '../sys/spawner.ts';
 import { ControlPlane } from './control-plane.ts';
 import { LaptopHosts, laptopHostsLines } from './laptop-hosts.ts';
 import type { ApplyOutcome, Manifest } from './manifests.ts';
@@ -61,6 +62,8 @@ export const SYSTEM_ADDON = 'system';
 export const K3S_KUBECONFIG_ENV = 'LAB_K3S_KUBECONFIG';
 export const K3S_KUBECONFIG = process.env[K3S_KUBECONFIG_ENV] || '/etc/rancher/k3s/k3s.yaml';
 
+/** A state file's edit is applied once the files held still this long (an editor's save is several writes). */
+export const APPLY_DEBOUNCE_MS = 100;
 
 interface Loaded {
   desired: DesiredState;
@@ -87,6 +90,11 @@ export class LabServer {
   private lastText = '';
 
   constructor(readonly opts: LabServerOptions) {
+    // The kubelet starts hundreds of processes at once (a Deployment scaled up, a start with pods
+    // to make): spawn them off the event loop, which would otherwise stand still for each one
+    // until the child has exec'd (src/sys/spawner.ts), and the API, the controllers and the
+    // kubelet's own status writes with it.
+    useSpawnPool();
     this.paths = instancePaths(opts.instance);
     this.log = opts.log ?? (() => {});
   }
@@ -204,7 +212,7 @@ export class LabServer {
     this.debounce = setTimeout(() => {
       this.debounce = null;
       this.applying = this.applying.then(() => this.reapply());
-    }, 100);
+    }, APPLY_DEBOUNCE_MS);
   }
 
   /** Loads the files again and applies them when their text changed. */

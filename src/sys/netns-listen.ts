@@ -51,6 +51,9 @@ export function listenInNetns(netns: string, host: string, port: number): Promis
       reject(e);
     };
     child.on('error', fail);
-    child.on('exit', (code) => fail(new Error(`cannot listen on ${host}:${port} in network namespace ${netns}: exit ${code}: ${stderr.trim()}`)));
+    // 'close', not 'exit': the child exits as soon as its message is written, and Node may report
+    // the exit (SIGCHLD) before it has read that message and its socket from the channel; 'close'
+    // comes once the channel is drained and closed too.
+    child.on('close', (code) => fail(new Error(`cannot listen on ${host}:${port} in network namespace ${netns}: exit ${code}: ${stderr.trim()}`)));
   });
 }

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { rssKiB } from '../../bench/controller.ts';
+import { rssKiB } from '../../bench/server.ts';
 import { analyseSoak, type Disruption, type RequestRecord } from '../soak.ts';
 import { useWatchedLab } from './controller.ts';
 import { getPods, inNetns, instanceName, isRoot, lab, ROOT } from './helpers.ts';

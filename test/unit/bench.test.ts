@@ -10,7 +10,7 @@ import { parseCidr } from '../../src/util/cidr.ts';
 import { best, meetsGoal, parseCpuTimes, percentile, ratioOf, runBenchmark, withRatios, type BenchResult, type Benchmark } from '../../bench/harness.ts';
 import { iptablesBackend } from '../../bench/machine.ts';
 import { PID_SENTINEL, planFloor, shq, specShape, type FloorKind } from '../../bench/pods-floor.ts';
-import { cpuTicks, rssKiB } from '../../bench/controller.ts';
+import { cpuTicks, rssKiB } from '../../bench/server.ts';
 import { sepChainFor } from '../../bench/healing.ts';
 import { assertSameSpecs, FLOOR_PARALLEL, nodeMaskFor, parseParallel, parseSizes, podsConfigYaml, podsStateYaml, sortIps, spawnMilestones } from '../../bench/pods.ts';
 import { programFor } from '../../src/sys/packages.ts';
@@ -353,7 +353,7 @@ describe('pods benchmark', () => {
   });
 });
 
-describe('controller benchmark', () => {
+describe('server benchmark', () => {
   it('reads utime + stime from /proc/<pid>/stat, even when the command name holds ") "', () => {
     // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
     const stat = '4242 (node (a) b) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 75 0 0 20 0 11 0 123 456 789';
