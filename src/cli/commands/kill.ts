@@ -4,6 +4,7 @@
 // is why SIGKILL is the default): busybox httpd ignores SIGTERM and SIGSEGV. The command says so
 // rather than sending a signal that would silently do nothing.
 import { constants } from 'node:os';
+import path from 'node:path';
 import { InstanceNotRunningError } from '../../api/errors.ts';
 import { netnsExists } from '../../sys/ip.ts';
 import { procCaughtSignals, signalProcess } from '../../sys/proc.ts';
@@ -11,7 +12,9 @@ import { isNotFound } from '../../client/types.ts';
 import { runtimeFor } from '../../kubelet/runc.ts';
 import { containerIdOf } from '../../kubelet/runtime.ts';
 import { instancePaths, type InstancePaths } from '../../node/instance.ts';
-import { formatHop, traceCrash, type TracedPod } from '../../trace/crash.ts';
+import { dnsSnapshotPath } from '../../dns/publish.ts';
+import { ingressDir } from '../../ingress/controller.ts';
+import { formatHop, traceCrash, type TracedPod, type WatchedFile } from '../../trace/crash.ts';
 import { serverClient } from '../api-client.ts';
 import { hasApiStore } from '../api-get.ts';
 import { labHint, type Common } from '../common.ts';
@@ -38,8 +41,9 @@ function assertDeliverable(sig: NodeJS.Signals, pid: number, what: string): void
 type ApiPod = TracedPod & { spec?: { containers?: { name: string }[] } };
 
 /**
- * The pod comes from the API, its container's process from the runtime (the containerID in the pod's status names the runc container). With --trace, the
- * hops of the crash are printed as the API and the node's rules show them.
+ * The pod comes from the API, its container's process from the runtime (the containerID in the
+ * pod's status names the runc container). With --trace, the hops of the crash are printed as the
+ * API, the node's rules and the DNS and ingress pods' files show them.
  */
 async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths): Promise<void> {
   const client = await serverClient(a.name, paths);
@@ -61,7 +65,18 @@ async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths
     };
     if (!a.trace) return kill();
     const nodeNetns = netnsExists(paths.nodeNetns) ? paths.nodeNetns : null;
-    const whole = await traceCrash({ client, namespace: a.namespace, pod: a.pod, container: name!, nodeNetns, onHop: (h) => process.stdout.write(`${formatHop(h)}\n`) }, kill);
+    const ip = pod.status?.podIP ?? 'its address';
+    const files: WatchedFile[] = [
+      { who: 'cluster DNS', path: dnsSnapshotPath(paths.stateDir), where: 'the DNS records', unchanged: `no record names ${ip}: a ClusterIP Service's name resolves to its ClusterIP, which did not change (only a headless Service's records list pod addresses)` },
+      {
+        who: 'ingress-nginx',
+        path: path.join(ingressDir(paths.stateDir), 'nginx.conf'),
+        where: "nginx.conf's upstreams (reloaded)",
+        unchanged: `nginx.conf does not name ${ip}: with service-upstream "true" (the lab's default) nginx sends to the Service's ClusterIP and kube-proxy's rules pick the pod, so nginx was not reloaded`,
+      },
+    ];
+    const print = (line: string) => process.stdout.write(`${line}\n`);
+    const whole = await traceCrash({ client, namespace: a.namespace, pod: a.pod, container: name!, nodeNetns, files, onHop: (h) => print(formatHop(h)), onNote: print }, kill);
     if (!whole) {
       process.exitCode = 1;
       process.stdout.write('the round trip was not seen to the end (the pod was deleted, or the time ran out)\n');
