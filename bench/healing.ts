@@ -183,7 +183,7 @@ export const healingBenchmark: Benchmark = {
         await monitor.next(mark, (l) => l.startsWith(`add rule ip nat ${sep} `) && l.includes(`dnat to ${ip}:80`));
         await new Promise((r) => setTimeout(r, 50));
       }
-      ctx.note(`crash: SIGKILL to one pod's container at a time (${latencies.length} pods, each crashing once): to its httpd, PID 1 of the container's PID namespace under runc, whose \`runc run\` waiter then exits and the kubelet hears it; the clock stops when \`nft monitor\` in the node namespace reports its KUBE-SEP chain deleted. Between the two, every hop is a write to the API and a watch event: the kubelet writes the pod's status (Ready=False), the endpointslice controller the EndpointSlice, kube-proxy syncs the rules. The next kill waits until the restarted pod (a new \`runc run\` in the same sandbox) is back in the rules.`);
+      ctx.note(`crash: SIGKILL to one pod's container at a time (${latencies.length} pods, each crashing once; max ${Math.round(Math.max(...latencies))} ms): to its httpd, PID 1 of the container's PID namespace under runc, whose \`runc run\` waiter then exits and the kubelet hears it; the clock stops when \`nft monitor\` in the node namespace reports its KUBE-SEP chain deleted. Between the two, every hop is a write to the API and a watch event: the kubelet writes the pod's status (Ready=False), the endpointslice controller the EndpointSlice, kube-proxy syncs the rules. The next kill waits until the restarted pod (a new \`runc run\` in the same sandbox) is back in the rules.`);
 
       const editTimes: number[] = [];
       let replicas = kills;
@@ -200,7 +200,7 @@ export const healingBenchmark: Benchmark = {
         if (!answer.stdout.startsWith('heal-')) throw new Error(`the new pod ${ip} is in the rules but did not answer: ${answer.stdout || answer.stderr}`);
         await settle();
       }
-      ctx.note(`edit: replicas n -> n+1 written to the state file the server applies, as k3s applies its manifests directory (${edits} edits); the clock stops when \`nft monitor\` reports the new pod's DNAT rule (added after its readiness probe passed; a request to it is checked afterwards). Includes the server's ${APPLY_DEBOUNCE_MS} ms wait for the file to hold still, then: the applier's patch of the Deployment, the Deployment and ReplicaSet controllers, the scheduler's binding, the kubelet's sandbox and container, its readiness probe, the pod's status, the EndpointSlice, kube-proxy's sync.`);
+      ctx.note(`edit: replicas n -> n+1 written to the state file the server applies, as k3s applies its manifests directory (${edits} edits: ${editTimes.map((t) => Math.round(t)).join(', ')} ms); the clock stops when \`nft monitor\` reports the new pod's DNAT rule (added after its readiness probe passed; a request to it is checked afterwards). Includes the server's ${APPLY_DEBOUNCE_MS} ms wait for the file to hold still, then: the applier's patch of the Deployment, the Deployment and ReplicaSet controllers, the scheduler's binding, the kubelet's sandbox and container, its readiness probe, the pod's status, the EndpointSlice, kube-proxy's sync.`);
       return [
         { name: 'crash -> endpoint removed, p50', value: Math.round(percentile(latencies, 50)), unit: 'ms', goal: 100 },
         { name: 'crash -> endpoint removed, p99', value: Math.round(percentile(latencies, 99)), unit: 'ms', goal: 100 },

@@ -117,8 +117,8 @@ export const DATA_MARKER = 'bench-data';
 
 /**
  * Merges the runs of this invocation into the previous ones: a benchmark run now replaces its
- * previous entry (unless it was only skipped), the others are kept. Order: the registry's order,
- * unknown names last.
+ * previous entry (unless it was only skipped), the others are kept. Order: the registry's order;
+ * a name it no longer has is dropped.
  */
 export function mergeRuns(previous: StoredRun[], current: StoredRun[], order: string[]): StoredRun[] {
   const byName = new Map(previous.map((r) => [r.result.name, r]));
@@ -128,8 +128,8 @@ export function mergeRuns(previous: StoredRun[], current: StoredRun[], order: st
     if (r.result.status === 'skipped' && prev && prev.result.status !== 'skipped') continue;
     byName.set(r.result.name, r);
   }
-  const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
-  return [...byName.values()].sort((a, b) => rank(a.result.name) - rank(b.result.name) || a.result.name.localeCompare(b.result.name));
+  // A benchmark no longer in the registry (renamed, removed) leaves the page with its figures.
+  return [...byName.values()].filter((r) => order.includes(r.result.name)).sort((a, b) => order.indexOf(a.result.name) - order.indexOf(b.result.name));
 }
 
 /** Reads the runs stored in a previous docs/BENCHMARKS.md ([] when there are none or it is garbled). */

@@ -72,6 +72,22 @@ export async function labDown(instance: string): Promise<void> {
   if (r.exitCode !== 0) throw new Error(`lab down --name ${instance} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
 }
 
+/**
+ * A list, sent once more when the connection was reset, as client-go retries a GET on "connection
+ * reset by peer": a kept-alive connection the server closes (Node's keepAliveTimeout, 5 s idle)
+ * at the moment the next request goes out on it is reset by the server's kernel.
+ */
+async function listRetrying<T extends KubeObject>(client: HttpsClient, labelSelector: string, log?: (line: string) => void): Promise<{ items: T[] }> {
+  try {
+    return await client.list<T>({ group: '', resource: 'pods' }, { labelSelector });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw e;
+    log?.(`list of pods: ${code} (a kept-alive connection the server was closing), sent again`);
+    return client.list<T>({ group: '', resource: 'pods' }, { labelSelector });
+  }
+}
+
 type Pod = KubeObject & { status?: { podIP?: string; conditions?: { type: string; status: string }[] } };
 
 export const isReady = (p: Pod) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
@@ -80,13 +96,25 @@ export const isReady = (p: Pod) => !p.metadata.deletionTimestamp && (p.status?.c
  * Polls the API until exactly `n` pods match the label selector, none terminating, every one
  * Ready (none left when n = 0); returns their IPs. `alive` throws when the server has died.
  */
-export async function podsReady(client: HttpsClient, labelSelector: string, n: number, opts: { timeoutMs: number; everyMs?: number; alive?: () => void }): Promise<string[]> {
-  const deadline = Date.now() + opts.timeoutMs;
+export async function podsReady(client: HttpsClient, labelSelector: string, n: number, opts: { timeoutMs: number; everyMs?: number; alive?: () => void; log?: (line: string) => void }): Promise<string[]> {
+  const t0 = Date.now();
+  const deadline = t0 + opts.timeoutMs;
+  let told = t0;
   for (;;) {
     opts.alive?.();
-    const pods = (await client.list<Pod>({ group: '', resource: 'pods' }, { labelSelector })).items;
+    const pods = (
+      await listRetrying<Pod>(client, labelSelector, opts.log).catch(async (e: Error) => {
+        await new Promise((r) => setTimeout(r, 500));
+        opts.alive?.(); // a server that died answers nothing: say so, with its last words
+        throw e;
+      })
+    ).items;
     const ready = pods.filter(isReady);
     if (pods.length === n && ready.length === n) return ready.map((p) => p.status!.podIP!);
+    if (opts.log && Date.now() - told >= 30_000) {
+      told = Date.now();
+      opts.log(`${Math.round((told - t0) / 1000)} s: ${pods.length} pods (${labelSelector}), ${ready.length} ready, ${pods.filter((p) => p.metadata.deletionTimestamp).length} terminating; want ${n}`);
+    }
     if (Date.now() > deadline) throw new Error(`after ${opts.timeoutMs / 1000} s: ${pods.length} pods (${labelSelector}), ${ready.length} ready, want ${n}`);
     await new Promise((r) => setTimeout(r, opts.everyMs ?? 500));
   }

@@ -95,7 +95,7 @@ export const serverBenchmark: Benchmark = {
 
         const t0 = performance.now();
         await writeFile(statePath, podsStateYaml(n));
-        const ips = await podsReady(client, 'app=bench', n, { timeoutMs: 30 * 60_000, alive });
+        const ips = await podsReady(client, 'app=bench', n, { timeoutMs: 30 * 60_000, alive, log: ctx.log });
         const readySeconds = (performance.now() - t0) / 1000;
         // Every pod really serves: one checker process in the node namespace GETs every pod IP.
         const checker = await startChecker(paths.nodeNetns);
@@ -107,7 +107,7 @@ export const serverBenchmark: Benchmark = {
 
         const t1 = performance.now();
         await writeFile(statePath, podsStateYaml(0));
-        await podsReady(client, 'app=bench', 0, { timeoutMs: 30 * 60_000, alive });
+        await podsReady(client, 'app=bench', 0, { timeoutMs: 30 * 60_000, alive, log: ctx.log });
         const goneSeconds = (performance.now() - t1) / 1000;
         await settle({ timeoutMs: 60_000 });
         const after = await usage(pid, idleMs);
@@ -116,6 +116,10 @@ export const serverBenchmark: Benchmark = {
         ctx.note(`One \`lab up --watch\` process (the instance's server in the foreground, as \`lab server\`; node ${process.version}, the CLI's esbuild bundle) on a fresh sandbox instance. Floor: the same process after start-up with only the two kube-system pods. Then replicas 0 -> ${n} in the state file the server applies (all ${n} pods Ready in the API ${readySeconds.toFixed(1)} s after the write, all ${check.ready} answering HTTP), then ${n} -> 0 (no bench pod left in the API after ${goneSeconds.toFixed(1)} s). Each figure is read at the end of a ${idleMs / 1000} s window with nothing happening (after waiting for the machine to settle); idle CPU = utime+stime of the process over that window.`);
         ctx.note(`Idle work of the server: the node's Lease renewed every 10 s and the node lifecycle controller's look every 5 s (both through the API); kube-proxy's canary every 5 s and its full sync every 30 s (one iptables-restore of the Services' rules: the bench pods are in no Service, so it stays the size of the system Services'); the kubelet's 50 ms liveness poll, which looks only at containers it did not start itself (adopted after a restart; none here); watch bookmarks every 60 s. No probes in this Deployment.`);
         ctx.note(`The bound (issue 13): the former controller (\`lab up --watch\` before the API server: the state-file controller ran the kubelet, kube-proxy and DNS in one process, no API, no store) had ${OLD_CONTROLLER_RSS_MIB} MiB at 1,000 pods. The server holds more: every object in the API's watch cache and in each controller's informer, as kube-apiserver and client-go do.`);
+        if (after.rssKiB > 1.5 * before.rssKiB) {
+          ctx.note(`RSS after ${n} -> 0 pods is ${MiB(after.rssKiB)} MiB, ${(after.rssKiB / before.rssKiB).toFixed(1)}x the floor: the goal (1.5x) is missed. Found when this benchmark moved to the server: the memory is not the JavaScript heap (the same server in a process of its own at 300 -> 0 pods: RSS 235 -> 495 MiB at the moment the grace period ran out, the heap 31 MiB after a full GC) but native memory the allocator keeps after a burst: the kubelet stops each terminating pod on its own (removeContainersOf in src/kubelet/teardown.ts, from kubelet-controller.ts), and each such stop lists every container of the node (\`runc list --format json\`, twice) and reads the whole mount table: all ${n} pods at once make ${2 * n} listings of up to ${2 * n + 4} containers each, through the spawn threads, and as many reads of /proc/self/mountinfo, which is also why taking ${n} pods away took ${goneSeconds.toFixed(0)} s. One listing shared by the pods that stop together (as the kubelet's removals already share one CNI DEL) would make that linear.`);
+        }
+        if (readySeconds > 60) ctx.note(`The API showed the pods without a status (none ready) until the kubelet's batch of new pods was done, ${readySeconds.toFixed(0)} s after the write: the kubelet writes the statuses of a batch after it has started all of its containers.`);
         const fig = (name: string, value: number, floor: number, unit: string, goal?: number): Figure => ({ name, value, unit, floor, ...(goal !== undefined ? { goal } : {}) });
         return [
           fig(`server RSS at ${n} pods`, MiB(loaded.rssKiB), MiB(before.rssKiB), 'MiB'),
@@ -125,6 +129,9 @@ export const serverBenchmark: Benchmark = {
           fig(`server RSS after ${n} -> 0 pods`, MiB(after.rssKiB), MiB(before.rssKiB), 'MiB', 1.5),
           fig(`server open fds after ${n} -> 0 pods`, after.fds, before.fds, 'fds', 1.0),
         ];
+      } catch (e) {
+        ctx.log(`the server's last lines:\n${server.output().trimEnd().split('\n').slice(-20).join('\n')}`);
+        throw e;
       } finally {
         client.close();
       }

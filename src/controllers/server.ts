@@ -13,7 +13,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KUBE_API_PORT } from '../api/kubeconfig.ts';
-import { loadDesiredState, parseClusterConfig, ValidationError } from '../api/load.ts';
+import { loadDesiredState, parseClusterConfig, podIPsPerNode, ValidationError } from '../api/load.ts';
 import { pkiSettings } from '../api/pki.ts';
 import { serveApi, type ServingApi } from '../api/server/index.ts';
 import { loadSystemManifests, SYSTEM_MANIFESTS } from '../api/system.ts';
@@ -29,6 +29,7 @@ import { ensureNode } from '../node/setup.ts';
 import { KubeProxy } from '../proxy/proxy-controller.ts';
 import { ProxySyncer } from '../proxy/index.ts';
 import { KubeletController } from '../kubelet/kubelet-controller.ts';
+import { MAX_PODS } from '../kubelet/node-status.ts';
 import { runtimeVersion } from '../kubelet/runc.ts';
 import { KubeletStreams } from '../kubelet/streams.ts';
 import type { ContainerStreams } from '../api/server/node-streams.ts';
@@ -138,6 +139,9 @@ export class LabServer {
         role: 'server',
         host: hostInfo(),
         kubeletVersion: this.opts.kubeletVersion ?? 'v1.32.0+lab',
+        // The kubelet's max-pods raised to what the node's pod CIDR holds, as the state file's
+        // check counts (k3s: --kubelet-arg=max-pods=N); the scheduler places no more than this.
+        maxPods: Math.max(MAX_PODS, podIPsPerNode(config.nodeCIDRMaskSize)),
         containerRuntimeVersion: await runtimeVersion(),
       },
       serviceRanges: { serviceCIDR: config.serviceCIDR, nodePortRange: config.serviceNodePortRange },

@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { podIPsPerNode } from '../../src/api/load.ts';
 import { down } from '../../src/controllers/down.ts';
 import { LabServer } from '../../src/controllers/server.ts';
 import { spawnOnNewPty } from '../../src/sys/terminal.ts';
@@ -54,6 +55,9 @@ describe.skipIf(!isRoot)('the server process: API at the centre', () => {
     expect(status).toBe('Ready');
     expect(roles).toBe('control-plane,master');
     expect(ip).toBe('192.168.56.110');
+    // max-pods: the kubelet's 110 raised to the addresses of the node's pod CIDR (/24: 253), as
+    // many as the state file's capacity check allows; the scheduler places no more than this.
+    expect(await kubectlOk(['get', 'node', name!, '-o', 'jsonpath={.status.capacity.pods}'])).toBe(String(podIPsPerNode(24)));
   });
 
   it('applies both state files: the Deployments, their Services and the system add-ons', async () => {

@@ -141,6 +141,12 @@ describe('docs/BENCHMARKS.md', () => {
     expect(md2).toContain('on another machine: 8 cores, Test CPU @ 3.00GHz, kernel Linux 6.1.0');
   });
 
+  it('drops the figures of a benchmark that is no longer registered (renamed or removed)', () => {
+    const prev: StoredRun[] = [{ machine, result: result('controller') }, { machine, result: result('pods') }];
+    const merged = mergeRuns(prev, [{ machine, result: result('server') }], ['pods', 'server']);
+    expect(merged.map((r) => r.result.name)).toEqual(['pods', 'server']);
+  });
+
   it('does not let a skipped run replace figures that were measured', () => {
     const prev: StoredRun[] = [{ machine, result: result('pods') }];
     const merged = mergeRuns(prev, [{ machine, result: result('pods', { status: 'skipped', reason: 'needs root', figures: [] }) }], ['pods']);
