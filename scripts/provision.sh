@@ -25,7 +25,8 @@ fi
 # busybox the lab's images are built from, the apps' httpd; installing it removes Debian's busybox,
 # which conflicts with it), runc (runs every container), tcpdump, conntrack, nginx (the ingress, run by the lab in a pod),
 # dnsutils (dig), sqlite3 (to read the API server's kine store), util-linux (nsenter, unshare),
-# procps/kmod/hostname for the lab's checks, openssl (the API server's certificates) and kubectl
+# procps/kmod/hostname for the lab's checks, openssl (the API server's certificates), python3 (the
+# terminal of `kubectl exec -it`, src/sys/ptyrelay.py) and kubectl
 # (from the Kubernetes project's apt repository, which scripts/apt-kubernetes.sh adds: Debian has
 # no kubectl package).
 log "installing Debian packages"
@@ -34,7 +35,7 @@ apt-get update -q
 apt-get install -y -q --no-install-recommends \
   ca-certificates curl \
   iproute2 iptables nftables busybox-static runc tcpdump conntrack nginx dnsutils sqlite3 util-linux procps kmod hostname \
-  openssl kubectl
+  openssl python3 kubectl
 
 # The lab starts its own nginx inside the ingress pod's namespace, and host mode forwards
 # 192.168.56.110:80 to it. The distro's nginx.service would sit on 0.0.0.0:80 of the VM instead, so

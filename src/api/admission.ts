@@ -178,8 +178,6 @@ export function forbiddenDetail(results: readonly CheckResult[]): string {
   return results.map((r) => (r.detail ? `${r.reason} (${r.detail})` : r.reason)).join(', ');
 }
 
-export type Admission = { allowed: true } | { allowed: false; message: string };
-
 /**
  * Why a pod being created in a namespace with `labels` is refused, or undefined: the enforce
  * level's failed checks, as the admission words them (`violates PodSecurity "baseline:latest": ...`).
@@ -188,16 +186,6 @@ export function podViolation(spec: PodSecuritySpec, labels: Record<string, strin
   const { enforce } = namespacePolicy(labels);
   const failed = evaluatePod(enforce.level, spec);
   return failed.length ? `violates PodSecurity ${JSON.stringify(formatLevelVersion(enforce))}: ${forbiddenDetail(failed)}` : undefined;
-}
-
-/**
- * Admission of a pod being created in a namespace with `labels`: refused when it violates the
- * enforce level, with the API server's message (`pods "NAME" is forbidden: violates PodSecurity
- * "baseline:latest": ...`). A ReplicaSet's pods are judged under their generated name.
- */
-export function admitPod(name: string, spec: PodSecuritySpec, labels: Record<string, string>): Admission {
-  const why = podViolation(spec, labels);
-  return why ? { allowed: false, message: `pods ${JSON.stringify(name)} is forbidden: ${why}` } : { allowed: true };
 }
 
 /**

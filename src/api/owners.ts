@@ -2,7 +2,7 @@
 // never by labels a user's manifest can copy. Pure, and light enough for the learner's tools.
 import type { Pod } from './types.ts';
 
-/** The annotation the ReplicaSet controller stamps on each pod: the Deployment that owns it. */
+/** The tools' annotation on each pod (trace/api-view.ts): the Deployment that owns it, through its ReplicaSet. */
 export const OWNER_DEPLOYMENT_ANNOTATION = 'lab/deployment';
 
 /**

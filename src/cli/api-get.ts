@@ -4,11 +4,10 @@
 // the rows come from the API server's own Table printers (src/api/server/tables.ts), so the
 // columns are those `kubectl get` prints.
 import { existsSync } from 'node:fs';
-import { Registry } from '../api/server/registry.ts';
-import { listObjects, type KubeList } from '../api/server/registry-list.ts';
+import type { KubeList } from '../api/server/registry-list.ts';
+import { openStoreReader } from '../api/server/store-reader.ts';
 import { resolveResourceName, RESOURCES, type ResourceInfo } from '../api/server/resources.ts';
 import { toTable, type Table } from '../api/server/tables.ts';
-import { KineStore } from '../api/storage/kine.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import { serverClient } from './api-client.ts';
 
@@ -49,9 +48,8 @@ async function lister(instance: string, paths: InstancePaths): Promise<{ list: L
       close: () => client.close(),
     };
   }
-  const store = new KineStore(paths.storeFile);
-  const registry = new Registry(store);
-  return { list: async (r, namespace, labelSelector) => listObjects(registry, r, namespace, { labelSelector }), close: () => store.close() };
+  const reader = openStoreReader(paths.storeFile);
+  return { list: async (r, namespace, labelSelector) => reader.list(r, namespace, labelSelector), close: () => reader.close() };
 }
 
 /** kubectl's human-readable printer: upper-case headers, columns three spaces apart; wide shows every column. */

@@ -16,7 +16,7 @@ export async function apiWatch(instance: string, paths: InstancePaths, req: GetR
   if (infos.length !== 1) throw new Error(`watch is only supported on individual resources and resource collections, but ${infos.length} resources were found`);
   const info = infos[0]!;
   const client = await serverClient(instance, paths);
-  if (!client) throw new Error(`lab get -w needs the instance's server running (the API server sends the events); start it with 'lab up --api --name ${instance}'`);
+  if (!client) throw new Error(`lab get -w needs the instance's server running (the API server sends the events); start it with 'lab up --name ${instance}'`);
   try {
     const ref = { group: info.group, resource: info.plural };
     const namespace = info.namespaced && !req.allNamespaces ? req.namespace : undefined;

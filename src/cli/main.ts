@@ -1,5 +1,5 @@
-// `lab`: the command line. Every subcommand reads the same per-instance state the controller
-// writes, so `lab get` works from another terminal while `lab up` runs. This module stays small:
+// `lab`: the command line. Its subcommands are clients of the instance's API server (or read its
+// store while no server runs), so `lab get` works from another terminal while the server runs. This module stays small:
 // a subcommand's own modules load only when it runs (src/cli/commands/index.ts).
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';

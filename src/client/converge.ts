@@ -2,12 +2,22 @@
 // the controller has seen the latest spec (observedGeneration), every replica runs the current
 // template (updatedReplicas), all of them are ready and available, and no older replica is left
 // (status.replicas). Plus no pod still terminating: its containers are still being stopped.
-// `lab up` waits for this through the API; what is still missing is said pod by pod.
+// `lab up` waits for this through the API; what is still missing is said pod by pod. A Deployment
+// whose pods the API refuses (ReplicaFailure: Pod Security, say) will not roll out until its
+// manifest or namespace changes: `lab up` says so and stops waiting, rather than time out.
+
 import type { Client, KubeObject } from './types.ts';
 
 type Deployment = KubeObject & {
   spec?: { replicas?: number };
-  status?: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; readyReplicas?: number; availableReplicas?: number };
+  status?: {
+    observedGeneration?: number;
+    replicas?: number;
+    updatedReplicas?: number;
+    readyReplicas?: number;
+    availableReplicas?: number;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
 };
 
 type Pod = KubeObject & {
@@ -23,6 +33,8 @@ export interface Convergence {
   done: boolean;
   /** One line per Deployment not yet rolled out, and per pod not ready or still terminating. */
   waiting: string[];
+  /** Deployments whose pods the API refuses (ReplicaFailure), with its message: they will not converge as they are. */
+  refused: string[];
 }
 
 const nsName = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
@@ -32,6 +44,8 @@ export function rolloutWaiting(d: Deployment): string | null {
   const want = d.spec?.replicas ?? 1;
   const s = d.status ?? {};
   if ((s.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) return `deployment ${nsName(d)}: waiting for deployment spec update to be observed`;
+  const failure = s.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+  if (failure) return `deployment ${nsName(d)}: ${failure.reason ?? 'ReplicaFailure'}: ${failure.message ?? ''}`;
   if ((s.updatedReplicas ?? 0) < want) return `deployment ${nsName(d)}: ${s.updatedReplicas ?? 0} out of ${want} new replicas have been updated`;
   if ((s.replicas ?? 0) > (s.updatedReplicas ?? 0)) return `deployment ${nsName(d)}: ${(s.replicas ?? 0) - (s.updatedReplicas ?? 0)} old replicas are pending termination`;
   if ((s.availableReplicas ?? 0) < (s.updatedReplicas ?? 0)) return `deployment ${nsName(d)}: ${s.availableReplicas ?? 0} of ${s.updatedReplicas ?? 0} updated replicas are available`;
@@ -49,17 +63,28 @@ export function podWaiting(p: Pod): string | null {
 
 export function convergence(deployments: Deployment[], pods: Pod[]): Convergence {
   const waiting = [...deployments.map(rolloutWaiting), ...pods.map(podWaiting)].filter((w): w is string => w !== null);
-  return { done: waiting.length === 0, waiting };
+  const refused = deployments.filter((d) => d.status?.conditions?.some((c) => c.type === 'ReplicaFailure' && c.status === 'True')).map((d) => rolloutWaiting(d)!);
+  return { done: waiting.length === 0, waiting, refused };
 }
 
-/** Polls the API until converged (resolves with the last verdict) or the time is up (resolves with what is missing). */
+/** How long a refusal must last before `lab up` gives up on it (the ReplicaSet controller retries at once, then backs off). */
+export const REFUSED_FOR_MS = 3000;
+
+/**
+ * Polls the API until converged (resolves with the last verdict), or the time is up, or every
+ * Deployment still missing has been refused for REFUSED_FOR_MS (resolves with what is missing).
+ */
 export async function waitConverged(client: Client, opts: { timeoutMs: number; everyMs?: number; onProgress?: (c: Convergence) => void }): Promise<Convergence> {
   const deadline = Date.now() + opts.timeoutMs;
+  let refusedSince: number | null = null;
   for (;;) {
     const [deployments, pods] = await Promise.all([client.list<Deployment>({ group: 'apps', resource: 'deployments' }), client.list<Pod>({ group: '', resource: 'pods' })]);
     const c = convergence(deployments.items, pods.items);
     opts.onProgress?.(c);
-    if (c.done || Date.now() >= deadline) return c;
+    // Refused, and nothing else left to wait for: the rest has converged.
+    const onlyRefused = c.refused.length > 0 && c.waiting.every((w) => c.refused.includes(w));
+    refusedSince = onlyRefused ? (refusedSince ?? Date.now()) : null;
+    if (c.done || Date.now() >= deadline || (refusedSince !== null && Date.now() - refusedSince >= REFUSED_FOR_MS)) return c;
     await new Promise((r) => setTimeout(r, opts.everyMs ?? 200));
   }
 }

@@ -2,8 +2,6 @@
 // from a ReplicaSet and the active pods it owns, how many pods to create or which to delete
 // (manageReplicas), what its pods look like (GetPodFromTemplate), the slow-start batches creates go
 // in, and the status it reports. The controller (replicaset-controller.ts) carries them out.
-import type { Pod } from '../api/types.ts';
-import { deletionOrder } from './replicaset.ts';
 import { isPodAvailable, isPodReady, newControllerRef, podReadyTime, isPodActive, type Condition, type PodObj, type ReplicaSetObj, type ReplicaSetStatus } from './workloads.ts';
 import { rfc3339 } from '../api/server/object.ts';
 
@@ -31,24 +29,14 @@ export function planReplicas(rs: ReplicaSetObj, pods: PodObj[], related: PodObj[
   return { create: 0, delete: podsToDelete(pods, related, Math.min(diff, burst)) };
 }
 
-/** The API pod in the shape the lab's ranking (replicaset.ts deletionOrder) reads. */
-function asRanked(p: PodObj): Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { ...p.metadata, namespace: p.metadata.namespace ?? '', labels: p.metadata.labels ?? {}, annotations: p.metadata.annotations ?? {} },
-    spec: (p.spec ?? {}) as unknown as Pod['spec'],
-    status: { phase: (p.status?.phase ?? 'Pending') as Pod['status']['phase'], conditions: (p.status?.conditions ?? []) as Pod['status']['conditions'], containerStatuses: (p.status?.containerStatuses ?? []) as unknown as Pod['status']['containerStatuses'] },
-  };
-}
-
 const PHASE_ORDINAL: Record<string, number> = { Pending: 0, Unknown: 1, Running: 2 };
 const cost = (p: PodObj) => Number.parseInt(p.metadata.annotations?.['controller.kubernetes.io/pod-deletion-cost'] ?? '0', 10) || 0;
+const restarts = (p: PodObj) => Math.max(0, ...(p.status?.containerStatuses ?? []).map((c) => c.restartCount ?? 0));
 
 /**
  * ActivePodsWithRanks, first to delete first: unscheduled, Pending < Unknown < Running, not ready,
- * lower pod-deletion-cost (the first four steps of deletionOrder), then more sibling pods on the
- * same node, then ready for less time, then deletionOrder's restart count, newer, name. (kube's
+ * lower pod-deletion-cost, then more sibling pods on the same node, then ready for less time, then
+ * more restarts (a crash-looping pod before a healthy one), newer, name. (kube's
  * LogarithmicScaleDown treats ages within the same power of two as equal and breaks ties by uid;
  * the lab compares plain times.)
  */
@@ -66,7 +54,9 @@ export function podsToDelete(pods: PodObj[], related: PodObj[], diff: number): P
     rank(b) - rank(a) ||
     // Both ready: the one ready more recently first (an unknown time counts as most recent).
     (isPodReady(a) && isPodReady(b) && readySince(a) !== readySince(b) ? (readySince(a) === 0 ? -1 : readySince(b) === 0 ? 1 : readySince(b) - readySince(a)) : 0) ||
-    deletionOrder(asRanked(a), asRanked(b));
+    restarts(b) - restarts(a) ||
+    (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') ||
+    b.metadata.name.localeCompare(a.metadata.name);
   return [...pods].sort(order).slice(0, diff);
 }
 

@@ -194,6 +194,15 @@ export class RuncRuntime implements ContainerRuntime {
     return this.runc('exec', ...(opts.tty ? ['--tty'] : []), id, ...command);
   }
 
+  /**
+   * `kubectl exec -it`'s exec, as containerd's shim runs it: detached, with the process read from
+   * `files.process` (terminal: true) and the pty's master sent to `files.socket`; runc exits once
+   * the process runs, its PID in `files.pidFile` (src/sys/terminal.ts waits for it).
+   */
+  execConsoleArgv(id: string, files: { socket: string; pidFile: string; process: string }): string[] {
+    return this.runc('exec', '--detach', '--tty', '--console-socket', files.socket, '--pid-file', files.pidFile, '--process', files.process, id);
+  }
+
   /** Every container of the instance gone (`lab down`): runc's state, mounts and cgroups. */
   async removeAll(): Promise<string[]> {
     // runc deletes one container per call; the calls run side by side.

@@ -1,6 +1,7 @@
 // The kubelet's side of `kubectl logs` and `kubectl exec` (what kube-apiserver reaches through
 // the kubelet's :10250 server): logs are read from the container's log file, exec runs through
-// the runtime (`runc exec`, the CRI's Exec). The HTTP side is src/api/server's.
+// the runtime (`runc exec`, the CRI's Exec; with a tty, on a pty runc makes in the container,
+// through src/sys/terminal.ts). The HTTP side is src/api/server's.
 //
 // Log files: runc's waiter writes a container's output to <podDir>/containers/<name>/container.log.
 // Before the kubelet starts a container again, the last instance's log becomes previous.log, so
@@ -8,14 +9,16 @@
 // and shows the last but one). The lines carry no time stamps of their own: `timestamps` and
 // `sinceSeconds` are not supported (the lab's runtime writes raw output, not CRI log lines).
 import { createReadStream, existsSync } from 'node:fs';
-import { open, readFile, rename, stat } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Pod } from '../api/types.ts';
 import type { ContainerStreams, ExecOptions, ExecSession, LogOptions } from '../api/server/node-streams.ts';
 import type { InstancePaths } from '../node/instance.ts';
-import { spawnStream } from '../sys/stream.ts';
+import { spawnStream, type StreamChild } from '../sys/stream.ts';
+import { spawnOnConsole, type TerminalChild } from '../sys/terminal.ts';
+import { isDns1123Label, isDns1123Subdomain } from '../api/server/validation.ts';
 import { runtimeFor } from './runc.ts';
 import { containerIdOf, isContainerAlive } from './runtime.ts';
 import { podNetns } from './kubelet.ts';
@@ -24,6 +27,10 @@ const CURRENT = 'container.log';
 const PREVIOUS = 'previous.log';
 /** How often a followed log is read for more. */
 const FOLLOW_POLL_MS = 100;
+/** Under the instance's state directory: one private directory per `exec -it` (console socket...). */
+const EXEC_DIR = 'exec';
+/** How long a tty exec waits for the client's first window size (kubectl sends it at once). */
+const FIRST_SIZE_WAIT_MS = 500;
 
 function logDir(paths: InstancePaths, pod: string, container: string): string {
   return path.join(paths.podDir(pod), 'containers', container);
@@ -142,32 +149,71 @@ export class KubeletStreams implements ContainerStreams {
     // kubelet's GetExec for a container that is not running: the CRI finds no container.
     if (!c) throw new Error(`container not found ("${container}")`);
     if (command.length === 0) throw new Error('you must specify at least one command for the container');
-    // Without a terminal on this side runc cannot give the command one (`runc exec --tty` needs a
-    // console socket or a terminal of its own): a tty request runs without one, stderr merged
-    // into stdout as a terminal would show it. Resizing is a no-op.
-    const argv = runtimeFor(this.paths).execArgv(c.id, command);
-    const child = spawnStream(argv, { stdin: opts.stdin });
-    let stdout: Readable = child.stdout;
-    let stderr: Readable | null = child.stderr;
-    if (opts.tty) {
-      const merged = new PassThrough();
-      let open = 2;
-      const end = () => --open === 0 && merged.end();
-      child.stdout.on('data', (d: Buffer) => merged.write(d)).on('end', end);
-      child.stderr.on('data', (d: Buffer) => merged.write(d)).on('end', end);
-      stdout = merged;
-      stderr = null;
-    }
-    return {
-      stdin: child.stdin,
-      stdout,
-      stderr,
-      resize: () => {},
-      done: child.exited.then(({ code, signal }) => {
-        if (code === null) return { exitCode: 128 + (signal ? (constants.signals[signal] ?? 1) : 1) };
-        return { exitCode: code };
-      }),
-      stop: () => child.stop('SIGKILL'),
-    };
+    if (opts.tty) return this.execTty(pod, container, c.id, command);
+    const child = spawnStream(runtimeFor(this.paths).execArgv(c.id, command), { stdin: opts.stdin });
+    // Ending it kills runc; the command, runc's child, may outlive it.
+    return session(child, { stdout: child.stdout, stderr: child.stderr, resize: () => {}, stopSignal: 'SIGKILL' });
   }
+
+  /**
+   * `kubectl exec -it`: the command on a pty runc makes in the container (its /dev/pts), as
+   * containerd runs it: the container's process with args, `terminal: true` and TERM=xterm (what
+   * containerd's CRI adds), in a process.json; runc sends the master to a console socket in a
+   * directory of its own under the instance's state (0700), which is removed when the exec ends.
+   * The relay (src/sys/terminal.ts) puts the client's first window size into the process's
+   * consoleSize, so the command starts at the size of the learner's window; later sizes are
+   * applied as they come (containerd applies even the first one after the start, which races with
+   * a command that reads it at once, such as `stty size`).
+   */
+  private async execTty(pod: Pod, container: string, id: string, command: string[]): Promise<ExecSession> {
+    // Both come from the pod's validated spec; checked again because they make a path here.
+    if (isDns1123Subdomain(pod.metadata.name).length || isDns1123Label(container).length) throw new Error(`invalid pod or container name ${JSON.stringify(`${pod.metadata.name}/${container}`)}`);
+    const bundle = JSON.parse(await readFile(path.join(logDir(this.paths, pod.metadata.name, container), 'config.json'), 'utf8')) as { process: { env?: string[] } };
+    const env = [...(bundle.process.env ?? []).filter((e) => !e.startsWith('TERM=')), 'TERM=xterm'];
+    const base = path.join(this.paths.stateDir, EXEC_DIR);
+    await mkdir(base, { recursive: true, mode: 0o700 });
+    await chmod(base, 0o700);
+    const dir = await mkdtemp(path.join(base, 'tty-'));
+    const files = { socket: path.join(dir, 'console.sock'), pidFile: path.join(dir, 'pid'), process: path.join(dir, 'process.json') };
+    const cleanup = () => rm(dir, { recursive: true, force: true }).catch(() => {});
+    let child: TerminalChild;
+    try {
+      await writeFile(files.process, JSON.stringify({ ...bundle.process, args: command, terminal: true, env }), { mode: 0o600 });
+      child = spawnOnConsole(runtimeFor(this.paths).execConsoleArgv(id, files), files, { waitSizeMs: FIRST_SIZE_WAIT_MS });
+    } catch (e) {
+      await cleanup();
+      throw e;
+    }
+    // A terminal has one output: runc's own errors (no such command...) show in it.
+    // Ending it (the client went away) hangs the terminal up: SIGHUP, then SIGKILL a second later.
+    return session(child, { stdout: merge(child.stdout, child.stderr), stderr: null, resize: (cols, rows) => child.resize(cols, rows), stopSignal: 'SIGTERM', cleanup });
+  }
+}
+
+/** An ExecSession over a runc exec (or its relay): exit code as a shell reports a signal's. */
+function session(
+  child: StreamChild,
+  io: { stdout: Readable; stderr: Readable | null; resize(cols: number, rows: number): void; stopSignal: NodeJS.Signals; cleanup?: () => Promise<void> },
+): ExecSession {
+  return {
+    stdin: child.stdin,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    resize: io.resize,
+    done: child.exited.then(async ({ code, signal }) => {
+      await io.cleanup?.();
+      if (code === null) return { exitCode: 128 + (signal ? (constants.signals[signal] ?? 1) : 1) };
+      return { exitCode: code };
+    }),
+    stop: () => child.stop(io.stopSignal),
+  };
+}
+
+/** Two streams as one, ended when both have ended. */
+function merge(a: Readable, b: Readable): Readable {
+  const merged = new PassThrough();
+  let open = 2;
+  const end = () => --open === 0 && merged.end();
+  for (const s of [a, b]) s.on('data', (d: Buffer) => merged.write(d)).on('end', end);
+  return merged;
 }

@@ -162,7 +162,7 @@ async function recordHostSysctls(paths: InstancePaths, current: Record<string, s
   const file = hostSysctlsFile(paths);
   const recorded = await readRecord(file);
   const next = planSysctlRecord(recorded ?? {}, current);
-  // Written even when empty: it also tells `down` that host mode was here (see controllers/lab.ts).
+  // Written even when empty: it also tells `down` that host mode was here (see controllers/down.ts).
   if (recorded && JSON.stringify(next) === JSON.stringify(recorded)) return;
   await mkdir(paths.stateDir, { recursive: true });
   await writeFileAtomic(file, `${JSON.stringify(next, null, 2)}\n`);

@@ -1,5 +1,5 @@
 // Files the lab rewrites on every reconcile (/etc/netns/<netns>/hosts, resolv.conf, hostname), and
-// files replaced whole under a reader's feet (the state file, the DNS snapshot, nginx.conf).
+// files replaced whole under a reader's feet (the DNS snapshot, nginx.conf).
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 

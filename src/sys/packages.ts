@@ -32,6 +32,9 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'umount', aptPackage: 'mount', usedBy: 'lab' },
   // The OCI runtime that runs every container (src/kubelet/runc.ts), as under k3s's containerd.
   { command: 'runc', aptPackage: 'runc', usedBy: 'lab' },
+  // The terminal of `kubectl exec -it` (src/sys/ptyrelay.py): receives the pty master runc sends
+  // over its console socket, which Node cannot.
+  { command: 'python3', aptPackage: 'python3', usedBy: 'lab' },
   { command: 'chroot', aptPackage: 'coreutils', usedBy: 'lab' },
   { command: 'sh', aptPackage: 'dash', usedBy: 'lab' },
   { command: 'hostname', aptPackage: 'hostname', usedBy: 'lab' },

@@ -12,7 +12,7 @@ import { spawnPool } from './spawner.ts';
 
 const SAFE_ARG = /^[^\0\n\r]*$/;
 
-function checkArgv(argv: string[]): [string, ...string[]] {
+export function checkArgv(argv: string[]): [string, ...string[]] {
   if (argv.length === 0) throw new Error('empty command');
   assertKnownProgram(argv[0]!);
   for (const a of argv) if (!SAFE_ARG.test(a)) throw new Error(`refusing command argument with control characters: ${JSON.stringify(a)}`);
@@ -38,6 +38,11 @@ export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<
   const [file, ...args] = checkArgv(inNetns(opts.netns, argv));
   spawnCounter.count++;
   const child: ChildProcess = spawn(file, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C', ...opts.env } });
+  return streamChild(child, [file, ...args]);
+}
+
+/** The StreamChild of a spawned child whose stdout and stderr are piped (also src/sys/terminal.ts's). */
+export function streamChild(child: ChildProcess, argv: string[]): StreamChild {
   // A child that exits before reading its input must not crash the writer with EPIPE.
   child.stdin?.on('error', () => {});
   let done = false;
@@ -52,18 +57,18 @@ export function spawnStream(argv: string[], opts: { netns?: Netns; env?: Record<
     });
     child.once('error', (e) => {
       done = true;
-      child.stderr?.emit('data', Buffer.from(`${file}: ${e.message}\n`));
+      child.stderr?.emit('data', Buffer.from(`${argv[0]}: ${e.message}\n`));
       resolve({ code: 127, signal: null });
     });
   });
   if (child.pid === undefined) {
     // spawn failed (e.g. ENOENT): 'error' follows; give callers a consistent object anyway.
-    return { pid: -1, argv: [file, ...args], stdin: child.stdin ?? null, stdout: child.stdout!, stderr: child.stderr!, exited, stop: () => {} };
+    return { pid: -1, argv, stdin: child.stdin ?? null, stdout: child.stdout!, stderr: child.stderr!, exited, stop: () => {} };
   }
   const pid = child.pid;
   return {
     pid,
-    argv: [file, ...args],
+    argv,
     stdin: child.stdin ?? null,
     stdout: child.stdout!,
     stderr: child.stderr!,

@@ -75,12 +75,11 @@ export function labEventFromApi(e: Obj): LabEvent {
 /** The instance's cluster as a ClusterView, from its store; null when it has none. */
 export async function readApiState(paths: InstancePaths): Promise<ClusterView | null> {
   if (!existsSync(paths.storeFile)) return null;
-  // Loaded only for such an instance: the commands of a state-file instance stay light.
-  const [{ KineStore }, { Registry }, { listObjects }, { resourceFor }] = await Promise.all([import('../api/storage/kine.ts'), import('../api/server/registry.ts'), import('../api/server/registry-list.ts'), import('../api/server/resources.ts')]);
-  const store = new KineStore(paths.storeFile);
+  // Loaded on demand: commands that never read the store (--help, kubeconfig) stay light.
+  const [{ openStoreReader }, { resourceFor }] = await Promise.all([import('../api/server/store-reader.ts'), import('../api/server/resources.ts')]);
+  const reader = openStoreReader(paths.storeFile);
   try {
-    const registry = new Registry(store);
-    const list = (group: string, plural: string) => listObjects(registry, resourceFor(group, plural)!, undefined, {}).items as unknown as ApiObject[];
+    const list = (group: string, plural: string) => reader.list(resourceFor(group, plural)!).items as unknown as ApiObject[];
     const live = await runtimeFor(paths).listContainers().catch(() => []);
     const pids = new Map(live.filter((c) => c.status === 'running').map((c) => [c.id, c.pid]));
     const pods: Record<string, Pod> = {};
@@ -108,6 +107,6 @@ export async function readApiState(paths: InstancePaths): Promise<ClusterView | 
       events,
     };
   } finally {
-    store.close();
+    reader.close();
   }
 }

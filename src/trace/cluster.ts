@@ -1,7 +1,7 @@
 // Who owns an address, a chain or a veth: the lab's objects indexed the way kernel output names
 // them. `lab explain`, `lab describe` and `lab trace` all read kernel state (rules, routes,
 // conntrack entries, packets) and need to say which Service, endpoint or pod a line belongs to.
-// Pure: built from the state file the controller writes.
+// Pure: built from the ClusterView the instance's store gives (api-view.ts).
 import type { ClusterView } from './view.ts';
 import { isTerminating, type Pod, type Service, type ServicePort } from '../api/types.ts';
 import { endpointChainName, servicePortChains, servicePortNameString, type ServicePortChains } from '../proxy/names.ts';

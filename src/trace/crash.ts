@@ -3,8 +3,13 @@
 //   container exit seen by the kubelet -> pod status Ready=False (API) -> EndpointSlice updated by
 //   the endpointslice controller (API) -> kube-proxy's rules without the endpoint (the node's nat
 //   table) -> restart after the back-off -> Ready -> the endpoint back in the slice and the rules.
-// Everything here is observed from outside: watches on the API (pods, EndpointSlices) and the
-// node's `iptables-save -t nat`. No role reports to the trace; it sees what a learner could see.
+// The cluster DNS's records and the ingress's nginx.conf are watched too: they change only when
+// they name the pod's address (a headless Service's records; nginx sending straight to pods,
+// service-upstream "false"); otherwise the trace says why they did not.
+// Everything here is observed from outside: watches on the API (pods, EndpointSlices), the
+// node's `iptables-save -t nat` and the files the DNS and ingress pods read. No role reports to
+// the trace; it sees what a learner could see.
+import { readFile } from 'node:fs/promises';
 import type { Client, KubeObject, WatchEvent } from '../client/types.ts';
 import { run, type Netns } from '../sys/exec.ts';
 
@@ -45,6 +50,21 @@ export function endpointReady(slice: TracedSlice, pod: { name: string; namespace
   return e ? e.conditions?.ready !== false : undefined;
 }
 
+/** Whether a file's text names `ip` as an address (not as part of a longer one) (pure). */
+export function mentions(text: string, ip: string): boolean {
+  return new RegExp(`(^|[^\\d.])${ip.replace(/\./g, '\\.')}(?![\\d]|\\.\\d)`).test(text);
+}
+
+/** A file a role writes from the API, watched for the pod's address. */
+export interface WatchedFile {
+  who: string;
+  path: string;
+  /** What the address's leaving or coming back means, e.g. "nginx.conf's upstreams". */
+  where: string;
+  /** Said at the end when the file never named the address: why it did not change. */
+  unchanged: string;
+}
+
 /** Whether some Service's chain in a `iptables-save -t nat` dump sends to `ip` (pure). */
 export function inProxyRules(natDump: string, ip: string): boolean {
   const sepToIp = new Map<string, string>();
@@ -62,6 +82,10 @@ export interface CrashTraceOptions {
   nodeNetns: Netns;
   /** Called with each hop as it is seen. */
   onHop: (h: Hop) => void;
+  /** The DNS records and nginx.conf, say: polled with the rules. */
+  files?: WatchedFile[];
+  /** Called at the end for each watched file that never named the pod's address. */
+  onNote?: (line: string) => void;
   timeoutMs?: number;
   /** How often the nat table is read. */
   rulesEveryMs?: number;
@@ -87,6 +111,10 @@ export async function traceCrash(opts: CrashTraceOptions, kill: () => void | Pro
   let t0 = Date.now();
   const hop = (h: Omit<Hop, 'at'>) => opts.onHop({ ...h, at: Date.now() - t0 });
   let rules = ip ? inProxyRules((await run(['iptables-save', '-t', 'nat'], { netns: opts.nodeNetns })).stdout, ip) : false;
+  const files = opts.files ?? [];
+  const named = async (f: WatchedFile) => (ip ? mentions(await readFile(f.path, 'utf8').catch(() => ''), ip) : false);
+  const fileState = await Promise.all(files.map(named));
+  const fileChanged = files.map(() => false);
   let sawOut = false;
   let done: (ok: boolean) => void = () => {};
   const finished = new Promise<boolean>((r) => (done = r));
@@ -134,6 +162,13 @@ export async function traceCrash(opts: CrashTraceOptions, kill: () => void | Pro
         hop({ who: 'kube-proxy', what: now ? `${ip} back in the Service chains (nat table)` : `${ip} out of the Service chains (nat table)` });
         check();
       }
+      for (const [i, f] of files.entries()) {
+        const now = await named(f);
+        if (now === fileState[i]) continue;
+        fileState[i] = now;
+        fileChanged[i] = true;
+        hop({ who: f.who, what: now ? `${ip} back in ${f.where}` : `${ip} out of ${f.where}` });
+      }
       await new Promise((r) => setTimeout(r, opts.rulesEveryMs ?? 10));
     }
   })();
@@ -147,6 +182,7 @@ export async function traceCrash(opts: CrashTraceOptions, kill: () => void | Pro
     polling = false;
     for (const s of stops) s();
     await poll;
+    for (const [i, f] of files.entries()) if (!fileChanged[i] && !fileState[i]) opts.onNote?.(`${f.who}: ${f.unchanged}`);
   }
 }
 

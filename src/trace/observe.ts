@@ -1,4 +1,4 @@
-// The thin impure side of the learner's tools: reads the running instance (state file, kernel
+// The thin impure side of the learner's tools: reads the running instance (its store, kernel
 // state inside its namespaces) through src/sys, for the pure parsers and annotators of src/trace.
 import { InstanceNotRunningError } from '../api/errors.ts';
 import { open, stat } from 'node:fs/promises';

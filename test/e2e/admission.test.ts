@@ -120,6 +120,17 @@ describe.skipIf(!isRoot)('Pod Security admission and volumes', () => {
     for (const name of ['hostpath-default', 'hostnet-default']) expect((await labOk(['get', 'deployments', name, '--name', I])).stdout).toMatch(new RegExp(`^${name}\\s+0/1\\s`, 'm'));
   });
 
+  it('`lab up` beside the server prints the same warnings and stops waiting on the refused Deployments, naming why (exit 1)', async () => {
+    const t0 = Date.now();
+    const r = await lab(['up', '--name', I, '--state', fixture.state]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/^Warning: .*Deployment default\/hostpath-default: would violate PodSecurity "baseline:latest": hostPath volumes \(volume "host"\)$/m);
+    expect(r.stderr).toMatch(/^ {2}deployment default\/hostpath-default: FailedCreate: pods "hostpath-default-[a-z0-9]+-[a-z0-9]{5}" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes \(volume "host"\)$/m);
+    expect(r.stderr).toContain('The API refuses the pods of 2 Deployment(s)');
+    // Well before its 120 s convergence timeout.
+    expect(Date.now() - t0).toBeLessThan(60_000);
+  });
+
   it('creates no pod for them; lab events shows FailedCreate with the admission\'s message, retried by the ReplicaSet controller', async () => {
     const events = await until(
       'FailedCreate of both ReplicaSets',

@@ -122,6 +122,10 @@ describe.skipIf(!isRoot)('issue 13 acceptance: lab up and real kubectl', () => {
       at = i;
     }
     expect(r.stdout).toMatch(/resourceVersion \d+/);
+    // app1's Service has a ClusterIP and the ingress sends to it (service-upstream "true"): neither
+    // the DNS records nor nginx.conf change, and the trace says so.
+    expect(r.stdout).toMatch(/^cluster DNS: no record names 10\.42\.\d+\.\d+: a ClusterIP Service's name resolves to its ClusterIP/m);
+    expect(r.stdout).toMatch(/^ingress-nginx: nginx\.conf does not name 10\.42\.\d+\.\d+: with service-upstream "true"/m);
     const w = await watch;
     expect(w.stdout).toMatch(new RegExp(`MODIFIED\\s+${pod}\\s+0/1\\s+(Error|Completed|CrashLoopBackOff)`));
     expect(w.stdout).toMatch(new RegExp(`MODIFIED\\s+${pod}\\s+1/1\\s+Running\\s+1 \\(`));

@@ -2,13 +2,14 @@
 // through the API into the kine store, the API served on 127.0.0.1 in this machine's namespace
 // and on 192.168.56.110:6443 inside the node's namespace, and real kubectl reading it from here
 // and from the laptop's namespace. A bad edit is refused whole while the last good state stays.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { podIPsPerNode } from '../../src/api/load.ts';
 import { down } from '../../src/controllers/down.ts';
 import { LabServer } from '../../src/controllers/server.ts';
+import { spawnOnNewPty } from '../../src/sys/terminal.ts';
 import { cmd, editableState, inNetns, instanceName, isRoot, lab, ROOT, until, type EditableState } from './helpers.ts';
 
 const instance = instanceName('srv');
@@ -105,6 +106,72 @@ describe.skipIf(!isRoot)('the server process: API at the centre', () => {
     await until('the request in the httpd log', async () => /\]:\d+: response:200/.test((await kubectl(['logs', pod])).stdout), 10_000);
     expect(await kubectlOk(['exec', 'deploy/app1', '--', 'cat', '/etc/resolv.conf'])).toContain('nameserver 10.43.0.10');
   });
+
+  /** kubectl on a terminal of its own (kubectl refuses -t without one), its output as it comes. */
+  function kubectlOnTerminal(args: string[], size: { cols: number; rows: number }) {
+    const child = spawnOnNewPty(['kubectl', '--kubeconfig', kubeconfig, ...args], size);
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    return {
+      child,
+      output: () => out,
+      /** Waits for `re` in what came after `from` (an offset into the output). */
+      waitFor: (re: RegExp, from = 0, timeoutMs = 10_000) =>
+        until(`${re} from kubectl -it`, async () => re.exec(out.slice(from)) ?? false, timeoutMs, 50).catch((e: Error) => {
+          throw new Error(`${e.message}; it printed ${JSON.stringify(out.slice(from))}`);
+        }),
+    };
+  }
+
+  it('kubectl exec -it gives the command a terminal: /dev/pts, the window size, its exit code', async () => {
+    const t = kubectlOnTerminal(['exec', '-it', 'deploy/app1', '--', 'sh', '-c', 'tty; stty size; exit 3'], { cols: 100, rows: 40 });
+    const { code } = await t.child.exited;
+    // The size is the one kubectl read from its terminal, there from the command's start.
+    expect(t.output()).toMatch(/^\/dev\/pts\/\d+\r\n40 100\r\n/);
+    expect(t.output()).toContain('command terminated with exit code 3');
+    expect(code).toBe(3);
+  });
+
+  it('kubectl exec -it sh: a prompt, resizes that follow the window, Ctrl-C reaching the command', async () => {
+    // busybox sh's prompt, then its question for the cursor position (it has a terminal to ask).
+    const ESC = String.fromCharCode(27);
+    const prompt = new RegExp(`# (?:${ESC}\\[6n)?$`);
+    const t = kubectlOnTerminal(['exec', '-it', 'deploy/app1', '--', 'sh'], { cols: 100, rows: 40 });
+    try {
+      await t.waitFor(prompt);
+      let mark = t.output().length;
+      t.child.stdin.write('stty size\r');
+      await t.waitFor(/\r\n40 100\r\n/, mark);
+      // The window changes: kubectl hears SIGWINCH and sends the size on the resize channel.
+      t.child.resize(132, 50);
+      await until('stty size to show the new window', async () => {
+        mark = t.output().length;
+        t.child.stdin.write('stty size\r');
+        const [, size] = await t.waitFor(/\r\n(\d+ \d+)\r\n/, mark);
+        return size === '50 132';
+      }, 10_000, 100);
+      // Ctrl-C is a byte on the terminal; the container's line discipline makes it SIGINT.
+      mark = t.output().length;
+      const started = Date.now();
+      t.child.stdin.write('sleep 30\r');
+      await t.waitFor(/sleep 30\r\n/, mark);
+      await new Promise((r) => setTimeout(r, 500));
+      t.child.stdin.write('\x03');
+      await t.waitFor(prompt, mark);
+      mark = t.output().length;
+      t.child.stdin.write('echo "status=$((0+$?))"\r');
+      await t.waitFor(/\r\nstatus=130\r\n/, mark);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      t.child.stdin.write('exit 5\r');
+      expect((await t.child.exited).code).toBe(5);
+    } finally {
+      t.child.stop();
+      await t.child.exited;
+    }
+    // Each exec's console socket directory is gone with it.
+    expect(await readdir(path.join(server.paths.stateDir, 'exec'))).toEqual([]);
+  }, 60_000);
 
   it('keeps its objects in kine\'s table, named as kube-apiserver names them', async () => {
     const r = await cmd(['sqlite3', server.paths.storeFile, "select name from kine where name like '/registry/deployments/%' and deleted = 0 order by name"]);

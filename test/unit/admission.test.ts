@@ -1,19 +1,18 @@
 // Pod Security admission: each baseline check, the admission's wording and order, namespace levels,
-// label validation, and the ReplicaSet controller's view of it (refused pods, one FailedCreate each).
+// label validation, and what `lab up` warns about in the declared state.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  admitPod,
   evaluatePod,
   forbiddenDetail,
   namespacePolicy,
   podSecurityLabelProblems,
   podSecurityWarnings,
   podTemplateWarnings,
+  podViolation,
 } from '../../src/api/admission.ts';
 import { parseDesiredState } from '../../src/api/load.ts';
 import type { Container, Deployment, PodSpec } from '../../src/api/types.ts';
-import { admitPods, planReplicaSets } from '../../src/controllers/replicaset.ts';
 
 const container = (name: string, extra: Partial<Container> = {}): Container => ({ name, image: 'busybox', env: [], ports: [], volumeMounts: [], ...extra });
 const spec = (extra: Partial<PodSpec> = {}): PodSpec => ({ containers: [container('web')], volumes: [], restartPolicy: 'Always', terminationGracePeriodSeconds: 30, ...extra });
@@ -97,8 +96,8 @@ describe('namespace policy', () => {
   });
 
   it('shows the version label in messages', () => {
-    const r = admitPod('web-1', spec({ volumes: [hostPath('x')] }), { [ENFORCE]: 'baseline', 'pod-security.kubernetes.io/enforce-version': 'v1.30' });
-    expect(r).toEqual({ allowed: false, message: 'pods "web-1" is forbidden: violates PodSecurity "baseline:v1.30": hostPath volumes (volume "x")' });
+    const r = podViolation(spec({ volumes: [hostPath('x')] }), { [ENFORCE]: 'baseline', 'pod-security.kubernetes.io/enforce-version': 'v1.30' });
+    expect(r).toBe('violates PodSecurity "baseline:v1.30": hostPath volumes (volume "x")');
   });
 
   it('validates the labels as the admission does when a Namespace is created', () => {
@@ -110,16 +109,13 @@ describe('namespace policy', () => {
   });
 });
 
-describe('admitPod and template warnings', () => {
+describe('pod violations and template warnings', () => {
   const bad = spec({ hostNetwork: true, volumes: [hostPath('x')] });
 
   it('refuses a pod violating the enforce level with the API server message', () => {
-    expect(admitPod('web-5d4f8c7b9-abcde', bad, {})).toEqual({
-      allowed: false,
-      message: 'pods "web-5d4f8c7b9-abcde" is forbidden: violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true), hostPath volumes (volume "x")',
-    });
-    expect(admitPod('web-1', spec(), {})).toEqual({ allowed: true });
-    expect(admitPod('web-1', bad, PRIVILEGED)).toEqual({ allowed: true });
+    expect(podViolation(bad, {})).toBe('violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true), hostPath volumes (volume "x")');
+    expect(podViolation(spec(), {})).toBeUndefined();
+    expect(podViolation(bad, PRIVILEGED)).toBeUndefined();
   });
 
   it('warns about a template at the warn level, as kubectl prints it', () => {
@@ -141,23 +137,8 @@ function deployment(name: string, namespace: string, podSpec: PodSpec, replicas 
   };
 }
 
-describe('the ReplicaSet controller against admission', () => {
-  it('creates no refused pod and reports one refusal per ReplicaSet, naming the pod it tried', () => {
-    const deployments = [deployment('web', 'default', spec({ volumes: [hostPath('data')] })), deployment('ok', 'default', spec()), deployment('host', 'tools', spec({ volumes: [hostPath('data')] }))];
-    const plan = planReplicaSets(deployments, []);
-    expect(plan.create).toHaveLength(9);
-    const { admitted, refused } = admitPods(plan.create, { tools: PRIVILEGED });
-    expect(admitted.map((p) => `${p.metadata.namespace}/${p.metadata.annotations['lab/deployment']}`).sort()).toEqual([...Array(3).fill('default/ok'), ...Array(3).fill('tools/host')]);
-    expect(refused).toHaveLength(1);
-    const tried = plan.create.find((p) => p.metadata.name.startsWith('web-'))!;
-    expect(refused[0]).toEqual({
-      namespace: 'default',
-      replicaSet: tried.metadata.ownerReferences![0]!.name,
-      message: `pods "${tried.metadata.name}" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes (volume "data")`,
-    });
-  });
-
-  it('names file and object in the warnings of the declared Deployments', () => {
+describe('warnings of the declared Deployments', () => {
+  it('names file and object', () => {
     const d = deployment('web', 'default', spec({ volumes: [hostPath('data')] }));
     expect(podSecurityWarnings({ deployments: [d, deployment('ok', 'default', spec())], namespaceLabels: {} })).toEqual([
       'Warning: lab/cluster.yaml:7: Deployment default/web: would violate PodSecurity "baseline:latest": hostPath volumes (volume "data")',
@@ -231,32 +212,30 @@ describe('Pod Security over the declared state', () => {
       readOnlyRootFilesystem: true,
     });
     expect(podSecurityWarnings(d)).toEqual([`Warning: lab/cluster.yaml:${web.source.line}: Deployment default/web: would violate PodSecurity "baseline:latest": hostPath volumes (volume "data")`]);
-    const { admitted, refused } = admitPods(planReplicaSets(d.deployments, []).create, d.namespaceLabels);
-    expect(refused.map((r) => r.replicaSet)).toEqual([expect.stringMatching(/^web-[a-z0-9]+$/)]);
-    expect(admitted.filter((p) => p.metadata.name.startsWith('web-'))).toEqual([]);
+    // Its pods are refused in default (baseline), every other Deployment's admitted.
+    const refused = d.deployments.filter((x) => podViolation(x.spec.template.spec, d.namespaceLabels[x.metadata.namespace] ?? {}));
+    expect(refused.map((x) => x.metadata.name)).toEqual(['web']);
   });
 
   it('kube-system is privileged (lab/system.yaml): the system pods and their hostPath volumes are admitted without a warning', () => {
     const d = load('');
     expect(d.namespaceLabels['kube-system']).toMatchObject({ [ENFORCE]: 'privileged', [WARN]: 'privileged' });
-    const pods = planReplicaSets(d.deployments, []).create;
-    const system = pods.filter((p) => p.metadata.namespace === 'kube-system');
-    expect(system.map((p) => p.metadata.annotations['lab/deployment']).sort()).toEqual(['coredns', 'ingress-nginx-controller']);
-    expect(system.every((p) => p.spec.volumes.some((v) => v.hostPath))).toBe(true);
-    expect(admitPods(pods, d.namespaceLabels)).toEqual({ admitted: pods, refused: [] });
+    const system = d.deployments.filter((x) => x.metadata.namespace === 'kube-system');
+    expect(system.map((x) => x.metadata.name).sort()).toEqual(['coredns', 'ingress-nginx-controller']);
+    expect(system.every((x) => x.spec.template.spec.volumes.some((v) => v.hostPath))).toBe(true);
+    expect(d.deployments.filter((x) => podViolation(x.spec.template.spec, d.namespaceLabels[x.metadata.namespace] ?? {}))).toEqual([]);
     expect(podSecurityWarnings(d)).toEqual([]);
   });
 
   it('a namespace labelled enforce: privileged admits hostPath (and still warns at the default warn level)', () => {
     const d = load(TOOLS + HOSTPATH_WEB('tools'));
-    const pods = planReplicaSets(d.deployments, []).create;
-    expect(admitPods(pods, d.namespaceLabels).refused).toEqual([]);
+    expect(d.deployments.filter((x) => podViolation(x.spec.template.spec, d.namespaceLabels[x.metadata.namespace] ?? {}))).toEqual([]);
     expect(podSecurityWarnings(d)).toEqual([expect.stringMatching(/^Warning: lab\/cluster\.yaml:\d+: Deployment tools\/web: would violate PodSecurity "baseline:latest": hostPath volumes \(volume "data"\)$/)]);
   });
 
   it('hostNetwork in a baseline namespace is accepted at load and refused at admission', () => {
     const d = load(HOSTPATH_WEB('default').replace('      containers:', '      hostNetwork: true\n      containers:'));
-    const { refused } = admitPods(planReplicaSets(d.deployments, []).create, d.namespaceLabels);
-    expect(refused[0]!.message).toMatch(/is forbidden: violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\), hostPath volumes \(volume "data"\)$/);
+    const web = d.deployments.find((x) => x.metadata.name === 'web')!;
+    expect(podViolation(web.spec.template.spec, d.namespaceLabels.default ?? {})).toMatch(/^violates PodSecurity "baseline:latest": host namespaces \(hostNetwork=true\), hostPath volumes \(volume "data"\)$/);
   });
 });

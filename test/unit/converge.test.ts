@@ -32,7 +32,27 @@ describe('pods', () => {
   });
   it('converged only when every Deployment and pod is', () => {
     const done = deploy(1, 1, { observedGeneration: 1, replicas: 1, updatedReplicas: 1, availableReplicas: 1 });
-    expect(convergence([done], [pod({ spec: { nodeName: 'labs' }, status: { conditions: [ready] } })])).toEqual({ done: true, waiting: [] });
+    expect(convergence([done], [pod({ spec: { nodeName: 'labs' }, status: { conditions: [ready] } })])).toEqual({ done: true, waiting: [], refused: [] });
     expect(convergence([done], [pod({ spec: {} })]).done).toBe(false);
+  });
+});
+
+describe('a Deployment whose pods the API refuses', () => {
+  const message = 'pods "web-5d4f8c7b9-abcde" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes (volume "data")';
+  const refused = {
+    metadata: { name: 'web', namespace: 'default', generation: 1 },
+    spec: { replicas: 1 },
+    status: { observedGeneration: 1, replicas: 0, conditions: [{ type: 'ReplicaFailure', status: 'True', reason: 'FailedCreate', message }] },
+  };
+  it('is named with the ReplicaFailure condition\'s reason and message, and listed as refused', () => {
+    const c = convergence([refused], []);
+    expect(c.done).toBe(false);
+    expect(c.waiting).toEqual([`deployment default/web: FailedCreate: ${message}`]);
+    expect(c.refused).toEqual(c.waiting);
+  });
+  it('a cleared condition (status False) is an ordinary rollout again', () => {
+    const cleared = { ...refused, status: { ...refused.status, conditions: [{ ...refused.status.conditions[0]!, status: 'False' }] } };
+    expect(convergence([cleared], []).refused).toEqual([]);
+    expect(rolloutWaiting(cleared)).toBe('deployment default/web: 0 out of 1 new replicas have been updated');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { endpointReady, formatHop, inProxyRules, podHops, type TracedPod } from '../../src/trace/crash.ts';
+import { endpointReady, formatHop, inProxyRules, mentions, podHops, type TracedPod } from '../../src/trace/crash.ts';
 
 const pod = (rv: string, c: object, ready: boolean): TracedPod => ({
   metadata: { name: 'app2-x', namespace: 'default', resourceVersion: rv },
@@ -40,5 +40,15 @@ describe('what the other roles show', () => {
   it('formats a hop with its time and resourceVersion', () => {
     expect(formatHop({ at: 12, who: 'kube-proxy', what: 'x' })).toBe(`+   12 ms  ${'kube-proxy'.padEnd(25)} x`);
     expect(formatHop({ at: 12_345, who: 'kubelet', what: 'y', resourceVersion: '9' })).toContain('12.3 s');
+  });
+});
+
+describe('a file naming the pod address', () => {
+  it('finds the address as a whole, not inside a longer one', () => {
+    expect(mentions('upstream x {\n  server 10.42.0.7:80;\n}', '10.42.0.7')).toBe(true);
+    expect(mentions('{"a":["10.42.0.7"]}', '10.42.0.7')).toBe(true);
+    expect(mentions('server 10.42.0.71:80;', '10.42.0.7')).toBe(false);
+    expect(mentions('server 110.42.0.7:80;', '10.42.0.7')).toBe(false);
+    expect(mentions('10.42.0.7.1', '10.42.0.7')).toBe(false);
   });
 });

@@ -24,7 +24,7 @@ async function lookup(name: string): Promise<string[]> {
 }
 
 describe('cluster DNS controller', () => {
-  it('publishes a Service\'s ClusterIP, and a headless Service\'s ready endpoints, from the API', async () => {
+  it('publishes a Service\'s ClusterIP, and a headless Service\'s ready endpoints (from its EndpointSlices), from the API', async () => {
     const client = new LocalClient(new Registry(new KineStore(':memory:')));
     await client.create({ group: '', resource: 'namespaces' }, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
     const factory = new InformerFactory((r, sel) => client.listWatch(r, sel));
@@ -33,7 +33,21 @@ describe('cluster DNS controller', () => {
     try {
       await client.create({ group: '', resource: 'services' }, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'app2-service', namespace: 'default', labels: {}, annotations: {} }, spec: { type: 'ClusterIP', clusterIP: '10.43.0.50', selector: { app: 'app2' }, ports: [{ name: 'http', port: 80, targetPort: 80, protocol: 'TCP' }] } });
       await client.create({ group: '', resource: 'services' }, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'db', namespace: 'default', labels: {}, annotations: {} }, spec: { type: 'ClusterIP', clusterIP: 'None', selector: { app: 'db' }, ports: [{ name: 'pg', port: 5432, targetPort: 5432, protocol: 'TCP' }] } });
-      await client.create({ group: '', resource: 'endpoints' }, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'db', namespace: 'default', labels: {}, annotations: {} }, subsets: [{ addresses: [{ ip: '10.42.0.8' }], notReadyAddresses: [{ ip: '10.42.0.9' }], ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }] }] });
+      // CoreDNS reads EndpointSlices: the db Service's, one endpoint ready and one not.
+      await client.create(
+        { group: 'discovery.k8s.io', resource: 'endpointslices' },
+        {
+          apiVersion: 'discovery.k8s.io/v1',
+          kind: 'EndpointSlice',
+          metadata: { name: 'db-x7k2p', namespace: 'default', labels: { 'kubernetes.io/service-name': 'db', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' } },
+          addressType: 'IPv4',
+          endpoints: [
+            { addresses: ['10.42.0.8'], conditions: { ready: true } },
+            { addresses: ['10.42.0.9'], conditions: { ready: false } },
+          ],
+          ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }],
+        },
+      );
       await dns.request();
       expect(await lookup('app2-service.default.svc.cluster.local')).toEqual(['10.43.0.50']);
       expect(await lookup('db.default.svc.cluster.local')).toEqual(['10.42.0.8']);

@@ -3,8 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseDesiredState } from '../../src/api/load.ts';
-import { isSystemPod } from '../../src/api/owners.ts';
-import { planReplicaSets } from '../../src/controllers/replicaset.ts';
+import { isSystemPod, OWNER_DEPLOYMENT_ANNOTATION } from '../../src/api/owners.ts';
+import type { Pod } from '../../src/api/types.ts';
 
 const system = readFileSync('lab/system.yaml', 'utf8')
   .replace(/\$\(LAB_CLUSTER_DNS\)/g, '10.43.0.10')
@@ -47,7 +47,15 @@ describe('system pods by owner', () => {
   it('the pods of lab/system.yaml are the system pods; a user pod with copied labels and annotation is not', () => {
     // The user's Deployment comes first, as the state file's objects do: its pod is created first.
     const desired = load(readFileSync('lab/cluster.yaml', 'utf8') + IMPOSTOR);
-    const pods = planReplicaSets(desired.deployments, []).create;
+    // One pod per Deployment, its owner stamped as the tools' view of the API has it (trace/api-view.ts:
+    // the Deployment found through the pod's controlling ReplicaSet, over any copied annotation).
+    const pods = desired.deployments.map((d, i): Pod => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: `${d.metadata.name}-5d4f8c7b9${i}-ab${i}de`, namespace: d.metadata.namespace, labels: { ...d.spec.template.metadata.labels }, annotations: { ...d.spec.template.metadata.annotations, [OWNER_DEPLOYMENT_ANNOTATION]: d.metadata.name } },
+      spec: d.spec.template.spec,
+      status: { phase: 'Running', conditions: [], containerStatuses: [] },
+    }));
     const impostor = pods.filter((p) => p.metadata.name.startsWith('ingress-nginx-impostor-'));
     expect(impostor).toHaveLength(1);
     expect(impostor[0]!.metadata.labels['app.kubernetes.io/name']).toBe('ingress-nginx');

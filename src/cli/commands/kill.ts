@@ -4,18 +4,20 @@
 // is why SIGKILL is the default): busybox httpd ignores SIGTERM and SIGSEGV. The command says so
 // rather than sending a signal that would silently do nothing.
 import { constants } from 'node:os';
-import { podNetns } from '../../kubelet/kubelet.ts';
-import { isContainerAlive } from '../../kubelet/runtime.ts';
+import path from 'node:path';
+import { InstanceNotRunningError } from '../../api/errors.ts';
 import { netnsExists } from '../../sys/ip.ts';
 import { procCaughtSignals, signalProcess } from '../../sys/proc.ts';
 import { isNotFound } from '../../client/types.ts';
 import { runtimeFor } from '../../kubelet/runc.ts';
 import { containerIdOf } from '../../kubelet/runtime.ts';
 import { instancePaths, type InstancePaths } from '../../node/instance.ts';
-import { formatHop, traceCrash, type TracedPod } from '../../trace/crash.ts';
+import { dnsSnapshotPath } from '../../dns/publish.ts';
+import { ingressDir } from '../../ingress/controller.ts';
+import { formatHop, traceCrash, type TracedPod, type WatchedFile } from '../../trace/crash.ts';
 import { serverClient } from '../api-client.ts';
 import { hasApiStore } from '../api-get.ts';
-import { labHint, runningState, type Common } from '../common.ts';
+import { labHint, type Common } from '../common.ts';
 import { preflight } from '../preflight.ts';
 
 export type Args = Common & { pod: string; container?: string; signal: string; namespace: string; trace?: boolean };
@@ -25,21 +27,8 @@ export async function killHandler(a: Args): Promise<void> {
   const sig = (a.signal.startsWith('SIG') ? a.signal : `SIG${a.signal}`).toUpperCase() as NodeJS.Signals;
   if (!(sig in constants.signals)) throw new Error(`unknown signal ${a.signal}`);
   const paths = instancePaths(a.name);
-  if (hasApiStore(paths)) return killThroughApi(a, sig, paths);
-  if (a.trace) throw new Error('--trace: only for an instance run by its server (`lab up --api`)');
-  const state = await runningState(a.name);
-  const pod = Object.values(state.pods).find((p) => p.metadata.name === a.pod && (p.metadata.namespace === a.namespace || a.namespace === 'default'));
-  if (!pod) throw new Error(`pods "${a.pod}" not found in instance ${a.name}`);
-  const st = a.container ? pod.status.containerStatuses.find((c) => c.name === a.container) : pod.status.containerStatuses[0];
-  if (!st) throw new Error(`container ${a.container} not found in pod ${a.pod}`);
-  // Only a process that is alive inside this pod's network namespace is signalled.
-  if (!st.pid || !isContainerAlive(st.pid, podNetns(pod))) throw new Error(`container ${st.name} of pod ${a.pod} is not running`);
-  const signo = constants.signals[sig];
-  if (sig !== 'SIGKILL' && sig !== 'SIGSTOP' && !procCaughtSignals(st.pid)?.has(signo)) {
-    throw new Error(`container ${st.name} of pod ${a.pod} has no handler for ${sig}: its process is PID 1 of the container's PID namespace, and the kernel drops such a signal sent from outside. Use --signal KILL (the default)`);
-  }
-  signalProcess(st.pid, sig);
-  process.stdout.write(`pod/${a.pod}: sent ${sig} to container ${st.name} (pid ${st.pid})\n`);
+  if (!hasApiStore(paths)) throw new InstanceNotRunningError(a.name, paths.stateDir);
+  return killThroughApi(a, sig, paths);
 }
 
 /** Refuses a signal PID 1 of the container would never receive from outside. */
@@ -52,13 +41,13 @@ function assertDeliverable(sig: NodeJS.Signals, pid: number, what: string): void
 type ApiPod = TracedPod & { spec?: { containers?: { name: string }[] } };
 
 /**
- * An instance run by its server: the pod comes from the API, its container's process from the
- * runtime (the containerID in the pod's status names the runc container). With --trace, the
- * hops of the crash are printed as the API and the node's rules show them.
+ * The pod comes from the API, its container's process from the runtime (the containerID in the
+ * pod's status names the runc container). With --trace, the hops of the crash are printed as the
+ * API, the node's rules and the DNS and ingress pods' files show them.
  */
 async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths): Promise<void> {
   const client = await serverClient(a.name, paths);
-  if (!client) throw new Error(`the server of instance ${a.name} is not running: start it with '${labHint(a.name, 'up --api')}'`);
+  if (!client) throw new Error(`the server of instance ${a.name} is not running: start it with '${labHint(a.name, 'up')}'`);
   try {
     const pod = await client.get<ApiPod>({ group: '', resource: 'pods' }, a.namespace, a.pod).catch((e: unknown) => {
       throw isNotFound(e) ? new Error(`pods "${a.pod}" not found in namespace ${a.namespace}`) : e;
@@ -76,7 +65,18 @@ async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths
     };
     if (!a.trace) return kill();
     const nodeNetns = netnsExists(paths.nodeNetns) ? paths.nodeNetns : null;
-    const whole = await traceCrash({ client, namespace: a.namespace, pod: a.pod, container: name!, nodeNetns, onHop: (h) => process.stdout.write(`${formatHop(h)}\n`) }, kill);
+    const ip = pod.status?.podIP ?? 'its address';
+    const files: WatchedFile[] = [
+      { who: 'cluster DNS', path: dnsSnapshotPath(paths.stateDir), where: 'the DNS records', unchanged: `no record names ${ip}: a ClusterIP Service's name resolves to its ClusterIP, which did not change (only a headless Service's records list pod addresses)` },
+      {
+        who: 'ingress-nginx',
+        path: path.join(ingressDir(paths.stateDir), 'nginx.conf'),
+        where: "nginx.conf's upstreams (reloaded)",
+        unchanged: `nginx.conf does not name ${ip}: with service-upstream "true" (the lab's default) nginx sends to the Service's ClusterIP and kube-proxy's rules pick the pod, so nginx was not reloaded`,
+      },
+    ];
+    const print = (line: string) => process.stdout.write(`${line}\n`);
+    const whole = await traceCrash({ client, namespace: a.namespace, pod: a.pod, container: name!, nodeNetns, files, onHop: (h) => print(formatHop(h)), onNote: print }, kill);
     if (!whole) {
       process.exitCode = 1;
       process.stdout.write('the round trip was not seen to the end (the pod was deleted, or the time ran out)\n');

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { podSecurityWarnings } from '../../api/admission.ts';
 import { LAB_ROOT } from '../../api/system.ts';
 import { waitConverged } from '../../client/converge.ts';
 import { LabServer } from '../../controllers/server.ts';
@@ -106,7 +107,10 @@ export async function upWithServer(a: Args): Promise<void> {
   const paths = instancePaths(a.name);
   // A bad state or config file is refused here, before anything is made, with the message (file,
   // line, object, field) the server would give; a running server keeps its last good state.
-  await new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode }).load();
+  const { desired } = await new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode }).load();
+  // As `kubectl apply` prints the API server's warnings: templates whose pods the namespace's
+  // Pod Security level will refuse (or only warn about).
+  for (const w of podSecurityWarnings(desired)) log(w);
   await waitForServer(a, paths);
 
   const client = await serverClient(a.name, paths);
@@ -126,6 +130,7 @@ export async function upWithServer(a: Args): Promise<void> {
     if (!c.done) {
       log(`\nnot converged after ${secs}s:`);
       for (const w of c.waiting) log(`  ${w}`);
+      if (c.refused.length) log(`The API refuses the pods of ${c.refused.length} Deployment(s): change the manifest, or the namespace's pod-security.kubernetes.io labels, and the server applies it.`);
       process.exitCode = 1;
     } else log(`\nconverged in ${secs}s: every Deployment rolled out, every pod ready.`);
     log('Try this next:');
