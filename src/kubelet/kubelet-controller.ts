@@ -35,7 +35,7 @@ import { ProberAgent, ProbeWorker, type ProbeHandlers, type ProbeKind } from './
 import { isOwnChild, runtimeFor } from './runc.ts';
 import { containerIdOf, isContainerAlive } from './runtime.ts';
 import { rotateContainerLog } from './streams.ts';
-import { removeContainersOf } from './teardown.ts';
+import { bundleDir, removeContainersOf } from './teardown.ts';
 
 const PODS = { group: '', resource: 'pods' };
 const CONFIGMAPS = { group: '', resource: 'configmaps' };
@@ -228,8 +228,7 @@ export class KubeletController {
       if (starting.length === 0) return listed;
       if (Date.now() >= deadline) {
         this.log(`kubelet: removing ${starting.length} container(s) that never started: ${starting.map((c) => `${c.pod.name}/${c.name || 'sandbox'}`).join(', ')}`);
-        const dir = (c: (typeof starting)[number]) => `${this.opts.paths.podDir(c.pod.name)}/${c.kind === 'sandbox' ? 'sandbox' : `containers/${c.name}`}`;
-        await Promise.all(starting.map((c) => runtime.removeContainer(c.id, dir(c))));
+        await Promise.all(starting.map((c) => runtime.removeContainer(c.id, bundleDir(this.opts.paths, c))));
         return runtime.listContainers();
       }
       await new Promise((r) => setTimeout(r, 50));

@@ -15,7 +15,7 @@ import { containerArgs } from './oci.ts';
 import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
 import { envMap, runtimeFor, StartError } from './runc.ts';
 import { isContainerAlive, type ListedContainer, type Mount, type PodRef, type RunningContainer } from './runtime.ts';
-import { removeContainersOf, type PodToRemove } from './teardown.ts';
+import { bundleDir, removeContainersOf, type PodToRemove } from './teardown.ts';
 
 export interface KubeletContext {
   node: LabNode;
@@ -143,7 +143,7 @@ async function ensureSandbox(ctx: KubeletContext, pod: Pod, listed: ListedContai
   if (running) return running;
   const runtime = runtimeFor(ctx.paths);
   // A dead sandbox of this pod (pause killed): removed first.
-  for (const c of listed.filter((x) => x.kind === 'sandbox' && x.pod.name === pod.metadata.name)) await runtime.removeContainer(c.id, path.join(ctx.paths.podDir(pod.metadata.name), 'sandbox'));
+  for (const c of listed.filter((x) => x.kind === 'sandbox' && x.pod.name === pod.metadata.name)) await runtime.removeContainer(c.id, bundleDir(ctx.paths, c));
   const sb = await runtime.runPodSandbox({
     pod: podRef(pod),
     hostname: pod.spec.hostname ?? pod.metadata.name,

@@ -42,6 +42,11 @@ async function waitGone(pids: number[], deadline: number): Promise<boolean> {
   return true;
 }
 
+/** A listed container's bundle directory: <podDir>/sandbox, or <podDir>/containers/<name>. */
+export function bundleDir(paths: InstancePaths, c: Pick<ListedContainer, 'kind' | 'name' | 'pod'>): string {
+  return path.join(paths.podDir(c.pod.name), c.kind === 'sandbox' ? 'sandbox' : path.join('containers', c.name));
+}
+
 /**
  * Stops every container (and the sandbox) of the named pods, found in the runtime's list, and
  * removes them: SIGTERM to the containers, SIGKILL after `grace` seconds, then the pause containers.
@@ -68,7 +73,7 @@ export async function removeContainersOf(paths: InstancePaths, pods: { name: str
   // Their waiters delete them from runc's state as they exit; what is left (a waiter that was
   // itself killed) is deleted here, with the root filesystem mounts.
   const left = new Set((await runtime.listContainers()).map((c) => c.id));
-  await Promise.all(mine.filter((c) => left.has(c.id)).map((c) => runtime.removeContainer(c.id, path.join(paths.podDir(c.pod.name), c.kind === 'sandbox' ? 'sandbox' : path.join('containers', c.name)))));
+  await Promise.all(mine.filter((c) => left.has(c.id)).map((c) => runtime.removeContainer(c.id, bundleDir(paths, c))));
   await unmountAll();
 }
 
