@@ -39,13 +39,19 @@ export interface Convergence {
 
 const nsName = (o: KubeObject) => `${o.metadata.namespace}/${o.metadata.name}`;
 
+/** The Deployment's ReplicaFailure (its pods refused by the API), in a waiting line; null without one. */
+function refusedLine(d: Deployment): string | null {
+  const failure = d.status?.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+  return failure ? `deployment ${nsName(d)}: ${failure.reason ?? 'ReplicaFailure'}: ${failure.message ?? ''}` : null;
+}
+
 /** kubectl rollout status's verdict for one Deployment, in its words; null once complete. */
 export function rolloutWaiting(d: Deployment): string | null {
   const want = d.spec?.replicas ?? 1;
   const s = d.status ?? {};
   if ((s.observedGeneration ?? 0) < (d.metadata.generation ?? 0)) return `deployment ${nsName(d)}: waiting for deployment spec update to be observed`;
-  const failure = s.conditions?.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
-  if (failure) return `deployment ${nsName(d)}: ${failure.reason ?? 'ReplicaFailure'}: ${failure.message ?? ''}`;
+  const refused = refusedLine(d);
+  if (refused) return refused;
   if ((s.updatedReplicas ?? 0) < want) return `deployment ${nsName(d)}: ${s.updatedReplicas ?? 0} out of ${want} new replicas have been updated`;
   if ((s.replicas ?? 0) > (s.updatedReplicas ?? 0)) return `deployment ${nsName(d)}: ${(s.replicas ?? 0) - (s.updatedReplicas ?? 0)} old replicas are pending termination`;
   if ((s.availableReplicas ?? 0) < (s.updatedReplicas ?? 0)) return `deployment ${nsName(d)}: ${s.availableReplicas ?? 0} of ${s.updatedReplicas ?? 0} updated replicas are available`;
@@ -63,7 +69,7 @@ export function podWaiting(p: Pod): string | null {
 
 export function convergence(deployments: Deployment[], pods: Pod[]): Convergence {
   const waiting = [...deployments.map(rolloutWaiting), ...pods.map(podWaiting)].filter((w): w is string => w !== null);
-  const refused = deployments.filter((d) => d.status?.conditions?.some((c) => c.type === 'ReplicaFailure' && c.status === 'True')).map((d) => rolloutWaiting(d)!);
+  const refused = deployments.map(refusedLine).filter((w): w is string => w !== null);
   return { done: waiting.length === 0, waiting, refused };
 }
 
