@@ -72,22 +72,6 @@ export async function labDown(instance: string): Promise<void> {
   if (r.exitCode !== 0) throw new Error(`lab down --name ${instance} failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
 }
 
-/**
- * A list, sent once more when the connection was reset, as client-go retries a GET on "connection
- * reset by peer": a kept-alive connection the server closes (Node's keepAliveTimeout, 5 s idle)
- * at the moment the next request goes out on it is reset by the server's kernel.
- */
-async function listRetrying<T extends KubeObject>(client: HttpsClient, labelSelector: string, log?: (line: string) => void): Promise<{ items: T[] }> {
-  try {
-    return await client.list<T>({ group: '', resource: 'pods' }, { labelSelector });
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw e;
-    log?.(`list of pods: ${code} (a kept-alive connection the server was closing), sent again`);
-    return client.list<T>({ group: '', resource: 'pods' }, { labelSelector });
-  }
-}
-
 type Pod = KubeObject & { status?: { podIP?: string; conditions?: { type: string; status: string }[] } };
 
 export const isReady = (p: Pod) => !p.metadata.deletionTimestamp && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
@@ -103,7 +87,7 @@ export async function podsReady(client: HttpsClient, labelSelector: string, n: n
   for (;;) {
     opts.alive?.();
     const pods = (
-      await listRetrying<Pod>(client, labelSelector, opts.log).catch(async (e: Error) => {
+      await client.list<Pod>({ group: '', resource: 'pods' }, { labelSelector }).catch(async (e: Error) => {
         await new Promise((r) => setTimeout(r, 500));
         opts.alive?.(); // a server that died answers nothing: say so, with its last words
         throw e;

@@ -53,11 +53,25 @@ export class HttpsClient implements Client {
     };
   }
 
-  /** One request; a non-2xx answer is thrown as the StatusError its body carries. */
+  /**
+   * One request; a non-2xx answer is thrown as the StatusError its body carries. A GET whose
+   * connection was reset is sent once more, as client-go retries it: a kept-alive connection the
+   * server closes (idle past its keep-alive timeout) just as a request goes out on it is reset.
+   */
   async call<T>(method: string, path: string, query: Record<string, string | undefined> = {}, body?: unknown, contentType?: string): Promise<T> {
     const url = new URL(path, this.base);
     for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') url.searchParams.set(k, v);
     const text = body === undefined ? undefined : JSON.stringify(body);
+    try {
+      return await this.send<T>(method, url, text, contentType);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (method !== 'GET' || (code !== 'ECONNRESET' && code !== 'EPIPE')) throw e;
+      return this.send<T>(method, url, text, contentType);
+    }
+  }
+
+  private send<T>(method: string, url: URL, text: string | undefined, contentType: string | undefined): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const req = request(url, { method, agent: this.agent, headers: this.headers(text, contentType) }, (res) => {
         const chunks: Buffer[] = [];

@@ -1,6 +1,7 @@
 // The HTTPS client (src/client/https.ts) against a running API server: the verbs, kube's errors as
 // StatusErrors, and an informer that lists and watches over the network.
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +39,40 @@ describe('HttpsClient', () => {
     const wrong = new HttpsClient({ server: api.url, ca: api.pki.serverCaCert, token: 'wrong' });
     await expect(wrong.list(CM)).rejects.toMatchObject({ status: { code: 401 } });
     wrong.close();
+  });
+
+  it('sends a GET once more when its connection is reset, as client-go does; never a write', async () => {
+    // A TCP relay to the API server that resets the next connection it is told to.
+    const target = new URL(api.url);
+    let resets = 0;
+    const relay = net.createServer((sock) => {
+      if (resets > 0) {
+        resets--;
+        sock.resetAndDestroy();
+        return;
+      }
+      const up = net.connect(Number(target.port), target.hostname);
+      sock.pipe(up).pipe(sock);
+      for (const s of [sock, up]) s.on('error', () => {});
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    // Each client its own agent: its first request opens a connection, through the relay.
+    const viaRelay = () => new HttpsClient({ server: `https://127.0.0.1:${(relay.address() as net.AddressInfo).port}`, ca: api.pki.serverCaCert, token: api.pki.token });
+    const reader = viaRelay();
+    const writer = viaRelay();
+    try {
+      resets = 1;
+      expect((await reader.list<ConfigMap>(CM, { namespace: 'default' })).items).toBeInstanceOf(Array);
+      expect(resets).toBe(0);
+      resets = 1;
+      await expect(writer.create(CM, { metadata: { name: 'reset', namespace: 'default' } })).rejects.toMatchObject({ code: 'ECONNRESET' });
+      expect(resets).toBe(0);
+      await expect(client.get(CM, 'default', 'reset')).rejects.toMatchObject({ status: { code: 404 } });
+    } finally {
+      reader.close();
+      writer.close();
+      await new Promise((r) => relay.close(r));
+    }
   });
 
   it('binds a pod through pods/binding', async () => {
