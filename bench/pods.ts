@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { podIPsPerNode, SYSTEM_PODS } from '../src/api/load.ts';
 import { cniDel } from '../src/cni/bridge.ts';
 import { compareIPs, nth, nthSubnet, parseCidr } from '../src/util/cidr.ts';
+import { Informer } from '../src/client/informer.ts';
 import type { ListWatch, KubeObject } from '../src/client/types.ts';
 import { down } from '../src/controllers/down.ts';
 import { LabServer } from '../src/controllers/server.ts';
@@ -194,45 +195,31 @@ type ApiPod = KubeObject & { status?: { podIP?: string; conditions?: { type: str
 const podReady = (p: ApiPod) => (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 /**
- * Follows pods through a list and a watch (as an informer does: no polling competing with the
- * server for the CPU) and resolves `until(pods)` each time the predicate first holds.
+ * Follows pods with an informer (list + watch: no polling competing with the server for the CPU)
+ * and resolves `until(pods)` each time the predicate first holds.
  */
 export function followPods(lw: ListWatch<ApiPod>): { until(what: (pods: ApiPod[]) => boolean): Promise<ApiPod[]>; stop(): void } {
-  const pods = new Map<string, ApiPod>();
-  const waiters: { what: (pods: ApiPod[]) => boolean; resolve: (p: ApiPod[]) => void; reject: (e: Error) => void }[] = [];
-  let failed: Error | null = null;
-  let cancel: (() => void) | null = null;
+  const informer = new Informer(lw, { name: 'bench pods' });
+  const waiters: { what: (pods: ApiPod[]) => boolean; resolve: (p: ApiPod[]) => void }[] = [];
   const check = () => {
-    const all = [...pods.values()];
+    if (!informer.hasSynced()) return;
+    const all = informer.list();
     for (const w of [...waiters]) {
-      if (failed) w.reject(failed);
-      else if (w.what(all)) w.resolve(all);
-      else continue;
+      if (!w.what(all)) continue;
       waiters.splice(waiters.indexOf(w), 1);
+      w.resolve(all);
     }
   };
-  void lw.list().then((l) => {
-    for (const p of l.items) pods.set(p.metadata.name, p);
-    check();
-    cancel = lw.watch(
-      { resourceVersion: l.resourceVersion },
-      (e) => {
-        if (e.type === 'DELETED') pods.delete(e.object.metadata.name);
-        else if (e.type === 'ADDED' || e.type === 'MODIFIED') pods.set(e.object.metadata.name, e.object);
-        check();
-      },
-      (err) => {
-        failed = err ?? new Error('pod watch ended');
-        check();
-      },
-    );
-  });
+  informer.addHandlers({ add: check, update: check, delete: check });
+  informer.start();
+  void informer.waitForSync().then(check);
   return {
-    until: (what) => new Promise((resolve, reject) => {
-      waiters.push({ what, resolve, reject });
-      check();
-    }),
-    stop: () => cancel?.(),
+    until: (what) =>
+      new Promise((resolve) => {
+        waiters.push({ what, resolve });
+        check();
+      }),
+    stop: () => informer.stop(),
   };
 }
 
