@@ -12,20 +12,22 @@ export const LAYERS = {
   client: ['api', 'util'],
   // Host vs sandbox node plumbing.
   node: ['api', 'util', 'sys'],
-  // Pod network attachment (bridge, host-local IPAM).
-  cni: ['api', 'node', 'util', 'sys'],
+  // flannel: the node's VXLAN device, its neighbours/FDB/routes to other nodes, subnet.env.
+  flannel: ['api', 'client', 'node', 'util', 'sys'],
+  // Pod network attachment (bridge, host-local IPAM), configured from flannel's subnet.env.
+  cni: ['api', 'flannel', 'node', 'util', 'sys'],
   scheduler: ['api', 'client', 'util'],
   // kube-proxy.
   proxy: ['api', 'client', 'node', 'util', 'sys'],
   dns: ['api', 'client', 'util', 'sys'],
   ingress: ['api', 'client', 'util', 'sys'],
-  kubelet: ['api', 'client', 'cni', 'node', 'util', 'sys'],
+  kubelet: ['api', 'client', 'cni', 'flannel', 'node', 'util', 'sys'],
   // controller-manager: drives the roles below it.
-  controllers: ['api', 'client', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'util', 'sys'],
+  controllers: ['api', 'client', 'cni', 'dns', 'flannel', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'util', 'sys'],
   // The learner's tools read what the roles made; they never drive a role.
-  trace: ['api', 'client', 'cni', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'util', 'sys'],
+  trace: ['api', 'client', 'cni', 'dns', 'flannel', 'ingress', 'kubelet', 'node', 'proxy', 'util', 'sys'],
   // The command line sits on top of everything.
-  cli: ['api', 'client', 'cni', 'controllers', 'dns', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'trace', 'util', 'sys'],
+  cli: ['api', 'client', 'cni', 'controllers', 'dns', 'flannel', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'trace', 'util', 'sys'],
 };
 
 /** Files outside src/ that src/ may import (the bundler finds the checkout and builds programs). */
