@@ -33,6 +33,17 @@ export interface InstancePaths {
   tlsDir: string;
   tokenFile: string;
   podDir(pod: string): string;
+  /**
+   * One node's own files (k3s keeps them under /var/lib/rancher/k3s/agent and /run/flannel on the
+   * node): `<stateDir>/nodes/<node>`. The name is a validated node name (a DNS-1123 subdomain: no slash, no ".." component).
+   */
+  nodeDir(node: string): string;
+  /** The node's /run/flannel/subnet.env. */
+  subnetEnvFile(node: string): string;
+  /** The node's CNI config directory (k3s: /var/lib/rancher/k3s/agent/etc/cni/net.d). */
+  cniConfDir(node: string): string;
+  /** host-local's data directory on the node (the plugin's default: /var/lib/cni/networks). */
+  cniDataDir(node: string): string;
   nodeNetns: string;
   hostNetns: string;
   podNetns(pod: string): string;
@@ -57,6 +68,10 @@ export function instancePaths(instance: string): InstancePaths {
     tlsDir: path.join(stateDir, 'server', 'tls'),
     tokenFile: path.join(stateDir, 'server', 'token'),
     podDir: (pod) => path.join(stateDir, 'pods', pod),
+    nodeDir: (node) => path.join(stateDir, 'nodes', node),
+    subnetEnvFile: (node) => path.join(stateDir, 'nodes', node, 'run', 'flannel', 'subnet.env'),
+    cniConfDir: (node) => path.join(stateDir, 'nodes', node, 'agent', 'etc', 'cni', 'net.d'),
+    cniDataDir: (node) => path.join(stateDir, 'nodes', node, 'cni', 'networks'),
     nodeNetns: `${instance}-node`,
     hostNetns: `${instance}-host`,
     podNetns: (pod) => `${instance}-${pod}`,
