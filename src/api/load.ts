@@ -216,7 +216,7 @@ function parseConfigInto(reporter: Reporter, text: string, file: string, hostnam
   }
   const resolved = resolveConfig(result.data, hostname);
   const problems = configProblems(result.data, resolved);
-  for (const p of problems) reporter.at(src, undefined, [p.key], p.message);
+  for (const p of problems) reporter.at(src, undefined, p.path ?? [p.key], p.message);
   if (problems.length > 0) return undefined;
   return { ...resolved, source: { file, line: src.startLine() } };
 }

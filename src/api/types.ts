@@ -266,9 +266,24 @@ export type Manifest = Deployment | ConfigMap | Service | Ingress | Endpoints;
 export type NodeMode = 'host' | 'sandbox';
 
 /** lab/config.yaml: the k3s server flags the lab honours, with k3s's defaults. */
-export interface ClusterConfig {
+/** A node joined as `k3s agent` (its own config.yaml's keys). */
+export interface AgentConfig {
   nodeName: string;
   nodeIP: string;
+  /** k3s's node-label: `key=value`. */
+  nodeLabels: string[];
+  /** k3s's node-taint: `key=value:Effect`. */
+  nodeTaints: string[];
+}
+
+export interface ClusterConfig {
+  /** The server's own node. */
+  nodeName: string;
+  nodeIP: string;
+  nodeLabels: string[];
+  nodeTaints: string[];
+  /** Nodes joined as agents, after the server's (lab up --nodes N adds default ones). */
+  agents: AgentConfig[];
   clusterCIDR: string;
   serviceCIDR: string;
   clusterDNS: string;

@@ -212,6 +212,9 @@ describe('the default lab state', () => {
     expect(s.config).toEqual({
       nodeName: 'labs', // k3s lower-cases node names, as the kubelet does
       nodeIP: '192.168.56.110',
+      nodeLabels: [],
+      nodeTaints: [],
+      agents: [],
       clusterCIDR: '10.42.0.0/16',
       serviceCIDR: '10.43.0.0/16',
       clusterDNS: '10.43.0.10',
@@ -379,6 +382,9 @@ describe('good fixtures', () => {
     expect(c).toEqual({
       nodeName: 'lab-node',
       nodeIP: '192.168.56.110',
+      nodeLabels: [],
+      nodeTaints: [],
+      agents: [],
       clusterCIDR: '10.200.0.0/16',
       serviceCIDR: '10.100.0.0/16',
       clusterDNS: '10.100.0.10',

@@ -3,8 +3,8 @@
 
 import { z } from 'zod';
 import type { ClusterConfig } from '../types.ts';
-import { type Cidr, cidrProblem, contains, formatCidr, ipProblem, ipToInt, nth, overlaps, parseCidr, size } from '../../util/cidr.ts';
-import { dns1123SubdomainProblem } from '../names.ts';
+import { type Cidr, cidrProblem, contains, formatCidr, intToIp, ipProblem, ipToInt, nth, overlaps, parseCidr, size } from '../../util/cidr.ts';
+import { dns1123SubdomainProblem, labelKeyProblem, labelValueProblem } from '../names.ts';
 import { LAPTOP_IP, NODE_NETWORK_PREFIX } from '../node-network.ts';
 import { int, str, type Problem } from './fields.ts';
 
@@ -67,9 +67,58 @@ const nodeIPProblem = (v: string): Problem => {
   return undefined;
 };
 
+/** k3s's --node-label: `key=value` (the value may be empty). */
+export function nodeLabelProblem(v: string): Problem {
+  const eq = v.indexOf('=');
+  if (eq < 0) return `${JSON.stringify(v)} is not a label such as "disk=ssd" (key=value)`;
+  return labelKeyProblem(v.slice(0, eq)) ?? labelValueProblem(v.slice(eq + 1));
+}
+
+export const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+export type TaintEffect = (typeof TAINT_EFFECTS)[number];
+
+/** k3s's --node-taint: `key=value:Effect` or `key:Effect`, as kubelet's --register-with-taints. */
+export function parseNodeTaint(v: string): { key: string; value?: string; effect: TaintEffect } | string {
+  const colon = v.lastIndexOf(':');
+  const effect = colon < 0 ? '' : v.slice(colon + 1);
+  if (!(TAINT_EFFECTS as readonly string[]).includes(effect)) {
+    return `${JSON.stringify(v)} is not a taint such as "dedicated=gpu:NoSchedule" (key[=value]:${TAINT_EFFECTS.join('|')})`;
+  }
+  const kv = v.slice(0, colon);
+  const eq = kv.indexOf('=');
+  const key = eq < 0 ? kv : kv.slice(0, eq);
+  const value = eq < 0 ? undefined : kv.slice(eq + 1);
+  const problem = labelKeyProblem(key) ?? (value === undefined ? undefined : labelValueProblem(value));
+  if (problem) return problem;
+  return { key, ...(value !== undefined ? { value } : {}), effect: effect as TaintEffect };
+}
+
+const nodeTaintProblem = (v: string): Problem => {
+  const t = parseNodeTaint(v);
+  return typeof t === 'string' ? t : undefined;
+};
+
+const nodeName = () => str((v) => dns1123SubdomainProblem(normalizeNodeName(v)));
+const nodeLabels = () => z.array(str(nodeLabelProblem));
+const nodeTaints = () => z.array(str(nodeTaintProblem));
+
+/**
+ * One agent, under the keys of its own /etc/rancher/k3s/config.yaml (`k3s agent`). `agents` itself
+ * is the lab's key: a k3s server's file does not list its agents, each machine has its own file.
+ */
+export const agentBody = z.strictObject({
+  'node-name': nodeName(),
+  'node-ip': str(nodeIPProblem),
+  'node-label': nodeLabels().optional(),
+  'node-taint': nodeTaints().optional(),
+});
+
 export const configBody = z.strictObject({
-  'node-name': str((v) => dns1123SubdomainProblem(normalizeNodeName(v))).optional(),
+  'node-name': nodeName().optional(),
   'node-ip': str(nodeIPProblem).optional(),
+  'node-label': nodeLabels().optional(),
+  'node-taint': nodeTaints().optional(),
+  agents: z.array(agentBody).optional(),
   'cluster-cidr': str(cidrProblem).optional(),
   'service-cidr': str(cidrProblem).optional(),
   'cluster-dns': str(ipProblem).optional(),
@@ -82,6 +131,8 @@ export type ConfigBody = z.output<typeof configBody>;
 
 export interface ConfigProblem {
   key: keyof ConfigBody;
+  /** Below the key (an agent's field: ['agents', 1, 'node-ip']); the key alone when absent. */
+  path?: (string | number)[];
   message: string;
 }
 
@@ -91,6 +142,9 @@ export function resolveConfig(body: ConfigBody, hostname: string): Omit<ClusterC
   return {
     nodeName: normalizeNodeName(body['node-name'] ?? hostname),
     nodeIP: body['node-ip'] ?? LAB_DEFAULT_NODE_IP,
+    nodeLabels: body['node-label'] ?? [],
+    nodeTaints: body['node-taint'] ?? [],
+    agents: (body.agents ?? []).map((a) => ({ nodeName: normalizeNodeName(a['node-name']), nodeIP: a['node-ip'], nodeLabels: a['node-label'] ?? [], nodeTaints: a['node-taint'] ?? [] })),
     clusterCIDR: body['cluster-cidr'] ?? K3S_DEFAULTS.clusterCIDR,
     serviceCIDR,
     clusterDNS: body['cluster-dns'] ?? defaultClusterDNS(parseCidr(serviceCIDR)),
@@ -129,13 +183,7 @@ export function configProblems(body: ConfigBody, c: Omit<ClusterConfig, 'source'
   if (32 - services.prefix > 20) {
     out.push({ key: 'service-cidr', message: `${c.serviceCIDR} is too large; the prefix must be /12 or longer` });
   }
-  const nodeIP = ipToInt(c.nodeIP);
-  if (contains(pods, nodeIP)) {
-    out.push({ key: 'node-ip', message: `node IP ${c.nodeIP} is inside the pod CIDR ${c.clusterCIDR}` });
-  }
-  if (contains(services, nodeIP)) {
-    out.push({ key: 'node-ip', message: `node IP ${c.nodeIP} is inside the service CIDR ${c.serviceCIDR}` });
-  }
+  out.push(...nodesProblems(c, pods, services));
   const dnsKey = body['cluster-dns'] !== undefined ? 'cluster-dns' : 'service-cidr';
   const dns = c.clusterDNS === '' ? undefined : ipToInt(c.clusterDNS);
   if (dns === undefined) {
@@ -159,4 +207,71 @@ export function configProblems(body: ConfigBody, c: Omit<ClusterConfig, 'source'
     out.push({ key: maskKey, message: `/${mask} leaves no pod addresses after network, gateway and broadcast; use /30 or shorter` });
   }
   return out;
+}
+
+/**
+ * The nodes together: each node IP outside the pod and service CIDRs, no two nodes with one name
+ * or one IP, and no more nodes than the pod CIDR has node CIDRs (the node IPAM would leave the
+ * rest without a podCIDR). Reported on the node that came second.
+ */
+export function nodesProblems(c: Pick<ClusterConfig, 'nodeName' | 'nodeIP' | 'agents' | 'clusterCIDR' | 'serviceCIDR' | 'nodeCIDRMaskSize'>, pods = parseCidr(c.clusterCIDR), services = parseCidr(c.serviceCIDR)): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const nodes = [{ name: c.nodeName, ip: c.nodeIP, at: { key: 'node-ip' as const } }, ...c.agents.map((a, i) => ({ name: a.nodeName, ip: a.nodeIP, at: { key: 'agents' as const, path: ['agents', i] as (string | number)[] } }))];
+  const names = new Map<string, number>();
+  const ips = new Map<string, number>();
+  const network: Cidr = { base: (ipToInt(c.nodeIP) & ~(2 ** (32 - NODE_NETWORK_PREFIX) - 1)) >>> 0, prefix: NODE_NETWORK_PREFIX };
+  nodes.forEach((n, i) => {
+    const at = (field: string) => (n.at.key === 'agents' ? { key: n.at.key, path: [...n.at.path!, field] } : { key: field === 'node-name' ? ('node-name' as const) : ('node-ip' as const) });
+    const ip = ipToInt(n.ip);
+    // The agents reach the server over eth1, one L2 network (VirtualBox's host-only network).
+    if (i > 0 && !contains(network, ip)) out.push({ ...at('node-ip'), message: `node IP ${n.ip} is not on the node network ${formatCidr(network)} of the server's ${c.nodeIP}, where the nodes meet (eth1)` });
+    if (contains(pods, ip)) out.push({ ...at('node-ip'), message: `node IP ${n.ip} is inside the pod CIDR ${c.clusterCIDR}` });
+    if (contains(services, ip)) out.push({ ...at('node-ip'), message: `node IP ${n.ip} is inside the service CIDR ${c.serviceCIDR}` });
+    const sameName = names.get(n.name);
+    if (sameName !== undefined) out.push({ ...at('node-name'), message: `node name ${JSON.stringify(n.name)} is already taken by ${nodeLabel(nodes, sameName)}` });
+    else names.set(n.name, i);
+    const sameIP = ips.get(n.ip);
+    if (sameIP !== undefined) out.push({ ...at('node-ip'), message: `node IP ${n.ip} is already taken by ${nodeLabel(nodes, sameIP)}` });
+    else ips.set(n.ip, i);
+  });
+  const mask = c.nodeCIDRMaskSize;
+  if (mask >= pods.prefix && mask - pods.prefix <= 16) {
+    const cidrs = 2 ** (mask - pods.prefix);
+    if (nodes.length > cidrs) {
+      out.push({ key: 'agents', path: ['agents', cidrs - 1], message: `${nodes.length} nodes need ${nodes.length} node CIDRs of /${mask}, and the pod CIDR ${c.clusterCIDR} has ${cidrs}` });
+    }
+  }
+  return out;
+}
+
+function nodeLabel(nodes: { name: string }[], i: number): string {
+  return i === 0 ? `the server's node ${nodes[0]!.name}` : `agents[${i - 1}] (${nodes[i]!.name})`;
+}
+
+/** Default agents for `lab up --nodes N`: labsw, labsw2, ... at the addresses after the server's. */
+export function defaultAgentName(i: number): string {
+  return i === 0 ? 'labsw' : `labsw${i + 1}`;
+}
+
+/**
+ * The config for a cluster of `count` nodes: the server's node, the agents the file declares, and
+ * default agents after them (labsw, labsw2, ... at the next free addresses after the server's);
+ * fewer than declared keeps the first ones. Without a count, the file's nodes.
+ */
+export function withNodeCount<C extends Pick<ClusterConfig, 'nodeName' | 'nodeIP' | 'agents'>>(c: C, count?: number): C {
+  if (count === undefined) return c;
+  const agents = c.agents.slice(0, Math.max(0, count - 1));
+  const names = new Set([c.nodeName, ...agents.map((a) => a.nodeName)]);
+  const ips = new Set([c.nodeIP, ...agents.map((a) => a.nodeIP)]);
+  let ip = ipToInt(c.nodeIP);
+  for (let i = 0; agents.length < count - 1; i++) {
+    const name = defaultAgentName(i);
+    if (names.has(name)) continue;
+    do ip++;
+    while (ips.has(intToIp(ip)));
+    agents.push({ nodeName: name, nodeIP: intToIp(ip), nodeLabels: [], nodeTaints: [] });
+    names.add(name);
+    ips.add(intToIp(ip));
+  }
+  return { ...c, agents };
 }

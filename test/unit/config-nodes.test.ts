@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { parseClusterConfig, ValidationError } from '../../src/api/load.ts';
+import { parseNodeTaint, withNodeCount } from '../../src/api/schema/config.ts';
+
+const refusal = (text: string): string => {
+  try {
+    parseClusterConfig(text, 'lab/config.yaml', 'h');
+  } catch (e) {
+    if (e instanceof ValidationError) return e.message;
+    throw e;
+  }
+  throw new Error('accepted');
+};
+
+const base = 'node-name: labS\nnode-ip: 192.168.56.110\n';
+
+describe('config.yaml: agents and node keys (issue 14)', () => {
+  it('reads agents under their k3s keys, node names lower-cased', () => {
+    const c = parseClusterConfig(`${base}node-taint: [node-role.kubernetes.io/control-plane:NoSchedule]\nagents:\n  - node-name: labSW\n    node-ip: 192.168.56.111\n    node-label: [disk=ssd]\n`, 'c.yaml', 'h');
+    expect(c.nodeTaints).toEqual(['node-role.kubernetes.io/control-plane:NoSchedule']);
+    expect(c.agents).toEqual([{ nodeName: 'labsw', nodeIP: '192.168.56.111', nodeLabels: ['disk=ssd'], nodeTaints: [] }]);
+  });
+
+  it('refuses, naming file, line and field: duplicate names and IPs, IPs in the cluster CIDRs or off the node network', () => {
+    expect(refusal(`${base}agents:\n  - node-name: labs\n    node-ip: 192.168.56.111\n`)).toBe('lab/config.yaml:4: agents[0].node-name: node name "labs" is already taken by the server\'s node labs');
+    expect(refusal(`${base}agents:\n  - node-name: a\n    node-ip: 192.168.56.111\n  - node-name: b\n    node-ip: 192.168.56.111\n`)).toBe('lab/config.yaml:7: agents[1].node-ip: node IP 192.168.56.111 is already taken by agents[0] (a)');
+    expect(refusal(`${base}agents:\n  - node-name: a\n    node-ip: 10.42.3.4\n`)).toMatch(/lab\/config\.yaml:5: agents\[0\]\.node-ip: node IP 10\.42\.3\.4 is inside the pod CIDR 10\.42\.0\.0\/16/);
+    expect(refusal(`${base}agents:\n  - node-name: a\n    node-ip: 10.43.3.4\n`)).toMatch(/agents\[0\]\.node-ip: node IP 10\.43\.3\.4 is inside the service CIDR 10\.43\.0\.0\/16/);
+    expect(refusal(`${base}agents:\n  - node-name: a\n    node-ip: 192.168.57.4\n`)).toMatch(/agents\[0\]\.node-ip: node IP 192\.168\.57\.4 is not on the node network 192\.168\.56\.0\/24 of the server's 192\.168\.56\.110/);
+  });
+
+  it('refuses more nodes than the pod CIDR has node CIDRs', () => {
+    const agents = [1, 2, 3, 4].map((i) => `  - node-name: a${i}\n    node-ip: 192.168.56.${110 + i}\n`).join('');
+    expect(refusal(`${base}cluster-cidr: 10.42.0.0/22\nagents:\n${agents}`)).toMatch(/agents\[3\]: 5 nodes need 5 node CIDRs of \/24, and the pod CIDR 10\.42\.0\.0\/22 has 4/);
+  });
+
+  it('refuses a bad label or taint with the shape it wants', () => {
+    expect(refusal(`${base}node-label: [disk]\n`)).toMatch(/node-label\[0\]: "disk" is not a label such as "disk=ssd"/);
+    expect(refusal(`${base}node-taint: [gpu=yes:Sometimes]\n`)).toMatch(/node-taint\[0\]: "gpu=yes:Sometimes" is not a taint such as "dedicated=gpu:NoSchedule"/);
+    expect(parseNodeTaint('node-role.kubernetes.io/control-plane:NoSchedule')).toEqual({ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' });
+    expect(parseNodeTaint('dedicated=gpu:NoExecute')).toEqual({ key: 'dedicated', value: 'gpu', effect: 'NoExecute' });
+  });
+
+  it('--nodes N: the declared agents first, then labsw, labsw2, ... at the next free addresses', () => {
+    const c = { nodeName: 'labs', nodeIP: '192.168.56.110', agents: [{ nodeName: 'labsw', nodeIP: '192.168.56.112', nodeLabels: [], nodeTaints: [] }] };
+    expect(withNodeCount(c, 3).agents.map((a) => `${a.nodeName} ${a.nodeIP}`)).toEqual(['labsw 192.168.56.112', 'labsw2 192.168.56.111']);
+    expect(withNodeCount(c, 1).agents).toEqual([]);
+    expect(withNodeCount({ ...c, agents: [] as typeof c.agents }, 3).agents.map((a) => `${a.nodeName} ${a.nodeIP}`)).toEqual(['labsw 192.168.56.111', 'labsw2 192.168.56.112']);
+    expect(withNodeCount(c)).toBe(c);
+  });
+});
