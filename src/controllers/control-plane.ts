@@ -1,6 +1,6 @@
 // The server's roles in one process, as `k3s server` runs them, each talking only to the API:
 // the store and registry, the API server's own objects (bootstrap), the manifests applier, the
-// controller-manager's controllers (deployment, replicaset, endpoints, endpointslice, node lifecycle), k3s's ServiceLB, the scheduler and this node's heartbeat. The composition root
+// controller-manager's controllers (deployment, replicaset, endpoints, endpointslice, node lifecycle, node IPAM), k3s's ServiceLB, the scheduler and this node's heartbeat. The composition root
 // the new `lab up` is being built on (issue 13): the kubelet's pods and kube-proxy's syncer join
 // here; the HTTPS listeners come with the API routes.
 import { bootstrap, type ApiServiceInput } from '../api/server/bootstrap.ts';
@@ -17,6 +17,7 @@ import { endpointsControllers } from './endpoints-controllers.ts';
 import { replicaSetController } from './replicaset-controller.ts';
 import { applyAddon, type ApplyOutcome, type Manifest } from './manifests.ts';
 import { runNodeLifecycle } from './node-lifecycle.ts';
+import { nodeIpamController } from './node-ipam.ts';
 import { serviceLBController } from './servicelb-controller.ts';
 
 export interface ControlPlaneOptions {
@@ -26,6 +27,8 @@ export interface ControlPlaneOptions {
   node: NodeInput;
   /** The service CIDR and NodePort range (config.yaml's service-cidr, service-node-port-range); k3s's defaults when absent. */
   serviceRanges?: ServiceRanges;
+  /** kube-controller-manager's --cluster-cidr and --node-cidr-mask-size: the node IPAM hands out node CIDRs from it. */
+  nodeIpam?: { clusterCIDR: string; nodeCIDRMaskSize: number };
   log?: (line: string) => void;
 }
 
@@ -58,6 +61,7 @@ export class ControlPlane {
       eps.endpoints,
       schedulerController(this.factory, this.client, this.opts.log),
       serviceLBController(this.factory, this.client, this.opts.log),
+      nodeIpamController(this.factory, this.client, { ...(this.opts.nodeIpam ?? { clusterCIDR: '10.42.0.0/16', nodeCIDRMaskSize: 24 }), log: this.opts.log }),
     );
     this.stops.push(runNodeLifecycle(this.factory, this.client, { log: this.opts.log }));
     this.factory.start();

@@ -145,6 +145,7 @@ export class LabServer {
         containerRuntimeVersion: await runtimeVersion(),
       },
       serviceRanges: { serviceCIDR: config.serviceCIDR, nodePortRange: config.serviceNodePortRange },
+      nodeIpam: { clusterCIDR: config.clusterCIDR, nodeCIDRMaskSize: config.nodeCIDRMaskSize },
       log: this.log,
     });
     this.controlPlane = cp;
