@@ -159,7 +159,31 @@ export class RuncRuntime implements ContainerRuntime {
     return { id, pid };
   }
 
+  private listing: Promise<ListedContainer[]> | null = null;
+  private nextListing: Promise<ListedContainer[]> | null = null;
+
+  /**
+   * The runtime's containers (`runc list`). Callers at the same moment share one listing: the one
+   * running when they ask may predate what they wait for, so they get the next, started as soon as
+   * it ends and shared by everyone who asked meanwhile. A thousand pods terminating together (a
+   * scale-down) thus cost a couple of listings at a time, not a thousand listings of a thousand
+   * containers each in memory at once. Each caller gets its own array (some add to it).
+   */
   async listContainers(): Promise<ListedContainer[]> {
+    if (!this.listing) {
+      this.listing = this.listNow().finally(() => (this.listing = null));
+      return [...(await this.listing)];
+    }
+    this.nextListing ??= this.listing
+      .catch(() => undefined)
+      .then(() => {
+        this.nextListing = null;
+        return this.listContainers();
+      });
+    return [...(await this.nextListing)];
+  }
+
+  private async listNow(): Promise<ListedContainer[]> {
     if (!existsSync(this.root)) return [];
     // `runc list` fails when a container's state directory goes while it reads them (a waiter
     // deleting its container as it exits): read again.
