@@ -4,11 +4,11 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readAllocations } from '../cni/allocations.ts';
-import { readConfigured } from '../cni/bridge.ts';
 import { runtimeFor } from '../kubelet/runc.ts';
 import { removePods, type PodToRemove } from '../kubelet/teardown.ts';
-import { instancePaths, type InstancePaths } from '../node/instance.ts';
+import { agentPaths, instancePaths, type InstancePaths } from '../node/instance.ts';
+import { agentNodes, stopAgents } from './agent-machines.ts';
+import { podsOf } from './node-pods.ts';
 import type { LabNode, NodeMode } from '../node/node.ts';
 import { hostSysctlsFile, teardownNode } from '../node/setup.ts';
 import { teardownProxyRules } from '../proxy/index.ts';
@@ -31,9 +31,7 @@ const DOWN_SWEEPS = 3;
 /**
  * Removes everything of the instance. Idempotent: a second `down` finds nothing and succeeds.
  *
- * Pods are found in every place that names them, not in the API (its server may never have
- * written a pod it had started making): the runtime's containers (their OCI annotations name the
- * pod and its uid), pod directories, IPAM allocations and CNI results. A server killed with
+ * Pods are found in every place that names them (podsOf), on every node. A server killed with
  * SIGKILL leaves its children running for a moment (an `ip -batch` still adding namespaces, a
  * container still starting): the sweep runs again while anything it removed is back, so down
  * ends with nothing left.
@@ -41,36 +39,37 @@ const DOWN_SWEEPS = 3;
 export async function down(opts: DownOptions): Promise<void> {
   const log = opts.log ?? (() => {});
   const paths = instancePaths(opts.instance);
-  const runtime = runtimeFor(paths);
-  const pods = new Map<string, PodToRemove>();
-  const found = (name: string, uid = name) => {
-    if (!pods.has(name)) pods.set(name, { name, netns: paths.podNetns(name), uid, terminationGracePeriodSeconds: 0 });
-  };
-  for (const c of await runtime.listContainers().catch(() => [])) if (c.pod.name) found(c.pod.name, c.pod.uid || c.pod.name);
-  for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) found(name);
-  const ownedNetns = [...(await readAllocations(paths.ipamDir)).values(), ...(await readConfigured(paths.stateDir))];
-  for (const netns of ownedNetns) if (netns.startsWith(paths.netnsPrefix)) found(netns.slice(paths.netnsPrefix.length));
+  // Agents first: a running agent would start again what the sweep removes.
+  const agents = await agentNodes(paths);
+  await stopAgents(paths, agents, log);
+  // The server's node and each agent's keep their pods apart (agentPaths): each is swept alone.
+  const roots = [paths, ...agents.map((n) => agentPaths(opts.instance, n))];
+  const agentNetns = agents.map((n) => paths.agentNetns(n));
+  const pods = new Map<InstancePaths, PodToRemove[]>();
+  for (const root of roots) pods.set(root, await podsOf(root));
   // The sandbox's node namespace, or host mode's record of the sysctls it changed, which is
   // written before anything else is.
   const mode: NodeMode | null = netnsExists(paths.nodeNetns) ? 'sandbox' : existsSync(hostSysctlsFile(paths)) ? 'host' : null;
-  const all = [...pods.values()];
-  if (all.length) log(`stopping ${all.length} pod(s)`);
+  const count = [...pods.values()].reduce((n, l) => n + l.length, 0);
+  if (count) log(`stopping ${count} pod(s)`);
 
   const leftovers = async (): Promise<string[]> => [
-    ...(await runtime.listContainers()).map((c) => `container ${c.id.slice(0, 13)} (${c.pod.name}${c.name ? `/${c.name}` : ''})`),
-    ...[...all.map((p) => p.netns), ...(mode === 'host' ? [] : [paths.nodeNetns, paths.hostNetns])].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
+    ...(await Promise.all(roots.map(async (root) => (await runtimeFor(root).listContainers()).map((c) => `container ${c.id.slice(0, 13)} (${c.pod.name}${c.name ? `/${c.name}` : ''})`)))).flat(),
+    ...[...[...pods.values()].flat().map((p) => p.netns), ...(mode === 'host' ? [] : [...agentNetns, paths.nodeNetns, paths.hostNetns])].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
   ];
   for (let sweep = 1; ; sweep++) {
-    // Tearing the lab down is not a graceful deletion: every container is killed at once.
-    await removePods({ paths }, all, { graceSeconds: 0 });
-    // Containers of pods nothing else names (a server killed while it started them).
-    const busy = await runtime.removeAll();
-    if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);
+    for (const root of roots) {
+      // Tearing the lab down is not a graceful deletion: every container is killed at once.
+      await removePods({ paths: root }, pods.get(root)!, { graceSeconds: 0 });
+      // Containers of pods nothing else names (a server killed while it started them).
+      const busy = await runtimeFor(root).removeAll();
+      if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);
+    }
     if (mode) {
       const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
       // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
       if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
-      await teardownNode(node, paths);
+      await teardownNode(node, paths, agentNetns);
       if (mode === 'host') await removeOwnKubeconfig(paths);
     }
     // Processes killed above take a moment to go; namespaces others were still adding appear late.

@@ -36,8 +36,11 @@ import type { ContainerStreams } from '../api/server/node-streams.ts';
 import { hostInfo } from '../sys/host.ts';
 import { listenInNetns } from '../sys/netns-listen.ts';
 import { useSpawnPool } from '../sys/spawner.ts';
+import { writeFileIfChanged } from '../sys/files.ts';
 import { ControlPlane } from './control-plane.ts';
 import { LaptopHosts, laptopHostsLines } from './laptop-hosts.ts';
+import { AgentMachines } from './agent-machines.ts';
+import { nodesProblems, withNodeCount } from '../api/schema/config.ts';
 import type { ApplyOutcome, Manifest } from './manifests.ts';
 
 export interface LabServerOptions {
@@ -50,6 +53,31 @@ export interface LabServerOptions {
   log?: (line: string) => void;
   /** The add-ons' version string in the Node's status. */
   kubeletVersion?: string;
+  /** `--nodes N` (validated by load(); `lab up` then records it with writeNodesArg). */
+  nodes?: number;
+}
+
+/**
+ * `lab up --nodes N`: the cluster's node count, kept in the instance (server/args/nodes) so that a
+ * running server hears a new count the way it hears an edit of the state files.
+ */
+export function nodesArgFile(paths: InstancePaths): string {
+  return path.join(paths.serverDir, 'args', 'nodes');
+}
+
+export async function readNodesArg(paths: InstancePaths): Promise<number | undefined> {
+  const n = Number((await readFile(nodesArgFile(paths), 'utf8').catch(() => '')).trim());
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+}
+
+export async function writeNodesArg(paths: InstancePaths, count: number): Promise<void> {
+  await mkdir(path.dirname(nodesArgFile(paths)), { recursive: true });
+  await writeFileIfChanged(nodesArgFile(paths), `${count}\n`);
+}
+
+/** The server's node-token (k3s: server/node-token): what an agent joins with. */
+export function nodeTokenFile(paths: InstancePaths): string {
+  return path.join(paths.serverDir, 'node-token');
 }
 
 /** The addon name of each state file, as k3s names an addon after its manifest file. */
@@ -89,6 +117,7 @@ export class LabServer {
   private applying: Promise<void> = Promise.resolve();
   private debounce: NodeJS.Timeout | null = null;
   private lastText = '';
+  private agents: AgentMachines | null = null;
 
   constructor(readonly opts: LabServerOptions) {
     // The kubelet starts hundreds of processes at once (a Deployment scaled up, a start with pods
@@ -105,10 +134,14 @@ export class LabServer {
     const configText = await readFile(this.opts.configPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
       throw new Error(`cannot read config file ${this.opts.configPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
     });
-    const config = parseClusterConfig(configText, this.opts.configPath);
+    const count = this.opts.nodes ?? (await readNodesArg(this.paths));
+    const config = withNodeCount(parseClusterConfig(configText, this.opts.configPath), count);
+    const problems = nodesProblems(config);
+    if (problems.length) throw new Error(`--nodes ${count}: ${problems.map((p) => p.message).join('; ')}`);
     const mode = await chooseMode({ requested: this.opts.mode, prior: priorMode, nodeIP: config.nodeIP, configFile: this.opts.configPath });
     const system = await loadSystemManifests({ stateDir: this.paths.stateDir, mode, clusterDNS: config.clusterDNS, nodeIP: config.nodeIP, nodeName: config.nodeName });
-    const desired = await loadDesiredState({ statePath: this.opts.statePath, configPath: this.opts.configPath, extraStates: [system], systemPods: 0 });
+    const loadedState = await loadDesiredState({ statePath: this.opts.statePath, configPath: this.opts.configPath, extraStates: [system], systemPods: 0 });
+    const desired = { ...loadedState, config };
     laptopHostsLines(desired, desired.config); // validates the laptop-hosts annotation
     const addons = new Map<string, Manifest[]>([
       [SYSTEM_ADDON, []],
@@ -171,7 +204,22 @@ export class LabServer {
     void this.dns.request();
     void this.ingress.request();
     await this.kubelet.start();
+    await this.ensureAgents(loaded);
     this.watchFiles();
+  }
+
+  /**
+   * The agents the config names (sandbox: machines and processes, started here; host mode: VMs
+   * of their own, which join with `lab agent`).
+   */
+  private async ensureAgents(loaded: Loaded): Promise<void> {
+    const { config } = loaded.desired;
+    if (loaded.mode === 'host') {
+      if (config.agents.length) this.log(`agents ${config.agents.map((a) => a.nodeName).join(', ')}: on their own machines, joined with: lab agent --server https://${config.nodeIP}:${KUBE_API_PORT} --token-file <a copy of ${nodeTokenFile(this.paths)}> --node-name <name> --node-ip <ip>`);
+      return;
+    }
+    this.agents ??= new AgentMachines({ paths: this.paths, server: `https://${config.nodeIP}:${KUBE_API_PORT}`, tokenFile: nodeTokenFile(this.paths), log: this.log });
+    await this.agents.ensure(config.agents, this.controlPlane!.client, laptopHostsLines(loaded.desired, config));
   }
 
   /** The HTTPS listeners: the machine's 127.0.0.1, and the node's own addresses. */
@@ -183,7 +231,12 @@ export class LabServer {
         : [{ host: node.nodeIP, port: KUBE_API_PORT }];
     // Host mode: the node is this machine; 127.0.0.1:6443 is then the local listener itself.
     const listen = node.mode === 'host' ? [{ host: '127.0.0.1', port: KUBE_API_PORT }, ...inNode] : [local, ...inNode];
-    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, streams, log: this.log });
+    const agentConfig = () => {
+      const c = this.config ?? config;
+      return { clusterCIDR: c.clusterCIDR, serviceCIDR: c.serviceCIDR, clusterDNS: c.clusterDNS, clusterDomain: c.clusterDomain, serviceNodePortRange: c.serviceNodePortRange, nodeCIDRMaskSize: c.nodeCIDRMaskSize };
+    };
+    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, streams, agentConfig, log: this.log });
+    await writeFile(nodeTokenFile(this.paths), `${api.nodeToken}\n`, { mode: 0o600 });
     await writeFile(this.paths.apiPortFile, `${api.addresses[0]!.port}\n`);
     // As k3s writes its admin kubeconfig for the machine's own kubectl (host mode: the VM).
     if (node.mode === 'host') {
@@ -204,7 +257,7 @@ export class LabServer {
 
   /** Edits of either state file are applied once they hold still; a bad edit keeps the last good state. */
   private watchFiles(): void {
-    const dirs = new Set([path.dirname(path.resolve(this.opts.statePath)), path.dirname(path.resolve(this.opts.configPath))]);
+    const dirs = new Set([path.dirname(path.resolve(this.opts.statePath)), path.dirname(path.resolve(this.opts.configPath)), path.dirname(nodesArgFile(this.paths))]);
     for (const dir of dirs) {
       const w = watch(dir, () => this.scheduleApply());
       w.on('error', (e) => this.log(`watching ${dir}: ${e.message}`));
@@ -222,12 +275,14 @@ export class LabServer {
 
   /** Loads the files again and applies them when their text changed. */
   async reapply(): Promise<void> {
-    const text = await Promise.all([this.opts.statePath, this.opts.configPath].map((f) => readFile(f, 'utf8').catch(() => ''))).then((t) => t.join('\0'));
+    const text = await Promise.all([this.opts.statePath, this.opts.configPath, nodesArgFile(this.paths)].map((f) => readFile(f, 'utf8').catch(() => ''))).then((t) => t.join('\0'));
     if (text === this.lastText) return;
     this.lastText = text;
     try {
       const loaded = await this.load(this.node?.mode);
+      this.config = loaded.desired.config;
       await this.applyAll(loaded);
+      await this.ensureAgents(loaded);
       this.log(`applied ${this.opts.statePath}`);
     } catch (e) {
       const what = e instanceof ValidationError ? e.message : (e as Error).message;
@@ -236,6 +291,7 @@ export class LabServer {
   }
 
   async stop(): Promise<void> {
+    this.agents?.stop();
     if (this.debounce) clearTimeout(this.debounce);
     for (const w of this.watchers.splice(0)) w.close();
     await this.applying;

@@ -56,7 +56,8 @@ export class NodeAgent {
       const cur = await this.client.mutate<NodeObj>(NODES, undefined, this.input.name, (n) => ({
         ...n,
         metadata: { ...n.metadata, labels: { ...n.metadata.labels, ...want.metadata.labels }, annotations: { ...n.metadata.annotations, ...want.metadata.annotations } },
-        spec: { ...(n as { spec?: object }).spec, ...(want as { spec?: object }).spec },
+        // Taints are the kubelet's only when it creates the Node (--register-with-taints).
+        spec: { ...(n as { spec?: object }).spec, ...withoutTaints((want as { spec?: object }).spec) },
       }));
       this.uid = cur.metadata.uid!;
       await this.postStatus();
@@ -94,4 +95,9 @@ export class NodeAgent {
     );
     this.lastReport = now;
   }
+}
+
+function withoutTaints(spec: object | undefined): object {
+  const { taints: _, ...rest } = (spec ?? {}) as { taints?: unknown };
+  return rest;
 }

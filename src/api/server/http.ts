@@ -89,6 +89,12 @@ export interface ApiServerOptions {
   upgrade?: UpgradeHandler;
   version?: VersionInfo;
   maxBodyBytes?: number;
+  /**
+   * k3s's supervisor paths, served on the API port as k3s serves them: GET /cacerts (no
+   * credentials: an agent checks it against its token's CA hash before trusting the server) and
+   * GET /v1-k3s/config (authenticated: the cluster settings an agent takes from its server).
+   */
+  k3s?: { cacerts: string; config: () => object };
   /** Handler failures (answered 500) are reported here. */
   log?: (line: string) => void;
 }
@@ -198,9 +204,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://api');
     const pretty = wantsPretty(req, url.searchParams);
+    const method = req.method ?? 'GET';
+    if (opts.k3s && method === 'GET' && url.pathname === '/cacerts') return writeRaw(res, 200, 'text/plain', opts.k3s.cacerts, {});
     const user = authenticate(req.socket as TLSSocket, req.headers, opts.tokens);
     if (!user) return writeStatus(res, unauthorized().status, pretty);
-    const method = req.method ?? 'GET';
+    if (opts.k3s && method === 'GET' && url.pathname === '/v1-k3s/config') return writeRaw(res, 200, 'application/json', `${JSON.stringify(opts.k3s.config())}\n`, {});
     const b = builtin(method, url.pathname, url.searchParams, version);
     if (b) return writeRaw(res, b.status, b.contentType, b.body, b.contentType.startsWith('text/') ? { 'X-Content-Type-Options': 'nosniff' } : {});
     if (!opts.handler) return writeNotFound(res);

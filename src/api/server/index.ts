@@ -3,6 +3,7 @@
 // unless told) or wherever asked. Like kube-apiserver on start, it makes sure the system
 // namespaces exist (default, kube-system, kube-public, kube-node-lease). What tests use, and what
 // the lab's server process will start.
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { renderKubeconfig } from '../kubeconfig.ts';
@@ -29,6 +30,8 @@ export interface ServeOptions extends RouteDeps {
   listen?: ListenAddress[];
   version?: VersionInfo;
   upgrade?: UpgradeHandler;
+  /** The cluster settings GET /v1-k3s/config gives an agent (k3s's server config for agents). */
+  agentConfig?: () => object;
   log?: (line: string) => void;
 }
 
@@ -45,6 +48,8 @@ export interface ServingApi {
   pki: Pki;
   /** k3s.yaml for this server: the admin's client certificate, or the token. */
   kubeconfig(auth?: 'certificate' | 'token'): string;
+  /** k3s's node-token, what `lab agent --token` takes: K10<sha256 of the server CA>::server:<token>. */
+  nodeToken: string;
   /** Stops listening (open watches end). */
   close(): Promise<void>;
 }
@@ -89,6 +94,7 @@ export async function serveApi(registry: Registry, opts: ServeOptions): Promise<
     handler,
     upgrade,
     version,
+    k3s: { cacerts: pki.serverCaCert, config: opts.agentConfig ?? (() => ({})) },
     log: opts.log,
   });
   serverAddress = hostPort(https.addresses[0]!);
@@ -99,8 +105,17 @@ export async function serveApi(registry: Registry, opts: ServeOptions): Promise<
     pki,
     kubeconfig: (auth = 'certificate') =>
       renderKubeconfig(auth === 'token' ? { server: url, certificateAuthority: pki.serverCaCert, token: pki.token } : { server: url, certificateAuthority: pki.serverCaCert, clientCertificate: pki.adminCert, clientKey: pki.adminKey }),
+    nodeToken: fullToken(pki.serverCaCert, pki.token),
     close: () => https.close(),
   };
+}
+
+/**
+ * k3s's "full" token: K10, the SHA-256 of the CA bundle the server serves at /cacerts, then
+ * `::server:` and the secret. An agent given it trusts a server only if /cacerts hashes to it.
+ */
+export function fullToken(caPem: string, secret: string): string {
+  return `K10${createHash('sha256').update(caPem).digest('hex')}::server:${secret}`;
 }
 
 /** A store, a registry and the HTTPS front in one call (tests, tools). */

@@ -4,6 +4,7 @@
 // Add a command: write src/cli/commands/<name>.ts exporting `Args` and a handler, and list it here.
 import type { Argv, CommandModule } from 'yargs';
 import { common } from '../common.ts';
+import type * as Agent from './agent.ts';
 import type * as Describe from './describe.ts';
 import type * as Down from './down.ts';
 import type * as Events from './events.ts';
@@ -36,6 +37,7 @@ export const commands: CommandModule<object, never>[] = [
         // Before the server became what `lab up` runs, --api asked for it: still accepted.
         .option('api', { type: 'boolean', hidden: true })
         .option('timeout', { type: 'number', describe: 'seconds to wait for the cluster to converge (default 120)' })
+        .option('nodes', { type: 'number', describe: 'how many nodes: the server labs and agents labsw, labsw2, ... (192.168.56.111, .112, ...) after those config.yaml declares; kept until changed' })
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM; the default where scripts/provision.sh wrote /etc/packet-path-lab/host-mode); sandbox: a namespace stands in for it (the default elsewhere)' }) as Argv,
     handler: async (a) => (await import('./up.ts')).upHandler(a),
   }),
@@ -45,8 +47,25 @@ export const commands: CommandModule<object, never>[] = [
     builder: (y) =>
       common(y)
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'as for `lab up`' })
-        .option('port', { type: 'number', describe: 'the API\'s port on 127.0.0.1 in this machine\'s namespace (default: a free one, recorded in the instance\'s server directory)' }) as Argv,
+        .option('port', { type: 'number', describe: 'the API\'s port on 127.0.0.1 in this machine\'s namespace (default: a free one, recorded in the instance\'s server directory)' })
+        .option('nodes', { type: 'number', describe: 'as for `lab up`' }) as Argv,
     handler: async (a) => (await import('./server.ts')).serverHandler(a),
+  }),
+  command<Agent.Args>({
+    command: 'agent',
+    describe: 'join this machine to a server as a node (`k3s agent`): its kubelet and kube-proxy, in the foreground; the sandbox\'s server starts one per agent',
+    builder: (y) =>
+      y
+        .option('name', { type: 'string', default: 'lab', describe: 'instance name' })
+        .option('server', { type: 'string', demandOption: true, describe: 'the server\'s API, e.g. https://192.168.56.110:6443' })
+        .option('token', { type: 'string', describe: 'the server\'s node-token (K10...::server:...)' })
+        .option('token-file', { type: 'string', describe: 'a file holding it' })
+        .option('node-name', { type: 'string', demandOption: true })
+        .option('node-ip', { type: 'string', demandOption: true, describe: 'this node\'s address on the nodes\' network (eth1)' })
+        .option('node-label', { type: 'string', array: true, describe: 'key=value, repeatable' })
+        .option('node-taint', { type: 'string', array: true, describe: 'key=value:Effect, repeatable' })
+        .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'as for `lab up`' }) as Argv,
+    handler: async (a) => (await import('./agent.ts')).agentHandler(a),
   }),
   command<Down.Args>({
     command: 'down',
