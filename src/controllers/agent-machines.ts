@@ -9,7 +9,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_ROOT } from '../api/system.ts';
 import type { AgentConfig } from '../api/types.ts';
-import type { Client } from '../client/types.ts';
+import type { Client, KubeObject } from '../client/types.ts';
 import { isNotFound } from '../client/types.ts';
 import { removePods } from '../kubelet/teardown.ts';
 import { runtimeFor } from '../kubelet/runc.ts';
@@ -127,6 +127,14 @@ export class AgentMachines {
     this.opts.log(`agent ${node}: no longer in the config; removing the node`);
     clearTimeout(this.restarts.get(node));
     await stopAgent(paths, node);
+    // As `kubectl drain --force --grace-period 0` before the VM goes: its pods are deleted now (their
+    // ReplicaSets make new ones elsewhere), not left to the pod GC's 40 s quarantine.
+    const bound = await client.list<KubeObject>({ group: '', resource: 'pods' }, { fieldSelector: `spec.nodeName=${node}` });
+    for (const p of bound.items) {
+      await client.delete({ group: '', resource: 'pods' }, p.metadata.namespace, p.metadata.name, { gracePeriodSeconds: 0 }).catch((e: unknown) => {
+        if (!isNotFound(e)) throw e;
+      });
+    }
     await client.delete({ group: '', resource: 'nodes' }, undefined, node).catch((e: unknown) => {
       if (!isNotFound(e)) throw e;
     });
