@@ -17,14 +17,43 @@ import { agentPaths, agentsDir, type InstancePaths } from '../node/instance.ts';
 import { ensureSandbox } from '../node/setup.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { isRunning, procStartTicks, signalProcess } from '../sys/proc.ts';
-import { run } from '../sys/exec.ts';
+import { ipBatch, run } from '../sys/exec.ts';
+import { NODE_UPLINK } from '../node/node.ts';
 import { spawnDetached } from '../sys/stream.ts';
 import { podsOf } from './node-pods.ts';
 
 /** How long an agent has after SIGTERM before SIGKILL. */
 const AGENT_STOP_MS = 5_000;
-/** systemd's RestartSec for k3s-agent. */
-const RESTART_MS = 2_000;
+/** How often the server looks for agents to start again (systemd's RestartSec for k3s-agent: 5 s). */
+const SUPERVISE_MS = 2_000;
+
+/**
+ * `lab node stop` leaves this file in the agent's directory: the machine is off (its agent killed,
+ * eth1 down) and the server does not start it again until `lab node start` removes it.
+ */
+export function stoppedMarker(paths: InstancePaths, node: string): string {
+  return path.join(agentsDir(paths), node, 'stopped');
+}
+
+/**
+ * `lab node stop`: the machine fails as a VM that loses power or network would: its agent is
+ * killed (no goodbye to the API: the node lifecycle controller finds out from the Lease), its eth1
+ * goes down. The pods' processes keep running, cut off, as on a partitioned VM.
+ */
+export async function stopMachine(paths: InstancePaths, node: string): Promise<void> {
+  if (!existsSync(path.join(agentsDir(paths), node))) throw new Error(`no agent node ${node} in instance ${paths.instance} (lab get nodes lists them; the server's own node cannot be stopped: lab down)`);
+  await writeFile(stoppedMarker(paths, node), `${new Date().toISOString()}\n`);
+  const pid = await runningAgent(paths, node);
+  if (pid) signalProcess(pid, 'SIGKILL');
+  if (netnsExists(paths.agentNetns(node))) await ipBatch(paths.agentNetns(node), [['link', 'set', NODE_UPLINK, 'down']]);
+}
+
+/** `lab node start`: eth1 up again; the server starts the agent, which takes its pods up again. */
+export async function startMachine(paths: InstancePaths, node: string): Promise<void> {
+  if (!existsSync(path.join(agentsDir(paths), node))) throw new Error(`no agent node ${node} in instance ${paths.instance}`);
+  if (netnsExists(paths.agentNetns(node))) await ipBatch(paths.agentNetns(node), [['link', 'set', NODE_UPLINK, 'up']]);
+  await rm(stoppedMarker(paths, node), { force: true });
+}
 
 export function agentPidFile(paths: InstancePaths, node: string): string {
   return path.join(agentsDir(paths), node, 'agent.pid');
@@ -75,17 +104,36 @@ export interface AgentMachinesOptions {
 }
 
 export class AgentMachines {
-  private readonly restarts = new Map<string, NodeJS.Timeout>();
   private wanted = new Map<string, AgentConfig>();
   private stopped = false;
+  private readonly timer: NodeJS.Timeout;
+  private supervising: Promise<void> = Promise.resolve();
 
-  constructor(private readonly opts: AgentMachinesOptions) {}
+  constructor(private readonly opts: AgentMachinesOptions) {
+    // As systemd's Restart=always: an agent that exited (or was killed) is started again, unless
+    // its machine is stopped (`lab node stop`).
+    this.timer = setInterval(() => {
+      this.supervising = this.supervising.then(() => this.supervise()).catch((e: Error) => this.opts.log(`agents: ${e.message}`));
+    }, SUPERVISE_MS);
+    this.timer.unref();
+  }
+
+  private async supervise(): Promise<void> {
+    for (const a of this.wanted.values()) await this.start(a, true);
+  }
 
   /**
    * Brings the agents in line with the config: machines made, processes running; agents no
    * longer named are removed (client: to delete their Node objects).
    */
-  async ensure(agents: AgentConfig[], client: Client, hostsLines: string[]): Promise<void> {
+  ensure(agents: AgentConfig[], client: Client, hostsLines: string[]): Promise<void> {
+    // One at a time with the supervision: two starts of one agent must never race.
+    const run = this.supervising.then(() => this.ensureNow(agents, client, hostsLines));
+    this.supervising = run.catch(() => {});
+    return run;
+  }
+
+  private async ensureNow(agents: AgentConfig[], client: Client, hostsLines: string[]): Promise<void> {
     const { paths } = this.opts;
     this.wanted = new Map(agents.map((a) => [a.nodeName, a]));
     for (const gone of (await agentNodes(paths)).filter((n) => !this.wanted.has(n))) await this.remove(gone, client);
@@ -94,9 +142,10 @@ export class AgentMachines {
     for (const a of agents) await this.start(a);
   }
 
-  private async start(a: AgentConfig): Promise<void> {
+  private async start(a: AgentConfig, again = false): Promise<void> {
     const { paths } = this.opts;
-    if (this.stopped || (await runningAgent(paths, a.nodeName))) return;
+    if (this.stopped || existsSync(stoppedMarker(paths, a.nodeName)) || (await runningAgent(paths, a.nodeName))) return;
+    if (again) this.opts.log(`agent ${a.nodeName} is not running; starting it again (log ${agentLogFile(paths, a.nodeName)})`);
     await mkdir(path.dirname(agentPidFile(paths, a.nodeName)), { recursive: true });
     const argv = [
       // nsenter, not `ip netns exec`: that also gives the process a mount namespace with a /sys of
@@ -111,9 +160,7 @@ export class AgentMachines {
       env: { ...process.env } as Record<string, string>,
       logFile: agentLogFile(paths, a.nodeName),
       onExit: (code, signal) => {
-        if (this.stopped || !this.wanted.has(a.nodeName)) return;
-        this.opts.log(`agent ${a.nodeName} exited (${signal ?? `exit code ${code}`}); starting it again in ${RESTART_MS / 1000} s (log ${agentLogFile(paths, a.nodeName)})`);
-        this.restarts.set(a.nodeName, setTimeout(() => void this.start(this.wanted.get(a.nodeName) ?? a).catch((e: Error) => this.opts.log(`agent ${a.nodeName}: ${e.message}`)), RESTART_MS));
+        if (!this.stopped && this.wanted.has(a.nodeName)) this.opts.log(`agent ${a.nodeName} exited (${signal ?? `exit code ${code}`})`);
       },
     });
     if (!pid) throw new Error(`could not start the agent of node ${a.nodeName}`);
@@ -125,7 +172,6 @@ export class AgentMachines {
   private async remove(node: string, client: Client): Promise<void> {
     const { paths } = this.opts;
     this.opts.log(`agent ${node}: no longer in the config; removing the node`);
-    clearTimeout(this.restarts.get(node));
     await stopAgent(paths, node);
     // As `kubectl drain --force --grace-period 0` before the VM goes: its pods are deleted now (their
     // ReplicaSets make new ones elsewhere), not left to the pod GC's 40 s quarantine.
@@ -150,6 +196,6 @@ export class AgentMachines {
   /** The server stops: agents keep running (as VMs do when the server VM stops). */
   stop(): void {
     this.stopped = true;
-    for (const t of this.restarts.values()) clearTimeout(t);
+    clearInterval(this.timer);
   }
 }

@@ -5,8 +5,6 @@
 // IPAM to give its Node a podCIDR before it makes cni0. In the sandbox it runs inside its
 // machine's namespace (`<instance>-node-<node>`), started there by the server, with its own
 // directory (node/instance.ts agentPaths): everything it does addresses its own namespace.
-import { mkdir } from 'node:fs/promises';
-import path from 'node:path';
 import { parseNodeTaint, type TaintEffect } from '../api/schema/config.ts';
 import type { ClusterConfig } from '../api/types.ts';
 import { InformerFactory } from '../client/controller.ts';
@@ -24,7 +22,7 @@ import { KubeProxy } from '../proxy/proxy-controller.ts';
 import { ProxySyncer } from '../proxy/syncer.ts';
 import { hostInfo } from '../sys/host.ts';
 import { selfInNetns } from '../sys/ip.ts';
-import { nth, parseCidr } from '../util/cidr.ts';
+import { formatCidr, nth, parseCidr } from '../util/cidr.ts';
 import { podIPsPerNode } from '../api/load.ts';
 
 /** The annotation naming a sandbox node's namespace, as pods carry theirs. */
@@ -121,8 +119,7 @@ export class LabAgent {
     await this.heartbeat.start();
     const podCIDR = parseCidr(await this.waitForPodCIDR(client));
     const node: LabNode = { name: opts.nodeName, index: -1, mode: opts.mode, netns: null, nodeIP: opts.nodeIP, nodeIPPrefix: 24, podCIDR, gateway: nth(podCIDR, 1) };
-    opts.log(`agent ${opts.nodeName}: podCIDR ${podCIDR.base ? `${nth(podCIDR, 0)}/${podCIDR.prefix}` : ''}, cni0 ${node.gateway}`);
-    await mkdir(path.dirname(paths.storeFile), { recursive: true });
+    opts.log(`agent ${opts.nodeName}: podCIDR ${formatCidr(podCIDR)}, cni0 ${node.gateway}`);
     await ensureNode(node, paths, { hostsLines: [] });
 
     const factory = new InformerFactory((r, sel) => client.listWatch(r, sel), opts.log);

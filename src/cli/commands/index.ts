@@ -14,6 +14,7 @@ import type * as Get from './get.ts';
 import type * as Images from './images.ts';
 import type * as Kill from './kill.ts';
 import type * as Kubeconfig from './kubeconfig.ts';
+import type * as Node from './node.ts';
 import type * as Proxy from './proxy.ts';
 import type * as Server from './server.ts';
 import type * as Tcpdump from './tcpdump.ts';
@@ -66,6 +67,16 @@ export const commands: CommandModule<object, never>[] = [
         .option('node-taint', { type: 'string', array: true, describe: 'key=value:Effect, repeatable' })
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'as for `lab up`' }) as Argv,
     handler: async (a) => (await import('./agent.ts')).agentHandler(a),
+  }),
+  command<Node.Args>({
+    command: 'node <action> <node>',
+    describe: 'stop or start an agent node\'s machine, as a VM fails and comes back (its agent and eth1 go down)',
+    builder: (y) =>
+      y
+        .option('name', { type: 'string', default: 'lab', describe: 'instance name' })
+        .positional('action', { choices: ['stop', 'start'] as const, demandOption: true })
+        .positional('node', { type: 'string', demandOption: true, describe: 'an agent node, e.g. labsw' }) as Argv,
+    handler: async (a) => (await import('./node.ts')).nodeHandler(a),
   }),
   command<Down.Args>({
     command: 'down',
