@@ -10,7 +10,7 @@
 // Everything runc knows lives under a per-instance --root, so instances never see each other's
 // containers and `lab down` finds all of them.
 import { randomBytes } from 'node:crypto';
-import { existsSync, watch } from 'node:fs';
+import { existsSync, readdirSync, watch } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { removeCgroupIfEmpty, removeCgroupTree } from '../sys/cgroup.ts';
@@ -18,7 +18,7 @@ import { run } from '../sys/exec.ts';
 import { mountOverlay, mountsUnder, unmount } from '../sys/mount.ts';
 import { procNamespacePath } from '../sys/proc.ts';
 import { spawnDetached } from '../sys/stream.ts';
-import type { InstancePaths } from '../node/instance.ts';
+import { agentPaths, agentsDir, type InstancePaths } from '../node/instance.ts';
 import { ensureImage, imageConfig } from './images.ts';
 import { Semaphore } from '../util/semaphore.ts';
 import { ociSpec } from './oci.ts';
@@ -316,6 +316,26 @@ export function runtimeFor(paths: InstancePaths): RuncRuntime {
   let r = runtimes.get(paths.stateDir);
   if (!r) runtimes.set(paths.stateDir, (r = new RuncRuntime(paths)));
   return r;
+}
+
+/**
+ * Every node's runtime this machine holds: the server's node, and in the sandbox each agent's
+ * (their machines share this file system, each with its own runc root: agentPaths).
+ */
+export function nodeRuntimes(paths: InstancePaths): RuncRuntime[] {
+  let agents: string[] = [];
+  try {
+    agents = readdirSync(agentsDir(paths));
+  } catch {
+    // no agents
+  }
+  return [runtimeFor(paths), ...agents.sort().map((n) => runtimeFor(agentPaths(paths.instance, n)))];
+}
+
+/** The listed containers of every node's runtime, each with the runtime that runs it (the learner's tools). */
+export async function listAllNodes(paths: InstancePaths): Promise<{ runtime: RuncRuntime; container: ListedContainer }[]> {
+  const lists = await Promise.all(nodeRuntimes(paths).map(async (runtime) => (await runtime.listContainers().catch(() => [])).map((container) => ({ runtime, container }))));
+  return lists.flat();
 }
 
 /** A container ID as containerd makes them: 64 hex digits. */

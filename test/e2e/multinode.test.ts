@@ -68,6 +68,14 @@ describe.skipIf(!isRoot)('issue 14: lab up --nodes N, agents, nodes leaving and 
     // kube-proxy on labsw wrote app2's chains in labsw's namespace, with every endpoint.
     const rules = await cmd(['ip', 'netns', 'exec', paths.agentNetns('labsw'), 'iptables-save', '-t', 'nat']);
     for (const [ip] of pods) expect(rules.stdout).toContain(`-j DNAT --to-destination ${ip}:80`);
+    // The learner's tools find the pod's process in its node's runtime.
+    const name = (await kubectlOk(['get', 'pods', '-l', 'app=app2', '--field-selector', 'spec.nodeName=labsw', '-o', 'jsonpath={.items[0].metadata.name}'])).trim();
+    const exec = await lab(['exec', name, '--name', instance, '--', 'cat', '/etc/resolv.conf']);
+    expect(exec.code, exec.stderr).toBe(0);
+    expect(exec.stdout).toContain('nameserver 10.43.0.10');
+    const kill = await lab(['kill', name, '--name', instance]);
+    expect(kill.code, kill.stderr).toBe(0);
+    await until('restarted by labsw\'s kubelet', async () => (await kubectlOk(['get', 'pod', name, '-o', 'jsonpath={.status.containerStatuses[0].restartCount}'])).trim() === '1', 30_000);
     await kubectlOk(['scale', 'deploy', 'app2', '--replicas=3']);
   }, 90_000);
 
