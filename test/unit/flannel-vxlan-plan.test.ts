@@ -1,43 +1,15 @@
-// flannel's vxlan planner against a model of the kernel: each plan is carried out on the model
-// (the commands read back as the kernel would apply them), and planning again must find nothing
-// to do. The model is only for the planner's tests; the e2e test runs the same plans for real.
+// flannel's vxlan planner against a model of the kernel (flannel-model.ts): each plan is carried
+// out on the model, and planning again must find nothing to do. The e2e test runs the same plans
+// against the real kernel.
 import { describe, expect, it } from 'vitest';
 import type { FlannelLease } from '../../src/flannel/annotations.ts';
 import { NOTHING_OBSERVED, observationBatch, parseFdb, parseIpObservation, type ObservedVxlan } from '../../src/flannel/vxlan-observed.ts';
 import { chooseVtepMac, incompatibility, isEmptyPlan, planVxlan, type VxlanNode, type VxlanPlan } from '../../src/flannel/vxlan-plan.ts';
+import { applyToModel } from './flannel-model.ts';
 
 const LABS: VxlanNode = { nodeIP: '192.168.56.110', podCIDR: '10.42.0.0/24', clusterCIDR: '10.42.0.0/16', uplink: 'eth1', uplinkMtu: 1500, vtepMac: '5e:00:00:00:01:10' };
 const LABSW: FlannelLease = { node: 'labsw', subnet: '10.42.1.0/24', publicIP: '192.168.56.111', vtepMac: '6e:00:00:00:01:11' };
 const LABSW2: FlannelLease = { node: 'labsw2', subnet: '10.42.2.0/24', publicIP: '192.168.56.112', vtepMac: '7e:00:00:00:01:12' };
-
-/** The kernel's state after the plan's commands, in their order. */
-function applyToModel(seen: ObservedVxlan, plan: VxlanPlan): ObservedVxlan {
-  const s: ObservedVxlan = structuredClone(seen);
-  for (const l of [...plan.device, ...plan.fdb, ...plan.entries]) {
-    const [obj, verb, ...rest] = l;
-    const arg = (k: string) => rest[rest.indexOf(k) + 1]!;
-    if (obj === 'link' && verb === 'del') Object.assign(s, structuredClone(NOTHING_OBSERVED));
-    else if (obj === 'link' && verb === 'add') s.device = { kind: 'vxlan', vni: Number(arg('id')), local: arg('local'), link: arg('dev'), port: Number(arg('dstport')), learning: false, gbp: false, l2miss: false, mac: arg('address'), mtu: Number(arg('mtu')), up: false, addrs: [] };
-    else if (obj === 'link' && verb === 'set') {
-      if (rest.includes('address')) s.device!.mac = arg('address');
-      if (rest.includes('mtu')) s.device!.mtu = Number(arg('mtu'));
-      if (rest.includes('up')) s.device!.up = true;
-    } else if (obj === 'addr' && verb === 'add') s.device!.addrs.push(rest[0]!);
-    else if (obj === 'addr' && verb === 'del') s.device!.addrs = s.device!.addrs.filter((a) => a !== rest[0]);
-    else if (obj === 'neigh') {
-      s.neighbours = s.neighbours.filter((n) => n.ip !== rest[0]);
-      if (verb === 'replace') s.neighbours.push({ ip: rest[0]!, mac: arg('lladdr'), permanent: true });
-    } else if (obj === 'fdb' && verb === 'del') s.fdb = s.fdb.filter((e) => !(e.mac === rest[0] && e.dst === arg('dst')));
-    else if (obj === 'fdb' && verb === 'replace') {
-      s.fdb = s.fdb.filter((e) => e.mac !== rest[0]);
-      s.fdb.push({ mac: rest[0]!, dst: arg('dst'), permanent: true, self: true });
-    } else if (obj === 'route') {
-      s.routes = s.routes.filter((r) => r.dst !== rest[0]);
-      if (verb === 'replace') s.routes.push({ dst: rest[0]!, gateway: arg('via'), onlink: true });
-    } else throw new Error(`model cannot apply ${l.join(' ')}`);
-  }
-  return s;
-}
 
 /** Plans, applies to the model, and checks the next plan is empty; returns the plan and the result. */
 function converge(own: VxlanNode, leases: FlannelLease[], seen: ObservedVxlan): { plan: VxlanPlan; after: ObservedVxlan } {
