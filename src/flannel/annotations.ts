@@ -87,7 +87,8 @@ export function storedVtepMac(node: FlannelNode | undefined): string | undefined
   }
 }
 
-export type LeaseResult = { lease: FlannelLease } | { skipped: string };
+/** A lease, or why there is none (`quiet`: the Node is simply not flannel's, yet: flannel ignores it silently). */
+export type LeaseResult = { lease: FlannelLease } | { skipped: string; quiet?: boolean };
 
 /**
  * Another Node as a lease (nodeToLease plus the vxlan backend's checks), or why it is none: not
@@ -97,7 +98,7 @@ export type LeaseResult = { lease: FlannelLease } | { skipped: string };
 export function nodeLease(node: FlannelNode): LeaseResult {
   const name = node.metadata.name;
   const a = node.metadata.annotations ?? {};
-  if (a[KUBE_SUBNET_MANAGER] !== 'true') return { skipped: `node ${name} has no ${KUBE_SUBNET_MANAGER}: "true" annotation` };
+  if (a[KUBE_SUBNET_MANAGER] !== 'true') return { skipped: `node ${name} has no ${KUBE_SUBNET_MANAGER}: "true" annotation`, quiet: true };
   const cidr = podCIDROf(node);
   if (!cidr) return { skipped: `node ${name} has no IPv4 spec.podCIDR` };
   const cidrErr = cidrProblem(cidr);

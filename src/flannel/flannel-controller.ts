@@ -111,7 +111,7 @@ export class FlannelController {
       if (n.metadata.name === nodeName) continue;
       const r = nodeLease(n);
       if ('lease' in r) leases.push(r.lease);
-      else skipped.push(r.skipped);
+      else if (!r.quiet) skipped.push(r.skipped);
     }
     const r = await syncFlannel(this.dp, {
       nodeIP: this.opts.nodeIP,

@@ -5,10 +5,14 @@
 /** The device flannel's vxlan backend makes (`flannel.<VNI>`). */
 export const VXLAN_DEVICE = 'flannel.1';
 
-/** The commands of the observation batch, in the order parseIpObservation expects their answers. */
+/**
+ * The commands of the observation batch, in the order parseIpObservation expects their answers.
+ * `addr show` for the uplink too, never `link show`: in a batch, iproute2's `link show` leaves a
+ * global set that makes every later `addr show` print links without their addresses.
+ */
 export function observationBatch(uplink: string): string[][] {
   return [
-    ['link', 'show', 'dev', uplink],
+    ['addr', 'show', 'dev', uplink],
     ['addr', 'show', 'dev', VXLAN_DEVICE],
     ['neigh', 'show', 'dev', VXLAN_DEVICE],
     ['route', 'show', 'dev', VXLAN_DEVICE],

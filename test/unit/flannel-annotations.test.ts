@@ -50,7 +50,7 @@ describe("flannel's Node annotations (kube subnet manager)", () => {
   it('skips nodes that are not (yet) flannel leases, saying why', () => {
     const a = flannelNode('x').metadata.annotations!;
     const without = (k: string) => Object.fromEntries(Object.entries(a).filter(([key]) => key !== k));
-    expect(nodeLease(flannelNode('labsw', { annotations: without('flannel.alpha.coreos.com/kube-subnet-manager') }))).toEqual({ skipped: 'node labsw has no flannel.alpha.coreos.com/kube-subnet-manager: "true" annotation' });
+    expect(nodeLease(flannelNode('labsw', { annotations: without('flannel.alpha.coreos.com/kube-subnet-manager') }))).toEqual({ skipped: 'node labsw has no flannel.alpha.coreos.com/kube-subnet-manager: "true" annotation', quiet: true });
     expect(nodeLease(flannelNode('labsw', {}, {}))).toEqual({ skipped: 'node labsw has no IPv4 spec.podCIDR' });
     expect(nodeLease(flannelNode('labsw', { annotations: without('flannel.alpha.coreos.com/public-ip') }))).toMatchObject({ skipped: expect.stringMatching(/^node labsw: flannel.alpha.coreos.com\/public-ip "" is not a valid IPv4 address/) });
     expect(nodeLease(flannelNode('labsw', { annotations: { ...a, 'flannel.alpha.coreos.com/backend-type': 'host-gw' } }))).toEqual({ skipped: 'node labsw: ignoring non-vxlan subnet 10.42.1.0/24: type=host-gw' });

@@ -148,7 +148,7 @@ describe('flannel observation parsing', () => {
   const link = '[{"ifindex":2,"ifname":"eth1","flags":["BROADCAST","UP"],"mtu":1500,"address":"aa:aa:aa:aa:aa:aa"}]';
   const dev = '[{"ifindex":4,"ifname":"flannel.1","flags":["BROADCAST","MULTICAST","UP","LOWER_UP"],"mtu":1450,"address":"5E:11:22:33:44:55","linkinfo":{"info_kind":"vxlan","info_data":{"id":1,"local":"192.168.56.110","link":"eth1","port_range":{"low":0,"high":0},"port":8472,"learning":false,"ttl":0,"ageing":300}},"addr_info":[{"family":"inet","local":"10.42.0.0","prefixlen":32},{"family":"inet6","local":"fe80::1","prefixlen":64}]}]';
   it('reads the batch (as ip -d -j -batch prints it) and the FDB', () => {
-    expect(observationBatch('eth1').map((l) => l.join(' '))).toEqual(['link show dev eth1', 'addr show dev flannel.1', 'neigh show dev flannel.1', 'route show dev flannel.1']);
+    expect(observationBatch('eth1').map((l) => l.join(' '))).toEqual(['addr show dev eth1', 'addr show dev flannel.1', 'neigh show dev flannel.1', 'route show dev flannel.1']);
     const out = [link, dev, '[{"dst":"10.42.1.0","lladdr":"6e:11:22:33:44:66","state":["PERMANENT"]},{"dst":"10.42.9.1","state":["FAILED"]}]', '[{"type":"unicast","dst":"10.42.1.0/24","gateway":"10.42.1.0","flags":["onlink"]},{"dst":"10.42.3.3","flags":[]}]'].join('\n');
     const { uplinkMtu, vxlan } = parseIpObservation(out + '\n', 'eth1');
     expect(uplinkMtu).toBe(1500);
