@@ -186,7 +186,7 @@ export class AgentMachines {
     });
     const root = agentPaths(paths.instance, node);
     await removePods({ paths: root }, await podsOf(root), { graceSeconds: 0 });
-    await runtimeFor(root).removeAll();
+    await runtimeFor(root).removeAll({ cgroups: false });
     const netns = paths.agentNetns(node);
     if (netnsExists(netns)) await run(['ip', 'netns', 'delete', netns]);
     await rm(path.join(agentsDir(paths), node), { recursive: true, force: true });

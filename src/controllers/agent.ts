@@ -1,6 +1,6 @@
 // `lab agent`: one node's roles, as `k3s agent` runs them, against the server's API over HTTPS:
 // the kubelet (registers the Node with its labels and taints, renews its Lease, runs the pods
-// bound to it) and kube-proxy (its own node's rules). It joins with the server's node-token
+// bound to it), kube-proxy (its own node's rules) and flannel (VXLAN to the other nodes). It joins with the server's node-token
 // (client/join.ts), takes the cluster's settings from /v1-k3s/config, and waits for the node
 // IPAM to give its Node a podCIDR before it makes cni0. In the sandbox it runs inside its
 // machine's namespace (`<instance>-node-<node>`), started there by the server, with its own
@@ -11,12 +11,13 @@ import { InformerFactory } from '../client/controller.ts';
 import { join } from '../client/join.ts';
 import type { HttpsClient } from '../client/https.ts';
 import type { KubeObject } from '../client/types.ts';
+import { FlannelController } from '../flannel/flannel-controller.ts';
 import { KubeletController } from '../kubelet/kubelet-controller.ts';
 import { NodeAgent } from '../kubelet/node-agent.ts';
 import { MAX_PODS } from '../kubelet/node-status.ts';
 import { runtimeVersion } from '../kubelet/runc.ts';
 import { agentPaths } from '../node/instance.ts';
-import type { LabNode, NodeMode } from '../node/node.ts';
+import { NODE_UPLINK, type LabNode, type NodeMode } from '../node/node.ts';
 import { ensureNode } from '../node/setup.ts';
 import { KubeProxy } from '../proxy/proxy-controller.ts';
 import { ProxySyncer } from '../proxy/syncer.ts';
@@ -78,6 +79,7 @@ export class LabAgent {
   private kubelet: KubeletController | null = null;
   private proxy: KubeProxy | null = null;
   private heartbeat: NodeAgent | null = null;
+  private flannel: FlannelController | null = null;
 
   constructor(private readonly opts: AgentOptions) {}
 
@@ -124,11 +126,17 @@ export class LabAgent {
 
     const factory = new InformerFactory((r, sel) => client.listWatch(r, sel), opts.log);
     this.factory = factory;
+    // flannel first: the node's flannel.1, its neighbours, FDB and routes to the other nodes, and
+    // subnet.env, which the CNI plugin reads for every pod (k3s's agent starts flannel before its
+    // kubelet's first pod sandbox).
+    this.flannel = new FlannelController({ client, factory, nodeName: node.name, netns: null, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: paths.subnetEnvFile(node.name), clusterCIDR: config.clusterCIDR, log: opts.log });
     this.kubelet = new KubeletController({ client, factory, node, paths, config, log: opts.log });
     const syncer = new ProxySyncer({ netns: null, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
     this.proxy = new KubeProxy(factory, syncer, { log: opts.log });
     factory.start();
     await factory.waitForSync();
+    this.flannel.start();
+    await this.flannel.ready;
     this.proxy.start();
     await this.kubelet.start();
     opts.log(`agent ${opts.nodeName}: kubelet and kube-proxy running`);
@@ -149,6 +157,7 @@ export class LabAgent {
     this.heartbeat?.stop();
     await this.kubelet?.stop();
     await this.proxy?.stop();
+    await this.flannel?.stop();
     this.factory?.stop();
     this.client?.close();
   }

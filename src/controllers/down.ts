@@ -12,6 +12,7 @@ import { podsOf } from './node-pods.ts';
 import type { LabNode, NodeMode } from '../node/node.ts';
 import { hostSysctlsFile, teardownNode } from '../node/setup.ts';
 import { teardownProxyRules } from '../proxy/index.ts';
+import { teardownFlannel } from '../flannel/dataplane.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { K3S_KUBECONFIG } from './server.ts';
 
@@ -43,7 +44,8 @@ export async function down(opts: DownOptions): Promise<void> {
   const agents = await agentNodes(paths);
   await stopAgents(paths, agents, log);
   // The server's node and each agent's keep their pods apart (agentPaths): each is swept alone.
-  const roots = [paths, ...agents.map((n) => agentPaths(opts.instance, n))];
+  // Agents' first: the server's runtime removes the instance's whole cgroup tree, theirs included.
+  const roots = [...agents.map((n) => agentPaths(opts.instance, n)), paths];
   const agentNetns = agents.map((n) => paths.agentNetns(n));
   const pods = new Map<InstancePaths, PodToRemove[]>();
   for (const root of roots) pods.set(root, await podsOf(root));
@@ -62,13 +64,15 @@ export async function down(opts: DownOptions): Promise<void> {
       // Tearing the lab down is not a graceful deletion: every container is killed at once.
       await removePods({ paths: root }, pods.get(root)!, { graceSeconds: 0 });
       // Containers of pods nothing else names (a server killed while it started them).
-      const busy = await runtimeFor(root).removeAll();
+      const busy = await runtimeFor(root).removeAll({ cgroups: root === paths });
       if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);
     }
     if (mode) {
       const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
       // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
       if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
+      // Host mode: flannel.1 and the FLANNEL-* rules are the machine's (a sandbox's go with its namespace).
+      if (mode === 'host') await teardownFlannel(null);
       await teardownNode(node, paths, agentNetns);
       if (mode === 'host') await removeOwnKubeconfig(paths);
     }

@@ -24,7 +24,8 @@ import { NodeHostsController } from '../dns/node-hosts-controller.ts';
 import { IngressController } from '../ingress/ingress-controller.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { chooseMode } from '../node/mode.ts';
-import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
+import { describeNode, NODE_UPLINK, type LabNode, type NodeMode } from '../node/node.ts';
+import { FlannelController } from '../flannel/flannel-controller.ts';
 import { ensureNode } from '../node/setup.ts';
 import { KubeProxy } from '../proxy/proxy-controller.ts';
 import { ProxySyncer } from '../proxy/index.ts';
@@ -109,6 +110,7 @@ export class LabServer {
   node: LabNode | null = null;
   config: ClusterConfig | null = null;
   private proxy: KubeProxy | null = null;
+  private flannel: FlannelController | null = null;
   private dns: DnsController | null = null;
   private laptop: LaptopHosts | null = null;
   private ingress: IngressController | null = null;
@@ -190,6 +192,8 @@ export class LabServer {
     this.api = await this.listen(node, config, new KubeletStreams(this.paths, this.kubelet));
     this.log(`API server: ${this.api.addresses.map((a) => `https://${a.host}:${a.port}`).join(', ')}`);
 
+    // This node's flannel (k3s's server runs it too): flannel.1 and the routes to the agents' pods.
+    this.flannel = new FlannelController({ client: cp.client, factory: cp.factory, nodeName: node.name, netns: node.netns, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: this.paths.subnetEnvFile(node.name), clusterCIDR: config.clusterCIDR, log: this.log });
     const syncer = new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
     this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log });
     this.dns = new DnsController(cp.factory, this.paths.stateDir, config, this.log);
@@ -200,11 +204,15 @@ export class LabServer {
     new NodeHostsController(cp.factory, cp.client, this.log);
     cp.factory.start();
     await cp.factory.waitForSync();
+    this.flannel.start();
     this.proxy.start();
     void this.dns.request();
     void this.ingress.request();
+    await this.flannel.ready;
     await this.kubelet.start();
     await this.ensureAgents(loaded);
+    // Watched for `lab up --nodes N` on a running server, so it must exist (empty until then).
+    await mkdir(path.dirname(nodesArgFile(this.paths)), { recursive: true });
     this.watchFiles();
   }
 
@@ -297,6 +305,7 @@ export class LabServer {
     await this.applying;
     await this.kubelet?.stop();
     await this.proxy?.stop();
+    await this.flannel?.stop();
     await this.dns?.stop();
     await this.ingress?.stop();
     await this.laptop?.stop();

@@ -49,8 +49,9 @@ export class NodeAgent {
     try {
       const created = await this.client.create(NODES, want);
       this.uid = created.metadata.uid!;
-      // Status goes through its own subresource (create drops it, as kube's strategy does).
-      await this.client.update(NODES, { ...created, status: want.status }, { subresource: 'status' });
+      // Status goes through its own subresource (create drops it, as kube's strategy does); by
+      // then the node IPAM (or flannel) may have written the Node: read-modify-write, retried.
+      await this.client.mutate<NodeObj>(NODES, undefined, this.input.name, (n) => ({ ...n, status: want.status }), { subresource: 'status' });
     } catch (e) {
       if ((e as { status?: { code?: number } }).status?.code !== 409) throw e;
       const cur = await this.client.mutate<NodeObj>(NODES, undefined, this.input.name, (n) => ({

@@ -228,10 +228,12 @@ export class RuncRuntime implements ContainerRuntime {
   }
 
   /** Every container of the instance gone (`lab down`): runc's state, mounts and cgroups. */
-  async removeAll(): Promise<string[]> {
+  async removeAll(opts: { cgroups?: boolean } = {}): Promise<string[]> {
     // runc deletes one container per call; the calls run side by side.
     await Promise.all((await this.listContainers()).map((c) => run(this.runc('delete', '--force', c.id), { allowFail: true })));
     await unmount(mountsUnder(this.paths.stateDir));
+    // The instance's cgroup tree holds every node's pods: only the last runtime swept removes it.
+    if (opts.cgroups === false) return [];
     const busy = removeCgroupTree(instanceCgroup(this.paths.instance));
     removeCgroupIfEmpty(CGROUP_PARENT); // shared by the instances: the last one removes it
     return busy;

@@ -79,6 +79,52 @@ describe.skipIf(!isRoot)('issue 14: lab up --nodes N, agents, nodes leaving and 
     await kubectlOk(['scale', 'deploy', 'app2', '--replicas=3']);
   }, 90_000);
 
+  it('flannel on both nodes, as flannel writes it: flannel.1, the neighbour, FDB entry and route to the other node', async () => {
+    const vtep = async (node: string) => (JSON.parse(JSON.parse(await kubectlOk(['get', 'node', node, '-o', 'json'])).metadata.annotations['flannel.alpha.coreos.com/backend-data']) as { VNI: number; VtepMAC: string }).VtepMAC;
+    const macs = { labs: await vtep('labs'), labsw: await vtep('labsw') };
+    const ns = { labs: paths.nodeNetns, labsw: paths.agentNetns('labsw') };
+    const other = { labs: { node: 'labsw' as const, ip: '192.168.56.111', subnet: 1 }, labsw: { node: 'labs' as const, ip: '192.168.56.110', subnet: 0 } };
+    for (const self of ['labs', 'labsw'] as const) {
+      const o = other[self];
+      const link = (await cmd(['ip', '-n', ns[self], '-d', 'link', 'show', 'flannel.1'])).stdout;
+      expect(link).toMatch(/mtu 1450 /);
+      expect(link).toContain(`link/ether ${macs[self]}`);
+      expect(link).toMatch(new RegExp(`vxlan id 1 local 192\\.168\\.56\\.11${self === 'labs' ? 0 : 1} dev eth1 .*dstport 8472 nolearning`));
+      expect((await cmd(['ip', '-n', ns[self], 'neigh', 'show', 'dev', 'flannel.1'])).stdout.trim()).toBe(`10.42.${o.subnet}.0 lladdr ${macs[o.node]} PERMANENT`);
+      expect((await cmd(['bridge', '-n', ns[self], 'fdb', 'show', 'dev', 'flannel.1'])).stdout.trim()).toBe(`${macs[o.node]} dst ${o.ip} self permanent`);
+      expect((await cmd(['ip', '-n', ns[self], 'route', 'show', 'dev', 'flannel.1'])).stdout.trim()).toBe(`10.42.${o.subnet}.0/24 via 10.42.${o.subnet}.0 onlink `.trim());
+      expect(await readFile(path.join(self === 'labs' ? paths.stateDir : path.join(paths.stateDir, 'agents', 'labsw'), 'nodes', self, 'run', 'flannel', 'subnet.env'), 'utf8')).toBe(`FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.${self === 'labs' ? 0 : 1}.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n`);
+    }
+  });
+
+  it('a pod on labs reaches a pod on labsw by IP: VXLAN on eth1 (UDP 8472, VNI 1), the target sees the source pod\'s IP', async () => {
+    await kubectlOk(['scale', 'deploy', 'app2', '--replicas=6']);
+    await until('an app2 pod running on labsw', async () => (await kubectlOk(['get', 'pods', '-l', 'app=app2', '--field-selector', 'spec.nodeName=labsw,status.phase=Running', '-o', 'name'])).trim() !== '', 60_000);
+    const pods = JSON.parse(await kubectlOk(['get', 'pods', '-o', 'json'])) as { items: { metadata: { name: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { podIP?: string; phase?: string } }[] };
+    const target = pods.items.find((p) => p.metadata.labels?.app === 'app2' && p.spec.nodeName === 'labsw' && p.status.podIP)!;
+    const source = pods.items.find((p) => p.spec.nodeName === 'labs' && p.metadata.labels?.app === 'app1')!;
+    // Both captures start first: the VXLAN frame on labsw's eth1, the TCP SYN in the target pod.
+    const onWire = cmd(['timeout', '15', 'ip', 'netns', 'exec', paths.agentNetns('labsw'), 'tcpdump', '-n', '-v', '-c', '1', '-i', 'eth1', 'udp', 'port', '8472'], { timeoutMs: 20_000 });
+    const inPod = cmd(['timeout', '15', 'ip', 'netns', 'exec', paths.podNetns(target.metadata.name), 'tcpdump', '-n', '-c', '1', '-i', 'eth0', 'tcp[tcpflags] & tcp-syn != 0 and dst port 80'], { timeoutMs: 20_000 });
+    await new Promise((r) => setTimeout(r, 1500));
+    // From the source pod's network namespace (busybox's wget: the app1 image has no wget of its own).
+    const get = await cmd(['ip', 'netns', 'exec', paths.podNetns(source.metadata.name), 'busybox', 'wget', '-qO-', '-T', '5', `http://${target.status.podIP}/`]);
+    expect(get.stdout).toContain('Welcome to App 2!');
+    const [wire, pod] = await Promise.all([onWire, inPod]);
+    expect(wire.stdout).toMatch(/192\.168\.56\.110\.\d+ > 192\.168\.56\.111\.8472: VXLAN, flags \[I\] \(0x08\), vni 1/);
+    expect(wire.stdout).toContain(`${source.status.podIP}`);
+    expect(pod.stdout).toContain(`IP ${source.status.podIP}.`);
+    expect(pod.stdout).toContain(`> ${target.status.podIP}.80:`);
+    await kubectlOk(['scale', 'deploy', 'app2', '--replicas=3']);
+  }, 120_000);
+
+  it('app2.com from the laptop is answered through the ingress, whichever node the chosen pod is on', async () => {
+    for (let i = 0; i < 12; i++) {
+      const r = await cmd(['ip', 'netns', 'exec', paths.hostNetns, 'curl', '-sS', '--max-time', '3', 'http://app2.com/']);
+      expect(r.stdout, r.stderr).toContain('Welcome to App 2!');
+    }
+  }, 60_000);
+
   it('an agent with a token for another server, or a wrong secret, is refused with what is wrong', async () => {
     const token = (await readFile(path.join(paths.serverDir, 'node-token'), 'utf8')).trim();
     const [, hash, secret] = /^K10([0-9a-f]{64})::server:(.+)$/.exec(token)!;
