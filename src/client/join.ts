@@ -75,3 +75,28 @@ export async function join(server: string, token: string, opts: { userAgent?: st
     throw e;
   }
 }
+
+/**
+ * One of the supervisor's text paths (k3s's agent fetches its kubelet's certificates this way):
+ * GET /v1-k3s/client-ca.crt, POST /v1-k3s/serving-kubelet.crt with a CSR. Answers the body; a
+ * non-200 answer is an error with the server's text.
+ */
+export function supervisorText(server: string, ca: string, token: string, method: 'GET' | 'POST', path: string, opts: { headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { Authorization: `Bearer ${token}`, ...opts.headers };
+    if (opts.body !== undefined) Object.assign(headers, { 'Content-Type': 'application/pkcs10', 'Content-Length': String(Buffer.byteLength(opts.body)) });
+    const req = request(new URL(path, server), { method, ca, headers, timeout: opts.timeoutMs ?? 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        if (res.statusCode === 200) resolve(text);
+        else reject(new Error(`${method} ${server}${path}: HTTP ${res.statusCode}: ${text.trim()}`));
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${server} did not answer within ${(opts.timeoutMs ?? 30_000) / 1000} s`)));
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
