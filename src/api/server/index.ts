@@ -20,6 +20,10 @@ import { applyPatch } from './patch.ts';
 import { SYSTEM_NAMESPACES } from './bootstrap.ts';
 import { tableConvertor } from './tables.ts';
 import type { KubeObject } from './object.ts';
+import type { Dial } from '../../sys/netns-dial.ts';
+import { signNodeCertificate } from '../node-certs.ts';
+import { KubeletClient, KubeletRouter } from './kubelet-client.ts';
+import type { ContainerStreams } from './node-streams.ts';
 
 export interface ServeOptions extends RouteDeps {
   /** k3s's server directory for the PKI: `tls/` and `token` go there. */
@@ -32,6 +36,11 @@ export interface ServeOptions extends RouteDeps {
   upgrade?: UpgradeHandler;
   /** The cluster settings GET /v1-k3s/config gives an agent (k3s's server config for agents). */
   agentConfig?: () => object;
+  /**
+   * pods/log and pods/exec through each pod's kubelet (kubelet-client.ts): `dial` reaches a node's
+   * :10250; `local` is the server's own node's kubelet, called in process. `streams` wins (tests).
+   */
+  kubelets?: { dial: Dial; local?: { nodeName: string; streams: ContainerStreams } };
   log?: (line: string) => void;
 }
 
@@ -80,12 +89,15 @@ const hostPort = (a: { host: string; port: number }) => (a.host.includes(':') ? 
 
 /** The HTTPS front over a registry someone else owns (the lab's server process: src/controllers). */
 export async function serveApi(registry: Registry, opts: ServeOptions): Promise<ServingApi> {
-  const pki = await ensurePki({ tlsDir: path.join(opts.pkiDir, 'tls'), tokenFile: path.join(opts.pkiDir, 'token') }, opts.pkiSettings ?? DEFAULT_PKI_SETTINGS);
+  const tlsDir = path.join(opts.pkiDir, 'tls');
+  const pki = await ensurePki({ tlsDir, tokenFile: path.join(opts.pkiDir, 'token') }, opts.pkiSettings ?? DEFAULT_PKI_SETTINGS);
   const version = opts.version ?? labVersion();
   const listen = opts.listen ?? [{ host: '127.0.0.1', port: 0 }];
   let serverAddress = '';
-  const handler = createApiHandler(registry, { applyPatch: opts.applyPatch ?? ((kind, original, body, contentType) => applyPatch(kind, original, body, contentType) as KubeObject), toTable: opts.toTable ?? tableConvertor, streams: opts.streams, gitVersion: version.gitVersion, get serverAddress() { return serverAddress; } });
-  const execUpgrade = execUpgradeHandler(registry, opts.streams, parseResourcePath, opts.log);
+  const kubelets = opts.kubelets;
+  const streams = opts.streams ?? (kubelets && new KubeletRouter(new KubeletClient({ ca: pki.serverCaCert, cert: pki.kubeletClientCert, key: pki.kubeletClientKey, dial: kubelets.dial }), kubelets.local));
+  const handler = createApiHandler(registry, { applyPatch: opts.applyPatch ?? ((kind, original, body, contentType) => applyPatch(kind, original, body, contentType) as KubeObject), toTable: opts.toTable ?? tableConvertor, streams, gitVersion: version.gitVersion, get serverAddress() { return serverAddress; } });
+  const execUpgrade = execUpgradeHandler(registry, streams, parseResourcePath, opts.log);
   const upgrade: UpgradeHandler = (req, user, socket, head) => execUpgrade(req, user, socket, head) || (opts.upgrade?.(req, user, socket, head) ?? false);
   const https = await startHttps({
     tls: { cert: pki.servingCert, key: pki.servingKey, clientCa: pki.clientCaCert },
@@ -94,7 +106,7 @@ export async function serveApi(registry: Registry, opts: ServeOptions): Promise<
     handler,
     upgrade,
     version,
-    k3s: { cacerts: pki.serverCaCert, config: opts.agentConfig ?? (() => ({})) },
+    k3s: { cacerts: pki.serverCaCert, clientCa: pki.clientCaCert, config: opts.agentConfig ?? (() => ({})), sign: (kind, node, ips, csr) => signNodeCertificate(tlsDir, kind, node, ips, csr) },
     log: opts.log,
   });
   serverAddress = hostPort(https.addresses[0]!);
