@@ -11,7 +11,7 @@ export const LEASE_RENEW_INTERVAL_MS = 10_000;
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 /** The kubelet's --max-pods default; the lab raises it to what the node's pod CIDR holds (k3s: --kubelet-arg=max-pods). */
 export const MAX_PODS = 110;
-/** The kubelet's port, reported in daemonEndpoints (the lab's kubelet serves no port of its own). */
+/** The kubelet's port (--port), where its server listens (kubelet-server.ts), reported in daemonEndpoints. */
 export const KUBELET_PORT = 10250;
 
 export interface NodeInput {
