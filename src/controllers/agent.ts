@@ -8,13 +8,16 @@
 import { parseNodeTaint, type TaintEffect } from '../api/schema/config.ts';
 import type { ClusterConfig } from '../api/types.ts';
 import { InformerFactory } from '../client/controller.ts';
-import { join } from '../client/join.ts';
-import type { HttpsClient } from '../client/https.ts';
+import { join, parseJoinToken, supervisorText } from '../client/join.ts';
+import { HttpsClient } from '../client/https.ts';
 import type { KubeObject } from '../client/types.ts';
 import { FlannelController } from '../flannel/flannel-controller.ts';
 import { KubeletController } from '../kubelet/kubelet-controller.ts';
 import { NodeAgent } from '../kubelet/node-agent.ts';
-import { MAX_PODS } from '../kubelet/node-status.ts';
+import { KUBELET_PORT, MAX_PODS } from '../kubelet/node-status.ts';
+import { ensureKubeletCerts, kubeletCertDir } from '../kubelet/certs.ts';
+import { startKubeletServer, type KubeletServer } from '../kubelet/kubelet-server.ts';
+import { KubeletStreams } from '../kubelet/streams.ts';
 import { runtimeVersion } from '../kubelet/runc.ts';
 import { agentPaths } from '../node/instance.ts';
 import { NODE_UPLINK, type LabNode, type NodeMode } from '../node/node.ts';
@@ -80,6 +83,7 @@ export class LabAgent {
   private proxy: KubeProxy | null = null;
   private heartbeat: NodeAgent | null = null;
   private flannel: FlannelController | null = null;
+  private server: KubeletServer | null = null;
 
   constructor(private readonly opts: AgentOptions) {}
 
@@ -96,11 +100,20 @@ export class LabAgent {
       return parsed as { key: string; value?: string; effect: TaintEffect };
     });
     const labels = Object.fromEntries(opts.nodeLabels.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
-    const joined = await join(opts.server, opts.token, { log: opts.log, userAgent: 'lab-agent/v1.32.0 (linux/amd64)' });
+    const userAgent = 'lab-agent/v1.32.0 (linux/amd64)';
+    const joined = await join(opts.server, opts.token, { log: opts.log, userAgent });
     this.client = joined.client;
-    const client = joined.client;
     const config = agentClusterConfig({ ...joined.config, server: opts.server }, opts);
     opts.log(`agent ${opts.nodeName}: joined ${opts.server}`);
+    // The kubelet's certificates from the supervisor (k3s: /v1-k3s/serving-kubelet.crt and
+    // client-kubelet.crt, each for a CSR of a key the node keeps); from here on the node talks to
+    // the API as system:node:<name>, as a k3s kubelet's kubeconfig does.
+    const secret = parseJoinToken(opts.token).secret;
+    const supervisor = (method: 'GET' | 'POST', p: string, body?: string) => supervisorText(opts.server, joined.ca, secret, method, p, { headers: { 'k3s-Node-Name': opts.nodeName, 'k3s-Node-IP': opts.nodeIP }, body });
+    const certs = await ensureKubeletCerts(kubeletCertDir(paths, opts.nodeName), opts.nodeName, await supervisor('GET', '/v1-k3s/client-ca.crt'), (kind, csr) => supervisor('POST', `/v1-k3s/${kind}.crt`, csr));
+    joined.client.close();
+    const client = new HttpsClient({ server: opts.server, ca: joined.ca, cert: certs.clientCert, key: certs.clientKey, userAgent });
+    this.client = client;
 
     this.heartbeat = new NodeAgent(
       client,
@@ -139,7 +152,10 @@ export class LabAgent {
     await this.flannel.ready;
     this.proxy.start();
     await this.kubelet.start();
-    opts.log(`agent ${opts.nodeName}: kubelet and kube-proxy running`);
+    // The kubelet's :10250, where the API server connects `kubectl logs` and `kubectl exec` (this
+    // process runs inside the node's namespace, or on the node's VM: every address of the node).
+    this.server = await startKubeletServer({ tls: { cert: certs.servingCert, key: certs.servingKey, clientCa: certs.clientCa }, listen: [{ host: '0.0.0.0', port: KUBELET_PORT }], streams: new KubeletStreams(paths, this.kubelet), log: opts.log });
+    opts.log(`agent ${opts.nodeName}: kubelet and kube-proxy running; kubelet serving https://${opts.nodeIP}:${KUBELET_PORT}`);
   }
 
   /** The Node's spec.podCIDR, once the server's node IPAM has written it. */
@@ -154,6 +170,7 @@ export class LabAgent {
   }
 
   async stop(): Promise<void> {
+    await this.server?.close();
     this.heartbeat?.stop();
     await this.kubelet?.stop();
     await this.proxy?.stop();

@@ -33,7 +33,12 @@ import { KubeletController } from '../kubelet/kubelet-controller.ts';
 import { MAX_PODS } from '../kubelet/node-status.ts';
 import { runtimeVersion } from '../kubelet/runc.ts';
 import { KubeletStreams } from '../kubelet/streams.ts';
+import { ensureKubeletCerts, kubeletCertDir } from '../kubelet/certs.ts';
+import { startKubeletServer, type KubeletServer } from '../kubelet/kubelet-server.ts';
+import { KUBELET_PORT } from '../kubelet/node-status.ts';
+import { signNodeCertificate } from '../api/node-certs.ts';
 import type { ContainerStreams } from '../api/server/node-streams.ts';
+import { dialHere, NetnsDialer } from '../sys/netns-dial.ts';
 import { hostInfo } from '../sys/host.ts';
 import { listenInNetns } from '../sys/netns-listen.ts';
 import { useSpawnPool } from '../sys/spawner.ts';
@@ -120,6 +125,8 @@ export class LabServer {
   private debounce: NodeJS.Timeout | null = null;
   private lastText = '';
   private agents: AgentMachines | null = null;
+  private kubeletServer: KubeletServer | null = null;
+  private dialer: NetnsDialer | null = null;
 
   constructor(readonly opts: LabServerOptions) {
     // The kubelet starts hundreds of processes at once (a Deployment scaled up, a start with pods
@@ -187,10 +194,14 @@ export class LabServer {
     await cp.start();
     await this.applyAll(loaded);
 
-    // This node's kubelet: the pods bound to the node; it serves their logs and exec to the API.
+    // This node's kubelet: the pods bound to the node. The API server reaches its logs and exec in
+    // process, every other node's through that node's :10250; this one serves :10250 too.
     this.kubelet = new KubeletController({ client: cp.client, factory: cp.factory, node, paths: this.paths, config, log: this.log });
-    this.api = await this.listen(node, config, new KubeletStreams(this.paths, this.kubelet));
+    const ownStreams = new KubeletStreams(this.paths, this.kubelet);
+    this.api = await this.listen(node, config, ownStreams);
     this.log(`API server: ${this.api.addresses.map((a) => `https://${a.host}:${a.port}`).join(', ')}`);
+    const kubeletServing = this.serveKubelet(node, ownStreams);
+    kubeletServing.catch(() => {}); // awaited below; a failure before then must not go unhandled
 
     // This node's flannel (k3s's server runs it too): flannel.1 and the routes to the agents' pods.
     this.flannel = new FlannelController({ client: cp.client, factory: cp.factory, nodeName: node.name, netns: node.netns, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: this.paths.subnetEnvFile(node.name), clusterCIDR: config.clusterCIDR, log: this.log });
@@ -210,10 +221,23 @@ export class LabServer {
     void this.ingress.request();
     await this.flannel.ready;
     await this.kubelet.start();
+    this.kubeletServer = await kubeletServing;
     await this.ensureAgents(loaded);
     // Watched for `lab up --nodes N` on a running server, so it must exist (empty until then).
     await mkdir(path.dirname(nodesArgFile(this.paths)), { recursive: true });
     this.watchFiles();
+  }
+
+  /**
+   * The server node's kubelet on :10250 (every address of the node, as the kubelet's --address
+   * 0.0.0.0), with a serving certificate the server CA signs for the node's name and IP.
+   */
+  private async serveKubelet(node: LabNode, streams: KubeletStreams): Promise<KubeletServer> {
+    const certs = await ensureKubeletCerts(kubeletCertDir(this.paths, node.name), node.name, this.api!.pki.clientCaCert, (kind, csr) => signNodeCertificate(this.paths.tlsDir, kind, node.name, [node.nodeIP], csr));
+    const listen = node.mode === 'sandbox' ? [{ host: '0.0.0.0', port: KUBELET_PORT, handle: await listenInNetns(this.paths.nodeNetns, '0.0.0.0', KUBELET_PORT) }] : [{ host: '0.0.0.0', port: KUBELET_PORT }];
+    const server = await startKubeletServer({ tls: { cert: certs.servingCert, key: certs.servingKey, clientCa: certs.clientCa }, listen, streams, log: this.log });
+    this.log(`kubelet: serving https://${node.nodeIP}:${KUBELET_PORT}`);
+    return server;
   }
 
   /**
@@ -243,7 +267,10 @@ export class LabServer {
       const c = this.config ?? config;
       return { clusterCIDR: c.clusterCIDR, serviceCIDR: c.serviceCIDR, clusterDNS: c.clusterDNS, clusterDomain: c.clusterDomain, serviceNodePortRange: c.serviceNodePortRange, nodeCIDRMaskSize: c.nodeCIDRMaskSize };
     };
-    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, streams, agentConfig, log: this.log });
+    // kube-apiserver dials the kubelets from the server node: in the sandbox, from inside its namespace.
+    this.dialer ??= node.mode === 'sandbox' ? new NetnsDialer(this.paths.nodeNetns) : null;
+    const kubelets = { dial: this.dialer?.dial ?? dialHere, local: { nodeName: node.name, streams } };
+    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, kubelets, agentConfig, log: this.log });
     await writeFile(nodeTokenFile(this.paths), `${api.nodeToken}\n`, { mode: 0o600 });
     await writeFile(this.paths.apiPortFile, `${api.addresses[0]!.port}\n`);
     // As k3s writes its admin kubeconfig for the machine's own kubectl (host mode: the VM).
@@ -309,7 +336,9 @@ export class LabServer {
     await this.dns?.stop();
     await this.ingress?.stop();
     await this.laptop?.stop();
+    await this.kubeletServer?.close();
     await this.api?.close();
+    this.dialer?.close();
     await this.controlPlane?.stop();
   }
 }
