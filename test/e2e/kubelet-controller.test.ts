@@ -260,7 +260,7 @@ describe.skipIf(!isRoot)('kubelet controller on the API', { timeout: 180_000 }, 
     expect(done.exitCode).toBe(0);
     expect(stdout).toContain('nameserver 10.43.0.10');
     expect(stdout).toContain('search default.svc.cluster.local svc.cluster.local cluster.local');
-    await expect(streams.exec(ref, 'nope', ['true'], { tty: false, stdin: false })).rejects.toThrow('container nope is not valid for pod');
+    await expect(streams.exec(ref, 'nope', ['true'], { tty: false, stdin: false })).rejects.toThrow('container not found ("nope")');
   });
 
   it('a pod deleted from the API while the kubelet was down: its containers and network removed as orphans', async () => {
