@@ -1,7 +1,8 @@
 // `lab agent`: one node's roles, as `k3s agent` runs them, against the server's API over HTTPS:
 // the kubelet (registers the Node with its labels and taints, renews its Lease, runs the pods
-// bound to it), kube-proxy (its own node's rules) and flannel (VXLAN to the other nodes). It joins with the server's node-token
-// (client/join.ts), takes the cluster's settings from /v1-k3s/config, and waits for the node
+// bound to it, serves :10250 for the API server's logs and exec with certificates the server
+// signs), kube-proxy (its own node's rules) and flannel (VXLAN to the other nodes). It joins with
+// the server's node-token (client/join.ts), takes the cluster's settings from /v1-k3s/config, and waits for the node
 // IPAM to give its Node a podCIDR before it makes cni0. In the sandbox it runs inside its
 // machine's namespace (`<instance>-node-<node>`), started there by the server, with its own
 // directory (node/instance.ts agentPaths): everything it does addresses its own namespace.

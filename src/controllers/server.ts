@@ -9,6 +9,8 @@
 // <node IP>:6443 and 127.0.0.1:6443, the addresses a k3s server listens on. In sandbox mode the
 // node's sockets are bound inside its namespace by a short-lived child and handed back
 // (src/sys/netns-listen.ts), so this process serves them with no route between the namespaces.
+// The node's kubelet serves :10250 the same way; the API server reaches the other nodes' :10250
+// from inside the node's namespace too (src/sys/netns-dial.ts).
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
