@@ -6,7 +6,7 @@ import type { ClusterConfig } from '../types.ts';
 import { type Cidr, cidrProblem, contains, formatCidr, intToIp, ipProblem, ipToInt, nth, overlaps, parseCidr, size } from '../../util/cidr.ts';
 import { dns1123SubdomainProblem, labelKeyProblem, labelValueProblem } from '../names.ts';
 import { LAPTOP_IP, NODE_NETWORK_PREFIX } from '../node-network.ts';
-import { int, str, type Problem } from './fields.ts';
+import { int, secret, str, type Problem } from './fields.ts';
 
 /** k3s's defaults (and kube-controller-manager's for node-cidr-mask-size). */
 export const K3S_DEFAULTS = {
@@ -98,6 +98,20 @@ const nodeTaintProblem = (v: string): Problem => {
   return typeof t === 'string' ? t : undefined;
 };
 
+/**
+ * k3s's token: the secret a server and its agents share (each machine's config.yaml, or the
+ * agent's --token). k3s takes any string; here one word of printable ASCII, since the agents send
+ * it as a bearer token in an HTTP header and the VMs keep it in files. Not a full K10 token: the
+ * CA hash in one is the server's to make (it writes the full form to its node-token), and `lab
+ * agent` reads anything starting with K10 as one. No message shows the value.
+ */
+export function tokenProblem(v: string): Problem {
+  if (v === '') return 'must not be empty';
+  if (/[^\x21-\x7e]/.test(v)) return 'must be printable ASCII without spaces (agents send it in an HTTP header)';
+  if (v.startsWith('K10')) return 'starts with K10, which marks a full token (K10<CA hash>::<user>:<secret>): give the secret alone; the server writes the full form to its node-token';
+  return undefined;
+}
+
 const nodeName = () => str((v) => dns1123SubdomainProblem(normalizeNodeName(v)));
 const nodeLabels = () => z.array(str(nodeLabelProblem));
 const nodeTaints = () => z.array(str(nodeTaintProblem));
@@ -125,6 +139,7 @@ export const configBody = z.strictObject({
   'cluster-domain': str(dns1123SubdomainProblem).optional(),
   'service-node-port-range': str(portRangeProblem).optional(),
   'node-cidr-mask-size': int(1, 32, 'a prefix length between 1 and 32').optional(),
+  token: secret(tokenProblem).optional(),
 });
 
 export type ConfigBody = z.output<typeof configBody>;
@@ -153,6 +168,7 @@ export function resolveConfig(body: ConfigBody, hostname: string): Omit<ClusterC
       ? parsePortRange(body['service-node-port-range'])!
       : K3S_DEFAULTS.serviceNodePortRange,
     nodeCIDRMaskSize: body['node-cidr-mask-size'] ?? K3S_DEFAULTS.nodeCIDRMaskSize,
+    ...(body.token !== undefined ? { token: body.token } : {}),
   };
 }
 
