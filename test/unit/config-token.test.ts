@@ -1,7 +1,8 @@
 // config.yaml's `token` (k3s's shared join secret) and the drop-ins it usually comes in
 // (lab/config.yaml.d/*.yaml, as k3s reads config.yaml.d): validated without ever echoing the value;
 // the API takes it as the user `node` (k3s:agent), not the admin; the node-token carries it in its
-// K10 form; an agent joins with it bare or full; a new token replaces the old at once.
+// K10 form; an agent joins with it bare or full; a new token replaces the old at once. Also
+// `lab agent --node-ip` against the server's network (the VirtualBox NAT lesson).
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { request } from 'node:https';
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseClusterConfig, parseDesiredState, readClusterConfig, readConfigDropIns, ValidationError } from '../../src/api/load.ts';
+import { agentNodeIPProblem } from '../../src/api/schema/config.ts';
 import { ADMIN_USER, ensurePki } from '../../src/api/pki.ts';
 import { startApiServer as startHttps, type ApiServer } from '../../src/api/server/http.ts';
 import { apiTokens, NODE_USER, nodeTokenFor, startApiServer, type RunningApiServer } from '../../src/api/server/index.ts';
@@ -178,6 +180,18 @@ describe('serveApi: node-token and joining with the config token', () => {
     expect(api.nodeToken).toBe(`K10${hash()}::server:${api.pki.token}`);
     await expect(join(api.url, 'rotated-secret')).rejects.toThrow(/401/);
     (await join(api.url, api.nodeToken)).client.close();
+  });
+});
+
+describe('lab agent --node-ip against --server', () => {
+  it('on the server\'s /24 it passes; VirtualBox\'s NAT address is named as the lesson it is', () => {
+    expect(agentNodeIPProblem('192.168.56.111', 'https://192.168.56.110:6443')).toBeUndefined();
+    expect(agentNodeIPProblem('10.0.2.15', 'https://192.168.56.110:6443')).toBe(
+      "node IP 10.0.2.15 is not on the node network 192.168.56.0/24 of the server 192.168.56.110, where the nodes meet (eth1): 10.0.2.15 is VirtualBox's NAT address on eth0, the same on every VM and reachable from none (the folklore of k3s's --flannel-iface eth1): give this machine's address there, such as 192.168.56.111",
+    );
+    expect(agentNodeIPProblem('192.168.57.5', 'https://192.168.56.110:6443')).toMatch(/not on the node network 192\.168\.56\.0\/24 .* such as 192\.168\.56\.111$/);
+    expect(agentNodeIPProblem('192.168.56.1', 'https://192.168.56.110:6443')).toMatch(/the laptop's address/);
+    expect(agentNodeIPProblem('10.0.2.15', 'https://labs:6443')).toBeUndefined();
   });
 });
 

@@ -67,6 +67,34 @@ const nodeIPProblem = (v: string): Problem => {
   return undefined;
 };
 
+/** VirtualBox's NAT network: every VM has 10.0.2.15 on eth0, the interface of its default route. */
+const VIRTUALBOX_NAT = parseCidr('10.0.2.0/24');
+
+/**
+ * `lab agent --node-ip` against `--server`: an address a node can hold, on the server's node
+ * network (/24), where the nodes meet and VXLAN travels (eth1). k3s would take any routable
+ * address; this is the check config.yaml's agents get (nodesProblems). A server given by name
+ * is not checked.
+ */
+export function agentNodeIPProblem(nodeIP: string, server: string): Problem {
+  const p = nodeIPProblem(nodeIP);
+  if (p) return p;
+  let host: string;
+  try {
+    host = new URL(server).hostname;
+  } catch {
+    return undefined;
+  }
+  if (ipProblem(host)) return undefined;
+  const net = parseCidr(`${host}/${NODE_NETWORK_PREFIX}`);
+  if (contains(net, nodeIP)) return undefined;
+  const next = ipToInt(host) - net.base + 1;
+  const nat = contains(VIRTUALBOX_NAT, nodeIP)
+    ? ` ${nodeIP} is VirtualBox's NAT address on eth0, the same on every VM and reachable from none (the folklore of k3s's --flannel-iface eth1):`
+    : '';
+  return `node IP ${nodeIP} is not on the node network ${formatCidr(net)} of the server ${host}, where the nodes meet (eth1):${nat} give this machine's address there, such as ${nth(net, next < size(net) - 1 ? next : 1)}`;
+}
+
 /** k3s's --node-label: `key=value` (the value may be empty). */
 export function nodeLabelProblem(v: string): Problem {
   const eq = v.indexOf('=');

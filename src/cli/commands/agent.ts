@@ -4,8 +4,9 @@
 // --token-file node-token --node-name labsw --node-ip 192.168.56.111. It runs until SIGTERM.
 import { readFile } from 'node:fs/promises';
 import { LabAgent } from '../../controllers/agent.ts';
-import { hostModeMarkPath, isMarkedHost } from '../../node/mode.ts';
-import { normalizeNodeName } from '../../api/schema/config.ts';
+import { hostModeMarkPath, interfaceHolding, isMarkedHost } from '../../node/mode.ts';
+import { observeLinks } from '../../sys/ip.ts';
+import { agentNodeIPProblem, normalizeNodeName } from '../../api/schema/config.ts';
 import { dns1123SubdomainProblem } from '../../api/names.ts';
 import { log } from '../common.ts';
 import { preflight } from '../preflight.ts';
@@ -31,10 +32,16 @@ export async function agentHandler(a: Args): Promise<void> {
   const ipIssue = ipProblem(a['node-ip']);
   if (ipIssue) throw new Error(`--node-ip: ${ipIssue}`);
   if (!/^https:\/\//.test(a.server)) throw new Error(`--server: ${JSON.stringify(a.server)} is not an https:// URL such as https://192.168.56.110:6443`);
+  const netIssue = agentNodeIPProblem(a['node-ip'], a.server);
+  if (netIssue) throw new Error(`--node-ip: ${netIssue}`);
   const token = a.token ?? (a['token-file'] ? (await readFile(a['token-file'], 'utf8').catch((e: Error) => { throw new Error(`--token-file: ${e.message}`, { cause: e }); })).trim() : undefined);
   if (!token) throw new Error('give the server\'s node-token with --token or --token-file');
   // The VM's provisioning marks it a host; anywhere else an agent is a sandbox machine's.
   const mode = a.mode ?? (isMarkedHost(hostModeMarkPath()) ? 'host' : 'sandbox');
+  // As the kubelet validates --node-ip on a VM: an address of this machine (eth1's, not eth0's).
+  if (mode === 'host' && !interfaceHolding(await observeLinks(null), a['node-ip'])) {
+    throw new Error(`failed to validate nodeIP: node IP: ${JSON.stringify(a['node-ip'])} not found in the host's network interfaces (give --node-ip the address of this machine's host-only interface, eth1)`);
+  }
   const agent = new LabAgent({ instance: a.name, mode, server: a.server, token, nodeName, nodeIP: a['node-ip'], nodeLabels: a['node-label'] ?? [], nodeTaints: a['node-taint'] ?? [], log });
   let stopping: Promise<void> | null = null;
   const stop = (sig: string) => {
