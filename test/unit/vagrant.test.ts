@@ -93,6 +93,14 @@ describe('scripts/provision.sh', () => {
     }
   });
 
+  it('docs/vagrant.md names every package the apt line installs (the list there went stale once)', () => {
+    const install = /apt-get install -y -q --no-install-recommends((?:[^\n]*\\\n)*[^\n]*)/.exec(code)!;
+    const pkgs = install[1]!.split(/[\s\\]+/).filter(Boolean);
+    const doc = readFileSync(join(ROOT, 'docs/vagrant.md'), 'utf8');
+    expect(pkgs.filter((p) => !doc.includes(`\`${p}\``))).toEqual([]);
+    expect(pkgs).toEqual(expect.arrayContaining(['containernetworking-plugins', 'python3']));
+  });
+
   it('keeps the distro nginx off port 80, loads br_netfilter for good, installs Node 20, runs npm ci', () => {
     expect(code).toMatch(/systemctl stop nginx/);
     expect(code).toMatch(/systemctl mask nginx/);
