@@ -192,6 +192,7 @@ describe('lab agent --node-ip against --server', () => {
     expect(agentNodeIPProblem('192.168.57.5', 'https://192.168.56.110:6443')).toMatch(/not on the node network 192\.168\.56\.0\/24 .* such as 192\.168\.56\.111$/);
     expect(agentNodeIPProblem('192.168.56.1', 'https://192.168.56.110:6443')).toMatch(/the laptop's address/);
     expect(agentNodeIPProblem('10.0.2.15', 'https://labs:6443')).toBeUndefined();
+    expect(agentNodeIPProblem('192.168.56.111', 'https://127.0.0.1:6443')).toBeUndefined();
   });
 });
 

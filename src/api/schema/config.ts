@@ -74,7 +74,7 @@ const VIRTUALBOX_NAT = parseCidr('10.0.2.0/24');
  * `lab agent --node-ip` against `--server`: an address a node can hold, on the server's node
  * network (/24), where the nodes meet and VXLAN travels (eth1). k3s would take any routable
  * address; this is the check config.yaml's agents get (nodesProblems). A server given by name
- * is not checked.
+ * or on loopback is not checked.
  */
 export function agentNodeIPProblem(nodeIP: string, server: string): Problem {
   const p = nodeIPProblem(nodeIP);
@@ -85,7 +85,7 @@ export function agentNodeIPProblem(nodeIP: string, server: string): Problem {
   } catch {
     return undefined;
   }
-  if (ipProblem(host)) return undefined;
+  if (ipProblem(host) || contains(LOOPBACK, host)) return undefined;
   const net = parseCidr(`${host}/${NODE_NETWORK_PREFIX}`);
   if (contains(net, nodeIP)) return undefined;
   const next = ipToInt(host) - net.base + 1;
