@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseClusterConfig, parseDesiredState, readClusterConfig, readConfigDropIns, ValidationError } from '../../src/api/load.ts';
 import { agentNodeIPProblem } from '../../src/api/schema/config.ts';
+import { hostNodeIPProblem } from '../../src/cli/commands/agent.ts';
 import { ADMIN_USER, ensurePki } from '../../src/api/pki.ts';
 import { startApiServer as startHttps, type ApiServer } from '../../src/api/server/http.ts';
 import { apiTokens, NODE_USER, nodeTokenFor, startApiServer, type RunningApiServer } from '../../src/api/server/index.ts';
@@ -193,6 +194,19 @@ describe('lab agent --node-ip against --server', () => {
     expect(agentNodeIPProblem('192.168.56.1', 'https://192.168.56.110:6443')).toMatch(/the laptop's address/);
     expect(agentNodeIPProblem('10.0.2.15', 'https://labs:6443')).toBeUndefined();
     expect(agentNodeIPProblem('192.168.56.111', 'https://127.0.0.1:6443')).toBeUndefined();
+  });
+});
+
+describe('lab agent --node-ip on a VM (host mode)', () => {
+  const vm = new Map([
+    ['lo', { ifname: 'lo', up: true, addrs: ['127.0.0.1/8'] }],
+    ['eth0', { ifname: 'eth0', up: true, addrs: ['10.0.2.15/24'] }],
+    ['eth1', { ifname: 'eth1', up: true, addrs: ['192.168.56.111/24'] }],
+  ]);
+  it("eth1's address passes; eth0's is refused naming eth1's; one the machine lacks, in the kubelet's words", () => {
+    expect(hostNodeIPProblem(vm, '192.168.56.111')).toBeUndefined();
+    expect(hostNodeIPProblem(vm, '10.0.2.15')).toBe("--node-ip: 10.0.2.15 is eth0's address, and the nodes meet on eth1 (flannel's interface, k3s's --flannel-iface): give eth1's 192.168.56.111");
+    expect(hostNodeIPProblem(vm, '192.168.56.119')).toMatch(/^failed to validate nodeIP: node IP: "192\.168\.56\.119" not found in the host's network interfaces/);
   });
 });
 

@@ -5,7 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { LabAgent } from '../../controllers/agent.ts';
 import { hostModeMarkPath, interfaceHolding, isMarkedHost } from '../../node/mode.ts';
-import { observeLinks } from '../../sys/ip.ts';
+import { observeLinks, type ObservedLink } from '../../sys/ip.ts';
+import { NODE_UPLINK } from '../../node/node.ts';
 import { agentNodeIPProblem, normalizeNodeName } from '../../api/schema/config.ts';
 import { dns1123SubdomainProblem } from '../../api/names.ts';
 import { log } from '../common.ts';
@@ -24,6 +25,21 @@ export type Args = {
   mode?: 'host' | 'sandbox';
 };
 
+/**
+ * On a VM (host mode): --node-ip must be an address of this machine, as the kubelet validates it,
+ * and eth1's: flannel sends its VXLAN from eth1 (NODE_UPLINK, the lab's --flannel-iface) with the
+ * node IP as the source, so an address of eth0 (VirtualBox's NAT) would make a tunnel nobody reaches.
+ */
+export function hostNodeIPProblem(links: Map<string, ObservedLink>, nodeIP: string): string | undefined {
+  const holder = interfaceHolding(links, nodeIP);
+  if (!holder) return `failed to validate nodeIP: node IP: ${JSON.stringify(nodeIP)} not found in the host's network interfaces (give --node-ip the address of this machine's host-only interface, ${NODE_UPLINK})`;
+  if (holder !== NODE_UPLINK) {
+    const eth1 = links.get(NODE_UPLINK)?.addrs.map((a) => a.split('/')[0]) ?? [];
+    return `--node-ip: ${nodeIP} is ${holder}'s address, and the nodes meet on ${NODE_UPLINK} (flannel's interface, k3s's --flannel-iface)${eth1.length ? `: give ${NODE_UPLINK}'s ${eth1.join(' or ')}` : ''}`;
+  }
+  return undefined;
+}
+
 export async function agentHandler(a: Args): Promise<void> {
   preflight({ needRoot: true });
   const nodeName = normalizeNodeName(a['node-name']);
@@ -38,9 +54,9 @@ export async function agentHandler(a: Args): Promise<void> {
   if (!token) throw new Error('give the server\'s node-token with --token or --token-file');
   // The VM's provisioning marks it a host; anywhere else an agent is a sandbox machine's.
   const mode = a.mode ?? (isMarkedHost(hostModeMarkPath()) ? 'host' : 'sandbox');
-  // As the kubelet validates --node-ip on a VM: an address of this machine (eth1's, not eth0's).
-  if (mode === 'host' && !interfaceHolding(await observeLinks(null), a['node-ip'])) {
-    throw new Error(`failed to validate nodeIP: node IP: ${JSON.stringify(a['node-ip'])} not found in the host's network interfaces (give --node-ip the address of this machine's host-only interface, eth1)`);
+  if (mode === 'host') {
+    const problem = hostNodeIPProblem(await observeLinks(null), a['node-ip']);
+    if (problem) throw new Error(problem);
   }
   const agent = new LabAgent({ instance: a.name, mode, server: a.server, token, nodeName, nodeIP: a['node-ip'], nodeLabels: a['node-label'] ?? [], nodeTaints: a['node-taint'] ?? [], log });
   let stopping: Promise<void> | null = null;
