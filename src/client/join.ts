@@ -2,7 +2,7 @@
 // carries the SHA-256 of the server's CA bundle; the agent fetches /cacerts without trusting
 // anything yet, and goes on only if the bundle hashes to the token's value (a server that is not
 // the one the token came from is refused before a single credential is sent). Then the secret
-// after `::server:` authenticates it, and /v1-k3s/config gives it the cluster's settings.
+// after `::server:` or `::node:` authenticates it, and /v1-k3s/config gives it the cluster's settings.
 import { createHash } from 'node:crypto';
 import { request } from 'node:https';
 import { HttpsClient } from './https.ts';
@@ -71,7 +71,7 @@ export async function join(server: string, token: string, opts: { userAgent?: st
   } catch (e) {
     client.close();
     const code = (e as { status?: { code?: number } }).status?.code;
-    if (code === 401) throw new Error(`the server at ${server} refused the token (401 Unauthorized): use the token in the server's node-token (lab kubeconfig --node-token prints it)`, { cause: e });
+    if (code === 401) throw new Error(`the server at ${server} refused the token (401 Unauthorized): use the token: of the server's config.yaml, or its node-token (/run/packet-path-lab/<instance>/server/node-token on the server)`, { cause: e });
     throw e;
   }
 }

@@ -11,11 +11,11 @@
 // (src/sys/netns-listen.ts), so this process serves them with no route between the namespaces.
 // The node's kubelet serves :10250 the same way; the API server reaches the other nodes' :10250
 // from inside the node's namespace too (src/sys/netns-dial.ts).
-import { watch, type FSWatcher } from 'node:fs';
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KUBE_API_PORT } from '../api/kubeconfig.ts';
-import { loadDesiredState, parseClusterConfig, podIPsPerNode, ValidationError } from '../api/load.ts';
+import { loadDesiredState, podIPsPerNode, readClusterConfig, readConfigDropIns, ValidationError } from '../api/load.ts';
 import { pkiSettings } from '../api/pki.ts';
 import { serveApi, type ServingApi } from '../api/server/index.ts';
 import { loadSystemManifests, SYSTEM_MANIFESTS } from '../api/system.ts';
@@ -142,11 +142,8 @@ export class LabServer {
 
   /** Reads and validates both state files; throws (file, line, object, field) before anything changes. */
   async load(priorMode?: NodeMode): Promise<Loaded> {
-    const configText = await readFile(this.opts.configPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-      throw new Error(`cannot read config file ${this.opts.configPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-    });
     const count = this.opts.nodes ?? (await readNodesArg(this.paths));
-    const config = withNodeCount(parseClusterConfig(configText, this.opts.configPath), count);
+    const config = withNodeCount(await readClusterConfig(this.opts.configPath), count);
     const problems = nodesProblems(config);
     if (problems.length) throw new Error(`--nodes ${count}: ${problems.map((p) => p.message).join('; ')}`);
     const mode = await chooseMode({ requested: this.opts.mode, prior: priorMode, nodeIP: config.nodeIP, configFile: this.opts.configPath });
@@ -249,7 +246,9 @@ export class LabServer {
   private async ensureAgents(loaded: Loaded): Promise<void> {
     const { config } = loaded.desired;
     if (loaded.mode === 'host') {
-      if (config.agents.length) this.log(`agents ${config.agents.map((a) => a.nodeName).join(', ')}: on their own machines, joined with: lab agent --server https://${config.nodeIP}:${KUBE_API_PORT} --token-file <a copy of ${nodeTokenFile(this.paths)}> --node-name <name> --node-ip <ip>`);
+      // Never the token itself: this goes to the log.
+      const tokenFile = config.token ? `<a file holding the token: of ${this.opts.configPath} or ${this.opts.configPath}.d/>` : `<a copy of ${nodeTokenFile(this.paths)}>`;
+      if (config.agents.length) this.log(`agents ${config.agents.map((a) => a.nodeName).join(', ')}: on their own machines, joined with: lab agent --server https://${config.nodeIP}:${KUBE_API_PORT} --token-file ${tokenFile} --node-name <name> --node-ip <its eth1 address>`);
       return;
     }
     this.agents ??= new AgentMachines({ paths: this.paths, server: `https://${config.nodeIP}:${KUBE_API_PORT}`, tokenFile: nodeTokenFile(this.paths), log: this.log });
@@ -272,8 +271,9 @@ export class LabServer {
     // kube-apiserver dials the kubelets from the server node: in the sandbox, from inside its namespace.
     this.dialer ??= node.mode === 'sandbox' ? new NetnsDialer(this.paths.nodeNetns) : null;
     const kubelets = { dial: this.dialer?.dial ?? dialHere, local: { nodeName: node.name, streams } };
-    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, kubelets, agentConfig, log: this.log });
+    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, kubelets, agentConfig, agentSecret: config.token, log: this.log });
     await writeFile(nodeTokenFile(this.paths), `${api.nodeToken}\n`, { mode: 0o600 });
+    if (config.token) this.log(`agents join with the token: of ${this.opts.configPath} or ${this.opts.configPath}.d/ (the API's user node); its full form is in ${nodeTokenFile(this.paths)}`);
     await writeFile(this.paths.apiPortFile, `${api.addresses[0]!.port}\n`);
     // As k3s writes its admin kubeconfig for the machine's own kubectl (host mode: the VM).
     if (node.mode === 'host') {
@@ -295,6 +295,8 @@ export class LabServer {
   /** Edits of either state file are applied once they hold still; a bad edit keeps the last good state. */
   private watchFiles(): void {
     const dirs = new Set([path.dirname(path.resolve(this.opts.statePath)), path.dirname(path.resolve(this.opts.configPath)), path.dirname(nodesArgFile(this.paths))]);
+    // The config's drop-ins (k3s's config.yaml.d), when the directory is there at the start.
+    if (existsSync(`${this.opts.configPath}.d`)) dirs.add(path.resolve(`${this.opts.configPath}.d`));
     for (const dir of dirs) {
       const w = watch(dir, () => this.scheduleApply());
       w.on('error', (e) => this.log(`watching ${dir}: ${e.message}`));
@@ -312,11 +314,13 @@ export class LabServer {
 
   /** Loads the files again and applies them when their text changed. */
   async reapply(): Promise<void> {
-    const text = await Promise.all([this.opts.statePath, this.opts.configPath, nodesArgFile(this.paths)].map((f) => readFile(f, 'utf8').catch(() => ''))).then((t) => t.join('\0'));
+    const dropIns = await readConfigDropIns(this.opts.configPath).catch(() => []);
+    const text = await Promise.all([this.opts.statePath, this.opts.configPath, nodesArgFile(this.paths)].map((f) => readFile(f, 'utf8').catch(() => ''))).then((t) => [...t, ...dropIns.map((d) => `${d.path}\0${d.text}`)].join('\0'));
     if (text === this.lastText) return;
     this.lastText = text;
     try {
       const loaded = await this.load(this.node?.mode);
+      await this.applyToken(loaded.desired.config.token);
       this.config = loaded.desired.config;
       await this.applyAll(loaded);
       await this.ensureAgents(loaded);
@@ -325,6 +329,17 @@ export class LabServer {
       const what = e instanceof ValidationError ? e.message : (e as Error).message;
       this.log(`refused, the last good state keeps serving: ${what}`);
     }
+  }
+
+  /**
+   * A changed config token: the API takes the new one at once and the old one no more (a k3s
+   * server's token is fixed once the cluster exists; the lab lets it change, and says what follows).
+   */
+  private async applyToken(token: string | undefined): Promise<void> {
+    if (!this.api || token === this.config?.token) return;
+    this.api.setAgentSecret(token);
+    await writeFile(nodeTokenFile(this.paths), `${this.api.nodeToken}\n`, { mode: 0o600 });
+    this.log(`token ${token ? 'changed' : 'removed'} in ${this.opts.configPath}: agents joined with the old one get 401 Unauthorized until they are given ${token ? 'the new one' : `the server's node-token (${nodeTokenFile(this.paths)})`}`);
   }
 
   async stop(): Promise<void> {

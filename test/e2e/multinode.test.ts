@@ -1,7 +1,7 @@
 // Issue 14: a server and agents joined over the laptop's network, as k3s runs them. `lab up
 // --nodes N` makes the machines (namespaces on vboxnet0), the server starts an agent in each, the
 // node IPAM hands out pod CIDRs in order, each node runs its own kubelet and kube-proxy; a node
-// leaves the cluster when the count goes down; an agent with a wrong token is refused; `lab node
+// leaves the cluster when the count goes down; an agent with a wrong token or node IP is refused; `lab node
 // stop|start` fails a machine and brings it back; `lab down` leaves nothing of any node.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -141,6 +141,14 @@ describe.skipIf(!isRoot)('issue 14: lab up --nodes N, agents, nodes leaving and 
     const c = await cmd(['timeout', '30', process.execPath, LAB_JS, 'agent', '--name', instance, ...base, '--token', token, '--mode', 'sandbox']);
     expect(c.code).not.toBe(0);
     expect(c.stderr).toMatch(/a sandbox agent runs inside its machine's namespace/);
+    // --node-ip off the nodes' network (VirtualBox's NAT address, the --flannel-iface lesson), and
+    // in host mode an address the machine does not hold (the kubelet's check): refused before anything.
+    const d = await agentIn(paths.agentNetns('labsw'), [...base.slice(0, 4), '--node-ip', '10.0.2.15', '--token', token]);
+    expect(d.code).not.toBe(0);
+    expect(d.stderr).toMatch(/--node-ip: node IP 10\.0\.2\.15 is not on the node network 192\.168\.56\.0\/24 of the server 192\.168\.56\.110, where the nodes meet \(eth1\): 10\.0\.2\.15 is VirtualBox's NAT address on eth0/);
+    const e = await agentIn(paths.agentNetns('labsw'), [...base.slice(0, 4), '--node-ip', '192.168.56.119', '--token', token, '--mode', 'host']);
+    expect(e.code).not.toBe(0);
+    expect(e.stderr).toMatch(/failed to validate nodeIP: node IP: "192\.168\.56\.119" not found in the host's network interfaces/);
   }, 120_000);
 
   it('--nodes 3 adds labsw2 with 10.42.2.0/24; --nodes 2 takes it away: Node, pods and machine', async () => {

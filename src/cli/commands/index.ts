@@ -59,8 +59,8 @@ export const commands: CommandModule<object, never>[] = [
       y
         .option('name', { type: 'string', default: 'lab', describe: 'instance name' })
         .option('server', { type: 'string', demandOption: true, describe: 'the server\'s API, e.g. https://192.168.56.110:6443' })
-        .option('token', { type: 'string', describe: 'the server\'s node-token (K10...::server:...)' })
-        .option('token-file', { type: 'string', describe: 'a file holding it' })
+        .option('token', { type: 'string', describe: 'the server\'s node-token (K10<CA hash>::node:... or ::server:...), or the bare token: of its config.yaml (which pins no CA); shows in `ps`, so prefer --token-file' })
+        .option('token-file', { type: 'string', describe: 'a file holding it (the Vagrant VMs: /etc/packet-path-lab/token)' })
         .option('node-name', { type: 'string', demandOption: true })
         .option('node-ip', { type: 'string', demandOption: true, describe: 'this node\'s address on the nodes\' network (eth1)' })
         .option('node-label', { type: 'string', array: true, describe: 'key=value, repeatable' })
