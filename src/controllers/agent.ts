@@ -126,7 +126,7 @@ export class LabAgent {
     this.factory = factory;
     this.kubelet = new KubeletController({ client, factory, node, paths, config, log: opts.log });
     const syncer = new ProxySyncer({ netns: null, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
-    this.proxy = new KubeProxy(factory, syncer, { log: opts.log });
+    this.proxy = new KubeProxy(factory, syncer, { log: opts.log, health: { netns: null, nodeName: node.name } });
     factory.start();
     await factory.waitForSync();
     this.proxy.start();

@@ -191,7 +191,7 @@ export class LabServer {
     this.log(`API server: ${this.api.addresses.map((a) => `https://${a.host}:${a.port}`).join(', ')}`);
 
     const syncer = new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
-    this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log });
+    this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log, health: { netns: node.netns, nodeName: node.name } });
     this.dns = new DnsController(cp.factory, this.paths.stateDir, config, this.log);
     if (mode === 'sandbox') this.laptop = new LaptopHosts(cp.factory, this.paths, node.nodeIP, this.log);
     // The ingress controller (ingress-nginx's role: nginx.conf from the Ingresses, reloads) and the
