@@ -146,7 +146,7 @@ export class LabAgent {
     this.flannel = new FlannelController({ client, factory, nodeName: node.name, netns: null, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: paths.subnetEnvFile(node.name), clusterCIDR: config.clusterCIDR, log: opts.log });
     this.kubelet = new KubeletController({ client, factory, node, paths, config, log: opts.log });
     const syncer = new ProxySyncer({ netns: null, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
-    this.proxy = new KubeProxy(factory, syncer, { log: opts.log });
+    this.proxy = new KubeProxy(factory, syncer, { log: opts.log, health: { netns: null, nodeName: node.name } });
     factory.start();
     await factory.waitForSync();
     this.flannel.start();

@@ -205,7 +205,7 @@ export class LabServer {
     // This node's flannel (k3s's server runs it too): flannel.1 and the routes to the agents' pods.
     this.flannel = new FlannelController({ client: cp.client, factory: cp.factory, nodeName: node.name, netns: node.netns, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: this.paths.subnetEnvFile(node.name), clusterCIDR: config.clusterCIDR, log: this.log });
     const syncer = new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
-    this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log });
+    this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log, health: { netns: node.netns, nodeName: node.name } });
     this.dns = new DnsController(cp.factory, this.paths.stateDir, config, this.log);
     if (mode === 'sandbox') this.laptop = new LaptopHosts(cp.factory, this.paths, node.nodeIP, this.log);
     // The ingress controller (ingress-nginx's role: nginx.conf from the Ingresses, reloads) and the
