@@ -99,17 +99,23 @@ describe.skipIf(!isRoot)('issue 14: lab up --nodes N, agents, nodes leaving and 
 
   it('a pod on labs reaches a pod on labsw by IP: VXLAN on eth1 (UDP 8472, VNI 1), the target sees the source pod\'s IP', async () => {
     await kubectlOk(['scale', 'deploy', 'app2', '--replicas=6']);
-    await until('an app2 pod running on labsw', async () => (await kubectlOk(['get', 'pods', '-l', 'app=app2', '--field-selector', 'spec.nodeName=labsw,status.phase=Running', '-o', 'name'])).trim() !== '', 60_000);
-    const pods = JSON.parse(await kubectlOk(['get', 'pods', '-o', 'json'])) as { items: { metadata: { name: string; labels?: Record<string, string> }; spec: { nodeName?: string }; status: { podIP?: string; phase?: string } }[] };
-    const target = pods.items.find((p) => p.metadata.labels?.app === 'app2' && p.spec.nodeName === 'labsw' && p.status.podIP)!;
+    type P = { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec: { nodeName?: string }; status: { podIP?: string; conditions?: { type: string; status: string }[] } };
+    const ready = (p: P) => !p.metadata.deletionTimestamp && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+    let pods: { items: P[] } = { items: [] };
+    await until('a ready app2 pod on labsw', async () => {
+      pods = JSON.parse(await kubectlOk(['get', 'pods', '-o', 'json'])) as { items: P[] };
+      return pods.items.some((p) => p.metadata.labels?.app === 'app2' && p.spec.nodeName === 'labsw' && ready(p));
+    }, 60_000);
+    const target = pods.items.find((p) => p.metadata.labels?.app === 'app2' && p.spec.nodeName === 'labsw' && ready(p))!;
     const source = pods.items.find((p) => p.spec.nodeName === 'labs' && p.metadata.labels?.app === 'app1')!;
     // Both captures start first: the VXLAN frame on labsw's eth1, the TCP SYN in the target pod.
-    const onWire = cmd(['timeout', '15', 'ip', 'netns', 'exec', paths.agentNetns('labsw'), 'tcpdump', '-n', '-v', '-c', '1', '-i', 'eth1', 'udp', 'port', '8472'], { timeoutMs: 20_000 });
+    // tcpdump takes UDP 8472 for Cisco's OTV (its IANA port) unless told `-T vxlan`.
+    const onWire = cmd(['timeout', '15', 'ip', 'netns', 'exec', paths.agentNetns('labsw'), 'tcpdump', '-n', '-v', '-T', 'vxlan', '-c', '1', '-i', 'eth1', 'udp', 'port', '8472'], { timeoutMs: 20_000 });
     const inPod = cmd(['timeout', '15', 'ip', 'netns', 'exec', paths.podNetns(target.metadata.name), 'tcpdump', '-n', '-c', '1', '-i', 'eth0', 'tcp[tcpflags] & tcp-syn != 0 and dst port 80'], { timeoutMs: 20_000 });
     await new Promise((r) => setTimeout(r, 1500));
-    // From the source pod's network namespace (busybox's wget: the app1 image has no wget of its own).
-    const get = await cmd(['ip', 'netns', 'exec', paths.podNetns(source.metadata.name), 'busybox', 'wget', '-qO-', '-T', '5', `http://${target.status.podIP}/`]);
-    expect(get.stdout).toContain('Welcome to App 2!');
+    // From the source pod's network namespace (the app1 image has no HTTP client of its own).
+    const get = await cmd(['ip', 'netns', 'exec', paths.podNetns(source.metadata.name), 'curl', '-sS', '--max-time', '5', `http://${target.status.podIP}/`]);
+    expect(get.stdout, get.stderr).toContain('Welcome to App 2!');
     const [wire, pod] = await Promise.all([onWire, inPod]);
     expect(wire.stdout).toMatch(/192\.168\.56\.110\.\d+ > 192\.168\.56\.111\.8472: VXLAN, flags \[I\] \(0x08\), vni 1/);
     expect(wire.stdout).toContain(`${source.status.podIP}`);
