@@ -180,16 +180,23 @@ describe.skipIf(skip !== null)(`ingress: rendered config in a real nginx${skip ?
 
   afterAll(async () => {
     // Every process here was started by this test, in its own namespace: stop them by pid.
-    for (const c of children) if (c.exitCode === null && c.signalCode === null && c.pid) process.kill(c.pid, 'SIGTERM');
-    await Promise.all(children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+    // Bounded: a child that ignores SIGTERM (an nginx master left mid-reload by a failed test) is
+    // killed after 3 s, so the hook never times out with the namespace still there.
+    const alive = (c: (typeof children)[number]) => c.exitCode === null && c.signalCode === null;
+    for (const c of children) if (alive(c) && c.pid) process.kill(c.pid, 'SIGTERM');
+    const exited = Promise.all(children.map((c) => (alive(c) ? new Promise((r) => c.once('exit', r)) : null)));
+    const late = setTimeout(() => children.forEach((c) => alive(c) && c.pid && process.kill(c.pid, 'SIGKILL')), 3000);
+    await exited;
+    clearTimeout(late);
     if (existsSync(`/run/netns/${ns}`)) {
       // Workers of a master that died abnormally would be orphans in the namespace.
       const { stdout } = await run(['ip', 'netns', 'pids', ns], { allowFail: true });
       for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) process.kill(pid, 'SIGKILL');
-      await run(['ip', 'netns', 'del', ns], { allowFail: true });
+      const del = await run(['ip', 'netns', 'del', ns], { allowFail: true });
+      if (existsSync(`/run/netns/${ns}`)) throw new Error(`could not delete namespace ${ns}: ${del.stderr.trim()}`);
     }
     if (dir) rmSync(dir, { recursive: true, force: true });
-  });
+  }, 20_000);
 
   it('routes every host x path of the grid exactly as route() says', async () => {
     const t = buildRoutingTable(V1);
