@@ -17,12 +17,11 @@
 // 500 `container not found ("c")` for an exec into a container that does not run.
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer } from 'ws';
 import { certificateUser, type UserInfo } from '../api/server/auth.ts';
-import type { ListenAddress } from '../api/server/http.ts';
+import { listenAt, type ListenAddress } from '../api/server/http.ts';
 import { KubeletError, type ContainerStreams, type ExecSession } from '../api/server/node-streams.ts';
 import { EXEC_PROTOCOLS, serveExecStream, type ExecRequest } from '../api/server/pod-exec.ts';
 import { podLogOptions } from '../api/server/pod-streams.ts';
@@ -177,13 +176,7 @@ export async function startKubeletServer(opts: KubeletServerOptions): Promise<Ku
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void onUpgrade(req, socket, head).catch(() => socket.destroy()));
       server.on('tlsClientError', () => {}); // a client that gives up during the handshake
       servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        const listening = () => (server.off('error', reject), resolve());
-        if (handle) server.listen(handle, listening);
-        else server.listen(port, host, listening);
-      });
-      addresses.push({ host, port: handle ? port : (server.address() as AddressInfo).port });
+      addresses.push(await listenAt(server, { host, port, handle }));
     }
   } catch (e) {
     await close();

@@ -277,20 +277,28 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       });
       server.on('upgrade', onUpgrade);
       servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        const listening = () => {
-          server.off('error', reject);
-          resolve();
-        };
-        if (handle) server.listen(handle, listening);
-        else server.listen(port, host, listening);
-      });
-      addresses.push({ host, port: handle ? port : (server.address() as AddressInfo).port });
+      addresses.push(await listenAt(server, { host, port, handle }));
     }
   } catch (e) {
     await close();
     throw e;
   }
   return { addresses, close };
+}
+
+/**
+ * Starts `server` listening at one address: host and port, or a socket bound elsewhere (`handle`,
+ * from src/sys/netns-listen.ts), which then only names it. Resolves with where it listens (the
+ * port the kernel chose for port 0); rejects with the listen error (EADDRINUSE...).
+ */
+export function listenAt(server: NetServer, { host, port, handle }: ListenAddress): Promise<{ host: string; port: number }> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    const listening = () => {
+      server.off('error', reject);
+      resolve({ host, port: handle ? port : (server.address() as AddressInfo).port });
+    };
+    if (handle) server.listen(handle, listening);
+    else server.listen(port, host, listening);
+  });
 }
