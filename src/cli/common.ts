@@ -25,6 +25,19 @@ export function common<T>(y: Argv<T>) {
 export const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /**
+ * A foreground daemon's end (`lab server`, `lab agent`): resolves once SIGTERM or SIGINT came and
+ * `stop`, called once whichever came first (and however often), has finished.
+ */
+export function stopOnSignal(stop: (signal: NodeJS.Signals) => Promise<void>): Promise<void> {
+  let stopping: Promise<void> | null = null;
+  return new Promise<void>((resolve) => {
+    const on = (sig: NodeJS.Signals) => void (stopping ??= stop(sig)).then(resolve);
+    process.once('SIGTERM', on);
+    process.once('SIGINT', on);
+  });
+}
+
+/**
  * How to run `lab` as the user would type it, so that every hint works as printed: `lab` when it
  * is on the PATH (the VM, or after `sudo npm link`), else the launcher's path relative to the
  * directory the user is in (npm sets INIT_CWD to it under `npm run`), else its absolute path.

@@ -9,7 +9,7 @@ import { observeLinks, type ObservedLink } from '../../sys/ip.ts';
 import { NODE_UPLINK } from '../../node/node.ts';
 import { agentNodeIPProblem, normalizeNodeName } from '../../api/schema/config.ts';
 import { dns1123SubdomainProblem } from '../../api/names.ts';
-import { log } from '../common.ts';
+import { log, stopOnSignal } from '../common.ts';
 import { preflight } from '../preflight.ts';
 import { ipProblem } from '../../util/cidr.ts';
 
@@ -59,17 +59,9 @@ export async function agentHandler(a: Args): Promise<void> {
     if (problem) throw new Error(problem);
   }
   const agent = new LabAgent({ instance: a.name, mode, server: a.server, token, nodeName, nodeIP: a['node-ip'], nodeLabels: a['node-label'] ?? [], nodeTaints: a['node-taint'] ?? [], log });
-  let stopping: Promise<void> | null = null;
-  const stop = (sig: string) => {
-    stopping ??= (async () => {
-      log(`${sig}: stopping agent ${nodeName} (its pods keep running)`);
-      await agent.stop();
-    })();
-    return stopping;
-  };
-  const done = new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => void stop('SIGTERM').then(resolve));
-    process.once('SIGINT', () => void stop('SIGINT').then(resolve));
+  const done = stopOnSignal(async (sig) => {
+    log(`${sig}: stopping agent ${nodeName} (its pods keep running)`);
+    await agent.stop();
   });
   try {
     await agent.start();

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { instancePaths } from '../../node/instance.ts';
 import { LabServer, writeNodesArg } from '../../controllers/server.ts';
-import { labHint, log, type Common } from '../common.ts';
+import { labHint, log, stopOnSignal, type Common } from '../common.ts';
 import { lockForServer } from '../lock.ts';
 import { preflight } from '../preflight.ts';
 import { netnsExists } from '../../sys/ip.ts';
@@ -23,18 +23,10 @@ export async function serverHandler(a: Args): Promise<void> {
     await writeNodesArg(instancePaths(a.name), a.nodes);
   }
   const server = new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, localPort: a.port, log });
-  let stopping: Promise<void> | null = null;
-  const stop = (sig: string) => {
-    stopping ??= (async () => {
-      log(`${sig}: stopping the server (the pods keep running; '${labHint(a.name, 'down')}' removes them)`);
-      await server.stop();
-      lock.release();
-    })();
-    return stopping;
-  };
-  const done = new Promise<void>((resolve) => {
-    process.once('SIGTERM', () => void stop('SIGTERM').then(resolve));
-    process.once('SIGINT', () => void stop('SIGINT').then(resolve));
+  const done = stopOnSignal(async (sig) => {
+    log(`${sig}: stopping the server (the pods keep running; '${labHint(a.name, 'down')}' removes them)`);
+    await server.stop();
+    lock.release();
   });
   try {
     await server.start();
