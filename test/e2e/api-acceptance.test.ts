@@ -2,12 +2,12 @@
 // as a daemon and waits for the cluster; then real kubectl, from this machine and from the
 // laptop's namespace, scales, deletes, restarts and watches while a client loops on app2.com;
 // `lab kill --trace` shows the crash flow's hops; `lab down` stops the server and removes all.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instancePaths } from '../../src/node/instance.ts';
-import { cmd, inNetns, instanceName, isRoot, lab, until } from './helpers.ts';
+import { cmd, downAndRemove, inNetns, instanceName, isRoot, kubectlFor, lab, until, upWithKubeconfig } from './helpers.ts';
 
 const instance = instanceName('acc');
 const paths = instancePaths(instance);
@@ -15,12 +15,7 @@ const paths = instancePaths(instance);
 describe.skipIf(!isRoot)('issue 13 acceptance: lab up and real kubectl', () => {
   let dir: string;
   let kubeconfig: string;
-  const kubectl = (args: string[], timeoutMs = 60_000) => cmd(['kubectl', '--kubeconfig', kubeconfig, ...args], { timeoutMs });
-  const kubectlOk = async (args: string[]) => {
-    const r = await kubectl(args);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { kubectl, kubectlOk } = kubectlFor(() => kubeconfig);
   const readyEndpoints = async (svc: string) => {
     const slices = JSON.parse(await kubectlOk(['get', 'endpointslices', '-l', `kubernetes.io/service-name=${svc}`, '-o', 'json'])) as { items: { endpoints?: { conditions?: { ready?: boolean } }[] }[] };
     return slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready).length;
@@ -43,19 +38,10 @@ describe.skipIf(!isRoot)('issue 13 acceptance: lab up and real kubectl', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'pplt-acc-'));
-    const up = await lab(['up', '--name', instance], { timeoutMs: 180_000 });
-    if (up.code !== 0) throw new Error(`lab up failed:\n${up.stderr}\n${up.stdout}`);
-    expect(up.stderr).toMatch(/converged in [\d.]+s/);
-    kubeconfig = path.join(dir, 'k3s.yaml');
-    const kc = await lab(['kubeconfig', '--name', instance]);
-    await writeFile(kubeconfig, kc.stdout, { mode: 0o600 });
+    kubeconfig = await upWithKubeconfig(instance, dir);
   }, 200_000);
 
-  afterAll(async () => {
-    const down = await lab(['down', '--name', instance], { timeoutMs: 120_000 });
-    if (down.code !== 0) process.stderr.write(`lab down: ${down.stderr}\n`);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }, 150_000);
+  afterAll(() => downAndRemove(instance, dir), 200_000);
 
   it('kubectl get nodes -o wide and get all: the node, Deployments 1/1 3/3 1/1, ReplicaSets, Services, Running pods', async () => {
     const node = (await kubectlOk(['get', 'nodes', '-o', 'wide', '--no-headers'])).trim().split(/\s+/);

@@ -3,6 +3,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
+import { rm, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { runtimeFor } from '../../src/kubelet/runc.ts';
 import { instancePaths } from '../../src/node/instance.ts';
@@ -145,4 +146,35 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Real kubectl against a kubeconfig file (read when called: suites set it in beforeAll). */
+export function kubectlFor(kubeconfig: () => string): { kubectl(args: string[], timeoutMs?: number): Promise<CmdResult>; kubectlOk(args: string[]): Promise<string> } {
+  const kubectl = (args: string[], timeoutMs = 60_000) => cmd(['kubectl', '--kubeconfig', kubeconfig(), ...args], { timeoutMs });
+  const kubectlOk = async (args: string[]) => {
+    const r = await kubectl(args);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  return { kubectl, kubectlOk };
+}
+
+/**
+ * `lab up --name <instance> [args]` for a suite, which must converge, and the instance's admin
+ * kubeconfig written to `<dir>/k3s.yaml` (returned).
+ */
+export async function upWithKubeconfig(instance: string, dir: string, args: string[] = [], timeoutMs = 180_000): Promise<string> {
+  const up = await lab(['up', '--name', instance, ...args], { timeoutMs });
+  if (up.code !== 0) throw new Error(`lab up ${args.join(' ')} failed:\n${up.stderr}\n${up.stdout}`);
+  if (!/converged in [\d.]+s/.test(up.stderr)) throw new Error(`lab up ${args.join(' ')} did not say it converged:\n${up.stderr}`);
+  const kubeconfig = path.join(dir, 'k3s.yaml');
+  await writeFile(kubeconfig, (await lab(['kubeconfig', '--name', instance])).stdout, { mode: 0o600 });
+  return kubeconfig;
+}
+
+/** A suite's end: `lab down` of its instance (a failure is printed, the suite's residue check judges) and its directory. */
+export async function downAndRemove(instance: string, dir: string | undefined, timeoutMs = 180_000): Promise<void> {
+  const down = await lab(['down', '--name', instance], { timeoutMs });
+  if (down.code !== 0) process.stderr.write(`lab down: ${down.stderr}\n`);
+  if (dir) await rm(dir, { recursive: true, force: true });
 }

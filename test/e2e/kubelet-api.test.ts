@@ -5,7 +5,7 @@
 // --previous after the container was killed), exec (a command's output and exit code, -it on a
 // terminal), the kubelet's 401 to a caller without the API server's certificate (and 403 to a
 // node's own), the server node's pods still answered in process. `lab down` removes everything.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { containerIdOf } from '../../src/kubelet/runtime.ts';
 import { agentPaths, instancePaths } from '../../src/node/instance.ts';
 import { signalProcess } from '../../src/sys/proc.ts';
 import { spawnOnNewPty } from '../../src/sys/terminal.ts';
-import { cmd, inNetns, instanceName, isRoot, lab, until } from './helpers.ts';
+import { cmd, downAndRemove, inNetns, instanceName, isRoot, kubectlFor, until, upWithKubeconfig } from './helpers.ts';
 
 const instance = instanceName('kla');
 const paths = instancePaths(instance);
@@ -31,12 +31,7 @@ describe.skipIf(!isRoot)('issue 14: kubectl logs and exec reach pods on an agent
   let dir: string;
   let kubeconfig: string;
   let pod: PodView;
-  const kubectl = (args: string[], timeoutMs = 60_000) => cmd(['kubectl', '--kubeconfig', kubeconfig, ...args], { timeoutMs });
-  const kubectlOk = async (args: string[]) => {
-    const r = await kubectl(args);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { kubectl, kubectlOk } = kubectlFor(() => kubeconfig);
   const getPod = async (name: string) => JSON.parse(await kubectlOk(['get', 'pod', name, '-o', 'json'])) as PodView;
   const ready = (p: PodView) => p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
   /** A request to the pod from its own node: one httpd log line "[::ffff:10.42.1.1]:<port>: response:200". */
@@ -48,10 +43,7 @@ describe.skipIf(!isRoot)('issue 14: kubectl logs and exec reach pods on an agent
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'pplt-kla-'));
-    const up = await lab(['up', '--name', instance, '--nodes', '2'], { timeoutMs: 240_000 });
-    if (up.code !== 0) throw new Error(`lab up --nodes 2 failed:\n${up.stderr}\n${up.stdout}`);
-    kubeconfig = path.join(dir, 'k3s.yaml');
-    await writeFile(kubeconfig, (await lab(['kubeconfig', '--name', instance])).stdout, { mode: 0o600 });
+    kubeconfig = await upWithKubeconfig(instance, dir, ['--nodes', '2'], 240_000);
     await kubectlOk(['scale', 'deploy', 'app2', '--replicas=6']);
     pod = await until('a ready app2 pod on labsw', async () => {
       const list = JSON.parse(await kubectlOk(['get', 'pods', '-l', 'app=app2', '--field-selector', 'spec.nodeName=labsw', '-o', 'json'])) as { items: PodView[] };
@@ -59,11 +51,7 @@ describe.skipIf(!isRoot)('issue 14: kubectl logs and exec reach pods on an agent
     }, 90_000, 200);
   }, 400_000);
 
-  afterAll(async () => {
-    const down = await lab(['down', '--name', instance], { timeoutMs: 120_000 });
-    if (down.code !== 0) process.stderr.write(`lab down: ${down.stderr}\n`);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }, 150_000);
+  afterAll(() => downAndRemove(instance, dir), 200_000);
 
   it('kubectl logs: the requests the pod on labsw answered; --tail=1 the last one', async () => {
     await request();

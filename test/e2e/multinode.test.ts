@@ -3,13 +3,13 @@
 // node IPAM hands out pod CIDRs in order, each node runs its own kubelet and kube-proxy; a node
 // leaves the cluster when the count goes down; an agent with a wrong token or node IP is refused; `lab node
 // stop|start` fails a machine and brings it back; `lab down` leaves nothing of any node.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instancePaths } from '../../src/node/instance.ts';
-import { cmd, instanceName, isRoot, lab, until } from './helpers.ts';
+import { cmd, downAndRemove, instanceName, isRoot, kubectlFor, lab, until, upWithKubeconfig } from './helpers.ts';
 
 const instance = instanceName('mn');
 const paths = instancePaths(instance);
@@ -18,12 +18,7 @@ const LAB_JS = path.resolve('bin/lab.js');
 describe.skipIf(!isRoot)('issue 14: lab up --nodes N, agents, nodes leaving and failing', () => {
   let dir: string;
   let kubeconfig: string;
-  const kubectl = (args: string[], timeoutMs = 60_000) => cmd(['kubectl', '--kubeconfig', kubeconfig, ...args], { timeoutMs });
-  const kubectlOk = async (args: string[]) => {
-    const r = await kubectl(args);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
+  const { kubectlOk } = kubectlFor(() => kubeconfig);
   const nodes = async () =>
     (await kubectlOk(['get', 'nodes', '-o', 'custom-columns=NAME:.metadata.name,CIDR:.spec.podCIDR,IP:.status.addresses[0].address,READY:.status.conditions[?(@.type=="Ready")].status', '--no-headers']))
       .trim()
@@ -34,18 +29,10 @@ describe.skipIf(!isRoot)('issue 14: lab up --nodes N, agents, nodes leaving and 
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'pplt-mn-'));
-    const up = await lab(['up', '--name', instance, '--nodes', '2'], { timeoutMs: 240_000 });
-    if (up.code !== 0) throw new Error(`lab up --nodes 2 failed:\n${up.stderr}\n${up.stdout}`);
-    expect(up.stderr).toMatch(/converged in [\d.]+s/);
-    kubeconfig = path.join(dir, 'k3s.yaml');
-    await writeFile(kubeconfig, (await lab(['kubeconfig', '--name', instance])).stdout, { mode: 0o600 });
+    kubeconfig = await upWithKubeconfig(instance, dir, ['--nodes', '2'], 240_000);
   }, 260_000);
 
-  afterAll(async () => {
-    const down = await lab(['down', '--name', instance], { timeoutMs: 180_000 });
-    if (down.code !== 0) process.stderr.write(`lab down: ${down.stderr}\n`);
-    if (dir) await rm(dir, { recursive: true, force: true });
-  }, 200_000);
+  afterAll(() => downAndRemove(instance, dir), 200_000);
 
   it('two Ready nodes: labs (control-plane) at .110 with 10.42.0.0/24, labsw at .111 with 10.42.1.0/24', async () => {
     expect(await nodes()).toEqual(['labs 10.42.0.0/24 192.168.56.110 True', 'labsw 10.42.1.0/24 192.168.56.111 True']);
