@@ -6,32 +6,23 @@
 // IPAM to give its Node a podCIDR before it makes cni0. In the sandbox it runs inside its
 // machine's namespace (`<instance>-node-<node>`), started there by the server, with its own
 // directory (node/instance.ts agentPaths): everything it does addresses its own namespace.
-import { parseNodeTaint, type TaintEffect } from '../api/schema/config.ts';
 import type { ClusterConfig } from '../api/types.ts';
 import { InformerFactory } from '../client/controller.ts';
 import { join, parseJoinToken, supervisorText } from '../client/join.ts';
 import { HttpsClient } from '../client/https.ts';
 import type { KubeObject } from '../client/types.ts';
-import { FlannelController } from '../flannel/flannel-controller.ts';
-import { KubeletController } from '../kubelet/kubelet-controller.ts';
 import { NodeAgent } from '../kubelet/node-agent.ts';
-import { KUBELET_PORT, MAX_PODS } from '../kubelet/node-status.ts';
+import { KUBELET_PORT } from '../kubelet/node-status.ts';
 import { ensureKubeletCerts, kubeletCertDir } from '../kubelet/certs.ts';
 import { startKubeletServer, type KubeletServer } from '../kubelet/kubelet-server.ts';
 import { KubeletStreams } from '../kubelet/streams.ts';
-import { runtimeVersion } from '../kubelet/runc.ts';
 import { agentPaths } from '../node/instance.ts';
-import { NODE_UPLINK, type LabNode, type NodeMode } from '../node/node.ts';
+import type { LabNode, NodeMode } from '../node/node.ts';
 import { ensureNode } from '../node/setup.ts';
-import { KubeProxy } from '../proxy/proxy-controller.ts';
-import { ProxySyncer } from '../proxy/syncer.ts';
-import { hostInfo } from '../sys/host.ts';
+import { nodeRegistration, NodeRoles } from './node-roles.ts';
 import { selfInNetns } from '../sys/ip.ts';
 import { formatCidr, nth, parseCidr } from '../util/cidr.ts';
-import { podIPsPerNode } from '../api/load.ts';
 
-/** The annotation naming a sandbox node's namespace, as pods carry theirs. */
-export const NODE_NETNS_ANNOTATION = 'lab/netns';
 
 export interface AgentOptions {
   instance: string;
@@ -80,10 +71,8 @@ export function agentClusterConfig(server: Record<string, unknown>, opts: Pick<A
 export class LabAgent {
   private client: HttpsClient | null = null;
   private factory: InformerFactory | null = null;
-  private kubelet: KubeletController | null = null;
-  private proxy: KubeProxy | null = null;
   private heartbeat: NodeAgent | null = null;
-  private flannel: FlannelController | null = null;
+  private roles: NodeRoles | null = null;
   private server: KubeletServer | null = null;
 
   constructor(private readonly opts: AgentOptions) {}
@@ -95,12 +84,6 @@ export class LabAgent {
     if (opts.mode === 'sandbox' && !selfInNetns(netns)) {
       throw new Error(`a sandbox agent runs inside its machine's namespace: nsenter --net=/run/netns/${netns} lab agent ... (the server starts it there)`);
     }
-    const taints = opts.nodeTaints.map((t) => {
-      const parsed = parseNodeTaint(t);
-      if (typeof parsed === 'string') throw new Error(`--node-taint: ${parsed}`);
-      return parsed as { key: string; value?: string; effect: TaintEffect };
-    });
-    const labels = Object.fromEntries(opts.nodeLabels.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
     const userAgent = 'lab-agent/v1.32.0 (linux/amd64)';
     const joined = await join(opts.server, opts.token, { log: opts.log, userAgent });
     this.client = joined.client;
@@ -118,18 +101,7 @@ export class LabAgent {
 
     this.heartbeat = new NodeAgent(
       client,
-      {
-        name: opts.nodeName,
-        nodeIP: opts.nodeIP,
-        role: 'agent',
-        labels,
-        taints,
-        annotations: opts.mode === 'sandbox' ? { [NODE_NETNS_ANNOTATION]: netns } : {},
-        host: hostInfo(),
-        kubeletVersion: 'v1.32.0+lab',
-        maxPods: Math.max(MAX_PODS, podIPsPerNode(config.nodeCIDRMaskSize)),
-        containerRuntimeVersion: await runtimeVersion(),
-      },
+      await nodeRegistration({ name: opts.nodeName, nodeIP: opts.nodeIP, role: 'agent', nodeLabels: opts.nodeLabels, nodeTaints: opts.nodeTaints, nodeCIDRMaskSize: config.nodeCIDRMaskSize, netns: opts.mode === 'sandbox' ? netns : null }),
       { log: opts.log },
     );
     await this.heartbeat.start();
@@ -140,22 +112,14 @@ export class LabAgent {
 
     const factory = new InformerFactory((r, sel) => client.listWatch(r, sel), opts.log);
     this.factory = factory;
-    // flannel first: the node's flannel.1, its neighbours, FDB and routes to the other nodes, and
-    // subnet.env, which the CNI plugin reads for every pod (k3s's agent starts flannel before its
-    // kubelet's first pod sandbox).
-    this.flannel = new FlannelController({ client, factory, nodeName: node.name, netns: null, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: paths.subnetEnvFile(node.name), clusterCIDR: config.clusterCIDR, log: opts.log });
-    this.kubelet = new KubeletController({ client, factory, node, paths, config, log: opts.log });
-    const syncer = new ProxySyncer({ netns: null, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
-    this.proxy = new KubeProxy(factory, syncer, { log: opts.log, health: { netns: null, nodeName: node.name } });
+    // flannel's first sync (subnet.env, the routes to the other nodes) before the kubelet's first pod.
+    this.roles = new NodeRoles({ client, factory, node, paths, config, log: opts.log });
     factory.start();
     await factory.waitForSync();
-    this.flannel.start();
-    await this.flannel.ready;
-    this.proxy.start();
-    await this.kubelet.start();
+    await this.roles.start();
     // The kubelet's :10250, where the API server connects `kubectl logs` and `kubectl exec` (this
     // process runs inside the node's namespace, or on the node's VM: every address of the node).
-    this.server = await startKubeletServer({ tls: { cert: certs.servingCert, key: certs.servingKey, clientCa: certs.clientCa }, listen: [{ host: '0.0.0.0', port: KUBELET_PORT }], streams: new KubeletStreams(paths, this.kubelet), log: opts.log });
+    this.server = await startKubeletServer({ tls: { cert: certs.servingCert, key: certs.servingKey, clientCa: certs.clientCa }, listen: [{ host: '0.0.0.0', port: KUBELET_PORT }], streams: new KubeletStreams(paths, this.roles.kubelet), log: opts.log });
     opts.log(`agent ${opts.nodeName}: kubelet and kube-proxy running; kubelet serving https://${opts.nodeIP}:${KUBELET_PORT}`);
   }
 
@@ -173,9 +137,7 @@ export class LabAgent {
   async stop(): Promise<void> {
     await this.server?.close();
     this.heartbeat?.stop();
-    await this.kubelet?.stop();
-    await this.proxy?.stop();
-    await this.flannel?.stop();
+    await this.roles?.stop();
     this.factory?.stop();
     this.client?.close();
   }

@@ -15,7 +15,7 @@ import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KUBE_API_PORT } from '../api/kubeconfig.ts';
-import { loadDesiredState, podIPsPerNode, readClusterConfig, readConfigDropIns, ValidationError } from '../api/load.ts';
+import { loadDesiredState, readClusterConfig, readConfigDropIns, ValidationError } from '../api/load.ts';
 import { pkiSettings } from '../api/pki.ts';
 import { serveApi, type ServingApi } from '../api/server/index.ts';
 import { loadSystemManifests, SYSTEM_MANIFESTS } from '../api/system.ts';
@@ -26,14 +26,9 @@ import { NodeHostsController } from '../dns/node-hosts-controller.ts';
 import { IngressController } from '../ingress/ingress-controller.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { chooseMode } from '../node/mode.ts';
-import { describeNode, NODE_UPLINK, type LabNode, type NodeMode } from '../node/node.ts';
-import { FlannelController } from '../flannel/flannel-controller.ts';
+import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
 import { ensureNode } from '../node/setup.ts';
-import { KubeProxy } from '../proxy/proxy-controller.ts';
-import { ProxySyncer } from '../proxy/index.ts';
 import { KubeletController } from '../kubelet/kubelet-controller.ts';
-import { MAX_PODS } from '../kubelet/node-status.ts';
-import { runtimeVersion } from '../kubelet/runc.ts';
 import { KubeletStreams } from '../kubelet/streams.ts';
 import { ensureKubeletCerts, kubeletCertDir } from '../kubelet/certs.ts';
 import { startKubeletServer, type KubeletServer } from '../kubelet/kubelet-server.ts';
@@ -41,13 +36,13 @@ import { KUBELET_PORT } from '../kubelet/node-status.ts';
 import { signNodeCertificate } from '../api/node-certs.ts';
 import type { ContainerStreams } from '../api/server/node-streams.ts';
 import { dialHere, NetnsDialer } from '../sys/netns-dial.ts';
-import { hostInfo } from '../sys/host.ts';
 import { listenInNetns } from '../sys/netns-listen.ts';
 import { useSpawnPool } from '../sys/spawner.ts';
 import { writeFileIfChanged } from '../sys/files.ts';
 import { ControlPlane } from './control-plane.ts';
 import { LaptopHosts, laptopHostsLines } from './laptop-hosts.ts';
 import { AgentMachines } from './agent-machines.ts';
+import { nodeRegistration, NodeRoles } from './node-roles.ts';
 import { nodesProblems, withNodeCount } from '../api/schema/config.ts';
 import type { ApplyOutcome, Manifest } from './manifests.ts';
 
@@ -116,8 +111,7 @@ export class LabServer {
   api: ServingApi | null = null;
   node: LabNode | null = null;
   config: ClusterConfig | null = null;
-  private proxy: KubeProxy | null = null;
-  private flannel: FlannelController | null = null;
+  private roles: NodeRoles | null = null;
   private dns: DnsController | null = null;
   private laptop: LaptopHosts | null = null;
   private ingress: IngressController | null = null;
@@ -173,18 +167,7 @@ export class LabServer {
     const cp = new ControlPlane({
       storePath: this.paths.storeFile,
       api: { clusterIP: nth(parseCidr(config.serviceCIDR), 1), endpointIP: node.nodeIP, port: KUBE_API_PORT },
-      node: {
-        name: node.name,
-        nodeIP: node.nodeIP,
-        podCIDR: formatCidr(node.podCIDR),
-        role: 'server',
-        host: hostInfo(),
-        kubeletVersion: this.opts.kubeletVersion ?? 'v1.32.0+lab',
-        // The kubelet's max-pods raised to what the node's pod CIDR holds, as the state file's
-        // check counts (k3s: --kubelet-arg=max-pods=N); the scheduler places no more than this.
-        maxPods: Math.max(MAX_PODS, podIPsPerNode(config.nodeCIDRMaskSize)),
-        containerRuntimeVersion: await runtimeVersion(),
-      },
+      node: await nodeRegistration({ name: node.name, nodeIP: node.nodeIP, podCIDR: formatCidr(node.podCIDR), role: 'server', nodeLabels: config.nodeLabels, nodeTaints: config.nodeTaints, nodeCIDRMaskSize: config.nodeCIDRMaskSize, netns: node.netns, kubeletVersion: this.opts.kubeletVersion }),
       serviceRanges: { serviceCIDR: config.serviceCIDR, nodePortRange: config.serviceNodePortRange },
       nodeIpam: { clusterCIDR: config.clusterCIDR, nodeCIDRMaskSize: config.nodeCIDRMaskSize },
       log: this.log,
@@ -195,17 +178,15 @@ export class LabServer {
 
     // This node's kubelet: the pods bound to the node. The API server reaches its logs and exec in
     // process, every other node's through that node's :10250; this one serves :10250 too.
-    this.kubelet = new KubeletController({ client: cp.client, factory: cp.factory, node, paths: this.paths, config, log: this.log });
-    const ownStreams = new KubeletStreams(this.paths, this.kubelet);
+    // flannel, kube-proxy and the kubelet of the server's node, as every agent runs them.
+    this.roles = new NodeRoles({ client: cp.client, factory: cp.factory, node, paths: this.paths, config, log: this.log });
+    this.kubelet = this.roles.kubelet;
+    const ownStreams = new KubeletStreams(this.paths, this.roles.kubelet);
     this.api = await this.listen(node, config, ownStreams);
     this.log(`API server: ${this.api.addresses.map((a) => `https://${a.host}:${a.port}`).join(', ')}`);
     const kubeletServing = this.serveKubelet(node, ownStreams);
     kubeletServing.catch(() => {}); // awaited below; a failure before then must not go unhandled
 
-    // This node's flannel (k3s's server runs it too): flannel.1 and the routes to the agents' pods.
-    this.flannel = new FlannelController({ client: cp.client, factory: cp.factory, nodeName: node.name, netns: node.netns, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: this.paths.subnetEnvFile(node.name), clusterCIDR: config.clusterCIDR, log: this.log });
-    const syncer = new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
-    this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log, health: { netns: node.netns, nodeName: node.name } });
     this.dns = new DnsController(cp.factory, this.paths.stateDir, config, this.log);
     if (mode === 'sandbox') this.laptop = new LaptopHosts(cp.factory, this.paths, node.nodeIP, this.log);
     // The ingress controller (ingress-nginx's role: nginx.conf from the Ingresses, reloads) and the
@@ -214,12 +195,9 @@ export class LabServer {
     new NodeHostsController(cp.factory, cp.client, this.log);
     cp.factory.start();
     await cp.factory.waitForSync();
-    this.flannel.start();
-    this.proxy.start();
     void this.dns.request();
     void this.ingress.request();
-    await this.flannel.ready;
-    await this.kubelet.start();
+    await this.roles.start();
     this.kubeletServer = await kubeletServing;
     await this.ensureAgents(loaded);
     // Watched for `lab up --nodes N` on a running server, so it must exist (empty until then).
@@ -347,9 +325,7 @@ export class LabServer {
     if (this.debounce) clearTimeout(this.debounce);
     for (const w of this.watchers.splice(0)) w.close();
     await this.applying;
-    await this.kubelet?.stop();
-    await this.proxy?.stop();
-    await this.flannel?.stop();
+    await this.roles?.stop();
     await this.dns?.stop();
     await this.ingress?.stop();
     await this.laptop?.stop();
