@@ -35,7 +35,7 @@ import { ProberAgent, ProbeWorker, type ProbeHandlers, type ProbeKind } from './
 import { isOwnChild, runtimeFor } from './runc.ts';
 import { containerIdOf, isContainerAlive } from './runtime.ts';
 import { rotateContainerLog } from './streams.ts';
-import { bundleDir, removeContainersOf } from './teardown.ts';
+import { bundleDir, stopContainersOf } from './teardown.ts';
 
 const PODS = { group: '', resource: 'pods' };
 const CONFIGMAPS = { group: '', resource: 'configmaps' };
@@ -656,7 +656,9 @@ export class KubeletController {
     const pod = rec.pod;
     const grace = remainingGrace(rec.api.metadata, Date.now());
     for (const st of pod.status.containerStatuses) if (st.pid && st.state.running) this.event(rec, 'Normal', 'Killing', `Stopping container ${st.name}`);
-    await removeContainersOf(this.opts.paths, [{ name: pod.metadata.name, grace }]);
+    // Its containers only: the sandbox, runc's leftovers and the mounts go in removeNetwork's
+    // batch, with every pod that finished at the same moment.
+    await stopContainersOf(this.opts.paths, pod.metadata.name, grace);
     rec.removed = true;
     await this.removeNetwork(podToRemove(pod));
     await rec.statusChain;

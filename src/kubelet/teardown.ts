@@ -48,6 +48,29 @@ export function bundleDir(paths: InstancePaths, c: Pick<ListedContainer, 'kind' 
 }
 
 /**
+ * The kubelet's StopContainer for one pod's containers (not its sandbox): SIGTERM to each
+ * container's first process, SIGKILL once `grace` seconds are over; resolves as soon as they are
+ * gone, so a pod that stops at SIGTERM is not held for its grace period. What is left of the pod
+ * (the pause container, runc's state of a container whose waiter was killed, the root filesystem
+ * mounts) goes with its network in removePods, once for all the pods that finished together.
+ */
+export async function stopContainersOf(paths: InstancePaths, pod: string, grace: number): Promise<void> {
+  const listed = await runtimeFor(paths).listContainers();
+  await killContainers(listed.filter((c) => c.pod.name === pod && c.kind === 'container' && c.pid > 0).map((c) => c.pid), grace);
+}
+
+/** SIGTERM, then SIGKILL after `grace` seconds (at once when 0); resolves once the processes are gone. */
+async function killContainers(pids: number[], grace: number): Promise<void> {
+  if (pids.length === 0) return;
+  if (grace > 0) {
+    signal(pids, 'SIGTERM');
+    if (await waitGone(pids, Date.now() + grace * 1000)) return;
+  }
+  signal(pids, 'SIGKILL');
+  await waitGone(pids, Date.now() + 2000);
+}
+
+/**
  * Stops every container (and the sandbox) of the named pods, found in the runtime's list, and
  * removes them: SIGTERM to the containers, SIGKILL after `grace` seconds, then the pause containers.
  */
@@ -59,14 +82,8 @@ export async function removeContainersOf(paths: InstancePaths, pods: { name: str
   // Root filesystems stay mounted after their containers (runc's waiter does not unmount them).
   const unmountAll = () => unmount(pods.flatMap((p) => mountsUnder(paths.podDir(p.name))));
   if (mine.length === 0) return unmountAll();
-  const containers = mine.filter((c) => c.kind === 'container' && c.pid > 0).map((c) => c.pid);
   const grace = Math.min(...pods.map((p) => p.grace));
-  if (grace > 0) {
-    signal(containers, 'SIGTERM');
-    await waitGone(containers, Date.now() + grace * 1000);
-  }
-  signal(containers, 'SIGKILL');
-  await waitGone(containers, Date.now() + 2000);
+  await killContainers(mine.filter((c) => c.kind === 'container' && c.pid > 0).map((c) => c.pid), grace);
   const sandboxes = mine.filter((c) => c.kind === 'sandbox' && c.pid > 0).map((c) => c.pid);
   signal(sandboxes, 'SIGKILL');
   await waitGone(sandboxes, Date.now() + 2000);
