@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, watch } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { removeCgroupIfEmpty, removeCgroupTree } from '../sys/cgroup.ts';
+import { removeCgroupIfEmpty, removeCgroupTree, removeCgroupTrees } from '../sys/cgroup.ts';
 import { run } from '../sys/exec.ts';
 import { mountOverlay, mountsUnder, unmount } from '../sys/mount.ts';
 import { procNamespacePath } from '../sys/proc.ts';
@@ -210,8 +210,13 @@ export class RuncRuntime implements ContainerRuntime {
   }
 
   async removeContainer(id: string, dir: string): Promise<void> {
-    await run(this.runc('delete', '--force', id), { allowFail: true });
+    await this.deleteContainer(id);
     await unmount(mountsUnder(path.join(dir, 'rootfs')));
+  }
+
+  /** runc's state of the container only (`runc delete --force`): its mounts are the caller's. */
+  async deleteContainer(id: string): Promise<void> {
+    await run(this.runc('delete', '--force', id), { allowFail: true });
   }
 
   execArgv(id: string, command: string[], opts: { tty?: boolean } = {}): string[] {
@@ -239,9 +244,9 @@ export class RuncRuntime implements ContainerRuntime {
     return busy;
   }
 
-  /** A pod's cgroup directory, once its containers are gone. */
-  removePodCgroups(pod: PodRef): string[] {
-    return removeCgroupTree(podCgroup(this.paths.instance, pod));
+  /** The pods' cgroup directories, once their containers are gone. */
+  removePodCgroups(pods: PodRef[]): string[] {
+    return removeCgroupTrees(pods.map((pod) => podCgroup(this.paths.instance, pod)));
   }
 }
 

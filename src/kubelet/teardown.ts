@@ -11,7 +11,7 @@ import path from 'node:path';
 import { cniDel } from '../cni/bridge.ts';
 import { release } from '../cni/allocations.ts';
 import type { InstancePaths } from '../node/instance.ts';
-import { mountsUnder, unmount } from '../sys/mount.ts';
+import { mountsUnderAny, unmount } from '../sys/mount.ts';
 import { isRunning, signalProcess } from '../sys/proc.ts';
 import type { ListedContainer } from './runtime.ts';
 import { runtimeFor } from './runc.ts';
@@ -79,8 +79,9 @@ export async function removeContainersOf(paths: InstancePaths, pods: { name: str
   const all = listed ?? (await runtime.listContainers());
   const names = new Set(pods.map((p) => p.name));
   const mine = all.filter((c) => names.has(c.pod.name));
-  // Root filesystems stay mounted after their containers (runc's waiter does not unmount them).
-  const unmountAll = () => unmount(pods.flatMap((p) => mountsUnder(paths.podDir(p.name))));
+  // Root filesystems stay mounted after their containers (runc's waiter does not unmount them):
+  // one read of the mount table for all the pods.
+  const unmountAll = () => unmount(mountsUnderAny(pods.map((p) => paths.podDir(p.name))));
   if (mine.length === 0) return unmountAll();
   const grace = Math.min(...pods.map((p) => p.grace));
   await killContainers(mine.filter((c) => c.kind === 'container' && c.pid > 0).map((c) => c.pid), grace);
@@ -88,9 +89,9 @@ export async function removeContainersOf(paths: InstancePaths, pods: { name: str
   signal(sandboxes, 'SIGKILL');
   await waitGone(sandboxes, Date.now() + 2000);
   // Their waiters delete them from runc's state as they exit; what is left (a waiter that was
-  // itself killed) is deleted here, with the root filesystem mounts.
+  // itself killed) is deleted here (`runc delete --force`), then the root filesystem mounts.
   const left = new Set((await runtime.listContainers()).map((c) => c.id));
-  await Promise.all(mine.filter((c) => left.has(c.id)).map((c) => runtime.removeContainer(c.id, bundleDir(paths, c))));
+  await Promise.all(mine.filter((c) => left.has(c.id)).map((c) => runtime.deleteContainer(c.id)));
   await unmountAll();
 }
 
@@ -111,5 +112,5 @@ export async function removePods(ctx: { paths: InstancePaths }, pods: PodToRemov
     ...netnsNames.map((n) => rm(paths.netnsEtc(n), { recursive: true, force: true })),
   ]);
   const runtime = runtimeFor(paths);
-  for (const p of pods) runtime.removePodCgroups({ name: p.name, namespace: '', uid: p.uid });
+  runtime.removePodCgroups(pods.map((p) => ({ name: p.name, namespace: '', uid: p.uid })));
 }

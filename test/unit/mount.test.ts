@@ -1,7 +1,7 @@
 // The mount table readers behind `lab down`'s unmounting and cgroup removal.
 import { describe, expect, it } from 'vitest';
 import { cgroupRoots } from '../../src/sys/cgroup.ts';
-import { mountsUnder, mountTable, overlayOptions } from '../../src/sys/mount.ts';
+import { mountsUnder, mountsUnderAny, mountTable, overlayOptions } from '../../src/sys/mount.ts';
 
 describe('mount table', () => {
   it('names the root and /proc with their filesystem types', () => {
@@ -15,6 +15,14 @@ describe('mount table', () => {
     expect(under).toContain('/proc');
     expect(under.at(-1)).toBe('/proc');
     expect(mountsUnder('/no/such/dir')).toEqual([]);
+  });
+
+  it('lists the mount points under many directories from one table, deepest first', () => {
+    const table = ['/', '/run/pods/a/rootfs', '/run/pods/a/rootfs/proc', '/run/pods/ab/rootfs', '/run/pods/b', '/run/pods/c/rootfs', '/run/podsx'].map((target) => ({ target, fstype: 'overlay' }));
+    expect(mountsUnderAny(['/run/pods/a', '/run/pods/b/'], table)).toEqual(['/run/pods/a/rootfs/proc', '/run/pods/a/rootfs', '/run/pods/b']);
+    expect(mountsUnderAny(['/run/pods'], table)).toEqual(['/run/pods/a/rootfs/proc', '/run/pods/ab/rootfs', '/run/pods/a/rootfs', '/run/pods/c/rootfs', '/run/pods/b']);
+    expect(mountsUnderAny([], table)).toEqual([]);
+    expect(mountsUnderAny(['/'], table)).toHaveLength(table.length);
   });
 
   it('finds the cgroup hierarchies among the mounts', () => {
