@@ -296,7 +296,22 @@ export interface ClusterConfig {
    * k3s:agent). Absent: they join with the server's own token (its node-token). Never logged.
    */
   token?: string;
+  /** The node failure timers (Kubernetes' defaults when absent). */
+  nodeLifecycle?: NodeLifecycleConfig;
   source: Source;
+}
+
+/**
+ * How fast a failed node's pods move, under the flags' own names in lab/config.yaml (on k3s they
+ * go through kube-controller-manager-arg and kube-apiserver-arg).
+ */
+export interface NodeLifecycleConfig {
+  /** kube-controller-manager --node-monitor-grace-period, in ms (40 s). */
+  nodeMonitorGracePeriodMs: number;
+  /** kube-apiserver --default-not-ready-toleration-seconds (300). */
+  defaultNotReadyTolerationSeconds: number;
+  /** kube-apiserver --default-unreachable-toleration-seconds (300). */
+  defaultUnreachableTolerationSeconds: number;
 }
 
 /** Everything declared: the desired state the controllers reconcile towards. */

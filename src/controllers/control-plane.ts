@@ -1,6 +1,6 @@
 // The server's roles in one process, as `k3s server` runs them, each talking only to the API:
 // the store and registry, the API server's own objects (bootstrap), the manifests applier, the
-// controller-manager's controllers (deployment, replicaset, endpoints, endpointslice, node lifecycle, node IPAM, pod GC), k3s's ServiceLB, the scheduler and this node's heartbeat. The composition root
+// controller-manager's controllers (deployment, replicaset, endpoints, endpointslice, node lifecycle, taint eviction, node IPAM, pod GC), k3s's ServiceLB, the scheduler and this node's heartbeat. The composition root
 // the new `lab up` is being built on (issue 13): the kubelet's pods and kube-proxy's syncer join
 // here; the HTTPS listeners come with the API routes.
 import { bootstrap, type ApiServiceInput } from '../api/server/bootstrap.ts';
@@ -11,12 +11,14 @@ import { InformerFactory, type Controller } from '../client/controller.ts';
 import { LocalClient } from '../client/local.ts';
 import { NodeAgent } from '../kubelet/node-agent.ts';
 import type { NodeInput } from '../kubelet/node-status.ts';
+import type { NodeLifecycleConfig } from '../api/types.ts';
 import { schedulerController } from '../scheduler/scheduler-controller.ts';
 import { deploymentController } from './deployment-controller.ts';
 import { endpointsControllers } from './endpoints-controllers.ts';
 import { replicaSetController } from './replicaset-controller.ts';
 import { applyAddon, type ApplyOutcome, type Manifest } from './manifests.ts';
 import { runNodeLifecycle } from './node-lifecycle.ts';
+import { runTaintEviction } from './taint-eviction.ts';
 import { nodeIpamController } from './node-ipam.ts';
 import { runPodGC } from './podgc.ts';
 import { serviceLBController } from './servicelb-controller.ts';
@@ -30,6 +32,8 @@ export interface ControlPlaneOptions {
   serviceRanges?: ServiceRanges;
   /** kube-controller-manager's --cluster-cidr and --node-cidr-mask-size: the node IPAM hands out node CIDRs from it. */
   nodeIpam?: { clusterCIDR: string; nodeCIDRMaskSize: number };
+  /** config.yaml's node-monitor-grace-period and default-*-toleration-seconds; Kubernetes' defaults when absent. */
+  nodeLifecycle?: NodeLifecycleConfig;
   log?: (line: string) => void;
 }
 
@@ -44,7 +48,11 @@ export class ControlPlane {
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.store = new KineStore(opts.storePath);
-    this.registry = new Registry(this.store, { serviceRanges: opts.serviceRanges });
+    const timers = opts.nodeLifecycle;
+    this.registry = new Registry(this.store, {
+      serviceRanges: opts.serviceRanges,
+      defaultTolerationSeconds: timers && { notReady: timers.defaultNotReadyTolerationSeconds, unreachable: timers.defaultUnreachableTolerationSeconds },
+    });
     this.client = new LocalClient(this.registry);
     this.factory = new InformerFactory((r, sel) => this.client.listWatch(r, sel), opts.log);
   }
@@ -64,7 +72,8 @@ export class ControlPlane {
       serviceLBController(this.factory, this.client, this.opts.log),
       nodeIpamController(this.factory, this.client, { ...(this.opts.nodeIpam ?? { clusterCIDR: '10.42.0.0/16', nodeCIDRMaskSize: 24 }), log: this.opts.log }),
     );
-    this.stops.push(runNodeLifecycle(this.factory, this.client, { log: this.opts.log }));
+    this.stops.push(runNodeLifecycle(this.factory, this.client, { graceMs: this.opts.nodeLifecycle?.nodeMonitorGracePeriodMs, log: this.opts.log }));
+    this.stops.push(runTaintEviction(this.factory, this.client, { log: this.opts.log }));
     this.stops.push(runPodGC(this.factory, this.client, { log: this.opts.log }));
     this.factory.start();
     await this.factory.waitForSync();

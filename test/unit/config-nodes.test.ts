@@ -49,3 +49,22 @@ describe('config.yaml: agents and node keys (issue 14)', () => {
     expect(withNodeCount(c)).toBe(c);
   });
 });
+
+describe('config.yaml: the node failure timers under the Kubernetes flags\' names', () => {
+  it('defaults 40s, 300, 300; a demo may shorten them', () => {
+    expect(parseClusterConfig(base, 'c.yaml', 'h').nodeLifecycle).toEqual({ nodeMonitorGracePeriodMs: 40_000, defaultNotReadyTolerationSeconds: 300, defaultUnreachableTolerationSeconds: 300 });
+    const c = parseClusterConfig(`${base}node-monitor-grace-period: 1m30s\ndefault-not-ready-toleration-seconds: 0\ndefault-unreachable-toleration-seconds: 15\n`, 'c.yaml', 'h');
+    expect(c.nodeLifecycle).toEqual({ nodeMonitorGracePeriodMs: 90_000, defaultNotReadyTolerationSeconds: 0, defaultUnreachableTolerationSeconds: 15 });
+    expect(parseClusterConfig(`${base}node-monitor-grace-period: 20s\n`, 'c.yaml', 'h').nodeLifecycle!.nodeMonitorGracePeriodMs).toBe(20_000);
+  });
+
+  it('refuses what kube would not parse, and a grace period the Lease renewal cannot keep up with', () => {
+    expect(refusal(`${base}node-monitor-grace-period: 40\n`)).toBe('lab/config.yaml:3: node-monitor-grace-period: must be a string, got 40');
+    expect(refusal(`${base}node-monitor-grace-period: forty\n`)).toBe('lab/config.yaml:3: node-monitor-grace-period: "forty" is not a duration such as "40s" or "1m30s"');
+    expect(refusal(`${base}node-monitor-grace-period: 10s\n`)).toBe(
+      'lab/config.yaml:3: node-monitor-grace-period: "10s" is shorter than 20s: the kubelet renews its node Lease every 10s, and a shorter grace period would take a healthy node for a failed one',
+    );
+    expect(refusal(`${base}default-unreachable-toleration-seconds: -1\n`)).toBe('lab/config.yaml:3: default-unreachable-toleration-seconds: must be a number of seconds, 0 or more, got -1');
+    expect(refusal(`${base}default-not-ready-toleration-seconds: 1.5\n`)).toBe('lab/config.yaml:3: default-not-ready-toleration-seconds: must be a number of seconds, 0 or more, got 1.5');
+  });
+});

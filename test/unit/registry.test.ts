@@ -75,7 +75,7 @@ describe('the resource table', () => {
       ['configmaps', 'deployments', 'endpoints', 'endpointslices', 'events', 'ingressclasses', 'ingresses', 'leases', 'namespaces', 'nodes', 'pods', 'replicasets', 'services'].sort(),
     );
     expect(PODS).toMatchObject({ group: '', version: 'v1', kind: 'Pod', singular: 'pod', namespaced: true, shortNames: ['po'], categories: ['all'] });
-    expect(PODS.subresources.map((s) => s.name)).toEqual(['attach', 'binding', 'exec', 'log', 'portforward', 'status']);
+    expect(PODS.subresources.map((s) => s.name)).toEqual(['attach', 'binding', 'eviction', 'exec', 'log', 'portforward', 'status']);
     expect(DEPLOYMENTS.subresources.find((s) => s.name === 'scale')).toMatchObject({ kind: 'Scale', group: 'autoscaling', version: 'v1' });
     expect(NAMESPACES.verbs).not.toContain('deletecollection');
     expect(NAMESPACES.subresources.map((s) => s.name)).toEqual(['finalize', 'status']);

@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Pod } from '../../src/api/types.ts';
 import { podsToDelete } from '../../src/controllers/replicaset-planner.ts';
 import type { PodObj } from '../../src/controllers/workloads.ts';
-import { schedule } from '../../src/scheduler/scheduler.ts';
 
 describe('ReplicaSet scale-down order', () => {
   it('scales down like the ReplicaSet controller: unscheduled, pending, unready, crash-looping and newer pods go first', () => {
@@ -27,31 +25,5 @@ describe('ReplicaSet scale-down order', () => {
     // Unscheduled before anything scheduled, even before a scheduled Pending pod.
     const unscheduled = pod('unscheduled', 0, { node: '' });
     expect(podsToDelete([...pods, unscheduled], [...pods, unscheduled], 1).map((p) => p.metadata.name)).toEqual(['unscheduled']);
-  });
-});
-
-/** An app pod, not yet scheduled. */
-function appPod(name: string): Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name, namespace: 'default', labels: { app: 'app' }, annotations: {} },
-    spec: { containers: [{ name: 'app', image: 'busybox', command: ['httpd', '-f'], env: [], ports: [], volumeMounts: [] }], volumes: [], restartPolicy: 'Always', terminationGracePeriodSeconds: 30 },
-    status: { phase: 'Pending', conditions: [], containerStatuses: [] },
-  };
-}
-
-describe('scheduler', () => {
-  const pods = (n: number): Pod[] => Array.from({ length: n }, (_, i) => appPod(`app-5f7d8c9b4-p${i}xz`));
-  it('spreads pods over nodes by load, deterministically', () => {
-    const ps = pods(4);
-    const a = schedule(ps, [{ name: 'n1', capacity: 10 }, { name: 'n0', capacity: 10 }], []);
-    const b = schedule([...ps].reverse(), [{ name: 'n0', capacity: 10 }, { name: 'n1', capacity: 10 }], []);
-    expect([...a].sort()).toEqual([...b].sort());
-    expect([...a.values()].filter((n) => n === 'n0')).toHaveLength(2);
-  });
-  it('leaves pods unscheduled when nodes are full', () => {
-    const a = schedule(pods(3), [{ name: 'n0', capacity: 2 }], []);
-    expect(a.size).toBe(2);
   });
 });

@@ -223,6 +223,7 @@ describe('the default lab state', () => {
       clusterDomain: 'cluster.local',
       serviceNodePortRange: [30000, 32767],
       nodeCIDRMaskSize: 24,
+      nodeLifecycle: { nodeMonitorGracePeriodMs: 40_000, defaultNotReadyTolerationSeconds: 300, defaultUnreachableTolerationSeconds: 300 },
       source: { file: 'lab/config.yaml', line: 2 },
     });
     expect(s.namespaces).toEqual(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
@@ -393,6 +394,7 @@ describe('good fixtures', () => {
       clusterDomain: 'lab.internal',
       serviceNodePortRange: [30000, 30999],
       nodeCIDRMaskSize: 22,
+      nodeLifecycle: { nodeMonitorGracePeriodMs: 40_000, defaultNotReadyTolerationSeconds: 300, defaultUnreachableTolerationSeconds: 300 },
       source: { file: 'custom.config.yaml', line: 3 },
     });
     // A /22 holds 1021 pod IPs: 1000 + 19 replicas + 2 system pods fit, one more does not.

@@ -140,6 +140,35 @@ export function tokenProblem(v: string): Problem {
   return undefined;
 }
 
+/** The node failure timers' defaults: kube-controller-manager's and kube-apiserver's. */
+export const NODE_LIFECYCLE_DEFAULTS = { nodeMonitorGracePeriodMs: 40_000, defaultNotReadyTolerationSeconds: 300, defaultUnreachableTolerationSeconds: 300 };
+
+/** The kubelet renews its node Lease every 10 s; the grace period must leave room for a late renewal or two. */
+export const MIN_NODE_MONITOR_GRACE_MS = 20_000;
+
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** time.ParseDuration, in ms: "40s", "1m30s", "1.5m", "500ms" (a unit on every number; "0" alone). */
+export function parseGoDuration(value: string): number | undefined {
+  if (value === '0') return 0;
+  const m = /^([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/.exec(value);
+  if (!m) return undefined;
+  let ms = 0;
+  for (const [, n, unit] of m[2]!.matchAll(/(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) ms += Number(n) * DURATION_UNITS[unit!]!;
+  return m[1] === '-' ? -ms : ms;
+}
+
+function gracePeriodProblem(v: string): Problem {
+  const ms = parseGoDuration(v.trim());
+  if (ms === undefined) return `${JSON.stringify(v)} is not a duration such as "40s" or "1m30s"`;
+  if (ms < MIN_NODE_MONITOR_GRACE_MS) {
+    return `${JSON.stringify(v)} is shorter than ${MIN_NODE_MONITOR_GRACE_MS / 1000}s: the kubelet renews its node Lease every 10s, and a shorter grace period would take a healthy node for a failed one`;
+  }
+  return undefined;
+}
+
+const tolerationSeconds = () => int(0, Number.MAX_SAFE_INTEGER, 'a number of seconds, 0 or more');
+
 const nodeName = () => str((v) => dns1123SubdomainProblem(normalizeNodeName(v)));
 const nodeLabels = () => z.array(str(nodeLabelProblem));
 const nodeTaints = () => z.array(str(nodeTaintProblem));
@@ -168,6 +197,11 @@ export const configBody = z.strictObject({
   'service-node-port-range': str(portRangeProblem).optional(),
   'node-cidr-mask-size': int(1, 32, 'a prefix length between 1 and 32').optional(),
   token: secret(tokenProblem).optional(),
+  // kube-controller-manager's and kube-apiserver's flags (on k3s: kube-controller-manager-arg and
+  // kube-apiserver-arg), under their own names: how fast a failed node's pods move.
+  'node-monitor-grace-period': str(gracePeriodProblem).optional(),
+  'default-not-ready-toleration-seconds': tolerationSeconds().optional(),
+  'default-unreachable-toleration-seconds': tolerationSeconds().optional(),
 });
 
 export type ConfigBody = z.output<typeof configBody>;
@@ -197,6 +231,11 @@ export function resolveConfig(body: ConfigBody, hostname: string): Omit<ClusterC
       : K3S_DEFAULTS.serviceNodePortRange,
     nodeCIDRMaskSize: body['node-cidr-mask-size'] ?? K3S_DEFAULTS.nodeCIDRMaskSize,
     ...(body.token !== undefined ? { token: body.token } : {}),
+    nodeLifecycle: {
+      nodeMonitorGracePeriodMs: body['node-monitor-grace-period'] === undefined ? NODE_LIFECYCLE_DEFAULTS.nodeMonitorGracePeriodMs : parseGoDuration(body['node-monitor-grace-period'].trim())!,
+      defaultNotReadyTolerationSeconds: body['default-not-ready-toleration-seconds'] ?? NODE_LIFECYCLE_DEFAULTS.defaultNotReadyTolerationSeconds,
+      defaultUnreachableTolerationSeconds: body['default-unreachable-toleration-seconds'] ?? NODE_LIFECYCLE_DEFAULTS.defaultUnreachableTolerationSeconds,
+    },
   };
 }
 

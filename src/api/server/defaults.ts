@@ -4,8 +4,8 @@
 // `kubectl get -o yaml` shows what it shows on k3s and the roles never guess a default themselves.
 // (The registry helper left defaulting out; each strategy calls `defaultObject` before its own
 // preparation, on create and on update, as decoding happens for both.) A few values come from
-// admission plugins that every kube-apiserver runs (Priority, DefaultTolerationSeconds): those
-// are `admitPod`, on create only.
+// admission plugins that every kube-apiserver runs (Priority, DefaultTolerationSeconds,
+// TaintNodesByCondition): those are `admitPod` and `admitNode`, on create only.
 //
 // Not here: what a resource's REST storage allocates (a Service's clusterIP/clusterIPs,
 // ipFamilies, ipFamilyPolicy, nodePorts: service-alloc.ts) and the ServiceAccount admission
@@ -123,22 +123,48 @@ function defaultPod(pod: KubeObject): void {
   }
 }
 
+/** kube-apiserver's --default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds. */
+export interface DefaultTolerationSeconds {
+  notReady: number;
+  unreachable: number;
+}
+
+export const DEFAULT_TOLERATION_SECONDS: DefaultTolerationSeconds = { notReady: 300, unreachable: 300 };
+
 /**
  * Admission plugins on a new pod: Priority (no class: priority 0, preemptionPolicy
- * PreemptLowerPriority) and DefaultTolerationSeconds (NoExecute tolerations of the not-ready and
- * unreachable taints for 300 s, what lets the node lifecycle controller evict pods 5 minutes after
- * a node stops reporting).
+ * PreemptLowerPriority) and DefaultTolerationSeconds: a pod that does not tolerate the not-ready
+ * (or unreachable) NoExecute taint already (a toleration of that key or of every key, with that
+ * effect or every effect) gets `{key, operator: Exists, effect: NoExecute, tolerationSeconds}`,
+ * 300 s unless the server's flags say otherwise: what lets the taint eviction controller evict
+ * pods 5 minutes after their node stops reporting.
  */
-export function admitPod(pod: KubeObject): void {
+export function admitPod(pod: KubeObject, seconds: DefaultTolerationSeconds = DEFAULT_TOLERATION_SECONDS): void {
   const spec = (pod.spec ??= {}) as Obj;
   if (!spec.priorityClassName) def(spec, 'priority', 0);
   def(spec, 'preemptionPolicy', 'PreemptLowerPriority', true);
   const tolerations = list(spec.tolerations);
-  for (const key of ['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']) {
-    const tolerated = tolerations.some((t) => (t.key === key || (!t.key && t.operator === 'Exists')) && (!t.effect || t.effect === 'NoExecute'));
-    if (!tolerated) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 });
+  const toAdd: [string, number][] = [
+    ['node.kubernetes.io/not-ready', seconds.notReady],
+    ['node.kubernetes.io/unreachable', seconds.unreachable],
+  ];
+  for (const [key, tolerationSeconds] of toAdd) {
+    const tolerated = tolerations.some((t) => (t.key === key || !t.key) && (t.effect === 'NoExecute' || !t.effect));
+    if (!tolerated) tolerations.push({ key, operator: 'Exists', effect: 'NoExecute', tolerationSeconds });
   }
   spec.tolerations = tolerations;
+}
+
+/**
+ * The TaintNodesByCondition admission plugin on a new Node: the not-ready NoSchedule taint, so
+ * that nothing is scheduled to it before the node lifecycle controller has seen it Ready (and
+ * taken the taint off).
+ */
+export function admitNode(node: KubeObject): void {
+  const spec = (node.spec ??= {}) as Obj;
+  const taints = list(spec.taints);
+  if (!taints.some((t) => t.key === 'node.kubernetes.io/not-ready' && t.effect === 'NoSchedule')) taints.push({ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' });
+  spec.taints = taints;
 }
 
 /** The PodTemplateSpec of a workload (Deployment, ReplicaSet). */

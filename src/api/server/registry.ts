@@ -15,7 +15,8 @@ import * as errors from './status.ts';
 import { fieldErrors, type FieldError, type GroupResource } from './status.ts';
 import { admitPodCreate, podControllerWarnings } from './pod-security.ts';
 import { ServiceAllocator, type ServiceRanges } from './service-alloc.ts';
-import { generationChanged, STRATEGIES, type Strategy } from './strategies.ts';
+import { generationChanged, podPrepareForCreate, STRATEGIES, type Strategy } from './strategies.ts';
+import type { DefaultTolerationSeconds } from './defaults.ts';
 import { validateObjectMeta, validateObjectMetaUpdate } from './validation.ts';
 
 export interface RegistryOptions {
@@ -27,6 +28,8 @@ export interface RegistryOptions {
   bookmarkIntervalMs?: number;
   /** The service CIDR and NodePort range Services are allocated from (k3s: 10.43.0.0/16, 30000-32767). */
   serviceRanges?: ServiceRanges;
+  /** --default-not-ready-toleration-seconds and --default-unreachable-toleration-seconds (300 each by default). */
+  defaultTolerationSeconds?: DefaultTolerationSeconds;
 }
 
 export interface UpdateOptions {
@@ -61,6 +64,11 @@ export class Registry {
   ) {
     this.now = opts.now ?? Date.now;
     this.overrides = opts.strategies ?? {};
+    if (opts.defaultTolerationSeconds) {
+      // The DefaultTolerationSeconds admission with the server's flags; folded into the overrides
+      // so that withStore (dry run) admits the same way.
+      this.overrides = { ...this.overrides, pods: { prepareForCreate: podPrepareForCreate(opts.defaultTolerationSeconds), ...this.overrides.pods } };
+    }
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 60_000;
     this.services = new ServiceAllocator(opts.serviceRanges);
   }

@@ -57,6 +57,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
     subresources: [
       { name: 'attach', kind: 'PodAttachOptions', verbs: ['create', 'get'] },
       { name: 'binding', kind: 'Binding', verbs: ['create'] },
+      { name: 'eviction', kind: 'Eviction', group: 'policy', version: 'v1', verbs: ['create'] },
       { name: 'exec', kind: 'PodExecOptions', verbs: ['create', 'get'] },
       { name: 'log', kind: 'Pod', verbs: ['get'] },
       { name: 'portforward', kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },

@@ -5,6 +5,7 @@
 // answers the object while it is still there being deleted, else a Success Status for most kinds).
 import type { ApiRequest, ApiResult } from './http.ts';
 import { bindPod, type Binding } from './binding.ts';
+import { evictPod, type Eviction } from './eviction.ts';
 import { DryRunStore } from './dry-run.ts';
 import type { KubeObject } from './object.ts';
 import type { Registry } from './registry.ts';
@@ -146,5 +147,19 @@ export function postBinding(deps: WriteDeps, req: ApiRequest, t: Target): ApiRes
   const options = writeOptions(req.query, 'CreateOptions');
   const { object, warnings } = decodeBody(req, 'Binding', 'v1', options.fieldValidation);
   const status = bindPod(deps.registry, t.r, t.namespace!, t.name!, object as unknown as Binding, options.dryRun);
+  return { status: 201, body: status, headers: warningHeader(warnings) };
+}
+
+/** POST pods/<name>/eviction: a policy/v1 Eviction (v1beta1 too, as kube takes both). */
+export function postEviction(deps: WriteDeps, req: ApiRequest, t: Target): ApiResult {
+  const options = writeOptions(req.query, 'CreateOptions');
+  let version = 'policy/v1';
+  try {
+    if ((JSON.parse(req.body.toString('utf8')) as { apiVersion?: unknown }).apiVersion === 'policy/v1beta1') version = 'policy/v1beta1';
+  } catch {
+    // decodeBody reports a body that is not JSON
+  }
+  const { object, warnings } = decodeBody(req, 'Eviction', version, options.fieldValidation);
+  const status = evictPod(deps.registry, t.r, t.namespace!, t.name!, object as unknown as Eviction, options.dryRun);
   return { status: 201, body: status, headers: warningHeader(warnings) };
 }

@@ -7,6 +7,7 @@
 //   .../namespaces/<ns>/<resource>                               list, watch, create, deletecollection
 //   .../[namespaces/<ns>/]<resource>/<name>                      get, update, patch, delete
 //   .../<name>/status, /scale, /finalize, pods/<name>/binding    subresources
+//   pods/<name>/eviction                                         eviction.ts (kubectl drain)
 //   /api/v1/watch/..., /apis/<g>/<v>/watch/...                   the deprecated watch paths (a named
 //                                                                one watches that object alone)
 // A path of no served group, version or resource is Go's plain 404 (http.ts); a method a path does
@@ -27,7 +28,7 @@ import type { WatchEvent } from './registry-watch.ts';
 import { listOptions, watchOptions } from './request-options.ts';
 import { resourceFor, type ResourceInfo } from './resources.ts';
 import { defaultToTable, includeObjectOf, negotiateOutput, partialObjectMetadata, tableAs, type ToTable } from './negotiate.ts';
-import { createObject, deleteCollection, deleteObject, patchObject, postBinding, updateObject, type ApplyPatch } from './routes-write.ts';
+import { createObject, deleteCollection, deleteObject, patchObject, postBinding, postEviction, updateObject, type ApplyPatch } from './routes-write.ts';
 import * as errors from './status.ts';
 import { watchRoute } from './watch-route.ts';
 
@@ -207,6 +208,10 @@ export function createApiHandler(registry: Registry, opts: RouteOptions = {}): A
     if (sub === 'binding') {
       if (method !== 'POST') throw methodNotAllowed();
       return postBinding(deps, req, t);
+    }
+    if (sub === 'eviction') {
+      if (method !== 'POST') throw methodNotAllowed();
+      return postEviction(deps, req, t);
     }
     if (sub === 'finalize') {
       if (method !== 'PUT') throw methodNotAllowed();

@@ -2,7 +2,7 @@
 // does around the generic store (name rule, generation, what an update may touch, graceful deletion).
 // Spec validation of each kind is a hook here (`validate`); the generic checks of metadata are in
 // validation.ts and apply to every kind.
-import { admitPod, defaultObject } from './defaults.ts';
+import { admitNode, admitPod, defaultObject, type DefaultTolerationSeconds } from './defaults.ts';
 import type { KubeObject } from './object.ts';
 import { deepEqual } from './object.ts';
 import { fieldErrors, type FieldError } from './status.ts';
@@ -99,6 +99,14 @@ function qosClass(pod: KubeObject): string {
   return guaranteed ? 'Guaranteed' : 'Burstable';
 }
 
+/** A new pod: admission (defaults.ts's admitPod, with the server's toleration seconds), status Pending. */
+export function podPrepareForCreate(seconds?: DefaultTolerationSeconds): (obj: KubeObject) => void {
+  return (obj) => {
+    admitPod(obj, seconds);
+    obj.status = { phase: 'Pending', qosClass: qosClass(obj) };
+  };
+}
+
 export const STRATEGIES: Record<string, Strategy> = {
   namespaces: {
     ...base,
@@ -122,6 +130,7 @@ export const STRATEGIES: Record<string, Strategy> = {
   },
   nodes: {
     ...base,
+    prepareForCreate: admitNode,
     // nodeStatusStrategy resets only the spec: metadata comes through nodes/status as requested.
     // flannel's kube subnet manager relies on it (it patches its annotations through "status").
     prepareForStatusUpdate(obj, requested) {
@@ -132,10 +141,7 @@ export const STRATEGIES: Record<string, Strategy> = {
   pods: {
     ...base,
     returnDeletedObject: true,
-    prepareForCreate(obj) {
-      admitPod(obj);
-      obj.status = { phase: 'Pending', qosClass: qosClass(obj) };
-    },
+    prepareForCreate: podPrepareForCreate(),
     gracePeriod(pod, requested) {
       // The requested period, else spec.terminationGracePeriodSeconds, else 0; 0 for a pod never
       // scheduled or already finished: no kubelet has anything to stop.

@@ -181,6 +181,7 @@ export const STRUCTS: Readonly<Record<string, Fields>> = {
   ContainerStateTerminated: { exitCode: 'int32', signal: 'int32', reason: 'string', message: 'string', startedAt: 'Time', finishedAt: 'Time', containerID: 'string' },
   VolumeMountStatus: { name: 'string', mountPath: 'string', readOnly: 'bool', recursiveReadOnly: 'string' },
   Binding: { ...meta, target: 'ObjectReference' },
+  Eviction: { ...meta, deleteOptions: 'DeleteOptions' },
   ObjectReference: { kind: 'string', namespace: 'string', name: 'string', uid: 'string', apiVersion: 'string', resourceVersion: 'string', fieldPath: 'string' },
 
   // core/v1: Service, Endpoints, ConfigMap, Event
