@@ -35,6 +35,11 @@ beforeAll(async () => {
     metadata: { name: 'labs' },
     status: { addresses: [{ type: 'InternalIP', address: '192.168.56.110' }, { type: 'Hostname', address: 'labs' }], conditions: [{ type: 'Ready', status: 'True' }] },
   });
+  // The TaintNodesByCondition admission gave it node.kubernetes.io/not-ready:NoSchedule; the node
+  // lifecycle controller (not run here) takes it off a Ready node, and ServiceLB skips a node
+  // whose NoSchedule taint its pods do not tolerate.
+  const node = api.registry.get(resourceFor('', 'nodes')!, undefined, 'labs');
+  api.registry.update(resourceFor('', 'nodes')!, undefined, 'labs', { ...node, spec: { taints: [] } });
   const client = new LocalClient(api.registry);
   factory = new InformerFactory((r, sel) => client.listWatch(r, sel));
   servicelb = serviceLBController(factory, client);
