@@ -23,7 +23,8 @@ fi
 # this line against it): iproute2 (ip, ip netns, bridge), iptables (nft backend: KUBE-* chains),
 # nftables (nft: kube-proxy's nftables mode, `nft monitor`), busybox-static (the statically linked
 # busybox the lab's images are built from, the apps' httpd; installing it removes Debian's busybox,
-# which conflicts with it), runc (runs every container), tcpdump, conntrack, nginx (the ingress, run by the lab in a pod),
+# which conflicts with it), runc (runs every container), containernetworking-plugins (the CNI plugins
+# bridge, host-local, portmap, bandwidth, loopback that attach the pods), tcpdump, conntrack, nginx (the ingress, run by the lab in a pod),
 # dnsutils (dig), sqlite3 (to read the API server's kine store), util-linux (nsenter, unshare),
 # procps/kmod/hostname for the lab's checks, openssl (the API server's certificates), python3 (the
 # terminal of `kubectl exec -it`, src/sys/ptyrelay.py) and kubectl
@@ -34,7 +35,7 @@ log "installing Debian packages"
 apt-get update -q
 apt-get install -y -q --no-install-recommends \
   ca-certificates curl \
-  iproute2 iptables nftables busybox-static runc tcpdump conntrack nginx dnsutils sqlite3 util-linux procps kmod hostname \
+  iproute2 iptables nftables busybox-static runc containernetworking-plugins tcpdump conntrack nginx dnsutils sqlite3 util-linux procps kmod hostname \
   openssl python3 kubectl
 
 # The lab starts its own nginx inside the ingress pod's namespace, and host mode forwards
