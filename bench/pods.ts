@@ -12,7 +12,6 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { podIPsPerNode, SYSTEM_PODS } from '../src/api/load.ts';
-import { cniDel } from '../src/cni/bridge.ts';
 import { compareIPs, nth, nthSubnet, parseCidr } from '../src/util/cidr.ts';
 import { Informer } from '../src/client/informer.ts';
 import type { ListWatch, KubeObject } from '../src/client/types.ts';
@@ -25,7 +24,7 @@ import { missingTools } from '../src/cli/preflight.ts';
 import { cgroupRoots, cgroupTreePids, removeCgroupIfEmpty, removeCgroupTree } from '../src/sys/cgroup.ts';
 import { run, spawnCounter } from '../src/sys/exec.ts';
 import { closeSpawnPool } from '../src/sys/spawner.ts';
-import { listNetns, pidsInNetns } from '../src/sys/ip.ts';
+import { deleteNetns, listNetns, pidsInNetns } from '../src/sys/ip.ts';
 import { mountsUnder, unmount } from '../src/sys/mount.ts';
 import { isRunning, signalProcess } from '../src/sys/proc.ts';
 import { best, deferCleanup, settle, type Benchmark, type BenchContext, type Figure } from './harness.ts';
@@ -457,7 +456,7 @@ async function removeFloor(plan: FloorPlan, work: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   removeCgroupIfEmpty('/packet-path-lab');
-  await cniDel(plan.netns);
+  await deleteNetns(plan.netns);
   await Promise.all(plan.etcDirs.map((d) => rm(d, { recursive: true, force: true })));
   if (mountsUnder(work).length) problems.push(`mounts left under ${work}`);
   if (left.length === 0 && mountsUnder(work).length === 0) await rm(work, { recursive: true, force: true });
@@ -482,7 +481,7 @@ export function spawnMilestones(samples: [string, number][], total: number): str
 async function assertNoNamespaces(prefix: string): Promise<void> {
   const left = listNetns().filter((n) => n.startsWith(prefix));
   if (!left.length) return;
-  await cniDel(left);
+  await deleteNetns(left);
   throw new Error(`cleanup left ${left.length} namespace(s) behind: ${left.slice(0, 5).join(', ')}`);
 }
 

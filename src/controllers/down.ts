@@ -4,8 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readAllocations } from '../cni/allocations.ts';
-import { readConfigured } from '../cni/bridge.ts';
+import { instanceNodes, PodNetworks, readAttachments, type CniNode } from '../cni/pod-network.ts';
 import { runtimeFor } from '../kubelet/runc.ts';
 import { removePods, type PodToRemove } from '../kubelet/teardown.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
@@ -33,7 +32,7 @@ const DOWN_SWEEPS = 3;
  *
  * Pods are found in every place that names them, not in the API (its server may never have
  * written a pod it had started making): the runtime's containers (their OCI annotations name the
- * pod and its uid), pod directories, IPAM allocations and CNI results. A server killed with
+ * pod and its uid), pod directories and every node's cached CNI results. A server killed with
  * SIGKILL leaves its children running for a moment (an `ip -batch` still adding namespaces, a
  * container still starting): the sweep runs again while anything it removed is back, so down
  * ends with nothing left.
@@ -48,11 +47,16 @@ export async function down(opts: DownOptions): Promise<void> {
   };
   for (const c of await runtime.listContainers().catch(() => [])) if (c.pod.name) found(c.pod.name, c.pod.uid || c.pod.name);
   for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) found(name);
-  const ownedNetns = [...(await readAllocations(paths.ipamDir)).values(), ...(await readConfigured(paths.stateDir))];
-  for (const netns of ownedNetns) if (netns.startsWith(paths.netnsPrefix)) found(netns.slice(paths.netnsPrefix.length));
+  const nodes = await instanceNodes(paths);
+  for (const node of nodes) for (const a of await readAttachments(paths, node)) if (a.netns.startsWith(paths.netnsPrefix)) found(a.netns.slice(paths.netnsPrefix.length), a.pod.uid);
   // The sandbox's node namespace, or host mode's record of the sysctls it changed, which is
   // written before anything else is.
   const mode: NodeMode | null = netnsExists(paths.nodeNetns) ? 'sandbox' : existsSync(hostSysctlsFile(paths)) ? 'host' : null;
+  // Where each node's CNI plugins run to DEL its pods: the node (the server's, for now: every
+  // node's namespace is the server's until agents have their own). Without one there is nothing
+  // of the network left but files, which go with the instance's directory.
+  const cniNodes: CniNode[] = mode ? nodes.map((name) => ({ name, netns: mode === 'sandbox' ? paths.nodeNetns : null, paths })) : [];
+  const cniError = (e: Error) => log(`CNI DEL: ${e.message}`);
   const all = [...pods.values()];
   if (all.length) log(`stopping ${all.length} pod(s)`);
 
@@ -62,7 +66,9 @@ export async function down(opts: DownOptions): Promise<void> {
   ];
   for (let sweep = 1; ; sweep++) {
     // Tearing the lab down is not a graceful deletion: every container is killed at once.
-    await removePods({ paths }, all, { graceSeconds: 0 });
+    await removePods({ paths, cni: cniNodes[0] ?? null }, all, { graceSeconds: 0, onNetworkError: cniError });
+    // What no pod names: ADDs cut short (flannel saved their config, nothing cached a result).
+    for (const n of cniNodes) await (await PodNetworks.load(n)).collectGarbage(new Set()).catch(cniError);
     // Containers of pods nothing else names (a server killed while it started them).
     const busy = await runtime.removeAll();
     if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);

@@ -26,6 +26,7 @@ import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { chooseMode } from '../node/mode.ts';
 import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
 import { ensureNode } from '../node/setup.ts';
+import { writeNodeCniConfig } from '../cni/node-config.ts';
 import { KubeProxy } from '../proxy/proxy-controller.ts';
 import { ProxySyncer } from '../proxy/index.ts';
 import { KubeletController } from '../kubelet/kubelet-controller.ts';
@@ -127,6 +128,8 @@ export class LabServer {
     this.node = node;
     this.log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${this.paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
     await ensureNode(node, this.paths, { hostsLines: laptopHostsLines(desired, config) });
+    // The node's CNI conflist, and its subnet.env until flanneld (src/flannel) writes it.
+    await writeNodeCniConfig(node, this.paths, { clusterCIDR: config.clusterCIDR });
 
     await mkdir(path.dirname(this.paths.storeFile), { recursive: true });
     const cp = new ControlPlane({

@@ -1,6 +1,8 @@
 // Brings up the node: in sandbox mode the node and host namespaces and the link between them,
-// in both modes cni0 and the sysctls the packet path needs. In host mode the sysctls belong to the
-// machine: the values they had before are recorded at up and put back at down.
+// in both modes the sysctls the packet path needs. In host mode the sysctls belong to the
+// machine: the values they had before are recorded at up and put back at down. cni0 is not made
+// here: the CNI bridge plugin makes it (with its address and MTU) at the first pod's ADD, as on a
+// k3s node; nothing needs it before there is a pod (kube-proxy's rules name no interface).
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { formatCidr } from '../util/cidr.ts';
@@ -37,11 +39,6 @@ export function planNode(node: LabNode, paths: InstancePaths, observed: { nodeLi
     if (!hostLink?.addrs.includes(hostAddr)) plan.host.push(['addr', 'add', hostAddr, 'dev', HOST_UPLINK]);
     if (!hostLink?.up) plan.host.push(['link', 'set', HOST_UPLINK, 'up']);
   }
-  const bridge = observed.nodeLinks.get(BRIDGE);
-  if (!bridge) plan.node.push(['link', 'add', BRIDGE, 'type', 'bridge']);
-  const gw = `${node.gateway}/${node.podCIDR.prefix}`;
-  if (!bridge?.addrs.includes(gw)) plan.node.push(['addr', 'add', gw, 'dev', BRIDGE]);
-  if (!bridge?.up) plan.node.push(['link', 'set', BRIDGE, 'up']);
   if (sandbox && !uplink) {
     // The VM's default route leads to the outside world; the sandbox node's leads to the
     // sandbox host namespace, which routes nowhere. Without a route, the node itself could not
