@@ -66,9 +66,11 @@ export async function down(opts: DownOptions): Promise<void> {
   ];
   for (let sweep = 1; ; sweep++) {
     // Tearing the lab down is not a graceful deletion: every container is killed at once.
-    await removePods({ paths, cni: cniNodes[0] ?? null }, all, { graceSeconds: 0, onNetworkError: cniError });
+    // The plugins run in the node, which the first sweep removes.
+    const cni = mode === 'host' || netnsExists(paths.nodeNetns) ? cniNodes : [];
+    await removePods({ paths, cni: cni[0] ?? null }, all, { graceSeconds: 0, onNetworkError: cniError });
     // What no pod names: ADDs cut short (flannel saved their config, nothing cached a result).
-    for (const n of cniNodes) await (await PodNetworks.load(n)).collectGarbage(new Set()).catch(cniError);
+    for (const n of cni) await (await PodNetworks.load(n)).collectGarbage(new Set()).catch(cniError);
     // Containers of pods nothing else names (a server killed while it started them).
     const busy = await runtime.removeAll();
     if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);
