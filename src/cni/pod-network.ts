@@ -209,24 +209,33 @@ export class PodNetworks {
   }
 
   /**
-   * Garbage collection of the node's CNI state, as a restarted kubelet needs it: every cached
-   * attachment of a namespace not in `keep` is torn down, and every ADD that flannel saved but
-   * never finished (no cached result: the server was killed in between) is deleted through
-   * flannel, which hands bridge and host-local the config it saved, so the address comes back.
-   * Returns what it removed.
+   * Garbage collection of the node's CNI state, as a restarted kubelet needs it. A sandbox is live
+   * when its default network's result is cached for a namespace in `keep`; of every other sandbox,
+   * what the cache lists is torn down, and an ADD flannel saved but whose result was never cached
+   * (the server killed while bridge ran: loopback, quicker, may be cached already) is deleted
+   * through flannel, which hands bridge and host-local the config it saved, so that the address
+   * comes back. Returns what it removed.
    */
   async collectGarbage(keep: Set<string>): Promise<string[]> {
     const entries = await listCache(this.dirs.cacheDir);
-    const stale = new Map<string, string>();
-    for (const e of entries) if (!e.netns || !keep.has(path.basename(e.netns))) stale.set(e.containerId, e.netns ? path.basename(e.netns) : '');
-    const cached = new Set(entries.map((e) => e.containerId));
-    const unfinished = this.network ? (await savedContainerIds(this.dirs.flannelDataDir)).filter((id) => !cached.has(id) && /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(id)) : [];
+    const isDefault = (e: CacheEntry) => e.networkName !== LOOPBACK.list.name;
+    const live = new Set(entries.filter((e) => isDefault(e) && e.netns && keep.has(path.basename(e.netns))).map((e) => e.containerId));
+    const stale = new Map<string, { netns: string; added: boolean }>();
+    for (const e of entries) {
+      if (live.has(e.containerId)) continue;
+      const s = stale.get(e.containerId) ?? { netns: '', added: false };
+      if (e.netns) s.netns = path.basename(e.netns);
+      if (isDefault(e)) s.added = true;
+      stale.set(e.containerId, s);
+    }
     const net = this.network;
+    const saved = net ? (await savedContainerIds(this.dirs.flannelDataDir)).filter((id) => !live.has(id) && /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(id)) : [];
+    const unfinished = saved.filter((id) => !stale.get(id)?.added);
     await settleAll([
-      ...[...stale].map(([id, netns]) => this.tearDown(id, netns)),
-      ...unfinished.map((id) => limit.run(() => this.del(id, '', [net!], { containerId: id, netns: '', ifName: 'eth0', args: [], capabilityArgs: {} }))),
+      ...[...stale].map(([id, s]) => this.tearDown(id, s.netns)),
+      ...unfinished.map((id) => limit.run(() => this.del(id, stale.get(id)?.netns ?? '', [net!], { containerId: id, netns: '', ifName: 'eth0', args: [], capabilityArgs: {} }))),
     ]);
-    return [...[...stale].map(([id, netns]) => `${netns || '?'} (sandbox ${id.slice(0, 13)})`), ...unfinished.map((id) => `unfinished ADD of sandbox ${id.slice(0, 13)}`)];
+    return [...[...stale].filter(([, s]) => s.added).map(([id, s]) => `${s.netns || '?'} (sandbox ${id.slice(0, 13)})`), ...unfinished.map((id) => `unfinished ADD of sandbox ${id.slice(0, 13)}`)];
   }
 }
 
