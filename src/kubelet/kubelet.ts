@@ -2,6 +2,7 @@
 // container) and running containers, through the container runtime (runtime.ts, as the CRI), and
 // tears down pods that are gone. The network of each new sandbox is set up by the CNI plugins
 // (src/cni, as containerd's CRI plugin calls them) before its pause container starts.
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isTerminating, type ClusterConfig, type ConfigMap, type Container, type ContainerStatus, type Pod } from '../api/types.ts';
 import { restartDelay, shouldRestart } from './backoff.ts';
@@ -151,6 +152,10 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complet
   // ADD cut short left (its eth0 may be in it): made again.
   const fresh = pods.filter((p) => !attached.has(podNetns(p)));
   await deleteNetns(fresh.map(podNetns).filter(netnsExists));
+  // The pod's directory before its namespace: whoever looks for what the kubelet made (`lab down`,
+  // a restarted kubelet's orphan scan) finds the pod by it even if the server is killed before any
+  // CNI result is cached.
+  await Promise.all(fresh.map((p) => mkdir(paths.podDir(p.metadata.name), { recursive: true })));
   await addNetns(fresh.map(podNetns));
   if (fresh.length) ctx.onProgress?.(`network: ${fresh.length} pod sandboxes, CNI ADD to ${networks.describe() || 'the default network'} and cni-loopback`);
 
