@@ -1,21 +1,54 @@
 #!/usr/bin/env bash
-# Provisions the packet-path-lab VM (Debian 12, see the Vagrantfile): the tools the lab drives and
-# the learner uses, Node 20, br_netfilter, the host-mode mark, and the project's npm dependencies.
+# Provisions a packet-path-lab VM (Debian 12, see the Vagrantfile): the tools the lab drives and
+# the learner uses, Node 20, br_netfilter, the host-mode mark, and the project's npm dependencies;
+# then what its role needs:
+#   provision.sh [server]
+#       the server's VM labS (the single VM, or the first of LAB_NODES=2): the shared token goes
+#       into lab/config.yaml.d/vagrant-token.yaml
+#   provision.sh agent <server URL> <node name> <node IP>
+#       an agent's VM (agent https://192.168.56.110:6443 labSW 192.168.56.111, eth1's address):
+#       the token in /etc/packet-path-lab/token and lab-agent.service, which runs `lab agent`
+#       joined to the server
+# The token (the secret server and agents share, k3s's token) comes in the environment, LAB_TOKEN,
+# which Vagrant hides from its output; optional for the server, which then joins agents with its
+# node-token.
 #
 # Runs as root INSIDE THE VM (`vagrant up` / `vagrant provision`); safe to run again. Do not run it
-# on your own machine: it installs packages, adds an apt repository and masks nginx.
+# on your own machine: it installs packages, adds an apt repository, masks nginx and (agent)
+# installs a systemd unit.
 set -euo pipefail
 
 REPO_DIR=${LAB_REPO_DIR:-/vagrant}
 NODE_MAJOR=20
+ROLE=${1:-server}
 
 export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '==> provision: %s\n' "$*"; }
 
+die() { printf 'provision.sh: %s\n' "$*" >&2; exit 1; }
+
 if [[ $(id -u) -ne 0 ]]; then
-  echo "provision.sh: must run as root (Vagrant runs it with privileged: true)" >&2
-  exit 1
+  die "must run as root (Vagrant runs it with privileged: true)"
+fi
+
+# Everything below goes into files and a unit: checked before anything is installed. The token
+# is never printed (the Vagrantfile marks it sensitive, so Vagrant hides it too).
+LAB_TOKEN=${LAB_TOKEN:-}
+case $ROLE in
+  server) [[ $# -le 1 ]] || die "usage: provision.sh [server] | provision.sh agent <server URL> <node name> <node IP>" ;;
+  agent)
+    [[ $# -eq 4 ]] || die "usage: provision.sh agent <server URL> <node name> <node IP>, such as: agent https://192.168.56.110:6443 labSW 192.168.56.111"
+    LAB_SERVER=$2 LAB_NODE_NAME=$3 LAB_NODE_IP=$4
+    [[ $LAB_SERVER =~ ^https://[0-9]{1,3}(\.[0-9]{1,3}){3}:[0-9]{1,5}$ ]] || die "agent: the server URL must be its API, such as https://192.168.56.110:6443"
+    [[ $LAB_NODE_NAME =~ ^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$ ]] || die "agent: the node name must be a DNS label, such as labSW"
+    [[ $LAB_NODE_IP =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "agent: the node IP must be this VM's address on eth1, such as 192.168.56.111"
+    [[ -n $LAB_TOKEN ]] || die "agent: LAB_TOKEN (the token of the server's config) is needed to join"
+    ;;
+  *) die "unknown role ${ROLE@Q}: server or agent" ;;
+esac
+if [[ -n $LAB_TOKEN ]] && { [[ ! $LAB_TOKEN =~ ^[!-~]+$ ]] || [[ $LAB_TOKEN == K10* ]]; }; then
+  die "LAB_TOKEN must be one word of printable ASCII, the bare secret (not a K10 token)"
 fi
 
 # --- Debian packages --------------------------------------------------------------------------
@@ -121,4 +154,72 @@ fi
 # `lab` on the PATH, so that `sudo lab get pods` works anywhere in the VM (npm ci above built it).
 ln -sfn "$REPO_DIR/bin/lab.js" /usr/local/bin/lab
 
-log "done: vagrant ssh -c 'cd /vagrant && sudo npm run lab'"
+# --- the role ---------------------------------------------------------------------------------
+# The server: k3s's `token:` key, in a drop-in beside lab/config.yaml (the lab merges
+# lab/config.yaml.d/*.yaml over it, as k3s merges config.yaml.d), so the committed file never holds
+# it. The Vagrantfile keeps lab/config.yaml.d/ out of the rsync (a resync neither copies nor
+# deletes it); .gitignore names the file for NFS, where it lands in the laptop's checkout.
+provision_server() {
+  local dropin="$REPO_DIR/lab/config.yaml.d/vagrant-token.yaml"
+  if [[ -z $LAB_TOKEN ]]; then
+    log "server: no LAB_TOKEN; agents join with the server's node-token"
+    return
+  fi
+  log "server: the agents' token in lab/config.yaml.d/vagrant-token.yaml"
+  install -d -m 0755 "$REPO_DIR/lab/config.yaml.d"
+  # A YAML single-quoted scalar: every printable character but ' is itself, and '' is one '.
+  local quoted=${LAB_TOKEN//\'/\'\'}
+  (
+    umask 077
+    printf '%s\n' \
+      "# Written by scripts/provision.sh: the secret this checkout's VMs share (k3s's token), kept by" \
+      "# the Vagrantfile in .vagrant/lab-token. The agents' lab-agent.service joins with it." \
+      "token: '${quoted}'" > "$dropin"
+  )
+}
+
+# An agent, as k3s's installer sets up k3s-agent.service: the token in a root-only file (never on
+# a command line, which `ps` shows), and a unit that runs `lab agent` for good (Restart=always:
+# until the server's `lab up` runs, the agent fails to join and is started again every 5 s).
+# KillMode=process as k3s's: stopping or restarting the agent leaves the pods running, and the
+# next agent adopts them.
+provision_agent() {
+  log "agent ${LAB_NODE_NAME}: lab-agent.service, joining ${LAB_SERVER} as ${LAB_NODE_IP}"
+  (umask 077 && printf '%s\n' "$LAB_TOKEN" > /etc/packet-path-lab/token)
+  cat > /etc/systemd/system/lab-agent.service <<UNIT
+[Unit]
+Description=packet-path-lab agent: this VM as the node ${LAB_NODE_NAME} of ${LAB_SERVER} (as k3s-agent.service)
+Documentation=file://${REPO_DIR}/docs/vagrant.md
+Wants=network-online.target
+After=network-online.target
+
+[Install]
+WantedBy=multi-user.target
+
+[Service]
+Type=exec
+KillMode=process
+Delegate=yes
+LimitNOFILE=1048576
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+TimeoutStartSec=0
+Restart=always
+RestartSec=5s
+ExecStartPre=-/sbin/modprobe br_netfilter
+ExecStart=/usr/local/bin/lab agent --server ${LAB_SERVER} --token-file /etc/packet-path-lab/token --node-name ${LAB_NODE_NAME} --node-ip ${LAB_NODE_IP}
+UNIT
+  systemctl daemon-reload
+  systemctl enable lab-agent.service
+  # restart, not start: a re-provision's new token or address is taken.
+  systemctl restart lab-agent.service
+}
+
+"provision_${ROLE}"
+
+if [[ $ROLE == agent ]]; then
+  log "done: ${LAB_NODE_NAME} joins once the server runs (vagrant ssh labS -c 'sudo lab up'); journalctl -u lab-agent -f follows it"
+else
+  log "done: vagrant ssh -c 'cd /vagrant && sudo npm run lab'"
+fi

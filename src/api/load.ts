@@ -3,7 +3,7 @@
 // `kubectl apply --validate=strict` the whole state is refused when anything is wrong, with every
 // problem listed as `file:line: Kind namespace/name: field.path: message`.
 
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { hostname as osHostname } from 'node:os';
 import { LineCounter, parseAllDocuments, parseDocument, type Document, type YAMLError } from 'yaml';
 import type { z } from 'zod';
@@ -34,7 +34,7 @@ import {
   type Parsed,
   type Report,
 } from './schema/checks.ts';
-import { configBody, configProblems, resolveConfig } from './schema/config.ts';
+import { configBody, configProblems, resolveConfig, type ConfigBody } from './schema/config.ts';
 import { ingressBody, ingressClassBody } from './schema/ingress.ts';
 import { endpointSliceBody, endpointsBody, serviceBody, SERVICE_NAME_LABEL } from './schema/service.ts';
 import { Reporter, YamlDoc } from './schema/source.ts';
@@ -97,13 +97,48 @@ export interface ParseOptions extends CommonOptions {
   statePath: string;
   configText?: string;
   configPath?: string;
+  /** The config file's drop-ins (readConfigDropIns), merged over it in order. */
+  configDropIns?: ConfigFile[];
+}
+
+/** A file of k3s settings: config.yaml or one of its drop-ins. */
+export interface ConfigFile {
+  path: string;
+  text: string;
+}
+
+/**
+ * The drop-ins of a config file, as k3s finds them: the regular `*.yaml` and `*.yml` files of
+ * `<config file>.d/` (lab/config.yaml.d/), in name order. None when the directory does not exist.
+ */
+export async function readConfigDropIns(configPath: string): Promise<ConfigFile[]> {
+  const dir = `${configPath}.d`;
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new Error(`cannot read config drop-in directory ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  const names = entries
+    .filter((e) => !e.isDirectory() && /\.ya?ml$/i.test(e.name))
+    .map((e) => e.name)
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return Promise.all(names.map(async (n) => ({ path: `${dir}/${n}`, text: await readText(`${dir}/${n}`, 'config drop-in') })));
+}
+
+/** config.yaml with its drop-ins, read and validated. Throws ValidationError (or when the file cannot be read). */
+export async function readClusterConfig(configPath: string, hostname: string = osHostname()): Promise<ClusterConfig> {
+  const text = await readText(configPath, 'config file');
+  return parseClusterConfig(text, configPath, hostname, await readConfigDropIns(configPath));
 }
 
 /** Reads and validates the declared state. Throws ValidationError listing every problem. */
 export async function loadDesiredState(opts: LoadOptions): Promise<DesiredState> {
   const stateText = await readText(opts.statePath, 'state file');
   const configText = opts.configPath === undefined ? undefined : await readText(opts.configPath, 'config file');
-  return parseDesiredState({ ...opts, stateText, ...(configText === undefined ? {} : { configText }) });
+  const configDropIns = opts.configPath === undefined ? [] : await readConfigDropIns(opts.configPath);
+  return parseDesiredState({ ...opts, stateText, ...(configText === undefined ? {} : { configText }), configDropIns });
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -120,7 +155,7 @@ async function readText(path: string, what: string): Promise<string> {
 export function parseDesiredState(opts: ParseOptions): DesiredState {
   const reporter = new Reporter();
   const configPath = opts.configPath ?? '<k3s defaults>';
-  const config = parseConfigInto(reporter, opts.configText ?? '', configPath, opts.hostname ?? osHostname());
+  const config = parseConfigInto(reporter, [{ path: configPath, text: opts.configText ?? '' }, ...(opts.configDropIns ?? [])], opts.hostname ?? osHostname());
   const parsed = emptyParsed();
   if (parseStateInto(reporter, opts.stateText, opts.statePath, parsed) === 0) reporter.raw(noObjectsIssue(opts.statePath));
   for (const extra of opts.extraStates ?? []) parseStateInto(reporter, extra.text, extra.path, parsed);
@@ -138,10 +173,10 @@ export function parseDesiredState(opts: ParseOptions): DesiredState {
   return assemble(parsed, config);
 }
 
-/** config.yaml alone, with k3s defaults for missing keys. Throws ValidationError. */
-export function parseClusterConfig(text: string, path: string, hostname: string = osHostname()): ClusterConfig {
+/** config.yaml (and its drop-ins, when given), with k3s defaults for missing keys. Throws ValidationError. */
+export function parseClusterConfig(text: string, path: string, hostname: string = osHostname(), dropIns: ConfigFile[] = []): ClusterConfig {
   const reporter = new Reporter();
-  const config = parseConfigInto(reporter, text, path, hostname);
+  const config = parseConfigInto(reporter, [{ path, text }, ...dropIns], hostname);
   if (reporter.issues.length > 0 || !config) throw new ValidationError(reporter.issues);
   return config;
 }
@@ -194,7 +229,8 @@ function toPlain(reporter: Reporter, src: YamlDoc, doc: Document): unknown {
 
 const isMapping = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-function parseConfigInto(reporter: Reporter, text: string, file: string, hostname: string): ClusterConfig | undefined {
+/** One file's k3s settings, validated alone (every key is optional, so a drop-in may set one). */
+function parseConfigFile(reporter: Reporter, text: string, file: string): { body: ConfigBody; src: YamlDoc } | undefined {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -214,11 +250,34 @@ function parseConfigInto(reporter: Reporter, text: string, file: string, hostnam
     for (const p of fieldProblems(configBody, result.error.issues)) reporter.at(src, undefined, p.path, p.message);
     return undefined;
   }
-  const resolved = resolveConfig(result.data, hostname);
-  const problems = configProblems(result.data, resolved);
-  for (const p of problems) reporter.at(src, undefined, p.path ?? [p.key], p.message);
+  return { body: result.data, src };
+}
+
+/**
+ * config.yaml and its drop-ins, as k3s reads /etc/rancher/k3s/config.yaml and then
+ * config.yaml.d/*.yaml: a key in a later file replaces the same key of an earlier one (k3s's
+ * `key+:` appending is not supported). A problem between settings is reported in the file that set
+ * the key it names.
+ */
+function parseConfigInto(reporter: Reporter, files: ConfigFile[], hostname: string): ClusterConfig | undefined {
+  const parsed = files.map((f) => parseConfigFile(reporter, f.text, f.path));
+  if (parsed.some((p) => p === undefined)) return undefined;
+  const ok = parsed as { body: ConfigBody; src: YamlDoc }[];
+  const body: ConfigBody = {};
+  const srcOf = new Map<string, YamlDoc>();
+  for (const { body: b, src } of ok) {
+    for (const [k, v] of Object.entries(b)) {
+      if (v === undefined) continue;
+      (body as Record<string, unknown>)[k] = v;
+      srcOf.set(k, src);
+    }
+  }
+  const main = ok[0]!.src;
+  const resolved = resolveConfig(body, hostname);
+  const problems = configProblems(body, resolved);
+  for (const p of problems) reporter.at(srcOf.get(p.key) ?? main, undefined, p.path ?? [p.key], p.message);
   if (problems.length > 0) return undefined;
-  return { ...resolved, source: { file, line: src.startLine() } };
+  return { ...resolved, source: { file: main.file, line: main.startLine() } };
 }
 
 function objectLabel(kind: string, raw: Record<string, unknown>, namespaced: boolean): string {

@@ -41,6 +41,12 @@ export interface Pki {
   servingKey: string;
   adminCert: string;
   adminKey: string;
+  /**
+   * kube-apiserver's client certificate for the kubelets (--kubelet-client-certificate; k3s:
+   * client-kube-apiserver.crt, CN=system:apiserver, O=system:masters): what it shows a node's :10250.
+   */
+  kubeletClientCert: string;
+  kubeletClientKey: string;
   token: string;
   /** What this call made anew, and why (empty when everything was reused). */
   generated: { name: string; reason: string }[];
@@ -48,14 +54,16 @@ export interface Pki {
 
 /** The kubeconfig user a client certificate or the token stands for: k3s's admin. */
 export const ADMIN_USER = { name: 'system:admin', groups: ['system:masters'] };
+/** The user kube-apiserver is to a kubelet (k3s's client-kube-apiserver certificate). */
+export const APISERVER_USER = { name: 'system:apiserver', groups: ['system:masters'] };
 
 const PROGRAM = 'packet-path-lab';
 const CA_DAYS = 3650; // client-go certutil: ten years for a self-signed CA
-const LEAF_DAYS = 365; // and one for the certificates it signs
+export const LEAF_DAYS = 365; // and one for the certificates it signs
 const RENEW_DAYS = 90; // k3s's CertificateRenewDays
 const DAY_MS = 86_400_000;
 
-interface CertSpec {
+export interface CertSpec {
   /** File name without .crt/.key (k3s's). */
   name: string;
   commonName: string;
@@ -87,6 +95,7 @@ function specs(s: PkiSettings): CertSpec[] {
     { name: 'client-ca', commonName: `${PROGRAM}-client-ca@`, organizations: [] },
     { name: 'serving-kube-apiserver', commonName: 'kube-apiserver', organizations: [], issuer: 'server-ca', usage: 'serverAuth', ...sans },
     { name: 'client-admin', commonName: ADMIN_USER.name, organizations: ADMIN_USER.groups, issuer: 'client-ca', usage: 'clientAuth' },
+    { name: 'client-kube-apiserver', commonName: APISERVER_USER.name, organizations: APISERVER_USER.groups, issuer: 'client-ca', usage: 'clientAuth' },
   ];
 }
 
@@ -149,7 +158,7 @@ export function certProblem(spec: Omit<CertSpec, 'name' | 'issuer'>, pem: string
   return null;
 }
 
-function extensions(spec: CertSpec): string[] {
+export function extensions(spec: CertSpec): string[] {
   if (!spec.issuer) {
     return ['basicConstraints = critical,CA:TRUE', 'keyUsage = critical,digitalSignature,keyEncipherment,keyCertSign', 'subjectKeyIdentifier = hash'];
   }
@@ -164,7 +173,7 @@ function extensions(spec: CertSpec): string[] {
 }
 
 const read = (file: string) => readFile(file, 'utf8').catch(() => null);
-const randomSerial = () => (randomBytes(8).readBigUInt64BE() >> 1n || 1n).toString(16);
+export const randomSerial = () => (randomBytes(8).readBigUInt64BE() >> 1n || 1n).toString(16);
 
 async function ensureCert(dir: string, spec: CertSpec, issuerPem: string | undefined, now: Date): Promise<{ cert: string; key: string; reason: string | null }> {
   const certFile = path.join(dir, `${spec.name}.crt`);
@@ -232,6 +241,8 @@ export async function ensurePki(paths: PkiPaths, settings: PkiSettings, now: Dat
       servingKey: get('serving-kube-apiserver').key,
       adminCert: get('client-admin').cert,
       adminKey: get('client-admin').key,
+      kubeletClientCert: get('client-kube-apiserver').cert,
+      kubeletClientKey: get('client-kube-apiserver').key,
       token,
       generated,
     };

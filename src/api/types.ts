@@ -291,6 +291,11 @@ export interface ClusterConfig {
   serviceNodePortRange: [number, number];
   /** Prefix length of each node's pod CIDR (kube-controller-manager --node-cidr-mask-size, default 24). */
   nodeCIDRMaskSize: number;
+  /**
+   * k3s's token: the secret agents join with (the API takes it as the user `node`, group
+   * k3s:agent). Absent: they join with the server's own token (its node-token). Never logged.
+   */
+  token?: string;
   source: Source;
 }
 

@@ -67,8 +67,23 @@ export function podWaiting(p: Pod): string | null {
   return `pod ${nsName(p)}: ${why.length ? why.join('; ') : (p.status?.phase ?? 'Pending')}`;
 }
 
-export function convergence(deployments: Deployment[], pods: Pod[]): Convergence {
-  const waiting = [...deployments.map(rolloutWaiting), ...pods.map(podWaiting)].filter((w): w is string => w !== null);
+type NodeObj = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
+
+/** Nodes not yet as wanted: each named one registered and Ready, no other left over. */
+export function nodesWaiting(nodes: NodeObj[], want: string[]): string[] {
+  const out: string[] = [];
+  for (const name of want) {
+    const n = nodes.find((x) => x.metadata.name === name);
+    const ready = n?.status?.conditions?.find((c) => c.type === 'Ready');
+    if (!n) out.push(`node ${name}: not registered yet`);
+    else if (ready?.status !== 'True') out.push(`node ${name}: NotReady`);
+  }
+  for (const n of nodes) if (!want.includes(n.metadata.name)) out.push(`node ${n.metadata.name}: leaving the cluster`);
+  return out;
+}
+
+export function convergence(deployments: Deployment[], pods: Pod[], nodes: string[] = []): Convergence {
+  const waiting = [...nodes, ...deployments.map(rolloutWaiting), ...pods.map(podWaiting)].filter((w): w is string => w !== null);
   const refused = deployments.map(refusedLine).filter((w): w is string => w !== null);
   return { done: waiting.length === 0, waiting, refused };
 }
@@ -80,12 +95,16 @@ export const REFUSED_FOR_MS = 3000;
  * Polls the API until converged (resolves with the last verdict), or the time is up, or every
  * Deployment still missing has been refused for REFUSED_FOR_MS (resolves with what is missing).
  */
-export async function waitConverged(client: Client, opts: { timeoutMs: number; everyMs?: number; onProgress?: (c: Convergence) => void }): Promise<Convergence> {
+export async function waitConverged(client: Client, opts: { timeoutMs: number; everyMs?: number; onProgress?: (c: Convergence) => void; nodes?: string[] }): Promise<Convergence> {
   const deadline = Date.now() + opts.timeoutMs;
   let refusedSince: number | null = null;
   for (;;) {
-    const [deployments, pods] = await Promise.all([client.list<Deployment>({ group: 'apps', resource: 'deployments' }), client.list<Pod>({ group: '', resource: 'pods' })]);
-    const c = convergence(deployments.items, pods.items);
+    const [deployments, pods, nodes] = await Promise.all([
+      client.list<Deployment>({ group: 'apps', resource: 'deployments' }),
+      client.list<Pod>({ group: '', resource: 'pods' }),
+      opts.nodes ? client.list<NodeObj>({ group: '', resource: 'nodes' }) : Promise.resolve({ items: [] as NodeObj[] }),
+    ]);
+    const c = convergence(deployments.items, pods.items, opts.nodes ? nodesWaiting(nodes.items, opts.nodes) : []);
     opts.onProgress?.(c);
     // Refused, and nothing else left to wait for: the rest has converged.
     const onlyRefused = c.refused.length > 0 && c.waiting.every((w) => c.refused.includes(w));

@@ -1,6 +1,6 @@
 // The server's roles in one process, as `k3s server` runs them, each talking only to the API:
 // the store and registry, the API server's own objects (bootstrap), the manifests applier, the
-// controller-manager's controllers (deployment, replicaset, endpoints, endpointslice, node lifecycle, node IPAM), k3s's ServiceLB, the scheduler and this node's heartbeat. The composition root
+// controller-manager's controllers (deployment, replicaset, endpoints, endpointslice, node lifecycle, node IPAM, pod GC), k3s's ServiceLB, the scheduler and this node's heartbeat. The composition root
 // the new `lab up` is being built on (issue 13): the kubelet's pods and kube-proxy's syncer join
 // here; the HTTPS listeners come with the API routes.
 import { bootstrap, type ApiServiceInput } from '../api/server/bootstrap.ts';
@@ -18,6 +18,7 @@ import { replicaSetController } from './replicaset-controller.ts';
 import { applyAddon, type ApplyOutcome, type Manifest } from './manifests.ts';
 import { runNodeLifecycle } from './node-lifecycle.ts';
 import { nodeIpamController } from './node-ipam.ts';
+import { runPodGC } from './podgc.ts';
 import { serviceLBController } from './servicelb-controller.ts';
 
 export interface ControlPlaneOptions {
@@ -64,6 +65,7 @@ export class ControlPlane {
       nodeIpamController(this.factory, this.client, { ...(this.opts.nodeIpam ?? { clusterCIDR: '10.42.0.0/16', nodeCIDRMaskSize: 24 }), log: this.opts.log }),
     );
     this.stops.push(runNodeLifecycle(this.factory, this.client, { log: this.opts.log }));
+    this.stops.push(runPodGC(this.factory, this.client, { log: this.opts.log }));
     this.factory.start();
     await this.factory.waitForSync();
     for (const c of this.controllers) void c.run();

@@ -4,13 +4,16 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { instanceNodes, PodNetworks, readAttachments, type CniNode } from '../cni/pod-network.ts';
+import { instanceNodes, PodNetworks, type CniNode } from '../cni/pod-network.ts';
 import { runtimeFor } from '../kubelet/runc.ts';
 import { removePods, type PodToRemove } from '../kubelet/teardown.ts';
-import { instancePaths, type InstancePaths } from '../node/instance.ts';
+import { agentPaths, instancePaths, type InstancePaths } from '../node/instance.ts';
+import { agentNodes, stopAgents } from './agent-machines.ts';
+import { podsOf } from './node-pods.ts';
 import type { LabNode, NodeMode } from '../node/node.ts';
 import { hostSysctlsFile, teardownNode } from '../node/setup.ts';
 import { teardownProxyRules } from '../proxy/index.ts';
+import { teardownFlannel } from '../flannel/dataplane.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { K3S_KUBECONFIG } from './server.ts';
 
@@ -30,9 +33,7 @@ const DOWN_SWEEPS = 3;
 /**
  * Removes everything of the instance. Idempotent: a second `down` finds nothing and succeeds.
  *
- * Pods are found in every place that names them, not in the API (its server may never have
- * written a pod it had started making): the runtime's containers (their OCI annotations name the
- * pod and its uid), pod directories and every node's cached CNI results. A server killed with
+ * Pods are found in every place that names them (podsOf), on every node. A server killed with
  * SIGKILL leaves its children running for a moment (an `ip -batch` still adding namespaces, a
  * container still starting): the sweep runs again while anything it removed is back, so down
  * ends with nothing left.
@@ -40,45 +41,53 @@ const DOWN_SWEEPS = 3;
 export async function down(opts: DownOptions): Promise<void> {
   const log = opts.log ?? (() => {});
   const paths = instancePaths(opts.instance);
-  const runtime = runtimeFor(paths);
-  const pods = new Map<string, PodToRemove>();
-  const found = (name: string, uid = name) => {
-    if (!pods.has(name)) pods.set(name, { name, netns: paths.podNetns(name), uid, terminationGracePeriodSeconds: 0 });
-  };
-  for (const c of await runtime.listContainers().catch(() => [])) if (c.pod.name) found(c.pod.name, c.pod.uid || c.pod.name);
-  for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) found(name);
-  const nodes = await instanceNodes(paths);
-  for (const node of nodes) for (const a of await readAttachments(paths, node)) if (a.netns.startsWith(paths.netnsPrefix)) found(a.netns.slice(paths.netnsPrefix.length), a.pod.uid);
+  // Agents first: a running agent would start again what the sweep removes.
+  const agents = await agentNodes(paths);
+  await stopAgents(paths, agents, log);
+  // The server's node and each agent's keep their pods apart (agentPaths): each is swept alone.
+  // Agents' first: the server's runtime removes the instance's whole cgroup tree, theirs included.
+  const roots = [...agents.map((n) => agentPaths(opts.instance, n)), paths];
+  const agentNetns = agents.map((n) => paths.agentNetns(n));
+  const pods = new Map<InstancePaths, PodToRemove[]>();
+  for (const root of roots) pods.set(root, await podsOf(root));
   // The sandbox's node namespace, or host mode's record of the sysctls it changed, which is
   // written before anything else is.
   const mode: NodeMode | null = netnsExists(paths.nodeNetns) ? 'sandbox' : existsSync(hostSysctlsFile(paths)) ? 'host' : null;
-  // Where each node's CNI plugins run to DEL its pods: the node (the server's, for now: every
-  // node's namespace is the server's until agents have their own). Without one there is nothing
-  // of the network left but files, which go with the instance's directory.
-  const cniNodes: CniNode[] = mode ? nodes.map((name) => ({ name, netns: mode === 'sandbox' ? paths.nodeNetns : null, paths })) : [];
+  const count = [...pods.values()].reduce((n, l) => n + l.length, 0);
+  if (count) log(`stopping ${count} pod(s)`);
+  // Where each root's CNI plugins run to DEL its pods: its machine's namespace (an agent's, or the
+  // server's; host mode: this one), while it is there. Without one there is nothing of the
+  // network left but files, which go with the instance's directory.
+  const machineOf = (root: InstancePaths): string | null => (root === paths ? paths.nodeNetns : paths.agentNetns(path.basename(root.stateDir)));
+  const cniNodes = async (root: InstancePaths): Promise<CniNode[]> => {
+    if (!mode || (mode === 'sandbox' && !netnsExists(machineOf(root)!))) return [];
+    const netns = mode === 'sandbox' ? machineOf(root) : null;
+    return (await instanceNodes(root)).map((name) => ({ name, netns, paths: root }));
+  };
   const cniError = (e: Error) => log(`CNI DEL: ${e.message}`);
-  const all = [...pods.values()];
-  if (all.length) log(`stopping ${all.length} pod(s)`);
 
   const leftovers = async (): Promise<string[]> => [
-    ...(await runtime.listContainers()).map((c) => `container ${c.id.slice(0, 13)} (${c.pod.name}${c.name ? `/${c.name}` : ''})`),
-    ...[...all.map((p) => p.netns), ...(mode === 'host' ? [] : [paths.nodeNetns, paths.hostNetns])].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
+    ...(await Promise.all(roots.map(async (root) => (await runtimeFor(root).listContainers()).map((c) => `container ${c.id.slice(0, 13)} (${c.pod.name}${c.name ? `/${c.name}` : ''})`)))).flat(),
+    ...[...[...pods.values()].flat().map((p) => p.netns), ...(mode === 'host' ? [] : [...agentNetns, paths.nodeNetns, paths.hostNetns])].filter((n) => netnsExists(n) || existsSync(paths.netnsEtc(n))),
   ];
   for (let sweep = 1; ; sweep++) {
-    // Tearing the lab down is not a graceful deletion: every container is killed at once.
-    // The plugins run in the node, which the first sweep removes.
-    const cni = mode === 'host' || netnsExists(paths.nodeNetns) ? cniNodes : [];
-    await removePods({ paths, cni: cni[0] ?? null }, all, { graceSeconds: 0, onNetworkError: cniError });
-    // What no pod names: ADDs cut short (flannel saved their config, nothing cached a result).
-    for (const n of cni) await (await PodNetworks.load(n)).collectGarbage(new Set()).catch(cniError);
-    // Containers of pods nothing else names (a server killed while it started them).
-    const busy = await runtime.removeAll();
-    if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);
+    for (const root of roots) {
+      // Tearing the lab down is not a graceful deletion: every container is killed at once.
+      const cni = await cniNodes(root);
+      await removePods({ paths: root, cni: cni[0] ?? null }, pods.get(root)!, { graceSeconds: 0, onNetworkError: cniError });
+      // What no pod names: ADDs cut short (flannel saved their config, nothing cached a result).
+      for (const n of cni) await (await PodNetworks.load(n)).collectGarbage(new Set()).catch(cniError);
+      // Containers of pods nothing else names (a server killed while it started them).
+      const busy = await runtimeFor(root).removeAll({ cgroups: root === paths });
+      if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);
+    }
     if (mode) {
       const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
       // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
       if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
-      await teardownNode(node, paths);
+      // Host mode: flannel.1 and the FLANNEL-* rules are the machine's (a sandbox's go with its namespace).
+      if (mode === 'host') await teardownFlannel(null);
+      await teardownNode(node, paths, agentNetns);
       if (mode === 'host') await removeOwnKubeconfig(paths);
     }
     // Processes killed above take a moment to go; namespaces others were still adding appear late.

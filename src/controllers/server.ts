@@ -9,11 +9,13 @@
 // <node IP>:6443 and 127.0.0.1:6443, the addresses a k3s server listens on. In sandbox mode the
 // node's sockets are bound inside its namespace by a short-lived child and handed back
 // (src/sys/netns-listen.ts), so this process serves them with no route between the namespaces.
-import { watch, type FSWatcher } from 'node:fs';
+// The node's kubelet serves :10250 the same way; the API server reaches the other nodes' :10250
+// from inside the node's namespace too (src/sys/netns-dial.ts).
+import { existsSync, watch, type FSWatcher } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KUBE_API_PORT } from '../api/kubeconfig.ts';
-import { loadDesiredState, parseClusterConfig, podIPsPerNode, ValidationError } from '../api/load.ts';
+import { loadDesiredState, podIPsPerNode, readClusterConfig, readConfigDropIns, ValidationError } from '../api/load.ts';
 import { pkiSettings } from '../api/pki.ts';
 import { serveApi, type ServingApi } from '../api/server/index.ts';
 import { loadSystemManifests, SYSTEM_MANIFESTS } from '../api/system.ts';
@@ -24,7 +26,8 @@ import { NodeHostsController } from '../dns/node-hosts-controller.ts';
 import { IngressController } from '../ingress/ingress-controller.ts';
 import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { chooseMode } from '../node/mode.ts';
-import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
+import { describeNode, NODE_UPLINK, type LabNode, type NodeMode } from '../node/node.ts';
+import { FlannelController } from '../flannel/flannel-controller.ts';
 import { ensureNode } from '../node/setup.ts';
 import { writeNodeCniConfig } from '../cni/node-config.ts';
 import { KubeProxy } from '../proxy/proxy-controller.ts';
@@ -33,12 +36,20 @@ import { KubeletController } from '../kubelet/kubelet-controller.ts';
 import { MAX_PODS } from '../kubelet/node-status.ts';
 import { runtimeVersion } from '../kubelet/runc.ts';
 import { KubeletStreams } from '../kubelet/streams.ts';
+import { ensureKubeletCerts, kubeletCertDir } from '../kubelet/certs.ts';
+import { startKubeletServer, type KubeletServer } from '../kubelet/kubelet-server.ts';
+import { KUBELET_PORT } from '../kubelet/node-status.ts';
+import { signNodeCertificate } from '../api/node-certs.ts';
 import type { ContainerStreams } from '../api/server/node-streams.ts';
+import { dialHere, NetnsDialer } from '../sys/netns-dial.ts';
 import { hostInfo } from '../sys/host.ts';
 import { listenInNetns } from '../sys/netns-listen.ts';
 import { useSpawnPool } from '../sys/spawner.ts';
+import { writeFileIfChanged } from '../sys/files.ts';
 import { ControlPlane } from './control-plane.ts';
 import { LaptopHosts, laptopHostsLines } from './laptop-hosts.ts';
+import { AgentMachines } from './agent-machines.ts';
+import { nodesProblems, withNodeCount } from '../api/schema/config.ts';
 import type { ApplyOutcome, Manifest } from './manifests.ts';
 
 export interface LabServerOptions {
@@ -51,6 +62,31 @@ export interface LabServerOptions {
   log?: (line: string) => void;
   /** The add-ons' version string in the Node's status. */
   kubeletVersion?: string;
+  /** `--nodes N` (validated by load(); `lab up` then records it with writeNodesArg). */
+  nodes?: number;
+}
+
+/**
+ * `lab up --nodes N`: the cluster's node count, kept in the instance (server/args/nodes) so that a
+ * running server hears a new count the way it hears an edit of the state files.
+ */
+export function nodesArgFile(paths: InstancePaths): string {
+  return path.join(paths.serverDir, 'args', 'nodes');
+}
+
+export async function readNodesArg(paths: InstancePaths): Promise<number | undefined> {
+  const n = Number((await readFile(nodesArgFile(paths), 'utf8').catch(() => '')).trim());
+  return Number.isInteger(n) && n >= 1 ? n : undefined;
+}
+
+export async function writeNodesArg(paths: InstancePaths, count: number): Promise<void> {
+  await mkdir(path.dirname(nodesArgFile(paths)), { recursive: true });
+  await writeFileIfChanged(nodesArgFile(paths), `${count}\n`);
+}
+
+/** The server's node-token (k3s: server/node-token): what an agent joins with. */
+export function nodeTokenFile(paths: InstancePaths): string {
+  return path.join(paths.serverDir, 'node-token');
 }
 
 /** The addon name of each state file, as k3s names an addon after its manifest file. */
@@ -82,6 +118,7 @@ export class LabServer {
   node: LabNode | null = null;
   config: ClusterConfig | null = null;
   private proxy: KubeProxy | null = null;
+  private flannel: FlannelController | null = null;
   private dns: DnsController | null = null;
   private laptop: LaptopHosts | null = null;
   private ingress: IngressController | null = null;
@@ -90,6 +127,9 @@ export class LabServer {
   private applying: Promise<void> = Promise.resolve();
   private debounce: NodeJS.Timeout | null = null;
   private lastText = '';
+  private agents: AgentMachines | null = null;
+  private kubeletServer: KubeletServer | null = null;
+  private dialer: NetnsDialer | null = null;
 
   constructor(readonly opts: LabServerOptions) {
     // The kubelet starts hundreds of processes at once (a Deployment scaled up, a start with pods
@@ -103,13 +143,14 @@ export class LabServer {
 
   /** Reads and validates both state files; throws (file, line, object, field) before anything changes. */
   async load(priorMode?: NodeMode): Promise<Loaded> {
-    const configText = await readFile(this.opts.configPath, 'utf8').catch((e: NodeJS.ErrnoException) => {
-      throw new Error(`cannot read config file ${this.opts.configPath}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
-    });
-    const config = parseClusterConfig(configText, this.opts.configPath);
+    const count = this.opts.nodes ?? (await readNodesArg(this.paths));
+    const config = withNodeCount(await readClusterConfig(this.opts.configPath), count);
+    const problems = nodesProblems(config);
+    if (problems.length) throw new Error(`--nodes ${count}: ${problems.map((p) => p.message).join('; ')}`);
     const mode = await chooseMode({ requested: this.opts.mode, prior: priorMode, nodeIP: config.nodeIP, configFile: this.opts.configPath });
     const system = await loadSystemManifests({ stateDir: this.paths.stateDir, mode, clusterDNS: config.clusterDNS, nodeIP: config.nodeIP, nodeName: config.nodeName });
-    const desired = await loadDesiredState({ statePath: this.opts.statePath, configPath: this.opts.configPath, extraStates: [system], systemPods: 0 });
+    const loadedState = await loadDesiredState({ statePath: this.opts.statePath, configPath: this.opts.configPath, extraStates: [system], systemPods: 0 });
+    const desired = { ...loadedState, config };
     laptopHostsLines(desired, desired.config); // validates the laptop-hosts annotation
     const addons = new Map<string, Manifest[]>([
       [SYSTEM_ADDON, []],
@@ -128,8 +169,8 @@ export class LabServer {
     this.node = node;
     this.log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${this.paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
     await ensureNode(node, this.paths, { hostsLines: laptopHostsLines(desired, config) });
-    // The node's CNI conflist, and its subnet.env until flanneld (src/flannel) writes it.
-    await writeNodeCniConfig(node, this.paths, { clusterCIDR: config.clusterCIDR });
+    // The node's CNI conflist, as k3s's agent writes it before its kubelet starts.
+    await writeNodeCniConfig(node, this.paths);
 
     await mkdir(path.dirname(this.paths.storeFile), { recursive: true });
     const cp = new ControlPlane({
@@ -155,13 +196,19 @@ export class LabServer {
     await cp.start();
     await this.applyAll(loaded);
 
-    // This node's kubelet: the pods bound to the node; it serves their logs and exec to the API.
+    // This node's kubelet: the pods bound to the node. The API server reaches its logs and exec in
+    // process, every other node's through that node's :10250; this one serves :10250 too.
     this.kubelet = new KubeletController({ client: cp.client, factory: cp.factory, node, paths: this.paths, config, log: this.log });
-    this.api = await this.listen(node, config, new KubeletStreams(this.paths, this.kubelet));
+    const ownStreams = new KubeletStreams(this.paths, this.kubelet);
+    this.api = await this.listen(node, config, ownStreams);
     this.log(`API server: ${this.api.addresses.map((a) => `https://${a.host}:${a.port}`).join(', ')}`);
+    const kubeletServing = this.serveKubelet(node, ownStreams);
+    kubeletServing.catch(() => {}); // awaited below; a failure before then must not go unhandled
 
+    // This node's flannel (k3s's server runs it too): flannel.1 and the routes to the agents' pods.
+    this.flannel = new FlannelController({ client: cp.client, factory: cp.factory, nodeName: node.name, netns: node.netns, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: this.paths.subnetEnvFile(node.name), clusterCIDR: config.clusterCIDR, log: this.log });
     const syncer = new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
-    this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log });
+    this.proxy = new KubeProxy(cp.factory, syncer, { log: this.log, health: { netns: node.netns, nodeName: node.name } });
     this.dns = new DnsController(cp.factory, this.paths.stateDir, config, this.log);
     if (mode === 'sandbox') this.laptop = new LaptopHosts(cp.factory, this.paths, node.nodeIP, this.log);
     // The ingress controller (ingress-nginx's role: nginx.conf from the Ingresses, reloads) and the
@@ -170,11 +217,45 @@ export class LabServer {
     new NodeHostsController(cp.factory, cp.client, this.log);
     cp.factory.start();
     await cp.factory.waitForSync();
+    this.flannel.start();
     this.proxy.start();
     void this.dns.request();
     void this.ingress.request();
+    await this.flannel.ready;
     await this.kubelet.start();
+    this.kubeletServer = await kubeletServing;
+    await this.ensureAgents(loaded);
+    // Watched for `lab up --nodes N` on a running server, so it must exist (empty until then).
+    await mkdir(path.dirname(nodesArgFile(this.paths)), { recursive: true });
     this.watchFiles();
+  }
+
+  /**
+   * The server node's kubelet on :10250 (every address of the node, as the kubelet's --address
+   * 0.0.0.0), with a serving certificate the server CA signs for the node's name and IP.
+   */
+  private async serveKubelet(node: LabNode, streams: KubeletStreams): Promise<KubeletServer> {
+    const certs = await ensureKubeletCerts(kubeletCertDir(this.paths, node.name), node.name, this.api!.pki.clientCaCert, (kind, csr) => signNodeCertificate(this.paths.tlsDir, kind, node.name, [node.nodeIP], csr));
+    const listen = node.mode === 'sandbox' ? [{ host: '0.0.0.0', port: KUBELET_PORT, handle: await listenInNetns(this.paths.nodeNetns, '0.0.0.0', KUBELET_PORT) }] : [{ host: '0.0.0.0', port: KUBELET_PORT }];
+    const server = await startKubeletServer({ tls: { cert: certs.servingCert, key: certs.servingKey, clientCa: certs.clientCa }, listen, streams, log: this.log });
+    this.log(`kubelet: serving https://${node.nodeIP}:${KUBELET_PORT}`);
+    return server;
+  }
+
+  /**
+   * The agents the config names (sandbox: machines and processes, started here; host mode: VMs
+   * of their own, which join with `lab agent`).
+   */
+  private async ensureAgents(loaded: Loaded): Promise<void> {
+    const { config } = loaded.desired;
+    if (loaded.mode === 'host') {
+      // Never the token itself: this goes to the log.
+      const tokenFile = config.token ? `<a file holding the token: of ${this.opts.configPath} or ${this.opts.configPath}.d/>` : `<a copy of ${nodeTokenFile(this.paths)}>`;
+      if (config.agents.length) this.log(`agents ${config.agents.map((a) => a.nodeName).join(', ')}: on their own machines, joined with: lab agent --server https://${config.nodeIP}:${KUBE_API_PORT} --token-file ${tokenFile} --node-name <name> --node-ip <its eth1 address>`);
+      return;
+    }
+    this.agents ??= new AgentMachines({ paths: this.paths, server: `https://${config.nodeIP}:${KUBE_API_PORT}`, tokenFile: nodeTokenFile(this.paths), log: this.log });
+    await this.agents.ensure(config.agents, this.controlPlane!.client, laptopHostsLines(loaded.desired, config));
   }
 
   /** The HTTPS listeners: the machine's 127.0.0.1, and the node's own addresses. */
@@ -186,7 +267,16 @@ export class LabServer {
         : [{ host: node.nodeIP, port: KUBE_API_PORT }];
     // Host mode: the node is this machine; 127.0.0.1:6443 is then the local listener itself.
     const listen = node.mode === 'host' ? [{ host: '127.0.0.1', port: KUBE_API_PORT }, ...inNode] : [local, ...inNode];
-    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, streams, log: this.log });
+    const agentConfig = () => {
+      const c = this.config ?? config;
+      return { clusterCIDR: c.clusterCIDR, serviceCIDR: c.serviceCIDR, clusterDNS: c.clusterDNS, clusterDomain: c.clusterDomain, serviceNodePortRange: c.serviceNodePortRange, nodeCIDRMaskSize: c.nodeCIDRMaskSize };
+    };
+    // kube-apiserver dials the kubelets from the server node: in the sandbox, from inside its namespace.
+    this.dialer ??= node.mode === 'sandbox' ? new NetnsDialer(this.paths.nodeNetns) : null;
+    const kubelets = { dial: this.dialer?.dial ?? dialHere, local: { nodeName: node.name, streams } };
+    const api = await serveApi(this.controlPlane!.registry, { pkiDir: this.paths.serverDir, pkiSettings: pkiSettings(config), listen, kubelets, agentConfig, agentSecret: config.token, log: this.log });
+    await writeFile(nodeTokenFile(this.paths), `${api.nodeToken}\n`, { mode: 0o600 });
+    if (config.token) this.log(`agents join with the token: of ${this.opts.configPath} or ${this.opts.configPath}.d/ (the API's user node); its full form is in ${nodeTokenFile(this.paths)}`);
     await writeFile(this.paths.apiPortFile, `${api.addresses[0]!.port}\n`);
     // As k3s writes its admin kubeconfig for the machine's own kubectl (host mode: the VM).
     if (node.mode === 'host') {
@@ -207,7 +297,9 @@ export class LabServer {
 
   /** Edits of either state file are applied once they hold still; a bad edit keeps the last good state. */
   private watchFiles(): void {
-    const dirs = new Set([path.dirname(path.resolve(this.opts.statePath)), path.dirname(path.resolve(this.opts.configPath))]);
+    const dirs = new Set([path.dirname(path.resolve(this.opts.statePath)), path.dirname(path.resolve(this.opts.configPath)), path.dirname(nodesArgFile(this.paths))]);
+    // The config's drop-ins (k3s's config.yaml.d), when the directory is there at the start.
+    if (existsSync(`${this.opts.configPath}.d`)) dirs.add(path.resolve(`${this.opts.configPath}.d`));
     for (const dir of dirs) {
       const w = watch(dir, () => this.scheduleApply());
       w.on('error', (e) => this.log(`watching ${dir}: ${e.message}`));
@@ -225,12 +317,16 @@ export class LabServer {
 
   /** Loads the files again and applies them when their text changed. */
   async reapply(): Promise<void> {
-    const text = await Promise.all([this.opts.statePath, this.opts.configPath].map((f) => readFile(f, 'utf8').catch(() => ''))).then((t) => t.join('\0'));
+    const dropIns = await readConfigDropIns(this.opts.configPath).catch(() => []);
+    const text = await Promise.all([this.opts.statePath, this.opts.configPath, nodesArgFile(this.paths)].map((f) => readFile(f, 'utf8').catch(() => ''))).then((t) => [...t, ...dropIns.map((d) => `${d.path}\0${d.text}`)].join('\0'));
     if (text === this.lastText) return;
     this.lastText = text;
     try {
       const loaded = await this.load(this.node?.mode);
+      await this.applyToken(loaded.desired.config.token);
+      this.config = loaded.desired.config;
       await this.applyAll(loaded);
+      await this.ensureAgents(loaded);
       this.log(`applied ${this.opts.statePath}`);
     } catch (e) {
       const what = e instanceof ValidationError ? e.message : (e as Error).message;
@@ -238,16 +334,31 @@ export class LabServer {
     }
   }
 
+  /**
+   * A changed config token: the API takes the new one at once and the old one no more (a k3s
+   * server's token is fixed once the cluster exists; the lab lets it change, and says what follows).
+   */
+  private async applyToken(token: string | undefined): Promise<void> {
+    if (!this.api || token === this.config?.token) return;
+    this.api.setAgentSecret(token);
+    await writeFile(nodeTokenFile(this.paths), `${this.api.nodeToken}\n`, { mode: 0o600 });
+    this.log(`token ${token ? 'changed' : 'removed'} in ${this.opts.configPath}: agents joined with the old one get 401 Unauthorized until they are given ${token ? 'the new one' : `the server's node-token (${nodeTokenFile(this.paths)})`}`);
+  }
+
   async stop(): Promise<void> {
+    this.agents?.stop();
     if (this.debounce) clearTimeout(this.debounce);
     for (const w of this.watchers.splice(0)) w.close();
     await this.applying;
     await this.kubelet?.stop();
     await this.proxy?.stop();
+    await this.flannel?.stop();
     await this.dns?.stop();
     await this.ingress?.stop();
     await this.laptop?.stop();
+    await this.kubeletServer?.close();
     await this.api?.close();
+    this.dialer?.close();
     await this.controlPlane?.stop();
   }
 }

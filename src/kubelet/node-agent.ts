@@ -49,14 +49,16 @@ export class NodeAgent {
     try {
       const created = await this.client.create(NODES, want);
       this.uid = created.metadata.uid!;
-      // Status goes through its own subresource (create drops it, as kube's strategy does).
-      await this.client.update(NODES, { ...created, status: want.status }, { subresource: 'status' });
+      // Status goes through its own subresource (create drops it, as kube's strategy does); by
+      // then the node IPAM (or flannel) may have written the Node: read-modify-write, retried.
+      await this.client.mutate<NodeObj>(NODES, undefined, this.input.name, (n) => ({ ...n, status: want.status }), { subresource: 'status' });
     } catch (e) {
       if ((e as { status?: { code?: number } }).status?.code !== 409) throw e;
       const cur = await this.client.mutate<NodeObj>(NODES, undefined, this.input.name, (n) => ({
         ...n,
         metadata: { ...n.metadata, labels: { ...n.metadata.labels, ...want.metadata.labels }, annotations: { ...n.metadata.annotations, ...want.metadata.annotations } },
-        spec: { ...(n as { spec?: object }).spec, ...(want as { spec?: object }).spec },
+        // Taints are the kubelet's only when it creates the Node (--register-with-taints).
+        spec: { ...(n as { spec?: object }).spec, ...withoutTaints((want as { spec?: object }).spec) },
       }));
       this.uid = cur.metadata.uid!;
       await this.postStatus();
@@ -94,4 +96,9 @@ export class NodeAgent {
     );
     this.lastReport = now;
   }
+}
+
+function withoutTaints(spec: object | undefined): object {
+  const { taints: _, ...rest } = (spec ?? {}) as { taints?: unknown };
+  return rest;
 }

@@ -11,13 +11,20 @@ export const LEASE_RENEW_INTERVAL_MS = 10_000;
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease';
 /** The kubelet's --max-pods default; the lab raises it to what the node's pod CIDR holds (k3s: --kubelet-arg=max-pods). */
 export const MAX_PODS = 110;
-/** The kubelet's port, reported in daemonEndpoints (the lab's kubelet serves no port of its own). */
+/** The kubelet's port (--port), where its server listens (kubelet-server.ts), reported in daemonEndpoints. */
 export const KUBELET_PORT = 10250;
 
 export interface NodeInput {
   name: string;
   nodeIP: string;
-  podCIDR: string;
+  /** Left out: the node IPAM assigns one (kube-controller-manager's --allocate-node-cidrs). */
+  podCIDR?: string;
+  /** k3s's node-label, added to the standard labels. */
+  labels?: Record<string, string>;
+  /** k3s's node-taint (the kubelet's --register-with-taints): set when the Node is created. */
+  taints?: { key: string; value?: string; effect: string }[];
+  /** More annotations (the sandbox's lab/netns). */
+  annotations?: Record<string, string>;
   /** The server node (control plane) or an agent. */
   role: 'server' | 'agent';
   host: HostInfo;
@@ -81,8 +88,10 @@ export function nodeObject(n: NodeInput, nowMs: number): Record<string, unknown>
         'kubernetes.io/os': 'linux',
         ...(n.role === 'server' ? { 'node-role.kubernetes.io/control-plane': 'true', 'node-role.kubernetes.io/master': 'true' } : {}),
         'node.kubernetes.io/instance-type': 'k3s',
+        ...n.labels,
       },
       annotations: {
+        ...n.annotations,
         'alpha.kubernetes.io/provided-node-ip': n.nodeIP,
         'k3s.io/hostname': n.name,
         'k3s.io/internal-ip': n.nodeIP,
@@ -90,7 +99,7 @@ export function nodeObject(n: NodeInput, nowMs: number): Record<string, unknown>
         'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
       },
     },
-    spec: { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR], providerID: `k3s://${n.name}` },
+    spec: { ...(n.podCIDR ? { podCIDR: n.podCIDR, podCIDRs: [n.podCIDR] } : {}), providerID: `k3s://${n.name}`, ...(n.taints?.length ? { taints: n.taints } : {}) },
     status: {
       addresses: [
         { address: n.nodeIP, type: 'InternalIP' },

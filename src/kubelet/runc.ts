@@ -10,7 +10,7 @@
 // Everything runc knows lives under a per-instance --root, so instances never see each other's
 // containers and `lab down` finds all of them.
 import { randomBytes } from 'node:crypto';
-import { existsSync, watch } from 'node:fs';
+import { existsSync, readdirSync, watch } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { removeCgroupIfEmpty, removeCgroupTree } from '../sys/cgroup.ts';
@@ -18,7 +18,7 @@ import { run } from '../sys/exec.ts';
 import { mountOverlay, mountsUnder, unmount } from '../sys/mount.ts';
 import { procNamespacePath } from '../sys/proc.ts';
 import { spawnDetached } from '../sys/stream.ts';
-import type { InstancePaths } from '../node/instance.ts';
+import { agentPaths, agentsDir, type InstancePaths } from '../node/instance.ts';
 import { ensureImage, imageConfig } from './images.ts';
 import { Semaphore } from '../util/semaphore.ts';
 import { ociSpec } from './oci.ts';
@@ -160,7 +160,31 @@ export class RuncRuntime implements ContainerRuntime {
     return { id, pid };
   }
 
+  private listing: Promise<ListedContainer[]> | null = null;
+  private nextListing: Promise<ListedContainer[]> | null = null;
+
+  /**
+   * The runtime's containers (`runc list`). Callers at the same moment share one listing: the one
+   * running when they ask may predate what they wait for, so they get the next, started as soon as
+   * it ends and shared by everyone who asked meanwhile. A thousand pods terminating together (a
+   * scale-down) thus cost a couple of listings at a time, not a thousand listings of a thousand
+   * containers each in memory at once. Each caller gets its own array (some add to it).
+   */
   async listContainers(): Promise<ListedContainer[]> {
+    if (!this.listing) {
+      this.listing = this.listNow().finally(() => (this.listing = null));
+      return [...(await this.listing)];
+    }
+    this.nextListing ??= this.listing
+      .catch(() => undefined)
+      .then(() => {
+        this.nextListing = null;
+        return this.listContainers();
+      });
+    return [...(await this.nextListing)];
+  }
+
+  private async listNow(): Promise<ListedContainer[]> {
     if (!existsSync(this.root)) return [];
     // `runc list` fails when a container's state directory goes while it reads them (a waiter
     // deleting its container as it exits): read again.
@@ -205,10 +229,12 @@ export class RuncRuntime implements ContainerRuntime {
   }
 
   /** Every container of the instance gone (`lab down`): runc's state, mounts and cgroups. */
-  async removeAll(): Promise<string[]> {
+  async removeAll(opts: { cgroups?: boolean } = {}): Promise<string[]> {
     // runc deletes one container per call; the calls run side by side.
     await Promise.all((await this.listContainers()).map((c) => run(this.runc('delete', '--force', c.id), { allowFail: true })));
     await unmount(mountsUnder(this.paths.stateDir));
+    // The instance's cgroup tree holds every node's pods: only the last runtime swept removes it.
+    if (opts.cgroups === false) return [];
     const busy = removeCgroupTree(instanceCgroup(this.paths.instance));
     removeCgroupIfEmpty(CGROUP_PARENT); // shared by the instances: the last one removes it
     return busy;
@@ -293,6 +319,26 @@ export function runtimeFor(paths: InstancePaths): RuncRuntime {
   let r = runtimes.get(paths.stateDir);
   if (!r) runtimes.set(paths.stateDir, (r = new RuncRuntime(paths)));
   return r;
+}
+
+/**
+ * Every node's runtime this machine holds: the server's node, and in the sandbox each agent's
+ * (their machines share this file system, each with its own runc root: agentPaths).
+ */
+export function nodeRuntimes(paths: InstancePaths): RuncRuntime[] {
+  let agents: string[] = [];
+  try {
+    agents = readdirSync(agentsDir(paths));
+  } catch {
+    // no agents
+  }
+  return [runtimeFor(paths), ...agents.sort().map((n) => runtimeFor(agentPaths(paths.instance, n)))];
+}
+
+/** The listed containers of every node's runtime, each with the runtime that runs it (the learner's tools). */
+export async function listAllNodes(paths: InstancePaths): Promise<{ runtime: RuncRuntime; container: ListedContainer }[]> {
+  const lists = await Promise.all(nodeRuntimes(paths).map(async (runtime) => (await runtime.listContainers().catch(() => [])).map((container) => ({ runtime, container }))));
+  return lists.flat();
 }
 
 /** A container ID as containerd makes them: 64 hex digits. */

@@ -1,7 +1,8 @@
 // The kubelet's side of `kubectl logs` and `kubectl exec` (what kube-apiserver reaches through
-// the kubelet's :10250 server): logs are read from the container's log file, exec runs through
-// the runtime (`runc exec`, the CRI's Exec; with a tty, on a pty runc makes in the container,
-// through src/sys/terminal.ts). The HTTP side is src/api/server's.
+// the kubelet's :10250 server, kubelet/server.ts; the server's own node's kubelet is also called
+// in process): logs are read from the container's log file, exec runs through the runtime (`runc
+// exec`, the CRI's Exec; with a tty, on a pty runc makes in the container, through
+// src/sys/terminal.ts). Refusals are KubeletErrors with the status and text :10250 answers.
 //
 // Log files: runc's waiter writes a container's output to <podDir>/containers/<name>/container.log.
 // Before the kubelet starts a container again, the last instance's log becomes previous.log, so
@@ -14,7 +15,7 @@ import { constants } from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Pod } from '../api/types.ts';
-import type { ContainerStreams, ExecOptions, ExecSession, LogOptions } from '../api/server/node-streams.ts';
+import { KubeletError, type ContainerStreams, type ExecOptions, type ExecSession, type LogOptions, type StreamPod } from '../api/server/node-streams.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import { spawnStream, type StreamChild } from '../sys/stream.ts';
 import { spawnOnConsole, type TerminalChild } from '../sys/terminal.ts';
@@ -60,10 +61,15 @@ export class KubeletStreams implements ContainerStreams {
     private readonly pods: PodLookup,
   ) {}
 
-  private find(ref: { namespace: string; name: string; uid: string }, container: string): Pod {
+  /** The pod this kubelet runs; its refusals are the kubelet server's (server.go getContainerLogs, getExec). */
+  private find(ref: StreamPod, container: string, forExec: boolean): Pod {
     const rec = this.pods.record(ref.namespace, ref.name);
-    if (!rec || (ref.uid && rec.uid !== ref.uid)) throw new Error(`pod "${ref.name}" not found on this node`);
-    if (!rec.pod.spec.containers.some((c) => c.name === container)) throw new Error(`container ${container} is not valid for pod ${ref.name}`);
+    if (!rec || (ref.uid && rec.uid !== ref.uid)) throw new KubeletError(404, forExec ? 'pod does not exist' : `pod "${ref.name}" does not exist`);
+    if (!rec.pod.spec.containers.some((c) => c.name === container)) {
+      // getExec finds no such container in the runtime; getContainerLogs checks the spec.
+      if (forExec) throw new KubeletError(500, `container not found ("${container}")`);
+      throw new KubeletError(404, `container "${container}" not found in pod "${ref.name}"`);
+    }
     return rec.pod;
   }
 
@@ -74,8 +80,8 @@ export class KubeletStreams implements ContainerStreams {
     return st?.pid && id && st.state.running && isContainerAlive(st.pid, podNetns(pod)) ? { id, pid: st.pid } : undefined;
   }
 
-  async logs(ref: { namespace: string; name: string; uid: string }, container: string, opts: LogOptions): Promise<Readable> {
-    const pod = this.find(ref, container);
+  async logs(ref: StreamPod, container: string, opts: LogOptions): Promise<Readable> {
+    const pod = this.find(ref, container, false);
     const dir = logDir(this.paths, pod.metadata.name, container);
     if (opts.previous) {
       const file = path.join(dir, PREVIOUS);
@@ -143,11 +149,11 @@ export class KubeletStreams implements ContainerStreams {
     return out;
   }
 
-  async exec(ref: { namespace: string; name: string; uid: string }, container: string, command: string[], opts: ExecOptions): Promise<ExecSession> {
-    const pod = this.find(ref, container);
+  async exec(ref: StreamPod, container: string, command: string[], opts: ExecOptions): Promise<ExecSession> {
+    const pod = this.find(ref, container, true);
     const c = this.running(pod, container);
     // kubelet's GetExec for a container that is not running: the CRI finds no container.
-    if (!c) throw new Error(`container not found ("${container}")`);
+    if (!c) throw new KubeletError(500, `container not found ("${container}")`);
     if (command.length === 0) throw new Error('you must specify at least one command for the container');
     if (opts.tty) return this.execTty(pod, container, c.id, command);
     const child = spawnStream(runtimeFor(this.paths).execArgv(c.id, command), { stdin: opts.stdin });

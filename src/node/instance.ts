@@ -43,7 +43,10 @@ export interface InstancePaths {
   cniConfDir(node: string): string;
   /** host-local's data directory on the node (the plugin's default: /var/lib/cni/networks). */
   cniDataDir(node: string): string;
+  /** The server's node (sandbox): `<instance>-node`. */
   nodeNetns: string;
+  /** An agent's machine (sandbox): `<instance>-node-<node>`. */
+  agentNetns(node: string): string;
   hostNetns: string;
   podNetns(pod: string): string;
   /** /etc/netns/<netns>: files `ip netns exec` bind-mounts over /etc (hosts, resolv.conf). */
@@ -54,7 +57,26 @@ export interface InstancePaths {
 
 export function instancePaths(instance: string): InstancePaths {
   validateInstanceName(instance);
-  const stateDir = path.join(RUN_ROOT, instance);
+  return pathsUnder(instance, path.join(RUN_ROOT, instance));
+}
+
+/** Where an agent's own machine keeps the instance's node files (sandbox: beside the server's). */
+export function agentsDir(paths: InstancePaths): string {
+  return path.join(paths.stateDir, 'agents');
+}
+
+/**
+ * The files of an agent's node: on its own VM they would be that machine's
+ * /run/packet-path-lab/<instance>; in the sandbox, where the machines share one filesystem, each
+ * agent has a directory of its own (`<instance dir>/agents/<node>`), so no kubelet ever takes
+ * another node's pods, containers or addresses for its own. Namespaces keep the instance's names.
+ */
+export function agentPaths(instance: string, node: string): InstancePaths {
+  validateInstanceName(instance);
+  return pathsUnder(instance, path.join(agentsDir(instancePaths(instance)), node));
+}
+
+function pathsUnder(instance: string, stateDir: string): InstancePaths {
   return {
     instance,
     stateDir,
@@ -71,6 +93,7 @@ export function instancePaths(instance: string): InstancePaths {
     cniConfDir: (node) => path.join(stateDir, 'nodes', node, 'agent', 'etc', 'cni', 'net.d'),
     cniDataDir: (node) => path.join(stateDir, 'nodes', node, 'cni', 'networks'),
     nodeNetns: `${instance}-node`,
+    agentNetns: (node) => `${instance}-node-${node}`,
     hostNetns: `${instance}-host`,
     podNetns: (pod) => `${instance}-${pod}`,
     netnsEtc: (netns) => path.join(NETNS_ETC_ROOT, netns),

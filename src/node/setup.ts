@@ -10,42 +10,95 @@ import { ipBatch, run, type Netns } from '../sys/exec.ts';
 import { writeFileAtomic, writeFileIfChanged } from '../sys/files.ts';
 import { netnsExists, observeLinks, type ObservedLink } from '../sys/ip.ts';
 import type { InstancePaths } from './instance.ts';
+import { NODE_NETWORK_PREFIX } from '../api/node-network.ts';
 import { BRIDGE, HOST_UPLINK, NODE_UPLINK, SANDBOX_HOST_IP, type LabNode } from './node.ts';
 
-export interface NodePlan {
-  /** Namespaces to create (`ip netns add`, batched in the controller's namespace). */
-  netnsAdd: string[];
-  /** `ip -batch` lines run inside the node. */
-  node: string[][];
-  /** `ip -batch` lines run inside the sandbox host (laptop) namespace. */
-  host: string[][];
+/** A machine of the sandbox: a namespace standing in for a VM, its eth1 on the laptop's network. */
+export interface SandboxMachine {
+  netns: string;
+  nodeIP: string;
 }
 
-/** Pure: what is missing on the node, given the links observed there (empty when freshly made). */
-export function planNode(node: LabNode, paths: InstancePaths, observed: { nodeLinks: Map<string, ObservedLink>; hostLinks: Map<string, ObservedLink>; netns: Set<string> }): NodePlan {
-  const plan: NodePlan = { netnsAdd: [], node: [], host: [] };
-  const sandbox = node.mode === 'sandbox';
-  const uplink = observed.nodeLinks.get(NODE_UPLINK);
-  if (sandbox) {
-    for (const ns of [paths.nodeNetns, paths.hostNetns]) if (!observed.netns.has(ns)) plan.netnsAdd.push(ns);
-    if (!observed.nodeLinks.get('lo')?.up) plan.node.push(['link', 'set', 'lo', 'up']);
-    if (!observed.hostLinks.get('lo')?.up) plan.host.push(['link', 'set', 'lo', 'up']);
-    if (!uplink) plan.node.push(['link', 'add', NODE_UPLINK, 'type', 'veth', 'peer', 'name', HOST_UPLINK, 'netns', paths.hostNetns]);
-    const nodeAddr = `${node.nodeIP}/${node.nodeIPPrefix}`;
-    if (!uplink?.addrs.includes(nodeAddr)) plan.node.push(['addr', 'add', nodeAddr, 'dev', NODE_UPLINK]);
-    if (!uplink?.up) plan.node.push(['link', 'set', NODE_UPLINK, 'up']);
-    const hostLink = observed.hostLinks.get(HOST_UPLINK);
-    const hostAddr = `${SANDBOX_HOST_IP}/${node.nodeIPPrefix}`;
-    if (!hostLink?.addrs.includes(hostAddr)) plan.host.push(['addr', 'add', hostAddr, 'dev', HOST_UPLINK]);
-    if (!hostLink?.up) plan.host.push(['link', 'set', HOST_UPLINK, 'up']);
+/**
+ * The laptop's end of a machine's eth1: a port of vboxnet0 named after the node's address
+ * (vbox110 for 192.168.56.110), unique on the /24 and short enough for an interface name.
+ */
+export function laptopPort(nodeIP: string): string {
+  return `vbox${nodeIP.split('.')[3]}`;
+}
+
+export interface SandboxPlan {
+  /** Namespaces to create (`ip netns add`, batched in the controller's namespace). */
+  netnsAdd: string[];
+  /** `ip -batch` lines in the laptop namespace before the machines' (vboxnet0 itself). */
+  hostBefore: string[][];
+  /** `ip -batch` lines inside each machine. */
+  machines: Map<string, string[][]>;
+  /** `ip -batch` lines in the laptop namespace after the machines' (their ports on vboxnet0). */
+  hostAfter: string[][];
+}
+
+/**
+ * Pure: what is missing of the sandbox's machines and the network between them. VirtualBox's
+ * host-only network is a switch with the laptop's vboxnet0 (192.168.56.1) on it: here vboxnet0 is
+ * a bridge in the laptop namespace, and each machine's eth1 a veth whose peer is its port.
+ */
+export function planSandbox(paths: InstancePaths, machines: SandboxMachine[], prefix: number, observed: { netns: Set<string>; hostLinks: Map<string, ObservedLink>; machineLinks: Map<string, Map<string, ObservedLink>> }): SandboxPlan {
+  const plan: SandboxPlan = { netnsAdd: [], hostBefore: [], machines: new Map(), hostAfter: [] };
+  for (const ns of [paths.hostNetns, ...machines.map((m) => m.netns)]) if (!observed.netns.has(ns)) plan.netnsAdd.push(ns);
+  const hostLinks = new Map(observed.hostLinks);
+  const machineLinks = new Map(observed.machineLinks);
+  let bridge = hostLinks.get(HOST_UPLINK);
+  if (bridge && bridge.kind !== 'bridge') {
+    // An instance made before the nodes shared a network: vboxnet0 was the veth peer of the one
+    // node's eth1. Deleting it deletes that eth1 too; both are made again below.
+    plan.hostBefore.push(['link', 'delete', HOST_UPLINK]);
+    hostLinks.delete(HOST_UPLINK);
+    for (const [ns, links] of machineLinks) if (links.get(NODE_UPLINK)?.kind === 'veth') machineLinks.set(ns, new Map([...links].filter(([n]) => n !== NODE_UPLINK)));
+    bridge = undefined;
   }
-  if (sandbox && !uplink) {
-    // The VM's default route leads to the outside world; the sandbox node's leads to the
-    // sandbox host namespace, which routes nowhere. Without a route, the node itself could not
-    // even try to reach a ClusterIP: routing happens before the OUTPUT chain's DNAT.
-    plan.node.push(['route', 'replace', 'default', 'via', SANDBOX_HOST_IP, 'dev', NODE_UPLINK]);
+  if (!hostLinks.get('lo')?.up) plan.hostBefore.push(['link', 'set', 'lo', 'up']);
+  if (!bridge) plan.hostBefore.push(['link', 'add', HOST_UPLINK, 'type', 'bridge']);
+  const hostAddr = `${SANDBOX_HOST_IP}/${prefix}`;
+  if (!bridge?.addrs.includes(hostAddr)) plan.hostBefore.push(['addr', 'add', hostAddr, 'dev', HOST_UPLINK]);
+  if (!bridge?.up) plan.hostBefore.push(['link', 'set', HOST_UPLINK, 'up']);
+  for (const m of machines) {
+    const links = machineLinks.get(m.netns) ?? new Map<string, ObservedLink>();
+    const lines: string[][] = [];
+    const uplink = links.get(NODE_UPLINK);
+    const port = laptopPort(m.nodeIP);
+    if (!links.get('lo')?.up) lines.push(['link', 'set', 'lo', 'up']);
+    if (!uplink) lines.push(['link', 'add', NODE_UPLINK, 'type', 'veth', 'peer', 'name', port, 'netns', paths.hostNetns]);
+    const addr = `${m.nodeIP}/${prefix}`;
+    if (!uplink?.addrs.includes(addr)) lines.push(['addr', 'add', addr, 'dev', NODE_UPLINK]);
+    if (!uplink?.up) lines.push(['link', 'set', NODE_UPLINK, 'up']);
+    // The VM's default route leads to the outside world; the sandbox machine's leads to the
+    // laptop namespace, which routes nowhere. Without a route, the node itself could not even try
+    // to reach a ClusterIP: routing happens before the OUTPUT chain's DNAT.
+    if (!uplink) lines.push(['route', 'replace', 'default', 'via', SANDBOX_HOST_IP, 'dev', NODE_UPLINK]);
+    plan.machines.set(m.netns, lines);
+    const p = hostLinks.get(port);
+    if (!p || p.master !== HOST_UPLINK || !p.up || !uplink) plan.hostAfter.push(['link', 'set', port, 'master', HOST_UPLINK, 'up']);
   }
   return plan;
+}
+
+/**
+ * The sandbox's machines and the network between them (what `vagrant up` makes for the VMs):
+ * namespaces, eth1 on vboxnet0, the laptop's hosts file. Nothing in the machine's own namespace.
+ */
+export async function ensureSandbox(paths: InstancePaths, machines: SandboxMachine[], opts: { hostsLines: string[] }): Promise<void> {
+  const wanted = [paths.hostNetns, ...machines.map((m) => m.netns)];
+  const netns = new Set(wanted.filter(netnsExists));
+  const missing = wanted.filter((n) => !netns.has(n));
+  await ipBatch(null, missing.map((n) => ['netns', 'add', n]));
+  missing.forEach((n) => netns.add(n));
+  const [hostLinks, ...each] = await Promise.all([observeLinks(paths.hostNetns), ...machines.map((m) => observeLinks(m.netns))]);
+  const plan = planSandbox(paths, machines, NODE_NETWORK_PREFIX, { netns, hostLinks: hostLinks!, machineLinks: new Map(machines.map((m, i) => [m.netns, each[i]!])) });
+  await ipBatch(paths.hostNetns, plan.hostBefore);
+  await Promise.all([...plan.machines].map(([ns, lines]) => ipBatch(ns, lines)));
+  await ipBatch(paths.hostNetns, plan.hostAfter);
+  await writeLaptopHosts(paths, opts.hostsLines);
 }
 
 /**
@@ -64,23 +117,16 @@ export const NODE_SYSCTLS: Record<string, string> = {
   'net.bridge.bridge-nf-call-iptables': '1',
 };
 
+/**
+ * The node's own network, in its namespace: the sysctls the packet path needs (cni0 is the CNI
+ * bridge plugin's, made at the first pod's ADD). In sandbox mode the server makes its machine (and
+ * the laptop's network) first; an agent, started inside its machine, calls this with `node.netns`
+ * null.
+ */
 export async function ensureNode(node: LabNode, paths: InstancePaths, opts: { hostsLines: string[] }): Promise<void> {
-  const sandbox = node.mode === 'sandbox';
   // Host mode: the machine's sysctls go on record before anything on it is changed.
-  if (!sandbox) await recordHostSysctls(paths, await readSysctls(null, Object.keys(NODE_SYSCTLS)));
-  const netns = new Set([paths.nodeNetns, paths.hostNetns].filter(netnsExists));
-  if (sandbox) {
-    const missing = [paths.nodeNetns, paths.hostNetns].filter((n) => !netns.has(n));
-    await ipBatch(null, missing.map((n) => ['netns', 'add', n]));
-    missing.forEach((n) => netns.add(n));
-  }
-  const [nodeLinks, hostLinks] = await Promise.all([observeLinks(node.netns), sandbox ? observeLinks(paths.hostNetns) : Promise.resolve(new Map())]);
-  const plan = planNode(node, paths, { nodeLinks, hostLinks, netns });
-  await ipBatch(node.netns, plan.node);
-  if (sandbox) {
-    await ipBatch(paths.hostNetns, plan.host);
-    await writeLaptopHosts(paths, opts.hostsLines);
-  }
+  if (node.mode === 'host') await recordHostSysctls(paths, await readSysctls(null, Object.keys(NODE_SYSCTLS)));
+  if (node.mode === 'sandbox' && node.netns) await ensureSandbox(paths, [{ netns: node.netns, nodeIP: node.nodeIP }], opts);
   const sysctl = await run(['sysctl', '-q', '-w', ...Object.entries(NODE_SYSCTLS).map(([k, v]) => `${k}=${v}`)], { netns: node.netns, allowFail: true });
   if (sysctl.exitCode !== 0 && /bridge-nf-call-iptables/.test(sysctl.stderr)) {
     throw new Error('the br_netfilter kernel module is not loaded: run `modprobe br_netfilter` on this machine (kube-proxy needs it for same-node Service traffic)');
@@ -99,10 +145,10 @@ export async function writeLaptopHosts(paths: InstancePaths, hostsLines: string[
   await writeFileIfChanged(`${etc}/hosts`, ['127.0.0.1\tlocalhost', ...hostsLines, ''].join('\n'));
 }
 
-export async function teardownNode(node: LabNode, paths: InstancePaths): Promise<void> {
+export async function teardownNode(node: LabNode, paths: InstancePaths, agentNetns: string[] = []): Promise<void> {
   if (node.mode === 'sandbox') {
     // Deleting the namespaces removes every link, address and route inside them at once.
-    for (const ns of [paths.nodeNetns, paths.hostNetns]) if (netnsExists(ns)) await run(['ip', 'netns', 'delete', ns]);
+    for (const ns of [...agentNetns, paths.nodeNetns, paths.hostNetns]) if (netnsExists(ns)) await run(['ip', 'netns', 'delete', ns]);
     await rm(paths.netnsEtc(paths.hostNetns), { recursive: true, force: true });
   } else {
     const links = await observeLinks(null);

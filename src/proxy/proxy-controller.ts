@@ -4,12 +4,16 @@
 // unless one ran less than minSyncPeriod ago (then when that has passed: a burst of changes is one
 // sync), and at least every syncPeriod a full one, which also puts back what someone else removed
 // (`iptables -t nat -F`). Between those the canary chains are checked (kube-proxy's
-// KUBE-PROXY-CANARY): a lost chain forces a full sync at once.
+// KUBE-PROXY-CANARY): a lost chain forces a full sync at once. With `health`, kube-proxy's health
+// servers follow the syncs: every change is a queued update, every successful sync an update, and
+// after it the health check node ports and local endpoint counts are handed over (health-server.ts).
 import { endpointSliceFromApi, serviceFromApi, type ApiObject } from '../api/convert.ts';
 import type { EndpointSlice, Service } from '../api/types.ts';
 import type { InformerFactory } from '../client/controller.ts';
 import type { KubeObject } from '../client/types.ts';
 import type { ProxyState, SyncResult } from './syncer.ts';
+import { KubeProxyHealth, type KubeProxyHealthOptions } from './health-server.ts';
+import { healthCheckNodePorts, localReadyEndpoints } from './health.ts';
 
 export interface Syncer {
   sync(state: ProxyState): Promise<SyncResult>;
@@ -27,6 +31,8 @@ export interface KubeProxyOptions {
   log?: (line: string) => void;
   /** Told of each sync's result (benchmarks, trace). */
   onSync?: (r: SyncResult) => void;
+  /** kube-proxy's health servers: health check node ports and /healthz, in this node's namespace. */
+  health?: KubeProxyHealthOptions;
 }
 
 /** How often the lab's kube-proxy looks at its canary chains by default (kube-proxy's own: 30 s). */
@@ -43,6 +49,7 @@ export class KubeProxy {
   private stopped = false;
   /** A sync has succeeded: from then on the canary is looked at. */
   private synced = false;
+  readonly health: KubeProxyHealth | null;
 
   constructor(
     factory: InformerFactory,
@@ -51,12 +58,26 @@ export class KubeProxy {
   ) {
     this.services = factory.informer<Service & KubeObject>({ group: '', resource: 'services' });
     this.slices = factory.informer<EndpointSlice & KubeObject>({ group: 'discovery.k8s.io', resource: 'endpointslices' });
-    const changed = () => this.request();
+    this.health = opts.health ? new KubeProxyHealth({ ...opts.health, log: opts.health.log ?? opts.log }) : null;
+    const changed = () => {
+      this.health?.queuedUpdate();
+      this.request();
+    };
     for (const inf of [this.services, this.slices] as const) inf.addHandlers({ add: changed, update: changed, delete: changed });
+    const health = this.health;
+    if (health) {
+      // kube-proxy's NodeEligibleHandler: its own Node decides what /healthz says.
+      const nodes = factory.informer<KubeObject & { spec?: { taints?: { key: string }[] } }>({ group: '', resource: 'nodes' });
+      const mine = (n: KubeObject & { spec?: { taints?: { key: string }[] } }) => {
+        if (n.metadata.name === health.nodeName) health.syncNode(n as Parameters<KubeProxyHealth['syncNode']>[0]);
+      };
+      nodes.addHandlers({ add: mine, update: (_old, n) => mine(n), delete: mine });
+    }
   }
 
   /** The first sync once the informers have synced, then the periodic full sync and the canary. */
   start(): void {
+    void this.health?.start();
     this.request();
     this.periodic.push(
       setInterval(() => {
@@ -68,11 +89,13 @@ export class KubeProxy {
     for (const t of this.periodic) t.unref();
   }
 
-  stop(): Promise<void> {
+  /** Stops syncing; the health listeners close once a running sync is done. */
+  async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     for (const t of this.periodic) clearInterval(t);
-    return this.running ?? Promise.resolve();
+    await this.running;
+    await this.health?.stop();
   }
 
   /** A change: sync now, or as soon as minSyncPeriod allows (one sync for a burst). */
@@ -103,7 +126,14 @@ export class KubeProxy {
     this.lastRun = Date.now();
     try {
       // The API leaves optional fields out; the planner wants them with the meaning of their absence.
-      const r = await this.syncer.sync({ services: this.services.list().map((s) => serviceFromApi(s as unknown as ApiObject)), endpointSlices: this.slices.list().map((e) => endpointSliceFromApi(e as unknown as ApiObject)) });
+      const services = this.services.list().map((s) => serviceFromApi(s as unknown as ApiObject));
+      const endpointSlices = this.slices.list().map((e) => endpointSliceFromApi(e as unknown as ApiObject));
+      const r = await this.syncer.sync({ services, endpointSlices });
+      if (this.health && !this.stopped) {
+        this.health.updated();
+        await this.health.services.syncServices(healthCheckNodePorts(services));
+        this.health.services.syncEndpoints(localReadyEndpoints(endpointSlices, this.health.nodeName));
+      }
       // A full sync after the first that had to put jumps back repaired someone else's flush
       // (the periodic sync can come before the canary check): say so, as the canary does.
       if (this.synced && r.full && r.jumpsInserted > 0) this.opts.log?.(`kube-proxy: full sync put back ${r.jumpsInserted} jump rule(s) gone from the node`);

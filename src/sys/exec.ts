@@ -93,7 +93,29 @@ export async function ipBatch(netns: Netns | undefined, lines: string[][], opts:
   await run(argv, { input: lines.map((l) => l.join(' ')).join('\n') + '\n', allowFail: opts.force });
 }
 
-// ip -batch splits lines on white space, so a word must not contain any (names are validated
+/**
+ * Reads many `ip` commands' answers in one process: `ip <flags> -force -batch -` (`-j` prints one
+ * JSON array per command, one line each). `-force` goes on after a command fails (a device that is
+ * not there), so the caller gets the answers that exist and the exit code; it never throws for that.
+ */
+export async function ipBatchQuery(netns: Netns | undefined, flags: string[], lines: string[][]): Promise<RunResult> {
+  for (const l of lines) l.forEach(assertBatchWord);
+  return run(ipArgs(netns, ...flags, '-force', '-batch', '-'), { input: lines.map((l) => l.join(' ')).join('\n') + '\n', allowFail: true });
+}
+
+/** `bridge` in a namespace (`bridge -n`, as `ip -n`). */
+export function bridgeArgs(netns: Netns | undefined, ...args: string[]): string[] {
+  return netns ? ['bridge', '-n', netns, ...args] : ['bridge', ...args];
+}
+
+/** Runs many `bridge` commands (`bridge fdb ...`) in one process (`bridge -batch -`), one line each. */
+export async function bridgeBatch(netns: Netns | undefined, lines: string[][]): Promise<void> {
+  if (lines.length === 0) return;
+  for (const l of lines) l.forEach(assertBatchWord);
+  await run(bridgeArgs(netns, '-batch', '-'), { input: lines.map((l) => l.join(' ')).join('\n') + '\n' });
+}
+
+// ip -batch (and bridge -batch) split lines on white space, so a word must not contain any (names are validated
 // long before this; this guards against a future caller that forgets).
 function assertBatchWord(word: string): void {
   if (word.length === 0 || /[\s"'\\#]/.test(word)) throw new Error(`refusing ip batch word ${JSON.stringify(word)}`);

@@ -112,3 +112,12 @@ export async function deleteNetns(names: string[]): Promise<void> {
     if (netnsExists(n)) await rm(`/run/netns/${n}`, { force: true });
   }
 }
+
+/**
+ * True when this process runs in the named namespace (an agent started inside its machine). A
+ * sandbox agent refuses to start anywhere else: with `netns` null it would change the namespace
+ * it runs in, and in the machine's own namespace that is forbidden.
+ */
+export function selfInNetns(netns: string): boolean {
+  return isPidInNetns(process.pid, netns);
+}

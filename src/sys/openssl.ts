@@ -1,7 +1,8 @@
 // X.509 certificates through the `openssl` command line (Debian's openssl): Node can make keys
-// (node:crypto) and read certificates (X509Certificate) but cannot issue one. Argument arrays only;
-// no secret is ever on a command line: keys are passed as file paths, and the request's settings
-// go through a config file written 0600 into a private temporary directory removed afterwards.
+// (node:crypto) and read certificates (X509Certificate) but cannot issue one, nor write a
+// certificate signing request. Argument arrays only; no secret is ever on a command line: keys
+// are passed as file paths, and the request's settings go through a config file written 0600
+// into a private temporary directory removed afterwards.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -55,6 +56,56 @@ export async function issueCertificate(req: CertificateRequest): Promise<string>
       input: csr.stdout,
       timeoutMs: TIMEOUT_MS,
     });
+    return r.stdout;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A PEM certificate signing request (PKCS#10), no more than a few kilobytes. */
+const CSR_PEM = /^-----BEGIN CERTIFICATE REQUEST-----\r?\n[A-Za-z0-9+/=\r\n]{1,16000}-----END CERTIFICATE REQUEST-----\r?\n?$/;
+
+export function isCsrPem(text: string): boolean {
+  return CSR_PEM.test(text);
+}
+
+/** A certificate signing request for `keyFile` (what a k3s agent sends its server), PEM. */
+export async function certificateSigningRequest(keyFile: string, commonName: string): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'lab-openssl-'));
+  try {
+    const config = path.join(dir, 'request.cnf');
+    await writeFile(config, requestConfig({ commonName, extensions: [] }), { mode: 0o600 });
+    return (await run(['openssl', 'req', '-new', '-config', config, '-key', keyFile], { timeoutMs: TIMEOUT_MS })).stdout;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export interface SignRequest extends Omit<CertificateRequest, 'keyFile' | 'issuer'> {
+  /** The requester's CSR (PEM): only its public key is used; openssl checks its self-signature. */
+  csr: string;
+  issuer: { certFile: string; keyFile: string };
+}
+
+/**
+ * Signs a CSR with the issuer's key, as k3s's supervisor signs an agent's: the subject and the
+ * extensions are the signer's (`-subj` replaces whatever the request named), the key the requester's.
+ */
+export async function signCertificateRequest(req: SignRequest): Promise<string> {
+  if (!isCsrPem(req.csr)) throw new Error('not a PEM certificate signing request');
+  if (!/^[0-9a-f]{1,40}$/.test(req.serial)) throw new Error(`bad serial ${req.serial}`);
+  if (!Number.isInteger(req.days) || req.days < 1) throw new Error(`bad validity ${req.days} days`);
+  // requestConfig validates every subject value (no '/', '=', '$' or newline can reach -subj).
+  const configText = requestConfig(req);
+  const subject = [...(req.organizations ?? []).map((o) => `/O=${o}`), `/CN=${req.commonName}`].join('');
+  const dir = await mkdtemp(path.join(tmpdir(), 'lab-openssl-'));
+  try {
+    const config = path.join(dir, 'request.cnf');
+    await writeFile(config, configText, { mode: 0o600 });
+    const r = await run(
+      ['openssl', 'x509', '-req', '-subj', subject, '-CA', req.issuer.certFile, '-CAkey', req.issuer.keyFile, '-extfile', config, '-extensions', 'ext', '-days', String(req.days), '-set_serial', `0x${req.serial}`, '-sha256'],
+      { input: req.csr, timeoutMs: TIMEOUT_MS },
+    );
     return r.stdout;
   } finally {
     await rm(dir, { recursive: true, force: true });

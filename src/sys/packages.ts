@@ -20,6 +20,8 @@ export interface Program {
 export const PROGRAMS: readonly Program[] = [
   // The packet path: namespaces, links, routes, rules, containers.
   { command: 'ip', aptPackage: 'iproute2', usedBy: 'lab' },
+  // flannel's FDB entries on flannel.1 (`bridge fdb`, src/flannel): `ip neigh` cannot write AF_BRIDGE entries.
+  { command: 'bridge', aptPackage: 'iproute2', usedBy: 'lab' },
   { command: 'iptables', aptPackage: 'iptables', usedBy: 'lab' },
   { command: 'iptables-save', aptPackage: 'iptables', usedBy: 'lab' },
   { command: 'iptables-restore', aptPackage: 'iptables', usedBy: 'lab' },

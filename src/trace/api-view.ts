@@ -11,7 +11,7 @@ import type { ContainerStatus, Pod, PodStatus } from '../api/types.ts';
 import { attachmentAddresses, readAllAttachments } from '../cni/pod-network.ts';
 import { SANDBOX_ANNOTATION, VETH_ANNOTATION } from '../kubelet/kubelet.ts';
 import { toInternalPod, type ApiPod } from '../kubelet/pod-convert.ts';
-import { runtimeFor } from '../kubelet/runc.ts';
+import { listAllNodes } from '../kubelet/runc.ts';
 import { containerIdOf } from '../kubelet/runtime.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import { netnsExists } from '../sys/ip.ts';
@@ -82,7 +82,7 @@ export async function readApiState(paths: InstancePaths): Promise<ClusterView | 
   const reader = openStoreReader(paths.storeFile);
   try {
     const list = (group: string, plural: string) => reader.list(resourceFor(group, plural)!).items as unknown as ApiObject[];
-    const live = await runtimeFor(paths).listContainers().catch(() => []);
+    const live = (await listAllNodes(paths)).map((l) => l.container);
     const pids = new Map(live.filter((c) => c.status === 'running').map((c) => [c.id, c.pid]));
     const pods: Record<string, Pod> = {};
     const replicaSets = list('apps', 'replicasets');

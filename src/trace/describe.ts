@@ -274,7 +274,7 @@ export function describeNodeText(state: ClusterView, index: ClusterIndex, obs: N
   d.kv('PodCIDR', cni0?.addrs[0] ? formatCidr(parseCidr(cni0.addrs[0])) : undefined);
   d.line('Interfaces:');
   for (const l of obs.links.filter((x) => x.ifname === 'eth1' || x.ifname === 'cni0' || x.ifname === 'flannel.1')) {
-    const extra = l.ifname === 'cni0' ? `, bridge with ${l.ports ?? 0} port${l.ports === 1 ? '' : 's'} (one veth per pod)` : l.ifname === 'eth1' && state.mode === 'sandbox' ? ', veth to vboxnet0 in the laptop namespace' : '';
+    const extra = l.ifname === 'cni0' ? `, bridge with ${l.ports ?? 0} port${l.ports === 1 ? '' : 's'} (one veth per pod)` : l.ifname === 'eth1' && state.mode === 'sandbox' ? ", veth whose peer is a port of vboxnet0, the laptop namespace's bridge (the host-only network)" : '';
     d.kv(l.ifname, `${l.addrs.join(', ') || 'no address'}, ${l.up ? 'UP' : 'DOWN'}${extra}`, 2);
   }
   d.line('Sysctls:');

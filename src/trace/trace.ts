@@ -291,7 +291,7 @@ function returnLines(leg: Leg): string[] {
 
 function sourceLines(src: TraceSource): string[] {
   if (src.kind === 'pod' && src.pod) return [`eth0 in network namespace ${src.netns}; its default route leads to cni0 on the node`];
-  if (src.kind === 'laptop') return src.netns ? [`network namespace ${src.netns} stands in for it, joined to the node's eth1 by a veth pair (vboxnet0)`] : [];
+  if (src.kind === 'laptop') return src.netns ? [`network namespace ${src.netns} stands in for it, its vboxnet0 a bridge (the host-only network) with each node's eth1 on it`] : [];
   return [src.netns ? `network namespace ${src.netns}` : 'this machine is the node (host mode): the request starts here, so it meets nat OUTPUT instead of PREROUTING'];
 }
 

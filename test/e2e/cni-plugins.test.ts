@@ -3,13 +3,14 @@
 // host-local's files, what DEL gives back (also twice, also after the namespace went), what a
 // plugin's failure reads like, and the collection of an ADD cut short.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheFile } from '../../src/cni/cache.ts';
 import { writeNodeCniConfig } from '../../src/cni/node-config.ts';
 import { attachmentAddresses, nodeCniDirs, PodNetworks, readAttachments, type CniNode, type SandboxRef } from '../../src/cni/pod-network.ts';
 import { CniConfig, loadedList } from '../../src/cni/runtime.ts';
+import { renderSubnetEnv } from '../../src/flannel/subnet-env.ts';
 import { instancePaths } from '../../src/node/instance.ts';
 import { parseCidr } from '../../src/util/cidr.ts';
 import { addNetns, deleteNetns, listNetns } from '../../src/sys/ip.ts';
@@ -23,13 +24,19 @@ const node: CniNode = { name: 'labs', netns: NODE, paths };
 const dirs = nodeCniDirs(paths, 'labs');
 const pod = (name: string): SandboxRef => ({ name, namespace: 'default', uid: `uid-${name}`, netns: `${I}-${name}` });
 const ipJson = async (netns: string, ...args: string[]) => JSON.parse((await cmd(['ip', '-n', netns, '-j', '-d', ...args])).stdout || '[]') as Record<string, unknown>[];
+/** subnet.env as flanneld writes it for the node (no flanneld in this test). */
+const writeSubnetEnv = async () => {
+  await mkdir(path.dirname(dirs.subnetFile), { recursive: true });
+  await writeFile(dirs.subnetFile, renderSubnetEnv({ network: parseCidr('10.42.0.0/16'), subnet: parseCidr('10.42.0.0/24'), mtu: 1450, ipMasq: true }));
+};
 const allocated = async () => (await readdir(path.join(dirs.ipamDataDir, 'cbr0')).catch(() => [] as string[])).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)).sort();
 
 describe.skipIf(!isRoot)('CNI plugins, run as the kubelet runs them', () => {
   beforeAll(async () => {
     await addNetns([NODE]);
     await cmd(['ip', '-n', NODE, 'link', 'set', 'lo', 'up']);
-    await writeNodeCniConfig({ name: 'labs', podCIDR: parseCidr('10.42.0.0/24') }, paths, { clusterCIDR: '10.42.0.0/16' });
+    await writeNodeCniConfig({ name: 'labs' }, paths);
+    await writeSubnetEnv();
   });
   afterAll(async () => {
     await deleteNetns(listNetns().filter((n) => n.startsWith(`${I}-`)));
@@ -121,7 +128,7 @@ describe.skipIf(!isRoot)('CNI plugins, run as the kubelet runs them', () => {
   });
 
   it('garbage collection: an ADD cut short before its result was cached is deleted through flannel, its address given back', async () => {
-    await writeNodeCniConfig({ name: 'labs', podCIDR: parseCidr('10.42.0.0/24') }, paths, { clusterCIDR: '10.42.0.0/16' });
+    await writeSubnetEnv();
     const nets = await PodNetworks.load(node);
     const [f, g] = [pod('f'), pod('g')];
     await addNetns([f.netns, g.netns]);

@@ -18,7 +18,9 @@ import { describeNode } from '../../src/node/node.ts';
 import { ensureNode } from '../../src/node/setup.ts';
 import { writeNodeCniConfig } from '../../src/cni/node-config.ts';
 import { attachmentAddresses, readAttachments } from '../../src/cni/pod-network.ts';
-import { readdir } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { renderSubnetEnv } from '../../src/flannel/subnet-env.ts';
+import { parseCidr } from '../../src/util/cidr.ts';
 import path from 'node:path';
 import { netnsExists } from '../../src/sys/ip.ts';
 import { signalProcess } from '../../src/sys/proc.ts';
@@ -114,7 +116,10 @@ const manifests = [
 describe.skipIf(!isRoot)('kubelet controller on the API', { timeout: 180_000 }, () => {
   beforeAll(async () => {
     await ensureNode(node, paths, { hostsLines: [] });
-    await writeNodeCniConfig(node, paths, { clusterCIDR: config.clusterCIDR });
+    await writeNodeCniConfig(node, paths);
+    // subnet.env as flanneld would write it (this test runs no flannel).
+    await mkdir(path.dirname(paths.subnetEnvFile(node.name)), { recursive: true });
+    await writeFile(paths.subnetEnvFile(node.name), renderSubnetEnv({ network: parseCidr(config.clusterCIDR), subnet: node.podCIDR, mtu: 1450, ipMasq: true }));
     cp = new ControlPlane({
       storePath: ':memory:',
       api: { clusterIP: '10.43.0.1', endpointIP: node.nodeIP, port: 6443 },
@@ -265,7 +270,7 @@ describe.skipIf(!isRoot)('kubelet controller on the API', { timeout: 180_000 }, 
     expect(done.exitCode).toBe(0);
     expect(stdout).toContain('nameserver 10.43.0.10');
     expect(stdout).toContain('search default.svc.cluster.local svc.cluster.local cluster.local');
-    await expect(streams.exec(ref, 'nope', ['true'], { tty: false, stdin: false })).rejects.toThrow('container nope is not valid for pod');
+    await expect(streams.exec(ref, 'nope', ['true'], { tty: false, stdin: false })).rejects.toThrow('container not found ("nope")');
   });
 
   it('a pod deleted from the API while the kubelet was down: its containers and network removed as orphans', async () => {

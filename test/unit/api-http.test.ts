@@ -280,7 +280,7 @@ describe('the PKI, as k3s keeps it', () => {
 
   it("k3s's files; keys and token 0600, the directory 0700", () => {
     const { tlsDir, tokenFile } = pkiPaths('lab');
-    for (const name of ['server-ca', 'client-ca', 'serving-kube-apiserver', 'client-admin']) {
+    for (const name of ['server-ca', 'client-ca', 'serving-kube-apiserver', 'client-admin', 'client-kube-apiserver']) {
       expect(mode(path.join(tlsDir, `${name}.key`)), name).toBe('600');
       expect(mode(path.join(tlsDir, `${name}.crt`)), name).toBe('644');
     }
@@ -299,6 +299,10 @@ describe('the PKI, as k3s keeps it', () => {
     expect(admin.subject).toBe('O=system:masters\nCN=system:admin');
     expect(admin.checkIssued(new X509Certificate(pki.clientCaCert))).toBe(true);
     expect(admin.publicKey.asymmetricKeyDetails).toEqual({ namedCurve: 'prime256v1' });
+    // kube-apiserver's certificate for the kubelets (k3s's client-kube-apiserver.crt).
+    const toKubelets = new X509Certificate(pki.kubeletClientCert);
+    expect(toKubelets.subject).toBe('O=system:masters\nCN=system:apiserver');
+    expect(toKubelets.checkIssued(new X509Certificate(pki.clientCaCert))).toBe(true);
   });
 
   it('a second start reuses everything (same CA fingerprint); a missing or wrong piece is made again', async () => {
@@ -314,7 +318,7 @@ describe('the PKI, as k3s keeps it', () => {
     expect(fixed.generated).toEqual([{ name: 'serving-kube-apiserver', reason: 'missing' }]);
     expect(fingerprint(fixed.serverCaCert)).toBe(fingerprint(other.serverCaCert));
 
-    // A new node IP is a missing SAN; a new client CA makes the admin certificate again.
+    // A new node IP is a missing SAN; a new client CA makes the client certificates again.
     const moved = await ensurePki(dir, { ...SETTINGS, nodeIP: '192.168.56.120' });
     expect(moved.generated).toEqual([{ name: 'serving-kube-apiserver', reason: 'SAN 192.168.56.120 missing' }]);
     unlinkSync(path.join(dir.tlsDir, 'client-ca.crt'));
@@ -322,6 +326,7 @@ describe('the PKI, as k3s keeps it', () => {
     expect(newCa.generated).toEqual([
       { name: 'client-ca', reason: 'missing' },
       { name: 'client-admin', reason: 'not signed by the current CA' },
+      { name: 'client-kube-apiserver', reason: 'not signed by the current CA' },
     ]);
     writeFileSync(dir.tokenFile, 'short\n');
     expect((await ensurePki(dir, { ...SETTINGS, nodeIP: '192.168.56.120' })).generated).toEqual([{ name: 'token', reason: 'not 64 hex digits' }]);

@@ -257,7 +257,7 @@ describe('kubectl exec', () => {
   it('-i passes stdin through to the end', async () => {
     const r = await kubectl(['exec', '-i', 'pod1', '--', 'cat'], { input: 'hello\nworld\n' });
     expect([r.code, r.out, r.err]).toEqual([0, 'hello\nworld\n', '']);
-    expect(execCalls.at(-1)!.opts).toEqual({ tty: false, stdin: true });
+    expect(execCalls.at(-1)!.opts).toEqual({ tty: false, stdin: true, stdout: true, stderr: true });
   });
 
   it('deploy/NAME: kubectl finds the pod through the Deployment and the pod list', async () => {

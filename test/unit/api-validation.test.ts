@@ -116,6 +116,21 @@ describe('Service allocation in the registry', () => {
     expect(a!.nodePort).toBe(b!.nodePort);
   });
 
+  it('keeps the healthCheckNodePort on update (a client that leaves it out too), frees it when the Service stops needing one', () => {
+    const first = reg.create(SERVICES, 'default', svc('lb', { type: 'LoadBalancer', externalTrafficPolicy: 'Local' }));
+    const hc = first.spec!.healthCheckNodePort as number;
+    // kubectl replace of the original YAML: no healthCheckNodePort.
+    const again = reg.update(SERVICES, 'default', 'lb', { ...svc('lb', { type: 'LoadBalancer', externalTrafficPolicy: 'Local' }), metadata: { name: 'lb', namespace: 'default', resourceVersion: first.metadata.resourceVersion } });
+    expect(again.spec!.healthCheckNodePort).toBe(hc);
+    // Another Service cannot take it while it is held.
+    expect(statusOf(() => reg.create(SERVICES, 'default', svc('np', { type: 'NodePort', ports: [{ port: 80, nodePort: hc }] }))).message).toBe(
+      `Service "np" is invalid: spec.ports[0].nodePort: Invalid value: ${hc}: provided port is already allocated`,
+    );
+    const cluster = reg.guaranteedUpdate(SERVICES, 'default', 'lb', (cur) => ({ ...cur, spec: { ...cur.spec, externalTrafficPolicy: 'Cluster' } }));
+    expect(cluster.spec).not.toHaveProperty('healthCheckNodePort');
+    expect((reg.create(SERVICES, 'default', svc('np', { type: 'NodePort', ports: [{ port: 80, nodePort: hc }] })).spec!.ports as { nodePort: number }[])[0]!.nodePort).toBe(hc);
+  });
+
   it('refuses a requested nodePort in use or outside the range with kube\'s text', () => {
     reg.create(SERVICES, 'default', svc('one', { type: 'NodePort', ports: [{ port: 80, nodePort: 30080 }] }));
     expect(statusOf(() => reg.create(SERVICES, 'default', svc('two', { type: 'NodePort', ports: [{ port: 80, nodePort: 30080 }] }))).message).toBe(

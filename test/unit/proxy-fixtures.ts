@@ -2,6 +2,7 @@
 // test helpers (makeTestService, makeTestEndpointSlice), and a parser that compares
 // iptables-restore texts the way kube-proxy's assertIPTablesRulesEqual does: per table, the set
 // of declared chains, the rules of each chain in order, and the deleted chains.
+import { expect } from 'vitest';
 import type { EndpointSlice, Service } from '../../src/api/types.ts';
 
 export function makeService(namespace: string, name: string, mutate: (s: Service & Record<string, unknown>) => void = () => {}): Service {
@@ -74,4 +75,17 @@ export function parseRestore(text: string): Record<string, ParsedTable> {
     t.deleted.sort();
   }
   return out;
+}
+
+/** Two restore texts hold the same chains, the same rules per chain in the same order, the same deletions. */
+export function expectSameRules(actual: string, expected: string): void {
+  const a = parseRestore(actual);
+  const e = parseRestore(expected);
+  expect(Object.keys(a).sort()).toEqual(Object.keys(e).sort());
+  for (const table of Object.keys(e)) {
+    expect(a[table]!.chains, `${table} chains`).toEqual(e[table]!.chains);
+    expect(a[table]!.rules, `${table} rules`).toEqual(e[table]!.rules);
+    expect(a[table]!.deleted, `${table} deleted chains`).toEqual(e[table]!.deleted);
+    expect(a[table]!.other, `${table} other lines`).toEqual(e[table]!.other);
+  }
 }

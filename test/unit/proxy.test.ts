@@ -6,7 +6,7 @@ import { probability, renderProxyRules } from '../../src/proxy/render.ts';
 import type { ProxyConfig } from '../../src/proxy/model.ts';
 import { endpointSlicesFromEndpoints } from '../../src/controllers/endpoints.ts';
 import type { Endpoints } from '../../src/api/types.ts';
-import { makeService, makeSlice, parseRestore } from './proxy-fixtures.ts';
+import { expectSameRules, makeService, makeSlice, parseRestore } from './proxy-fixtures.ts';
 
 /** kube-proxy's NewFakeProxier: cluster CIDR 10.0.0.0/8, localhost NodePorts, fake iptables without --random-fully. */
 const fake: ProxyConfig = { nodeName: 'test-hostname', nodeIPs: ['192.168.0.2'], clusterCIDR: '10.0.0.0/8', randomFully: false };
@@ -25,18 +25,6 @@ const clusterIPService = (ns: string, name: string, ip: string, portName: string
     s.spec.clusterIP = ip;
     s.spec.ports = [{ name: portName, port, protocol: 'TCP', targetPort: port }];
   });
-
-function expectSameRules(actual: string, expected: string): void {
-  const a = parseRestore(actual);
-  const e = parseRestore(expected);
-  expect(Object.keys(a).sort()).toEqual(Object.keys(e).sort());
-  for (const table of Object.keys(e)) {
-    expect(a[table]!.chains, `${table} chains`).toEqual(e[table]!.chains);
-    expect(a[table]!.rules, `${table} rules`).toEqual(e[table]!.rules);
-    expect(a[table]!.deleted, `${table} deleted chains`).toEqual(e[table]!.deleted);
-    expect(a[table]!.other, `${table} other lines`).toEqual(e[table]!.other);
-  }
-}
 
 // TestSyncProxyRulesRepeated, initial state.
 const EXAMPLE_EXPECTED = `

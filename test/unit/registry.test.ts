@@ -340,6 +340,15 @@ describe('update', () => {
     expect(reg.update(REPLICASETS, 'default', 'rs', { ...rs, metadata: { ...rs.metadata, annotations: { a: 'b' } }, status: { replicas: 1 } }, { subresource: 'status' }).metadata.annotations).toBeUndefined();
   });
 
+  it("lets a Node's labels and annotations through nodes/status, not its spec (flannel patches its annotations there)", () => {
+    const n = reg.create(NODES, undefined, { metadata: { name: 'labsw' }, spec: { podCIDR: '10.42.1.0/24' } });
+    const annotations = { 'flannel.alpha.coreos.com/backend-type': 'vxlan' };
+    const written = reg.update(NODES, undefined, 'labsw', { ...n, metadata: { ...n.metadata, annotations, labels: { a: 'b' } }, spec: { podCIDR: '10.42.9.0/24' } }, { subresource: 'status' });
+    expect(written.metadata.annotations).toEqual(annotations);
+    expect(written.metadata.labels).toEqual({ a: 'b' });
+    expect(written.spec?.podCIDR).toBe('10.42.1.0/24');
+  });
+
   it('bumps generation on a spec change (and a Deployment\'s annotations), not on labels', () => {
     const d = reg.create(DEPLOYMENTS, 'default', { metadata: { name: 'app2' }, spec: { replicas: 3 } });
     const labelled = reg.update(DEPLOYMENTS, 'default', 'app2', { ...d, metadata: { ...d.metadata, labels: { a: 'b' } } });

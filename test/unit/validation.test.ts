@@ -128,6 +128,8 @@ const corpus: Record<string, Expectation> = {
   'config-mask-shorter.config.yaml': { line: 9, object: null, field: 'node-cidr-mask-size', message: /\/8 is shorter than the pod CIDR 10\.42\.0\.0\/16/ },
   'config-ipv6-cidr.config.yaml': { line: 4, object: null, field: 'cluster-cidr', message: /single-stack IPv4/ },
   'config-syntax-error.config.yaml': { line: 7, object: null, field: null, message: /^YAML syntax error: unterminated double-quoted string$/ },
+  // Never the value in the message: it is a secret.
+  'config-token-header-injection.config.yaml': { line: 4, object: null, field: 'token', message: /^must be printable ASCII without spaces \(agents send it in an HTTP header\)$/ },
 };
 
 async function refusal(fixture: string): Promise<ValidationError> {

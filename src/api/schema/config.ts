@@ -6,7 +6,7 @@ import type { ClusterConfig } from '../types.ts';
 import { type Cidr, cidrProblem, contains, formatCidr, intToIp, ipProblem, ipToInt, nth, overlaps, parseCidr, size } from '../../util/cidr.ts';
 import { dns1123SubdomainProblem, labelKeyProblem, labelValueProblem } from '../names.ts';
 import { LAPTOP_IP, NODE_NETWORK_PREFIX } from '../node-network.ts';
-import { int, str, type Problem } from './fields.ts';
+import { int, secret, str, type Problem } from './fields.ts';
 
 /** k3s's defaults (and kube-controller-manager's for node-cidr-mask-size). */
 export const K3S_DEFAULTS = {
@@ -67,6 +67,34 @@ const nodeIPProblem = (v: string): Problem => {
   return undefined;
 };
 
+/** VirtualBox's NAT network: every VM has 10.0.2.15 on eth0, the interface of its default route. */
+const VIRTUALBOX_NAT = parseCidr('10.0.2.0/24');
+
+/**
+ * `lab agent --node-ip` against `--server`: an address a node can hold, on the server's node
+ * network (/24), where the nodes meet and VXLAN travels (eth1). k3s would take any routable
+ * address; this is the check config.yaml's agents get (nodesProblems). A server given by name
+ * or on loopback is not checked.
+ */
+export function agentNodeIPProblem(nodeIP: string, server: string): Problem {
+  const p = nodeIPProblem(nodeIP);
+  if (p) return p;
+  let host: string;
+  try {
+    host = new URL(server).hostname;
+  } catch {
+    return undefined;
+  }
+  if (ipProblem(host) || contains(LOOPBACK, host)) return undefined;
+  const net = parseCidr(`${host}/${NODE_NETWORK_PREFIX}`);
+  if (contains(net, nodeIP)) return undefined;
+  const next = ipToInt(host) - net.base + 1;
+  const nat = contains(VIRTUALBOX_NAT, nodeIP)
+    ? ` ${nodeIP} is VirtualBox's NAT address on eth0, the same on every VM and reachable from none (the folklore of k3s's --flannel-iface eth1):`
+    : '';
+  return `node IP ${nodeIP} is not on the node network ${formatCidr(net)} of the server ${host}, where the nodes meet (eth1):${nat} give this machine's address there, such as ${nth(net, next < size(net) - 1 ? next : 1)}`;
+}
+
 /** k3s's --node-label: `key=value` (the value may be empty). */
 export function nodeLabelProblem(v: string): Problem {
   const eq = v.indexOf('=');
@@ -98,6 +126,20 @@ const nodeTaintProblem = (v: string): Problem => {
   return typeof t === 'string' ? t : undefined;
 };
 
+/**
+ * k3s's token: the secret a server and its agents share (each machine's config.yaml, or the
+ * agent's --token). k3s takes any string; here one word of printable ASCII, since the agents send
+ * it as a bearer token in an HTTP header and the VMs keep it in files. Not a full K10 token: the
+ * CA hash in one is the server's to make (it writes the full form to its node-token), and `lab
+ * agent` reads anything starting with K10 as one. No message shows the value.
+ */
+export function tokenProblem(v: string): Problem {
+  if (v === '') return 'must not be empty';
+  if (/[^\x21-\x7e]/.test(v)) return 'must be printable ASCII without spaces (agents send it in an HTTP header)';
+  if (v.startsWith('K10')) return 'starts with K10, which marks a full token (K10<CA hash>::<user>:<secret>): give the secret alone; the server writes the full form to its node-token';
+  return undefined;
+}
+
 const nodeName = () => str((v) => dns1123SubdomainProblem(normalizeNodeName(v)));
 const nodeLabels = () => z.array(str(nodeLabelProblem));
 const nodeTaints = () => z.array(str(nodeTaintProblem));
@@ -125,6 +167,7 @@ export const configBody = z.strictObject({
   'cluster-domain': str(dns1123SubdomainProblem).optional(),
   'service-node-port-range': str(portRangeProblem).optional(),
   'node-cidr-mask-size': int(1, 32, 'a prefix length between 1 and 32').optional(),
+  token: secret(tokenProblem).optional(),
 });
 
 export type ConfigBody = z.output<typeof configBody>;
@@ -153,6 +196,7 @@ export function resolveConfig(body: ConfigBody, hostname: string): Omit<ClusterC
       ? parsePortRange(body['service-node-port-range'])!
       : K3S_DEFAULTS.serviceNodePortRange,
     nodeCIDRMaskSize: body['node-cidr-mask-size'] ?? K3S_DEFAULTS.nodeCIDRMaskSize,
+    ...(body.token !== undefined ? { token: body.token } : {}),
   };
 }
 

@@ -51,6 +51,18 @@ export function str(check?: (value: string) => Problem): z.ZodType<string> {
   });
 }
 
+/**
+ * A secret (config.yaml's token): a string as str() takes it, but no message ever shows the value,
+ * since messages go to the terminal and the server's log. `check` words its problem without it.
+ */
+export function secret(check?: (value: string) => Problem): z.ZodType<string> {
+  return leaf<string>((v) => {
+    if (typeof v === 'number') return 'must be a string, got a number (put it in quotes: YAML reads a value of digits alone as a number)';
+    if (typeof v !== 'string') return `must be a string, got ${v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : typeof v === 'boolean' ? 'true or false' : `a ${typeof v}`}`;
+    return check?.(v);
+  });
+}
+
 export const nonEmpty = (value: string): Problem => (value === '' ? 'must not be empty' : undefined);
 
 export function bool(): z.ZodType<boolean> {

@@ -17,6 +17,7 @@ import { authenticate, type TokenUser, type UserInfo } from './auth.ts';
 import { builtin, labVersion, type VersionInfo } from './builtin.ts';
 import { commonHeaders, goJson, wantsPretty, writeJson, writeNotFound, writeRaw, writeStatus } from './respond.ts';
 import { internalError, requestEntityTooLarge, statusOf, unauthorized } from './status.ts';
+import { MAX_CSR_BYTES, supervisorRoute, type Supervisor } from './supervisor.ts';
 
 export type { UserInfo, TokenUser } from './auth.ts';
 
@@ -89,6 +90,8 @@ export interface ApiServerOptions {
   upgrade?: UpgradeHandler;
   version?: VersionInfo;
   maxBodyBytes?: number;
+  /** k3s's supervisor paths (supervisor.ts): /cacerts before authentication, /v1-k3s/... after it. */
+  k3s?: Supervisor;
   /** Handler failures (answered 500) are reported here. */
   log?: (line: string) => void;
 }
@@ -198,9 +201,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://api');
     const pretty = wantsPretty(req, url.searchParams);
+    const method = req.method ?? 'GET';
+    if (opts.k3s && method === 'GET' && url.pathname === '/cacerts') return writeRaw(res, 200, 'text/plain', opts.k3s.cacerts, {});
     const user = authenticate(req.socket as TLSSocket, req.headers, opts.tokens);
     if (!user) return writeStatus(res, unauthorized().status, pretty);
-    const method = req.method ?? 'GET';
+    const k3s = opts.k3s && url.pathname.startsWith('/v1-k3s/') ? await supervisorRoute(opts.k3s, method, url.pathname, req.headers, () => readBody(req, MAX_CSR_BYTES)) : undefined;
+    if (k3s) return writeRaw(res, k3s.status, k3s.contentType, k3s.body, {});
     const b = builtin(method, url.pathname, url.searchParams, version);
     if (b) return writeRaw(res, b.status, b.contentType, b.body, b.contentType.startsWith('text/') ? { 'X-Content-Type-Options': 'nosniff' } : {});
     if (!opts.handler) return writeNotFound(res);

@@ -18,7 +18,7 @@ import { finished, type Readable } from 'node:stream';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, WebSocket } from 'ws';
 import type { UpgradeHandler } from './http.ts';
-import type { ContainerStreams, ExecSession } from './node-streams.ts';
+import { KubeletUnreachable, type ContainerStreams, type ExecSession } from './node-streams.ts';
 import { connectionRefused, encodeQuery, kubeletAddress, noHostAssigned, paramBool, streamTarget, type StreamTarget } from './pod-streams.ts';
 import type { Registry } from './registry.ts';
 import type { ResourceInfo } from './resources.ts';
@@ -105,8 +105,14 @@ export function nonZeroExit(command: string[], exitCode: number): string {
 
 const messageOf = (e: unknown) => (errors.statusOf(e)?.message ?? (e instanceof Error ? e.message : String(e)));
 
-/** One exec over an open WebSocket, from the first frame to the close. */
-async function runExec(ws: WebSocket, streams: ContainerStreams | undefined, t: ExecTarget): Promise<void> {
+/**
+ * One exec over an open WebSocket (the v5/v4 channel protocol), from the first frame to the close:
+ * the API server's (towards kubectl, the session its kubelet gives) and a kubelet's on :10250
+ * (towards the API server, the session its runtime gives) are the same stream. `open` gives the
+ * session; its failure is reported on channel 3 as the translator reports a kubelet that refused
+ * the upgrade, or, for a kubelet that could not be reached, as Go's client words it.
+ */
+export async function serveExecStream(ws: WebSocket, exec: ExecRequest, open: () => Promise<ExecSession>): Promise<void> {
   const v5 = ws.protocol === EXEC_PROTOCOLS[0];
   const send = (channel: number, data: Buffer | string, cb?: () => void) => {
     if (ws.readyState === WebSocket.OPEN) ws.send(Buffer.concat([Buffer.from([channel]), Buffer.from(data)]), { binary: true }, cb);
@@ -115,18 +121,9 @@ async function runExec(ws: WebSocket, streams: ContainerStreams | undefined, t: 
     send(ERROR, status);
     if (ws.readyState === WebSocket.OPEN) ws.close(1000);
   };
-  const { exec } = t;
   // The empty message on the lowest writable channel: "the streams are there".
   send(exec.stdout ? STDOUT : exec.stderr ? STDERR : ERROR, '');
   if (!exec.stdin && !exec.stdout && !exec.stderr) return finish(internal('you must specify at least 1 of stdin, stdout, stderr'));
-  if (!streams) {
-    const params: [string, string][] = exec.command.map((c) => ['command', c]);
-    if (exec.stdin) params.push(['input', '1']);
-    if (exec.stdout) params.push(['output', '1']);
-    if (exec.stderr) params.push(['error', '1']);
-    if (exec.tty) params.push(['tty', '1']);
-    return finish(internal(`error sending request: ${connectionRefused('Post', t.kubelet, `/exec/${t.ref.namespace}/${t.ref.name}/${t.container}${encodeQuery(params)}`)}`));
-  }
 
   let session: ExecSession | undefined;
   let exited = false;
@@ -157,10 +154,10 @@ async function runExec(ws: WebSocket, streams: ContainerStreams | undefined, t: 
   });
 
   try {
-    session = await streams.exec(t.ref, t.container, exec.command, { tty: exec.tty, stdin: exec.stdin });
+    session = await open();
   } catch (e) {
-    // The kubelet refused the SPDY upgrade; the translator reports its answer.
-    return finish(internal(`unable to upgrade connection: ${messageOf(e)}`));
+    // The kubelet refused the upgrade (the translator reports its answer), or was never reached.
+    return finish(internal(e instanceof KubeletUnreachable ? e.message : `unable to upgrade connection: ${messageOf(e)}`));
   }
   if (gone) {
     endSession(session);
@@ -196,6 +193,25 @@ async function runExec(ws: WebSocket, streams: ContainerStreams | undefined, t: 
   await Promise.race([Promise.all(outputs), new Promise((resolve) => (timer = setTimeout(resolve, OUTPUT_GRACE_MS)))]);
   clearTimeout(timer);
   finish(result);
+}
+
+/** kube-apiserver's exec: the pod's kubelet's session, or the dial error when none can be reached. */
+function runExec(ws: WebSocket, streams: ContainerStreams | undefined, t: ExecTarget): Promise<void> {
+  const { exec } = t;
+  return serveExecStream(ws, exec, async () => {
+    if (!streams) throw new KubeletUnreachable(`error sending request: ${connectionRefused('Post', t.kubelet, `/exec/${t.ref.namespace}/${t.ref.name}/${t.container}${execQuery(exec)}`)}`);
+    return streams.exec({ ...t.ref, nodeName: t.nodeName, kubelet: t.kubelet }, t.container, exec.command, { tty: exec.tty, stdin: exec.stdin, stdout: exec.stdout, stderr: exec.stderr });
+  });
+}
+
+/** The kubelet's exec query, as streamParams writes it (url.Values: keys sorted). */
+export function execQuery(exec: Pick<ExecRequest, 'command' | 'stdin' | 'stdout' | 'stderr' | 'tty'>): string {
+  const params: [string, string][] = exec.command.map((c) => ['command', c]);
+  if (exec.stdin) params.push(['input', '1']);
+  if (exec.stdout) params.push(['output', '1']);
+  if (exec.stderr) params.push(['error', '1']);
+  if (exec.tty) params.push(['tty', '1']);
+  return encodeQuery(params);
 }
 
 export type ParsePath = (path: string) => { r: ResourceInfo; namespace?: string; name?: string; subresource?: string } | undefined;

@@ -8,7 +8,7 @@
 import { Transform, type Readable } from 'node:stream';
 import type { ApiRequest, ApiResult } from './http.ts';
 import type { ContainerStreams } from './node-streams.ts';
-import { connectionRefused, containerLogProblem, encodeQuery, kubeletAddress, podLogOptions, streamTarget, unknownError } from './pod-streams.ts';
+import { connectionRefused, containerLogProblem, kubeletAddress, logQuery, podLogOptions, streamTarget, unknownError } from './pod-streams.ts';
 import type { Registry } from './registry.ts';
 import * as errors from './status.ts';
 
@@ -39,21 +39,12 @@ export async function podLog(registry: Registry, streams: ContainerStreams | und
   const target = streamTarget(registry, namespace, name, asked);
   if (!target.nodeName) return { status: 204, body: '' };
   const address = kubeletAddress(registry, target.nodeName);
-  if (!streams) {
-    const params: [string, string][] = [];
-    if (options.follow) params.push(['follow', 'true']);
-    if (options.previous) params.push(['previous', 'true']);
-    if (options.timestamps) params.push(['timestamps', 'true']);
-    if (options.sinceSeconds !== undefined) params.push(['sinceSeconds', String(options.sinceSeconds)]);
-    if (options.tailLines !== undefined) params.push(['tailLines', String(options.tailLines)]);
-    if (options.limitBytes !== undefined) params.push(['limitBytes', String(options.limitBytes)]);
-    throw unknownError(connectionRefused('Get', address, `/containerLogs/${namespace}/${name}/${target.container}${encodeQuery(params)}`));
-  }
+  if (!streams) throw unknownError(connectionRefused('Get', address, `/containerLogs/${namespace}/${name}/${target.container}${logQuery(options)}`));
   const problem = containerLogProblem(target.pod, target.container, Boolean(options.previous));
   if (problem) throw errors.badRequest(problem);
   let src: Readable;
   try {
-    src = await streams.logs(target.ref, target.container, options);
+    src = await streams.logs({ ...target.ref, nodeName: target.nodeName, kubelet: address }, target.container, options);
   } catch (e) {
     // The kubelet answers its refusals with 400 and a text, which kube-apiserver passes on as
     // BadRequest (GenericHttpResponseChecker); a Status the provider throws is kept as it is.

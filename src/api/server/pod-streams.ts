@@ -197,3 +197,15 @@ export function encodeQuery(params: [string, string][]): string {
   const q = sorted.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v).replace(/%20/g, '+')}`).join('&');
   return q ? `?${q}` : '';
 }
+
+/** The kubelet's containerLogs query (LogLocation's params), as url.Values encodes it. */
+export function logQuery(options: LogOptions): string {
+  const params: [string, string][] = [];
+  if (options.follow) params.push(['follow', 'true']);
+  if (options.previous) params.push(['previous', 'true']);
+  if (options.timestamps) params.push(['timestamps', 'true']);
+  if (options.sinceSeconds !== undefined) params.push(['sinceSeconds', String(options.sinceSeconds)]);
+  if (options.tailLines !== undefined) params.push(['tailLines', String(options.tailLines)]);
+  if (options.limitBytes !== undefined) params.push(['limitBytes', String(options.limitBytes)]);
+  return encodeQuery(params);
+}

@@ -120,7 +120,15 @@ export const STRATEGIES: Record<string, Strategy> = {
     validate: namespaceFinalizerErrors,
     deleteDuringUpdate: (obj) => ((obj.spec?.finalizers ?? []) as string[]).length === 0,
   },
-  nodes: { ...base },
+  nodes: {
+    ...base,
+    // nodeStatusStrategy resets only the spec: metadata comes through nodes/status as requested.
+    // flannel's kube subnet manager relies on it (it patches its annotations through "status").
+    prepareForStatusUpdate(obj, requested) {
+      obj.metadata.labels = requested.metadata?.labels;
+      obj.metadata.annotations = requested.metadata?.annotations;
+    },
+  },
   pods: {
     ...base,
     returnDeletedObject: true,

@@ -5,7 +5,7 @@
 import { isTerminating } from '../../api/types.ts';
 import { instancePaths } from '../../node/instance.ts';
 import { podNetns } from '../../kubelet/kubelet.ts';
-import { runtimeFor } from '../../kubelet/runc.ts';
+import { listAllNodes } from '../../kubelet/runc.ts';
 import { containerIdOf, isContainerAlive } from '../../kubelet/runtime.ts';
 import { findPod, pickContainer } from '../../trace/lookup.ts';
 import { runInteractive } from '../../sys/stream.ts';
@@ -30,7 +30,10 @@ export async function execHandler(a: Args): Promise<void> {
   }
   // kubectl exec -it: a terminal only when asked for and there is one.
   const tty = Boolean(a.tty) && Boolean(process.stdin.isTTY);
-  const argv = runtimeFor(instancePaths(a.name)).execArgv(id, command, { tty });
+  // The runtime of the pod's node (in the sandbox each agent's machine has its own runc root).
+  const runtime = (await listAllNodes(instancePaths(a.name))).find((l) => l.container.id === id)?.runtime;
+  if (!runtime) throw new Error(`container ${c.name} of pod ${pod.metadata.name} is not in any node's runtime`);
+  const argv = runtime.execArgv(id, command, { tty });
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
   if (process.env.TERM) env.TERM = process.env.TERM;
   process.exitCode = await runInteractive(argv, { env });

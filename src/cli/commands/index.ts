@@ -4,6 +4,7 @@
 // Add a command: write src/cli/commands/<name>.ts exporting `Args` and a handler, and list it here.
 import type { Argv, CommandModule } from 'yargs';
 import { common } from '../common.ts';
+import type * as Agent from './agent.ts';
 import type * as Describe from './describe.ts';
 import type * as Down from './down.ts';
 import type * as Events from './events.ts';
@@ -13,6 +14,7 @@ import type * as Get from './get.ts';
 import type * as Images from './images.ts';
 import type * as Kill from './kill.ts';
 import type * as Kubeconfig from './kubeconfig.ts';
+import type * as Node from './node.ts';
 import type * as Proxy from './proxy.ts';
 import type * as Server from './server.ts';
 import type * as Tcpdump from './tcpdump.ts';
@@ -36,6 +38,7 @@ export const commands: CommandModule<object, never>[] = [
         // Before the server became what `lab up` runs, --api asked for it: still accepted.
         .option('api', { type: 'boolean', hidden: true })
         .option('timeout', { type: 'number', describe: 'seconds to wait for the cluster to converge (default 120)' })
+        .option('nodes', { type: 'number', describe: 'how many nodes: the server labs and agents labsw, labsw2, ... (192.168.56.111, .112, ...) after those config.yaml declares; kept until changed' })
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM; the default where scripts/provision.sh wrote /etc/packet-path-lab/host-mode); sandbox: a namespace stands in for it (the default elsewhere)' }) as Argv,
     handler: async (a) => (await import('./up.ts')).upHandler(a),
   }),
@@ -45,8 +48,35 @@ export const commands: CommandModule<object, never>[] = [
     builder: (y) =>
       common(y)
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'as for `lab up`' })
-        .option('port', { type: 'number', describe: 'the API\'s port on 127.0.0.1 in this machine\'s namespace (default: a free one, recorded in the instance\'s server directory)' }) as Argv,
+        .option('port', { type: 'number', describe: 'the API\'s port on 127.0.0.1 in this machine\'s namespace (default: a free one, recorded in the instance\'s server directory)' })
+        .option('nodes', { type: 'number', describe: 'as for `lab up`' }) as Argv,
     handler: async (a) => (await import('./server.ts')).serverHandler(a),
+  }),
+  command<Agent.Args>({
+    command: 'agent',
+    describe: 'join this machine to a server as a node (`k3s agent`): its kubelet and kube-proxy, in the foreground; the sandbox\'s server starts one per agent',
+    builder: (y) =>
+      y
+        .option('name', { type: 'string', default: 'lab', describe: 'instance name' })
+        .option('server', { type: 'string', demandOption: true, describe: 'the server\'s API, e.g. https://192.168.56.110:6443' })
+        .option('token', { type: 'string', describe: 'the server\'s node-token (K10<CA hash>::node:... or ::server:...), or the bare token: of its config.yaml (which pins no CA); shows in `ps`, so prefer --token-file' })
+        .option('token-file', { type: 'string', describe: 'a file holding it (the Vagrant VMs: /etc/packet-path-lab/token)' })
+        .option('node-name', { type: 'string', demandOption: true })
+        .option('node-ip', { type: 'string', demandOption: true, describe: 'this node\'s address on the nodes\' network (eth1)' })
+        .option('node-label', { type: 'string', array: true, describe: 'key=value, repeatable' })
+        .option('node-taint', { type: 'string', array: true, describe: 'key=value:Effect, repeatable' })
+        .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'as for `lab up`' }) as Argv,
+    handler: async (a) => (await import('./agent.ts')).agentHandler(a),
+  }),
+  command<Node.Args>({
+    command: 'node <action> <node>',
+    describe: 'stop or start an agent node\'s machine, as a VM fails and comes back (its agent and eth1 go down)',
+    builder: (y) =>
+      y
+        .option('name', { type: 'string', default: 'lab', describe: 'instance name' })
+        .positional('action', { choices: ['stop', 'start'] as const, demandOption: true })
+        .positional('node', { type: 'string', demandOption: true, describe: 'an agent node, e.g. labsw' }) as Argv,
+    handler: async (a) => (await import('./node.ts')).nodeHandler(a),
   }),
   command<Down.Args>({
     command: 'down',

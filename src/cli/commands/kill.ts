@@ -9,7 +9,7 @@ import { InstanceNotRunningError } from '../../api/errors.ts';
 import { netnsExists } from '../../sys/ip.ts';
 import { procCaughtSignals, signalProcess } from '../../sys/proc.ts';
 import { isNotFound } from '../../client/types.ts';
-import { runtimeFor } from '../../kubelet/runc.ts';
+import { listAllNodes } from '../../kubelet/runc.ts';
 import { containerIdOf } from '../../kubelet/runtime.ts';
 import { instancePaths, type InstancePaths } from '../../node/instance.ts';
 import { dnsSnapshotPath } from '../../dns/publish.ts';
@@ -56,7 +56,7 @@ async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths
     const st = pod.status?.containerStatuses?.find((c) => c.name === name);
     if (!st) throw new Error(`container ${name} not found in pod ${a.pod}`);
     const id = containerIdOf(st.containerID);
-    const running = id ? (await runtimeFor(paths).listContainers()).find((c) => c.id === id && c.status === 'running') : undefined;
+    const running = id ? (await listAllNodes(paths)).map((l) => l.container).find((c) => c.id === id && c.status === 'running') : undefined;
     if (!running) throw new Error(`container ${name} of pod ${a.pod} is not running`);
     assertDeliverable(sig, running.pid, `container ${name} of pod ${a.pod}`);
     const kill = () => {

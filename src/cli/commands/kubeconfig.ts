@@ -7,7 +7,7 @@
 // mode's server also writes it to /etc/rancher/k3s/k3s.yaml (0600), as k3s does.
 import { readFile } from 'node:fs/promises';
 import { KUBE_API_PORT, renderKubeconfig } from '../../api/kubeconfig.ts';
-import { parseClusterConfig } from '../../api/load.ts';
+import { readClusterConfig } from '../../api/load.ts';
 import { ensurePki, pkiSettings } from '../../api/pki.ts';
 import { instancePaths } from '../../node/instance.ts';
 import { log, type Common } from '../common.ts';
@@ -30,7 +30,7 @@ export async function kubeconfigHandler(a: Args): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error(`lab kubeconfig reads and makes the instance's keys under ${paths.serverDir}, which only root can: run it with sudo`);
   const missing = missingTools(tools('openssl'));
   if (missing.length) throw new Error(`missing openssl: install with \`sudo apt-get install -y openssl\``);
-  const config = parseClusterConfig(await readFile(a.config, 'utf8'), a.config);
+  const config = await readClusterConfig(a.config);
   const pki = await ensurePki(paths, pkiSettings(config));
   for (const g of pki.generated) log(`# ${g.name}: made (${g.reason}) in ${g.name === 'token' ? paths.tokenFile : paths.tlsDir}`);
   process.stdout.write(

@@ -5,19 +5,23 @@
 import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { instancePaths } from '../../node/instance.ts';
-import { LabServer } from '../../controllers/server.ts';
+import { LabServer, writeNodesArg } from '../../controllers/server.ts';
 import { labHint, log, type Common } from '../common.ts';
 import { lockForServer } from '../lock.ts';
 import { preflight } from '../preflight.ts';
 import { netnsExists } from '../../sys/ip.ts';
 
-export type Args = Common & { mode?: 'host' | 'sandbox'; port?: number };
+export type Args = Common & { mode?: 'host' | 'sandbox'; port?: number; nodes?: number };
 
 export async function serverHandler(a: Args): Promise<void> {
   preflight({ needRoot: true });
   const lock = await lockForServer(a.name, { state: a.state, log });
   // A former server's port (one killed with SIGKILL) is not this one's: gone until this one listens.
   await rm(instancePaths(a.name).apiPortFile, { force: true });
+  if (a.nodes !== undefined) {
+    await new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, nodes: a.nodes }).load();
+    await writeNodesArg(instancePaths(a.name), a.nodes);
+  }
   const server = new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, localPort: a.port, log });
   let stopping: Promise<void> | null = null;
   const stop = (sig: string) => {

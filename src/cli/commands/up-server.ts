@@ -9,7 +9,7 @@ import path from 'node:path';
 import { podSecurityWarnings } from '../../api/admission.ts';
 import { LAB_ROOT } from '../../api/system.ts';
 import { waitConverged } from '../../client/converge.ts';
-import { LabServer } from '../../controllers/server.ts';
+import { LabServer, writeNodesArg } from '../../controllers/server.ts';
 import { instancePaths, type InstancePaths } from '../../node/instance.ts';
 import { spawnDetached } from '../../sys/stream.ts';
 import { serverClient } from '../api-client.ts';
@@ -19,7 +19,7 @@ import { describeHolder, readHolder } from '../lock.ts';
 import { preflight } from '../preflight.ts';
 import { netnsExists } from '../../sys/ip.ts';
 
-export type Args = Common & { mode?: 'host' | 'sandbox'; timeout?: number };
+export type Args = Common & { mode?: 'host' | 'sandbox'; timeout?: number; nodes?: number };
 
 /** How long `lab up` waits for the server to answer, and then for the cluster to converge. */
 const SERVER_START_MS = 60_000;
@@ -107,7 +107,10 @@ export async function upWithServer(a: Args): Promise<void> {
   const paths = instancePaths(a.name);
   // A bad state or config file is refused here, before anything is made, with the message (file,
   // line, object, field) the server would give; a running server keeps its last good state.
-  const { desired } = await new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode }).load();
+  const { desired } = await new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, nodes: a.nodes }).load();
+  // The node count goes where the server (running, or about to start) reads it.
+  if (a.nodes !== undefined) await writeNodesArg(paths, a.nodes);
+  const nodes = [desired.config.nodeName, ...desired.config.agents.map((n) => n.nodeName)];
   // As `kubectl apply` prints the API server's warnings: templates whose pods the namespace's
   // Pod Security level will refuse (or only warn about).
   for (const w of podSecurityWarnings(desired)) log(w);
@@ -118,6 +121,7 @@ export async function upWithServer(a: Args): Promise<void> {
   try {
     let last = '';
     const c = await waitConverged(client, {
+      nodes: desired.config.agents.length || a.nodes !== undefined ? nodes : undefined,
       timeoutMs: (a.timeout ?? CONVERGE_MS / 1000) * 1000,
       onProgress: (p) => {
         const line = p.waiting.length ? `waiting: ${p.waiting[0]}${p.waiting.length > 1 ? ` (and ${p.waiting.length - 1} more)` : ''}` : '';

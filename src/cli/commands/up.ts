@@ -4,7 +4,7 @@
 // `npm run lab` runs it. Either way the server applies the state files on start and on every change.
 import type { Common } from '../common.ts';
 
-export type Args = Common & { mode?: 'host' | 'sandbox'; watch: boolean; timeout?: number };
+export type Args = Common & { mode?: 'host' | 'sandbox'; watch: boolean; timeout?: number; nodes?: number };
 
 export async function upHandler(a: Args): Promise<void> {
   if (a.watch) return (await import('./server.ts')).serverHandler(a);

@@ -1,0 +1,185 @@
+// `lab agent`: one node's roles, as `k3s agent` runs them, against the server's API over HTTPS:
+// the kubelet (registers the Node with its labels and taints, renews its Lease, runs the pods
+// bound to it, serves :10250 for the API server's logs and exec with certificates the server
+// signs), kube-proxy (its own node's rules) and flannel (VXLAN to the other nodes). It joins with
+// the server's node-token (client/join.ts), takes the cluster's settings from /v1-k3s/config, and waits for the node
+// IPAM to give its Node a podCIDR before it makes cni0. In the sandbox it runs inside its
+// machine's namespace (`<instance>-node-<node>`), started there by the server, with its own
+// directory (node/instance.ts agentPaths): everything it does addresses its own namespace.
+import { parseNodeTaint, type TaintEffect } from '../api/schema/config.ts';
+import type { ClusterConfig } from '../api/types.ts';
+import { InformerFactory } from '../client/controller.ts';
+import { join, parseJoinToken, supervisorText } from '../client/join.ts';
+import { HttpsClient } from '../client/https.ts';
+import type { KubeObject } from '../client/types.ts';
+import { FlannelController } from '../flannel/flannel-controller.ts';
+import { KubeletController } from '../kubelet/kubelet-controller.ts';
+import { NodeAgent } from '../kubelet/node-agent.ts';
+import { KUBELET_PORT, MAX_PODS } from '../kubelet/node-status.ts';
+import { ensureKubeletCerts, kubeletCertDir } from '../kubelet/certs.ts';
+import { startKubeletServer, type KubeletServer } from '../kubelet/kubelet-server.ts';
+import { KubeletStreams } from '../kubelet/streams.ts';
+import { runtimeVersion } from '../kubelet/runc.ts';
+import { agentPaths } from '../node/instance.ts';
+import { NODE_UPLINK, type LabNode, type NodeMode } from '../node/node.ts';
+import { ensureNode } from '../node/setup.ts';
+import { writeNodeCniConfig } from '../cni/node-config.ts';
+import { KubeProxy } from '../proxy/proxy-controller.ts';
+import { ProxySyncer } from '../proxy/syncer.ts';
+import { hostInfo } from '../sys/host.ts';
+import { selfInNetns } from '../sys/ip.ts';
+import { formatCidr, nth, parseCidr } from '../util/cidr.ts';
+import { podIPsPerNode } from '../api/load.ts';
+
+/** The annotation naming a sandbox node's namespace, as pods carry theirs. */
+export const NODE_NETNS_ANNOTATION = 'lab/netns';
+
+export interface AgentOptions {
+  instance: string;
+  mode: NodeMode;
+  /** https://192.168.56.110:6443 */
+  server: string;
+  token: string;
+  nodeName: string;
+  nodeIP: string;
+  /** k3s's node-label: key=value. */
+  nodeLabels: string[];
+  /** k3s's node-taint: key=value:Effect. */
+  nodeTaints: string[];
+  log: (line: string) => void;
+  /** How long to wait for the node IPAM's podCIDR. */
+  podCIDRTimeoutMs?: number;
+}
+
+const NODES = { group: '', resource: 'nodes' };
+
+/** The settings an agent takes from its server (k3s: /v1-k3s/config), as the kubelet needs them. */
+export function agentClusterConfig(server: Record<string, unknown>, opts: Pick<AgentOptions, 'nodeName' | 'nodeIP' | 'nodeLabels' | 'nodeTaints'>): ClusterConfig {
+  const str = (k: string): string => {
+    const v = server[k];
+    if (typeof v !== 'string' || !v) throw new Error(`the server's /v1-k3s/config has no ${k}`);
+    return v;
+  };
+  const range = server.serviceNodePortRange;
+  const mask = server.nodeCIDRMaskSize;
+  return {
+    nodeName: opts.nodeName,
+    nodeIP: opts.nodeIP,
+    nodeLabels: opts.nodeLabels,
+    nodeTaints: opts.nodeTaints,
+    agents: [],
+    clusterCIDR: str('clusterCIDR'),
+    serviceCIDR: str('serviceCIDR'),
+    clusterDNS: str('clusterDNS'),
+    clusterDomain: str('clusterDomain'),
+    serviceNodePortRange: Array.isArray(range) && range.length === 2 ? (range as [number, number]) : [30000, 32767],
+    nodeCIDRMaskSize: typeof mask === 'number' ? mask : 24,
+    source: { file: `${str('server')}/v1-k3s/config`, line: 1 },
+  };
+}
+
+export class LabAgent {
+  private client: HttpsClient | null = null;
+  private factory: InformerFactory | null = null;
+  private kubelet: KubeletController | null = null;
+  private proxy: KubeProxy | null = null;
+  private heartbeat: NodeAgent | null = null;
+  private flannel: FlannelController | null = null;
+  private server: KubeletServer | null = null;
+
+  constructor(private readonly opts: AgentOptions) {}
+
+  async start(): Promise<void> {
+    const { opts } = this;
+    const paths = agentPaths(opts.instance, opts.nodeName);
+    const netns = paths.agentNetns(opts.nodeName);
+    if (opts.mode === 'sandbox' && !selfInNetns(netns)) {
+      throw new Error(`a sandbox agent runs inside its machine's namespace: nsenter --net=/run/netns/${netns} lab agent ... (the server starts it there)`);
+    }
+    const taints = opts.nodeTaints.map((t) => {
+      const parsed = parseNodeTaint(t);
+      if (typeof parsed === 'string') throw new Error(`--node-taint: ${parsed}`);
+      return parsed as { key: string; value?: string; effect: TaintEffect };
+    });
+    const labels = Object.fromEntries(opts.nodeLabels.map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const userAgent = 'lab-agent/v1.32.0 (linux/amd64)';
+    const joined = await join(opts.server, opts.token, { log: opts.log, userAgent });
+    this.client = joined.client;
+    const config = agentClusterConfig({ ...joined.config, server: opts.server }, opts);
+    opts.log(`agent ${opts.nodeName}: joined ${opts.server}`);
+    // The kubelet's certificates from the supervisor (k3s: /v1-k3s/serving-kubelet.crt and
+    // client-kubelet.crt, each for a CSR of a key the node keeps); from here on the node talks to
+    // the API as system:node:<name>, as a k3s kubelet's kubeconfig does.
+    const secret = parseJoinToken(opts.token).secret;
+    const supervisor = (method: 'GET' | 'POST', p: string, body?: string) => supervisorText(opts.server, joined.ca, secret, method, p, { headers: { 'k3s-Node-Name': opts.nodeName, 'k3s-Node-IP': opts.nodeIP }, body });
+    const certs = await ensureKubeletCerts(kubeletCertDir(paths, opts.nodeName), opts.nodeName, await supervisor('GET', '/v1-k3s/client-ca.crt'), (kind, csr) => supervisor('POST', `/v1-k3s/${kind}.crt`, csr));
+    joined.client.close();
+    const client = new HttpsClient({ server: opts.server, ca: joined.ca, cert: certs.clientCert, key: certs.clientKey, userAgent });
+    this.client = client;
+
+    this.heartbeat = new NodeAgent(
+      client,
+      {
+        name: opts.nodeName,
+        nodeIP: opts.nodeIP,
+        role: 'agent',
+        labels,
+        taints,
+        annotations: opts.mode === 'sandbox' ? { [NODE_NETNS_ANNOTATION]: netns } : {},
+        host: hostInfo(),
+        kubeletVersion: 'v1.32.0+lab',
+        maxPods: Math.max(MAX_PODS, podIPsPerNode(config.nodeCIDRMaskSize)),
+        containerRuntimeVersion: await runtimeVersion(),
+      },
+      { log: opts.log },
+    );
+    await this.heartbeat.start();
+    const podCIDR = parseCidr(await this.waitForPodCIDR(client));
+    const node: LabNode = { name: opts.nodeName, index: -1, mode: opts.mode, netns: null, nodeIP: opts.nodeIP, nodeIPPrefix: 24, podCIDR, gateway: nth(podCIDR, 1) };
+    opts.log(`agent ${opts.nodeName}: podCIDR ${formatCidr(podCIDR)}, cni0 ${node.gateway}`);
+    await ensureNode(node, paths, { hostsLines: [] });
+    // The node's CNI conflist, as k3s's agent writes it before its kubelet starts.
+    await writeNodeCniConfig(node, paths);
+
+    const factory = new InformerFactory((r, sel) => client.listWatch(r, sel), opts.log);
+    this.factory = factory;
+    // flannel first: the node's flannel.1, its neighbours, FDB and routes to the other nodes, and
+    // subnet.env, which the CNI plugin reads for every pod (k3s's agent starts flannel before its
+    // kubelet's first pod sandbox).
+    this.flannel = new FlannelController({ client, factory, nodeName: node.name, netns: null, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: paths.subnetEnvFile(node.name), clusterCIDR: config.clusterCIDR, log: opts.log });
+    this.kubelet = new KubeletController({ client, factory, node, paths, config, log: opts.log });
+    const syncer = new ProxySyncer({ netns: null, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: config.clusterCIDR } });
+    this.proxy = new KubeProxy(factory, syncer, { log: opts.log, health: { netns: null, nodeName: node.name } });
+    factory.start();
+    await factory.waitForSync();
+    this.flannel.start();
+    await this.flannel.ready;
+    this.proxy.start();
+    await this.kubelet.start();
+    // The kubelet's :10250, where the API server connects `kubectl logs` and `kubectl exec` (this
+    // process runs inside the node's namespace, or on the node's VM: every address of the node).
+    this.server = await startKubeletServer({ tls: { cert: certs.servingCert, key: certs.servingKey, clientCa: certs.clientCa }, listen: [{ host: '0.0.0.0', port: KUBELET_PORT }], streams: new KubeletStreams(paths, this.kubelet), log: opts.log });
+    opts.log(`agent ${opts.nodeName}: kubelet and kube-proxy running; kubelet serving https://${opts.nodeIP}:${KUBELET_PORT}`);
+  }
+
+  /** The Node's spec.podCIDR, once the server's node IPAM has written it. */
+  private async waitForPodCIDR(client: HttpsClient): Promise<string> {
+    const deadline = Date.now() + (this.opts.podCIDRTimeoutMs ?? 60_000);
+    for (;;) {
+      const n = (await client.get(NODES, undefined, this.opts.nodeName)) as KubeObject & { spec?: { podCIDR?: string } };
+      if (n.spec?.podCIDR) return n.spec.podCIDR;
+      if (Date.now() > deadline) throw new Error(`node ${this.opts.nodeName} got no podCIDR from the server's node IPAM`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    this.heartbeat?.stop();
+    await this.kubelet?.stop();
+    await this.proxy?.stop();
+    await this.flannel?.stop();
+    this.factory?.stop();
+    this.client?.close();
+  }
+}
