@@ -2,8 +2,9 @@
 // a plain shell script. Pure: returns the script and the `ip -batch` files it reads; bench/pods.ts
 // writes them, runs `sh floor.sh` and cleans up.
 //
-// Both floors share the node and the network, step for step as src/node/setup.ts and
-// src/cni/bridge.ts do it:
+// Both floors share the node and the network, built the plainest way: the kernel objects the lab's
+// CNI plugins make (src/cni: bridge, host-local, loopback), made with `ip -batch` as the lab's own
+// bridge code did before it ran the plugins (so the floors leave out what the plugins cost):
 //   node      `ip -batch`: netns add <host> (<node> was made before the clock); `ip -n <node> -batch`:
 //             lo up, veth eth1/vboxnet0, 192.168.56.110/24, cni0 bridge + gateway, default route;
 //             `ip -n <host> -batch`: lo up, 192.168.56.1/24; `ip netns exec <node> sysctl`

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { podIPsPerNode, SYSTEM_PODS } from '../src/api/load.ts';
-import { cniDel } from '../src/cni/bridge.ts';
+import { cniStats } from '../src/cni/invoke.ts';
 import { compareIPs, nth, nthSubnet, parseCidr } from '../src/util/cidr.ts';
 import { Informer } from '../src/client/informer.ts';
 import type { ListWatch, KubeObject } from '../src/client/types.ts';
@@ -25,7 +25,7 @@ import { missingTools } from '../src/cli/preflight.ts';
 import { cgroupRoots, cgroupTreePids, removeCgroupIfEmpty, removeCgroupTree } from '../src/sys/cgroup.ts';
 import { run, spawnCounter } from '../src/sys/exec.ts';
 import { closeSpawnPool } from '../src/sys/spawner.ts';
-import { listNetns, pidsInNetns } from '../src/sys/ip.ts';
+import { deleteNetns, listNetns, pidsInNetns } from '../src/sys/ip.ts';
 import { mountsUnder, unmount } from '../src/sys/mount.ts';
 import { isRunning, signalProcess } from '../src/sys/proc.ts';
 import { best, deferCleanup, settle, type Benchmark, type BenchContext, type Figure } from './harness.ts';
@@ -187,6 +187,8 @@ export interface Measurement {
   listenSeconds?: number;
   startSeconds?: number;
   readySeconds?: number;
+  /** Lab only: the CNI plugins it ran until every pod answered (invoke.ts's cniStats): runs, their summed time, the wall time with at least one running. */
+  cni?: { calls: number; sumSeconds: number; busySeconds: number };
   /** The config.json of one pod's sandbox and container (lab, runc floor), to check they are the same. */
   specs?: { sandbox: Record<string, unknown>; container: Record<string, unknown> };
 }
@@ -253,6 +255,7 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     checker = await startChecker(nodeNetns);
     const phases: string[] = [];
     const spawned0 = spawnCounter.count;
+    const cni0 = { ...cniStats };
     const e0 = epochMs();
     const cpu0 = process.cpuUsage();
     const at = () => ((epochMs() - e0) / 1000).toFixed(2);
@@ -290,17 +293,18 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
       const cpu = process.cpuUsage(cpu0);
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       const processes = spawnCounter.count - spawned0;
+      const cni = { calls: cniStats.calls - cni0.calls, sumSeconds: (cniStats.sumMs - cni0.sumMs) / 1000, busySeconds: (cniStats.busyMs - cni0.busyMs) / 1000 };
       phases.push(`${seconds.toFixed(2)} s  all ${n} pods answer HTTP`);
       await follow.until((pods) => pods.length === n && pods.every(podReady));
       clearInterval(sampler);
       phases.push(...spawnMilestones(samples.filter(([t]) => Number(t) <= seconds), processes));
       phases.sort((a, b) => parseFloat(a) - parseFloat(b));
-      log(`lab:   ${n} pods serving in ${seconds.toFixed(2)} s (server started ${startSeconds.toFixed(2)} s, IPs in the API ${setupSeconds.toFixed(2)} s, Ready in the API ${readySeconds?.toFixed(2)} s; ${processes} processes, CPU ${cpuSeconds.toFixed(2)} s)`);
+      log(`lab:   ${n} pods serving in ${seconds.toFixed(2)} s (server started ${startSeconds.toFixed(2)} s, IPs in the API ${setupSeconds.toFixed(2)} s, Ready in the API ${readySeconds?.toFixed(2)} s; ${processes} processes, CPU ${cpuSeconds.toFixed(2)} s; ${cni.calls} CNI plugin runs, one running during ${cni.busySeconds.toFixed(2)} s)`);
       // What runc was given for one of the pods, to hold the runc floor's configs against.
       const podDir = instancePaths(instance).podDir(withIPs[0]!.metadata.name);
       const readSpec = async (f: string) => JSON.parse(await readFile(path.join(podDir, f, 'config.json'), 'utf8')) as Record<string, unknown>;
       const specs = { sandbox: await readSpec('sandbox'), container: await readSpec('containers/web') };
-      return { seconds, setupSeconds, processes, phases, cpuSeconds, startSeconds, readySeconds, listenSeconds, specs };
+      return { seconds, setupSeconds, processes, phases, cpuSeconds, startSeconds, readySeconds, listenSeconds, specs, cni };
     } finally {
       clearInterval(sampler);
     }
@@ -457,7 +461,7 @@ async function removeFloor(plan: FloorPlan, work: string): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   removeCgroupIfEmpty('/packet-path-lab');
-  await cniDel(plan.netns);
+  await deleteNetns(plan.netns);
   await Promise.all(plan.etcDirs.map((d) => rm(d, { recursive: true, force: true })));
   if (mountsUnder(work).length) problems.push(`mounts left under ${work}`);
   if (left.length === 0 && mountsUnder(work).length === 0) await rm(work, { recursive: true, force: true });
@@ -482,7 +486,7 @@ export function spawnMilestones(samples: [string, number][], total: number): str
 async function assertNoNamespaces(prefix: string): Promise<void> {
   const left = listNetns().filter((n) => n.startsWith(prefix));
   if (!left.length) return;
-  await cniDel(left);
+  await deleteNetns(left);
   throw new Error(`cleanup left ${left.length} namespace(s) behind: ${left.slice(0, 5).join(', ')}`);
 }
 
@@ -580,7 +584,14 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
         { name: `${n} pods: the runc floor against the shell floor (what runc itself costs)`, value: bestRunc.seconds, unit: 's', floor: bestShell.seconds },
         { name: `${n} pods: processes started, against the runc floor`, value: bestLab.processes, unit: 'procs', floor: bestRunc.processes },
         { name: `${n} pods: server CPU until every pod served`, value: best(lab.map((m) => m.cpuSeconds ?? Infinity)), unit: 's' },
+        // The CNI calls' share: the part of the best run's time to Running during which at least
+        // one plugin ran (ADDs overlap each other and runc's starts, so this is not time they added).
+        { name: `${n} pods: share of the time to Running with a CNI plugin running`, value: Math.round((100 * (bestLab.cni?.busySeconds ?? 0)) / bestLab.seconds), unit: '%' },
       );
+      if (bestLab.cni) {
+        const c = bestLab.cni;
+        ctx.note(`${n} pods, CNI in the lab's best run: ${c.calls} plugin runs (bridge, which runs host-local, portmap, bandwidth and loopback per pod, each through \`ip netns exec\` in the node), ${(c.sumSeconds * 1000 / Math.max(1, c.calls)).toFixed(0)} ms each on average (${c.sumSeconds.toFixed(2)} s summed: they overlap), at least one running during ${c.busySeconds.toFixed(2)} s of the ${bestLab.seconds.toFixed(2)} s (${Math.round((100 * c.busySeconds) / bestLab.seconds)}%).`);
+      }
       const secs = (ms: Measurement[]) => ms.map((m) => m.seconds.toFixed(2)).join(' / ');
       ctx.note(`${n} pods, every run (s): lab ${secs(lab)}; runc floor ${secs(runc)}; shell floor ${secs(shell)}. Lab / runc floor run by run (the two measured one after the other): ${lab.map((m, i) => `${(m.seconds / runc[i]!.seconds).toFixed(2)}x`).join(' / ')}.`);
       const ratio = bestLab.seconds / bestRunc.seconds;
@@ -608,8 +619,8 @@ async function runPods(ctx: BenchContext): Promise<Figure[]> {
 const FLOORS_NOTE = (repeat: number, setsid: boolean, parallel: number | 'all') =>
   [
     `Best of ${repeat} run(s) each, shell floor, runc floor and lab interleaved, each after the machine settled. The lab is the instance's server (LabServer of src/controllers/server.ts, what \`lab server\` and \`lab up\` run) in this process, its modules already loaded, on a fresh sandbox instance whose state file holds the Deployment: the clock starts with its start() (node, store, control plane, the state file applied, HTTPS listeners, kube-proxy, DNS, ingress, kubelet). Everything is timed until one checker process in the node namespace (bench/http-check.mjs), handed the pod IPs once the API has every pod's (the floors: once the script has returned), got the page from every pod IP. The pods' IPs are read from the API through a watch (an informer's list and watch, no polling).`,
-    `The floors are generated \`bash\` scripts (bench/pods-floor.ts). Both build the same node and pod network with the lab's \`ip -batch\` calls and write the kubelet's /etc/netns files and the page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** makes the runtime's own calls (src/kubelet/runc.ts), per pod in a background subshell, ${parallel === 'all' ? 'all pods at once as the kubelet starts them' : `at most ${parallel} pods at once (\`--parallel\`; the runtime starts at most 8 containers at once: all at once is no faster on 2 cores at 100 pods, and at 500 pods outlasts the runtime's 30 s wait for a pause container's pid file)`}: config.json with the pause image as the read-only root (no overlay, as the runtime runs the sandbox), \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled every 2 to 20 ms (bash's \`read -t\`, no process; the runtime is woken by inotify instead), then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files are the runtime's own (sandboxSpec/containerSpec), and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts.`,
-    `Where the time goes: nearly all of it is runc. The runc floor is the shell floor plus two \`runc run\` per pod, and takes several times as long: each \`runc run\` re-executes itself as \`runc init\`, sets up the namespaces, makes its cgroup in each of the machine's ${cgroupRoots().length} cgroup hierarchies, mounts /proc, /dev, /sys and the binds and pivots into the overlay, and stays resident as the waiter (about 10 MiB RSS, 2-3 MiB of it its own). What the lab adds on top: (1) the server's start before its kubelet begins (the node, the kine store, the control plane, the manifests applied, then the cluster's CA and certificates made and the HTTPS listeners opened, those in the node's namespace through two short-lived \`ip netns exec node\` children: the time of the "API server:" line of the timeline); (2) its images, built for the fresh instance inside the clock (busybox, pause, the DNS image, the ingress image with nginx: about 0.8 s of building for the four on a quiet machine, the slow stretch of the first seconds of the timeline), where the floors' are built before it; (3) its two kube-system pods (cluster DNS and the ingress controller's nginx: four more containers); (4) its own work on the same 2 cores while runc runs ("server CPU": the kubelet's pod files and waits, spawning from its two spawn threads (src/sys/spawner.ts: Node's spawn forks this whole process, more than a millisecond of CPU each), and the API: every pod, binding, status and event written to the SQLite store and fanned out to the watches). The kubelet writes no pod status before its first sync has started every pod it found, so the pods' IPs reach the API (and the checker) only with the last container; the checker then finds every pod serving within a fraction of a second. "processes started" counts what the server spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included); neither counts runc's own \`runc init\`.`,
+    `The floors are generated \`bash\` scripts (bench/pods-floor.ts). Both build the node and the pods' network (cni0, a veth pair per pod with hairpin on, addresses, routes: what the lab's CNI plugins make) with plain \`ip -batch\` calls, one for all pods, and write the kubelet's /etc/netns files and the page. The **shell floor** then starts \`ip netns exec <pod> busybox httpd\` per pod: no container runtime at all. The **runc floor** makes the runtime's own calls (src/kubelet/runc.ts), per pod in a background subshell, ${parallel === 'all' ? 'all pods at once as the kubelet starts them' : `at most ${parallel} pods at once (\`--parallel\`; the runtime starts at most 8 containers at once: all at once is no faster on 2 cores at 100 pods, and at 500 pods outlasts the runtime's 30 s wait for a pause container's pid file)`}: config.json with the pause image as the read-only root (no overlay, as the runtime runs the sandbox), \`${setsid ? 'setsid ' : ''}runc run\` as the sandbox's waiter, the pid file polled every 2 to 20 ms (bash's \`read -t\`, no process; the runtime is woken by inotify instead), then the app container (overlay over busybox, config.json joining the pause container's namespaces, \`runc run\`). Its config.json files are the runtime's own (sandboxSpec/containerSpec), and the bench fails if their shape differs from what the lab wrote for one of its pods. The busybox and pause images are built before any clock starts.`,
+    `Where the time goes: nearly all of it is runc. The runc floor is the shell floor plus two \`runc run\` per pod, and takes several times as long: each \`runc run\` re-executes itself as \`runc init\`, sets up the namespaces, makes its cgroup in each of the machine's ${cgroupRoots().length} cgroup hierarchies, mounts /proc, /dev, /sys and the binds and pivots into the overlay, and stays resident as the waiter (about 10 MiB RSS, 2-3 MiB of it its own). What the lab adds on top: (1) the server's start before its kubelet begins (the node, the kine store, the control plane, the manifests applied, then the cluster's CA and certificates made and the HTTPS listeners opened, those in the node's namespace through two short-lived \`ip netns exec node\` children: the time of the "API server:" line of the timeline); (2) its images, built for the fresh instance inside the clock (busybox, pause, the DNS image, the ingress image with nginx: about 0.8 s of building for the four on a quiet machine, the slow stretch of the first seconds of the timeline), where the floors' are built before it; (3) its two kube-system pods (cluster DNS and the ingress controller's nginx: four more containers); (4) its own work on the same 2 cores while runc runs ("server CPU": the kubelet's pod files and waits, spawning from its two spawn threads (src/sys/spawner.ts: Node's spawn forks this whole process, more than a millisecond of CPU each), and the API: every pod, binding, status and event written to the SQLite store and fanned out to the watches); (5) the CNI plugins that attach each pod, which the floors leave out (their network is plain \`ip -batch\`): per pod bridge (which runs host-local), portmap, bandwidth and loopback, each a Go program started through \`ip netns exec\` in the node (four more processes per pod for the server to spawn, and their own CPU), a pod's containers starting once its ADD returned. The kubelet writes no pod status before its first sync has started every pod it found, so the pods' IPs reach the API (and the checker) only with the last container; the checker then finds every pod serving within a fraction of a second. "processes started" counts what the server spawns itself (spawnCounter of src/sys/exec.ts) and what the runc floor's script starts (its subshells included); neither counts runc's own \`runc init\`.`,
     `How close to the goal depends on the machine's moment: the lab's fixed costs ((1) and (2), about 1.2 s) weigh more when runc is fast. When this benchmark moved to the server (2026-11-28, 100 pods, best of 5, the same machine an hour apart): 1.58x with the runc floor at 4.04 s (run by run 1.47x to 1.58x: missed), 1.36x with it at 5.33 s (1.33x to 1.41x). In four interleaved pairs on that machine the former \`up()\` (src/controllers/lab.ts, the state-file controller) took as long as the server or longer: 8.6 to 9.8 s against 8.0 to 9.5 s.`,
   ];
 

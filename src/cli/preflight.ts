@@ -21,17 +21,22 @@ export function tools(...commands: string[]): Tool[] {
 }
 
 export function which(command: string, envPath = process.env.PATH ?? ''): string | null {
+  if (path.isAbsolute(command)) return executable(command) ? command : null;
   for (const dir of [...envPath.split(':'), '/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
     if (!dir) continue;
     const p = path.join(dir, command);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      /* not here */
-    }
+    if (executable(p)) return p;
   }
   return null;
+}
+
+function executable(file: string): boolean {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function missingTools(tools: Tool[] = REQUIRED_TOOLS): Tool[] {

@@ -20,6 +20,7 @@ import { agentPaths } from '../node/instance.ts';
 import type { LabNode, NodeMode } from '../node/node.ts';
 import { ensureNode } from '../node/setup.ts';
 import { nodeRegistration, NodeRoles } from './node-roles.ts';
+import { writeNodeCniConfig } from '../cni/node-config.ts';
 import { selfInNetns } from '../sys/ip.ts';
 import { formatCidr, nth, parseCidr } from '../util/cidr.ts';
 
@@ -109,6 +110,8 @@ export class LabAgent {
     const node: LabNode = { name: opts.nodeName, index: -1, mode: opts.mode, netns: null, nodeIP: opts.nodeIP, nodeIPPrefix: 24, podCIDR, gateway: nth(podCIDR, 1) };
     opts.log(`agent ${opts.nodeName}: podCIDR ${formatCidr(podCIDR)}, cni0 ${node.gateway}`);
     await ensureNode(node, paths, { hostsLines: [] });
+    // The node's CNI conflist, as k3s's agent writes it before its kubelet starts.
+    await writeNodeCniConfig(node, paths);
 
     const factory = new InformerFactory((r, sel) => client.listWatch(r, sel), opts.log);
     this.factory = factory;

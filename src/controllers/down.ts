@@ -4,6 +4,7 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
+import { instanceNodes, PodNetworks, type CniNode } from '../cni/pod-network.ts';
 import { runtimeFor } from '../kubelet/runc.ts';
 import { removePods, type PodToRemove } from '../kubelet/teardown.ts';
 import { agentPaths, instancePaths, type InstancePaths } from '../node/instance.ts';
@@ -54,6 +55,16 @@ export async function down(opts: DownOptions): Promise<void> {
   const mode: NodeMode | null = netnsExists(paths.nodeNetns) ? 'sandbox' : existsSync(hostSysctlsFile(paths)) ? 'host' : null;
   const count = [...pods.values()].reduce((n, l) => n + l.length, 0);
   if (count) log(`stopping ${count} pod(s)`);
+  // Where each root's CNI plugins run to DEL its pods: its machine's namespace (an agent's, or the
+  // server's; host mode: this one), while it is there. Without one there is nothing of the
+  // network left but files, which go with the instance's directory.
+  const machineOf = (root: InstancePaths): string | null => (root === paths ? paths.nodeNetns : paths.agentNetns(path.basename(root.stateDir)));
+  const cniNodes = async (root: InstancePaths): Promise<CniNode[]> => {
+    if (!mode || (mode === 'sandbox' && !netnsExists(machineOf(root)!))) return [];
+    const netns = mode === 'sandbox' ? machineOf(root) : null;
+    return (await instanceNodes(root)).map((name) => ({ name, netns, paths: root }));
+  };
+  const cniError = (e: Error) => log(`CNI DEL: ${e.message}`);
 
   const leftovers = async (): Promise<string[]> => [
     ...(await Promise.all(roots.map(async (root) => (await runtimeFor(root).listContainers()).map((c) => `container ${c.id.slice(0, 13)} (${c.pod.name}${c.name ? `/${c.name}` : ''})`)))).flat(),
@@ -62,7 +73,10 @@ export async function down(opts: DownOptions): Promise<void> {
   for (let sweep = 1; ; sweep++) {
     for (const root of roots) {
       // Tearing the lab down is not a graceful deletion: every container is killed at once.
-      await removePods({ paths: root }, pods.get(root)!, { graceSeconds: 0 });
+      const cni = await cniNodes(root);
+      await removePods({ paths: root, cni: cni[0] ?? null }, pods.get(root)!, { graceSeconds: 0, onNetworkError: cniError });
+      // What no pod names: ADDs cut short (flannel saved their config, nothing cached a result).
+      for (const n of cni) await (await PodNetworks.load(n)).collectGarbage(new Set()).catch(cniError);
       // Containers of pods nothing else names (a server killed while it started them).
       const busy = await runtimeFor(root).removeAll({ cgroups: root === paths });
       if (busy.length) log(`cgroups still in use: ${busy.join(', ')}`);

@@ -1,7 +1,6 @@
 // Where a node's pods are named outside the API (`lab down`, a node leaving the cluster).
 import { readdir } from 'node:fs/promises';
-import { readAllocations } from '../cni/allocations.ts';
-import { readConfigured } from '../cni/bridge.ts';
+import { instanceNodes, readAttachments } from '../cni/pod-network.ts';
 import { runtimeFor } from '../kubelet/runc.ts';
 import type { PodToRemove } from '../kubelet/teardown.ts';
 import type { InstancePaths } from '../node/instance.ts';
@@ -9,7 +8,7 @@ import type { InstancePaths } from '../node/instance.ts';
 /**
  * The pods one node's files name, not the API's (its server may never have written a pod it had
  * started making): the runtime's containers (their OCI annotations name the pod and its uid), pod
- * directories, IPAM allocations and CNI results.
+ * directories (made before a pod's namespace) and the nodes' cached CNI results.
  */
 export async function podsOf(paths: InstancePaths): Promise<PodToRemove[]> {
   const runtime = runtimeFor(paths);
@@ -19,7 +18,6 @@ export async function podsOf(paths: InstancePaths): Promise<PodToRemove[]> {
   };
   for (const c of await runtime.listContainers().catch(() => [])) if (c.pod.name) found(c.pod.name, c.pod.uid || c.pod.name);
   for (const name of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) found(name);
-  const ownedNetns = [...(await readAllocations(paths.ipamDir)).values(), ...(await readConfigured(paths.stateDir))];
-  for (const netns of ownedNetns) if (netns.startsWith(paths.netnsPrefix)) found(netns.slice(paths.netnsPrefix.length));
+  for (const node of await instanceNodes(paths)) for (const a of await readAttachments(paths, node)) if (a.netns.startsWith(paths.netnsPrefix)) found(a.netns.slice(paths.netnsPrefix.length), a.pod.uid);
   return [...pods.values()];
 }

@@ -28,6 +28,7 @@ import { instancePaths, type InstancePaths } from '../node/instance.ts';
 import { chooseMode } from '../node/mode.ts';
 import { describeNode, type LabNode, type NodeMode } from '../node/node.ts';
 import { ensureNode } from '../node/setup.ts';
+import { writeNodeCniConfig } from '../cni/node-config.ts';
 import { KubeletController } from '../kubelet/kubelet-controller.ts';
 import { KubeletStreams } from '../kubelet/streams.ts';
 import { ensureKubeletCerts, kubeletCertDir } from '../kubelet/certs.ts';
@@ -162,6 +163,8 @@ export class LabServer {
     this.node = node;
     this.log(`node ${node.name} (${mode} mode): ${mode === 'sandbox' ? `namespace ${this.paths.nodeNetns}, ` : ''}eth1 ${node.nodeIP}, cni0 ${node.gateway}`);
     await ensureNode(node, this.paths, { hostsLines: laptopHostsLines(desired, config) });
+    // The node's CNI conflist, as k3s's agent writes it before its kubelet starts.
+    await writeNodeCniConfig(node, this.paths);
 
     await mkdir(path.dirname(this.paths.storeFile), { recursive: true });
     const cp = new ControlPlane({

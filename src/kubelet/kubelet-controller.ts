@@ -1,7 +1,7 @@
 // The kubelet as a watch-driven controller on the API (issue 13): it watches the pods whose
 // spec.nodeName is its node (and ConfigMaps, for configMap volumes), runs them through the
 // runtime functions of kubelet.ts (sandboxes, CNI, containers: new pods that arrive together are
-// synced in one batch, their network work in one `ip -batch`), and writes each pod's status
+// synced in one batch, their CNI ADDs run concurrently), and writes each pod's status
 // through the status subresource, only when it changed. What only the kubelet knows (pids,
 // backoff timers, the sandbox's names) stays in its memory: a restarted kubelet finds running
 // containers again through the runtime (`runc list`) and adopts them, no restart, no duplicate.
@@ -11,8 +11,7 @@
 // first hop (exit -> Ready=False in the API) is not queued behind other pods' work.
 import { readdir } from 'node:fs/promises';
 import type { ClusterConfig, ConfigMap, Pod } from '../api/types.ts';
-import { readAllocations } from '../cni/allocations.ts';
-import { readConfigured } from '../cni/bridge.ts';
+import { readAttachments } from '../cni/pod-network.ts';
 import type { InformerFactory } from '../client/controller.ts';
 import { EventRecorder, type EventType } from '../client/events.ts';
 import type { Informer } from '../client/informer.ts';
@@ -26,7 +25,7 @@ import { setLongTimeout, type LongTimer } from '../util/timers.ts';
 import { builtImages } from './images.ts';
 import { NodeAgent } from './node-agent.ts';
 import type { NodeInput } from './node-status.ts';
-import { podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext, type PodToRemove } from './kubelet.ts';
+import { cniNode, PodNetworkError, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext, type PodToRemove } from './kubelet.ts';
 import { backOffEventMessage, backOffWaitingMessage, planPodWork, remainingGrace } from './kubelet-plan.ts';
 import { adoptStatuses, toInternalConfigMap, toInternalPod, type ApiConfigMap, type ApiPod, type LiveContainer } from './pod-convert.ts';
 import { apiPodStatus, sameStatus } from './pod-status.ts';
@@ -108,9 +107,10 @@ export class KubeletController {
   private readonly log: (line: string) => void;
   private readonly ctx: KubeletContext;
   /**
-   * The node's network (host-local's address files, CNI results, namespaces) is one resource:
-   * syncs that touch it (a batch of new pods, a sandbox made again) and removals take turns.
-   * (host-local itself holds a lock on its directory for the same reason.)
+   * Syncs that make sandboxes (a batch of new pods, a sandbox made again) and removals take turns:
+   * a pod deleted and made again under the same name has the same namespace name, and the CNI
+   * garbage collection of the first sync must see every pod. (host-local itself serializes its
+   * allocations with a lock on its directory.)
    */
   private readonly network = new SerialQueue();
   private removals: { pod: PodToRemove; resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -183,12 +183,11 @@ export class KubeletController {
     const orphans = new Set<string>();
     for (const c of listed) if (names.get(c.pod.name) !== c.pod.uid) orphans.add(c.pod.name);
     const prefix = paths.netnsPrefix;
-    const owned = [...(await readAllocations(paths.ipamDir)).values(), ...(await readConfigured(paths.stateDir))];
-    for (const n of owned) if (n.startsWith(prefix) && !names.has(n.slice(prefix.length))) orphans.add(n.slice(prefix.length));
+    for (const a of await readAttachments(paths, this.opts.node.name)) if (a.netns.startsWith(prefix) && !names.has(a.netns.slice(prefix.length))) orphans.add(a.netns.slice(prefix.length));
     for (const n of await readdir(`${paths.stateDir}/pods`).catch(() => [] as string[])) if (!names.has(n)) orphans.add(n);
     if (orphans.size) {
       this.log(`kubelet: removing ${orphans.size} orphaned pod(s): ${[...orphans].join(', ')}`);
-      await removePods({ paths }, [...orphans].map((name) => ({ name, netns: paths.podNetns(name), uid: listed.find((c) => c.pod.name === name)?.pod.uid || name, terminationGracePeriodSeconds: 0 })), { graceSeconds: 0 });
+      await removePods({ paths, cni: cniNode(this.opts) }, [...orphans].map((name) => ({ name, netns: paths.podNetns(name), uid: listed.find((c) => c.pod.name === name)?.pod.uid || name, terminationGracePeriodSeconds: 0 })), { graceSeconds: 0 });
     }
     const now = new Date().toISOString();
     const live = orphans.size ? await runtime.listContainers() : listed;
@@ -204,9 +203,10 @@ export class KubeletController {
       recs.push(rec);
     }
     // Every pod of the node at once: addresses and containers of anything else are collected.
-    await syncPods(this.ctx, recs.map((r) => r.pod), { complete: true });
+    const failed = await this.syncOrRetry(recs, true);
     await this.refreshImageIDs();
     for (const rec of recs) {
+      if (failed.has(rec)) continue;
       if (rec.api.metadata.deletionTimestamp) this.terminate(rec);
       else this.afterSync(rec);
     }
@@ -314,25 +314,37 @@ export class KubeletController {
     if (fresh.length) await this.syncBatch(fresh);
   }
 
-  /** New pods, synced together: one syncPods (one ip -batch for their network). */
+  /** New pods, synced together: one syncPods (their sandboxes' networks set up concurrently). */
   private syncBatch(recs: PodRecord[]): Promise<void> {
     if (recs.length > 1) this.log(`kubelet: syncing ${recs.length} new pods`);
     return this.withPod(recs, `sync of ${recs.length} pod(s)`, async () => {
       const live = recs.filter((r) => !r.removed && !r.terminating);
-      try {
-        await this.network.run(() => syncPods(this.ctx, live.map((r) => r.pod), { complete: false }));
-      } catch (e) {
-        this.log(`kubelet: sync of ${live.map((r) => r.key).join(', ')} failed: ${(e as Error).message}; again in ${RETRY_MS} ms`);
-        for (const r of live) {
-          this.records.delete(r.key);
-          const t = setLongTimeout(() => this.markDirty(r.key), RETRY_MS, { unref: true });
-          r.timers.add(t);
-        }
-        return;
-      }
+      const failed = await this.syncOrRetry(live, false);
+      if (failed.size === live.length) return;
       await this.refreshImageIDs();
-      for (const r of live) this.afterSync(r);
+      for (const r of live) if (!failed.has(r)) this.afterSync(r);
     });
+  }
+
+  /**
+   * syncPods for the records; the ones it could not sync (all of them, or those whose sandbox's
+   * network could not be set up) are forgotten and synced again as new pods after RETRY_MS.
+   */
+  private async syncOrRetry(recs: PodRecord[], complete: boolean): Promise<Set<PodRecord>> {
+    try {
+      await this.network.run(() => syncPods(this.ctx, recs.map((r) => r.pod), { complete }));
+      return new Set();
+    } catch (e) {
+      const failed = e instanceof PodNetworkError ? recs.filter((r) => e.failed.has(r.pod.metadata.name)) : recs;
+      if (!(e instanceof PodNetworkError) && complete) throw e;
+      this.log(`kubelet: sync of ${failed.map((r) => r.key).join(', ')} failed: ${(e as Error).message}; again in ${RETRY_MS} ms`);
+      for (const r of failed) {
+        this.records.delete(r.key);
+        const t = setLongTimeout(() => this.markDirty(r.key), RETRY_MS, { unref: true });
+        r.timers.add(t);
+      }
+      return new Set(failed);
+    }
   }
 
   /** After a sync of the pod: status to the API, probes, retries of containers that could not start. */
@@ -492,8 +504,7 @@ export class KubeletController {
       try {
         for (const st of rec.pod.status.containerStatuses) if (st.containerID) await rotateContainerLog(this.opts.paths, rec.pod.metadata.name, st.name);
         for (const st of rec.pod.status.containerStatuses) this.stopProbes(rec, st.name);
-        await this.network.run(() => syncPods(this.ctx, [rec.pod], { complete: false }));
-        this.afterSync(rec);
+        if ((await this.syncOrRetry([rec], false)).size === 0) this.afterSync(rec);
       } finally {
         rec.pending.delete('sandbox');
       }
@@ -684,8 +695,8 @@ export class KubeletController {
 
   /**
    * Removes a pod's (stopped) containers, network, address and files, with every other pod whose
-   * removal is waiting for the network at that moment: one CNI DEL batch for pods that finished
-   * terminating together (a scale-down).
+   * removal is waiting for the network at that moment: the CNI DELs of pods that finished
+   * terminating together (a scale-down) run concurrently, their namespaces go in one `ip -batch`.
    */
   private removeNetwork(pod: PodToRemove): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -695,7 +706,7 @@ export class KubeletController {
         .run(async () => {
           const batch = this.removals.splice(0);
           try {
-            await removePods({ paths: this.opts.paths }, batch.map((b) => b.pod), { graceSeconds: 0 });
+            await removePods({ paths: this.opts.paths, cni: cniNode(this.opts) }, batch.map((b) => b.pod), { graceSeconds: 0 });
             for (const b of batch) b.resolve();
           } catch (e) {
             for (const b of batch) b.reject(e);

@@ -15,7 +15,7 @@ export interface SeenPod {
 }
 
 export interface PodWork {
-  /** New on this node: synced together, one batch (one `ip -batch` for all their network work). */
+  /** New on this node: synced together, one batch (their sandboxes' CNI ADDs concurrently). */
   create: string[];
   /** Deletion began (deletionTimestamp): containers stopped within the grace period, then the final delete. */
   terminate: string[];

@@ -1,19 +1,19 @@
 // The kubelet of one node: turns the pods scheduled here into pod sandboxes (netns + CNI + a pause
 // container) and running containers, through the container runtime (runtime.ts, as the CRI), and
-// tears down pods that are gone. Batches the network work for all pods.
+// tears down pods that are gone. The network of each new sandbox is set up by the CNI plugins
+// (src/cni, as containerd's CRI plugin calls them) before its pause container starts.
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { isTerminating, type ClusterConfig, type ConfigMap, type Container, type ContainerStatus, type Pod } from '../api/types.ts';
 import { restartDelay, shouldRestart } from './backoff.ts';
-import { allocate, release, releaseAllExcept } from '../cni/allocations.ts';
-import { applyCniAdd, cniDel, planCniAdd, readConfigured, vethName, type PodNetwork } from '../cni/bridge.ts';
+import { attachmentAddresses, PodNetworks, readAttachments, type CniNode, type PodAttachment } from '../cni/pod-network.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import type { LabNode } from '../node/node.ts';
-import { ipBatch } from '../sys/exec.ts';
-import { isPidInNetns, listNetns, netnsExists, observeLinks } from '../sys/ip.ts';
+import { addNetns, deleteNetns, isPidInNetns, netnsExists } from '../sys/ip.ts';
 import { ImageNotFoundError, imageConfig } from './images.ts';
 import { containerArgs } from './oci.ts';
 import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
-import { envMap, runtimeFor, StartError } from './runc.ts';
+import { envMap, newId, runtimeFor, StartError } from './runc.ts';
 import { isContainerAlive, type ListedContainer, type Mount, type PodRef, type RunningContainer } from './runtime.ts';
 import { bundleDir, removeContainersOf, type PodToRemove } from './teardown.ts';
 
@@ -32,7 +32,10 @@ export interface KubeletContext {
 }
 
 export const NETNS_ANNOTATION = 'lab/netns';
+/** The host end of the pod's veth pair, as the bridge plugin named it (its ADD result). */
 export const VETH_ANNOTATION = 'lab/veth';
+/** The sandbox's ID: the CNI_CONTAINERID of its network's ADD, and its pause container's ID. */
+export const SANDBOX_ANNOTATION = 'lab/sandbox-id';
 /** The runtime's name in containerStatuses[].containerID ("runc://<id>"). */
 export const RUNTIME_NAME = 'runc';
 
@@ -44,11 +47,31 @@ export function podRef(pod: Pod): PodRef {
   return { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid ?? pod.metadata.name };
 }
 
-/** Fills in the sandbox identity (netns, veth) of new pods; pure. */
+/** Fills in the sandbox's network namespace name of new pods; pure. */
 export function assignSandbox(pod: Pod, paths: InstancePaths): void {
-  const netns = pod.metadata.annotations[NETNS_ANNOTATION] ?? paths.podNetns(pod.metadata.name);
-  pod.metadata.annotations[NETNS_ANNOTATION] = netns;
-  pod.metadata.annotations[VETH_ANNOTATION] ??= vethName(netns);
+  pod.metadata.annotations[NETNS_ANNOTATION] ??= paths.podNetns(pod.metadata.name);
+}
+
+/** The node whose CNI plugins the kubelet runs (in its namespace, with its files). */
+export function cniNode(ctx: Pick<KubeletContext, 'node' | 'paths'>): CniNode {
+  return { name: ctx.node.name, netns: ctx.node.netns, paths: ctx.paths };
+}
+
+/** What the plugins returned, on the kubelet's record of the pod (never written to the API). */
+function applyAttachment(pod: Pod, a: PodAttachment, node: LabNode): void {
+  const { podIP, veth } = attachmentAddresses(a);
+  pod.metadata.annotations[SANDBOX_ANNOTATION] = a.containerId;
+  if (veth) pod.metadata.annotations[VETH_ANNOTATION] = veth;
+  pod.status.podIP = podIP;
+  pod.status.hostIP = node.nodeIP;
+  pod.spec.nodeName = node.name;
+}
+
+/** Pods whose sandbox could not be made (CNI ADD failed); the others of the sync went on. */
+export class PodNetworkError extends Error {
+  constructor(readonly failed: Map<string, Error>) {
+    super([...failed].map(([pod, e]) => `pod ${pod}: ${e.message}`).join('; '));
+  }
 }
 
 /** The pod's running sandbox in a listing: its pause container, alive in the pod's namespace. */
@@ -62,12 +85,13 @@ function runningSandbox(listed: ListedContainer[], pod: Pod): RunningContainer |
  * del`) or the pause container died. The kubelet kills what is left and makes a new sandbox; the
  * containers start again in it ("Pod sandbox changed, it will be killed and re-created.").
  */
-function changedSandboxes(pods: Pod[], listed: ListedContainer[]): Pod[] {
+function changedSandboxes(pods: Pod[], listed: ListedContainer[], attached: Map<string, PodAttachment>): Pod[] {
   return pods.filter((p) => {
     if (!p.status.startTime || isTerminating(p)) return false; // never started
     const mine = listed.filter((c) => c.pod.name === p.metadata.name && c.status !== 'stopped');
     if (mine.length === 0 && p.status.containerStatuses.every((s) => !s.pid)) return false; // nothing ran: just start it
-    return !netnsExists(podNetns(p)) || !runningSandbox(listed, p);
+    // No cached ADD result: nothing says what its network is (an instance from before the CNI plugins).
+    return !netnsExists(podNetns(p)) || !runningSandbox(listed, p) || !attached.has(podNetns(p));
   });
 }
 
@@ -91,20 +115,27 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complet
   // Terminating pods keep their addresses and containers until their pod workers are done with them.
   const all = pods;
   pods = pods.filter((p) => !isTerminating(p));
+  const networks = await PodNetworks.load(cniNode(ctx));
+  if (complete) {
+    // CNI state of sandboxes no pod here has (a DEL or an ADD cut short by a crash): deleted
+    // through the plugins, so host-local gives the addresses back.
+    const collected = await networks.collectGarbage(new Set(all.map(podNetns)));
+    if (collected.length) ctx.onProgress?.(`network: deleted the CNI state of ${collected.length} gone sandbox(es): ${collected.join(', ')}`);
+  }
   if (pods.length === 0) return;
+  const attached = new Map((await readAttachments(paths, node.name)).map((a) => [a.netns, a]));
 
-  const changed = changedSandboxes(pods, listed);
+  const changed = changedSandboxes(pods, listed, attached);
   if (changed.length) {
     for (const p of changed) ctx.onEvent?.(p, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
     await removeContainersOf(paths, changed.map((p) => ({ name: p.metadata.name, grace: 0 })), listed);
-    // Both ends of the old veth go with it; removed here so CNI ADD makes a new pair at once
-    // (the kernel destroys a namespace, and the veth in it, only some time after its last process).
-    await ipBatch(node.netns, changed.map((p) => ['link', 'del', p.metadata.annotations[VETH_ANNOTATION]!]), { force: true });
-    // CNI DEL, and the address released: the new sandbox gets a new one, as with host-local on a
-    // real node (the old address would stay in the neighbour caches with the old veth's MAC).
-    await cniDel(changed.map(podNetns), paths.stateDir);
-    await release(paths.ipamDir, new Set(changed.map(podNetns)));
+    // CNI DEL, then the namespace: the new sandbox gets a new ID, namespace and address, as with
+    // host-local on a real node (the old address would stay in the neighbour caches with the old
+    // veth's MAC).
+    await networks.tearDownNetns(changed.map(podNetns));
+    await deleteNetns(changed.map(podNetns));
     for (const p of changed) {
+      attached.delete(podNetns(p));
       p.status.podIP = undefined;
       for (const st of p.status.containerStatuses) {
         if (st.pid) st.lastState = { terminated: { exitCode: 137, signal: 9, reason: 'Error', finishedAt: new Date().toISOString(), ...(st.state.running ? { startedAt: st.state.running.startedAt } : {}) } };
@@ -117,24 +148,41 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complet
     listed = await runtime.listContainers();
   }
 
-  // IPAM (host-local): one address per pod, kept across restarts. Addresses of pods that no
-  // longer exist (a DEL interrupted by a crash) are collected first.
-  if (complete) await releaseAllExcept(paths.ipamDir, new Set(all.map(podNetns)));
-  const ips = await allocate(paths.ipamDir, { subnet: node.podCIDR, gateway: node.gateway }, pods.map(podNetns));
-  for (const p of pods) {
-    p.status.podIP = ips.get(podNetns(p));
-    p.status.hostIP = node.nodeIP;
-    p.spec.nodeName = node.name;
-  }
+  // New sandboxes: a namespace each, then CNI ADD. A namespace without a cached result is what an
+  // ADD cut short left (its eth0 may be in it): made again.
+  const fresh = pods.filter((p) => !attached.has(podNetns(p)));
+  await deleteNetns(fresh.map(podNetns).filter(netnsExists));
+  // The pod's directory before its namespace: whoever looks for what the kubelet made (`lab down`,
+  // a restarted kubelet's orphan scan) finds the pod by it even if the server is killed before any
+  // CNI result is cached.
+  await Promise.all(fresh.map((p) => mkdir(paths.podDir(p.metadata.name), { recursive: true })));
+  await addNetns(fresh.map(podNetns));
+  if (fresh.length) ctx.onProgress?.(`network: ${fresh.length} pod sandboxes, CNI ADD to ${networks.describe() || 'the default network'} and cni-loopback`);
 
-  // CNI ADD for all pods at once.
-  const nets: PodNetwork[] = pods.map((p) => ({ netns: podNetns(p), veth: p.metadata.annotations[VETH_ANNOTATION]!, ip: p.status.podIP! }));
-  const plan = planCniAdd(node, nets, { netns: new Set(listNetns()), nodeLinks: await observeLinks(node.netns), configured: await readConfigured(paths.stateDir) });
-  if (plan.node.length) ctx.onProgress?.(`network: ${plan.netnsAdd.length} pod namespaces, ${plan.pod.size} veth pairs on cni0`);
-  await applyCniAdd(node, plan, paths.stateDir);
-
-  // Sandboxes, files and containers, pods in parallel.
-  await Promise.all(pods.map((p) => syncPodContainers(ctx, p, listed)));
+  // Each pod's network, then its containers, pods in parallel (a few ADDs at a time, runc's own
+  // limit on starts): a pod's containers start as soon as its own network is there.
+  const failed = new Map<string, Error>();
+  let added = 0;
+  await Promise.all(
+    pods.map(async (p) => {
+      let a = attached.get(podNetns(p));
+      if (!a) {
+        try {
+          a = await networks.setUp({ name: p.metadata.name, namespace: p.metadata.namespace, uid: podRef(p).uid, netns: podNetns(p) }, newId());
+        } catch (e) {
+          failed.set(p.metadata.name, e as Error);
+          ctx.onEvent?.(p, 'Warning', 'FailedCreatePodSandBox', `Failed to create pod sandbox: rpc error: code = Unknown desc = ${(e as Error).message}`);
+          await deleteNetns([podNetns(p)]);
+          return;
+        } finally {
+          if (++added === fresh.length) ctx.onProgress?.(`network: CNI ADD done for ${fresh.length} pod sandboxes${failed.size ? ` (${failed.size} failed)` : ''}`);
+        }
+      }
+      applyAttachment(p, a, node);
+      await syncPodContainers(ctx, p, listed);
+    }),
+  );
+  if (failed.size) throw new PodNetworkError(failed);
 }
 
 /** The pod's sandbox, started when it has none running (RunPodSandbox). */
@@ -145,6 +193,7 @@ async function ensureSandbox(ctx: KubeletContext, pod: Pod, listed: ListedContai
   // A dead sandbox of this pod (pause killed): removed first.
   for (const c of listed.filter((x) => x.kind === 'sandbox' && x.pod.name === pod.metadata.name)) await runtime.removeContainer(c.id, bundleDir(ctx.paths, c));
   const sb = await runtime.runPodSandbox({
+    id: pod.metadata.annotations[SANDBOX_ANNOTATION],
     pod: podRef(pod),
     hostname: pod.spec.hostname ?? pod.metadata.name,
     netnsPath: `/run/netns/${podNetns(pod)}`,

@@ -3,11 +3,10 @@
 // on the lab's internal Pod, whose fields are never absent and whose status carries what only
 // this kubelet knows (a container's pid, its restart backoff). Those private fields never go back
 // to the API: pod-status.ts writes the API's status from the record.
-import { vethName } from '../cni/bridge.ts';
 import type { ConfigMap, Container, ContainerStatus, Pod, Probe, Volume } from '../api/types.ts';
 import type { KubeObject } from '../client/types.ts';
 import type { InstancePaths } from '../node/instance.ts';
-import { NETNS_ANNOTATION, VETH_ANNOTATION } from './kubelet.ts';
+import { NETNS_ANNOTATION } from './kubelet.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -55,9 +54,9 @@ function container(c: Obj): Container {
 }
 
 /**
- * The kubelet's record of an API pod: spec and metadata converted, the sandbox's identity derived
- * from the pod's name (a restarted kubelet finds the same netns and veth), the status empty (the
- * kubelet fills it from the runtime: adoptStatuses).
+ * The kubelet's record of an API pod: spec and metadata converted, the sandbox's namespace derived
+ * from the pod's name (a restarted kubelet finds the same netns, and its attachment in the CNI
+ * cache), the status empty (the kubelet fills it from the runtime: adoptStatuses).
  */
 export function toInternalPod(api: ApiPod, paths: InstancePaths): Pod {
   const m = api.metadata;
@@ -71,8 +70,9 @@ export function toInternalPod(api: ApiPod, paths: InstancePaths): Pod {
       namespace: m.namespace ?? 'default',
       uid: m.uid,
       labels: { ...m.labels },
-      // The sandbox's names, as kubelet.ts reads them (never written back to the API).
-      annotations: { ...m.annotations, [NETNS_ANNOTATION]: netns, [VETH_ANNOTATION]: vethName(netns) },
+      // The sandbox's namespace, as kubelet.ts reads it (never written back to the API); its veth
+      // and sandbox ID come from its CNI ADD's result.
+      annotations: { ...m.annotations, [NETNS_ANNOTATION]: netns },
       ...(m.creationTimestamp ? { creationTimestamp: m.creationTimestamp } : {}),
       ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
       ...(m.deletionGracePeriodSeconds !== undefined ? { deletionGracePeriodSeconds: m.deletionGracePeriodSeconds } : {}),

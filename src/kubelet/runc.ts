@@ -77,7 +77,8 @@ export class RuncRuntime implements ContainerRuntime {
   async runPodSandbox(c: SandboxConfig, onExit: ExitHandler = () => {}): Promise<RunningContainer> {
     // The image itself, read-only (as containerd runs the sandbox): no overlay to mount.
     const rootfs = await ensureImage(this.paths.imagesDir, PAUSE_IMAGE);
-    const id = newId();
+    // The ID containerd chose before the network was set up (CNI_CONTAINERID), when given.
+    const id = c.id ?? newId();
     await mkdir(c.dir, { recursive: true });
     const spec = sandboxSpec(c, { id, rootfs, cgroupsPath: this.cgroupsPath(c.pod, id) });
     return this.run(id, c.dir, spec, path.join(c.dir, 'sandbox.log'), onExit);
@@ -346,7 +347,8 @@ export async function listAllNodes(paths: InstancePaths): Promise<{ runtime: Run
 }
 
 /** A container ID as containerd makes them: 64 hex digits. */
-function newId(): string {
+/** A container or sandbox ID as containerd makes them: 64 hex digits. */
+export function newId(): string {
   return randomBytes(32).toString('hex');
 }
 

@@ -19,6 +19,8 @@ export interface PodRef {
 }
 
 export interface SandboxConfig {
+  /** The sandbox's ID, chosen before its network was set up (the CNI_CONTAINERID of its ADD). */
+  id?: string;
   pod: PodRef;
   hostname: string;
   /** The pod's network namespace (made by CNI ADD), joined by path. */

@@ -1,6 +1,6 @@
 // Stopping pods, as the kubelet's KillPod: each container's first process gets SIGTERM, then
-// SIGKILL when the grace period is over; then the sandbox; then the network (CNI DEL), the
-// address, the files and the cgroups. The PID namespace does the rest: when a container's first
+// SIGKILL when the grace period is over; then the sandbox; then the network (CNI DEL, which gives
+// the address back), the files and the cgroups. The PID namespace does the rest: when a container's first
 // process dies the kernel kills every other process in it, so nothing is hunted by name.
 //
 // A container's first process is PID 1 of its namespace, and the kernel delivers to it, from
@@ -8,9 +8,9 @@
 // pod takes its whole terminationGracePeriodSeconds to stop, exactly as on a real cluster.
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { cniDel } from '../cni/bridge.ts';
-import { release } from '../cni/allocations.ts';
+import { PodNetworks, type CniNode } from '../cni/pod-network.ts';
 import type { InstancePaths } from '../node/instance.ts';
+import { deleteNetns } from '../sys/ip.ts';
 import { mountsUnderAny, unmount } from '../sys/mount.ts';
 import { isRunning, signalProcess } from '../sys/proc.ts';
 import type { ListedContainer } from './runtime.ts';
@@ -96,17 +96,29 @@ export async function removeContainersOf(paths: InstancePaths, pods: { name: str
 }
 
 /**
- * Stops and removes pods: their containers (up to the grace period), then the network (CNI DEL),
- * IPs, files and cgroups.
+ * Stops and removes pods: their containers (up to the grace period), then their network (CNI DEL
+ * through the node's plugins, with what each ADD cached; then the namespace), files and cgroups.
+ * `cni`: the node whose plugins attached them (none: only the namespaces are deleted). A DEL that
+ * fails throws, after everything else was removed, unless `onNetworkError` takes it (`lab down`
+ * goes on whatever a plugin says).
  */
-export async function removePods(ctx: { paths: InstancePaths }, pods: PodToRemove[], opts: { graceSeconds?: number } = {}): Promise<void> {
+export async function removePods(ctx: { paths: InstancePaths; cni?: CniNode | null }, pods: PodToRemove[], opts: { graceSeconds?: number; onNetworkError?: (e: Error) => void } = {}): Promise<void> {
   if (pods.length === 0) return;
   const { paths } = ctx;
   const netnsNames = pods.map((p) => p.netns);
   const grace = Math.min(opts.graceSeconds ?? Infinity, ...pods.map((p) => p.terminationGracePeriodSeconds));
   await removeContainersOf(paths, pods.map((p) => ({ name: p.name, grace })));
-  await cniDel(netnsNames, paths.stateDir);
-  await release(paths.ipamDir, new Set(netnsNames));
+  let networkError: Error | undefined;
+  if (ctx.cni) {
+    await PodNetworks.forTeardown(ctx.cni)
+      .tearDownNetns(netnsNames)
+      .catch((e: Error) => {
+        if (opts.onNetworkError) opts.onNetworkError(e);
+        else networkError = e;
+      });
+  }
+  if (networkError) throw networkError;
+  await deleteNetns(netnsNames);
   await Promise.all([
     ...pods.map((p) => rm(paths.podDir(p.name), { recursive: true, force: true })),
     ...netnsNames.map((n) => rm(paths.netnsEtc(n), { recursive: true, force: true })),

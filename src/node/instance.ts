@@ -16,10 +16,9 @@ export function validateInstanceName(name: string): string {
 
 export interface InstancePaths {
   instance: string;
-  /** /run/packet-path-lab/<instance>: state, IPAM, volumes, logs. */
+  /** /run/packet-path-lab/<instance>: state, volumes, logs, each node's own files under nodes/. */
   stateDir: string;
   stateFile: string;
-  ipamDir: string;
   imagesDir: string;
   /**
    * The API server's own files, laid out as k3s's /var/lib/rancher/k3s/server: `tls/` (server and
@@ -82,7 +81,6 @@ function pathsUnder(instance: string, stateDir: string): InstancePaths {
     instance,
     stateDir,
     stateFile: path.join(stateDir, 'state.json'),
-    ipamDir: path.join(stateDir, 'cni', 'networks', 'cbr0'),
     imagesDir: path.join(stateDir, 'images'),
     serverDir: path.join(stateDir, 'server'),
     storeFile: path.join(stateDir, 'server', 'db', 'state.db'),

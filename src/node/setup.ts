@@ -1,6 +1,8 @@
 // Brings up the node: in sandbox mode the node and host namespaces and the link between them,
-// in both modes cni0 and the sysctls the packet path needs. In host mode the sysctls belong to the
-// machine: the values they had before are recorded at up and put back at down.
+// in both modes the sysctls the packet path needs. In host mode the sysctls belong to the
+// machine: the values they had before are recorded at up and put back at down. cni0 is not made
+// here: the CNI bridge plugin makes it (with its address and MTU) at the first pod's ADD, as on a
+// k3s node; nothing needs it before there is a pod (kube-proxy's rules name no interface).
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { formatCidr } from '../util/cidr.ts';
@@ -81,17 +83,6 @@ export function planSandbox(paths: InstancePaths, machines: SandboxMachine[], pr
   return plan;
 }
 
-/** Pure: what is missing of the node's own network (cni0) in its namespace. */
-export function planNodeNetwork(node: LabNode, nodeLinks: Map<string, ObservedLink>): string[][] {
-  const lines: string[][] = [];
-  const bridge = nodeLinks.get(BRIDGE);
-  if (!bridge) lines.push(['link', 'add', BRIDGE, 'type', 'bridge']);
-  const gw = `${node.gateway}/${node.podCIDR.prefix}`;
-  if (!bridge?.addrs.includes(gw)) lines.push(['addr', 'add', gw, 'dev', BRIDGE]);
-  if (!bridge?.up) lines.push(['link', 'set', BRIDGE, 'up']);
-  return lines;
-}
-
 /**
  * The sandbox's machines and the network between them (what `vagrant up` makes for the VMs):
  * namespaces, eth1 on vboxnet0, the laptop's hosts file. Nothing in the machine's own namespace.
@@ -127,15 +118,15 @@ export const NODE_SYSCTLS: Record<string, string> = {
 };
 
 /**
- * The node's own network, in its namespace: cni0 and the sysctls the packet path needs. In sandbox
- * mode the server makes its machine (and the laptop's network) first; an agent, started inside its
- * machine, calls this with `node.netns` null.
+ * The node's own network, in its namespace: the sysctls the packet path needs (cni0 is the CNI
+ * bridge plugin's, made at the first pod's ADD). In sandbox mode the server makes its machine (and
+ * the laptop's network) first; an agent, started inside its machine, calls this with `node.netns`
+ * null.
  */
 export async function ensureNode(node: LabNode, paths: InstancePaths, opts: { hostsLines: string[] }): Promise<void> {
   // Host mode: the machine's sysctls go on record before anything on it is changed.
   if (node.mode === 'host') await recordHostSysctls(paths, await readSysctls(null, Object.keys(NODE_SYSCTLS)));
   if (node.mode === 'sandbox' && node.netns) await ensureSandbox(paths, [{ netns: node.netns, nodeIP: node.nodeIP }], opts);
-  await ipBatch(node.netns, planNodeNetwork(node, await observeLinks(node.netns)));
   const sysctl = await run(['sysctl', '-q', '-w', ...Object.entries(NODE_SYSCTLS).map(([k, v]) => `${k}=${v}`)], { netns: node.netns, allowFail: true });
   if (sysctl.exitCode !== 0 && /bridge-nf-call-iptables/.test(sysctl.stderr)) {
     throw new Error('the br_netfilter kernel module is not loaded: run `modprobe br_netfilter` on this machine (kube-proxy needs it for same-node Service traffic)');

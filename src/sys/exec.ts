@@ -15,6 +15,8 @@ export interface RunOptions {
   /** Resolve instead of throwing when the command exits non-zero. */
   allowFail?: boolean;
   timeoutMs?: number;
+  /** Added to the environment (CNI plugins take their arguments there: CNI_COMMAND, CNI_NETNS...). */
+  env?: Record<string, string>;
 }
 
 export interface RunResult {
@@ -52,11 +54,12 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
   full.forEach(assertArg);
   spawnCounter.count++;
   // LAB_SHOW_COMMANDS=1: print every command the lab runs (a way to learn what it does).
-  if (process.env.LAB_SHOW_COMMANDS) process.stderr.write(`+ ${full.join(' ')}${opts.input ? ` <<< (${opts.input.length} bytes)` : ''}\n`);
+  if (opts.env) for (const [k, v] of Object.entries(opts.env)) assertArg(`${k}=${v}`);
+  if (process.env.LAB_SHOW_COMMANDS) process.stderr.write(`+ ${opts.env ? `${Object.entries(opts.env).map(([k, v]) => `${k}=${v}`).join(' ')} ` : ''}${full.join(' ')}${opts.input ? ` <<< (${opts.input.length} bytes)` : ''}\n`);
   const [file, ...args] = full as [string, ...string[]];
   const pool = spawnPool();
   if (pool) {
-    const r = await pool.run(file, args, { env: { ...process.env, LC_ALL: 'C' } as Record<string, string>, input: opts.input, timeoutMs: opts.timeoutMs });
+    const r = await pool.run(file, args, { env: { ...process.env, LC_ALL: 'C', ...opts.env } as Record<string, string>, input: opts.input, timeoutMs: opts.timeoutMs });
     const out: RunResult = { stdout: r.stdout, stderr: r.stderr, exitCode: r.error ? 1 : r.exitCode };
     if (out.exitCode !== 0 && !opts.allowFail) throw new CommandError(full, out.exitCode, out.stderr || r.error || '');
     return out;
@@ -66,7 +69,7 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<RunRes
     reject: false,
     timeout: opts.timeoutMs,
     stripFinalNewline: false,
-    env: { LC_ALL: 'C' },
+    env: { LC_ALL: 'C', ...opts.env },
   });
   const out: RunResult = {
     stdout: String(result.stdout ?? ''),

@@ -1,7 +1,8 @@
 // Observing and creating network namespaces and links. Observation is one `ip -j` call per
 // namespace; creation goes through `ip -batch` built by the planners.
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { ipArgs, run, type Netns } from './exec.ts';
+import { rm } from 'node:fs/promises';
+import { ipArgs, ipBatch, run, type Netns } from './exec.ts';
 import { listPids, procNetnsInode } from './proc.ts';
 
 export interface ObservedLink {
@@ -89,6 +90,27 @@ export function pidsInNetns(netnsNames: string[]): Map<string, number[]> {
     if (ns) out.get(ns)!.push(pid);
   }
   return out;
+}
+
+/** Makes the named namespaces that do not exist yet, in one `ip -batch` (the runtime's part of a pod sandbox). */
+export async function addNetns(names: string[]): Promise<void> {
+  await ipBatch(null, names.filter((n) => !netnsExists(n)).map((n) => ['netns', 'add', n]));
+}
+
+/**
+ * Deletes the named namespaces (one `ip -batch`; a missing one is no error). The kernel destroys a
+ * namespace, and every link in it, once nothing holds it any more: a pod's eth0 and with it its
+ * veth peer on cni0 go when its processes have. `ip netns delete` fails on a namespace file still
+ * in use by a mount: such a file is removed directly.
+ */
+export async function deleteNetns(names: string[]): Promise<void> {
+  const existing = names.filter(netnsExists);
+  if (existing.length) await ipBatch(null, existing.map((n) => ['netns', 'delete', n]), { force: true });
+  for (const n of existing) {
+    if (!netnsExists(n)) continue;
+    await run(['ip', 'netns', 'delete', n], { allowFail: true });
+    if (netnsExists(n)) await rm(`/run/netns/${n}`, { force: true });
+  }
 }
 
 /**

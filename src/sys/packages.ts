@@ -34,6 +34,15 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'umount', aptPackage: 'mount', usedBy: 'lab' },
   // The OCI runtime that runs every container (src/kubelet/runc.ts), as under k3s's containerd.
   { command: 'runc', aptPackage: 'runc', usedBy: 'lab' },
+  // The CNI plugins k3s ships, Debian's build of containernetworking/plugins, run by the kubelet's
+  // CNI runtime (src/cni) from the conflist k3s writes; flannel's own plugin is not packaged, so the
+  // lab does its delegation itself (src/cni/flannel.ts). host-local is run by bridge, not by the lab.
+  // By path: iproute2's `bridge` is another program.
+  { command: '/usr/lib/cni/bridge', aptPackage: 'containernetworking-plugins', usedBy: 'lab' },
+  { command: '/usr/lib/cni/host-local', aptPackage: 'containernetworking-plugins', usedBy: 'lab' },
+  { command: '/usr/lib/cni/portmap', aptPackage: 'containernetworking-plugins', usedBy: 'lab' },
+  { command: '/usr/lib/cni/bandwidth', aptPackage: 'containernetworking-plugins', usedBy: 'lab' },
+  { command: '/usr/lib/cni/loopback', aptPackage: 'containernetworking-plugins', usedBy: 'lab' },
   // The terminal of `kubectl exec -it` (src/sys/ptyrelay.py): receives the pty master runc sends
   // over its console socket, which Node cannot.
   { command: 'python3', aptPackage: 'python3', usedBy: 'lab' },

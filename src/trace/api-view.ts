@@ -2,12 +2,14 @@
 // read the cluster from its kine store, as `sqlite3 server/db/state.db` would, and see it in the
 // shape they were written for (ClusterView, src/trace/view.ts): pods, Services and Endpoints from the
 // API's objects, each running container's process found through the runtime by the containerID
-// the kubelet wrote, events from the Event objects. Read-only: nothing here writes the store.
+// the kubelet wrote, each pod's veth from its cached CNI result, events from the Event objects. Read-only: nothing here writes the store.
 import { existsSync } from 'node:fs';
 import { endpointsFromApi, serviceFromApi, type ApiObject } from '../api/convert.ts';
 import { OWNER_DEPLOYMENT_ANNOTATION } from '../api/owners.ts';
 import type { LabEvent, ClusterView } from './view.ts';
 import type { ContainerStatus, Pod, PodStatus } from '../api/types.ts';
+import { attachmentAddresses, readAllAttachments } from '../cni/pod-network.ts';
+import { SANDBOX_ANNOTATION, VETH_ANNOTATION } from '../kubelet/kubelet.ts';
 import { toInternalPod, type ApiPod } from '../kubelet/pod-convert.ts';
 import { listAllNodes } from '../kubelet/runc.ts';
 import { containerIdOf } from '../kubelet/runtime.ts';
@@ -84,8 +86,16 @@ export async function readApiState(paths: InstancePaths): Promise<ClusterView | 
     const pids = new Map(live.filter((c) => c.status === 'running').map((c) => [c.id, c.pid]));
     const pods: Record<string, Pod> = {};
     const replicaSets = list('apps', 'replicasets');
+    // The host end of each pod's veth and its sandbox's ID, as the CNI plugins' results say.
+    const attachments = await readAllAttachments(paths);
     for (const p of list('', 'pods')) {
       const pod = toInternalPod(p as unknown as ApiPod, paths);
+      const a = attachments.get(pod.metadata.annotations['lab/netns'] ?? '');
+      if (a && a.pod.uid === p.metadata.uid) {
+        pod.metadata.annotations[SANDBOX_ANNOTATION] = a.containerId;
+        const veth = attachmentAddresses(a).veth;
+        if (veth) pod.metadata.annotations[VETH_ANNOTATION] = veth;
+      }
       pod.status = podStatusFromApi(p.status as Obj | undefined, pids);
       const deployment = owningDeployment(p, replicaSets);
       if (deployment) pod.metadata.annotations[OWNER_DEPLOYMENT_ANNOTATION] = deployment;

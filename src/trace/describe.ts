@@ -7,6 +7,7 @@ import { age } from '../api/age.ts';
 import { formatCidr, parseCidr } from '../util/cidr.ts';
 import { podLabel, type ClusterIndex } from './cluster.ts';
 import type { IptablesDump } from './iptables.ts';
+import type { CniResult } from '../cni/spec.ts';
 
 /** Lines of "Label:  value", values aligned, nested by indentation, like kubectl describe. */
 export class Describer {
@@ -94,6 +95,8 @@ export interface PodNetworkObservation {
   veth?: { ifindex: number; peerIfindex?: number; master?: string; mac?: string; up: boolean };
   /** Default route in the pod. */
   gateway?: string;
+  /** What the CNI plugins returned for the pod's sandbox (its cached ADD result), if any. */
+  cni?: { network: string; containerId: string; ifName: string; file: string; result: CniResult };
   /** Whether each container process is alive (by pid). */
   alive: Record<string, boolean>;
   logDir: string;
@@ -123,6 +126,7 @@ export function describePod(pod: Pod, state: ClusterView, index: ClusterIndex, n
     d.kv('Veth (node)', `${vethName}, ifindex ${net.veth.ifindex}, ${net.veth.mac ?? ''}${net.veth.master ? `, port of ${net.veth.master}` : ', NOT on a bridge'}${net.veth.up ? '' : ', DOWN'}${net.veth.peerIfindex !== undefined ? `, peer ifindex ${net.veth.peerIfindex} (eth0 in the pod)` : ''}`, 2);
   } else d.kv('Veth (node)', `${vethName ?? '<none>'}: not found in the node`, 2);
   d.kv('Gateway', net.gateway ? `${net.gateway} (cni0 on the node)` : undefined, 2);
+  cniBlock(d, net.cni);
   const eps = index.servicePorts.flatMap((sp) => sp.endpoints.filter((e) => e.pod?.metadata.name === m.name).map((e) => `${sp.name} -> ${e.ip}:${e.port} via ${e.sepChain}${e.ready ? '' : ' (not ready)'}`));
   d.kv('Endpoint of', eps.length ? eps.join('\n') : '<none> (no Service selects this pod)', 2);
 
@@ -165,6 +169,21 @@ export function describePod(pod: Pod, state: ClusterView, index: ClusterIndex, n
   if (pod.spec.volumes.length === 0) d.line('<none>', 2);
   eventsBlock(d, podEvents(state, pod), now);
   return d.toString();
+}
+
+/** The sandbox's CNI ADD result: what the plugins made (interfaces, addresses, routes). */
+function cniBlock(d: Describer, cni: PodNetworkObservation['cni']): void {
+  if (!cni) {
+    d.kv('CNI', '<none> (no cached ADD result for this pod)', 2);
+    return;
+  }
+  const r = cni.result;
+  d.kv('CNI', `network ${cni.network}, ${cni.ifName}, sandbox ${cni.containerId.slice(0, 13)} (CNI_CONTAINERID), cniVersion ${r.cniVersion}`, 2);
+  const ifaces = r.interfaces ?? [];
+  d.kv('Interfaces', ifaces.map((i) => `${i.name}${i.mac ? ` ${i.mac}` : ''}${i.sandbox ? ` (in ${i.sandbox})` : ' (node)'}`).join('\n') || undefined, 4);
+  d.kv('IPs', (r.ips ?? []).map((ip) => `${ip.address}${ip.interface !== undefined && ifaces[ip.interface] ? ` on ${ifaces[ip.interface]!.name}` : ''}${ip.gateway ? `, gateway ${ip.gateway}` : ''}`).join('\n') || undefined, 4);
+  d.kv('Routes', (r.routes ?? []).map((rt) => `${rt.dst}${rt.gw ? ` via ${rt.gw}` : ''}`).join('\n') || undefined, 4);
+  d.kv('Result', cni.file, 4);
 }
 
 export function describeService(svc: Service, state: ClusterView, index: ClusterIndex, nat: IptablesDump | null, filter: IptablesDump | null, now = Date.now()): string {

@@ -8,8 +8,10 @@
 import { spawn } from 'node:child_process';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readHolder } from '../../src/cli/lock.ts';
+import { attachmentAddresses, readAttachments } from '../../src/cni/pod-network.ts';
 import { runtimeFor } from '../../src/kubelet/runc.ts';
 import { instancePaths } from '../../src/node/instance.ts';
 import { pidsInNetns } from '../../src/sys/ip.ts';
@@ -210,8 +212,11 @@ async function checkConverged(replicasApp2: number, when: string): Promise<void>
   expect(save.filter((l) => l.includes('default/app2-service:http') && l.includes('DNAT')), `${when}; not ready: ${JSON.stringify(unready.map((p) => ({ name: p.metadata.name, ip: p.status.podIP, containers: p.status.containerStatuses })))}`).toHaveLength(replicasApp2);
   const ips = pods.map((p) => p.status.podIP);
   expect(new Set(ips).size, when).toBe(ips.length);
-  const allocated = (await readdir(PATHS.ipamDir)).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+  // host-local's allocations (the default node's) and the cached CNI results: one per pod.
+  const allocated = (await readdir(path.join(PATHS.cniDataDir('labs'), 'cbr0'))).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
   expect(allocated.sort(), when).toEqual([...ips].sort() as string[]);
+  const attached = await readAttachments(PATHS, 'labs');
+  expect(attached.map((a) => `${a.netns} ${attachmentAddresses(a).podIP}`).sort(), when).toEqual(pods.map((p) => `${netnsOf(p)} ${p.status.podIP}`).sort());
 }
 
 describe.skipIf(!isRoot)(`fault injection: kill -9 of the server at ${ROUNDS} random points`, () => {

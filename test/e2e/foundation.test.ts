@@ -40,7 +40,7 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
       expect(p.status.phase).toBe('Running');
       expect(p.status.podIP).toMatch(/^10\.42\.0\.\d+$/);
       // The API object carries no sandbox details; the kernel has them: the pod's namespace, its
-      // eth0 holding the pod IP, and the node's end of the veth (named after the netns, as the CNI does).
+      // eth0 holding the pod IP, and the node's end of the veth (named by the bridge plugin: veth + 8 random hex).
       const ns = podNetns(A, p.metadata.name);
       expect(ns).toBe(`${A}-${p.metadata.name}`);
       expect((await inNetns(ns, ['ip', '-4', 'addr', 'show', 'eth0'])).stdout).toContain(`inet ${p.status.podIP}/24`);
@@ -62,9 +62,11 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
     const to = pods.find((p) => p.metadata.labels.app === 'app3')!;
     const r = await inNetns(podNetns(A, from.metadata.name), ['busybox', 'wget', '-qO-', `http://${to.status.podIP}/`]);
     expect(r.stdout).toContain(PAGES.app3);
-    // The pod's own view: eth0 with its address, default route via cni0's 10.42.0.1.
-    const route = await inNetns(podNetns(A, from.metadata.name), ['ip', 'route', 'show', 'default']);
+    // The pod's own view, as flannel's delegate config has the bridge plugin make it: default route
+    // via cni0's 10.42.0.1 (isDefaultGateway) and the cluster CIDR through it (FLANNEL_NETWORK).
+    const route = await inNetns(podNetns(A, from.metadata.name), ['ip', 'route']);
     expect(route.stdout).toContain('default via 10.42.0.1 dev eth0');
+    expect(route.stdout).toContain('10.42.0.0/16 via 10.42.0.1 dev eth0');
   });
 
   it('attaches one veth per pod to cni0, with hairpin on', async () => {
@@ -74,6 +76,10 @@ describe.skipIf(!isRoot)('foundation: pods on cni0 in a sandbox', () => {
     expect(all).toHaveLength(7);
     expect(names.sort()).toEqual((await Promise.all(all.map((p) => podVeth(A, p.metadata.name)))).sort());
     expect(r.stdout.match(/hairpin on/g)).toHaveLength(7);
+    // subnet.env's FLANNEL_MTU (1450: room for VXLAN's headers) on cni0, every port and every eth0.
+    expect(r.stdout.match(/ mtu 1450 /g)).toHaveLength(7);
+    expect((await cmd(['ip', '-n', `${A}-node`, 'link', 'show', 'cni0'])).stdout).toMatch(/ mtu 1450 /);
+    for (const p of all) expect((await inNetns(podNetns(A, p.metadata.name), ['ip', 'link', 'show', 'eth0'])).stdout).toMatch(/ mtu 1450 /);
   });
 
   it('gives pods their hostname, hosts and resolv.conf, seen by ip netns exec', async () => {

@@ -16,6 +16,12 @@ import { KubeletStreams } from '../../src/kubelet/streams.ts';
 import { instancePaths } from '../../src/node/instance.ts';
 import { describeNode } from '../../src/node/node.ts';
 import { ensureNode } from '../../src/node/setup.ts';
+import { writeNodeCniConfig } from '../../src/cni/node-config.ts';
+import { attachmentAddresses, readAttachments } from '../../src/cni/pod-network.ts';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { renderSubnetEnv } from '../../src/flannel/subnet-env.ts';
+import { parseCidr } from '../../src/util/cidr.ts';
+import path from 'node:path';
 import { netnsExists } from '../../src/sys/ip.ts';
 import { signalProcess } from '../../src/sys/proc.ts';
 import { cmd, curl, instanceName, isRoot, until } from './helpers.ts';
@@ -110,6 +116,10 @@ const manifests = [
 describe.skipIf(!isRoot)('kubelet controller on the API', { timeout: 180_000 }, () => {
   beforeAll(async () => {
     await ensureNode(node, paths, { hostsLines: [] });
+    await writeNodeCniConfig(node, paths);
+    // subnet.env as flanneld would write it (this test runs no flannel).
+    await mkdir(path.dirname(paths.subnetEnvFile(node.name)), { recursive: true });
+    await writeFile(paths.subnetEnvFile(node.name), renderSubnetEnv({ network: parseCidr(config.clusterCIDR), subnet: node.podCIDR, mtu: 1450, ipMasq: true }));
     cp = new ControlPlane({
       storePath: ':memory:',
       api: { clusterIP: '10.43.0.1', endpointIP: node.nodeIP, port: 6443 },
@@ -273,6 +283,8 @@ describe.skipIf(!isRoot)('kubelet controller on the API', { timeout: 180_000 }, 
     await startKubelet();
     expect(netnsExists(paths.podNetns(name))).toBe(false);
     expect(logs.join('\n')).toContain(`removing 1 orphaned pod(s): ${name}`);
+    // Its CNI DEL ran: no cached result, its address back with host-local.
+    await expectNetworkMatchesPods();
     await until('a replacement Ready', twoReady, 60_000);
   });
 
@@ -289,6 +301,8 @@ describe.skipIf(!isRoot)('kubelet controller on the API', { timeout: 180_000 }, 
     expect((await curl(paths.nodeNetns, `http://${p.status!.podIP}/`)).stdout).toContain('hello from the kubelet controller');
     const events = (await cp!.client.list<KubeObject & { reason: string; message: string; involvedObject: { name: string } }>({ group: '', resource: 'events' }, { namespace: 'default' })).items;
     expect(events.find((e) => e.involvedObject.name === name && e.reason === 'SandboxChanged')?.message).toBe('Pod sandbox changed, it will be killed and re-created.');
+    // The old sandbox's CNI DEL gave its address back; the new one has its own ADD.
+    await expectNetworkMatchesPods();
   });
 
   it('crashing again within the backoff: CrashLoopBackOff and a BackOff event, restarted after 10 s', async () => {
@@ -318,7 +332,7 @@ describe.skipIf(!isRoot)('kubelet controller on the API', { timeout: 180_000 }, 
     expect(events.some((e) => e.reason === 'Killing' && e.message === 'Stopping container web')).toBe(true);
   });
 
-  it('pods made together are synced together: one batch, one ip -batch for their network', async () => {
+  it('pods made together are synced together: one batch, their CNI ADDs at once', async () => {
     const DEPLOY = { group: 'apps', resource: 'deployments' };
     const from = logs.length;
     await cp!.client.mutate<KubeObject & { spec: { replicas: number } }>(DEPLOY, 'default', 'web', (d) => ({ ...d, spec: { ...d.spec, replicas: 8 } }));
@@ -337,5 +351,19 @@ describe.skipIf(!isRoot)('kubelet controller on the API', { timeout: 180_000 }, 
       const left = (await cp!.client.list<ApiPodView>(PODS, { namespace: 'default', labelSelector: 'app=web' })).items.map((p) => `${p.metadata.name} ${p.metadata.deletionTimestamp ?? ''} ${p.metadata.deletionGracePeriodSeconds ?? ''}`);
       throw new Error(`${e.message}: ${left.join('; ')}\n${logs.slice(from).join('\n')}`);
     });
+    await until('the 6 removed pods\' networks deleted', async () => (await readAttachments(paths, node.name)).length === 2, 30_000);
+    await expectNetworkMatchesPods();
   });
 });
+
+/**
+ * The node's CNI state is exactly its pods': one cached ADD result per pod (its namespace, its
+ * address in the API) and one host-local allocation per result.
+ */
+async function expectNetworkMatchesPods(): Promise<void> {
+  const pods = (await cp!.client.list<ApiPodView>(PODS, {})).items.filter((p) => p.spec.nodeName === node.name && p.status?.podIP);
+  const attached = await readAttachments(paths, node.name);
+  expect(attached.map((a) => `${a.netns} ${attachmentAddresses(a).podIP}`).sort()).toEqual(pods.map((p) => `${paths.podNetns(p.metadata.name)} ${p.status!.podIP}`).sort());
+  const allocated = (await readdir(path.join(paths.cniDataDir(node.name), 'cbr0'))).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f));
+  expect(allocated.sort()).toEqual(pods.map((p) => p.status!.podIP!).sort());
+}

@@ -1,5 +1,6 @@
 // `lab describe pod|svc|node <name>`: kubectl describe, with the kernel objects behind the object.
 import path from 'node:path';
+import { readAllAttachments } from '../../cni/pod-network.ts';
 import { isContainerAlive } from '../../kubelet/runtime.ts';
 import { NODE_SYSCTLS } from '../../node/setup.ts';
 import { run } from '../../sys/exec.ts';
@@ -25,7 +26,11 @@ async function podNetwork(ctx: LabContext, podName: string): Promise<PodNetworkO
   }
   const alive: Record<string, boolean> = {};
   for (const s of pod.status.containerStatuses) alive[s.name] = isContainerAlive(s.pid, netns ?? '');
+  // What the CNI plugins returned for the pod's sandbox (the node's cached ADD result).
+  const a = netns ? (await readAllAttachments(ctx.paths)).get(netns) : undefined;
+  const cni = a && a.pod.uid === pod.metadata.uid ? { network: a.network, containerId: a.containerId, ifName: a.ifName, file: a.file, result: a.result } : undefined;
   return {
+    cni,
     eth0: eth0 && { ifindex: eth0.ifindex, peerIfindex: eth0.link_index, mac: eth0.address, up: (eth0.flags ?? []).includes('UP'), addrs: (eth0.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`) },
     veth: host && { ifindex: host.ifindex, peerIfindex: host.link_index, master: host.master, mac: host.address, up: (host.flags ?? []).includes('UP') },
     gateway,
