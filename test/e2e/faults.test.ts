@@ -60,7 +60,13 @@ async function upAgain(args: string[], when: string): Promise<void> {
   const r = await lab(['up', '--name', I, ...args], { timeoutMs: 180_000 });
   if (r.code === 0) return;
   const log = readFileSync(`${PATHS.serverDir}/server.log`, 'utf8').trimEnd().split('\n').slice(-60).join('\n');
-  throw new Error(`${when}: lab up after the kill failed (${r.code}):\n${r.stderr}\n${r.stdout}\nserver.log:\n${log}`);
+  // What the runtime runs and what the API says of every pod that is not ready: the two sides a
+  // restarted kubelet has to bring together.
+  const containers = (await runtimeFor(PATHS).listContainers()).map((c) => `${c.pod.name}/${c.name || 'sandbox'} ${c.id.slice(0, 12)} ${c.status} pid ${c.pid}`);
+  const notReady = [...(await seen({ runtime: false })).objects.values()]
+    .filter((o) => o.kind === 'pods' && !isReady({ ...(o as unknown as PodJson), status: { ...(o as unknown as PodJson).status, conditions: (o as unknown as PodJson).status?.conditions ?? [] } }))
+    .map((o) => `${o.metadata.name}: ${JSON.stringify((o as unknown as { status: unknown }).status)}`);
+  throw new Error(`${when}: lab up after the kill failed (${r.code}):\n${r.stderr}\n${r.stdout}\nserver.log:\n${log}\nruntime:\n${containers.join('\n')}\npods not ready:\n${notReady.join('\n')}`);
 }
 
 /** Wall-clock ms of an uninterrupted `lab up` (server start and convergence). */
