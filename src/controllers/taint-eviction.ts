@@ -7,6 +7,7 @@
 // (DeletionByTaintManager); the ReplicaSet controller then makes a new pod, which the scheduler
 // places on a node without the taint. The taints go (node Ready again) before then: the
 // deletion is cancelled ("Cancelling deletion of Pod <ns>/<name>").
+import { updatePodCondition, type PodCondition } from '../api/pod-conditions.ts';
 import { rfc3339 } from '../api/server/object.ts';
 import { matchingTolerations, type Taint, type Toleration } from '../api/taints.ts';
 import type { InformerFactory } from '../client/controller.ts';
@@ -21,7 +22,7 @@ interface NodeObj extends KubeObject {
 
 interface PodObj extends KubeObject {
   spec: { nodeName?: string; tolerations?: Toleration[] };
-  status?: { conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string; lastProbeTime?: string | null }[] };
+  status?: { conditions?: PodCondition[] };
 }
 
 /** 'now', the delay in ms (from when the pod was first seen on the tainted node), or 'never'. */
@@ -81,7 +82,8 @@ export function runTaintEviction(factory: InformerFactory, client: Client, opts:
         (p) => {
           if (p.metadata.uid !== uid || p.status?.conditions?.some((c) => c.type === 'DisruptionTarget' && c.status === 'True')) return p;
           const condition = { type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager', message: 'Taint manager: deleting due to NoExecute taint', lastProbeTime: null, lastTransitionTime: rfc3339(now()) };
-          return { ...p, status: { ...p.status, conditions: [...(p.status?.conditions ?? []).filter((c) => c.type !== 'DisruptionTarget'), condition] } };
+          const conditions = updatePodCondition(p.status?.conditions ?? [], condition);
+          return conditions ? { ...p, status: { ...p.status, conditions } } : p;
         },
         { subresource: 'status' },
       );

@@ -14,6 +14,7 @@
 // A pod just bound is "assumed" on its node until the informer shows the binding, so the next
 // pod in the queue already counts it (kube-scheduler's cache does the same): three replicas
 // created at once spread over the nodes instead of all landing where the cache was emptiest.
+import { updatePodCondition, type PodCondition } from '../api/pod-conditions.ts';
 import { rfc3339 } from '../api/server/object.ts';
 import { Controller, type InformerFactory } from '../client/controller.ts';
 import { EventRecorder } from '../client/events.ts';
@@ -27,15 +28,6 @@ export const UNSCHEDULABLE_RETRY_MS = 5 * 60_000;
 type PodView = SchedPod & KubeObject & { spec: { schedulerName?: string; schedulingGates?: unknown[] }; status?: { phase?: string; conditions?: PodCondition[] } };
 type NodeView = SchedNode & KubeObject;
 
-interface PodCondition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastProbeTime?: string | null;
-  lastTransitionTime?: string;
-}
-
 const isPending = (p: PodView) =>
   !p.spec.nodeName && !p.metadata.deletionTimestamp && (p.spec.schedulerName ?? SCHEDULER_NAME) === SCHEDULER_NAME && !(p.spec.schedulingGates ?? []).length;
 const isTerminal = (p: PodView) => p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed';
@@ -45,16 +37,9 @@ function schedulingView(n: NodeView): string {
   return JSON.stringify([n.metadata.labels ?? {}, n.spec?.taints ?? [], n.spec?.unschedulable ?? false, n.status?.allocatable ?? {}]);
 }
 
-/** podutil.UpdatePodCondition for PodScheduled=False: undefined when nothing would change. */
-function unschedulableConditions(conditions: PodCondition[], message: string, now: string): PodCondition[] | undefined {
-  const next: PodCondition = { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: now };
-  const i = conditions.findIndex((c) => c.type === 'PodScheduled');
-  if (i < 0) return [...conditions, next];
-  const old = conditions[i]!;
-  if (old.status === next.status && old.reason === next.reason && old.message === next.message) return undefined;
-  if (old.status === next.status && old.lastTransitionTime) next.lastTransitionTime = old.lastTransitionTime;
-  return conditions.map((c, j) => (j === i ? next : c));
-}
+/** PodScheduled=False, reason Unschedulable (podutil.UpdatePodCondition): undefined when nothing would change. */
+const unschedulableConditions = (conditions: PodCondition[], message: string, now: string) =>
+  updatePodCondition(conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: now });
 
 class SchedulerController extends Controller {
   private timer: NodeJS.Timeout | null = null;

@@ -3,44 +3,22 @@
 // directory): discovery names pods/eviction (policy/v1 Eviction), which is how kubectl knows to
 // evict instead of delete; an eviction marks the pod DisruptionTarget and deletes it gracefully.
 // No kubelet runs here: pods on the node have terminationGracePeriodSeconds 0, so they go at once.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type RunningApiServer } from '../../src/api/server/index.ts';
+import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../../src/api/server/object.ts';
 import { resourceFor } from '../../src/api/server/resources.ts';
-import { run } from '../../src/sys/exec.ts';
+import { useApiServer } from './kubectl-fixture.ts';
 
 const PODS = resourceFor('', 'pods')!;
 const NODES = resourceFor('', 'nodes')!;
-const tmp = mkdtempSync(path.join(tmpdir(), 'lab-api-eviction-'));
-const cacheDir = path.join(tmp, 'kube-cache');
-let api: RunningApiServer;
-let kubeconfig: string;
-const savedCacheEnv = process.env.KUBECACHEDIR;
+const fx = useApiServer('eviction');
 
-beforeAll(async () => {
-  process.env.KUBECACHEDIR = cacheDir;
-  api = await startApiServer({ storeFile: path.join(tmp, 'server', 'db', 'state.db'), pkiDir: path.join(tmp, 'server') });
-  kubeconfig = path.join(tmp, 'kubeconfig.yaml');
-  writeFileSync(kubeconfig, api.kubeconfig(), { mode: 0o600 });
-});
-
-afterAll(async () => {
-  await api?.close();
-  rmSync(tmp, { recursive: true, force: true });
-  if (savedCacheEnv === undefined) delete process.env.KUBECACHEDIR;
-  else process.env.KUBECACHEDIR = savedCacheEnv;
-});
-
-const kubectl = (...args: string[]) => run(['kubectl', '--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], { allowFail: true, timeoutMs: 60_000 });
+const kubectl = fx.kubectl;
 
 function call(p: string, method: string, body: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   const text = JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = httpsRequest(`${api.url}${p}`, { method, headers: { Authorization: `Bearer ${api.pki.token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }, ca: api.pki.serverCaCert, agent: false }, (res) => {
+    const req = httpsRequest(`${fx.api.url}${p}`, { method, headers: { Authorization: `Bearer ${fx.api.pki.token}`, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) }, ca: fx.api.pki.serverCaCert, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString() || '{}') }));
@@ -61,7 +39,7 @@ const pod = (name: string, o: { node?: string; owner?: boolean; emptyDir?: boole
     ...(o.emptyDir ? { volumes: [{ name: 'scratch', emptyDir: {} }] } : {}),
   },
 });
-const names = () => api.registry.list(PODS, 'default').items.map((p) => p.metadata.name).sort();
+const names = () => fx.api.registry.list(PODS, 'default').items.map((p) => p.metadata.name).sort();
 
 describe('pods/eviction and kubectl drain', () => {
   it('discovery lists pods/eviction as policy/v1 Eviction, create only', async () => {
@@ -71,13 +49,13 @@ describe('pods/eviction and kubectl drain', () => {
   });
 
   it('an Eviction: 201 Success, DisruptionTarget on the pod, then a graceful delete; a wrong name is 400, a missing pod 404', async () => {
-    api.registry.create(PODS, 'default', pod('slow', { grace: 30 }));
+    fx.api.registry.create(PODS, 'default', pod('slow', { grace: 30 }));
     const url = '/api/v1/namespaces/default/pods/slow/eviction';
     const wrong = await call(url, 'POST', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'other', namespace: 'default' } });
     expect([wrong.status, wrong.body.message]).toEqual([400, 'name in URL does not match name in Eviction object']);
     const ok = await call(url, 'POST', { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'slow', namespace: 'default' } });
     expect([ok.status, ok.body]).toEqual([201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 }]);
-    const evicted = api.registry.get(PODS, 'default', 'slow');
+    const evicted = fx.api.registry.get(PODS, 'default', 'slow');
     expect(evicted.metadata.deletionTimestamp).toBeDefined();
     expect(evicted.metadata.deletionGracePeriodSeconds).toBe(30);
     expect((evicted.status!.conditions as object[]).find((c) => (c as { type: string }).type === 'DisruptionTarget')).toMatchObject({ status: 'True', reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting' });
@@ -90,10 +68,10 @@ describe('pods/eviction and kubectl drain', () => {
   });
 
   it('kubectl drain --ignore-daemonsets --delete-emptydir-data: cordons, evicts every pod on the node and waits for them; uncordon', async () => {
-    api.registry.create(NODES, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'labs' } });
-    for (const n of ['web-a', 'web-b']) api.registry.create(PODS, 'default', pod(n));
-    api.registry.create(PODS, 'default', pod('cache', { emptyDir: true }));
-    api.registry.create(PODS, 'default', pod('elsewhere', { node: 'labsw' }));
+    fx.api.registry.create(NODES, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: 'labs' } });
+    for (const n of ['web-a', 'web-b']) fx.api.registry.create(PODS, 'default', pod(n));
+    fx.api.registry.create(PODS, 'default', pod('cache', { emptyDir: true }));
+    fx.api.registry.create(PODS, 'default', pod('elsewhere', { node: 'labsw' }));
     // kubectl's own refusals stand: emptyDir data without --delete-emptydir-data.
     const refused = await kubectl('drain', 'labs', '--ignore-daemonsets');
     expect(refused.exitCode).not.toBe(0);
@@ -111,6 +89,6 @@ describe('pods/eviction and kubectl drain', () => {
 
     const uncordon = await kubectl('uncordon', 'labs');
     expect(uncordon.stdout.trim()).toBe('node/labs uncordoned');
-    expect(api.registry.get(NODES, undefined, 'labs').spec?.unschedulable).toBeUndefined();
+    expect(fx.api.registry.get(NODES, undefined, 'labs').spec?.unschedulable).toBeUndefined();
   });
 });

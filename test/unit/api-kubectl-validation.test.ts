@@ -3,62 +3,48 @@
 // Services get their ClusterIP from 10.43.0.0/16 (the old allocator's choice) and a LoadBalancer
 // its EXTERNAL-IP from the ServiceLB controller. Everything lives in a temporary directory and
 // one socket on 127.0.0.1, both removed even on failure.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allocateServices } from '../../src/api/allocators.ts';
-import { startApiServer, type RunningApiServer } from '../../src/api/server/index.ts';
 import { resourceFor } from '../../src/api/server/resources.ts';
 import type { Service } from '../../src/api/types.ts';
 import { InformerFactory, type Controller } from '../../src/client/controller.ts';
 import { LocalClient } from '../../src/client/local.ts';
 import { serviceLBController } from '../../src/controllers/servicelb-controller.ts';
-import { run } from '../../src/sys/exec.ts';
+import { useApiServer } from './kubectl-fixture.ts';
 import { until } from './until.ts';
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'lab-api-validation-'));
-const cacheDir = path.join(tmp, 'kube-cache');
-let api: RunningApiServer;
-let kubeconfig: string;
 let factory: InformerFactory;
 let servicelb: Controller;
-const savedCacheEnv = process.env.KUBECACHEDIR;
 
-beforeAll(async () => {
-  process.env.KUBECACHEDIR = cacheDir;
-  api = await startApiServer({ storeFile: path.join(tmp, 'server', 'db', 'state.db'), pkiDir: path.join(tmp, 'server') });
-  kubeconfig = path.join(tmp, 'kubeconfig.yaml');
-  writeFileSync(kubeconfig, api.kubeconfig(), { mode: 0o600 });
-  // The node the ServiceLB controller publishes, as the kubelet registers it.
-  api.registry.create(resourceFor('', 'nodes')!, undefined, {
-    metadata: { name: 'labs' },
-    status: { addresses: [{ type: 'InternalIP', address: '192.168.56.110' }, { type: 'Hostname', address: 'labs' }], conditions: [{ type: 'Ready', status: 'True' }] },
-  });
-  // The TaintNodesByCondition admission gave it node.kubernetes.io/not-ready:NoSchedule; the node
-  // lifecycle controller (not run here) takes it off a Ready node, and ServiceLB skips a node
-  // whose NoSchedule taint its pods do not tolerate.
-  const node = api.registry.get(resourceFor('', 'nodes')!, undefined, 'labs');
-  api.registry.update(resourceFor('', 'nodes')!, undefined, 'labs', { ...node, spec: { taints: [] } });
-  const client = new LocalClient(api.registry);
-  factory = new InformerFactory((r, sel) => client.listWatch(r, sel));
-  servicelb = serviceLBController(factory, client);
-  factory.start();
-  await factory.waitForSync();
-  void servicelb.run();
-});
-
-afterAll(async () => {
-  await servicelb?.stop();
-  factory?.stop();
-  await api?.close();
-  rmSync(tmp, { recursive: true, force: true });
-  if (savedCacheEnv === undefined) delete process.env.KUBECACHEDIR;
-  else process.env.KUBECACHEDIR = savedCacheEnv;
+const fx = useApiServer('validation', {
+  before: async (api) => {
+    // The node the ServiceLB controller publishes, as the kubelet registers it.
+    api.registry.create(resourceFor('', 'nodes')!, undefined, {
+      metadata: { name: 'labs' },
+      status: { addresses: [{ type: 'InternalIP', address: '192.168.56.110' }, { type: 'Hostname', address: 'labs' }], conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    // The TaintNodesByCondition admission gave it node.kubernetes.io/not-ready:NoSchedule; the node
+    // lifecycle controller (not run here) takes it off a Ready node, and ServiceLB skips a node
+    // whose NoSchedule taint its pods do not tolerate.
+    const node = api.registry.get(resourceFor('', 'nodes')!, undefined, 'labs');
+    api.registry.update(resourceFor('', 'nodes')!, undefined, 'labs', { ...node, spec: { taints: [] } });
+    const client = new LocalClient(api.registry);
+    factory = new InformerFactory((r, sel) => client.listWatch(r, sel));
+    servicelb = serviceLBController(factory, client);
+    factory.start();
+    await factory.waitForSync();
+    void servicelb.run();
+  },
+  after: async () => {
+    await servicelb?.stop();
+    factory?.stop();
+  },
 });
 
 async function kubectl(...args: string[]) {
-  const r = await run(['kubectl', '--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], { allowFail: true, timeoutMs: 30_000 });
+  const r = await fx.kubectl(...args);
   return { ...r, out: r.stdout.trim(), err: r.stderr.trim() };
 }
 
@@ -69,7 +55,7 @@ async function kubectlOk(...args: string[]): Promise<string> {
 }
 
 function manifest(name: string, text: string): string {
-  const file = path.join(tmp, name);
+  const file = path.join(fx.tmp, name);
   writeFileSync(file, text);
   return file;
 }

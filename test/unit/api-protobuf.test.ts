@@ -1,36 +1,16 @@
 // Protobuf request bodies (protobuf.ts): what kubectl's typed `create` commands send. Oracle: the
 // same command's object as kubectl renders it in JSON (--dry-run=client -o json), sent as JSON;
 // both go through a server-side dry run and must come back the same (defaults, allocations).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodeProtobuf, ProtobufError } from '../../src/api/server/protobuf.ts';
-import { startApiServer, type RunningApiServer } from '../../src/api/server/index.ts';
-import { run } from '../../src/sys/exec.ts';
+import { useApiServer } from './kubectl-fixture.ts';
 
-const tmp = mkdtempSync(path.join(tmpdir(), 'lab-api-protobuf-'));
-const cacheDir = path.join(tmp, 'kube-cache');
-let api: RunningApiServer;
-let kubeconfig: string;
-const savedCacheEnv = process.env.KUBECACHEDIR;
-
-beforeAll(async () => {
-  process.env.KUBECACHEDIR = cacheDir;
-  api = await startApiServer({ storeFile: path.join(tmp, 'server', 'db', 'state.db'), pkiDir: path.join(tmp, 'server') });
-  kubeconfig = path.join(tmp, 'kubeconfig.yaml');
-  writeFileSync(kubeconfig, api.kubeconfig(), { mode: 0o600 });
-});
-
-afterAll(async () => {
-  await api?.close();
-  rmSync(tmp, { recursive: true, force: true });
-  if (savedCacheEnv === undefined) delete process.env.KUBECACHEDIR;
-  else process.env.KUBECACHEDIR = savedCacheEnv;
-});
+const fx = useApiServer('protobuf');
 
 async function kubectl(...args: string[]) {
-  const r = await run(['kubectl', '--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], { allowFail: true, timeoutMs: 30_000 });
+  const r = await fx.kubectl(...args);
   expect(r.exitCode, `kubectl ${args.join(' ')}: ${r.stderr}`).toBe(0);
   return r.stdout.trim();
 }
@@ -74,7 +54,7 @@ describe('kubectl create with a protobuf body', () => {
       // flags before a `--` (kubectl run's command)
       const withFlags = (...flags: string[]) => (cmd.includes('--') ? [...cmd.slice(0, cmd.indexOf('--')), ...flags, ...cmd.slice(cmd.indexOf('--'))] : [...cmd, ...flags]);
       const viaProtobuf = await kubectl(...withFlags('--dry-run=server', '-o', 'json'));
-      const file = path.join(tmp, `${cmd[2]}.json`);
+      const file = path.join(fx.tmp, `${cmd[2]}.json`);
       writeFileSync(file, await kubectl(...withFlags('--dry-run=client', '-o', 'json')));
       const viaJson = await kubectl('create', '--dry-run=server', '-o', 'json', '-f', file);
       expect(comparable(viaProtobuf)).toEqual(comparable(viaJson));

@@ -8,6 +8,7 @@ import { clone, decodeFromStorage, encodeForStorage, normalize, rfc3339, type Ku
 import type { Registry } from './registry.ts';
 import { storageKey, type ResourceInfo } from './resources.ts';
 import * as errors from './status.ts';
+import { updatePodCondition, type PodCondition } from '../pod-conditions.ts';
 import { fieldErrors, type Status } from './status.ts';
 
 export interface Binding {
@@ -15,27 +16,11 @@ export interface Binding {
   target?: { kind?: string; name?: string };
 }
 
-interface PodCondition {
-  type: string;
-  status: string;
-  lastProbeTime?: string | null;
-  lastTransitionTime?: string | null;
-  reason?: string;
-  message?: string;
-}
-
-/** podutil.UpdatePodCondition for PodScheduled=True: a new transition time only when the status changes. */
+/** PodScheduled=True (podutil.UpdatePodCondition: a new transition time only when the status changes). */
 function setScheduled(pod: KubeObject, now: string): void {
   const status = (pod.status ??= {});
-  const conditions = ((status.conditions as PodCondition[] | undefined) ?? []).slice();
-  const i = conditions.findIndex((c) => c.type === 'PodScheduled');
-  const next: PodCondition = { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now };
-  if (i < 0) conditions.push(next);
-  else {
-    const old = conditions[i]!;
-    conditions[i] = { ...next, lastTransitionTime: old.status === 'True' ? (old.lastTransitionTime ?? now) : now };
-  }
-  status.conditions = conditions;
+  const conditions = (status.conditions as PodCondition[] | undefined) ?? [];
+  status.conditions = updatePodCondition(conditions, { type: 'PodScheduled', status: 'True', lastProbeTime: null, lastTransitionTime: now }) ?? conditions;
 }
 
 export function bindPod(registry: Registry, pods: ResourceInfo, namespace: string, name: string, binding: Binding, dryRun: boolean): Status {

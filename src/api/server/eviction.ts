@@ -14,6 +14,7 @@ import type { Registry } from './registry.ts';
 import type { DeleteOptions } from './registry-delete.ts';
 import type { ResourceInfo } from './resources.ts';
 import * as errors from './status.ts';
+import { updatePodCondition, type PodCondition } from '../pod-conditions.ts';
 import { fieldErrors, type Status } from './status.ts';
 
 export interface Eviction {
@@ -21,24 +22,11 @@ export interface Eviction {
   deleteOptions?: DeleteOptions & { dryRun?: string[] };
 }
 
-interface PodCondition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastProbeTime?: string | null;
-  lastTransitionTime?: string;
-}
-
-/** podutil.UpdatePodCondition for DisruptionTarget=True. */
+/** DisruptionTarget=True, reason EvictionByEvictionAPI (podutil.UpdatePodCondition). */
 function withDisruptionTarget(pod: KubeObject, now: string): KubeObject {
   const status = (pod.status ??= {});
-  const conditions = ((status.conditions as PodCondition[] | undefined) ?? []).slice();
-  const next: PodCondition = { type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting', lastProbeTime: null, lastTransitionTime: now };
-  const i = conditions.findIndex((c) => c.type === next.type);
-  if (i < 0) conditions.push(next);
-  else conditions[i] = { ...next, lastTransitionTime: conditions[i]!.status === 'True' ? (conditions[i]!.lastTransitionTime ?? now) : now };
-  status.conditions = conditions;
+  const conditions = (status.conditions as PodCondition[] | undefined) ?? [];
+  status.conditions = updatePodCondition(conditions, { type: 'DisruptionTarget', status: 'True', reason: 'EvictionByEvictionAPI', message: 'Eviction API: evicting', lastProbeTime: null, lastTransitionTime: now }) ?? conditions;
   return pod;
 }
 
