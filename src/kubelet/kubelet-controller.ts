@@ -25,7 +25,7 @@ import { setLongTimeout, type LongTimer } from '../util/timers.ts';
 import { builtImages } from './images.ts';
 import { NodeAgent } from './node-agent.ts';
 import type { NodeInput } from './node-status.ts';
-import { cniNode, PodNetworkError, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext, type PodToRemove } from './kubelet.ts';
+import { cniNode, PodSyncError, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext, type PodToRemove } from './kubelet.ts';
 import { backOffEventMessage, backOffWaitingMessage, planPodWork, remainingGrace } from './kubelet-plan.ts';
 import { adoptStatuses, toInternalConfigMap, toInternalPod, type ApiConfigMap, type ApiPod, type LiveContainer } from './pod-convert.ts';
 import { apiPodStatus, sameStatus } from './pod-status.ts';
@@ -46,6 +46,8 @@ const THOROUGH_EVERY = 20;
 const RUNNING_CONFIRM_MS = 100;
 /** A failed sync of new pods (or status write) is tried again after this long. */
 const RETRY_MS = 1000;
+/** The longest wait between two tries of a pod whose volumes cannot be mounted (its ConfigMap's arrival ends it early). */
+const MAX_MOUNT_RETRY_MS = 60_000;
 /** How long a restarted kubelet waits for containers a `runc run` was still starting when it died. */
 const STARTING_WAIT_MS = 2000;
 
@@ -92,6 +94,10 @@ export class KubeletController {
   private readonly configMapInformer: Informer<ApiConfigMap>;
   private readonly records = new Map<string, PodRecord>();
   private readonly configMaps = new Map<string, ConfigMap>();
+  /** Pods whose last sync failed on their volumes (FailedMount), by key: how many tries so far. */
+  private readonly waitingForVolumes = new Map<string, number>();
+  /** ConfigMaps (by key) that changed during the first sync: their volumes are refreshed after it. */
+  private readonly configMapsChangedBeforeStart = new Set<string>();
   private readonly recorder: EventRecorder;
   private readonly agent: ProberAgent;
   private readonly workers = new Map<string, ProbeWorker>();
@@ -148,6 +154,11 @@ export class KubeletController {
     for (const cm of this.configMapInformer.list()) this.configMaps.set(objectKey(cm), toInternalConfigMap(cm));
     await this.initialSync();
     this.started = true;
+    for (const key of this.configMapsChangedBeforeStart) {
+      const [namespace, name] = key.split('/') as [string, string];
+      this.refreshVolumes(namespace, name);
+    }
+    this.configMapsChangedBeforeStart.clear();
     this.poll = setInterval(() => this.checkLiveness(), this.opts.pollMs ?? LIVENESS_POLL_MS);
     this.scheduleFlush();
   }
@@ -305,6 +316,7 @@ export class KubeletController {
     );
     for (const k of keys) {
       const a = this.pods.get(k);
+      if (!a) this.waitingForVolumes.delete(k);
       const rec = this.records.get(k);
       if (a && rec && rec.uid === a.metadata.uid) rec.api = a;
     }
@@ -335,12 +347,20 @@ export class KubeletController {
       await this.network.run(() => syncPods(this.ctx, recs.map((r) => r.pod), { complete }));
       return new Set();
     } catch (e) {
-      const failed = e instanceof PodNetworkError ? recs.filter((r) => e.failed.has(r.pod.metadata.name)) : recs;
-      if (!(e instanceof PodNetworkError) && complete) throw e;
-      this.log(`kubelet: sync of ${failed.map((r) => r.key).join(', ')} failed: ${(e as Error).message}; again in ${RETRY_MS} ms`);
+      const failed = e instanceof PodSyncError ? recs.filter((r) => e.failed.has(r.pod.metadata.name)) : recs;
+      if (!(e instanceof PodSyncError) && complete) throw e;
+      // A pod waiting for its volumes (FailedMount) is tried again with a backoff, and at once
+      // when a ConfigMap it mounts changes (configMapChanged); any other failure after RETRY_MS.
+      const waits = new Map(failed.map((r) => {
+        const mount = e instanceof PodSyncError && e.failed.get(r.pod.metadata.name)?.message.startsWith('MountVolume.');
+        const tries = mount ? (this.waitingForVolumes.get(r.key) ?? 0) + 1 : 0;
+        if (mount) this.waitingForVolumes.set(r.key, tries);
+        return [r, mount ? Math.min(RETRY_MS * 2 ** (tries - 1), MAX_MOUNT_RETRY_MS) : RETRY_MS];
+      }));
+      this.log(`kubelet: sync of ${failed.map((r) => `${r.key} (again in ${waits.get(r)} ms)`).join(', ')} failed: ${(e as Error).message}`);
       for (const r of failed) {
         this.records.delete(r.key);
-        const t = setLongTimeout(() => this.markDirty(r.key), RETRY_MS, { unref: true });
+        const t = setLongTimeout(() => this.markDirty(r.key), waits.get(r)!, { unref: true });
         r.timers.add(t);
       }
       return new Set(failed);
@@ -349,6 +369,7 @@ export class KubeletController {
 
   /** After a sync of the pod: status to the API, probes, retries of containers that could not start. */
   private afterSync(rec: PodRecord): void {
+    this.waitingForVolumes.delete(rec.key);
     this.writeStatus(rec);
     this.syncProbes(rec);
     for (const st of rec.pod.status.containerStatuses) {
@@ -367,11 +388,22 @@ export class KubeletController {
     const key = objectKey(o);
     if (gone) this.configMaps.delete(key);
     else this.configMaps.set(key, toInternalConfigMap(o));
-    if (!this.started) return;
-    // The kubelet refreshes configMap volumes of the running pods that mount it.
+    // Pods waiting for it (FailedMount): tried again now (after the start, if it is still going on).
+    for (const k of this.waitingForVolumes.keys()) {
+      const pod = this.pods.get(k);
+      const volumes = ((pod?.spec as { volumes?: { configMap?: { name?: string } }[] } | undefined)?.volumes ?? []);
+      if (pod?.metadata.namespace === o.metadata.namespace && volumes.some((v) => v.configMap?.name === o.metadata.name)) this.markDirty(k);
+    }
+    // A change while the first sync runs is applied once it is done (start()).
+    if (!this.started) this.configMapsChangedBeforeStart.add(key);
+    else this.refreshVolumes(o.metadata.namespace ?? '', o.metadata.name);
+  }
+
+  /** The kubelet refreshes the configMap volumes of the running pods that mount the ConfigMap. */
+  private refreshVolumes(namespace: string, name: string): void {
     for (const rec of this.records.values()) {
-      if (rec.removed || rec.terminating || rec.pod.metadata.namespace !== o.metadata.namespace) continue;
-      if (!rec.pod.spec.volumes.some((v) => v.configMap?.name === o.metadata.name)) continue;
+      if (rec.removed || rec.terminating || rec.pod.metadata.namespace !== namespace) continue;
+      if (!rec.pod.spec.volumes.some((v) => v.configMap?.name === name)) continue;
       void this.withPod([rec], `volumes of ${rec.key}`, async () => {
         await writeVolumes(this.opts.paths.podDir(rec.pod.metadata.name), rec.pod, this.configMaps);
       });

@@ -12,7 +12,7 @@ import type { LabNode } from '../node/node.ts';
 import { addNetns, deleteNetns, isPidInNetns, netnsExists } from '../sys/ip.ts';
 import { ImageNotFoundError, imageConfig } from './images.ts';
 import { containerArgs } from './oci.ts';
-import { containerMounts, writePodEtc, writeVolumes } from './podfiles.ts';
+import { containerMounts, volumeMountProblem, writePodEtc, writeVolumes } from './podfiles.ts';
 import { envMap, newId, runtimeFor, StartError } from './runc.ts';
 import { isContainerAlive, type ListedContainer, type Mount, type PodRef, type RunningContainer } from './runtime.ts';
 import { bundleDir, removeContainersOf, type PodToRemove } from './teardown.ts';
@@ -67,8 +67,11 @@ function applyAttachment(pod: Pod, a: PodAttachment, node: LabNode): void {
   pod.spec.nodeName = node.name;
 }
 
-/** Pods whose sandbox could not be made (CNI ADD failed); the others of the sync went on. */
-export class PodNetworkError extends Error {
+/**
+ * Pods that could not be started: their sandbox could not be made (CNI ADD failed) or their
+ * volumes cannot be mounted yet (FailedMount); the others of the sync went on.
+ */
+export class PodSyncError extends Error {
   constructor(readonly failed: Map<string, Error>) {
     super([...failed].map(([pod, e]) => `pod ${pod}: ${e.message}`).join('; '));
   }
@@ -125,6 +128,18 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complet
   if (pods.length === 0) return;
   const attached = new Map((await readAttachments(paths, node.name)).map((a) => [a.netns, a]));
 
+  // Volumes first, as the kubelet waits for them before it makes the sandbox: a pod whose
+  // ConfigMap is not there yet gets FailedMount and is tried again (when it appears, or after a
+  // while), its containers not started.
+  const failed = new Map<string, Error>();
+  for (const p of pods) {
+    const problem = volumeMountProblem(p, ctx.configMaps);
+    if (!problem) continue;
+    failed.set(p.metadata.name, new Error(problem));
+    ctx.onEvent?.(p, 'Warning', 'FailedMount', problem);
+  }
+  if (failed.size) pods = pods.filter((p) => !failed.has(p.metadata.name));
+
   const changed = changedSandboxes(pods, listed, attached);
   if (changed.length) {
     for (const p of changed) ctx.onEvent?.(p, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
@@ -161,7 +176,6 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complet
 
   // Each pod's network, then its containers, pods in parallel (a few ADDs at a time, runc's own
   // limit on starts): a pod's containers start as soon as its own network is there.
-  const failed = new Map<string, Error>();
   let added = 0;
   await Promise.all(
     pods.map(async (p) => {
@@ -182,7 +196,7 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complet
       await syncPodContainers(ctx, p, listed);
     }),
   );
-  if (failed.size) throw new PodNetworkError(failed);
+  if (failed.size) throw new PodSyncError(failed);
 }
 
 /** The pod's sandbox, started when it has none running (RunPodSandbox). */

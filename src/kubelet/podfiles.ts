@@ -61,6 +61,23 @@ export async function writePodEtc(etcDir: string, pod: Pod, config: ClusterConfi
 }
 
 /**
+ * Why the pod's volumes cannot be mounted yet, as the kubelet's FailedMount event says it
+ * (MountVolume.SetUp failed for volume "html" : configmap "app2-html" not found): a configMap
+ * volume whose ConfigMap, or one of whose items' keys, does not exist and is not optional. The
+ * kubelet starts none of the pod's containers until it can (an empty directory in their place
+ * would serve a page that is not there); undefined when every volume can be mounted.
+ */
+export function volumeMountProblem(pod: Pod, configMaps: Map<string, ConfigMap>): string | undefined {
+  for (const v of pod.spec.volumes) {
+    if (!v.configMap || v.configMap.optional) continue;
+    const cm = configMaps.get(`${pod.metadata.namespace}/${v.configMap.name}`);
+    const problem = !cm ? `configmap ${JSON.stringify(v.configMap.name)} not found` : (v.configMap.items ?? []).filter((i) => !(i.key in cm.data)).map((i) => `configmap references non-existent config key: ${i.key}`)[0];
+    if (problem) return `MountVolume.SetUp failed for volume ${JSON.stringify(v.name)} : ${problem}`;
+  }
+  return undefined;
+}
+
+/**
  * Materialises the pod's volumes under <podDir>/volumes/<name> and returns the mounts of one
  * container. ConfigMap keys become files (or the `items` paths); keys and paths were validated
  * when the state file was loaded, and are checked again here before touching the disk.

@@ -332,6 +332,41 @@ describe.skipIf(!isRoot)('kubelet controller on the API', { timeout: 180_000 }, 
     expect(events.some((e) => e.reason === 'Killing' && e.message === 'Stopping container web')).toBe(true);
   });
 
+  it('a pod whose ConfigMap does not exist yet: FailedMount and no container; it runs and serves the page once the ConfigMap is made', async () => {
+    const CONFIGMAPS = { group: '', resource: 'configmaps' };
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'late-html', namespace: 'default' },
+      spec: {
+        nodeName: node.name,
+        terminationGracePeriodSeconds: 0,
+        containers: [{ name: 'web', image: 'busybox', command: ['httpd', '-f', '-p', '80', '-h', '/usr/share/html'], ports: [{ name: 'http', containerPort: 80 }], volumeMounts: [{ name: 'html', mountPath: '/usr/share/html' }], readinessProbe: { httpGet: { path: '/', port: 'http' } } }],
+        volumes: [{ name: 'html', configMap: { name: 'late-html' } }],
+      },
+    };
+    await cp!.client.create(PODS, pod as unknown as KubeObject);
+    try {
+      const message = 'MountVolume.SetUp failed for volume "html" : configmap "late-html" not found';
+      await until('FailedMount', async () => (await cp!.client.list<KubeObject & { reason: string; message: string; involvedObject: { name: string } }>({ group: '', resource: 'events' }, { namespace: 'default' })).items.some((e) => e.involvedObject.name === 'late-html' && e.reason === 'FailedMount' && e.message === message), 20_000);
+      // Nothing started: no container status, no sandbox's address, no network of its own.
+      const waiting = await cp!.client.get<ApiPodView>(PODS, 'default', 'late-html');
+      expect(waiting.status?.containerStatuses ?? []).toEqual([]);
+      expect(waiting.status?.podIP).toBeUndefined();
+      expect(netnsExists(paths.podNetns('late-html'))).toBe(false);
+      await cp!.client.create(CONFIGMAPS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'late-html', namespace: 'default' }, data: { 'index.html': 'here at last\n' } } as unknown as KubeObject);
+      const running = await until('late-html Ready', async () => {
+        const p = await cp!.client.get<ApiPodView>(PODS, 'default', 'late-html');
+        return ready(p) && p;
+      }, 30_000);
+      expect((await curl(paths.nodeNetns, `http://${running.status!.podIP}/`)).stdout).toBe('here at last\n');
+    } finally {
+      await cp!.client.delete(PODS, 'default', 'late-html').catch(() => {});
+      await cp!.client.delete(CONFIGMAPS, 'default', 'late-html').catch(() => {});
+      await until('late-html gone', async () => !netnsExists(paths.podNetns('late-html')) && !(await cp!.client.list<ApiPodView>(PODS, { namespace: 'default' })).items.some((p) => p.metadata.name === 'late-html'), 30_000);
+    }
+  });
+
   it('pods made together are synced together: one batch, their CNI ADDs at once', async () => {
     const DEPLOY = { group: 'apps', resource: 'deployments' };
     const from = logs.length;

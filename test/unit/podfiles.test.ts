@@ -4,7 +4,8 @@ import { chmod, mkdtemp, readdir, readFile, readlink, realpath, rm, stat, symlin
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { atomicWriteDir, containerMounts, resolveSubPath } from '../../src/kubelet/podfiles.ts';
+import { atomicWriteDir, containerMounts, resolveSubPath, volumeMountProblem } from '../../src/kubelet/podfiles.ts';
+import type { ConfigMap, Pod } from '../../src/api/types.ts';
 
 describe('atomicWriteDir', () => {
   let dir: string;
@@ -102,5 +103,24 @@ describe('subPath (containerMounts, resolveSubPath)', () => {
     expect(mount('dangling')).toThrow(/"dangling" is a symbolic link that leads nowhere/);
     expect(mount('dangling/x')).toThrow(/leads nowhere/);
     expect(() => resolveSubPath(vol, 'a/../../x')).toThrow(/must not contain '\.\.'/);
+  });
+});
+
+describe('volumeMountProblem (the kubelet waits for a configMap volume before it starts the pod)', () => {
+  const pod = (configMap: { name: string; items?: { key: string; path: string }[]; optional?: boolean }) => ({ metadata: { name: 'p', namespace: 'default' }, spec: { volumes: [{ name: 'html', configMap }, { name: 'scratch', emptyDir: {} }] } }) as unknown as Pod;
+  const cms = new Map([['default/web', { data: { 'index.html': 'x' } } as unknown as ConfigMap]]);
+  it('a ConfigMap that does not exist: FailedMount in the kubelet\'s words', () => {
+    expect(volumeMountProblem(pod({ name: 'gone' }), cms)).toBe('MountVolume.SetUp failed for volume "html" : configmap "gone" not found');
+  });
+  it('an item whose key the ConfigMap lacks', () => {
+    expect(volumeMountProblem(pod({ name: 'web', items: [{ key: 'index.html', path: 'a' }, { key: 'missing', path: 'b' }] }), cms)).toBe('MountVolume.SetUp failed for volume "html" : configmap references non-existent config key: missing');
+  });
+  it('optional, or all there: nothing to wait for', () => {
+    expect(volumeMountProblem(pod({ name: 'gone', optional: true }), cms)).toBeUndefined();
+    expect(volumeMountProblem(pod({ name: 'web' }), cms)).toBeUndefined();
+    expect(volumeMountProblem(pod({ name: 'web', items: [{ key: 'index.html', path: 'a' }] }), cms)).toBeUndefined();
+  });
+  it('a ConfigMap of the same name in another namespace does not count', () => {
+    expect(volumeMountProblem({ ...pod({ name: 'web' }), metadata: { name: 'p', namespace: 'other' } } as Pod, cms)).toBe('MountVolume.SetUp failed for volume "html" : configmap "web" not found');
   });
 });
