@@ -141,8 +141,12 @@ export function downwardValue(pod: Pod, fieldPath: string): string {
  */
 export async function atomicWriteDir(dir: string, files: Map<string, string>): Promise<void> {
   await mkdir(dir, { recursive: true });
+  const top = new Set([...files.keys()].map((f) => f.split('/')[0]!));
   const current = await readlink(path.join(dir, '..data')).catch(() => null);
-  if (current && (await sameContent(path.join(dir, current), files))) return;
+  // The same content already: only the visible links are made sure of (a writer killed after it
+  // moved ..data, before it made them, left a volume whose files cannot be seen: a pod's html
+  // directory that served 404 forever).
+  if (current && (await sameContent(path.join(dir, current), files))) return publishLinks(dir, top, current);
   const stamp = `..${new Date().toISOString().replace(/[-:.]/g, '_')}.${process.pid}${Math.floor(Math.random() * 1e6)}`;
   const target = path.join(dir, stamp);
   for (const [rel, value] of files) {
@@ -156,7 +160,11 @@ export async function atomicWriteDir(dir: string, files: Map<string, string>): P
   await rm(path.join(dir, '..data_tmp'), { force: true });
   await symlink(stamp, path.join(dir, '..data_tmp'));
   await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
-  const top = new Set([...files.keys()].map((f) => f.split('/')[0]!));
+  await publishLinks(dir, top, stamp);
+}
+
+/** The AtomicWriter's user-visible paths: `name -> ..data/name` for each top-level entry; older payloads and stray names removed. */
+async function publishLinks(dir: string, top: Set<string>, stamp: string): Promise<void> {
   for (const name of await readdir(dir)) {
     if (name.startsWith('..')) {
       if (name !== '..data' && name !== stamp) await rm(path.join(dir, name), { recursive: true, force: true });

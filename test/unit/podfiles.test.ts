@@ -31,6 +31,16 @@ describe('atomicWriteDir', () => {
     await atomicWriteDir(dir, new Map([['index.html', 'after the kill\n']]));
     expect(await readFile(path.join(dir, 'index.html'), 'utf8')).toBe('after the kill\n');
   });
+
+  it('a writer killed after it moved ..data, before the visible links: the same content again makes the links', async () => {
+    await mkdir(path.join(dir, '..payload'), { recursive: true });
+    await writeFile(path.join(dir, '..payload', 'index.html'), 'page\n');
+    await symlink('..payload', path.join(dir, '..data'));
+    await atomicWriteDir(dir, new Map([['index.html', 'page\n']]));
+    expect(await readlink(path.join(dir, '..data'))).toBe('..payload');
+    expect(await readlink(path.join(dir, 'index.html'))).toBe('..data/index.html');
+    expect(await readFile(path.join(dir, 'index.html'), 'utf8')).toBe('page\n');
+  });
 });
 
 describe('subPath (containerMounts, resolveSubPath)', () => {
