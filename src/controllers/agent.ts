@@ -126,15 +126,43 @@ export class LabAgent {
     opts.log(`agent ${opts.nodeName}: kubelet and kube-proxy running; kubelet serving https://${opts.nodeIP}:${KUBELET_PORT}`);
   }
 
-  /** The Node's spec.podCIDR, once the server's node IPAM has written it. */
-  private async waitForPodCIDR(client: HttpsClient): Promise<string> {
-    const deadline = Date.now() + (this.opts.podCIDRTimeoutMs ?? 60_000);
-    for (;;) {
-      const n = (await client.get(NODES, undefined, this.opts.nodeName)) as KubeObject & { spec?: { podCIDR?: string } };
-      if (n.spec?.podCIDR) return n.spec.podCIDR;
-      if (Date.now() > deadline) throw new Error(`node ${this.opts.nodeName} got no podCIDR from the server's node IPAM`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
+  /**
+   * The Node's spec.podCIDR, once the server's node IPAM has written it: a watch of this one Node
+   * (fieldSelector metadata.name), as the kubelet waits for it; a closed watch is listed again.
+   */
+  private waitForPodCIDR(client: HttpsClient): Promise<string> {
+    type NodeView = KubeObject & { spec?: { podCIDR?: string } };
+    const lw = client.listWatch<NodeView>(NODES, { fieldSelector: `metadata.name=${this.opts.nodeName}` });
+    const timeoutMs = this.opts.podCIDRTimeoutMs ?? 60_000;
+    return new Promise((resolve, reject) => {
+      let cancel: (() => void) | null = null;
+      let done = false;
+      const finish = (err: Error | null, cidr?: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        cancel?.();
+        if (err) reject(err);
+        else resolve(cidr!);
+      };
+      const timer = setTimeout(() => finish(new Error(`node ${this.opts.nodeName} got no podCIDR from the server's node IPAM in ${timeoutMs / 1000} s`)), timeoutMs);
+      const follow = async (): Promise<void> => {
+        const list = await lw.list();
+        const cidr = list.items[0]?.spec?.podCIDR;
+        if (cidr || done) return finish(null, cidr);
+        cancel = lw.watch(
+          { resourceVersion: list.resourceVersion },
+          (e) => {
+            const c = e.type !== 'ERROR' && e.type !== 'DELETED' ? e.object.spec?.podCIDR : undefined;
+            if (c) finish(null, c);
+          },
+          () => {
+            if (!done) setTimeout(() => follow().catch((e: Error) => finish(e)), 200);
+          },
+        );
+      };
+      follow().catch((e: Error) => finish(e));
+    });
   }
 
   async stop(): Promise<void> {
