@@ -173,6 +173,7 @@ export class LabServer {
       node: await nodeRegistration({ name: node.name, nodeIP: node.nodeIP, podCIDR: formatCidr(node.podCIDR), role: 'server', nodeLabels: config.nodeLabels, nodeTaints: config.nodeTaints, nodeCIDRMaskSize: config.nodeCIDRMaskSize, netns: node.netns, kubeletVersion: this.opts.kubeletVersion }),
       serviceRanges: { serviceCIDR: config.serviceCIDR, nodePortRange: config.serviceNodePortRange },
       nodeIpam: { clusterCIDR: config.clusterCIDR, nodeCIDRMaskSize: config.nodeCIDRMaskSize },
+      nodeLifecycle: config.nodeLifecycle,
       log: this.log,
     });
     this.controlPlane = cp;
