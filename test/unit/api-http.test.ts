@@ -259,6 +259,30 @@ describe('kubectl against the API server', () => {
     for (let i = 0; i < 200 && watch.open > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect([watch.open, watch.ended]).toEqual([0, 1]);
   });
+
+  it('fifteen watches at once are no listener leak (no MaxListenersExceededWarning), and all end with their clients', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    const ended0 = watch.ended;
+    try {
+      const reqs = Array.from({ length: 15 }, () => {
+        const req = httpsRequest(`${url}/watch`, { headers: bearer(pki.token), ca: pki.serverCaCert, agent: false });
+        req.on('error', () => {});
+        req.end();
+        return req;
+      });
+      for (let i = 0; i < 400 && watch.open < 15; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(watch.open).toBe(15);
+      for (const req of reqs) req.destroy();
+      for (let i = 0; i < 400 && watch.open > 0; i++) await new Promise((r) => setTimeout(r, 5));
+      expect([watch.open, watch.ended - ended0]).toEqual([0, 15]);
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.includes('MaxListeners'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
 });
 
 describe('kubeconfig', () => {

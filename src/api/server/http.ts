@@ -8,6 +8,7 @@
 // ends when the client goes away), or bytes piped as they come (pods/log: text/plain, chunked,
 // the source destroyed when the client goes away). Errors a handler throws with a Status are answered with it;
 // anything else is a 500 InternalError. No routing to resources here.
+import { setMaxListeners } from 'node:events';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo, Server as NetServer } from 'node:net';
@@ -148,6 +149,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const streams = new Set<() => void>();
   const upgraded = new Set<Duplex>();
   const closing = new AbortController();
+  // Every request in flight (each watch for as long as it runs) listens for the server's close: more
+  // than EventTarget's default of 10 is normal, not a leak (each listener goes with its response).
+  setMaxListeners(0, closing.signal);
 
   function stream(res: ServerResponse, result: ApiStream, signal: AbortSignal, abort: () => void): void {
     res.writeHead(result.status ?? 200, commonHeaders({ 'Content-Type': result.contentType ?? 'application/json', ...result.headers }));
