@@ -391,3 +391,20 @@ describe('healing benchmark', () => {
     expect(percentile([7], 99)).toBe(7);
   });
 });
+
+describe('benchmark server: the heaps of a diagnostic report', () => {
+  it("sums the worker threads' heaps apart from the main thread's, in MiB", async () => {
+    const { heapsOf } = await import('../../bench/server.ts');
+    const MiB = 1024 * 1024;
+    const report = {
+      javascriptHeap: { totalMemory: 99 * MiB, usedMemory: 57 * MiB },
+      resourceUsage: { rss: 257 * MiB },
+      workers: [
+        { javascriptHeap: { totalMemory: 19 * MiB, usedMemory: 7 * MiB }, resourceUsage: { rss: 257 * MiB } },
+        { javascriptHeap: { totalMemory: 21 * MiB, usedMemory: 6.5 * MiB }, resourceUsage: { rss: 257 * MiB } },
+      ],
+    };
+    expect(heapsOf(report)).toEqual({ main: { total: 99, used: 57 }, workers: { total: 40, used: 13.5, count: 2 }, rssMiB: 257 });
+    expect(heapsOf({ ...report, workers: undefined }).workers).toEqual({ total: 0, used: 0, count: 0 });
+  });
+});
