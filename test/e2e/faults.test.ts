@@ -253,7 +253,7 @@ describe.skipIf(!isRoot)(`fault injection: kill -9 of the server at ${ROUNDS} ra
     // The faster of two: the first builds the images.
     const firstMs = await timedUp(['--state', state]);
     await labOk(['down', '--name', I]);
-    const upMs = Math.min(firstMs, await timedUp(['--state', state]));
+    let upMs = Math.min(firstMs, await timedUp(['--state', state]));
     await labOk(['down', '--name', I]);
     let landed = 0;
     for (let round = 0; round < ROUNDS; round++) {
@@ -262,13 +262,16 @@ describe.skipIf(!isRoot)(`fault injection: kill -9 of the server at ${ROUNDS} ra
       await serverKilledAfter(['--state', state], ms);
       const killed = await seen();
       if (!convergedIn(killed, 3)) landed++;
+      // Converged already: a start takes at most `ms` now (the machine is quieter than when the
+      // start was timed), so the next kills aim inside that.
+      else upMs = Math.min(upMs, ms);
       await upAgain(['--state', state], when);
       checkContinued(killed, await seen(), { scaleDown: false }, when);
       await checkConverged(3, when);
       await labOk(['down', '--name', I]);
       expect(diff(before, snapshot()).filter((p) => p.includes(I) || p.startsWith('root namespace')), when).toEqual([]);
     }
-    process.stdout.write(`faults: ${landed} of ${ROUNDS} kills landed before the server had converged (a start: ${Math.round(upMs)} ms)\n`);
+    process.stdout.write(`faults: ${landed} of ${ROUNDS} kills landed before the server had converged (a start: ${Math.round(upMs)} ms at the end)\n`);
     // Kills that came after convergence test less: most must have landed.
     expect(landed).toBeGreaterThanOrEqual(Math.ceil(ROUNDS * 0.7));
   }, 1_200_000);
