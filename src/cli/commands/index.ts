@@ -19,6 +19,7 @@ import type * as Proxy from './proxy.ts';
 import type * as Server from './server.ts';
 import type * as Tcpdump from './tcpdump.ts';
 import type * as Trace from './trace.ts';
+import type * as Ui from './ui.ts';
 import type * as Up from './up.ts';
 
 export const EXPLAIN_TOPICS = ['iptables', 'routes', 'conntrack'] as const;
@@ -204,6 +205,15 @@ export const commands: CommandModule<object, never>[] = [
         .option('signal', { type: 'string', default: 'KILL', describe: 'KILL, TERM, HUP, ... (PID 1 of a container only receives signals it handles, and KILL)' })
         .option('trace', { type: 'boolean', default: false, describe: 'print the control-plane hops of the crash as they happen, with times and resourceVersions (an instance run by its server)' }) as Argv,
     handler: async (a) => (await import('./kill.ts')).killHandler(a),
+  }),
+  command<Ui.Args>({
+    command: 'ui',
+    describe: 'a live picture of the cluster in the browser: nodes, pods, Services and their chains, the Ingress; click for details, send a request, kill a pod',
+    builder: (y) =>
+      common(y)
+        .option('port', { type: 'number', default: 8080, describe: 'port to listen on (0: any free one); on 127.0.0.1 in the sandbox, on the node IP in the VM' })
+        .example('$0 ui', 'prints http://127.0.0.1:8080/?token=...: open it in a browser') as Argv,
+    handler: async (a) => (await import('./ui.ts')).uiHandler(a),
   }),
   command<Proxy.Args>({
     command: 'proxy render',

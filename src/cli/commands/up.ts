@@ -7,6 +7,7 @@ import type { Common } from '../common.ts';
 export type Args = Common & { mode?: 'host' | 'sandbox'; watch: boolean; timeout?: number; nodes?: number };
 
 export async function upHandler(a: Args): Promise<void> {
-  if (a.watch) return (await import('./server.ts')).serverHandler(a);
+  // `npm run lab`: the live picture in the browser too (`lab ui`), its URL printed.
+  if (a.watch) return (await import('./server.ts')).serverHandler({ ...a, ui: true });
   return (await import('./up-server.ts')).upWithServer(a);
 }
