@@ -45,7 +45,8 @@ const cy: Core = cytoscape({
     { selector: 'edge.tunnel', style: { 'line-style': 'dashed', 'line-color': '#0891b2', 'target-arrow-shape': 'none' } },
     { selector: 'edge.endpoint', style: { 'line-style': 'dotted' } },
     { selector: ':selected', style: { 'border-color': '#f59e0b', 'border-width': 3 } },
-    { selector: '.lit', style: { 'border-color': '#f59e0b', 'border-width': 4, 'line-color': '#f59e0b', 'target-arrow-color': '#f59e0b', width: 4, 'z-index': 10 } },
+    { selector: 'node.lit', style: { 'border-color': '#f59e0b', 'border-width': 4, 'z-index': 10 } },
+    { selector: 'edge.lit', style: { 'line-color': '#f59e0b', 'target-arrow-color': '#f59e0b', width: 4, 'z-index': 10 } },
     { selector: 'node.lit-end', style: { 'background-color': '#fbbf24' } },
   ],
 });
@@ -69,7 +70,7 @@ function layout(): Promise<void> {
       nodeDimensionsIncludeLabels: true,
       elk: {
         algorithm: 'layered',
-        'elk.direction': 'RIGHT',
+        'elk.direction': 'DOWN',
         'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
         'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
         'elk.layered.spacing.nodeNodeBetweenLayers': 40,
