@@ -304,7 +304,8 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
         const id = parseId(((await readBody(req)) as { id?: unknown }).id);
         if (id.kind !== 'pod') throw new HttpError(400, 'only a pod can be killed');
         const lines: string[] = [];
-        await once(() => killPod({ name: opts.instance, state: '', config: '', pod: id.name, namespace: id.namespace!, signal: 'KILL' }, (l) => lines.push(l)));
+        // As `lab kill --trace`: the crash flow hop by hop (kubelet -> API -> endpoints -> kube-proxy), until the pod is back.
+        await once(() => killPod({ name: opts.instance, state: '', config: '', pod: id.name, namespace: id.namespace!, signal: 'KILL', trace: true }, (l) => lines.push(l)));
         return json(res, 200, { text: lines.join('\n') });
       }
       throw new HttpError(404, `no ${req.method} ${url.pathname}`);

@@ -175,6 +175,19 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
     await shot('3-back');
   }, 90_000);
 
+  it("the kill button of a pod runs lab kill --trace: the crash flow, hop by hop, until it is back", async () => {
+    const pod = await page.evaluate(() => [...document.querySelectorAll<HTMLButtonElement>('#objects button[data-id^="pod/default/app1-"]')].map((b) => b.dataset.id!)[0]!);
+    await page.click(`#objects button[data-id="${pod}"]`);
+    await page.click('#details-actions button.kill');
+    await page.waitForSelector(`#details-text[data-killed="${pod}"]`, { timeout: 70_000 });
+    const text = (await page.textContent('#details-text'))!;
+    expect(text).toContain(`pod/${pod.split('/')[2]}: sent SIGKILL`);
+    expect(text).toMatch(/kube-proxy/);
+    expect(text).not.toContain('was not seen to the end');
+    await page.waitForFunction((id) => document.querySelector<HTMLButtonElement>(`#objects button[data-id="${id}"]`)?.dataset.state === 'Ready', pod, { timeout: 30_000 });
+    await shot('5-crash-flow');
+  }, 120_000);
+
   it('a request to app2.com sent from the page lights ingress -> app2-service -> the one app2 pod the trace reports', async () => {
     await page.fill('#url', 'http://app2.com/');
     await page.selectOption('#from', 'laptop');

@@ -116,7 +116,12 @@ async function apply(next: UiModel): Promise<void> {
       }
     });
   }
-  for (const id of selected ? [selected] : []) cy.getElementById(id).select();
+  // The selected object stays selected, its title current (its describe text is re-read on demand).
+  for (const id of selected ? [selected] : []) {
+    cy.getElementById(id).select();
+    const e = want.get(id);
+    if (e) detailsTitle.textContent = e.summary ?? e.label;
+  }
   renderObjects(next);
   $('instance').textContent = `· ${next.instance} (${next.mode}, kube-proxy ${next.proxyMode})`;
   document.body.dataset.modelApplied = String(Number(document.body.dataset.modelApplied ?? 0) + 1);
@@ -196,9 +201,11 @@ async function select(id: string): Promise<void> {
 
 async function killPod(id: string, button: HTMLButtonElement): Promise<void> {
   button.disabled = true;
+  detailsText.textContent = 'lab kill --trace: SIGKILL, then the crash flow as the API and the node show it (kubelet -> API -> endpoints -> kube-proxy), until the pod is back…';
   try {
     const r = await api<{ text: string }>('/api/kill', { id });
-    detailsText.textContent = `${r.text}\n\nWatch it: kubelet restarts the container, its Ready condition goes False, the endpoints controller takes it out of the EndpointSlice and kube-proxy removes its KUBE-SEP chain; ready again, it comes back.`;
+    detailsText.textContent = r.text;
+    detailsText.dataset.killed = id;
   } catch (err) {
     detailsText.textContent = `error: ${(err as Error).message}`;
   } finally {
