@@ -190,8 +190,9 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
   // Coalesced: a burst of watch events is one rebuild; one during a rebuild, one more after it.
   let running: Promise<void> | null = null;
   let again = false;
+  // No page open, no look at the kernel (`npm run lab` serves the page whether or not one is open).
   const refresh = (): void => {
-    if (closed) return;
+    if (closed || sockets.size === 0) return;
     if (running) {
       again = true;
       return;
@@ -329,6 +330,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       ws.on('close', () => sockets.delete(ws));
       ws.on('error', () => sockets.delete(ws));
       if (model) ws.send(JSON.stringify({ type: 'model', model }));
+      refresh(); // the model may be older than the last change: nothing was looked at while no page was open
     });
   });
 

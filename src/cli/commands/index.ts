@@ -38,6 +38,7 @@ export const commands: CommandModule<object, never>[] = [
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'run the instance\'s server in the foreground (`lab server`) instead of as a daemon; Ctrl-C stops it, the pods keep running' })
         // Before the server became what `lab up` runs, --api asked for it: still accepted.
         .option('api', { type: 'boolean', hidden: true })
+        .option('ui', { type: 'boolean', default: true, describe: 'with --watch: also serve the live picture (`lab ui`, on a free port) and print its URL; --no-ui for none' })
         .option('timeout', { type: 'number', describe: 'seconds to wait for the cluster to converge (default 120)' })
         .option('nodes', { type: 'number', describe: 'how many nodes: the server labs and agents labsw, labsw2, ... (192.168.56.111, .112, ...) after those config.yaml declares; kept until changed' })
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM; the default where scripts/provision.sh wrote /etc/packet-path-lab/host-mode); sandbox: a namespace stands in for it (the default elsewhere)' }) as Argv,
