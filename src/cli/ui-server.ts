@@ -143,20 +143,16 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
   const sockets = new Set<WebSocket>();
   let closed = false;
 
-  // The node whose kernel this machine reads: the server's own (the sandbox's node namespace, or
-  // this VM); the one whose InternalIP the instance recorded, else the first.
-  const kernelNodeName = async (nodes: ApiNode[]): Promise<string | undefined> => {
-    const eth1 = (await ipJson(nodeNetns, 'addr', 'show')).flatMap((l) => (l.addr_info ?? []).map((a) => a.local));
-    return nodes.find((n) => n.status?.addresses?.some((a) => a.type === 'InternalIP' && eth1.includes(a.address)))?.metadata.name ?? nodes[0]?.metadata.name;
-  };
+  // What the server node's kernel holds, as last looked at. A watch event redraws from this at
+  // once (no process to start); the kernel is looked at again a moment later (kube-proxy writes
+  // its rules after the EndpointSlice changed), every 3 s, and before a trace's path is drawn.
+  let kernel: { nat: Awaited<ReturnType<typeof readIptables>> | null; links: Record<string, string[]>; veths: Record<string, string> } = { nat: null, links: {}, veths: {} };
 
-  async function rebuild(): Promise<void> {
-    const nodes = items<ApiNode>('nodes');
-    const [nat, links, attachments, kernelNode] = await Promise.all([
+  async function lookAtKernel(): Promise<void> {
+    const [nat, links, attachments] = await Promise.all([
       readIptables(nodeNetns, { table: 'nat', counters: false }).catch(() => null),
       ipJson(nodeNetns, 'addr', 'show').catch(() => []),
       readAllAttachments(paths).catch(() => new Map()),
-      kernelNodeName(nodes).catch(() => undefined),
     ]);
     const veths: Record<string, string> = {};
     for (const a of attachments.values()) {
@@ -165,6 +161,15 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
     }
     const linkAddrs: Record<string, string[]> = {};
     for (const l of links) linkAddrs[l.ifname] = (l.addr_info ?? []).filter((x) => x.family === 'inet').map((x) => `${x.local}/${x.prefixlen}`);
+    kernel = { nat, links: linkAddrs, veths };
+  }
+
+  /** The model from the informers' caches and the kernel as last seen; sent to every page if it changed. */
+  function publish(): void {
+    const nodes = items<ApiNode>('nodes');
+    // The node whose kernel this machine reads: the one holding one of its addresses (eth1's).
+    const mine = new Set(Object.values(kernel.links).flat().map((a) => a.split('/')[0]));
+    const kernelNode = nodes.find((n) => n.status?.addresses?.some((a) => a.type === 'InternalIP' && mine.has(a.address)))?.metadata.name ?? nodes[0]?.metadata.name;
     const next = buildModel({
       instance: opts.instance,
       mode,
@@ -174,47 +179,51 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       endpointSlices: items<ApiEndpointSlice>('endpointSlices'),
       nodes,
       ingresses: items<ApiIngress>('ingresses'),
-      nat,
+      nat: kernel.nat,
       kernelNode,
-      links: linkAddrs,
-      veths,
+      links: kernel.links,
+      veths: kernel.veths,
     });
     const json = JSON.stringify(next);
     if (json === modelJson) return;
     model = next;
     modelJson = json;
-    const msg = JSON.stringify({ type: 'model', model: next });
+    const msg = `{"type":"model","model":${json}}`;
     for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(msg);
   }
 
-  // Coalesced: a burst of watch events is one rebuild; one during a rebuild, one more after it.
+  async function rebuild(withKernel: boolean): Promise<void> {
+    if (withKernel) await lookAtKernel();
+    publish();
+  }
+
+  // Coalesced: a burst of requests is one rebuild, and one more after it if any came during it
+  // (with the kernel if any of them asked for it).
   let running: Promise<void> | null = null;
-  let again = false;
-  // No page open, no look at the kernel (`npm run lab` serves the page whether or not one is open).
-  const refresh = (): void => {
+  let again: 'no' | 'api' | 'kernel' = 'no';
+  // No page open, no work (`npm run lab` serves the page whether or not one is open).
+  const refresh = (withKernel: boolean): void => {
     if (closed || sockets.size === 0) return;
     if (running) {
-      again = true;
+      again = withKernel || again === 'kernel' ? 'kernel' : 'api';
       return;
     }
-    running = rebuild()
+    running = rebuild(withKernel)
       .catch((e: unknown) => log(`ui: ${(e as Error).message}`))
       .finally(() => {
         running = null;
-        if (again) {
-          again = false;
-          refresh();
-        }
+        const next = again;
+        again = 'no';
+        if (next !== 'no') refresh(next === 'kernel');
       });
   };
-  // kube-proxy writes its rules a moment after the EndpointSlice changed: look again then.
   const followUps = new Set<NodeJS.Timeout>();
   const onChange = () => {
-    refresh();
+    refresh(false);
     for (const ms of [250, 1000]) {
       const t = setTimeout(() => {
         followUps.delete(t);
-        refresh();
+        refresh(true);
       }, ms);
       followUps.add(t);
     }
@@ -224,9 +233,9 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
     inf.start();
   }
   await Promise.all(Object.values(informers).map((i) => i.waitForSync()));
-  await rebuild();
+  await rebuild(true);
   // The kernel changes without an API change too (counters, a rule repaired): a slow look as well.
-  const periodic = setInterval(refresh, 3000);
+  const periodic = setInterval(() => refresh(true), 3000);
 
   const once = serialized();
   const listenHost = opts.host;
@@ -290,7 +299,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
           from = { namespace: id.namespace!, name: id.name };
         }
         const trace = await once(() => runTrace({ name: opts.instance, url: body.url as string, from: from?.name, namespace: from?.namespace, timeout: 10 }));
-        await rebuild();
+        await rebuild(true);
         const host = (() => {
           try {
             return new URL(/^[a-z]+:\/\//i.test(body.url as string) ? (body.url as string) : `http://${body.url as string}`).hostname;
@@ -330,7 +339,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       ws.on('close', () => sockets.delete(ws));
       ws.on('error', () => sockets.delete(ws));
       if (model) ws.send(JSON.stringify({ type: 'model', model }));
-      refresh(); // the model may be older than the last change: nothing was looked at while no page was open
+      refresh(true); // the model may be older than the last change: nothing was looked at while no page was open
     });
   });
 
