@@ -188,7 +188,8 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
     if (json === modelJson) return;
     model = next;
     modelJson = json;
-    const msg = `{"type":"model","model":${json}}`;
+    // sentAt: the page measures the delivery (this machine's clock; the bench's browser shares it).
+    const msg = `{"type":"model","sentAt":${Date.now()},"model":${json}}`;
     for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(msg);
   }
 
@@ -217,15 +218,19 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
         if (next !== 'no') refresh(next === 'kernel');
       });
   };
-  const followUps = new Set<NodeJS.Timeout>();
+  // At most one pending look of each delay: a burst of events is two looks, not two per event.
+  const followUps = new Map<number, NodeJS.Timeout>();
   const onChange = () => {
     refresh(false);
     for (const ms of [250, 1000]) {
-      const t = setTimeout(() => {
-        followUps.delete(t);
-        refresh(true);
-      }, ms);
-      followUps.add(t);
+      if (followUps.has(ms)) continue;
+      followUps.set(
+        ms,
+        setTimeout(() => {
+          followUps.delete(ms);
+          refresh(true);
+        }, ms),
+      );
     }
   };
   for (const inf of Object.values(informers)) {
@@ -357,7 +362,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
     close: async () => {
       closed = true;
       clearInterval(periodic);
-      for (const t of followUps) clearTimeout(t);
+      for (const t of followUps.values()) clearTimeout(t);
       for (const inf of Object.values(informers)) inf.stop();
       for (const ws of sockets) ws.terminate();
       wss.close();

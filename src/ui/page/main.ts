@@ -291,8 +291,14 @@ function connect(): void {
     statusEl.className = 'live';
   });
   ws.addEventListener('message', (ev) => {
-    const msg = JSON.parse(String(ev.data)) as { type: string; model: UiModel };
-    if (msg.type === 'model') applying = applying.then(() => apply(msg.model));
+    const msg = JSON.parse(String(ev.data)) as { type: string; sentAt?: number; model: UiModel };
+    if (msg.type === 'model') {
+      applying = applying.then(async () => {
+        await apply(msg.model);
+        // From the server's send to drawn here (the bench reads it).
+        if (msg.sentAt) document.body.dataset.deliveryMs = String(Date.now() - msg.sentAt);
+      });
+    }
   });
   ws.addEventListener('close', () => {
     statusEl.textContent = 'disconnected: reconnecting…';
