@@ -9,6 +9,7 @@ import { healingBenchmark } from './healing.ts';
 import { podsBenchmark } from './pods.ts';
 import { proxySyncBenchmark } from './proxy-sync.ts';
 import { serverBenchmark } from './server.ts';
+import { uiBenchmark } from './ui.ts';
 
 export const BENCHMARKS: Benchmark[] = [
   podsBenchmark,
@@ -18,4 +19,5 @@ export const BENCHMARKS: Benchmark[] = [
   serverBenchmark,
   cliBenchmark,
   apiBenchmark,
+  uiBenchmark,
 ];
