@@ -26,9 +26,9 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `lab up --watch --mode sandbox` on an instance; resolves once its API answers ("server of instance ... running"). */
-export async function startServerProcess(opts: { instance: string; statePath: string; configPath: string; timeoutMs?: number }): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [LAB_BIN, 'up', '--watch', '--mode', 'sandbox', '--name', opts.instance, '--state', opts.statePath, '--config', opts.configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `lab up --watch --mode sandbox [args]` (e.g. `--nodes 2`) on an instance; resolves once its API answers ("server of instance ... running"). */
+export async function startServerProcess(opts: { instance: string; statePath: string; configPath: string; timeoutMs?: number; args?: string[] }): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [LAB_BIN, 'up', '--watch', '--mode', 'sandbox', '--name', opts.instance, '--state', opts.statePath, '--config', opts.configPath, ...(opts.args ?? [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
