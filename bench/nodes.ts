@@ -23,16 +23,22 @@ import { waitConverged } from '../src/client/converge.ts';
 import type { KubeObject } from '../src/client/types.ts';
 import type { HttpsClient } from '../src/client/https.ts';
 import { CNI_TIMINGS_ENV } from '../src/cni/invoke.ts';
+import { agentNodes, runningAgent } from '../src/controllers/agent-machines.ts';
+import { down } from '../src/controllers/down.ts';
+import { APPLY_DEBOUNCE_MS, LabServer } from '../src/controllers/server.ts';
 import { instancePaths } from '../src/node/instance.ts';
+import { deleteNetns, listNetns } from '../src/sys/ip.ts';
+import { closeSpawnPool } from '../src/sys/spawner.ts';
 import { run } from '../src/sys/exec.ts';
 import { deferCleanup, settle, type BenchContext, type Benchmark, type Figure } from './harness.ts';
-import { makeWorkDir, measureFloor, measureLab, type Measurement } from './pods.ts';
+import { followPods, makeWorkDir, measureFloor, podsConfigYaml, podsStateYaml, sortIps, startChecker, type Checker, type Measurement } from './pods.ts';
 import { LAB_BIN, labDown, startServerProcess, type ServerProcess } from './server-process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LOAD = fileURLToPath(new URL('./http-load.mjs', import.meta.url));
 const RATE = fileURLToPath(new URL('./http-rate.mjs', import.meta.url));
 const AGENT = 'labsw';
+const epochNow = () => performance.timeOrigin + performance.now();
 const SERVER_NODE = 'labs';
 
 // ---------------------------------------------------------------- (1) pods over two nodes
@@ -74,10 +80,96 @@ export function cniBusy(runs: PluginRun[], from: number, to: number): { calls: n
   return { calls: iv.length, sumMs: iv.reduce((s, [a, b]) => s + b - a, 0), busyMs };
 }
 
-/** The CNI runs of one lab measurement, per node (the pid of the process that ran them tells the node). */
-function cniPerNode(m: Measurement, runs: PluginRun[]): { node: string; calls: number; sumMs: number; busyMs: number }[] {
-  const nodes = [...new Set(Object.values(m.nodeOfPid ?? {}))];
-  return nodes.map((node) => ({ node, ...cniBusy(runs.filter((r) => m.nodeOfPid?.[r.pid] === node), m.window!.start, m.window!.end) }));
+interface ScaleUp {
+  /** Seconds from the replicas edit until every pod answered HTTP. */
+  seconds: number;
+  /** Seconds until every pod had its IP in the API (the checker was handed them then). */
+  setupSeconds: number;
+  podsPerNode: Record<string, number>;
+  cni: { node: string; calls: number; sumMs: number; busyMs: number }[];
+  phases: string[];
+}
+
+type ApiPod = KubeObject & { spec?: { nodeName?: string }; status?: { podIP?: string } };
+type ApiNode = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
+
+/**
+ * One lab measurement: a fresh sandbox instance of `nodes` nodes (the server in this process, as
+ * the `pods` benchmark runs it; its agents processes of their own) whose state file holds the
+ * Deployment at 0 replicas; once every node is Ready and the machine settled, the clock starts
+ * with the state file's edit to N replicas (as the `healing` benchmark's edit) and stops when one
+ * checker in the server's node namespace has had the page from every pod IP. The pods are created
+ * with every node there for the scheduler to spread them over: timed from the server's start, its
+ * kubelet's first sync placed them all on labs before the agent had even started (seen: 100 on labs).
+ */
+async function measureScaleUp(n: number, nodes: number, dir: string, timingsFile: string, log: (l: string) => void): Promise<ScaleUp> {
+  const instance = `pplt-bn-${Math.random().toString(36).slice(2, 8).padEnd(6, '0')}`;
+  const paths = instancePaths(instance);
+  const statePath = path.join(dir, `state-${instance}.yaml`);
+  const configPath = path.join(dir, `config-${instance}.yaml`);
+  await writeFile(statePath, podsStateYaml(0));
+  await writeFile(configPath, podsConfigYaml(n));
+  let checker: Checker | undefined;
+  let server: LabServer | undefined;
+  let follow: ReturnType<typeof followPods> | undefined;
+  let inflight: Promise<unknown> = Promise.resolve();
+  const cleanup = deferCleanup(async () => {
+    checker?.stop();
+    follow?.stop();
+    await inflight.catch(() => {});
+    await server?.stop();
+    await down({ instance });
+    await closeSpawnPool();
+    const left = listNetns().filter((ns) => ns.startsWith(paths.netnsPrefix));
+    if (left.length) {
+      await deleteNetns(left);
+      throw new Error(`cleanup left ${left.length} namespace(s) behind: ${left.slice(0, 5).join(', ')}`);
+    }
+  });
+  try {
+    await run(['ip', 'netns', 'add', paths.nodeNetns]);
+    checker = await startChecker(paths.nodeNetns);
+    const phases: string[] = [];
+    let e0 = Number.NaN;
+    const at = () => (Number.isNaN(e0) ? '-' : ((epochNow() - e0) / 1000).toFixed(2));
+    server = new LabServer({ instance, statePath, configPath, mode: 'sandbox', nodes, log: (line) => phases.push(`${at()} s  ${line.length > 120 ? `${line.slice(0, 117)}...` : line}`) });
+    inflight = server.start();
+    await inflight;
+    const client = server.controlPlane!.client;
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const ready = (await client.list<ApiNode>({ group: '', resource: 'nodes' })).items.filter((x) => (x.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True'));
+      if (ready.length === nodes) break;
+      if (Date.now() > deadline) throw new Error(`${ready.length} of ${nodes} nodes Ready after 120 s`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    follow = followPods(client.listWatch<ApiPod>({ group: '', resource: 'pods' }, { namespace: 'default', labelSelector: 'app=bench' }) as never);
+    await settle();
+    phases.length = 0;
+    await writeFile(timingsFile, '');
+    e0 = epochNow();
+    await writeFile(statePath, podsStateYaml(n));
+    const withIPs = (await follow.until((pods) => pods.length === n && pods.every((p) => p.status?.podIP))) as ApiPod[];
+    const setupSeconds = (epochNow() - e0) / 1000;
+    phases.push(`${at()} s  all ${n} pods have their IP in the API`);
+    const check = await checker.check(sortIps(withIPs.map((p) => p.status!.podIP!)));
+    const seconds = (check.lastReadyAt - e0) / 1000;
+    phases.push(`${seconds.toFixed(2)} s  all ${n} pods answer HTTP`);
+    const podsPerNode: Record<string, number> = {};
+    for (const p of withIPs) podsPerNode[p.spec?.nodeName ?? '?'] = (podsPerNode[p.spec?.nodeName ?? '?'] ?? 0) + 1;
+    // Which node each process that ran plugins stands for: this one the server's, each agent's its own.
+    const nodeOfPid = new Map<number, string>([[process.pid, server.config!.nodeName.toLowerCase()]]);
+    for (const node of await agentNodes(paths)) {
+      const pid = await runningAgent(paths, node);
+      if (pid) nodeOfPid.set(pid, node);
+    }
+    const runs = parseCniTimings(await readFile(timingsFile, 'utf8'));
+    const cni = [...new Set(nodeOfPid.values())].map((node) => ({ node, ...cniBusy(runs.filter((r) => nodeOfPid.get(r.pid) === node), e0, check.lastReadyAt) }));
+    log(`lab, ${nodes} node(s): ${n} pods serving ${seconds.toFixed(2)} s after the edit (IPs in the API ${setupSeconds.toFixed(2)} s; ${Object.entries(podsPerNode).map(([k, v]) => `${v} on ${k}`).join(', ')}; CNI busy ${cni.map((c) => `${c.node} ${(c.busyMs / 1000).toFixed(2)} s`).join(', ')})`);
+    return { seconds, setupSeconds, podsPerNode, cni, phases };
+  } finally {
+    await cleanup();
+  }
 }
 
 async function measurePods(ctx: BenchContext, n: number): Promise<Figure[]> {
@@ -90,46 +182,40 @@ async function measurePods(ctx: BenchContext, n: number): Promise<Figure[]> {
     await rm(dir, { recursive: true, force: true });
   });
   const shell: Measurement[] = [];
-  const one: (Measurement & { cni2: ReturnType<typeof cniPerNode> })[] = [];
-  const two: (Measurement & { cni2: ReturnType<typeof cniPerNode> })[] = [];
+  const one: ScaleUp[] = [];
+  const two: ScaleUp[] = [];
   try {
-    // The agent (a child of the server, of this process) inherits the variable.
+    // The agents (children of the server, of this process) inherit the variable.
     process.env[CNI_TIMINGS_ENV] = timings;
-    const lab = async (nodes: number) => {
-      await writeFile(timings, '');
-      const m = await measureLab(n, dir, ctx.log, { nodes });
-      return { ...m, cni2: cniPerNode(m, parseCniTimings(await readFile(timings, 'utf8'))) };
-    };
     for (let i = 0; i < ctx.repeat; i++) {
       await settle();
       shell.push(await measureFloor('shell', n, dir, ctx.log));
-      await settle();
-      one.push(await lab(1));
-      await settle();
-      two.push(await lab(2));
+      one.push(await measureScaleUp(n, 1, dir, timings, ctx.log));
+      two.push(await measureScaleUp(n, 2, dir, timings, ctx.log));
     }
   } finally {
     await removeDir();
   }
-  const fastest = <T extends Measurement>(ms: T[]) => ms.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const fastest = <T extends { seconds: number }>(ms: T[]) => ms.reduce((a, b) => (b.seconds < a.seconds ? b : a));
   const [s, l1, l2] = [fastest(shell), fastest(one), fastest(two)];
-  const share = (c: { busyMs: number }, m: Measurement) => Math.round((100 * c.busyMs) / 1000 / m.seconds);
+  const share = (c: { busyMs: number }, m: ScaleUp) => Math.round((100 * c.busyMs) / 1000 / m.seconds);
   const figures: Figure[] = [
     { name: `${n} pods over 2 nodes to Running (serving HTTP), against the shell floor`, value: l2.seconds, unit: 's', floor: s.seconds },
     { name: `${n} pods on 1 node to Running (serving HTTP), against the shell floor`, value: l1.seconds, unit: 's', floor: s.seconds },
     { name: `${n} pods: 2 nodes against 1 node`, value: l2.seconds, unit: 's', floor: l1.seconds },
   ];
-  for (const c of l2.cni2) figures.push({ name: `${n} pods over 2 nodes: share of the time to Running with a CNI plugin running on ${c.node}`, value: share(c, l2), unit: '%' });
-  for (const c of l1.cni2) figures.push({ name: `${n} pods on 1 node: share of the time to Running with a CNI plugin running`, value: share(c, l1), unit: '%' });
-  const secs = (ms: Measurement[]) => ms.map((m) => m.seconds.toFixed(2)).join(' / ');
-  ctx.note(`pods: ${n} pods, every run (s): 2 nodes ${secs(two)}; 1 node ${secs(one)}; shell floor ${secs(shell)}. Best of ${ctx.repeat}, interleaved (floor, 1 node, 2 nodes), each after the machine settled.`);
-  ctx.note(`pods: the clock starts with the server's start() (in this process, as the \`pods\` benchmark runs it; with \`nodes: 2\` it also starts the agent labsw in its machine, which joins, gets its podCIDR and runs its kubelet) and stops when one checker in labs's namespace has had the page from every pod IP (pods on labsw through VXLAN). The pods of the best 2-node run: ${Object.entries(l2.podsPerNode ?? {}).map(([k, v]) => `${v} on ${k}`).join(', ')} (the 1-node run: ${Object.entries(l1.podsPerNode ?? {}).map(([k, v]) => `${v} on ${k}`).join(', ')}).`);
-  for (const [label, m] of [['2 nodes', l2], ['1 node', l1]] as const) {
-    const parts = m.cni2.map((c) => `${c.node}: ${c.calls} plugin runs, ${(c.sumMs / Math.max(1, c.calls)).toFixed(0)} ms each on average (${(c.sumMs / 1000).toFixed(2)} s summed), at least one running during ${(c.busyMs / 1000).toFixed(2)} s (${share(c, m)}%)`);
-    ctx.note(`pods, CNI in the best ${label} run (${m.seconds.toFixed(2)} s): ${parts.join('; ')}. A plugin run is one executable (bridge, which runs host-local itself, then portmap, bandwidth; loopback), started through \`ip netns exec\` in its node's namespace by that node's kubelet; the runs overlap each other and runc's starts, so the share is the time during which the node had at least one running, not time they added.`);
+  for (const c of l2.cni) figures.push({ name: `${n} pods over 2 nodes: share of the time to Running with a CNI plugin running on ${c.node}`, value: share(c, l2), unit: '%' });
+  for (const c of l1.cni) figures.push({ name: `${n} pods on 1 node: share of the time to Running with a CNI plugin running`, value: share(c, l1), unit: '%' });
+  const secs = (ms: { seconds: number }[]) => ms.map((m) => m.seconds.toFixed(2)).join(' / ');
+  const spread = (m: ScaleUp) => Object.entries(m.podsPerNode).map(([k, v]) => `${v} on ${k}`).join(', ');
+  ctx.note(`pods: ${n} pods, every run (s): 2 nodes ${secs(two)}; 1 node ${secs(one)}; shell floor ${secs(shell)}. Best of ${ctx.repeat}, interleaved (floor, 1 node, 2 nodes), each lab measured after the machine settled.`);
+  ctx.note(`pods: each lab is a fresh sandbox instance (the server in this process, as the \`pods\` benchmark runs it; with 2 nodes it also starts the agent labsw in its machine, a process of its own), its state file holding the busybox-httpd Deployment at 0 replicas. Once every node is Ready and the machine settled, the clock starts with the state file's edit to ${n} replicas (the server's ${APPLY_DEBOUNCE_MS} ms wait for the file to hold still included) and stops when one checker in labs's namespace (bench/http-check.mjs, as in \`pods\`) has had the page from every pod IP (those on labsw through VXLAN). Not from the server's start as in \`pods\`: its kubelet's first sync started all ${n} pods on labs before the agent had even been started (seen in a first run: 100 on labs, 0 on labsw). The pods of the best 2-node run: ${spread(l2)} (1 node: ${spread(l1)}). The shell floor is the \`pods\` benchmark's (bench/pods-floor.ts: the node and ${n} pods' network with \`ip -batch\`, then \`ip netns exec <pod> busybox httpd\`; no runtime, no CNI plugins, no API), from its start.`);
+  for (const [label, m] of [['2-node', l2], ['1-node', l1]] as const) {
+    const parts = m.cni.map((c) => `${c.node}: ${c.calls} plugin runs, ${(c.sumMs / Math.max(1, c.calls)).toFixed(0)} ms each on average (${(c.sumMs / 1000).toFixed(2)} s summed), at least one running during ${(c.busyMs / 1000).toFixed(2)} s (${share(c, m)}%)`);
+    ctx.note(`pods, CNI in the best ${label} run (${m.seconds.toFixed(2)} s): ${parts.join('; ')}.`);
   }
-  const t = (x: number | undefined) => (x === undefined ? '?' : x.toFixed(2));
-  ctx.note(`pods, best 2-node run: HTTPS listeners open at ${t(l2.listenSeconds)} s, start() returned at ${t(l2.startSeconds)} s, every pod's IP in the API at ${t(l2.setupSeconds)} s, all serving at ${t(l2.seconds)} s, all Ready in the API at ${t(l2.readySeconds)} s (1 node: ${t(l1.listenSeconds)}, ${t(l1.startSeconds)}, ${t(l1.setupSeconds)}, ${t(l1.seconds)}, ${t(l1.readySeconds)} s). Timeline of the 2-node run (the server's log; the agent logs to its own file):`);
+  ctx.note(`pods, CNI: each node's kubelet runs its plugins itself (the server's in this process, labsw's in the agent's process), and both append every run to the file named by LAB_CNI_TIMINGS (src/cni/invoke.ts), which tells the nodes apart by pid. A run is one executable (bridge, which runs host-local itself, portmap, bandwidth; loopback) started through \`ip netns exec\` in the node's namespace; runs overlap each other and runc's starts, so a node's share is the part of the time during which it had at least one running, not time they added.`);
+  ctx.note(`pods, the best 2-node run's timeline (the server's log from the edit; labsw's agent logs to its own file), every pod's IP in the API at ${l2.setupSeconds.toFixed(2)} s, all serving at ${l2.seconds.toFixed(2)} s (1 node: ${l1.setupSeconds.toFixed(2)} s, ${l1.seconds.toFixed(2)} s):`);
   ctx.note('');
   ctx.note('  ```');
   for (const p of l2.phases) ctx.note(`  ${p}`);
@@ -242,8 +328,6 @@ async function startRateClient(netns: string, url: string, host: string, rate: n
   };
 }
 
-const epochNow = () => performance.timeOrigin + performance.now();
-
 /** The app2 pods spread over both nodes: while none runs on the agent, one on labs is deleted for its ReplicaSet to place again (the scheduler spreads an owner's pods). */
 async function app2OnAgent(ctx: BenchContext, client: HttpsClient, server: ServerProcess): Promise<Pod[]> {
   for (let attempt = 0; ; attempt++) {
@@ -314,7 +398,7 @@ async function measureFailover(ctx: BenchContext, client: HttpsClient, server: S
   const sec = (t: number | undefined) => (t === undefined ? '?' : ((t - t0) / 1000).toFixed(1));
   const sent = requests.filter(([s]) => s >= t0 && s <= windowEnd).length;
   ctx.note(`failover: app2's and kube-system's pods before the stop: ${placement}; the labsw pod(s) ${dead.join(', ')}. Timers in config.yaml: node-monitor-grace-period ${timers.grace}s, default-unreachable-toleration-seconds ${timers.toleration} (the floor: ${timersSeconds} s). Client: bench/http-rate.mjs in the laptop namespace, ${rate} requests/s to http://app2.com/ (its hosts file: labs's 192.168.56.110, the ingress), open loop, a new connection each, a request failed = not 200 within ${timeoutMs / 1000} s (the ingress answers 504 after its proxy_connect_timeout of 5 s when kube-proxy picked the dead pod).`);
-  ctx.note(`failover, after \`lab node stop ${AGENT}\` at 0 s: the dead pod's endpoint not ready at ${sec(marks.deadEndpointNotReady)} s (node lifecycle: NotReady after the grace period, its pods' Ready=False), out of the EndpointSlice at ${sec(marks.deadEndpointGone)} s (evicted by the taint manager after the toleration), 3 ready endpoints on ${SERVER_NODE} at ${sec(windowEnd)} s (the window's end); last failed request sent at ${failed.length ? sec(lastFail) : 'none'} s; every request served from ${sec(served)} s. Requests: ${sent} sent inside the window, ${inside} failed; ${after.length} failed after it (sent at ${after.map(([s]) => sec(s)).join(', ') || '-'} s, observed for ${afterSeconds} s after the window); ${beforeStop} before the stop.`);
+  ctx.note(`failover, after \`lab node stop ${AGENT}\` at 0 s: the dead pod's endpoint not ready at ${sec(marks.deadEndpointNotReady)} s (node lifecycle: NotReady after the grace period, its pods' Ready=False), ${marks.deadEndpointGone === undefined ? 'still in the EndpointSlice at the window\'s end (not ready: evicted by the taint manager after the toleration, it stays terminating while its node cannot confirm it gone)' : `out of the EndpointSlice at ${sec(marks.deadEndpointGone)} s`}, 3 ready endpoints on ${SERVER_NODE} at ${sec(windowEnd)} s (the window's end); last failed request sent at ${failed.length ? sec(lastFail) : 'none'} s; every request served from ${sec(served)} s. Requests: ${sent} sent inside the window, ${inside} failed; ${after.length} failed after it (sent at ${after.map(([s]) => sec(s)).join(', ') || '-'} s, observed for ${afterSeconds} s after the window); ${beforeStop} before the stop.`);
   ctx.note(`failover, stale conntrack: ${marks.staleEntries} TCP entries in labs's table still answered by the dead pod ${afterSeconds} s after the window, ${marks.staleSynSent} of them SYN_SENT (nf_conntrack_tcp_timeout_syn_sent: 120 s). kube-proxy v1.33 removes conntrack entries of removed endpoints for UDP only (pkg/proxy/conntrack/cleanup.go, CleanStaleEntries: "we only deal with UDP protocol entries"), as the lab's kube-proxy does (src/proxy/syncer.ts); a new connection of the ingress to the ClusterIP that reuses the source port of such an entry is a retransmission to conntrack, keeps the old DNAT to the dead pod and fails. Faithful, so left as it is.`);
   return [
     { name: `node stop -> app2 has 3 ready endpoints again, against the timers (grace ${timers.grace} s + toleration ${timers.toleration} s)`, value: Number(((windowEnd - t0) / 1000).toFixed(1)), unit: 's', floor: timersSeconds, goal: 1.2 },

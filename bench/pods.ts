@@ -16,7 +16,6 @@ import { cniStats } from '../src/cni/invoke.ts';
 import { compareIPs, nth, nthSubnet, parseCidr } from '../src/util/cidr.ts';
 import { Informer } from '../src/client/informer.ts';
 import type { ListWatch, KubeObject } from '../src/client/types.ts';
-import { agentNodes, runningAgent } from '../src/controllers/agent-machines.ts';
 import { down } from '../src/controllers/down.ts';
 import { LabServer } from '../src/controllers/server.ts';
 import { ensureImage } from '../src/kubelet/images.ts';
@@ -190,17 +189,11 @@ export interface Measurement {
   readySeconds?: number;
   /** Lab only: the CNI plugins it ran until every pod answered (invoke.ts's cniStats): runs, their summed time, the wall time with at least one running. */
   cni?: { calls: number; sumSeconds: number; busySeconds: number };
-  /** Lab only: how many of the pods each node runs (spec.nodeName). */
-  podsPerNode?: Record<string, number>;
-  /** Lab only: the node each process of the instance that ran CNI plugins stands for (the server's own node, each agent's). */
-  nodeOfPid?: Record<number, string>;
-  /** When the clock started and stopped, ms since the epoch. */
-  window?: { start: number; end: number };
   /** The config.json of one pod's sandbox and container (lab, runc floor), to check they are the same. */
   specs?: { sandbox: Record<string, unknown>; container: Record<string, unknown> };
 }
 
-type ApiPod = KubeObject & { spec?: { nodeName?: string }; status?: { podIP?: string; conditions?: { type: string; status: string }[] } };
+type ApiPod = KubeObject & { status?: { podIP?: string; conditions?: { type: string; status: string }[] } };
 const podReady = (p: ApiPod) => (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 /**
@@ -232,8 +225,7 @@ export function followPods(lw: ListWatch<ApiPod>): { until(what: (pods: ApiPod[]
   };
 }
 
-/** `nodes`: the cluster's node count (`lab up --nodes N`: the server's node and N - 1 agents, each a process of its own in its machine). */
-export async function measureLab(n: number, dir: string, log: (l: string) => void, opts: { nodes?: number } = {}): Promise<Measurement> {
+export async function measureLab(n: number, dir: string, log: (l: string) => void): Promise<Measurement> {
   const instance = `pplt-bp-${randomSuffix()}`;
   const statePath = path.join(dir, `state-${n}.yaml`);
   const configPath = path.join(dir, `config-${n}.yaml`);
@@ -278,7 +270,7 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
         if (line.startsWith('API server: ')) listenSeconds ??= (epochMs() - e0) / 1000;
         phases.push(`${at()} s  ${clip(line)}`);
       };
-      server = new LabServer({ instance, statePath, configPath, mode: 'sandbox', log: onLog, ...(opts.nodes ? { nodes: opts.nodes } : {}) });
+      server = new LabServer({ instance, statePath, configPath, mode: 'sandbox', log: onLog });
       const started = server.start();
       inflight = started;
       await started;
@@ -308,23 +300,11 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
       phases.push(...spawnMilestones(samples.filter(([t]) => Number(t) <= seconds), processes));
       phases.sort((a, b) => parseFloat(a) - parseFloat(b));
       log(`lab:   ${n} pods serving in ${seconds.toFixed(2)} s (server started ${startSeconds.toFixed(2)} s, IPs in the API ${setupSeconds.toFixed(2)} s, Ready in the API ${readySeconds?.toFixed(2)} s; ${processes} processes, CPU ${cpuSeconds.toFixed(2)} s; ${cni.calls} CNI plugin runs, one running during ${cni.busySeconds.toFixed(2)} s)`);
-      // What runc was given for one of the pods (one on the server's node, whose files are in the
-      // instance's own pod directory), to hold the runc floor's configs against.
-      const onServer = withIPs.find((p) => p.spec?.nodeName === server!.config?.nodeName.toLowerCase()) ?? withIPs[0]!;
-      const podDir = instancePaths(instance).podDir(onServer.metadata.name);
+      // What runc was given for one of the pods, to hold the runc floor's configs against.
+      const podDir = instancePaths(instance).podDir(withIPs[0]!.metadata.name);
       const readSpec = async (f: string) => JSON.parse(await readFile(path.join(podDir, f, 'config.json'), 'utf8')) as Record<string, unknown>;
       const specs = { sandbox: await readSpec('sandbox'), container: await readSpec('containers/web') };
-      const podsPerNode: Record<string, number> = {};
-      for (const p of withIPs) {
-        const node = p.spec?.nodeName ?? '?';
-        podsPerNode[node] = (podsPerNode[node] ?? 0) + 1;
-      }
-      const nodeOfPid: Record<number, string> = { [process.pid]: server.config?.nodeName.toLowerCase() ?? 'server' };
-      for (const node of await agentNodes(instancePaths(instance))) {
-        const pid = await runningAgent(instancePaths(instance), node);
-        if (pid) nodeOfPid[pid] = node;
-      }
-      return { seconds, setupSeconds, processes, phases, cpuSeconds, startSeconds, readySeconds, listenSeconds, specs, cni, podsPerNode, nodeOfPid, window: { start: e0, end: check.lastReadyAt } };
+      return { seconds, setupSeconds, processes, phases, cpuSeconds, startSeconds, readySeconds, listenSeconds, specs, cni };
     } finally {
       clearInterval(sampler);
     }
