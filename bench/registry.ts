@@ -6,6 +6,7 @@ import { apiBenchmark } from './api.ts';
 import { cliBenchmark } from './cli.ts';
 import { datapathBenchmark } from './datapath.ts';
 import { healingBenchmark } from './healing.ts';
+import { nodesBenchmark } from './nodes.ts';
 import { podsBenchmark } from './pods.ts';
 import { proxySyncBenchmark } from './proxy-sync.ts';
 import { serverBenchmark } from './server.ts';
@@ -20,4 +21,5 @@ export const BENCHMARKS: Benchmark[] = [
   cliBenchmark,
   apiBenchmark,
   uiBenchmark,
+  nodesBenchmark,
 ];
