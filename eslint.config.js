@@ -16,6 +16,11 @@ export default tseslint.config(
     },
   },
   {
+    // `lab ui`'s page runs in the browser.
+    files: ['src/ui/page/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['src/**/*.ts'],
     plugins: { lab },
     rules: { 'lab/layers': 'error', 'lab/no-signals': 'error', 'lab/no-proc': 'error' },

@@ -34,6 +34,8 @@ export interface BenchContext {
 export interface Benchmark {
   /** Short name used on the command line: `npm run bench -- <name>`. */
   name: string;
+  /** The heading of its section in docs/BENCHMARKS.md, when it should say more than the name ("Multi-node"). */
+  title?: string;
   description: string;
   /** Skipped (clearly, with the reason) when not running as root. */
   needsRoot?: boolean;
@@ -48,6 +50,7 @@ export type BenchStatus = 'ok' | 'skipped' | 'failed';
 
 export interface BenchResult {
   name: string;
+  title?: string;
   description: string;
   status: BenchStatus;
   /** Why it was skipped or how it failed. */
@@ -165,6 +168,7 @@ export async function runBenchmark(b: Benchmark, opts: RunOptions): Promise<Benc
   const notes: string[] = [];
   const result = (status: BenchStatus, figures: Figure[], reason?: string): BenchResult => ({
     name: b.name,
+    ...(b.title ? { title: b.title } : {}),
     description: b.description,
     status,
     reason,

@@ -6,9 +6,11 @@ import { apiBenchmark } from './api.ts';
 import { cliBenchmark } from './cli.ts';
 import { datapathBenchmark } from './datapath.ts';
 import { healingBenchmark } from './healing.ts';
+import { nodesBenchmark } from './nodes.ts';
 import { podsBenchmark } from './pods.ts';
 import { proxySyncBenchmark } from './proxy-sync.ts';
 import { serverBenchmark } from './server.ts';
+import { uiBenchmark } from './ui.ts';
 
 export const BENCHMARKS: Benchmark[] = [
   podsBenchmark,
@@ -18,4 +20,6 @@ export const BENCHMARKS: Benchmark[] = [
   serverBenchmark,
   cliBenchmark,
   apiBenchmark,
+  uiBenchmark,
+  nodesBenchmark,
 ];

@@ -162,7 +162,7 @@ export function renderMarkdown(runs: StoredRun[], machine: MachineFacts): string
   out.push('## Summary', '');
   out.push(markdownTable(HEADER, summaryRows(runs.map((r) => r.result))));
   for (const { machine: m, result: r } of runs) {
-    out.push(`## ${r.name}`, '');
+    out.push(r.title ? `## ${r.title} (\`${r.name}\`)` : `## ${r.name}`, '');
     out.push(`${r.description}`, '');
     const where = sameMachine(m, machine) ? 'on the machine above' : `on another machine: ${m.cores} cores, ${m.cpuModel}, kernel ${m.kernel}, ${m.iptables}, node ${m.node}`;
     out.push(`Run ${r.date} ${where}; took ${formatNumber(r.seconds)} s. Status: **${r.status}**.`, '');

@@ -26,15 +26,16 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `lab up --watch --mode sandbox` on an instance; resolves once its API answers ("server of instance ... running"). */
 /**
- * Starts `lab up --watch` as a child. `reportDir`: the child writes a Node diagnostic report there on
- * SIGUSR2 and a heap snapshot on SIGUSR1 (which collects all garbage first): how a benchmark sees the
+ * Starts `lab up --watch --no-ui --mode sandbox [args]` (e.g. `--nodes 2`) on an instance (the lab
+ * without its page: the `ui` benchmark serves its own); resolves once its API answers ("server of
+ * instance ... running"). `reportDir`: the child writes a Node diagnostic report there on SIGUSR2
+ * and a heap snapshot on SIGUSR1 (which collects all garbage first): how a benchmark sees the
  * JavaScript heaps inside its RSS, and what they hold once nothing unreachable is left.
  */
-export async function startServerProcess(opts: { instance: string; statePath: string; configPath: string; timeoutMs?: number; reportDir?: string }): Promise<ServerProcess> {
+export async function startServerProcess(opts: { instance: string; statePath: string; configPath: string; timeoutMs?: number; args?: string[]; reportDir?: string }): Promise<ServerProcess> {
   const env = opts.reportDir ? { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --report-on-signal --report-signal=SIGUSR2 --report-directory=${opts.reportDir} --heapsnapshot-signal=SIGUSR1 --diagnostic-dir=${opts.reportDir}`.trim() } : process.env;
-  const child = spawn(process.execPath, [LAB_BIN, 'up', '--watch', '--mode', 'sandbox', '--name', opts.instance, '--state', opts.statePath, '--config', opts.configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [LAB_BIN, 'up', '--watch', '--no-ui', '--mode', 'sandbox', '--name', opts.instance, '--state', opts.statePath, '--config', opts.configPath, ...(opts.args ?? [])], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -6,13 +6,15 @@ export interface BundleSpec {
   outfile: string;
   /** Chunks loaded on demand (the CLI), or one self-contained file (programs given to a pod). */
   splitting: boolean;
+  /** 'browser': a page's script (no node built-ins, minified); the default is node. */
+  platform?: 'node' | 'browser';
 }
 export interface BundleOptions {
   root?: string;
   bundles?: Record<string, BundleSpec>;
 }
 export const LAB_ROOT: string;
-export const BUNDLES: { cli: BundleSpec; coredns: BundleSpec; 'prober-agent': BundleSpec };
+export const BUNDLES: { cli: BundleSpec; coredns: BundleSpec; 'prober-agent': BundleSpec; ui: BundleSpec };
 export function isFresh(name: string, opts?: BundleOptions): boolean;
 export function buildBundle(name: string, opts?: BundleOptions): Promise<void>;
 export function ensureBundle(name: string, opts?: BundleOptions): Promise<string>;

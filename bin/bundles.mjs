@@ -39,6 +39,8 @@ export const BUNDLES = {
   cli: { entry: 'src/cli/main.ts', outfile: 'build/cli/main.mjs', splitting: true },
   coredns: { entry: 'src/dns/main.ts', outfile: 'build/coredns.mjs', splitting: false },
   'prober-agent': { entry: 'src/kubelet/prober-agent.ts', outfile: 'build/prober-agent.mjs', splitting: false },
+  // `lab ui`'s page: one script for the browser, every library in it (the page needs no internet).
+  ui: { entry: 'src/ui/page/main.ts', outfile: 'build/ui/app.mjs', splitting: false, platform: 'browser' },
 };
 
 /** @param {string} name @param {string} root */
@@ -49,7 +51,7 @@ const sha256 = (/** @type {Buffer|string} */ data) => createHash('sha256').updat
  * Whether the bundle exists and no input changed since it was built. Synchronous, so that the
  * launcher pays no promise round trips for it.
  * @param {string} name
- * @param {{ root?: string, bundles?: Record<string, {entry: string, outfile: string, splitting: boolean}> }} [opts]
+ * @param {{ root?: string, bundles?: Record<string, {entry: string, outfile: string, splitting: boolean, platform?: string}> }} [opts]
  */
 export function isFresh(name, opts = {}) {
   const root = opts.root ?? LAB_ROOT;
@@ -82,13 +84,14 @@ export function isFresh(name, opts = {}) {
  * into place last: a process that already runs the old entry can still load its old chunks, and a
  * concurrent start sees either the old or the new build, never half of one.
  * @param {string} name
- * @param {{ root?: string, bundles?: Record<string, {entry: string, outfile: string, splitting: boolean}> }} [opts]
+ * @param {{ root?: string, bundles?: Record<string, {entry: string, outfile: string, splitting: boolean, platform?: string}> }} [opts]
  */
 export async function buildBundle(name, opts = {}) {
   const root = opts.root ?? LAB_ROOT;
   const spec = (opts.bundles ?? BUNDLES)[name];
   if (!spec) throw new Error(`unknown bundle ${name}`);
   const esbuild = await import('esbuild');
+  const browser = spec.platform === 'browser';
   const outfile = path.join(root, spec.outfile);
   const outdir = path.dirname(outfile);
   const result = await esbuild.build({
@@ -103,14 +106,15 @@ export async function buildBundle(name, opts = {}) {
     // Packages are bundled too (resolving them from node_modules at each start costs more than
     // the rest of the start). Packages with a native addon stay external: esbuild ships a binary,
     // better-sqlite3 (the kine store) finds its .node file relative to its own files.
-    external: ['esbuild', 'better-sqlite3'],
-    platform: 'node',
+    external: browser ? [] : ['esbuild', 'better-sqlite3'],
+    platform: browser ? 'browser' : 'node',
     format: 'esm',
-    target: 'node20',
+    target: browser ? 'chrome110' : 'node20',
+    minify: browser,
     metafile: true,
     write: false,
     logLevel: 'silent',
-    banner: { js: `// Generated from ${spec.entry} by bin/bundles.mjs; do not edit.\n${REQUIRE_SHIM}` },
+    banner: { js: `// Generated from ${spec.entry} by bin/bundles.mjs; do not edit.\n${browser ? '' : REQUIRE_SHIM}` },
   });
   await mkdir(spec.splitting ? path.join(outdir, 'chunks') : outdir, { recursive: true });
   const tmp = (/** @type {string} */ f) => `${f}.${process.pid}.tmp`;
@@ -163,7 +167,7 @@ const inflight = new Map();
 /**
  * The bundle's entry file, built or rebuilt first if needed.
  * @param {string} name
- * @param {{ root?: string, bundles?: Record<string, {entry: string, outfile: string, splitting: boolean}> }} [opts]
+ * @param {{ root?: string, bundles?: Record<string, {entry: string, outfile: string, splitting: boolean, platform?: string}> }} [opts]
  * @returns {Promise<string>}
  */
 export function ensureBundle(name, opts = {}) {

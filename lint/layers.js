@@ -26,8 +26,10 @@ export const LAYERS = {
   controllers: ['api', 'client', 'cni', 'dns', 'flannel', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'util', 'sys'],
   // The learner's tools read what the roles made; they never drive a role.
   trace: ['api', 'client', 'cni', 'dns', 'flannel', 'ingress', 'kubelet', 'node', 'proxy', 'util', 'sys'],
+  // `lab ui`'s picture of the cluster (pure) and the page that draws it (runs in the browser).
+  ui: ['api', 'trace', 'util'],
   // The command line sits on top of everything.
-  cli: ['api', 'client', 'cni', 'controllers', 'dns', 'flannel', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'trace', 'util', 'sys'],
+  cli: ['api', 'client', 'cni', 'controllers', 'dns', 'flannel', 'ingress', 'kubelet', 'node', 'proxy', 'scheduler', 'trace', 'ui', 'util', 'sys'],
 };
 
 /** Files outside src/ that src/ may import (the bundler finds the checkout and builds programs). */

@@ -3,7 +3,7 @@
 // error object) on stdout. A plugin runs in the runtime's network namespace, which for the lab is
 // the node's (in the sandbox, `ip netns exec <instance>-node`); it reaches the pod through
 // CNI_NETNS. Only src/sys spawns: this module hands it the argv, input and environment.
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { run, type Netns } from '../sys/exec.ts';
 import { goJson, parseResult, pluginEnv, pluginFailure, type CniCommand, type CniResult, type RuntimeConf } from './spec.ts';
@@ -23,6 +23,24 @@ function began(): number {
   const now = performance.now();
   if (inFlight++ === 0) busySince = now;
   return now;
+}
+
+/**
+ * LAB_CNI_TIMINGS=<file>: every plugin run is also appended there, one line each: pid, plugin,
+ * command, start and end (ms since the epoch). For the benchmarks of agents, which run their
+ * plugins in processes of their own (bench/nodes.ts reads it per node); unset, nothing is written.
+ */
+export const CNI_TIMINGS_ENV = 'LAB_CNI_TIMINGS';
+
+function record(type: string, command: CniCommand, start: number, end: number): void {
+  const file = process.env[CNI_TIMINGS_ENV];
+  if (!file) return;
+  const epoch = (t: number) => (performance.timeOrigin + t).toFixed(1);
+  try {
+    appendFileSync(file, `${process.pid} ${type} ${command} ${epoch(start)} ${epoch(end)}\n`);
+  } catch {
+    // a measurement aid: never a reason for an ADD to fail
+  }
 }
 
 function ended(start: number): void {
@@ -48,5 +66,6 @@ export async function execPlugin(type: string, command: CniCommand, conf: Record
     return command === 'ADD' ? parseResult(r.stdout) : undefined;
   } finally {
     ended(t0);
+    record(type, command, t0, performance.now());
   }
 }

@@ -78,6 +78,9 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'mkdir', aptPackage: 'coreutils', usedBy: 'tests' },
   { command: 'setsid', aptPackage: 'util-linux', usedBy: 'tests' },
   { command: 'ls', aptPackage: 'coreutils', usedBy: 'tests' },
+  // `lab ui`'s e2e test and bench: Debian's Chromium, headless, driven by playwright-core
+  // (which never downloads a browser of its own).
+  { command: '/usr/bin/chromium', aptPackage: 'chromium', usedBy: 'tests' },
 ];
 
 /** Packages every Debian system has (Essential: yes); no install line needs to name them. */

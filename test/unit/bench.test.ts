@@ -126,6 +126,12 @@ describe('docs/BENCHMARKS.md', () => {
     expect(md).toContain('- the floor is a shell script\n\n  ```\n  0.02 s  node\n  ```');
   });
 
+  it('heads a benchmark with a title by the title and its name', () => {
+    const md = renderMarkdown([{ machine, result: { ...result('nodes'), title: 'Multi-node' } }], machine);
+    expect(md).toContain('## Multi-node (`nodes`)\n');
+    expect(md).not.toContain('## nodes\n');
+  });
+
   it('carries its data, so a later partial run keeps the other benchmarks', () => {
     const first: StoredRun[] = [{ machine, result: result('pods') }, { machine, result: result('proxy-sync') }];
     const md = renderMarkdown(first, machine);

@@ -64,6 +64,11 @@ async function nodeObservation(ctx: LabContext): Promise<NodeObservation> {
 }
 
 export async function describeHandler(a: Args): Promise<void> {
+  process.stdout.write(await describeText(a));
+}
+
+/** What `lab describe` prints of one object (`lab ui` shows the same text when one is clicked). */
+export async function describeText(a: Pick<Args, 'name' | 'kind' | 'object' | 'namespace'>): Promise<string> {
   // `describe pod/name` works as well as `describe pod name`.
   let kindWord = a.kind;
   let object = a.object;
@@ -73,16 +78,14 @@ export async function describeHandler(a: Args): Promise<void> {
   const ctx = await loadLabContext(a.name);
   if (kind === 'node') {
     if (object && object.toLowerCase() !== ctx.state.nodeName.toLowerCase()) throw new Error(`node ${JSON.stringify(object)} not found; the lab's node is ${ctx.state.nodeName}`);
-    process.stdout.write(describeNodeText(ctx.state, ctx.index, await nodeObservation(ctx)));
-    return;
+    return describeNodeText(ctx.state, ctx.index, await nodeObservation(ctx));
   }
   if (!object) throw new Error(`which ${kind}? lab describe ${kindWord} <name>`);
   if (kind === 'pod') {
     const pod = findPod(ctx.state, object, a.namespace);
-    process.stdout.write(describePod(pod, ctx.state, ctx.index, await podNetwork(ctx, pod.metadata.name)));
-    return;
+    return describePod(pod, ctx.state, ctx.index, await podNetwork(ctx, pod.metadata.name));
   }
   const svc = findService(ctx.state, object, a.namespace);
   const [nat, filter] = await Promise.all([readIptables(ctx.nodeNetns, { table: 'nat', counters: false }).catch(() => null), readIptables(ctx.nodeNetns, { table: 'filter', counters: false }).catch(() => null)]);
-  process.stdout.write(describeService(svc, ctx.state, ctx.index, nat, filter));
+  return describeService(svc, ctx.state, ctx.index, nat, filter);
 }

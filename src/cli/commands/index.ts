@@ -19,6 +19,7 @@ import type * as Proxy from './proxy.ts';
 import type * as Server from './server.ts';
 import type * as Tcpdump from './tcpdump.ts';
 import type * as Trace from './trace.ts';
+import type * as Ui from './ui.ts';
 import type * as Up from './up.ts';
 
 export const EXPLAIN_TOPICS = ['iptables', 'routes', 'conntrack'] as const;
@@ -37,6 +38,7 @@ export const commands: CommandModule<object, never>[] = [
         .option('watch', { alias: 'w', type: 'boolean', default: false, describe: 'run the instance\'s server in the foreground (`lab server`) instead of as a daemon; Ctrl-C stops it, the pods keep running' })
         // Before the server became what `lab up` runs, --api asked for it: still accepted.
         .option('api', { type: 'boolean', hidden: true })
+        .option('ui', { type: 'boolean', default: true, describe: 'with --watch: also serve the live picture (`lab ui`, on a free port) and print its URL; --no-ui for none' })
         .option('timeout', { type: 'number', describe: 'seconds to wait for the cluster to converge (default 120)' })
         .option('nodes', { type: 'number', describe: 'how many nodes: the server labs and agents labsw, labsw2, ... (192.168.56.111, .112, ...) after those config.yaml declares; kept until changed' })
         .option('mode', { choices: ['host', 'sandbox'] as const, describe: 'host: this namespace is the node (the Vagrant VM; the default where scripts/provision.sh wrote /etc/packet-path-lab/host-mode); sandbox: a namespace stands in for it (the default elsewhere)' }) as Argv,
@@ -204,6 +206,15 @@ export const commands: CommandModule<object, never>[] = [
         .option('signal', { type: 'string', default: 'KILL', describe: 'KILL, TERM, HUP, ... (PID 1 of a container only receives signals it handles, and KILL)' })
         .option('trace', { type: 'boolean', default: false, describe: 'print the control-plane hops of the crash as they happen, with times and resourceVersions (an instance run by its server)' }) as Argv,
     handler: async (a) => (await import('./kill.ts')).killHandler(a),
+  }),
+  command<Ui.Args>({
+    command: 'ui',
+    describe: 'a live picture of the cluster in the browser: nodes, pods, Services and their chains, the Ingress; click for details, send a request, kill a pod',
+    builder: (y) =>
+      common(y)
+        .option('port', { type: 'number', default: 8080, describe: 'port to listen on (0: any free one); on 127.0.0.1 in the sandbox, on the node IP in the VM' })
+        .example('$0 ui', 'prints http://127.0.0.1:8080/?token=...: open it in a browser') as Argv,
+    handler: async (a) => (await import('./ui.ts')).uiHandler(a),
   }),
   command<Proxy.Args>({
     command: 'proxy render',

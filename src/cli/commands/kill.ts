@@ -24,11 +24,16 @@ export type Args = Common & { pod: string; container?: string; signal: string; n
 
 export async function killHandler(a: Args): Promise<void> {
   preflight({ needRoot: true, tools: [] });
+  return killPod(a, (line) => process.stdout.write(`${line}\n`));
+}
+
+/** `lab kill`'s checks and signal; each line it would print goes to `print` (`lab ui`'s kill button runs this too). */
+export async function killPod(a: Args, print: (line: string) => void): Promise<void> {
   const sig = (a.signal.startsWith('SIG') ? a.signal : `SIG${a.signal}`).toUpperCase() as NodeJS.Signals;
   if (!(sig in constants.signals)) throw new Error(`unknown signal ${a.signal}`);
   const paths = instancePaths(a.name);
   if (!hasApiStore(paths)) throw new InstanceNotRunningError(a.name, paths.stateDir);
-  return killThroughApi(a, sig, paths);
+  return killThroughApi(a, sig, paths, print);
 }
 
 /** Refuses a signal PID 1 of the container would never receive from outside. */
@@ -45,7 +50,7 @@ type ApiPod = TracedPod & { spec?: { containers?: { name: string }[] } };
  * pod's status names the runc container). With --trace, the hops of the crash are printed as the
  * API, the node's rules and the DNS and ingress pods' files show them.
  */
-async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths): Promise<void> {
+async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths, print: (line: string) => void): Promise<void> {
   const client = await serverClient(a.name, paths);
   if (!client) throw new Error(`the server of instance ${a.name} is not running: start it with '${labHint(a.name, 'up')}'`);
   try {
@@ -61,7 +66,7 @@ async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths
     assertDeliverable(sig, running.pid, `container ${name} of pod ${a.pod}`);
     const kill = () => {
       signalProcess(running.pid, sig);
-      process.stdout.write(`pod/${a.pod}: sent ${sig} to container ${name} (pid ${running.pid})\n`);
+      print(`pod/${a.pod}: sent ${sig} to container ${name} (pid ${running.pid})`);
     };
     if (!a.trace) return kill();
     const nodeNetns = netnsExists(paths.nodeNetns) ? paths.nodeNetns : null;
@@ -75,11 +80,10 @@ async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths
         unchanged: `nginx.conf does not name ${ip}: with service-upstream "true" (the lab's default) nginx sends to the Service's ClusterIP and kube-proxy's rules pick the pod, so nginx was not reloaded`,
       },
     ];
-    const print = (line: string) => process.stdout.write(`${line}\n`);
     const whole = await traceCrash({ client, namespace: a.namespace, pod: a.pod, container: name!, nodeNetns, files, onHop: (h) => print(formatHop(h)), onNote: print }, kill);
     if (!whole) {
       process.exitCode = 1;
-      process.stdout.write('the round trip was not seen to the end (the pod was deleted, or the time ran out)\n');
+      print('the round trip was not seen to the end (the pod was deleted, or the time ran out)');
     }
   } finally {
     client.close();

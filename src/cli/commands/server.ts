@@ -11,7 +11,7 @@ import { lockForServer } from '../lock.ts';
 import { preflight } from '../preflight.ts';
 import { netnsExists } from '../../sys/ip.ts';
 
-export type Args = Common & { mode?: 'host' | 'sandbox'; port?: number; nodes?: number };
+export type Args = Common & { mode?: 'host' | 'sandbox'; port?: number; nodes?: number; ui?: boolean };
 
 export async function serverHandler(a: Args): Promise<void> {
   preflight({ needRoot: true });
@@ -23,8 +23,10 @@ export async function serverHandler(a: Args): Promise<void> {
     await writeNodesArg(instancePaths(a.name), a.nodes);
   }
   const server = new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, localPort: a.port, log });
+  let ui: { close(): Promise<void> } | null = null;
   const done = stopOnSignal(async (sig) => {
     log(`${sig}: stopping the server (the pods keep running; '${labHint(a.name, 'down')}' removes them)`);
+    await ui?.close().catch(() => {});
     await server.stop();
     lock.release();
   });
@@ -43,5 +45,17 @@ export async function serverHandler(a: Args): Promise<void> {
     throw e;
   }
   log(`server of instance ${a.name} running: ${server.api!.url} (kubeconfig: ${labHint(a.name, 'kubeconfig')})`);
+  if (a.ui) {
+    // `npm run lab`: the page too; a failure to serve it does not stop the lab.
+    try {
+      const { startUi } = await import('../ui-server.ts');
+      const { uiAddress } = await import('./ui.ts');
+      const started = await startUi({ instance: a.name, host: await uiAddress(a.name), port: 0, log });
+      ui = started;
+      log(`live picture (lab ui): ${started.url}`);
+    } catch (e) {
+      log(`lab ui did not start: ${(e as Error).message} (try '${labHint(a.name, 'ui')}')`);
+    }
+  }
   await done;
 }

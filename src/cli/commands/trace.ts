@@ -12,7 +12,7 @@ import { findPod } from '../../trace/lookup.ts';
 import { containerLogs, fileSize, linesSince, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
 import { CURL_WRITE_OUT, parseCurlOutput, parseDig, parseDnsLogLine, parseTraceUrl, type DnsAnswer, type DnsLogEntry } from '../../trace/observations.ts';
 import { renderTrace } from '../../trace/render.ts';
-import { buildTrace, type ResolutionMethod, type TraceObservations, type TraceSource, type Window } from '../../trace/trace.ts';
+import { buildTrace, type ResolutionMethod, type Trace, type TraceObservations, type TraceSource, type Window } from '../../trace/trace.ts';
 import type { Common } from '../common.ts';
 import { preflight, tools } from '../preflight.ts';
 
@@ -32,7 +32,7 @@ function window(a: Snapshot, b: Snapshot): Window {
   return { deltas: counterDeltas(a.ipt, b.ipt), conntrackBefore: a.ct, conntrackAfter: b.ct };
 }
 
-function traceSource(ctx: LabContext, a: Args): TraceSource & { ip?: string } {
+function traceSource(ctx: LabContext, a: Pick<Args, 'from' | 'namespace'>): TraceSource & { ip?: string } {
   if (a.from) {
     const pod = findPod(ctx.state, a.from, a.namespace);
     const netns = pod.metadata.annotations['lab/netns'];
@@ -91,6 +91,15 @@ async function resolve(ctx: LabContext, src: TraceSource, host: string): Promise
 
 export async function traceHandler(a: Args): Promise<void> {
   preflight({ needRoot: true, tools: tools('curl', 'iptables-save', 'conntrack', ...(a.from ? ['dig'] : [])) });
+  const trace = await runTrace(a);
+  process.stdout.write(a.json ? JSON.stringify(trace, null, 2) + '\n' : renderTrace(trace));
+  if (trace.response.exitCode !== 0) process.exitCode = 1;
+}
+
+export type TraceRequest = Pick<Args, 'name' | 'url' | 'from' | 'namespace' | 'header' | 'timeout'>;
+
+/** One real request and the path it took (`lab trace`; `lab ui`'s "send a request" runs this too). */
+export async function runTrace(a: TraceRequest): Promise<Trace> {
   const url = parseTraceUrl(a.url);
   const ctx = await loadLabContext(a.name);
   const src = traceSource(ctx, a);
@@ -146,7 +155,5 @@ export async function traceHandler(a: Args): Promise<void> {
     podLogs,
     clusterDNS,
   };
-  const trace = buildTrace(obs, ctx.index, ctx.explain);
-  process.stdout.write(a.json ? JSON.stringify(trace, null, 2) + '\n' : renderTrace(trace));
-  if (curl.exitCode !== 0) process.exitCode = 1;
+  return buildTrace(obs, ctx.index, ctx.explain);
 }

@@ -4,9 +4,10 @@
 // `npm run lab` runs it. Either way the server applies the state files on start and on every change.
 import type { Common } from '../common.ts';
 
-export type Args = Common & { mode?: 'host' | 'sandbox'; watch: boolean; timeout?: number; nodes?: number };
+export type Args = Common & { mode?: 'host' | 'sandbox'; watch: boolean; timeout?: number; nodes?: number; ui?: boolean };
 
 export async function upHandler(a: Args): Promise<void> {
-  if (a.watch) return (await import('./server.ts')).serverHandler(a);
+  // `npm run lab`: the live picture in the browser too (`lab ui`), its URL printed.
+  if (a.watch) return (await import('./server.ts')).serverHandler({ ...a, ui: a.ui !== false });
   return (await import('./up-server.ts')).upWithServer(a);
 }

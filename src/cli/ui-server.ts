@@ -1,0 +1,375 @@
+// `lab ui`'s server: a small HTTP server for one page that draws the cluster live. It is a client
+// of the instance's API server like kubectl (informers: list + watch of pods, Services,
+// EndpointSlices, Nodes, Ingresses) and reads the node's kernel as `lab describe` / `lab explain`
+// do (the nat table, the links, the pods' veths). Each change of either sends the page a new
+// model (src/ui/model.ts) over a WebSocket. The page's "describe", "send a request" and "kill"
+// run the very code of `lab describe`, `lab trace` and `lab kill`.
+//
+// Safety: it listens on one address only (127.0.0.1 in the sandbox, the node IP in the VM); every
+// request must carry the random token printed with the URL (as ?token= or the cookie the page
+// gets with it); a Host or Origin header other than the listening address is refused (a DNS
+// rebinding page cannot reach it); every name in a request is validated before use.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { ensureBundle, LAB_ROOT } from '../../bin/bundles.mjs';
+import { attachmentAddresses, readAllAttachments } from '../cni/pod-network.ts';
+import type { HttpsClient } from '../client/https.ts';
+import { Informer } from '../client/informer.ts';
+import type { KubeObject, ResourceRef } from '../client/types.ts';
+import { instancePaths } from '../node/instance.ts';
+import { SANDBOX_HOST_IP } from '../node/node.ts';
+import { netnsExists } from '../sys/ip.ts';
+import { ipJson, readIptables } from '../trace/observe.ts';
+import { buildModel, tracePath, type ApiEndpointSlice, type ApiIngress, type ApiNode, type ApiPod, type ApiService, type UiModel } from '../ui/model.ts';
+import { serverClient } from './api-client.ts';
+import { describeText } from './commands/describe.ts';
+import { killPod } from './commands/kill.ts';
+import { runTrace } from './commands/trace.ts';
+import { labHint } from './common.ts';
+
+export interface UiOptions {
+  instance: string;
+  /** The address to listen on: 127.0.0.1 in the sandbox, the node IP in host mode. */
+  host: string;
+  /** 0: any free port. */
+  port: number;
+  log?: (line: string) => void;
+}
+
+export interface UiServer {
+  url: string;
+  /** The current model (tests, the bench). */
+  model(): UiModel | null;
+  close(): Promise<void>;
+}
+
+const RESOURCES = {
+  pods: { group: '', resource: 'pods' },
+  services: { group: '', resource: 'services' },
+  endpointSlices: { group: 'discovery.k8s.io', resource: 'endpointslices' },
+  nodes: { group: '', resource: 'nodes' },
+  ingresses: { group: 'networking.k8s.io', resource: 'ingresses' },
+} satisfies Record<string, ResourceRef>;
+
+// Names as the API validates them: a DNS-1123 label (namespaces), subdomain (pods), a chain.
+const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
+const CHAIN = /^KUBE-[A-Z0-9-]{1,40}$/;
+const COOKIE = 'lab-ui-token';
+const MAX_BODY = 4096;
+
+class HttpError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function parseId(id: unknown): { kind: 'pod' | 'svc' | 'node'; namespace?: string; name: string } {
+  if (typeof id !== 'string') throw new HttpError(400, 'id: a string is required');
+  const parts = id.split('/');
+  if (parts[0] === 'node' && parts.length === 2 && SUBDOMAIN.test(parts[1]!)) return { kind: 'node', name: parts[1]! };
+  if ((parts[0] === 'pod' || parts[0] === 'svc') && parts.length === 3 && LABEL.test(parts[1]!) && SUBDOMAIN.test(parts[2]!)) return { kind: parts[0], namespace: parts[1], name: parts[2]! };
+  throw new HttpError(400, `id ${JSON.stringify(id).slice(0, 80)}: expected pod/<namespace>/<name>, svc/<namespace>/<name> or node/<name>`);
+}
+
+function sameToken(a: string | undefined, token: string): boolean {
+  if (!a) return false;
+  const x = Buffer.from(a);
+  const y = Buffer.from(token);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieToken(req: http.IncomingMessage): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === COOKIE) return v.join('=');
+  }
+  return undefined;
+}
+
+async function readBody(req: http.IncomingMessage): Promise<unknown> {
+  if (!/^application\/json\b/.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'send application/json');
+  let size = 0;
+  const chunks: Buffer[] = [];
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, 'request body too large');
+    chunks.push(c as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'the body is not JSON');
+  }
+}
+
+/** One at a time: a trace reads counters before and after its request, and a kill watches its pod. */
+function serialized() {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = tail.then(fn, fn);
+    tail = p.catch(() => {});
+    return p;
+  };
+}
+
+export async function startUi(opts: UiOptions): Promise<UiServer> {
+  const log = opts.log ?? (() => {});
+  const paths = instancePaths(opts.instance);
+  const client: HttpsClient | null = await serverClient(opts.instance, paths);
+  if (!client) throw new Error(`the server of instance ${opts.instance} is not running: start it with '${labHint(opts.instance, 'up')}'`);
+  const mode = netnsExists(paths.nodeNetns) ? 'sandbox' : 'host';
+  const nodeNetns = mode === 'sandbox' ? paths.nodeNetns : null;
+  const token = randomBytes(24).toString('base64url');
+  const [script, page, style] = await Promise.all([
+    ensureBundle('ui').then((f) => readFile(f)),
+    readFile(path.join(LAB_ROOT, 'src/ui/page/index.html'), 'utf8'),
+    readFile(path.join(LAB_ROOT, 'src/ui/page/style.css')),
+  ]);
+
+  // The API's objects, as the watch stream keeps them.
+  const informers = Object.fromEntries(Object.entries(RESOURCES).map(([k, ref]) => [k, new Informer<KubeObject>(client.listWatch(ref), { name: ref.resource, log })])) as Record<keyof typeof RESOURCES, Informer<KubeObject>>;
+  const items = <T>(k: keyof typeof RESOURCES) => informers[k].list() as unknown as T[];
+
+  let model: UiModel | null = null;
+  let modelJson = '';
+  const sockets = new Set<WebSocket>();
+  let closed = false;
+
+  // What the server node's kernel holds, as last looked at. A watch event redraws from this at
+  // once (no process to start); the kernel is looked at again a moment later (kube-proxy writes
+  // its rules after the EndpointSlice changed), every 3 s, and before a trace's path is drawn.
+  let kernel: { nat: Awaited<ReturnType<typeof readIptables>> | null; links: Record<string, string[]>; veths: Record<string, string> } = { nat: null, links: {}, veths: {} };
+
+  async function lookAtKernel(): Promise<void> {
+    const [nat, links, attachments] = await Promise.all([
+      readIptables(nodeNetns, { table: 'nat', counters: false }).catch(() => null),
+      ipJson(nodeNetns, 'addr', 'show').catch(() => []),
+      readAllAttachments(paths).catch(() => new Map()),
+    ]);
+    const veths: Record<string, string> = {};
+    for (const a of attachments.values()) {
+      const v = attachmentAddresses(a).veth;
+      if (v && a.pod.uid) veths[a.pod.uid] = v;
+    }
+    const linkAddrs: Record<string, string[]> = {};
+    for (const l of links) linkAddrs[l.ifname] = (l.addr_info ?? []).filter((x) => x.family === 'inet').map((x) => `${x.local}/${x.prefixlen}`);
+    kernel = { nat, links: linkAddrs, veths };
+  }
+
+  /** The model from the informers' caches and the kernel as last seen; sent to every page if it changed. */
+  function publish(): void {
+    const nodes = items<ApiNode>('nodes');
+    // The node whose kernel this machine reads: the one holding one of its addresses (eth1's).
+    const mine = new Set(Object.values(kernel.links).flat().map((a) => a.split('/')[0]));
+    const kernelNode = nodes.find((n) => n.status?.addresses?.some((a) => a.type === 'InternalIP' && mine.has(a.address)))?.metadata.name ?? nodes[0]?.metadata.name;
+    const next = buildModel({
+      instance: opts.instance,
+      mode,
+      laptopIP: mode === 'sandbox' ? SANDBOX_HOST_IP : undefined,
+      pods: items<ApiPod>('pods'),
+      services: items<ApiService>('services'),
+      endpointSlices: items<ApiEndpointSlice>('endpointSlices'),
+      nodes,
+      ingresses: items<ApiIngress>('ingresses'),
+      nat: kernel.nat,
+      kernelNode,
+      links: kernel.links,
+      veths: kernel.veths,
+    });
+    const json = JSON.stringify(next);
+    if (json === modelJson) return;
+    model = next;
+    modelJson = json;
+    // sentAt: the page measures the delivery (this machine's clock; the bench's browser shares it).
+    const msg = `{"type":"model","sentAt":${Date.now()},"model":${json}}`;
+    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(msg);
+  }
+
+  async function rebuild(withKernel: boolean): Promise<void> {
+    if (withKernel) await lookAtKernel();
+    publish();
+  }
+
+  // Coalesced: a burst of requests is one rebuild, and one more after it if any came during it
+  // (with the kernel if any of them asked for it).
+  let running: Promise<void> | null = null;
+  let again: 'no' | 'api' | 'kernel' = 'no';
+  // No page open, no work (`npm run lab` serves the page whether or not one is open).
+  const refresh = (withKernel: boolean): void => {
+    if (closed || sockets.size === 0) return;
+    if (running) {
+      again = withKernel || again === 'kernel' ? 'kernel' : 'api';
+      return;
+    }
+    running = rebuild(withKernel)
+      .catch((e: unknown) => log(`ui: ${(e as Error).message}`))
+      .finally(() => {
+        running = null;
+        const next = again;
+        again = 'no';
+        if (next !== 'no') refresh(next === 'kernel');
+      });
+  };
+  // At most one pending look of each delay: a burst of events is two looks, not two per event.
+  const followUps = new Map<number, NodeJS.Timeout>();
+  const onChange = () => {
+    refresh(false);
+    for (const ms of [250, 1000]) {
+      if (followUps.has(ms)) continue;
+      followUps.set(
+        ms,
+        setTimeout(() => {
+          followUps.delete(ms);
+          refresh(true);
+        }, ms),
+      );
+    }
+  };
+  for (const inf of Object.values(informers)) {
+    inf.addHandlers({ add: onChange, update: onChange, delete: onChange });
+    inf.start();
+  }
+  await Promise.all(Object.values(informers).map((i) => i.waitForSync()));
+  await rebuild(true);
+  // The kernel changes without an API change too (counters, a rule repaired): a slow look as well.
+  const periodic = setInterval(() => refresh(true), 3000);
+
+  const once = serialized();
+  const listenHost = opts.host;
+  let hostHeader = '';
+  let origin = '';
+
+  const headers = {
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'X-Frame-Options': 'DENY',
+  };
+  const send = (res: http.ServerResponse, code: number, type: string, body: string | Buffer, extra: Record<string, string> = {}) => {
+    res.writeHead(code, { ...headers, 'Content-Type': type, ...extra });
+    res.end(body);
+  };
+  const json = (res: http.ServerResponse, code: number, body: unknown) => send(res, code, 'application/json; charset=utf-8', JSON.stringify(body));
+
+  /** Host and Origin name this server, and the token came (query or cookie): or why not. */
+  const refusal = (req: http.IncomingMessage, url: URL): { code: number; why: string } | null => {
+    if (req.headers.host !== hostHeader) return { code: 403, why: `Host ${JSON.stringify(req.headers.host ?? '')} is not this server (${hostHeader})` };
+    if (req.headers.origin !== undefined && req.headers.origin !== origin) return { code: 403, why: `Origin ${JSON.stringify(req.headers.origin)} is not this server (${origin})` };
+    if (!sameToken(url.searchParams.get('token') ?? undefined, token) && !sameToken(cookieToken(req), token)) return { code: 401, why: "no valid token: open the URL 'lab ui' printed" };
+    return null;
+  };
+
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://ui.invalid');
+      const no = refusal(req, url);
+      if (no) return send(res, no.code, 'text/plain; charset=utf-8', `${no.why}\n`);
+      const get = req.method === 'GET' || req.method === 'HEAD';
+      if (get && url.pathname === '/') {
+        return send(res, 200, 'text/html; charset=utf-8', page, {
+          'Set-Cookie': `${COOKIE}=${token}; HttpOnly; SameSite=Strict; Path=/`,
+          'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+        });
+      }
+      if (get && url.pathname === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', script);
+      if (get && url.pathname === '/style.css') return send(res, 200, 'text/css; charset=utf-8', style);
+      if (get && url.pathname === '/api/model') return json(res, 200, model);
+      if (get && url.pathname === '/api/describe') {
+        const id = parseId(url.searchParams.get('id'));
+        const text = await describeText({ name: opts.instance, kind: id.kind, object: id.name, namespace: id.namespace });
+        return json(res, 200, { text });
+      }
+      if (get && url.pathname === '/api/chain') {
+        const chain = url.searchParams.get('chain') ?? '';
+        if (!CHAIN.test(chain)) throw new HttpError(400, `chain ${JSON.stringify(chain).slice(0, 60)}: expected KUBE-...`);
+        const nat = (await readIptables(nodeNetns, { table: 'nat', counters: true })).get('nat');
+        const rules = (nat?.rules ?? []).filter((r) => r.chain === chain || r.target === chain).map((r) => `[${r.packets ?? 0}:${r.bytes ?? 0}] ${r.text}`);
+        return json(res, 200, { text: rules.length ? `${rules.join('\n')}\n` : `no rule of the nat table names ${chain}\n` });
+      }
+      if (req.method === 'POST' && url.pathname === '/api/trace') {
+        const body = (await readBody(req)) as { url?: unknown; from?: unknown };
+        if (typeof body.url !== 'string' || body.url.length > 2048) throw new HttpError(400, 'url: a string is required');
+        let from: { namespace: string; name: string } | undefined;
+        if (body.from !== undefined && body.from !== 'laptop') {
+          const id = parseId(body.from);
+          if (id.kind !== 'pod') throw new HttpError(400, 'from: the laptop or a pod');
+          from = { namespace: id.namespace!, name: id.name };
+        }
+        const trace = await once(() => runTrace({ name: opts.instance, url: body.url as string, from: from?.name, namespace: from?.namespace, timeout: 10 }));
+        await rebuild(true);
+        const host = (() => {
+          try {
+            return new URL(/^[a-z]+:\/\//i.test(body.url as string) ? (body.url as string) : `http://${body.url as string}`).hostname;
+          } catch {
+            return '';
+          }
+        })();
+        const lit = model ? tracePath(model, trace, from ? `pod/${from.namespace}/${from.name}` : 'laptop', host) : [];
+        return json(res, 200, { trace, path: lit });
+      }
+      if (req.method === 'POST' && url.pathname === '/api/kill') {
+        const id = parseId(((await readBody(req)) as { id?: unknown }).id);
+        if (id.kind !== 'pod') throw new HttpError(400, 'only a pod can be killed');
+        const lines: string[] = [];
+        // As `lab kill --trace`: the crash flow hop by hop (kubelet -> API -> endpoints -> kube-proxy), until the pod is back.
+        await once(() => killPod({ name: opts.instance, state: '', config: '', pod: id.name, namespace: id.namespace!, signal: 'KILL', trace: true }, (l) => lines.push(l)));
+        return json(res, 200, { text: lines.join('\n') });
+      }
+      throw new HttpError(404, `no ${req.method} ${url.pathname}`);
+    })().catch((e: unknown) => {
+      const code = e instanceof HttpError ? e.code : 500;
+      if (!res.headersSent) json(res, code, { error: (e as Error).message });
+      else res.destroy();
+    });
+  });
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 });
+  server.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://ui.invalid');
+    const no = url.pathname === '/ws' ? refusal(req, url) : { code: 404, why: 'not found' };
+    if (no) {
+      socket.end(`HTTP/1.1 ${no.code} ${http.STATUS_CODES[no.code]}\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n${no.why}\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.on('close', () => sockets.delete(ws));
+      ws.on('error', () => sockets.delete(ws));
+      if (model) ws.send(JSON.stringify({ type: 'model', model }));
+      refresh(true); // the model may be older than the last change: nothing was looked at while no page was open
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, listenHost, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  hostHeader = `${listenHost}:${port}`;
+  origin = `http://${hostHeader}`;
+
+  return {
+    url: `${origin}/?token=${token}`,
+    model: () => model,
+    close: async () => {
+      closed = true;
+      clearInterval(periodic);
+      for (const t of followUps.values()) clearTimeout(t);
+      for (const inf of Object.values(informers)) inf.stop();
+      for (const ws of sockets) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await running?.catch(() => {});
+      client.close();
+    },
+  };
+}

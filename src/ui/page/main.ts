@@ -1,0 +1,323 @@
+// `lab ui`'s page: draws the model the server sends over its WebSocket (src/ui/model.ts) with
+// Cytoscape.js, laid out by ELK (layered, compound nodes: the nodes' boxes, the Services' groups).
+// The layout is deterministic (elements in the model's order, ELK's model-order strategy): the
+// same cluster always draws the same picture. An update that only changes states (a pod's phase,
+// its restarts) moves nothing; an element that leaves is removed where it was; only new elements
+// run the layout again. Everything is also a list of buttons (keyboard: Tab, Enter).
+import cytoscape, { type Core, type ElementDefinition, type NodeSingular } from 'cytoscape';
+import elk from 'cytoscape-elk';
+import type { UiElement, UiModel } from '../model.ts';
+
+cytoscape.use(elk);
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const statusEl = $('status');
+const objectsEl = $<HTMLUListElement>('objects');
+const fromEl = $<HTMLSelectElement>('from');
+const detailsTitle = $('details-title');
+const detailsText = $('details-text');
+const detailsActions = $('details-actions');
+
+let model: UiModel | null = null;
+let selected: string | null = null;
+const lit = new Set<string>();
+
+const cy: Core = cytoscape({
+  container: $('graph'),
+  wheelSensitivity: 0.3,
+  minZoom: 0.15,
+  maxZoom: 3,
+  style: [
+    { selector: 'node', style: { label: 'data(label)', 'text-wrap': 'wrap', 'font-size': 10, 'text-valign': 'center', 'text-halign': 'center', shape: 'round-rectangle', width: 'label', height: 'label', padding: '6px', 'background-color': '#e5e7eb', 'border-width': 1, 'border-color': '#9ca3af' } },
+    { selector: ':parent', style: { 'text-valign': 'top', 'text-halign': 'center', 'background-opacity': 0.35, 'font-weight': 'bold', padding: '14px' } },
+    { selector: 'node[kind="node"]', style: { 'background-color': '#dbeafe', 'border-color': '#2563eb' } },
+    { selector: 'node[kind="group"]', style: { 'background-color': '#ede9fe', 'border-color': '#7c3aed', 'border-style': 'dashed' } },
+    { selector: 'node[kind="laptop"]', style: { shape: 'rectangle', 'background-color': '#fde68a', 'border-color': '#b45309' } },
+    { selector: 'node[kind="iface"]', style: { shape: 'ellipse', 'background-color': '#cffafe', 'border-color': '#0891b2' } },
+    { selector: 'node[kind="pod"]', style: { 'background-color': '#dcfce7', 'border-color': '#16a34a' } },
+    { selector: 'node[kind="pod"].notready', style: { 'background-color': '#fee2e2', 'border-color': '#dc2626', 'border-width': 2 } },
+    { selector: 'node.dns', style: { 'border-style': 'double', 'border-width': 3 } },
+    { selector: 'node[kind="service"]', style: { 'background-color': '#f3e8ff', 'border-color': '#7c3aed' } },
+    { selector: 'node[kind="service"].notready', style: { 'border-color': '#dc2626' } },
+    { selector: 'node[kind="chain"]', style: { 'font-family': 'monospace', 'font-size': 9, 'background-color': '#fff7ed', 'border-color': '#ea580c' } },
+    { selector: 'node[kind="ingress"]', style: { 'background-color': '#fef9c3', 'border-color': '#ca8a04', 'text-justification': 'left' } },
+    { selector: 'edge', style: { width: 1.2, 'line-color': '#9ca3af', 'target-arrow-color': '#9ca3af', 'target-arrow-shape': 'triangle', 'curve-style': 'bezier', label: 'data(label)', 'font-size': 8, 'text-background-color': '#fff', 'text-background-opacity': 0.8, 'text-background-padding': '1px' } },
+    { selector: 'edge.tunnel', style: { 'line-style': 'dashed', 'line-color': '#0891b2', 'target-arrow-shape': 'none' } },
+    { selector: 'edge.endpoint', style: { 'line-style': 'dotted' } },
+    { selector: ':selected', style: { 'border-color': '#f59e0b', 'border-width': 3 } },
+    { selector: 'node.lit', style: { 'border-color': '#f59e0b', 'border-width': 4, 'z-index': 10 } },
+    { selector: 'edge.lit', style: { 'line-color': '#f59e0b', 'target-arrow-color': '#f59e0b', width: 4, 'z-index': 10 } },
+    { selector: 'node.lit-end', style: { 'background-color': '#fbbf24' } },
+  ],
+});
+
+const classesOf = (e: UiElement) => [...(e.classes ?? []), ...(lit.has(e.id) ? ['lit'] : [])].join(' ');
+
+function definition(e: UiElement): ElementDefinition {
+  const data: Record<string, unknown> = { id: e.id, kind: e.kind, label: e.label, state: e.state ?? '' };
+  if (e.parent) data.parent = e.parent;
+  if (e.kind === 'edge') Object.assign(data, { source: e.source, target: e.target });
+  return { group: e.kind === 'edge' ? 'edges' : 'nodes', data, classes: classesOf(e) };
+}
+
+function layout(): Promise<void> {
+  return new Promise((resolve) => {
+    const l = cy.layout({
+      name: 'elk',
+      fit: true,
+      padding: 20,
+      animate: false,
+      nodeDimensionsIncludeLabels: true,
+      elk: {
+        algorithm: 'layered',
+        'elk.direction': 'DOWN',
+        'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
+        'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
+        'elk.layered.spacing.nodeNodeBetweenLayers': 40,
+        'elk.spacing.nodeNode': 14,
+        'elk.randomSeed': 1,
+      },
+    } as cytoscape.LayoutOptions);
+    l.one('layoutstop', () => resolve());
+    l.run();
+  });
+}
+
+/**
+ * The model into the picture. Only states changed (a pod's phase, its restarts, a label): data
+ * updated in place, nothing moves. Elements gone: removed where they were. New elements: the
+ * whole picture is rebuilt in the model's order and laid out again, so the layout is a function
+ * of the set of elements (the same cluster always draws the same; a pod that leaves and comes
+ * back finds every element where it was).
+ */
+async function apply(next: UiModel): Promise<void> {
+  const t0 = performance.now();
+  model = next;
+  const want = new Map(next.elements.map((e) => [e.id, e]));
+  const fresh = next.elements.some((e) => {
+    const el = cy.getElementById(e.id);
+    return el.empty() || (el.data('parent') ?? undefined) !== e.parent;
+  });
+  if (fresh) {
+    cy.batch(() => {
+      cy.elements().remove();
+      cy.add(next.elements.map(definition));
+    });
+    await layout();
+  } else {
+    cy.batch(() => {
+      cy.elements().forEach((el) => {
+        if (!want.has(el.id())) el.remove();
+      });
+      for (const e of next.elements) {
+        const el = cy.getElementById(e.id);
+        if (el.data('label') !== e.label || el.data('state') !== (e.state ?? '')) el.data({ label: e.label, state: e.state ?? '' });
+        el.classes(classesOf(e));
+      }
+    });
+  }
+  // The selected object stays selected, its title current (its describe text is re-read on demand).
+  for (const id of selected ? [selected] : []) {
+    cy.getElementById(id).select();
+    const e = want.get(id);
+    if (e) detailsTitle.textContent = e.summary ?? e.label;
+  }
+  renderObjects(next);
+  $('instance').textContent = `· ${next.instance} (${next.mode}, kube-proxy ${next.proxyMode})`;
+  document.body.dataset.modelApplied = String(Number(document.body.dataset.modelApplied ?? 0) + 1);
+  document.body.dataset.applyMs = (performance.now() - t0).toFixed(1);
+}
+
+const LISTED: UiElement['kind'][] = ['laptop', 'node', 'ingress', 'service', 'pod'];
+
+function renderObjects(m: UiModel): void {
+  const items = m.elements.filter((e) => LISTED.includes(e.kind)).sort((a, b) => LISTED.indexOf(a.kind) - LISTED.indexOf(b.kind));
+  const existing = new Map([...objectsEl.querySelectorAll<HTMLButtonElement>('button[data-id]')].map((b) => [b.dataset.id!, b]));
+  const keep = new Set(items.map((e) => e.id));
+  for (const [id, b] of existing) if (!keep.has(id)) b.parentElement!.remove();
+  let prev: HTMLLIElement | null = null;
+  for (const e of items) {
+    let b = existing.get(e.id);
+    if (!b) {
+      const li = document.createElement('li');
+      b = document.createElement('button');
+      b.type = 'button';
+      b.dataset.id = e.id;
+      b.dataset.kind = e.kind;
+      b.addEventListener('click', () => select(e.id));
+      li.append(b);
+      if (prev) prev.after(li);
+      else objectsEl.prepend(li);
+    }
+    const text = e.summary ?? e.label;
+    if (b.textContent !== text) b.textContent = text;
+    b.dataset.state = e.state ?? 'Ready';
+    b.dataset.lit = String(lit.has(e.id));
+    prev = b.parentElement as HTMLLIElement;
+  }
+  // The request's sources: the laptop and every pod.
+  const pods = m.elements.filter((e) => e.kind === 'pod');
+  const options = ['laptop', ...pods.map((p) => p.id)];
+  if ([...fromEl.options].map((o) => o.value).join() !== options.join()) {
+    const current = fromEl.value;
+    fromEl.replaceChildren(...options.map((v) => new Option(v === 'laptop' ? 'the laptop' : v.replace(/^pod\//, ''), v)));
+    fromEl.value = options.includes(current) ? current : 'laptop';
+  }
+}
+
+async function api<T>(url: string, body?: unknown): Promise<T> {
+  const r = await fetch(url, body === undefined ? {} : { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const j = (await r.json()) as T & { error?: string };
+  if (!r.ok) throw new Error(j.error ?? `HTTP ${r.status}`);
+  return j;
+}
+
+async function select(id: string): Promise<void> {
+  selected = id;
+  cy.elements().unselect();
+  cy.getElementById(id).select();
+  const e = model?.elements.find((x) => x.id === id);
+  if (!e) return;
+  detailsTitle.textContent = e.summary ?? e.label;
+  detailsActions.replaceChildren();
+  if (e.kind === 'pod' && e.pod) {
+    const kill = document.createElement('button');
+    kill.type = 'button';
+    kill.className = 'kill';
+    kill.textContent = `Kill ${e.pod.name}'s container (lab kill)`;
+    kill.addEventListener('click', () => void killPod(id, kill));
+    detailsActions.append(kill);
+  }
+  detailsText.textContent = 'reading…';
+  try {
+    let text = e.summary ?? e.label;
+    if (e.describe) text = (await api<{ text: string }>(`/api/describe?id=${encodeURIComponent(id)}`)).text;
+    else if (e.chain) text = (await api<{ text: string }>(`/api/chain?chain=${encodeURIComponent(e.chain)}`)).text;
+    if (selected === id) detailsText.textContent = text;
+  } catch (err) {
+    if (selected === id) detailsText.textContent = `error: ${(err as Error).message}`;
+  }
+}
+
+async function killPod(id: string, button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  detailsText.textContent = 'lab kill --trace: SIGKILL, then the crash flow as the API and the node show it (kubelet -> API -> endpoints -> kube-proxy), until the pod is back…';
+  try {
+    const r = await api<{ text: string }>('/api/kill', { id });
+    detailsText.textContent = r.text;
+    detailsText.dataset.killed = id;
+  } catch (err) {
+    detailsText.textContent = `error: ${(err as Error).message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+interface TraceReply {
+  trace: { hops: { kind: string; title: string; lines: string[] }[]; answeredBy?: { name: string; namespace: string; ip: string }; response: { ok: boolean; httpCode?: number; error?: string } };
+  path: string[];
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function sendRequest(ev: Event): Promise<void> {
+  ev.preventDefault();
+  const button = $<HTMLButtonElement>('send-button');
+  const section = $('trace');
+  const summary = $('trace-summary');
+  const hops = $<HTMLOListElement>('trace-hops');
+  button.disabled = true;
+  section.hidden = false;
+  delete section.dataset.answered;
+  section.dataset.state = 'running';
+  summary.textContent = 'sending (lab trace)…';
+  hops.replaceChildren();
+  lit.clear();
+  cy.elements().removeClass('lit lit-end');
+  try {
+    const r = await api<TraceReply>('/api/trace', { url: $<HTMLInputElement>('url').value, from: fromEl.value });
+    const t = r.trace;
+    summary.textContent = t.response.ok ? `HTTP ${t.response.httpCode ?? '?'}${t.answeredBy ? `, answered by ${t.answeredBy.name} (${t.answeredBy.ip})` : ''}` : `failed: ${t.response.error ?? ''}`;
+    for (const h of t.hops) {
+      const li = document.createElement('li');
+      li.textContent = h.title;
+      if (h.lines.length) {
+        const pre = document.createElement('pre');
+        pre.textContent = h.lines.join('\n');
+        li.append(pre);
+      }
+      hops.append(li);
+    }
+    // Hop by hop across the picture: each element, and the edge that led to it.
+    for (let i = 0; i < r.path.length; i++) {
+      const id = r.path[i]!;
+      lit.add(id);
+      const node = cy.getElementById(id);
+      node.addClass('lit');
+      if (i > 0) {
+        const e = cy.getElementById(`e/${r.path[i - 1]}->${id}`).union(cy.getElementById(`e/${id}->${r.path[i - 1]}`));
+        e.addClass('lit');
+        e.forEach((x) => void lit.add(x.id()));
+      }
+      objectsEl.querySelector<HTMLButtonElement>(`button[data-id="${CSS.escape(id)}"]`)?.setAttribute('data-lit', 'true');
+      await sleep(250);
+    }
+    if (t.answeredBy) {
+      const end = `pod/${t.answeredBy.namespace}/${t.answeredBy.name}`;
+      (cy.getElementById(end) as NodeSingular).addClass('lit-end');
+      section.dataset.answered = end;
+    }
+    section.dataset.path = r.path.join(' ');
+    section.dataset.state = 'done';
+  } catch (err) {
+    summary.textContent = `error: ${(err as Error).message}`;
+    section.dataset.state = 'error';
+  } finally {
+    button.disabled = false;
+  }
+}
+
+cy.on('tap', 'node', (ev) => void select(ev.target.id()));
+$('send').addEventListener('submit', (ev) => void sendRequest(ev));
+
+// The live stream: a new model on every change; reconnects after a break.
+let applying: Promise<void> = Promise.resolve();
+let backoff = 500;
+function connect(): void {
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+  ws.addEventListener('open', () => {
+    backoff = 500;
+    statusEl.textContent = 'live';
+    statusEl.className = 'live';
+  });
+  ws.addEventListener('message', (ev) => {
+    const msg = JSON.parse(String(ev.data)) as { type: string; sentAt?: number; model: UiModel };
+    if (msg.type === 'model') {
+      applying = applying.then(async () => {
+        await apply(msg.model);
+        // From the server's send to drawn here (the bench reads it).
+        if (msg.sentAt) document.body.dataset.deliveryMs = String(Date.now() - msg.sentAt);
+      });
+    }
+  });
+  ws.addEventListener('close', () => {
+    statusEl.textContent = 'disconnected: reconnecting…';
+    statusEl.className = 'down';
+    setTimeout(connect, backoff);
+    backoff = Math.min(backoff * 2, 10_000);
+  });
+}
+connect();
+
+// For the e2e test and the bench: what the picture holds, read-only.
+(window as unknown as { labUi: object }).labUi = {
+  ids: () => cy.elements().map((e) => e.id()),
+  position: (id: string) => {
+    const n = cy.getElementById(id);
+    return n.nonempty() && n.isNode() ? { ...(n as NodeSingular).position() } : null;
+  },
+  lit: () => cy.elements('.lit').map((e) => e.id()),
+  applied: () => Number(document.body.dataset.modelApplied ?? 0),
+  /** Resolves once every model received so far is drawn (laid out included). */
+  idle: () => applying,
+};

@@ -1,0 +1,239 @@
+// Issue 16 acceptance: `lab ui` against a real sandbox lab of the default scenario, in a real
+// headless Chromium (Debian's, driven by playwright-core). The page must show what the API holds
+// (checked against kubectl), follow a `lab kill` live without a reload, light the path a real
+// `lab trace` took, and refuse requests without the token or with a foreign Host/Origin.
+// Screenshots go to test/artifacts/ui/ (ignored by git).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { downAndRemove, instanceName, isRoot, kubectlFor, lab, LAB_BIN, ROOT, upWithKubeconfig } from './helpers.ts';
+
+const I = instanceName('e2eui');
+const ARTIFACTS = path.join(ROOT, 'test/artifacts/ui');
+const CHROMIUM = '/usr/bin/chromium';
+
+interface Obj {
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  status?: { podIP?: string };
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** A raw GET with chosen headers (fetch would not let a test set Host). */
+function rawGet(port: number, pathname: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: pathname, headers }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function wsRefused(port: number, pathname: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${pathname}`, { headers });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      resolve(101);
+      ws.close();
+    });
+    ws.on('error', () => resolve(-1));
+  });
+}
+
+describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
+  let dir: string;
+  let kubectlOk: (args: string[]) => Promise<string>;
+  let ui: ChildProcess | null = null;
+  let url = '';
+  let port = 0;
+  let browser: Browser | null = null;
+  let page: Page;
+  const consoleErrors: string[] = [];
+  const failedRequests: string[] = [];
+  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+
+  beforeAll(async () => {
+    await mkdir(ARTIFACTS, { recursive: true });
+    dir = await mkdtemp(path.join(os.tmpdir(), 'pplt-ui-'));
+    const kubeconfig = await upWithKubeconfig(I, dir);
+    kubectlOk = kubectlFor(() => kubeconfig).kubectlOk;
+    port = await freePort();
+    ui = spawn(process.execPath, [LAB_BIN, 'ui', '--name', I, '--port', String(port)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    ui.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const first = await new Promise<string>((resolve, reject) => {
+      const rl = readline.createInterface({ input: ui!.stdout! });
+      rl.once('line', resolve);
+      ui!.once('exit', (code) => reject(new Error(`lab ui exited (${code}) before printing its URL:\n${stderr}`)));
+      setTimeout(() => reject(new Error(`lab ui printed no URL in 60 s:\n${stderr}`)), 60_000);
+    });
+    url = first;
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    page.on('requestfailed', (r) => failedRequests.push(`${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) failedRequests.push(`${r.request().method()} ${r.url()}: HTTP ${r.status()}`);
+    });
+  }, 300_000);
+
+  afterAll(async () => {
+    // Chromium first (its processes end with it), then lab ui, then the lab.
+    await browser?.close().catch(() => {});
+    if (ui && ui.exitCode === null) {
+      const exited = new Promise((r) => ui!.once('exit', r));
+      ui.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+      if (ui.exitCode === null) ui.kill('SIGKILL');
+    }
+    await downAndRemove(I, dir);
+  }, 300_000);
+
+  it('prints the URL with its token first; the page shows every pod, Service, node and the Ingress', async () => {
+    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${port}/\\?token=[A-Za-z0-9_-]{20,}$`));
+    await page.goto(url);
+    await page.waitForSelector('#status.live');
+    const all = JSON.parse(await kubectlOk(['get', 'pods,services,nodes,ingresses', '-A', '-o', 'json'])) as { items: Obj[] };
+    const ids = all.items.map((o) => {
+      const ns = o.metadata.namespace ?? 'default';
+      return o.kind === 'Pod' ? `pod/${ns}/${o.metadata.name}` : o.kind === 'Service' ? `svc/${ns}/${o.metadata.name}` : o.kind === 'Node' ? `node/${o.metadata.name}` : `ing/${ns}/${o.metadata.name}`;
+    });
+    expect(ids.filter((i) => i.startsWith('ing/'))).toHaveLength(1);
+    expect(ids.filter((i) => i.startsWith('pod/default/app2-'))).toHaveLength(3);
+    // Every one of them in the list and in the picture.
+    await page.waitForFunction((want) => want.every((id) => document.querySelector(`#objects button[data-id="${id}"]`)), ids, { timeout: 10_000 });
+    const drawn = await page.evaluate(() => (window as unknown as { labUi: { ids(): string[] } }).labUi.ids());
+    for (const id of ids) expect(drawn).toContain(id);
+    // kube-proxy's chains, read from the node's kernel: app2-service's KUBE-SVC with three KUBE-SEP.
+    const chains = drawn.filter((id) => id.startsWith('chain/KUBE-SEP-'));
+    expect(chains.length).toBeGreaterThanOrEqual(3);
+    expect(drawn.some((id) => /^e\/chain\/KUBE-SVC-.*->chain\/KUBE-SEP-/.test(id))).toBe(true);
+    // Clicking (Enter on the list) shows what `lab describe` says.
+    const app2 = ids.find((i) => i.startsWith('pod/default/app2-'))!;
+    await page.focus(`#objects button[data-id="${app2}"]`);
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => /IP:|Node:/.test(document.getElementById('details-text')!.textContent ?? ''), undefined, { timeout: 15_000 });
+    await shot('1-topology');
+  });
+
+  it('follows a lab kill of an app2 pod within 2 s without reload, and it comes back', async () => {
+    const pod = await page.evaluate(() => [...document.querySelectorAll<HTMLButtonElement>('#objects button[data-id^="pod/default/app2-"]')].map((b) => b.dataset.id!)[0]!);
+    const name = pod.split('/')[2]!;
+    const other = await page.evaluate((p) => [...document.querySelectorAll<HTMLButtonElement>('#objects button[data-id^="pod/default/app"]')].map((b) => b.dataset.id!).find((x) => x !== p)!, pod);
+    const where = (id: string) => page.evaluate(async (i) => {
+      const ui = (window as unknown as { labUi: { position(id: string): { x: number; y: number } | null; idle(): Promise<void> } }).labUi;
+      await ui.idle();
+      return ui.position(i);
+    }, id);
+    const before = await where(other);
+    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    const text0 = await page.textContent(`#objects button[data-id="${pod}"]`);
+    expect(text0).toMatch(/restarts 0/);
+    const k = await lab(['kill', name, '--name', I]);
+    expect(k.code, k.stderr).toBe(0);
+    const t0 = Date.now();
+    await page.waitForFunction((id) => {
+      const b = document.querySelector<HTMLButtonElement>(`#objects button[data-id="${id}"]`);
+      return b && (b.dataset.state !== 'Ready' || !/restarts 0/.test(b.textContent ?? ''));
+    }, pod, { timeout: 2000 });
+    const changedMs = Date.now() - t0;
+    expect(changedMs).toBeLessThanOrEqual(2000);
+    await shot('2-killed');
+    // Back: restarted, ready, in the Service's chains again; the page never reloaded.
+    await page.waitForFunction((id) => {
+      const b = document.querySelector<HTMLButtonElement>(`#objects button[data-id="${id}"]`);
+      return b && b.dataset.state === 'Ready' && /restarts 1/.test(b.textContent ?? '');
+    }, pod, { timeout: 60_000 });
+    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    // Its DNAT edge back (kube-proxy wrote its KUBE-SEP again), and an untouched pod did not move.
+    await page.waitForFunction((id) => (window as unknown as { labUi: { ids(): string[] } }).labUi.ids().some((e) => e.endsWith(`->${id}`) && e.startsWith('e/chain/KUBE-SEP-')), pod, { timeout: 10_000 });
+    await new Promise((r) => setTimeout(r, 1500)); // the server's follow-up looks at the kernel
+    expect(await where(other)).toEqual(before);
+    await shot('3-back');
+  }, 90_000);
+
+  it("the kill button of a pod runs lab kill --trace: the crash flow, hop by hop, until it is back", async () => {
+    const pod = await page.evaluate(() => [...document.querySelectorAll<HTMLButtonElement>('#objects button[data-id^="pod/default/app1-"]')].map((b) => b.dataset.id!)[0]!);
+    await page.click(`#objects button[data-id="${pod}"]`);
+    await page.click('#details-actions button.kill');
+    await page.waitForSelector(`#details-text[data-killed="${pod}"]`, { timeout: 70_000 });
+    const text = (await page.textContent('#details-text'))!;
+    expect(text).toContain(`pod/${pod.split('/')[2]}: sent SIGKILL`);
+    expect(text).toMatch(/kube-proxy/);
+    expect(text).not.toContain('was not seen to the end');
+    await page.waitForFunction((id) => document.querySelector<HTMLButtonElement>(`#objects button[data-id="${id}"]`)?.dataset.state === 'Ready', pod, { timeout: 30_000 });
+    await shot('5-crash-flow');
+  }, 120_000);
+
+  it('a request to app2.com sent from the page lights ingress -> app2-service -> the one app2 pod the trace reports', async () => {
+    await page.fill('#url', 'http://app2.com/');
+    await page.selectOption('#from', 'laptop');
+    await page.click('#send-button');
+    await page.waitForSelector('#trace[data-state="done"]', { timeout: 30_000 });
+    const answered = await page.getAttribute('#trace', 'data-answered');
+    expect(answered).toMatch(/^pod\/default\/app2-/);
+    expect(await page.textContent('#trace-summary')).toContain(`answered by ${answered!.split('/')[2]}`);
+    const lit = await page.evaluate(() => (window as unknown as { labUi: { lit(): string[] } }).labUi.lit());
+    const pathAttr = (await page.getAttribute('#trace', 'data-path'))!.split(' ');
+    expect(lit).toContain('ing/default/apps-ingress');
+    expect(lit).toContain('svc/default/app2-service');
+    expect(lit).toContain('svc/kube-system/ingress-nginx');
+    const litApp2 = lit.filter((id) => id.startsWith('pod/default/app2-'));
+    expect(litApp2).toEqual([answered]);
+    // In this order: ingress, then app2-service, then the pod.
+    const at = (id: string) => pathAttr.indexOf(id);
+    expect(at('ing/default/apps-ingress')).toBeGreaterThan(0);
+    expect(at('svc/default/app2-service')).toBeGreaterThan(at('ing/default/apps-ingress'));
+    expect(at(answered!)).toBeGreaterThan(at('svc/default/app2-service'));
+    // The list says it too (keyboard and screen-reader users).
+    expect(await page.getAttribute(`#objects button[data-id="${answered}"]`, 'data-lit')).toBe('true');
+    await shot('4-request');
+  }, 60_000);
+
+  it('refuses a request without the token, or with a foreign Host or Origin', async () => {
+    const token = new URL(url).searchParams.get('token')!;
+    const host = `127.0.0.1:${port}`;
+    expect(await rawGet(port, `/?token=${token}`, { Host: host })).toBe(200);
+    expect(await rawGet(port, '/', { Host: host })).toBe(401);
+    expect(await rawGet(port, '/app.js', { Host: host })).toBe(401);
+    expect(await rawGet(port, '/api/model', { Host: host, Cookie: 'lab-ui-token=wrong' })).toBe(401);
+    expect(await rawGet(port, `/?token=${token}`, { Host: 'evil.example' })).toBe(403);
+    expect(await rawGet(port, `/?token=${token}`, { Host: `evil.example:${port}` })).toBe(403);
+    expect(await rawGet(port, `/api/model?token=${token}`, { Host: host, Origin: 'http://evil.example' })).toBe(403);
+    expect(await wsRefused(port, '/ws', { Host: host, Origin: `http://${host}` })).toBe(401);
+    expect(await wsRefused(port, `/ws?token=${token}`, { Host: 'evil.example', Origin: `http://${host}` })).toBe(403);
+    expect(await wsRefused(port, `/ws?token=${token}`, { Host: host, Origin: 'http://evil.example' })).toBe(403);
+    expect(await wsRefused(port, `/ws?token=${token}`, { Host: host, Origin: `http://${host}` })).toBe(101);
+    // A bad name never reaches a command.
+    expect(await rawGet(port, `/api/describe?token=${token}&id=pod/default/..%2Fetc`, { Host: host })).toBe(400);
+    expect(await rawGet(port, `/api/chain?token=${token}&chain=KUBE-SVC-X;reboot`, { Host: host })).toBe(400);
+  });
+
+  it('had no console error and no failed request in the page', () => {
+    expect(consoleErrors).toEqual([]);
+    expect(failedRequests).toEqual([]);
+  });
+});
