@@ -30,6 +30,7 @@ import { instancePaths } from '../src/node/instance.ts';
 import { deleteNetns, listNetns } from '../src/sys/ip.ts';
 import { closeSpawnPool } from '../src/sys/spawner.ts';
 import { run } from '../src/sys/exec.ts';
+import { spawnStream, type StreamChild } from '../src/sys/stream.ts';
 import { deferCleanup, settle, type BenchContext, type Benchmark, type Figure } from './harness.ts';
 import { followPods, makeWorkDir, measureFloor, podsConfigYaml, podsStateYaml, sortIps, startChecker, type Checker, type Measurement } from './pods.ts';
 import { LAB_BIN, labDown, startServerProcess, type ServerProcess } from './server-process.ts';
@@ -353,14 +354,32 @@ async function measureFailover(ctx: BenchContext, client: HttpsClient, server: S
   const timeoutMs = 6000; // above the ingress's proxy_connect_timeout (5 s): its 504 is what the client sees
   const rc = await startRateClient(paths.hostNetns, 'http://app2.com/', '-', rate, timeoutMs);
   let requests: [number, number, boolean][];
+  let events: StreamChild | undefined;
+  const newConns: { at: number; text: string }[] = [];
   let t0 = 0;
   const marks: Record<string, number> = {};
   const windowEndOr = (t: number) => marks.threeReady ?? t;
   try {
+    // Every new TCP connection to port 80 labs's conntrack sees, with when it came: where the
+    // ingress's connections to app2's ClusterIP were DNATed to.
+    events = spawnStream(['conntrack', '-E', '-e', 'NEW', '-p', 'tcp', '--dport', '80'], { netns: paths.nodeNetns });
+    events.stdout.setEncoding('utf8');
+    let partial = '';
+    events.stdout.on('data', (d: string) => {
+      const at = epochNow();
+      const lines = (partial + d).split('\n');
+      partial = lines.pop()!;
+      for (const l of lines) newConns.push({ at, text: l });
+    });
     await new Promise((r) => setTimeout(r, 3000)); // served before the stop
     t0 = epochNow();
     const stop = await run([process.execPath, LAB_BIN, 'node', 'stop', AGENT, '--name', instance], { allowFail: true });
     if (stop.exitCode !== 0) throw new Error(`lab node stop ${AGENT} failed: ${stop.stderr.trim()}`);
+    // The node's last heartbeat before it died: the node monitor's grace period counts from there.
+    const lease = await client.get<KubeObject & { spec?: { renewTime?: string } }>({ group: 'coordination.k8s.io', resource: 'leases' }, 'kube-node-lease', AGENT);
+    const node = await client.get<KubeObject & { status?: { conditions?: { type: string; lastHeartbeatTime?: string }[] } }>({ group: '', resource: 'nodes' }, undefined, AGENT);
+    const beats = [lease.spec?.renewTime, node.status?.conditions?.find((c) => c.type === 'Ready')?.lastHeartbeatTime].filter((x): x is string => !!x).map((x) => Date.parse(x));
+    if (beats.length) marks.lastHeartbeat = Math.max(...beats);
     const deadline = t0 + (timers.grace + timers.toleration + 120) * 1000;
     for (;;) {
       server.assertRunning();
@@ -393,6 +412,7 @@ async function measureFailover(ctx: BenchContext, client: HttpsClient, server: S
     requests = await rc.stop();
   } finally {
     rc.kill();
+    events?.stop();
   }
   const windowEnd = marks.threeReady!;
   const failed = requests.filter(([, , ok]) => !ok);
@@ -404,15 +424,25 @@ async function measureFailover(ctx: BenchContext, client: HttpsClient, server: S
   const firstGoodAfter = requests.find(([s, , ok]) => s > lastFail && ok)?.[0] ?? lastFail;
   const served = Math.max(windowEnd, firstGoodAfter);
   const timersSeconds = timers.grace + timers.toleration;
+  // What Kubernetes waits by design after the stop: the timers from the node's last heartbeat.
+  const floorSeconds = Number((((marks.lastHeartbeat ?? t0) + timersSeconds * 1000 - t0) / 1000).toFixed(1));
+  // Where the new connections after the window went (the reply's source: the pod that answers).
+  const liveAfter = new Map<string, number>();
+  for (const c of newConns.filter((c) => c.at > windowEnd)) {
+    const reply = /\bsrc=(\S+) dst=\S+ sport=80\b/.exec(c.text.split('[UNREPLIED]').join(''))?.[1] ?? /src=\S+ dst=\S+ sport=\d+ dport=80 .*?src=(\S+)/.exec(c.text)?.[1];
+    if (reply) liveAfter.set(reply, (liveAfter.get(reply) ?? 0) + 1);
+  }
   const sec = (t: number | undefined) => (t === undefined ? '?' : ((t - t0) / 1000).toFixed(1));
   const sent = requests.filter(([s]) => s >= t0 && s <= windowEnd).length;
-  ctx.note(`failover: app2's and kube-system's pods before the stop: ${placement}; the labsw pod(s) ${dead.join(', ')}. Timers in config.yaml: node-monitor-grace-period ${timers.grace}s, default-unreachable-toleration-seconds ${timers.toleration} (the floor: ${timersSeconds} s). Client: bench/http-rate.mjs in the laptop namespace, ${rate} requests/s to http://app2.com/ (its hosts file: labs's 192.168.56.110, the ingress), open loop, a new connection each, a request failed = not 200 within ${timeoutMs / 1000} s (the ingress answers 504 after its proxy_connect_timeout of 5 s when kube-proxy picked the dead pod).`);
+  ctx.note(`failover: app2's and kube-system's pods before the stop: ${placement}; the labsw pod(s) ${dead.join(', ')}. Timers in config.yaml: node-monitor-grace-period ${timers.grace}s, default-unreachable-toleration-seconds ${timers.toleration} (their sum: ${timersSeconds} s, counted from the last heartbeat: see below). Client: bench/http-rate.mjs in the laptop namespace, ${rate} requests/s to http://app2.com/ (its hosts file: labs's 192.168.56.110, the ingress), open loop, a new connection each, a request failed = not 200 within ${timeoutMs / 1000} s (the ingress answers 504 after its proxy_connect_timeout of 5 s when kube-proxy picked the dead pod).`);
   ctx.note(`failover, after \`lab node stop ${AGENT}\` at 0 s: the dead pod's endpoint not ready at ${sec(marks.deadEndpointNotReady)} s (node lifecycle: NotReady after the grace period, its pods' Ready=False), ${marks.deadEndpointGone === undefined ? 'still in the EndpointSlice at the window\'s end (not ready: evicted by the taint manager after the toleration, it stays terminating while its node cannot confirm it gone)' : `out of the EndpointSlice at ${sec(marks.deadEndpointGone)} s`}, 3 ready endpoints on ${SERVER_NODE} at ${sec(windowEnd)} s (the window's end); last failed request sent at ${failed.length ? sec(lastFail) : 'none'} s; every request served from ${sec(served)} s. Requests: ${sent} sent inside the window, ${inside} failed; ${after.length} failed after it (sent at ${after.map(([s]) => sec(s)).join(', ') || '-'} s, observed for ${afterSeconds} s after the window); ${beforeStop} before the stop.`);
+  ctx.note(`failover: labsw's last heartbeat (the later of its Lease's renewTime and its Ready condition's lastHeartbeatTime) was ${marks.lastHeartbeat === undefined ? 'not found' : `${((t0 - marks.lastHeartbeat) / 1000).toFixed(1)} s before the stop`}: the grace period counts from there (the kubelet renews its Lease every 10 s), so the floor is ${floorSeconds} s, not ${timersSeconds} s; the node monitor looks every 5 s on top.`);
+  ctx.note(`failover, the new connections to port 80 in labs's conntrack after the window, by the address that answered them (\`conntrack -E\`): ${[...liveAfter].map(([ip, k]) => `${ip} ${k}${dead.includes(ip) ? ' (the dead pod)' : ''}`).join(', ') || 'none seen'}.`);
   ctx.note(`failover, the failures after the window took ${after.map(([, d]) => (d / 1000).toFixed(1)).join(', ') || '-'} s each (the ingress's 504 comes after its 5 s connect timeout; ${timeoutMs / 1000} s is the client's own limit).`);
-  ctx.note(`failover, stale conntrack: ${marks.staleEntries} TCP entries in labs's table still answered by the dead pod ${afterSeconds} s after the window, ${marks.staleSynSent} of them SYN_SENT (nf_conntrack_tcp_timeout_syn_sent: 120 s), ${marks.staleRefreshed} of those refreshed by a SYN after the connections first sent to the dead pod had all given up (its endpoint not ready + 6 s): new connections matched to an old entry. kube-proxy v1.33 removes conntrack entries of removed endpoints for UDP only (pkg/proxy/conntrack/cleanup.go, CleanStaleEntries: "we only deal with UDP protocol entries"), as the lab's kube-proxy does (src/proxy/syncer.ts); a new connection of the ingress to the ClusterIP that reuses the source port of such an entry is a retransmission to conntrack, keeps the old DNAT to the dead pod and fails. Faithful, so left as it is.`);
+  ctx.note(`failover, stale conntrack: ${marks.staleEntries} TCP entries in labs's table still answered by the dead pod ${afterSeconds} s after the window, ${marks.staleSynSent} of them SYN_SENT (nf_conntrack_tcp_timeout_syn_sent: 120 s), ${marks.staleRefreshed} of those refreshed by a SYN after the connections first sent to the dead pod had all given up (its endpoint not ready + 6 s), i.e. new connections matched to an old entry${marks.staleRefreshed ? '' : ': none, so in this run the stale entries did not cause the failures after the window'}. kube-proxy v1.33 removes conntrack entries of removed endpoints for UDP only (pkg/proxy/conntrack/cleanup.go, CleanStaleEntries: "we only deal with UDP protocol entries"), as the lab's kube-proxy does (src/proxy/syncer.ts): a new connection of the ingress to the ClusterIP reusing the source port of such an entry would be a retransmission to conntrack, keep the old DNAT to the dead pod and fail. Faithful, so left as it is.`);
   return [
-    { name: `node stop -> app2 has 3 ready endpoints again, against the timers (grace ${timers.grace} s + toleration ${timers.toleration} s)`, value: Number(((windowEnd - t0) / 1000).toFixed(1)), unit: 's', floor: timersSeconds, goal: 1.2 },
-    { name: 'node stop -> every request to app2.com served again, against the timers', value: Number(((served - t0) / 1000).toFixed(1)), unit: 's', floor: timersSeconds, goal: 1.2 },
+    { name: `node stop -> app2 has 3 ready endpoints again, against the timers (grace ${timers.grace} s + toleration ${timers.toleration} s from the last heartbeat)`, value: Number(((windowEnd - t0) / 1000).toFixed(1)), unit: 's', floor: floorSeconds, goal: 1.2 },
+    { name: 'node stop -> every request to app2.com served again, against the timers', value: Number(((served - t0) / 1000).toFixed(1)), unit: 's', floor: floorSeconds, goal: 1.2 },
     { name: `failed requests inside the window (${rate}/s)`, value: inside, unit: 'requests' },
     { name: `failed requests after the window (${afterSeconds} s observed)`, value: after.length, unit: 'requests' },
   ];
