@@ -125,7 +125,8 @@ export const uiBenchmark: Benchmark = {
       await page.waitForFunction((n) => (window as unknown as { labUi?: LabUi }).labUi?.ids().filter((id) => id.startsWith('pod/default/bench-ui-')).length === n, nPods, { polling: 200, timeout: 300_000 });
       await page.evaluate(() => (window as unknown as { labUi: LabUi }).labUi.idle());
       const bigRender = performance.now() - t0;
-      ctx.log(`first render with ${nPods} pods: ${bigRender.toFixed(0)} ms`);
+      const inPage = await page.evaluate(() => ({ layout: document.body.dataset.layoutMs, apply: document.body.dataset.applyMs, applied: document.body.dataset.modelApplied }));
+      ctx.log(`first render with ${nPods} pods: ${bigRender.toFixed(0)} ms (in the page: ${JSON.stringify(inPage)})`);
 
       // The floor: the same writes seen by a plain informer here.
       const seen = new Map<string, (t: number) => void>();

@@ -103,7 +103,9 @@ async function apply(next: UiModel): Promise<void> {
       cy.elements().remove();
       cy.add(next.elements.map(definition));
     });
+    const t1 = performance.now();
     await layout();
+    document.body.dataset.layoutMs = (performance.now() - t1).toFixed(1);
   } else {
     cy.batch(() => {
       cy.elements().forEach((el) => {
