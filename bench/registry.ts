@@ -8,11 +8,13 @@ import { datapathBenchmark } from './datapath.ts';
 import { healingBenchmark } from './healing.ts';
 import { podsBenchmark } from './pods.ts';
 import { proxySyncBenchmark } from './proxy-sync.ts';
+import { proxySyncNftBenchmark } from './proxy-sync-nft.ts';
 import { serverBenchmark } from './server.ts';
 
 export const BENCHMARKS: Benchmark[] = [
   podsBenchmark,
   proxySyncBenchmark,
+  proxySyncNftBenchmark,
   healingBenchmark,
   datapathBenchmark,
   serverBenchmark,

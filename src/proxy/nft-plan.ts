@@ -77,7 +77,7 @@ export interface NftSyncPlan {
   staleChainsDeleted: number;
   bytes: number;
   /** @internal */
-  readonly next: { cache: Map<string, Cached>; stale: Map<string, number>; elements: Map<string, NftElement> };
+  readonly next: { cache: Map<string, Cached>; stale: Map<string, number>; elements?: Map<string, NftElement>; elementChanges: Map<string, NftElement | null> };
 }
 
 const NO_SLICES: EndpointSlice[] = [];
@@ -174,19 +174,22 @@ export class NftSyncPlanner {
     }
     for (const [key, c] of this.cache) if (!nextCache.has(key)) removedFragments.push(c.fragment);
 
-    // Chains and affinity sets in use after this sync; the ones that were in use and are no more.
+    // Chains and affinity sets that were in use and are no more. Chain and set names carry the
+    // Service's name: only Services that changed or went away can leave any (a partial sync looks at
+    // those alone, not at the 60,000 chains of 10,000 unchanged Services).
     const active = new Set<string>();
     const activeSets = new Set<string>();
-    for (const c of nextCache.values()) {
-      for (const ch of c.fragment.chains) active.add(ch.name);
-      for (const s of c.fragment.affinitySets) activeSets.add(s.name);
-    }
     const before = new Set<string>();
     const beforeSets = new Set<string>();
     if (!replaceTable) {
-      for (const c of this.cache.values()) {
-        for (const ch of c.fragment.chains) before.add(ch.name);
-        for (const s of c.fragment.affinitySets) beforeSets.add(s.name);
+      const olds = [...removedFragments, ...changedPairs.flatMap((p) => (p.before ? [p.before] : []))];
+      for (const f of olds) {
+        for (const ch of f.chains) before.add(ch.name);
+        for (const st of f.affinitySets) beforeSets.add(st.name);
+      }
+      for (const p of changedPairs) {
+        for (const ch of p.after.chains) active.add(ch.name);
+        for (const st of p.after.affinitySets) activeSets.add(st.name);
       }
     }
     const nextStale = new Map<string, number>();
@@ -206,7 +209,11 @@ export class NftSyncPlanner {
 
     let rules = 0;
     let elementOps = 0;
-    const nextElements = full ? new Map<string, NftElement>() : new Map(this.elements);
+    // A full sync starts the elements afresh; a partial one records its changes, applied on commit
+    // (copying 30,000 elements for each partial sync would cost more than the sync's own work).
+    const nextElements = full ? new Map<string, NftElement>() : undefined;
+    const elementChanges = new Map<string, NftElement | null>();
+    const current = (k: string) => (elementChanges.has(k) ? (elementChanges.get(k) ?? undefined) : this.elements.get(k));
     if (full) {
       head.unshift(`add table ${T} { comment "rules for kube-proxy" ; }`);
       if (replaceTable) head.push(`delete table ${T}`, `add table ${T} { comment "rules for kube-proxy" ; }`);
@@ -221,7 +228,7 @@ export class NftSyncPlanner {
       for (const c of nextCache.values()) {
         for (const e of c.fragment.elements) {
           body.push(elementLine(e));
-          nextElements.set(elementKey(e), e);
+          nextElements!.set(elementKey(e), e);
         }
         elementOps += c.fragment.elements.length;
       }
@@ -238,16 +245,16 @@ export class NftSyncPlanner {
       const dels: string[] = [];
       const adds: string[] = [];
       for (const [k, e] of dropped) {
-        if (wanted.has(k) || !nextElements.has(k)) continue;
+        if (wanted.has(k) || !current(k)) continue;
         dels.push(deleteElementLine(e));
-        nextElements.delete(k);
+        elementChanges.set(k, null);
       }
       for (const [k, e] of wanted) {
-        const cur = nextElements.get(k);
+        const cur = current(k);
         if (cur && cur.value === e.value) continue;
         if (cur) dels.push(deleteElementLine(e));
         adds.push(elementLine(e));
-        nextElements.set(k, e);
+        elementChanges.set(k, e);
       }
       // Deletions first: a map element may be the last reference to a chain that goes stale.
       body.unshift(...dels);
@@ -281,14 +288,18 @@ export class NftSyncPlanner {
       staleChainsFlushed,
       staleChainsDeleted,
       bytes: Buffer.byteLength(text),
-      next: { cache: nextCache, stale: nextStale, elements: nextElements },
+      next: { cache: nextCache, stale: nextStale, ...(nextElements ? { elements: nextElements } : {}), elementChanges },
     };
   }
 
   commit(plan: NftSyncPlan): void {
     this.cache = plan.next.cache;
     this.stale = plan.next.stale;
-    this.elements = plan.next.elements;
+    if (plan.next.elements) this.elements = plan.next.elements;
+    for (const [k, e] of plan.next.elementChanges) {
+      if (e) this.elements.set(k, e);
+      else this.elements.delete(k);
+    }
     this.needFullSync = false;
     this.replaceTable = false;
   }
