@@ -9,12 +9,14 @@ import { healingBenchmark } from './healing.ts';
 import { nodesBenchmark } from './nodes.ts';
 import { podsBenchmark } from './pods.ts';
 import { proxySyncBenchmark } from './proxy-sync.ts';
+import { proxySyncNftBenchmark } from './proxy-sync-nft.ts';
 import { serverBenchmark } from './server.ts';
 import { uiBenchmark } from './ui.ts';
 
 export const BENCHMARKS: Benchmark[] = [
   podsBenchmark,
   proxySyncBenchmark,
+  proxySyncNftBenchmark,
   healingBenchmark,
   datapathBenchmark,
   serverBenchmark,

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LAB_ROOT } from '../../bin/bundles.mjs';
-import type { NodeMode } from './types.ts';
+import { PROXY_MODES, type NodeMode, type ProxyMode } from './types.ts';
 
 /** The checkout (found by bin/bundles.mjs: this file may run from a bundle under build/). */
 export { LAB_ROOT };
@@ -18,6 +18,8 @@ export interface SystemValues {
   /** The node's line in the coredns ConfigMap's NodeHosts (`<IP> <name>`); absent: empty. */
   nodeIP?: string;
   nodeName?: string;
+  /** kube-proxy's mode (ConfigMap kube-system/kube-proxy); absent: iptables. */
+  proxyMode?: ProxyMode;
 }
 
 const SAFE_PATH = /^\/[A-Za-z0-9._/-]*$/;
@@ -33,7 +35,9 @@ export function renderSystemManifests(template: string, v: SystemValues, root = 
     // The sandbox has no way out: names outside the cluster are refused, never forwarded.
     LAB_DNS_UPSTREAM: v.mode === 'sandbox' ? '--refuse-external' : `--forward-resolv-conf=${v.resolvConf ?? '/etc/resolv.conf'}`,
     LAB_NODE_HOSTS: v.nodeIP && v.nodeName ? `${v.nodeIP} ${v.nodeName}` : '',
+    LAB_PROXY_MODE: v.proxyMode ?? 'iptables',
   };
+  if (!(PROXY_MODES as readonly string[]).includes(values.LAB_PROXY_MODE!)) throw new Error(`refusing proxy mode ${JSON.stringify(values.LAB_PROXY_MODE)} in system manifests`);
   if (v.nodeIP !== undefined && !/^[0-9a-fA-F:.]+$/.test(v.nodeIP)) throw new Error(`refusing node IP ${JSON.stringify(v.nodeIP)} in system manifests`);
   if (v.nodeName !== undefined && !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v.nodeName)) throw new Error(`refusing node name ${JSON.stringify(v.nodeName)} in system manifests`);
   return template.replace(/\$\((LAB_[A-Z_]+)\)/g, (m, name: string) => {

@@ -298,8 +298,14 @@ export interface ClusterConfig {
   token?: string;
   /** The node failure timers (Kubernetes' defaults when absent). */
   nodeLifecycle?: NodeLifecycleConfig;
+  /** kube-proxy's --proxy-mode on every node (k3s: kube-proxy-arg: [proxy-mode=nftables]); absent: iptables. */
+  proxyMode?: ProxyMode;
   source: Source;
 }
+
+/** kube-proxy's modes the lab has (ipvs is deprecated upstream and this kernel has no IP_VS). */
+export const PROXY_MODES = ['iptables', 'nftables'] as const;
+export type ProxyMode = (typeof PROXY_MODES)[number];
 
 /**
  * How fast a failed node's pods move, under the flags' own names in lab/config.yaml (on k3s they

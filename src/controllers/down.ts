@@ -13,6 +13,7 @@ import { podsOf } from './node-pods.ts';
 import type { LabNode, NodeMode } from '../node/node.ts';
 import { hostSysctlsFile, teardownNode } from '../node/setup.ts';
 import { teardownProxyRules } from '../proxy/index.ts';
+import { teardownNftTable } from '../proxy/nft-teardown.ts';
 import { teardownFlannel } from '../flannel/dataplane.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { K3S_KUBECONFIG } from './server.ts';
@@ -84,7 +85,11 @@ export async function down(opts: DownOptions): Promise<void> {
     if (mode) {
       const node = { mode, netns: mode === 'sandbox' ? paths.nodeNetns : null } as LabNode;
       // Only the chains and jump rules kube-proxy creates; any other rule in the node stays.
-      if (mode === 'host' || netnsExists(paths.nodeNetns)) await teardownProxyRules(node.netns);
+      if (mode === 'host' || netnsExists(paths.nodeNetns)) {
+        await teardownProxyRules(node.netns);
+        // nftables mode's table (kube-proxy's CleanupLeftovers); none in iptables mode.
+        await teardownNftTable(node.netns);
+      }
       // Host mode: flannel.1 and the FLANNEL-* rules are the machine's (a sandbox's go with its namespace).
       if (mode === 'host') await teardownFlannel(null);
       await teardownNode(node, paths, agentNetns);

@@ -15,6 +15,8 @@ import type { InstancePaths } from '../node/instance.ts';
 import { NODE_UPLINK, type LabNode } from '../node/node.ts';
 import { KubeProxy } from '../proxy/proxy-controller.ts';
 import { ProxySyncer } from '../proxy/syncer.ts';
+import { NftProxySyncer } from '../proxy/nft-syncer.ts';
+import type { ProxyMode } from '../api/types.ts';
 import { hostInfo } from '../sys/host.ts';
 
 /** The annotation naming a sandbox node's namespace, as pods carry theirs. */
@@ -69,8 +71,11 @@ export class NodeRoles {
   constructor(o: { client: Client; factory: InformerFactory; node: LabNode; paths: InstancePaths; config: ClusterConfig; log: (line: string) => void }) {
     const { node } = o;
     this.flannel = new FlannelController({ client: o.client, factory: o.factory, nodeName: node.name, netns: node.netns, nodeIP: node.nodeIP, uplink: NODE_UPLINK, subnetEnvFile: o.paths.subnetEnvFile(node.name), clusterCIDR: o.config.clusterCIDR, log: o.log });
-    const syncer = new ProxySyncer({ netns: node.netns, config: { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: o.config.clusterCIDR } });
-    this.proxy = new KubeProxy(o.factory, syncer, { log: o.log, health: { netns: node.netns, nodeName: node.name } });
+    // kube-proxy in the mode config.yaml's kube-proxy-arg names, then whichever ConfigMap
+    // kube-system/kube-proxy names (the server makes it from config.yaml, on start and on every edit).
+    const proxyConfig = { nodeName: node.name, nodeIPs: [node.nodeIP], clusterCIDR: o.config.clusterCIDR, serviceCIDRs: [o.config.serviceCIDR] };
+    const makeSyncer = (mode: ProxyMode) => (mode === 'nftables' ? new NftProxySyncer({ netns: node.netns, config: proxyConfig }) : new ProxySyncer({ netns: node.netns, config: proxyConfig }));
+    this.proxy = new KubeProxy(o.factory, makeSyncer(o.config.proxyMode ?? 'iptables'), { log: o.log, health: { netns: node.netns, nodeName: node.name }, makeSyncer });
     this.kubelet = new KubeletController({ client: o.client, factory: o.factory, node, paths: o.paths, config: o.config, log: o.log });
   }
 

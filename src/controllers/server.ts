@@ -142,7 +142,7 @@ export class LabServer {
     const problems = nodesProblems(config);
     if (problems.length) throw new Error(`--nodes ${count}: ${problems.map((p) => p.message).join('; ')}`);
     const mode = await chooseMode({ requested: this.opts.mode, prior: priorMode, nodeIP: config.nodeIP, configFile: this.opts.configPath });
-    const system = await loadSystemManifests({ stateDir: this.paths.stateDir, mode, clusterDNS: config.clusterDNS, nodeIP: config.nodeIP, nodeName: config.nodeName });
+    const system = await loadSystemManifests({ stateDir: this.paths.stateDir, mode, clusterDNS: config.clusterDNS, nodeIP: config.nodeIP, nodeName: config.nodeName, ...(config.proxyMode ? { proxyMode: config.proxyMode } : {}) });
     const loadedState = await loadDesiredState({ statePath: this.opts.statePath, configPath: this.opts.configPath, extraStates: [system], systemPods: 0 });
     const desired = { ...loadedState, config };
     laptopHostsLines(desired, desired.config); // validates the laptop-hosts annotation

@@ -12,6 +12,8 @@ export interface ProxyConfig {
   nodeIPs: string[];
   /** --cluster-cidr: traffic to a ClusterIP from outside it is masqueraded (`! -s <cidr>`). Empty: no such rule. */
   clusterCIDR: string;
+  /** The service CIDRs (kube-proxy watches ServiceCIDR objects): nftables mode drops traffic to unallocated ClusterIPs in them. */
+  serviceCIDRs?: string[];
   /** --iptables-masquerade-bit, default 14 (mark 0x4000). */
   masqueradeBit?: number;
   /** --masquerade-all, default false. */

@@ -14,8 +14,22 @@ import type { KubeObject } from '../client/types.ts';
 import type { ProxyState, SyncResult } from './syncer.ts';
 import { KubeProxyHealth, type KubeProxyHealthOptions } from './health-server.ts';
 import { healthCheckNodePorts, localReadyEndpoints } from './health.ts';
+import { PROXY_MODES, type ProxyMode } from '../api/types.ts';
+
+/** kubeadm's ConfigMap kube-system/kube-proxy: its config.conf (a KubeProxyConfiguration) names the mode. */
+export const KUBE_PROXY_CONFIGMAP = { namespace: 'kube-system', name: 'kube-proxy', key: 'config.conf' };
+
+/** `mode: nftables` in a KubeProxyConfiguration; undefined when absent, empty ("" = iptables, as kube-proxy) or unknown. */
+export function proxyModeOfConfig(conf: string | undefined): ProxyMode | undefined {
+  const m = /^mode:\s*["']?([a-z]*)["']?\s*$/m.exec(conf ?? '');
+  if (!m) return undefined;
+  const mode = m[1] || 'iptables';
+  return (PROXY_MODES as readonly string[]).includes(mode) ? (mode as ProxyMode) : undefined;
+}
 
 export interface Syncer {
+  /** iptables or nftables: the mode this syncer writes. */
+  readonly mode?: ProxyMode;
   sync(state: ProxyState): Promise<SyncResult>;
   requestFullSync(): void;
   lostRules(): Promise<string[]>;
@@ -33,6 +47,12 @@ export interface KubeProxyOptions {
   onSync?: (r: SyncResult) => void;
   /** kube-proxy's health servers: health check node ports and /healthz, in this node's namespace. */
   health?: KubeProxyHealthOptions;
+  /**
+   * Follow ConfigMap kube-system/kube-proxy's mode: before each sync, a syncer of the mode it names
+   * replaces the current one when they differ (the new one's first sync is full and removes the
+   * other mode's rules once its own are in place).
+   */
+  makeSyncer?: (mode: ProxyMode) => Syncer;
 }
 
 /** How often the lab's kube-proxy looks at its canary chains by default (kube-proxy's own: 30 s). */
@@ -41,6 +61,8 @@ export const CANARY_MS = 5_000;
 export class KubeProxy {
   private readonly services;
   private readonly slices;
+  private readonly configMaps;
+  private syncer: Syncer;
   private lastRun = 0;
   private timer: NodeJS.Timeout | null = null;
   private periodic: NodeJS.Timeout[] = [];
@@ -53,9 +75,10 @@ export class KubeProxy {
 
   constructor(
     factory: InformerFactory,
-    private readonly syncer: Syncer,
+    syncer: Syncer,
     private readonly opts: KubeProxyOptions = {},
   ) {
+    this.syncer = syncer;
     this.services = factory.informer<Service & KubeObject>({ group: '', resource: 'services' });
     this.slices = factory.informer<EndpointSlice & KubeObject>({ group: 'discovery.k8s.io', resource: 'endpointslices' });
     this.health = opts.health ? new KubeProxyHealth({ ...opts.health, log: opts.health.log ?? opts.log }) : null;
@@ -64,6 +87,14 @@ export class KubeProxy {
       this.request();
     };
     for (const inf of [this.services, this.slices] as const) inf.addHandlers({ add: changed, update: changed, delete: changed });
+    if (opts.makeSyncer) {
+      // The kubelet watches the same resource: one shared informer.
+      this.configMaps = factory.informer<KubeObject & { data?: Record<string, string> }>({ group: '', resource: 'configmaps' });
+      const mine = (c: KubeObject) => {
+        if (c.metadata.namespace === KUBE_PROXY_CONFIGMAP.namespace && c.metadata.name === KUBE_PROXY_CONFIGMAP.name) this.request();
+      };
+      this.configMaps.addHandlers({ add: mine, update: (_old, c) => mine(c), delete: mine });
+    } else this.configMaps = null;
     const health = this.health;
     if (health) {
       // kube-proxy's NodeEligibleHandler: its own Node decides what /healthz says.
@@ -119,10 +150,26 @@ export class KubeProxy {
     }, wait);
   }
 
+  /** The mode kube-proxy runs in now. */
+  get mode(): ProxyMode {
+    return this.syncer.mode ?? 'iptables';
+  }
+
+  /** ConfigMap kube-system/kube-proxy names another mode: switch syncers (before the sync that follows). */
+  private followMode(): void {
+    if (!this.configMaps || !this.opts.makeSyncer) return;
+    const cm = this.configMaps.list().find((c) => c.metadata.namespace === KUBE_PROXY_CONFIGMAP.namespace && c.metadata.name === KUBE_PROXY_CONFIGMAP.name);
+    const want = proxyModeOfConfig(cm?.data?.[KUBE_PROXY_CONFIGMAP.key]);
+    if (!want || want === this.mode) return;
+    this.opts.log?.(`kube-proxy: proxy mode ${this.mode} -> ${want} (ConfigMap ${KUBE_PROXY_CONFIGMAP.namespace}/${KUBE_PROXY_CONFIGMAP.name}); the ${this.mode} rules go once the ${want} rules are in place`);
+    this.syncer = this.opts.makeSyncer(want);
+  }
+
   private async run(): Promise<void> {
-    if (!this.services.hasSynced() || !this.slices.hasSynced()) {
-      await Promise.all([this.services.waitForSync(), this.slices.waitForSync()]);
+    if (!this.services.hasSynced() || !this.slices.hasSynced() || (this.configMaps && !this.configMaps.hasSynced())) {
+      await Promise.all([this.services.waitForSync(), this.slices.waitForSync(), this.configMaps?.waitForSync()]);
     }
+    this.followMode();
     this.lastRun = Date.now();
     try {
       // The API leaves optional fields out; the planner wants them with the meaning of their absence.

@@ -16,6 +16,7 @@ import { lostProxyRules } from './canary.ts';
 import { JUMP_RULES, jumpRestoreLine, matchJumpRule, type JumpRule, type Table } from './jumps.ts';
 import { isServiceChainName, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './names.ts';
 import type { ProxyConfig } from './model.ts';
+import { teardownNftTable } from './nft-teardown.ts';
 import { ProxySyncPlanner, type TopLevelPolicy, type UdpConntrackChange } from './sync-plan.ts';
 
 /** kube-proxy waits up to 5 s for the xtables lock (legacy iptables; nft ignores it). */
@@ -32,6 +33,12 @@ export interface ProxySyncerOptions {
   conntrackCleanup?: boolean;
   /** On the first full sync, read `iptables-save -t nat` once for leftover chains. Default true. */
   adoptLeftovers?: boolean;
+  /**
+   * After the first successful sync, delete nftables mode's table (kube-proxy cleans up the other
+   * modes' leftovers at start; after, not before, so that Services keep rules while modes change).
+   * Default true.
+   */
+  cleanupOtherMode?: boolean;
 }
 
 /**
@@ -82,10 +89,12 @@ export class ProxySyncError extends Error {
 }
 
 export class ProxySyncer {
+  readonly mode = 'iptables' as const;
   readonly netns: Netns;
   readonly planner: ProxySyncPlanner;
   private readonly conntrackCleanup: boolean;
   private adoptLeftovers: boolean;
+  private cleanupOtherMode: boolean;
   /** Syncs and teardowns, one at a time (kube-proxy's sync runner). */
   private readonly queue = new SerialQueue();
   /** The last restore input written (for `lab proxy` debugging). */
@@ -96,6 +105,7 @@ export class ProxySyncer {
     this.planner = new ProxySyncPlanner({ config: opts.config, ...(opts.topLevel ? { topLevel: opts.topLevel } : {}) });
     this.conntrackCleanup = opts.conntrackCleanup ?? true;
     this.adoptLeftovers = opts.adoptLeftovers ?? true;
+    this.cleanupOtherMode = opts.cleanupOtherMode ?? true;
   }
 
   /** The next sync rewrites everything (kube-proxy's periodic / forced full sync). */
@@ -178,6 +188,10 @@ export class ProxySyncer {
     this.planner.commit(plan);
     if (full) this.adoptLeftovers = false;
     const applyMs = performance.now() - t0;
+    if (this.cleanupOtherMode) {
+      await teardownNftTable(this.netns);
+      this.cleanupOtherMode = false;
+    }
     if (this.conntrackCleanup && plan.udpConntrack.length > 0) await this.cleanConntrack(plan.udpConntrack);
     return {
       full: plan.full,

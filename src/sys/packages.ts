@@ -25,6 +25,8 @@ export const PROGRAMS: readonly Program[] = [
   { command: 'iptables', aptPackage: 'iptables', usedBy: 'lab' },
   { command: 'iptables-save', aptPackage: 'iptables', usedBy: 'lab' },
   { command: 'iptables-restore', aptPackage: 'iptables', usedBy: 'lab' },
+  // kube-proxy's nftables mode (kube-proxy-arg: [proxy-mode=nftables]): one `nft -f` per sync.
+  { command: 'nft', aptPackage: 'nftables', usedBy: 'lab' },
   { command: 'busybox', aptPackage: 'busybox-static', usedBy: 'lab' },
   { command: 'unshare', aptPackage: 'util-linux', usedBy: 'lab' },
   { command: 'nsenter', aptPackage: 'util-linux', usedBy: 'lab' },
@@ -66,7 +68,6 @@ export const PROGRAMS: readonly Program[] = [
   // The API server's store is kine's table in SQLite: `sqlite3 <store> "select name from kine"`.
   { command: 'sqlite3', aptPackage: 'sqlite3', usedBy: 'tools' },
   // Tests and benchmarks.
-  { command: 'nft', aptPackage: 'nftables', usedBy: 'tests' },
   { command: 'shellcheck', aptPackage: 'shellcheck', usedBy: 'tests' },
   { command: 'vagrant', aptPackage: 'vagrant', usedBy: 'tests' },
   { command: 'ruby', aptPackage: 'ruby', usedBy: 'tests' },

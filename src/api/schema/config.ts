@@ -2,7 +2,7 @@
 // (/etc/rancher/k3s/config.yaml), with k3s's defaults for every key left out.
 
 import { z } from 'zod';
-import type { ClusterConfig } from '../types.ts';
+import { PROXY_MODES, type ClusterConfig, type ProxyMode } from '../types.ts';
 import { type Cidr, cidrProblem, contains, formatCidr, intToIp, ipProblem, ipToInt, nth, overlaps, parseCidr, size } from '../../util/cidr.ts';
 import { dns1123SubdomainProblem, labelKeyProblem, labelValueProblem } from '../names.ts';
 import { LAPTOP_IP, NODE_NETWORK_PREFIX } from '../node-network.ts';
@@ -93,6 +93,30 @@ export function agentNodeIPProblem(nodeIP: string, server: string): Problem {
     ? ` ${nodeIP} is VirtualBox's NAT address on eth0, the same on every VM and reachable from none (the folklore of k3s's --flannel-iface eth1):`
     : '';
   return `node IP ${nodeIP} is not on the node network ${formatCidr(net)} of the server ${host}, where the nodes meet (eth1):${nat} give this machine's address there, such as ${nth(net, next < size(net) - 1 ? next : 1)}`;
+}
+
+/**
+ * k3s's --kube-proxy-arg: kube-proxy flags as `name=value`. The lab's kube-proxy takes one of them:
+ * proxy-mode (iptables, the default, or nftables).
+ */
+export function kubeProxyArgProblem(v: string): Problem {
+  const eq = v.indexOf('=');
+  const name = (eq < 0 ? v : v.slice(0, eq)).replace(/^--/, '');
+  if (eq < 0) return `${JSON.stringify(v)} is not a kube-proxy flag such as "proxy-mode=nftables" (name=value)`;
+  if (name !== 'proxy-mode') return `kube-proxy flag ${JSON.stringify(name)} is not one the lab's kube-proxy takes; it takes proxy-mode (${PROXY_MODES.join(' or ')})`;
+  const value = v.slice(eq + 1);
+  if (!(PROXY_MODES as readonly string[]).includes(value)) return `proxy-mode ${JSON.stringify(value)} is not a mode the lab's kube-proxy has: ${PROXY_MODES.join(' or ')}${value === 'ipvs' ? ' (ipvs is deprecated upstream and needs IP_VS, which this kernel lacks)' : ''}`;
+  return undefined;
+}
+
+/** The proxy mode kube-proxy-arg selects (the last proxy-mode wins, as with repeated flags). */
+export function proxyModeOf(args: string[] | undefined): ProxyMode {
+  let mode: ProxyMode = 'iptables';
+  for (const a of args ?? []) {
+    const m = /^(?:--)?proxy-mode=(.*)$/.exec(a);
+    if (m && (PROXY_MODES as readonly string[]).includes(m[1]!)) mode = m[1] as ProxyMode;
+  }
+  return mode;
 }
 
 /** k3s's --node-label: `key=value` (the value may be empty). */
@@ -202,6 +226,8 @@ export const configBody = z.strictObject({
   'node-monitor-grace-period': str(gracePeriodProblem).optional(),
   'default-not-ready-toleration-seconds': tolerationSeconds().optional(),
   'default-unreachable-toleration-seconds': tolerationSeconds().optional(),
+  // k3s's kube-proxy-arg: kube-proxy's flags, on every node (the lab takes proxy-mode).
+  'kube-proxy-arg': z.array(str(kubeProxyArgProblem)).optional(),
 });
 
 export type ConfigBody = z.output<typeof configBody>;
@@ -236,6 +262,7 @@ export function resolveConfig(body: ConfigBody, hostname: string): Omit<ClusterC
       defaultNotReadyTolerationSeconds: body['default-not-ready-toleration-seconds'] ?? NODE_LIFECYCLE_DEFAULTS.defaultNotReadyTolerationSeconds,
       defaultUnreachableTolerationSeconds: body['default-unreachable-toleration-seconds'] ?? NODE_LIFECYCLE_DEFAULTS.defaultUnreachableTolerationSeconds,
     },
+    proxyMode: proxyModeOf(body['kube-proxy-arg']),
   };
 }
 

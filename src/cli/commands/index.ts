@@ -218,11 +218,12 @@ export const commands: CommandModule<object, never>[] = [
   }),
   command<Proxy.Args>({
     command: 'proxy render',
-    describe: 'print the iptables-restore input kube-proxy would apply for the state file (no root needed)',
+    describe: 'print the iptables-restore input (or nftables table) kube-proxy would apply for the state file (no root needed)',
     builder: (y) =>
       common(y)
         .option('system', { type: 'boolean', default: false, describe: "include the lab's kube-system Services (DNS, ingress)" })
-        .option('cluster-cidr', { type: 'string', describe: 'override cluster-cidr (kube-proxy --cluster-cidr)' }) as Argv,
+        .option('cluster-cidr', { type: 'string', describe: 'override cluster-cidr (kube-proxy --cluster-cidr)' })
+        .option('proxy-mode', { type: 'string', choices: ['iptables', 'nftables'], describe: "kube-proxy's --proxy-mode (default: kube-proxy-arg in the config, else iptables)" }) as Argv,
     handler: async (a) => (await import('./proxy.ts')).proxyRenderHandler(a),
   }),
 ];

@@ -1,4 +1,5 @@
-// `lab proxy render`: the iptables-restore input kube-proxy would write for a state file, without
+// `lab proxy render`: the iptables-restore input (or, with --proxy-mode nftables / kube-proxy-arg:
+// [proxy-mode=nftables], the table `ip kube-proxy`) kube-proxy would write for a state file, without
 // root and without applying anything. Selector-less Services take their manual Endpoints or
 // EndpointSlices, so any kube-proxy example can be reproduced from a state file; Services with a
 // selector take the pods of the running instance of the same name, if there is one.
@@ -10,10 +11,11 @@ import { key, type DesiredState, type Service } from '../../api/types.ts';
 import { computeEndpointSlices } from '../../controllers/endpoints.ts';
 import { instancePaths } from '../../node/instance.ts';
 import { renderProxyRules } from '../../proxy/index.ts';
+import { renderNftRules } from '../../proxy/nft-render.ts';
 import { readApiState } from '../../trace/api-view.ts';
 import { log, type Common } from '../common.ts';
 
-export type Args = Common & { system: boolean; 'cluster-cidr'?: string };
+export type Args = Common & { system: boolean; 'cluster-cidr'?: string; 'proxy-mode'?: string };
 
 /** What the running instance's API server allocated: kept, as it keeps them for existing Services. */
 function allocationsOf(services: Service[]): ServiceAllocations {
@@ -49,7 +51,15 @@ export async function proxyRenderHandler(a: Args): Promise<void> {
   const pods = Object.values(running?.pods ?? {});
   if (running) log(`# endpoints of selector Services from the running instance ${a.name}`);
   const c = desired.config;
-  const r = renderProxyRules({ services, endpointSlices: computeEndpointSlices(services, pods, desired.endpoints) }, { nodeName: c.nodeName, nodeIPs: [c.nodeIP], clusterCIDR: a['cluster-cidr'] ?? c.clusterCIDR });
+  const state = { services, endpointSlices: computeEndpointSlices(services, pods, desired.endpoints) };
+  const config = { nodeName: c.nodeName, nodeIPs: [c.nodeIP], clusterCIDR: a['cluster-cidr'] ?? c.clusterCIDR, serviceCIDRs: [c.serviceCIDR] };
+  if ((a['proxy-mode'] ?? c.proxyMode ?? 'iptables') === 'nftables') {
+    const r = renderNftRules(state, config);
+    process.stdout.write(r.text);
+    log(`# table ip kube-proxy: ${r.chains} chains, ${r.rules} rules, ${r.elements} map/set elements, ${r.bytes} bytes`);
+    return;
+  }
+  const r = renderProxyRules(state, config);
   process.stdout.write(r.text);
   log(`# ${r.rules.nat} nat rules, ${r.rules.filter} filter rules, ${r.bytes} bytes`);
 }

@@ -1,0 +1,320 @@
+// kube-proxy's nftables sync bookkeeping, pure: which Services changed, which elements of the
+// shared maps and sets must go in or out, which chains went stale — and the one `nft -f`
+// transaction that does it.
+//
+// Full sync (setupNFTables + every Service): the fixed chains are added and flushed, the maps and
+// sets flushed and filled again, every per-service chain added, flushed and written.
+// Partial sync (kube-proxy >= 1.31, with v1.33's element storage): only the Services that changed
+// get their chains added, flushed and written; the maps and sets get element deltas (a changed
+// verdict is deleted and added again, as nftElementStorage.ensureElem does); nothing else is
+// written, and when nothing changed there is no transaction at all.
+//
+// Stale per-service chains are flushed at once and deleted by the first sync at least a second
+// later (kernels before 6.2 notice late that a removed map element no longer references a chain);
+// stale affinity sets are deleted at once. kube-proxy finds them with `nft list chains` / `nft list
+// sets` on every sync; the lab keeps them in memory and, on its first sync (and after a failed
+// one, when memory and kernel may differ), replaces the whole table in the same transaction
+// (`add table` + `delete table` + the new table: atomic, no packet sees it empty).
+import type { EndpointSlice, Service } from '../api/types.ts';
+import { buildServiceModel, slicesByService, type ProxyConfig } from './model.ts';
+import { NFT_TABLE_REF, NODEPORT_IPS_SET } from './nft-names.ts';
+import {
+  affinitySetLine,
+  baseChainLine,
+  deleteElementLine,
+  elementLine,
+  NFT_BASE_CHAINS,
+  nftContainers,
+  nftTopChains,
+  nftTopRules,
+  nodePortIPs,
+  nodePortMatchAll,
+  renderNftService,
+  ruleLine,
+  topChainLine,
+  type NftElement,
+  type NftServiceFragment,
+} from './nft-render.ts';
+
+const T = NFT_TABLE_REF;
+/** How long a stale chain is kept (flushed) before it is deleted (kube-proxy: one second). */
+export const STALE_CHAIN_DELAY_MS = 1000;
+
+export interface NftPlanRequest {
+  services: Service[];
+  endpointSlices: EndpointSlice[];
+  full?: boolean;
+  /** Like kube-proxy's change trackers: only these Services ("ns/name") changed. */
+  changed?: Iterable<string>;
+  /** Clock for stale chains (tests). */
+  now?: number;
+}
+
+interface Cached {
+  svc: Service;
+  slices: EndpointSlice[];
+  raw?: string;
+  fragment: NftServiceFragment;
+  /** The Service's chains and sets as text: equal means its chains need no rewrite. */
+  chainsText: string;
+}
+
+export interface NftSyncPlan {
+  /** The `nft -f` input; '' when nothing is to be written. */
+  text: string;
+  full: boolean;
+  /** The whole table is replaced (first sync, or after a failure). */
+  replaceTable: boolean;
+  changed: boolean;
+  services: number;
+  endpoints: number;
+  servicesWritten: number;
+  /** Element lines (add + delete) in the transaction. */
+  elementOps: number;
+  /** Rules written. */
+  rules: number;
+  staleChainsFlushed: number;
+  staleChainsDeleted: number;
+  bytes: number;
+  /** @internal */
+  readonly next: { cache: Map<string, Cached>; stale: Map<string, number>; elements?: Map<string, NftElement>; elementChanges: Map<string, NftElement | null> };
+}
+
+const NO_SLICES: EndpointSlice[] = [];
+
+function rawFingerprint(svc: Service, slices: EndpointSlice[]): string {
+  const status = (svc as Service & { status?: unknown }).status;
+  return JSON.stringify([svc.spec, status ?? null, slices.map((sl) => [sl.addressType, sl.ports, sl.endpoints])]);
+}
+
+function sameRefs<T>(a: T[], b: T[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function chainsText(f: NftServiceFragment): string {
+  let t = '';
+  for (const s of f.affinitySets) t += `${s.name} ${s.timeoutSeconds}\n`;
+  for (const c of f.chains) t += `${c.name}\n${c.rules.join('\n')}\n`;
+  return t;
+}
+
+const elementKey = (e: NftElement) => `${e.container} ${e.key}`;
+
+/** Lines that add and flush one per-service chain and write its rules. */
+function writeChains(out: string[], f: NftServiceFragment): number {
+  let rules = 0;
+  for (const s of f.affinitySets) out.push(affinitySetLine(s));
+  for (const c of f.chains) out.push(`add chain ${T} ${c.name}`, `flush chain ${T} ${c.name}`);
+  for (const c of f.chains) {
+    for (const r of c.rules) out.push(ruleLine(c.name, r));
+    rules += c.rules.length;
+  }
+  return rules;
+}
+
+export class NftSyncPlanner {
+  readonly config: ProxyConfig;
+  needFullSync = true;
+  /** The kernel's table may not match memory (start, failed sync): the next full sync replaces it. */
+  private replaceTable = true;
+  private cache = new Map<string, Cached>();
+  /** Stale chain -> when it was flushed. */
+  private stale = new Map<string, number>();
+  /** Elements in the kernel's maps and sets, "<container> <key>" -> element. */
+  private elements = new Map<string, NftElement>();
+
+  constructor(opts: { config: ProxyConfig }) {
+    this.config = opts.config;
+  }
+
+  /** Per-service chains the planner believes exist. */
+  get activeChains(): ReadonlySet<string> {
+    const out = new Set<string>();
+    for (const c of this.cache.values()) for (const ch of c.fragment.chains) out.add(ch.name);
+    return out;
+  }
+
+  plan(req: NftPlanRequest): NftSyncPlan {
+    const now = req.now ?? Date.now();
+    const full = Boolean(req.full) || this.needFullSync;
+    const replaceTable = full && this.replaceTable;
+    const hint = req.changed && !full ? new Set(req.changed) : undefined;
+    const bySvc = slicesByService(req.endpointSlices);
+
+    const nextCache = new Map<string, Cached>();
+    const written: NftServiceFragment[] = [];
+    const removedFragments: NftServiceFragment[] = [];
+    const changedPairs: { before?: NftServiceFragment; after: NftServiceFragment }[] = [];
+    let endpoints = 0;
+    const keys: string[] = [];
+    for (const s of req.services) {
+      const key = `${s.metadata.namespace}/${s.metadata.name}`;
+      const slices = bySvc.get(key) ?? NO_SLICES;
+      const cached = this.cache.get(key);
+      let entry: Cached | undefined;
+      if (cached && ((hint && !hint.has(key)) || (cached.svc === s && sameRefs(cached.slices, slices)))) entry = cached;
+      else {
+        const raw = cached ? rawFingerprint(s, slices) : undefined;
+        if (cached && (cached.raw ??= rawFingerprint(cached.svc, cached.slices)) === raw) entry = { ...cached, svc: s, slices };
+        else {
+          const model = buildServiceModel(s, slices, this.config);
+          if (!model) continue; // headless / ExternalName
+          const fragment = renderNftService(this.config, model);
+          entry = { svc: s, slices, ...(raw !== undefined ? { raw } : {}), fragment, chainsText: chainsText(fragment) };
+          changedPairs.push({ ...(cached ? { before: cached.fragment } : {}), after: fragment });
+          if (!full && (!cached || cached.chainsText !== entry.chainsText)) written.push(fragment);
+        }
+      }
+      nextCache.set(key, entry);
+      keys.push(key);
+      for (const c of entry.fragment.chains) if (c.name.startsWith('endpoint-')) endpoints++;
+    }
+    for (const [key, c] of this.cache) if (!nextCache.has(key)) removedFragments.push(c.fragment);
+
+    // Chains and affinity sets that were in use and are no more. Chain and set names carry the
+    // Service's name: only Services that changed or went away can leave any (a partial sync looks at
+    // those alone, not at the 60,000 chains of 10,000 unchanged Services).
+    const active = new Set<string>();
+    const activeSets = new Set<string>();
+    const before = new Set<string>();
+    const beforeSets = new Set<string>();
+    if (!replaceTable) {
+      const olds = [...removedFragments, ...changedPairs.flatMap((p) => (p.before ? [p.before] : []))];
+      for (const f of olds) {
+        for (const ch of f.chains) before.add(ch.name);
+        for (const st of f.affinitySets) beforeSets.add(st.name);
+      }
+      for (const p of changedPairs) {
+        for (const ch of p.after.chains) active.add(ch.name);
+        for (const st of p.after.affinitySets) activeSets.add(st.name);
+      }
+    }
+    const nextStale = new Map<string, number>();
+    const head: string[] = [];
+    const body: string[] = [];
+    let staleChainsDeleted = 0;
+    if (!replaceTable) {
+      // Chains flushed a while ago: deleted before anything else.
+      for (const [chain, since] of this.stale) {
+        if (active.has(chain)) continue; // in use again
+        if (now - since >= STALE_CHAIN_DELAY_MS) {
+          head.push(`delete chain ${T} ${chain}`);
+          staleChainsDeleted++;
+        } else nextStale.set(chain, since);
+      }
+    }
+
+    let rules = 0;
+    let elementOps = 0;
+    // A full sync starts the elements afresh; a partial one records its changes, applied on commit
+    // (copying 30,000 elements for each partial sync would cost more than the sync's own work).
+    const nextElements = full ? new Map<string, NftElement>() : undefined;
+    const elementChanges = new Map<string, NftElement | null>();
+    const current = (k: string) => (elementChanges.has(k) ? (elementChanges.get(k) ?? undefined) : this.elements.get(k));
+    if (full) {
+      head.unshift(`add table ${T} { comment "rules for kube-proxy" ; }`);
+      if (replaceTable) head.push(`delete table ${T}`, `add table ${T} { comment "rules for kube-proxy" ; }`);
+      for (const bc of NFT_BASE_CHAINS) body.push(baseChainLine(bc), `flush chain ${T} ${bc.name}`);
+      for (const c of nftTopChains()) body.push(topChainLine(c), `flush chain ${T} ${c}`);
+      for (const c of nftContainers(this.config)) body.push(`add ${c.kind} ${T} ${c.name} { ${c.spec} }`, `flush ${c.kind} ${T} ${c.name}`);
+      if (nodePortMatchAll(this.config)) body.push(`add set ${T} ${NODEPORT_IPS_SET} { type ipv4_addr ; comment "IPs that accept NodePort traffic" ; }`, `delete set ${T} ${NODEPORT_IPS_SET}`);
+      for (const [chain, rule] of nftTopRules(this.config)) body.push(ruleLine(chain, rule));
+      rules += nftTopRules(this.config).length;
+      if (!nodePortMatchAll(this.config)) for (const ip of nodePortIPs(this.config)) body.push(elementLine({ container: NODEPORT_IPS_SET, key: ip }));
+      for (const c of nextCache.values()) rules += writeChains(body, c.fragment);
+      for (const c of nextCache.values()) {
+        for (const e of c.fragment.elements) {
+          body.push(elementLine(e));
+          nextElements!.set(elementKey(e), e);
+        }
+        elementOps += c.fragment.elements.length;
+      }
+    } else {
+      for (const f of written) rules += writeChains(body, f);
+      // Element deltas of the Services that changed or went away.
+      const wanted = new Map<string, NftElement>();
+      const dropped = new Map<string, NftElement>();
+      for (const f of removedFragments) for (const e of f.elements) dropped.set(elementKey(e), e);
+      for (const { before: b, after } of changedPairs) {
+        if (b) for (const e of b.elements) dropped.set(elementKey(e), e);
+        for (const e of after.elements) wanted.set(elementKey(e), e);
+      }
+      const dels: string[] = [];
+      const adds: string[] = [];
+      for (const [k, e] of dropped) {
+        if (wanted.has(k) || !current(k)) continue;
+        dels.push(deleteElementLine(e));
+        elementChanges.set(k, null);
+      }
+      for (const [k, e] of wanted) {
+        const cur = current(k);
+        if (cur && cur.value === e.value) continue;
+        if (cur) dels.push(deleteElementLine(e));
+        adds.push(elementLine(e));
+        elementChanges.set(k, e);
+      }
+      // Deletions first: a map element may be the last reference to a chain that goes stale.
+      body.unshift(...dels);
+      body.push(...adds);
+      elementOps += dels.length + adds.length;
+    }
+
+    // Chains no Service uses any more: flushed now, deleted by a later sync.
+    let staleChainsFlushed = 0;
+    for (const ch of before) {
+      if (active.has(ch)) continue;
+      body.push(`flush chain ${T} ${ch}`);
+      nextStale.set(ch, now);
+      staleChainsFlushed++;
+    }
+    for (const s of beforeSets) if (!activeSets.has(s)) body.push(`delete set ${T} ${s}`);
+
+    const lines = [...head, ...body];
+    const changed = full || lines.length > 0;
+    const text = lines.length ? lines.join('\n') + '\n' : '';
+    return {
+      text,
+      full,
+      replaceTable,
+      changed,
+      services: keys.length,
+      endpoints,
+      servicesWritten: full ? nextCache.size : written.length,
+      elementOps,
+      rules,
+      staleChainsFlushed,
+      staleChainsDeleted,
+      bytes: Buffer.byteLength(text),
+      next: { cache: nextCache, stale: nextStale, ...(nextElements ? { elements: nextElements } : {}), elementChanges },
+    };
+  }
+
+  commit(plan: NftSyncPlan): void {
+    this.cache = plan.next.cache;
+    this.stale = plan.next.stale;
+    if (plan.next.elements) this.elements = plan.next.elements;
+    for (const [k, e] of plan.next.elementChanges) {
+      if (e) this.elements.set(k, e);
+      else this.elements.delete(k);
+    }
+    this.needFullSync = false;
+    this.replaceTable = false;
+  }
+
+  /** The transaction failed (nothing of it applied): the next sync replaces the table. */
+  fail(): void {
+    this.needFullSync = true;
+    this.replaceTable = true;
+  }
+
+  reset(): void {
+    this.cache.clear();
+    this.stale.clear();
+    this.elements.clear();
+    this.needFullSync = true;
+    this.replaceTable = true;
+  }
+}
