@@ -129,6 +129,9 @@ export class LabServer {
   private agents: AgentMachines | null = null;
   private kubeletServer: KubeletServer | null = null;
   private dialer: NetnsDialer | null = null;
+  private stopping = false;
+  /** Ends waitForNodes when the server stops during it. */
+  private stopWaiting: (() => void) | null = null;
 
   constructor(readonly opts: LabServerOptions) {
     // The kubelet starts hundreds of processes at once (a Deployment scaled up, a start with pods
@@ -217,6 +220,7 @@ export class LabServer {
     // would never spread. Host mode's agents join from their own VMs, whenever they are started:
     // the server does not wait for them.
     if (mode === 'sandbox') await this.waitForNodes([config.nodeName, ...config.agents.filter((a) => !existsSync(stoppedMarker(this.paths, a.nodeName))).map((a) => a.nodeName)]);
+    if (this.stopping) return;
     await this.applyAll(loaded, [CLUSTER_ADDON]);
     // Watched for `lab up --nodes N` on a running server, so it must exist (empty until then).
     await mkdir(path.dirname(nodesArgFile(this.paths)), { recursive: true });
@@ -295,14 +299,17 @@ export class LabServer {
       const check = () => {
         if (done) return;
         const w = waiting();
-        if (w.length && Date.now() - t0 < NODES_JOIN_MS) return;
+        if (w.length && Date.now() - t0 < NODES_JOIN_MS && !this.stopping) return;
         done = true;
         clearTimeout(timer);
+        this.stopWaiting = null;
         resolve(w);
       };
       const timer = setTimeout(check, NODES_JOIN_MS);
+      this.stopWaiting = check;
       nodes.addHandlers({ add: check, update: check });
     });
+    if (this.stopping) return;
     if (left.length) this.log(`applying ${this.opts.statePath} without waiting longer for the nodes (${NODES_JOIN_MS / 1000} s): ${left.join('; ')}`);
     else this.log(`nodes ${names.join(', ')} joined in ${((Date.now() - t0) / 1000).toFixed(1)} s; applying ${this.opts.statePath}`);
   }
@@ -367,6 +374,8 @@ export class LabServer {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopWaiting?.();
     this.agents?.stop();
     if (this.debounce) clearTimeout(this.debounce);
     for (const w of this.watchers.splice(0)) w.close();
