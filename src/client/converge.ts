@@ -67,19 +67,39 @@ export function podWaiting(p: Pod): string | null {
   return `pod ${nsName(p)}: ${why.length ? why.join('; ') : (p.status?.phase ?? 'Pending')}`;
 }
 
-type NodeObj = KubeObject & { status?: { conditions?: { type: string; status: string }[] } };
+type NodeObj = KubeObject & {
+  spec?: { podCIDR?: string; taints?: { key: string; effect: string }[] };
+  status?: { conditions?: { type: string; status: string }[] };
+};
 
-/** Nodes not yet as wanted: each named one registered and Ready, no other left over. */
+/**
+ * Why a node cannot take pods yet, null once it can: registered, given its podCIDR by the node
+ * IPAM, Ready, and rid of the not-ready / unreachable taints the node lifecycle controller lifts
+ * from a Ready node (kube-scheduler's TaintToleration would pass it over until then).
+ */
+export function nodeJoinWaiting(n: NodeObj | undefined, name: string): string | null {
+  if (!n) return `node ${name}: not registered yet`;
+  if (!n.spec?.podCIDR) return `node ${name}: no podCIDR yet`;
+  if (n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') return `node ${name}: NotReady`;
+  const taint = n.spec.taints?.find((t) => t.key === 'node.kubernetes.io/not-ready' || t.key === 'node.kubernetes.io/unreachable');
+  if (taint) return `node ${name}: tainted ${taint.key}:${taint.effect}`;
+  return null;
+}
+
+/** Nodes not yet as wanted: each named one registered, Ready and schedulable, no other left over. */
 export function nodesWaiting(nodes: NodeObj[], want: string[]): string[] {
-  const out: string[] = [];
-  for (const name of want) {
-    const n = nodes.find((x) => x.metadata.name === name);
-    const ready = n?.status?.conditions?.find((c) => c.type === 'Ready');
-    if (!n) out.push(`node ${name}: not registered yet`);
-    else if (ready?.status !== 'True') out.push(`node ${name}: NotReady`);
-  }
+  const out = want.map((name) => nodeJoinWaiting(nodes.find((x) => x.metadata.name === name), name)).filter((w): w is string => w !== null);
   for (const n of nodes) if (!want.includes(n.metadata.name)) out.push(`node ${n.metadata.name}: leaving the cluster`);
   return out;
+}
+
+/**
+ * The Deployments the state files declare that the API does not hold yet ("namespace/name"): the
+ * server applies lab/cluster.yaml once its nodes have joined, so a poll may come before it.
+ */
+export function deploymentsMissing(deployments: KubeObject[], want: string[]): string[] {
+  const have = new Set(deployments.map(nsName));
+  return want.filter((d) => !have.has(d)).map((d) => `deployment ${d}: not created yet`);
 }
 
 export function convergence(deployments: Deployment[], pods: Pod[], nodes: string[] = []): Convergence {
@@ -95,7 +115,7 @@ export const REFUSED_FOR_MS = 3000;
  * Polls the API until converged (resolves with the last verdict), or the time is up, or every
  * Deployment still missing has been refused for REFUSED_FOR_MS (resolves with what is missing).
  */
-export async function waitConverged(client: Client, opts: { timeoutMs: number; everyMs?: number; onProgress?: (c: Convergence) => void; nodes?: string[] }): Promise<Convergence> {
+export async function waitConverged(client: Client, opts: { timeoutMs: number; everyMs?: number; onProgress?: (c: Convergence) => void; nodes?: string[]; deployments?: string[] }): Promise<Convergence> {
   const deadline = Date.now() + opts.timeoutMs;
   let refusedSince: number | null = null;
   for (;;) {
@@ -104,7 +124,7 @@ export async function waitConverged(client: Client, opts: { timeoutMs: number; e
       client.list<Pod>({ group: '', resource: 'pods' }),
       opts.nodes ? client.list<NodeObj>({ group: '', resource: 'nodes' }) : Promise.resolve({ items: [] as NodeObj[] }),
     ]);
-    const c = convergence(deployments.items, pods.items, opts.nodes ? nodesWaiting(nodes.items, opts.nodes) : []);
+    const c = convergence(deployments.items, pods.items, [...(opts.nodes ? nodesWaiting(nodes.items, opts.nodes) : []), ...deploymentsMissing(deployments.items, opts.deployments ?? [])]);
     opts.onProgress?.(c);
     // Refused, and nothing else left to wait for: the rest has converged.
     const onlyRefused = c.refused.length > 0 && c.waiting.every((w) => c.refused.includes(w));

@@ -42,7 +42,9 @@ import { useSpawnPool } from '../sys/spawner.ts';
 import { writeFileIfChanged } from '../sys/files.ts';
 import { ControlPlane } from './control-plane.ts';
 import { LaptopHosts, laptopHostsLines } from './laptop-hosts.ts';
-import { AgentMachines } from './agent-machines.ts';
+import { AgentMachines, stoppedMarker } from './agent-machines.ts';
+import { nodeJoinWaiting } from '../client/converge.ts';
+import type { KubeObject } from '../client/types.ts';
 import { nodeRegistration, NodeRoles } from './node-roles.ts';
 import { nodesProblems, withNodeCount } from '../api/schema/config.ts';
 import type { ApplyOutcome, Manifest } from './manifests.ts';
@@ -95,6 +97,9 @@ export const SYSTEM_ADDON = 'system';
 export const K3S_KUBECONFIG_ENV = 'LAB_K3S_KUBECONFIG';
 export const K3S_KUBECONFIG = process.env[K3S_KUBECONFIG_ENV] || '/etc/rancher/k3s/k3s.yaml';
 
+/** How long a starting server waits for its nodes to join before it applies lab/cluster.yaml all the same. */
+export const NODES_JOIN_MS = 60_000;
+
 /** A state file's edit is applied once the files held still this long (an editor's save is several writes). */
 export const APPLY_DEBOUNCE_MS = 100;
 
@@ -124,6 +129,9 @@ export class LabServer {
   private agents: AgentMachines | null = null;
   private kubeletServer: KubeletServer | null = null;
   private dialer: NetnsDialer | null = null;
+  private stopping = false;
+  /** Ends waitForNodes when the server stops during it. */
+  private stopWaiting: (() => void) | null = null;
 
   constructor(readonly opts: LabServerOptions) {
     // The kubelet starts hundreds of processes at once (a Deployment scaled up, a start with pods
@@ -178,7 +186,9 @@ export class LabServer {
     });
     this.controlPlane = cp;
     await cp.start();
-    await this.applyAll(loaded);
+    // The system add-ons now, as k3s's deploy controller applies its manifests at start; the
+    // learner's workloads once the nodes have joined (below).
+    await this.applyAll(loaded, [SYSTEM_ADDON]);
 
     // This node's kubelet: the pods bound to the node. The API server reaches its logs and exec in
     // process, every other node's through that node's :10250; this one serves :10250 too.
@@ -204,6 +214,14 @@ export class LabServer {
     await this.roles.start();
     this.kubeletServer = await kubeletServing;
     await this.ensureAgents(loaded);
+    // As the Vagrant flow runs it: the server, then its agents, then `kubectl apply` of the
+    // workloads. Applied before the agents have joined, every pod of lab/cluster.yaml would be
+    // bound to the one node the scheduler sees (it never moves a running pod), and app2's replicas
+    // would never spread. Host mode's agents join from their own VMs, whenever they are started:
+    // the server does not wait for them.
+    if (mode === 'sandbox') await this.waitForNodes([config.nodeName, ...config.agents.filter((a) => !existsSync(stoppedMarker(this.paths, a.nodeName))).map((a) => a.nodeName)]);
+    if (this.stopping) return;
+    await this.applyAll(loaded, [CLUSTER_ADDON]);
     // Watched for `lab up --nodes N` on a running server, so it must exist (empty until then).
     await mkdir(path.dirname(nodesArgFile(this.paths)), { recursive: true });
     this.watchFiles();
@@ -265,10 +283,41 @@ export class LabServer {
     return api;
   }
 
-  /** Applies every addon; a refused object fails the whole apply (the message names file and line). */
-  private async applyAll(loaded: Loaded): Promise<ApplyOutcome[]> {
+  /**
+   * Resolves once every named node can take pods (registered, podCIDR, Ready, untainted: what the
+   * scheduler needs to see it), or after NODES_JOIN_MS with a line naming what is missing: a broken
+   * agent must not keep the workloads from the nodes that are there.
+   */
+  private async waitForNodes(names: string[]): Promise<void> {
+    const nodes = this.controlPlane!.factory.informer<KubeObject>({ group: '', resource: 'nodes' });
+    await nodes.waitForSync();
+    const waiting = () => names.map((n) => nodeJoinWaiting(nodes.get(n), n)).filter((w): w is string => w !== null);
+    if (!waiting().length) return;
+    const t0 = Date.now();
+    const left = await new Promise<string[]>((resolve) => {
+      let done = false;
+      const check = () => {
+        if (done) return;
+        const w = waiting();
+        if (w.length && Date.now() - t0 < NODES_JOIN_MS && !this.stopping) return;
+        done = true;
+        clearTimeout(timer);
+        this.stopWaiting = null;
+        resolve(w);
+      };
+      const timer = setTimeout(check, NODES_JOIN_MS);
+      this.stopWaiting = check;
+      nodes.addHandlers({ add: check, update: check });
+    });
+    if (this.stopping) return;
+    if (left.length) this.log(`applying ${this.opts.statePath} without waiting longer for the nodes (${NODES_JOIN_MS / 1000} s): ${left.join('; ')}`);
+    else this.log(`nodes ${names.join(', ')} joined in ${((Date.now() - t0) / 1000).toFixed(1)} s; applying ${this.opts.statePath}`);
+  }
+
+  /** Applies the addons (all by default); a refused object fails the whole apply (the message names file and line). */
+  private async applyAll(loaded: Loaded, only?: string[]): Promise<ApplyOutcome[]> {
     const out: ApplyOutcome[] = [];
-    for (const [addon, manifests] of loaded.addons) out.push(await this.controlPlane!.apply(addon, manifests));
+    for (const [addon, manifests] of loaded.addons) if (!only || only.includes(addon)) out.push(await this.controlPlane!.apply(addon, manifests));
     // As k3s logs the API server's warnings to its deploy controller's applies (client-go's warning handler).
     for (const w of out.flatMap((o) => o.warnings)) this.log(w);
     return out;
@@ -325,6 +374,8 @@ export class LabServer {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    this.stopWaiting?.();
     this.agents?.stop();
     if (this.debounce) clearTimeout(this.debounce);
     for (const w of this.watchers.splice(0)) w.close();

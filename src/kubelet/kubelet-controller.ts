@@ -22,7 +22,7 @@ import { netnsExists } from '../sys/ip.ts';
 import { pidExists, signalProcess } from '../sys/proc.ts';
 import { SerialQueue } from '../util/serial-queue.ts';
 import { setLongTimeout, type LongTimer } from '../util/timers.ts';
-import { builtImages } from './images.ts';
+import { builtImages, normalizeReference } from './images.ts';
 import { NodeAgent } from './node-agent.ts';
 import type { NodeInput } from './node-status.ts';
 import { cniNode, PodSyncError, podNetns, podToRemove, recordContainerExit, removePods, startPodContainer, syncPods, updatePodStatus, type KubeletContext, type PodToRemove } from './kubelet.ts';
@@ -109,6 +109,7 @@ export class KubeletController {
   private poll: NodeJS.Timeout | null = null;
   private polls = 0;
   private imageIDs = new Map<string, string>();
+  private imageRead: Promise<void> | null = null;
   private nodeAgent: NodeAgent | null = null;
   private readonly log: (line: string) => void;
   private readonly ctx: KubeletContext;
@@ -214,12 +215,22 @@ export class KubeletController {
       recs.push(rec);
     }
     // Every pod of the node at once: addresses and containers of anything else are collected.
-    const failed = await this.syncOrRetry(recs, true);
-    await this.refreshImageIDs();
+    // Each pod's status as its own sync ends (the status manager is per pod); terminating pods,
+    // which syncPods leaves to their pod workers, once all are done.
+    const reported = new Set<PodRecord>();
+    const failed = await this.syncOrRetry(recs, true, async (rec) => {
+      if (rec.api.metadata.deletionTimestamp) return;
+      reported.add(rec);
+      await this.imageIDsOf(rec.pod);
+      this.afterSync(rec);
+    });
     for (const rec of recs) {
-      if (failed.has(rec)) continue;
+      if (failed.has(rec) || reported.has(rec)) continue;
       if (rec.api.metadata.deletionTimestamp) this.terminate(rec);
-      else this.afterSync(rec);
+      else {
+        await this.imageIDsOf(rec.pod);
+        this.afterSync(rec);
+      }
     }
   }
 
@@ -331,10 +342,13 @@ export class KubeletController {
     if (recs.length > 1) this.log(`kubelet: syncing ${recs.length} new pods`);
     return this.withPod(recs, `sync of ${recs.length} pod(s)`, async () => {
       const live = recs.filter((r) => !r.removed && !r.terminating);
-      const failed = await this.syncOrRetry(live, false);
-      if (failed.size === live.length) return;
-      await this.refreshImageIDs();
-      for (const r of live) if (!failed.has(r)) this.afterSync(r);
+      // Each pod's status goes to the API as soon as its own containers have started, while the
+      // rest of the batch still starts (kubelet's status manager is per pod: a pod's Ready never
+      // waits for the slowest of the ReplicaSet's other pods).
+      await this.syncOrRetry(live, false, async (r) => {
+        await this.imageIDsOf(r.pod);
+        this.afterSync(r);
+      });
     });
   }
 
@@ -342,13 +356,26 @@ export class KubeletController {
    * syncPods for the records; the ones it could not sync (all of them, or those whose sandbox's
    * network could not be set up) are forgotten and synced again as new pods after RETRY_MS.
    */
-  private async syncOrRetry(recs: PodRecord[], complete: boolean): Promise<Set<PodRecord>> {
+  private async syncOrRetry(recs: PodRecord[], complete: boolean, onSynced?: (rec: PodRecord) => Promise<void>): Promise<Set<PodRecord>> {
+    const byPod = new Map(recs.map((r) => [r.pod, r]));
+    // Pods already synced (and reported) when another's failure ends syncPods are not retried.
+    const synced = new Set<PodRecord>();
+    const onPodSynced = onSynced && (async (pod: Pod) => {
+      const r = byPod.get(pod);
+      if (!r) return;
+      synced.add(r);
+      await onSynced(r);
+    });
     try {
-      await this.network.run(() => syncPods(this.ctx, recs.map((r) => r.pod), { complete }));
+      await this.network.run(() => syncPods(this.ctx, recs.map((r) => r.pod), { complete, onPodSynced }));
       return new Set();
     } catch (e) {
-      const failed = e instanceof PodSyncError ? recs.filter((r) => e.failed.has(r.pod.metadata.name)) : recs;
+      const failed = (e instanceof PodSyncError ? recs.filter((r) => e.failed.has(r.pod.metadata.name)) : recs).filter((r) => !synced.has(r));
       if (!(e instanceof PodSyncError) && complete) throw e;
+      if (failed.length === 0) {
+        this.log(`kubelet: sync of ${recs.map((r) => r.key).join(', ')}: ${(e as Error).message}`);
+        return new Set();
+      }
       // A pod waiting for its volumes (FailedMount) is tried again with a backoff, and at once
       // when a ConfigMap it mounts changes (configMapChanged); any other failure after RETRY_MS.
       const waits = new Map(failed.map((r) => {
@@ -375,6 +402,24 @@ export class KubeletController {
     for (const st of rec.pod.status.containerStatuses) {
       if (!st.pid && st.state.waiting && st.backoff?.until) this.startAt(rec, st.name, st.backoff.until, `${st.name}/start`);
     }
+  }
+
+  /**
+   * The image IDs of the pod's containers known (their builds are read again when one is not: a
+   * container's first start builds its image).
+   */
+  private async imageIDsOf(pod: Pod): Promise<void> {
+    const known = () => pod.spec.containers.every((c) => {
+      const n = normalizeReference(c.image);
+      return !n || this.imageIDs.has(n.repository);
+    });
+    if (known()) return;
+    // One read at a time for the pods of a batch; a read begun before this pod's image was built
+    // may miss it: read once more then.
+    if (this.imageRead) await this.imageRead;
+    if (known()) return;
+    this.imageRead ??= this.refreshImageIDs().finally(() => (this.imageRead = null));
+    await this.imageRead;
   }
 
   private async refreshImageIDs(): Promise<void> {

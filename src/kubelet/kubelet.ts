@@ -102,7 +102,12 @@ function changedSandboxes(pods: Pod[], listed: ListedContainer[], attached: Map<
  * Brings every pod in `pods` to Running. Mutates their status. `complete`: `pods` are all the pods
  * of this node, so addresses and containers of any other pod are garbage to collect.
  */
-export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complete?: boolean } = {}): Promise<void> {
+/**
+ * `onPodSynced`: told of each pod as soon as its own containers have been started (or found
+ * running), while the others of the batch still start: the kubelet's status manager writes a pod's
+ * status as its pod worker finishes, not when the whole batch is done.
+ */
+export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complete?: boolean; onPodSynced?: (pod: Pod) => Promise<void> } = {}): Promise<void> {
   const complete = opts.complete ?? true;
   const { node, paths } = ctx;
   const runtime = runtimeFor(paths);
@@ -194,6 +199,7 @@ export async function syncPods(ctx: KubeletContext, pods: Pod[], opts: { complet
       }
       applyAttachment(p, a, node);
       await syncPodContainers(ctx, p, listed);
+      await opts.onPodSynced?.(p);
     }),
   );
   if (failed.size) throw new PodSyncError(failed);

@@ -89,12 +89,15 @@ describe.skipIf(!isRoot)('issue 14: lab up --nodes N, agents, nodes leaving and 
     type P = { metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string }; spec: { nodeName?: string }; status: { podIP?: string; conditions?: { type: string; status: string }[] } };
     const ready = (p: P) => !p.metadata.deletionTimestamp && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
     let pods: { items: P[] } = { items: [] };
-    await until('a ready app2 pod on labsw', async () => {
+    await until('a ready app2 pod on labsw, and a workload pod on labs', async () => {
       pods = JSON.parse(await kubectlOk(['get', 'pods', '-o', 'json'])) as { items: P[] };
-      return pods.items.some((p) => p.metadata.labels?.app === 'app2' && p.spec.nodeName === 'labsw' && ready(p));
+      return pods.items.some((p) => p.metadata.labels?.app === 'app2' && p.spec.nodeName === 'labsw' && ready(p)) && pods.items.some((p) => p.spec.nodeName === 'labs' && ready(p) && ['app1', 'app2', 'app3'].includes(p.metadata.labels?.app ?? ''));
     }, 60_000);
     const target = pods.items.find((p) => p.metadata.labels?.app === 'app2' && p.spec.nodeName === 'labsw' && ready(p))!;
-    const source = pods.items.find((p) => p.spec.nodeName === 'labs' && p.metadata.labels?.app === 'app1')!;
+    // Any of the workloads' pods on labs (app1's one replica may be on either node: the server
+    // applies lab/cluster.yaml once both nodes can take pods).
+    const source = pods.items.find((p) => p.spec.nodeName === 'labs' && ready(p) && ['app1', 'app2', 'app3'].includes(p.metadata.labels?.app ?? ''))!;
+    expect(source).toBeDefined();
     // Both captures start first: the VXLAN frame on labsw's eth1, the TCP SYN in the target pod.
     // tcpdump takes UDP 8472 for Cisco's OTV (its IANA port) unless told `-T vxlan`.
     const onWire = cmd(['timeout', '15', 'ip', 'netns', 'exec', paths.agentNetns('labsw'), 'tcpdump', '-n', '-v', '-T', 'vxlan', '-c', '1', '-i', 'eth1', 'udp', 'port', '8472'], { timeoutMs: 20_000 });

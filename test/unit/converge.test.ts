@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { convergence, podWaiting, rolloutWaiting } from '../../src/client/converge.ts';
+import { convergence, deploymentsMissing, nodesWaiting, podWaiting, rolloutWaiting } from '../../src/client/converge.ts';
 
 const deploy = (generation: number, replicas: number, status: Record<string, number>) => ({ metadata: { name: 'app2', namespace: 'default', generation }, spec: { replicas }, status });
 const ready = { type: 'Ready', status: 'True' };
@@ -54,5 +54,25 @@ describe('a Deployment whose pods the API refuses', () => {
     const cleared = { ...refused, status: { ...refused.status, conditions: [{ ...refused.status.conditions[0]!, status: 'False' }] } };
     expect(convergence([cleared], []).refused).toEqual([]);
     expect(rolloutWaiting(cleared)).toBe('deployment default/web: 0 out of 1 new replicas have been updated');
+  });
+});
+
+describe('nodes: what the scheduler needs to see before the workloads are applied', () => {
+  const node = (name: string, o: { podCIDR?: string; ready?: string; taints?: { key: string; effect: string }[] } = {}) => ({
+    metadata: { name },
+    spec: { podCIDR: 'podCIDR' in o ? o.podCIDR : '10.42.1.0/24', taints: o.taints },
+    status: { conditions: [{ type: 'Ready', status: o.ready ?? 'True' }] },
+  });
+  it('registered, podCIDR, Ready, without the not-ready or unreachable taint; a node not wanted is leaving', () => {
+    expect(nodesWaiting([node('labs')], ['labs', 'labsw'])).toEqual(['node labsw: not registered yet']);
+    expect(nodesWaiting([node('labs'), node('labsw', { podCIDR: undefined })], ['labs', 'labsw'])).toEqual(['node labsw: no podCIDR yet']);
+    expect(nodesWaiting([node('labs'), node('labsw', { ready: 'False' })], ['labs', 'labsw'])).toEqual(['node labsw: NotReady']);
+    expect(nodesWaiting([node('labs'), node('labsw', { taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] })], ['labs', 'labsw'])).toEqual(['node labsw: tainted node.kubernetes.io/not-ready:NoSchedule']);
+    expect(nodesWaiting([node('labs'), node('labsw', { taints: [{ key: 'dedicated', effect: 'NoSchedule' }] })], ['labs', 'labsw'])).toEqual([]);
+    expect(nodesWaiting([node('labs'), node('labsw2')], ['labs'])).toEqual(['node labsw2: leaving the cluster']);
+  });
+  it('a Deployment of the state files the API does not hold yet is waited for', () => {
+    const c = convergence([], [], deploymentsMissing([{ metadata: { name: 'app1', namespace: 'default' } }], ['default/app1', 'default/app2']));
+    expect(c).toEqual({ done: false, waiting: ['deployment default/app2: not created yet'], refused: [] });
   });
 });

@@ -118,6 +118,12 @@ const corpus: Record<string, Expectation> = {
   'config-cidr-overlap.config.yaml': { line: 4, object: null, field: 'cluster-cidr', message: /pod CIDR 10\.42\.0\.0\/16 overlaps service CIDR 10\.42\.128\.0\/17/ },
   'config-node-ip-in-pod-cidr.config.yaml': { line: 3, object: null, field: 'node-ip', message: /node IP 10\.42\.0\.5 is inside the pod CIDR 10\.42\.0\.0\/16/ },
   'config-node-ip-in-service-cidr.config.yaml': { line: 3, object: null, field: 'node-ip', message: /node IP 10\.43\.1\.1 is inside the service CIDR/ },
+  // Issue 14: the agents' node names and IPs, and the node count against the pod CIDR.
+  'config-agent-duplicate-name.config.yaml': { line: 9, object: null, field: 'agents[1].node-name', message: /^node name "labsw" is already taken by agents\[0\] \(labsw\)$/ },
+  'config-agent-duplicate-ip.config.yaml': { line: 10, object: null, field: 'agents[1].node-ip', message: /^node IP 192\.168\.56\.111 is already taken by agents\[0\] \(labsw\)$/ },
+  'config-agent-ip-in-pod-cidr.config.yaml': { line: 8, object: null, field: 'agents[0].node-ip', message: /^node IP 10\.42\.1\.5 is inside the pod CIDR 10\.42\.0\.0\/16$/, count: 2 },
+  'config-agent-ip-in-service-cidr.config.yaml': { line: 8, object: null, field: 'agents[0].node-ip', message: /^node IP 10\.43\.0\.20 is inside the service CIDR 10\.43\.0\.0\/16$/, count: 2 },
+  'config-too-many-nodes.config.yaml': { line: 9, object: null, field: 'agents[1]', message: /^3 nodes need 3 node CIDRs of \/24, and the pod CIDR 10\.42\.0\.0\/23 has 2$/ },
   'config-node-ip-laptop.config.yaml': { line: 3, object: null, field: 'node-ip', message: /^"192\.168\.56\.1" is the laptop's address on the host-only network 192\.168\.56\.0\/24/ },
   'config-node-ip-network.config.yaml': { line: 3, object: null, field: 'node-ip', message: /^"192\.168\.56\.0" is the network address of the node network 192\.168\.56\.0\/24/ },
   'config-node-ip-broadcast.config.yaml': { line: 3, object: null, field: 'node-ip', message: /^"192\.168\.56\.255" is the broadcast address of the node network 192\.168\.56\.0\/24/ },

@@ -122,6 +122,9 @@ export async function upWithServer(a: Args): Promise<void> {
     let last = '';
     const c = await waitConverged(client, {
       nodes: desired.config.agents.length || a.nodes !== undefined ? nodes : undefined,
+      // The server applies lab/cluster.yaml only once its nodes have joined: until then the API
+      // holds none of its Deployments, and no verdict on them is one.
+      deployments: desired.deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`),
       timeoutMs: (a.timeout ?? CONVERGE_MS / 1000) * 1000,
       onProgress: (p) => {
         const line = p.waiting.length ? `waiting: ${p.waiting[0]}${p.waiting.length > 1 ? ` (and ${p.waiting.length - 1} more)` : ''}` : '';
