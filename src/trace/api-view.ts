@@ -15,6 +15,8 @@ import { listAllNodes } from '../kubelet/runc.ts';
 import { containerIdOf } from '../kubelet/runtime.ts';
 import type { InstancePaths } from '../node/instance.ts';
 import { netnsExists } from '../sys/ip.ts';
+import { nodeInfoFromApi } from './nodes.ts';
+import type { FlannelNode } from '../flannel/annotations.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -102,15 +104,19 @@ export async function readApiState(paths: InstancePaths): Promise<ClusterView | 
       else delete pod.metadata.annotations[OWNER_DEPLOYMENT_ANNOTATION]; // only the owner says it, never a copied annotation
       pods[pod.metadata.name] = pod;
     }
-    const node = list('', 'nodes')[0];
-    const addresses = ((node?.status as Obj | undefined)?.addresses as { type: string; address: string }[] | undefined) ?? [];
+    const mode = netnsExists(paths.nodeNetns) ? 'sandbox' : 'host';
+    const nodes = list('', 'nodes')
+      .map((n) => nodeInfoFromApi(n as unknown as FlannelNode, paths, mode))
+      .sort((a, b) => Number(b.server) - Number(a.server) || a.name.localeCompare(b.name));
+    const node = nodes.find((n) => n.server) ?? nodes[0];
     const events = list('', 'events').map((e) => labEventFromApi(e)).sort((a, b) => a.time.localeCompare(b.time));
     return {
       instance: paths.instance,
-      mode: netnsExists(paths.nodeNetns) ? 'sandbox' : 'host',
-      nodeName: node?.metadata.name ?? '',
-      nodeIP: addresses.find((a) => a.type === 'InternalIP')?.address ?? '',
-      createdAt: ((node?.metadata as Obj | undefined)?.creationTimestamp as string | undefined) ?? '',
+      mode,
+      nodeName: node?.name ?? '',
+      nodeIP: node?.ip ?? '',
+      nodes,
+      createdAt: node?.createdAt ?? '',
       pods,
       services: list('', 'services').map(serviceFromApi),
       endpoints: list('', 'endpoints').map(endpointsFromApi),
