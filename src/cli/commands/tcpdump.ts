@@ -137,7 +137,7 @@ export async function tcpdumpHandler(a: Args): Promise<void> {
   if (a.count !== undefined && (!Number.isInteger(a.count) || a.count < 1)) throw new Error('-c needs a positive number of packets');
   const ctx = await loadLabContext(a.name);
   const filter = [...(a.filter ?? []), ...(a['--'] ?? [])].map(String);
-  const { kind, targets } = captureTargets(ctx, a.target, { veth: a.veth, namespace: a.namespace, node: a.node, write: a.write !== undefined });
+  const { targets } = captureTargets(ctx, a.target, { veth: a.veth, namespace: a.namespace, node: a.node, write: a.write !== undefined });
   const write = a.write !== undefined;
   // Several captures (a service's endpoints, eth1's two halves): -c counts their packets together.
   const multi = targets.length > 1;
