@@ -179,17 +179,23 @@ describe.skipIf(!isRoot)('issue 14 item 8: the learner tools across nodes', () =
   }, 60_000);
 
   it('lab tcpdump node/labsw decodes VXLAN: outer node IPs, UDP 8472, VNI 1, the inner pod packet', async () => {
-    const { out } = await captureWhile(
-      ['tcpdump', 'node/labsw'],
-      () => cmd(['ip', 'netns', 'exec', paths.podNetns(source.metadata.name), 'curl', '-sS', '--max-time', '3', `http://${target.status.podIP}/`]),
-      (o) => o.includes(`> ${target.status.podIP}.80:`),
-    );
-    // tcpdump -T vxlan's line: outer then "VXLAN, flags [I] (0x08), vni 1" then the inner frame.
-    const line = out.split('\n').find((l) => l.includes(`> ${target.status.podIP}.80:`))!;
-    expect(line).toMatch(new RegExp(`IP 192\\.168\\.56\\.110\\.\\d+ > 192\\.168\\.56\\.111\\.8472: VXLAN, flags \\[I\\] \\(0x08\\), vni 1`));
-    expect(line).toContain(`IP ${source.status.podIP}.`);
-    // The plain half shows the rest of eth1 (the agent's API traffic to the server) undecoded.
-    expect(out).toMatch(/IP 192\.168\.56\.111\.\d+ > 192\.168\.56\.110\.6443: /);
+    // Traffic of both kinds on labsw's eth1: a pod on labs to the pod on labsw (VXLAN), and the
+    // laptop to the NodePort on labsw's own IP (plain).
+    const both = () =>
+      Promise.all([
+        cmd(['ip', 'netns', 'exec', paths.podNetns(source.metadata.name), 'curl', '-sS', '--max-time', '3', `http://${target.status.podIP}/`]),
+        cmd(['ip', 'netns', 'exec', paths.hostNetns, 'curl', '-sS', '--max-time', '3', `http://192.168.56.111:${nodePort}/`]),
+      ]);
+    const plain = new RegExp(`IP 192\\.168\\.56\\.1\\.\\d+ > 192\\.168\\.56\\.111\\.${nodePort}: Flags \\[S\\]`);
+    const { out } = await captureWhile(['tcpdump', 'node/labsw'], both, (o) => o.includes(`> ${target.status.podIP}.80: Flags [S]`) && plain.test(o));
+    // tcpdump -T vxlan: the outer line ("VXLAN, flags [I] (0x08), vni 1"), the inner frame on the next.
+    const lines = out.split('\n');
+    const i = lines.findIndex((l) => l.startsWith(`IP ${source.status.podIP}.`) && l.includes(`> ${target.status.podIP}.80: Flags [S]`));
+    expect(i, out).toBeGreaterThan(0);
+    expect(lines[i - 1]).toMatch(/IP 192\.168\.56\.110\.\d+ > 192\.168\.56\.111\.8472: VXLAN, flags \[I\] \(0x08\), vni 1$/);
+    // The plain half: the laptop's SYN, not misread as VXLAN; and no OTV anywhere.
+    expect(out).toMatch(plain);
+    expect(out).not.toContain('OTV');
   }, 60_000);
 
   it('lab tcpdump cni0 --node labsw and svc/xn-target capture on labsw', async () => {

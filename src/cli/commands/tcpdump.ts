@@ -9,7 +9,7 @@
 // names, accepted only when it is one of this lab's own); a pod's veth on the node it runs on.
 //
 // VXLAN on eth1: flannel sends on UDP 8472 (the Linux kernel's old default), not IANA's 4789, and
-// tcpdump only decodes 4789 as VXLAN by itself (8472 it takes for OTV). `-T vxlan` makes it decode
+// tcpdump only decodes 4789 as VXLAN by itself (8472 it prints as OTV, "overlay 0, instance 1"). `-T vxlan` makes it decode
 // every packet its filter selects as VXLAN, so it cannot go on one capture of everything (ARP and
 // the laptop's TCP would be misread). Printing eth1, two tcpdump processes run on it, merged line by
 // line as they arrive: one `-T vxlan udp port 8472` (outer node IPs, VNI, then the inner pod frame),
@@ -192,10 +192,20 @@ export async function tcpdumpHandler(a: Args): Promise<void> {
           } else file!.write(chunk);
         });
       } else {
+        // tcpdump -T vxlan ends the outer line after "vni N" and prints the inner frame on the
+        // next one: the two go out together, so the other capture's lines never split them.
+        let outer: string | null = null;
         createInterface({ input: child.stdout }).on('line', (line) => {
           if (line === '' || (multi && a.count && packets >= a.count)) return;
-          process.stdout.write(`${prefix}${line}\n`);
-          if (isPacketLine(line)) counted(1);
+          if (t.split === 'vxlan' && outer === null && /VXLAN, .*vni \d+$/.test(line)) {
+            outer = line;
+            return;
+          }
+          const text = outer !== null ? `${prefix}${outer}\n${prefix}${line}\n` : `${prefix}${line}\n`;
+          const packet = outer !== null || isPacketLine(line);
+          outer = null;
+          process.stdout.write(text);
+          if (packet) counted(1);
         });
       }
       void child.exited.then(({ code, signal }) => {
