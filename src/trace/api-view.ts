@@ -13,9 +13,10 @@ import { SANDBOX_ANNOTATION, VETH_ANNOTATION } from '../kubelet/kubelet.ts';
 import { toInternalPod, type ApiPod } from '../kubelet/pod-convert.ts';
 import { listAllNodes } from '../kubelet/runc.ts';
 import { containerIdOf } from '../kubelet/runtime.ts';
-import type { InstancePaths } from '../node/instance.ts';
+import { agentPaths, agentsDir, type InstancePaths } from '../node/instance.ts';
+import { readdir } from 'node:fs/promises';
 import { netnsExists } from '../sys/ip.ts';
-import { nodeInfoFromApi } from './nodes.ts';
+import { isNodeName, nodeInfoFromApi } from './nodes.ts';
 import type { FlannelNode } from '../flannel/annotations.ts';
 
 type Obj = Record<string, unknown>;
@@ -76,6 +77,22 @@ export function labEventFromApi(e: Obj): LabEvent {
   };
 }
 
+/**
+ * The files of every node of the instance: the server's, and in the sandbox each agent's own
+ * directory (`agentPaths`), named by the directories there (only DNS-label names are taken).
+ */
+export async function allNodePaths(paths: InstancePaths): Promise<InstancePaths[]> {
+  const agents = (await readdir(agentsDir(paths)).catch(() => [] as string[])).filter(isNodeName).sort();
+  return [paths, ...agents.map((n) => agentPaths(paths.instance, n))];
+}
+
+/** Every node's cached CNI results (the server's and each agent's), by network namespace name. */
+export async function readClusterAttachments(paths: InstancePaths): Promise<Awaited<ReturnType<typeof readAllAttachments>>> {
+  const out: Awaited<ReturnType<typeof readAllAttachments>> = new Map();
+  for (const p of await allNodePaths(paths)) for (const [k, v] of await readAllAttachments(p)) out.set(k, v);
+  return out;
+}
+
 /** The instance's cluster as a ClusterView, from its store; null when it has none. */
 export async function readApiState(paths: InstancePaths): Promise<ClusterView | null> {
   if (!existsSync(paths.storeFile)) return null;
@@ -89,7 +106,7 @@ export async function readApiState(paths: InstancePaths): Promise<ClusterView | 
     const pods: Record<string, Pod> = {};
     const replicaSets = list('apps', 'replicasets');
     // The host end of each pod's veth and its sandbox's ID, as the CNI plugins' results say.
-    const attachments = await readAllAttachments(paths);
+    const attachments = await readClusterAttachments(paths);
     for (const p of list('', 'pods')) {
       const pod = toInternalPod(p as unknown as ApiPod, paths);
       const a = attachments.get(pod.metadata.annotations['lab/netns'] ?? '');

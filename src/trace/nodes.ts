@@ -36,6 +36,9 @@ type Obj = Record<string, unknown>;
 /** DNS-1123 label: what a node name the tools put into a namespace name must be. */
 const NODE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** A name the tools may build a namespace name or a path from. */
+export const isNodeName = (name: string): boolean => NODE_NAME.test(name);
+
 /**
  * The namespace names a node may have in an instance: the server's node's, or the agent one built
  * from its own name (the prefixes come from InstancePaths; passed in to keep this pure).

@@ -5,7 +5,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterView } from './view.ts';
 import type { Pod } from '../api/types.ts';
-import { instancePaths, type InstancePaths } from '../node/instance.ts';
+import { agentPaths, instancePaths, type InstancePaths } from '../node/instance.ts';
 import { SANDBOX_HOST_IP } from '../node/node.ts';
 import { ipArgs, run, type Netns } from '../sys/exec.ts';
 import { formatCidr, parseCidr } from '../util/cidr.ts';
@@ -13,7 +13,7 @@ import { readApiState } from './api-view.ts';
 import { buildClusterIndex, type ClusterIndex } from './cluster.ts';
 import { parseConntrack, type ConntrackEntry } from './conntrack.ts';
 import type { ExplainContext } from './explain.ts';
-import { findNode, reachableNode, type NodeInfo } from './nodes.ts';
+import { findNode, isNodeName, reachableNode, type NodeInfo } from './nodes.ts';
 import { parseIptablesSave, type IptablesDump } from './iptables.ts';
 
 export interface LabContext {
@@ -54,6 +54,15 @@ export function podNodeInfo(ctx: Pick<LabContext, 'nodes'>, pod: Pod): NodeInfo 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Where a node's files are (pod directories and container logs, subnet.env, CNI results): the
+ * instance's for the server's node, each agent's own directory in the sandbox (agentPaths).
+ */
+export function nodeFiles(ctx: Pick<LabContext, 'paths' | 'state'>, nodeName: string | undefined): InstancePaths {
+  if (!nodeName || nodeName === ctx.state.nodeName || ctx.state.mode !== 'sandbox' || !isNodeName(nodeName)) return ctx.paths;
+  return agentPaths(ctx.paths.instance, nodeName);
 }
 
 /** `lab explain`'s context for one node: the addresses its own cni0 serves. */

@@ -8,7 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { instancePaths } from '../../src/node/instance.ts';
+import { agentPaths, instancePaths } from '../../src/node/instance.ts';
 import { cmd, downAndRemove, instanceName, isRoot, kubectlFor, lab, LAB_BIN, ROOT, shDeployment, until, upWithKubeconfig } from './helpers.ts';
 
 const instance = instanceName('mnt');
@@ -58,7 +58,8 @@ interface TraceJson {
 const children = new Set<ChildProcess>();
 /** `lab <args>` running until `done(out)` holds while `action` runs, then stopped (by its PID) with SIGINT. */
 async function captureWhile(args: string[], action: () => Promise<unknown>, done: (out: string) => boolean): Promise<{ out: string; err: string }> {
-  const child = spawn(process.execPath, [LAB_BIN, ...args, '--name', instance], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  // --name before the target: after `--` it would be taken for tcpdump's filter.
+  const child = spawn(process.execPath, [LAB_BIN, args[0]!, '--name', instance, ...args.slice(1)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   let out = '';
   let err = '';
@@ -225,7 +226,7 @@ describe.skipIf(!isRoot)('issue 14 item 8: the learner tools across nodes', () =
     expect(o).toContain(`${fdb.trim()}   # node labs's flannel.1`);
     expect(o).toContain(`10.42.0.0 lladdr ${labsMac} PERMANENT   # node labs (podCIDR 10.42.0.0/24)`);
     expect(o).toMatch(/10\.42\.0\.0\/24 via 10\.42\.0\.0 dev flannel\.1 onlink\s+# node labs's pods/);
-    expect(o).toContain(`subnet.env (${paths.subnetEnvFile('labsw')}):`);
+    expect(o).toContain(`subnet.env (${agentPaths(instance, 'labsw').subnetEnvFile('labsw')}):`);
     expect(o).toContain('FLANNEL_SUBNET=10.42.1.1/24');
     // Its pods only.
     expect(o).toContain(target.metadata.name);

@@ -1,13 +1,13 @@
 // `lab describe pod|svc|node <name>`: kubectl describe, with the kernel objects behind the object.
 import path from 'node:path';
-import { readAllAttachments } from '../../cni/pod-network.ts';
+import { readClusterAttachments } from '../../trace/api-view.ts';
 import { isContainerAlive } from '../../kubelet/runtime.ts';
 import { NODE_SYSCTLS } from '../../node/setup.ts';
 import { run } from '../../sys/exec.ts';
 import { describeNodeText, describePod, describeService, type NodeObservation, type PodNetworkObservation } from '../../trace/describe.ts';
 import { findPod, findService, kindOf } from '../../trace/lookup.ts';
 import { readFile } from 'node:fs/promises';
-import { indexFor, ipJson, loadLabContext, pickNode, podNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { indexFor, nodeFiles, ipJson, loadLabContext, pickNode, podNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
 import { reachableNode, type NodeInfo } from '../../trace/nodes.ts';
 import type { Common } from '../common.ts';
 
@@ -35,7 +35,7 @@ async function podNetwork(ctx: LabContext, podName: string): Promise<PodNetworkO
   const alive: Record<string, boolean> = {};
   for (const s of pod.status.containerStatuses) alive[s.name] = isContainerAlive(s.pid, netns ?? '');
   // What the CNI plugins returned for the pod's sandbox (the node's cached ADD result).
-  const a = netns ? (await readAllAttachments(ctx.paths)).get(netns) : undefined;
+  const a = netns ? (await readClusterAttachments(ctx.paths)).get(netns) : undefined;
   const cni = a && a.pod.uid === pod.metadata.uid ? { network: a.network, containerId: a.containerId, ifName: a.ifName, file: a.file, result: a.result } : undefined;
   return {
     cni,
@@ -43,7 +43,7 @@ async function podNetwork(ctx: LabContext, podName: string): Promise<PodNetworkO
     veth: host && { ifindex: host.ifindex, peerIfindex: host.link_index, master: host.master, mac: host.address, up: (host.flags ?? []).includes('UP') },
     gateway,
     alive,
-    logDir: path.join(ctx.paths.podDir(podName), 'containers'),
+    logDir: path.join(nodeFiles(ctx, pod.spec.nodeName).podDir(podName), 'containers'),
   };
 }
 
@@ -68,7 +68,7 @@ async function nodeObservation(ctx: LabContext, node: NodeInfo): Promise<NodeObs
   const natTable = nat?.get('nat');
   const ct = await readConntrack(ns).catch(() => null);
   // The node's name is a DNS label (nodes.ts checked it before accepting its namespace) and comes from its Node object.
-  const subnetEnvFile = ctx.paths.subnetEnvFile(node.name);
+  const subnetEnvFile = nodeFiles(ctx, node.name).subnetEnvFile(node.name);
   const [link, fdb, neigh, routes, subnetEnv] = await Promise.all([
     text(ns, ['ip', '-d', 'link', 'show', 'flannel.1']),
     text(ns, ['bridge', 'fdb', 'show', 'dev', 'flannel.1']),

@@ -9,7 +9,7 @@ import { run, type Netns } from '../../sys/exec.ts';
 import { counterDeltas, type IptablesDump } from '../../trace/iptables.ts';
 import type { ConntrackEntry } from '../../trace/conntrack.ts';
 import { findPod } from '../../trace/lookup.ts';
-import { containerLogs, explainFor, fileSize, indexFor, ipJson, linesSince, loadLabContext, podNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { containerLogs, nodeFiles, explainFor, fileSize, indexFor, ipJson, linesSince, loadLabContext, podNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
 import { nodeByIP, type NodeInfo } from '../../trace/nodes.ts';
 import { PcapStreamReader } from '../../trace/pcap.ts';
 import { decodeVxlan, type VxlanFrame } from '../../trace/vxlan.ts';
@@ -107,7 +107,8 @@ async function startVxlanCapture(netns: Netns): Promise<{ stop: () => Promise<{ 
 async function logOffsets(ctx: LabContext): Promise<Map<string, { pod: string; file: string; offset: number }[]>> {
   const out = new Map<string, { pod: string; file: string; offset: number }[]>();
   for (const p of ctx.index.pods) {
-    const files = containerLogs(ctx.paths, p.metadata.name, p.spec.containers.map((c) => c.name));
+    // A pod's logs are in its node's files (each agent has its own directory in the sandbox).
+    const files = containerLogs(nodeFiles(ctx, p.spec.nodeName), p.metadata.name, p.spec.containers.map((c) => c.name));
     out.set(p.metadata.name, await Promise.all(files.map(async (file) => ({ pod: p.metadata.name, file, offset: await fileSize(file) }))));
   }
   return out;
