@@ -66,6 +66,8 @@ describe('captures on every node', () => {
   it('node/<name>: that node\'s eth1; cni0 --node; a pod\'s veth and a Service\'s endpoints on their own nodes', () => {
     expect(captureTargets(ctx, 'node/labsw').targets.map((t) => [t.netns, t.iface, t.split])).toEqual([['pplt-tx-node-labsw', 'eth1', 'vxlan'], ['pplt-tx-node-labsw', 'eth1', 'other']]);
     expect(captureTargets(ctx, 'labsw').kind).toBe('node');
+    // Written to a file: one capture of everything (the reader decodes).
+    expect(captureTargets(ctx, 'node/labsw', { write: true }).targets.map((t) => [t.netns, t.iface, t.split])).toEqual([['pplt-tx-node-labsw', 'eth1', undefined]]);
     expect(captureTargets(ctx, 'cni0', { node: 'labsw' }).targets[0]).toMatchObject({ netns: 'pplt-tx-node-labsw', iface: 'cni0', describe: 'cni0 on node labsw' });
     expect(captureTargets(ctx, moved.metadata.name, { veth: true }).targets[0]).toMatchObject({ netns: 'pplt-tx-node-labsw' });
     const svc = captureTargets(ctx, 'svc/app2-service').targets;

@@ -14,7 +14,7 @@
 // the laptop's TCP would be misread). Printing eth1, two tcpdump processes run on it, merged line by
 // line as they arrive: one `-T vxlan udp port 8472` (outer node IPs, VNI, then the inner pod frame),
 // one `not udp port 8472` (the rest, plain). One process with a single filter cannot do both. A
-// capture written to a file (-w) stays one tcpdump of everything: the decoding is the reader's
+// capture written to a file (-w), or eth1 of a one-node lab (no VXLAN), stays one tcpdump of everything: the decoding is the reader's
 // (Wireshark decodes 8472 as VXLAN by default; `tcpdump -r f -T vxlan udp port 8472`).
 // -w writes a capture: one target -> tcpdump's own pcap; a service -> ONE pcapng file with one
 // interface per endpoint, named "<pod>/<veth>", so Wireshark shows which pod saw each packet.
@@ -62,7 +62,8 @@ export function captureTargets(
   if (ref.kind === 'node' || (!ref.kind && !ref.namespace && (word === 'node' || nodeNamed(word) || word.toLowerCase() === state.nodeName.toLowerCase()))) {
     const node = ref.kind === 'node' || word !== 'node' ? (ctx.nodes.length ? reachableNode(ctx.nodes, word) : pickNode(ctx)) : pickNode(ctx, opts.node);
     const describe = `eth1 on node ${node.name}`;
-    if (opts.write) return { kind: 'node', targets: [{ label: '', netns: node.netns, iface: 'eth1', describe }] };
+    // One node: no VXLAN on eth1, one plain capture.
+    if (opts.write || ctx.nodes.length < 2) return { kind: 'node', targets: [{ label: '', netns: node.netns, iface: 'eth1', describe }] };
     return {
       kind: 'node',
       targets: [
