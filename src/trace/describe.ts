@@ -197,7 +197,7 @@ export function describeService(svc: Service, state: ClusterView, index: Cluster
   d.kv('IP', s.clusterIP);
   if (s.type === 'ExternalName') d.kv('External Name', s.externalName);
   if (s.externalIPs.length) d.kv('External IPs', s.externalIPs.join(','));
-  if (s.type === 'LoadBalancer') d.kv('LoadBalancer Ingress', `${state.nodeIP} (the node IP: k3s ServiceLB)`);
+  if (s.type === 'LoadBalancer') d.kv('LoadBalancer Ingress', index.nodes.length > 1 ? `${index.nodes.map((n) => n.ip).join(', ')} (the node IPs: k3s ServiceLB)` : `${state.nodeIP} (the node IP: k3s ServiceLB)`);
   const epObj = (state.endpoints ?? []).find((e) => e.metadata.namespace === m.namespace && e.metadata.name === m.name);
   for (const p of s.ports) {
     d.kv('Port', `${p.name || '<unset>'}  ${p.port}/${p.protocol}`);
@@ -230,12 +230,15 @@ export function describeService(svc: Service, state: ClusterView, index: Cluster
       d.kv('Endpoints', `none: new connections are REJECTed in the filter table${filter ? ` (${rejects} rule${rejects === 1 ? '' : 's'})` : ''}`, 4, 14);
     } else {
       d.line('Endpoints:', 4);
+      // More than one node: which node each endpoint pod runs on (off this node: through flannel.1).
+      const multi = index.nodes.length > 1;
       d.table(
-        ['ENDPOINT', 'CHAIN', 'PROBABILITY', 'POD'],
+        ['ENDPOINT', 'CHAIN', 'PROBABILITY', 'POD', ...(multi ? ['NODE'] : [])],
         sp.endpoints.map((e) => {
           const jump = svcRules.find((r) => r.target === e.sepChain);
           const prob = jump ? (jump.probability !== undefined ? jump.probability.toFixed(5) : 'the rest') : e.ready ? '-' : 'not ready';
-          return [`${e.ip}:${e.port}`, present(e.sepChain) ? e.sepChain : `${e.sepChain} (missing)`, prob, e.pod ? podLabel(e.pod) : '<no pod>'];
+          const node = e.pod?.spec.nodeName ? `${e.pod.spec.nodeName}${e.pod.spec.nodeName === state.nodeName ? '' : ' (via flannel.1)'}` : '<none>';
+          return [`${e.ip}:${e.port}`, present(e.sepChain) ? e.sepChain : `${e.sepChain} (missing)`, prob, e.pod ? podLabel(e.pod) : '<no pod>', ...(multi ? [node] : [])];
         }),
         6,
       );
