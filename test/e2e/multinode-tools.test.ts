@@ -160,6 +160,8 @@ describe.skipIf(!isRoot)('issue 14 item 8: the learner tools across nodes', () =
     // The text says the same.
     const text = await lab(['trace', 'http://xn-target/', '--from', 'deploy/xn-source', '--name', instance]);
     expect(text.code, text.stderr).toBe(0);
+    // Printed in the test log: what a learner sees (docs/architecture.md quotes a run).
+    process.stdout.write(text.stdout);
     expect(text.stdout).toMatch(/ROUTE\s+node labs: 10\.42\.1\.\d+ -> 10\.42\.1\.0\/24 via 10\.42\.1\.0 dev flannel\.1 onlink/);
     expect(text.stdout).toMatch(/VXLAN\s+eth1 on labs: UDP 192\.168\.56\.110 -> 192\.168\.56\.111:8472, VXLAN VNI 1/);
     expect(text.stdout).toMatch(/DECAP\s+node labsw \(192\.168\.56\.111\): eth1 -> flannel\.1/);
