@@ -13,8 +13,11 @@ import { SANDBOX_ANNOTATION, VETH_ANNOTATION } from '../kubelet/kubelet.ts';
 import { toInternalPod, type ApiPod } from '../kubelet/pod-convert.ts';
 import { listAllNodes } from '../kubelet/runc.ts';
 import { containerIdOf } from '../kubelet/runtime.ts';
-import type { InstancePaths } from '../node/instance.ts';
+import { agentPaths, agentsDir, type InstancePaths } from '../node/instance.ts';
+import { readdir } from 'node:fs/promises';
 import { netnsExists } from '../sys/ip.ts';
+import { isNodeName, nodeInfoFromApi } from './nodes.ts';
+import type { FlannelNode } from '../flannel/annotations.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -74,6 +77,22 @@ export function labEventFromApi(e: Obj): LabEvent {
   };
 }
 
+/**
+ * The files of every node of the instance: the server's, and in the sandbox each agent's own
+ * directory (`agentPaths`), named by the directories there (only DNS-label names are taken).
+ */
+export async function allNodePaths(paths: InstancePaths): Promise<InstancePaths[]> {
+  const agents = (await readdir(agentsDir(paths)).catch(() => [] as string[])).filter(isNodeName).sort();
+  return [paths, ...agents.map((n) => agentPaths(paths.instance, n))];
+}
+
+/** Every node's cached CNI results (the server's and each agent's), by network namespace name. */
+export async function readClusterAttachments(paths: InstancePaths): Promise<Awaited<ReturnType<typeof readAllAttachments>>> {
+  const out: Awaited<ReturnType<typeof readAllAttachments>> = new Map();
+  for (const p of await allNodePaths(paths)) for (const [k, v] of await readAllAttachments(p)) out.set(k, v);
+  return out;
+}
+
 /** The instance's cluster as a ClusterView, from its store; null when it has none. */
 export async function readApiState(paths: InstancePaths): Promise<ClusterView | null> {
   if (!existsSync(paths.storeFile)) return null;
@@ -87,7 +106,7 @@ export async function readApiState(paths: InstancePaths): Promise<ClusterView | 
     const pods: Record<string, Pod> = {};
     const replicaSets = list('apps', 'replicasets');
     // The host end of each pod's veth and its sandbox's ID, as the CNI plugins' results say.
-    const attachments = await readAllAttachments(paths);
+    const attachments = await readClusterAttachments(paths);
     for (const p of list('', 'pods')) {
       const pod = toInternalPod(p as unknown as ApiPod, paths);
       const a = attachments.get(pod.metadata.annotations['lab/netns'] ?? '');
@@ -102,15 +121,19 @@ export async function readApiState(paths: InstancePaths): Promise<ClusterView | 
       else delete pod.metadata.annotations[OWNER_DEPLOYMENT_ANNOTATION]; // only the owner says it, never a copied annotation
       pods[pod.metadata.name] = pod;
     }
-    const node = list('', 'nodes')[0];
-    const addresses = ((node?.status as Obj | undefined)?.addresses as { type: string; address: string }[] | undefined) ?? [];
+    const mode = netnsExists(paths.nodeNetns) ? 'sandbox' : 'host';
+    const nodes = list('', 'nodes')
+      .map((n) => nodeInfoFromApi(n as unknown as FlannelNode, paths, mode))
+      .sort((a, b) => Number(b.server) - Number(a.server) || a.name.localeCompare(b.name));
+    const node = nodes.find((n) => n.server) ?? nodes[0];
     const events = list('', 'events').map((e) => labEventFromApi(e)).sort((a, b) => a.time.localeCompare(b.time));
     return {
       instance: paths.instance,
-      mode: netnsExists(paths.nodeNetns) ? 'sandbox' : 'host',
-      nodeName: node?.metadata.name ?? '',
-      nodeIP: addresses.find((a) => a.type === 'InternalIP')?.address ?? '',
-      createdAt: ((node?.metadata as Obj | undefined)?.creationTimestamp as string | undefined) ?? '',
+      mode,
+      nodeName: node?.name ?? '',
+      nodeIP: node?.ip ?? '',
+      nodes,
+      createdAt: node?.createdAt ?? '',
       pods,
       services: list('', 'services').map(serviceFromApi),
       endpoints: list('', 'endpoints').map(endpointsFromApi),

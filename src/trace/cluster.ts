@@ -3,6 +3,7 @@
 // conntrack entries, packets) and need to say which Service, endpoint or pod a line belongs to.
 // Pure: built from the ClusterView the instance's store gives (api-view.ts).
 import type { ClusterView } from './view.ts';
+import type { NodeInfo } from './nodes.ts';
 import { isTerminating, type Pod, type Service, type ServicePort } from '../api/types.ts';
 import { endpointChainName, servicePortChains, servicePortNameString, type ServicePortChains } from '../proxy/names.ts';
 
@@ -43,8 +44,11 @@ export interface ChainOwner {
 }
 
 export interface ClusterIndex {
+  /** The node this index reads rules on (the server's unless a tool picked another). */
   nodeName: string;
   nodeIP: string;
+  /** Every node of the cluster (empty for a view without them). */
+  nodes: NodeInfo[];
   pods: Pod[];
   servicePorts: ServicePortRef[];
   podByIP(ip: string): Pod | undefined;
@@ -62,7 +66,10 @@ export function podLabel(p: Pod): string {
   return p.metadata.namespace === 'default' ? p.metadata.name : `${p.metadata.namespace}/${p.metadata.name}`;
 }
 
-export function buildClusterIndex(state: Pick<ClusterView, 'pods' | 'services' | 'endpoints' | 'nodeIP' | 'nodeName'>): ClusterIndex {
+export function buildClusterIndex(state: Pick<ClusterView, 'pods' | 'services' | 'endpoints' | 'nodeIP' | 'nodeName'> & { nodes?: NodeInfo[] }): ClusterIndex {
+  const nodes = state.nodes ?? [];
+  // k3s's ServiceLB lists every node's IP as a LoadBalancer's ingress.
+  const lbIPs = nodes.length ? nodes.map((n) => n.ip).filter(Boolean) : [state.nodeIP];
   const pods = Object.values(state.pods).filter((p) => !isTerminating(p));
   const allPods = Object.values(state.pods);
   const byIP = new Map<string, Pod>();
@@ -97,7 +104,7 @@ export function buildClusterIndex(state: Pick<ClusterView, 'pods' | 'services' |
         name,
         protocol: port.protocol.toLowerCase(),
         chains: servicePortChains(name, port.protocol),
-        loadBalancerIPs: s.spec.type === 'LoadBalancer' ? [state.nodeIP] : [],
+        loadBalancerIPs: s.spec.type === 'LoadBalancer' ? lbIPs : [],
         endpoints,
       });
     }
@@ -112,6 +119,7 @@ export function buildClusterIndex(state: Pick<ClusterView, 'pods' | 'services' |
   return {
     nodeName: state.nodeName,
     nodeIP: state.nodeIP,
+    nodes,
     pods,
     servicePorts,
     podByIP: (ip) => byIP.get(ip),

@@ -8,6 +8,7 @@ import { formatCidr, parseCidr } from '../util/cidr.ts';
 import { podLabel, type ClusterIndex } from './cluster.ts';
 import type { IptablesDump } from './iptables.ts';
 import type { CniResult } from '../cni/spec.ts';
+import type { NodeInfo } from './nodes.ts';
 
 /** Lines of "Label:  value", values aligned, nested by indentation, like kubectl describe. */
 export class Describer {
@@ -196,7 +197,7 @@ export function describeService(svc: Service, state: ClusterView, index: Cluster
   d.kv('IP', s.clusterIP);
   if (s.type === 'ExternalName') d.kv('External Name', s.externalName);
   if (s.externalIPs.length) d.kv('External IPs', s.externalIPs.join(','));
-  if (s.type === 'LoadBalancer') d.kv('LoadBalancer Ingress', `${state.nodeIP} (the node IP: k3s ServiceLB)`);
+  if (s.type === 'LoadBalancer') d.kv('LoadBalancer Ingress', index.nodes.length > 1 ? `${index.nodes.map((n) => n.ip).join(', ')} (the node IPs: k3s ServiceLB)` : `${state.nodeIP} (the node IP: k3s ServiceLB)`);
   const epObj = (state.endpoints ?? []).find((e) => e.metadata.namespace === m.namespace && e.metadata.name === m.name);
   for (const p of s.ports) {
     d.kv('Port', `${p.name || '<unset>'}  ${p.port}/${p.protocol}`);
@@ -229,12 +230,15 @@ export function describeService(svc: Service, state: ClusterView, index: Cluster
       d.kv('Endpoints', `none: new connections are REJECTed in the filter table${filter ? ` (${rejects} rule${rejects === 1 ? '' : 's'})` : ''}`, 4, 14);
     } else {
       d.line('Endpoints:', 4);
+      // More than one node: which node each endpoint pod runs on (off this node: through flannel.1).
+      const multi = index.nodes.length > 1;
       d.table(
-        ['ENDPOINT', 'CHAIN', 'PROBABILITY', 'POD'],
+        ['ENDPOINT', 'CHAIN', 'PROBABILITY', 'POD', ...(multi ? ['NODE'] : [])],
         sp.endpoints.map((e) => {
           const jump = svcRules.find((r) => r.target === e.sepChain);
           const prob = jump ? (jump.probability !== undefined ? jump.probability.toFixed(5) : 'the rest') : e.ready ? '-' : 'not ready';
-          return [`${e.ip}:${e.port}`, present(e.sepChain) ? e.sepChain : `${e.sepChain} (missing)`, prob, e.pod ? podLabel(e.pod) : '<no pod>'];
+          const node = e.pod?.spec.nodeName ? `${e.pod.spec.nodeName}${e.pod.spec.nodeName === state.nodeName ? '' : ' (via flannel.1)'}` : '<none>';
+          return [`${e.ip}:${e.port}`, present(e.sepChain) ? e.sepChain : `${e.sepChain} (missing)`, prob, e.pod ? podLabel(e.pod) : '<no pod>', ...(multi ? [node] : [])];
         }),
         6,
       );
@@ -252,6 +256,57 @@ export interface NodeObservation {
   conntrackEntries?: number;
   nodeNetns: string | null;
   laptopNetns: string | null;
+  /** The node described (from its Node object); absent: the server's, from the view. */
+  node?: NodeInfo;
+  /** flannel's side of the node, as the kernel and subnet.env have it (text, as the commands print it). */
+  flannel?: {
+    /** `ip -d link show flannel.1`. */
+    link: string;
+    /** `bridge fdb show dev flannel.1`. */
+    fdb: string;
+    /** `ip neigh show dev flannel.1`. */
+    neigh: string;
+    /** `ip route show`. */
+    routes: string;
+    subnetEnvFile: string;
+    /** Its contents, or undefined when it is not there. */
+    subnetEnv?: string;
+  };
+}
+
+/** A VTEP MAC -> the node that published it (flannel's backend-data annotation). */
+function vtepOwner(nodes: NodeInfo[], mac: string): NodeInfo | undefined {
+  return nodes.find((n) => n.vtepMac === mac.toLowerCase());
+}
+
+function flannelBlock(d: Describer, index: ClusterIndex, f: NonNullable<NodeObservation['flannel']>): void {
+  const nodes = index.nodes;
+  const text = (t: string) => t.split('\n').map((l) => l.trim()).filter(Boolean);
+  d.line('flannel.1 (ip -d link show flannel.1):');
+  for (const l of text(f.link)) d.line(l, 2);
+  if (!text(f.link).length) d.line('(none: flannel has not set up this node)', 2);
+  d.line('FDB entries (bridge fdb show dev flannel.1): where to send each VTEP MAC\'s VXLAN');
+  for (const l of text(f.fdb)) {
+    const m = /^([0-9a-f:]{17})\s.*dst (\S+)/.exec(l);
+    const owner = m ? vtepOwner(nodes, m[1]!) : undefined;
+    d.line(`${l}${owner ? `   # node ${owner.name}'s flannel.1, over UDP 8472 to its eth1 ${m![2]}` : ''}`, 2);
+  }
+  d.line('Neighbours (ip neigh show dev flannel.1): each other node\'s <subnet>.0 and its VTEP MAC');
+  for (const l of text(f.neigh)) {
+    const m = /^(\S+) lladdr ([0-9a-f:]{17})/.exec(l);
+    const owner = m ? vtepOwner(nodes, m[2]!) : undefined;
+    d.line(`${l}${owner ? `   # node ${owner.name} (podCIDR ${owner.podCIDR ?? '?'})` : ''}`, 2);
+  }
+  d.line('Routes (ip route show):');
+  for (const l of text(f.routes)) {
+    const m = /^(\S+) via (\S+) dev flannel\.1/.exec(l);
+    const owner = m ? nodes.find((n) => n.podCIDR === m[1]) : undefined;
+    const why = owner ? `   # node ${owner.name}'s pods: through flannel.1, wrapped in VXLAN to ${owner.ip}` : / dev cni0 /.test(l) ? '   # this node\'s pods, on the bridge' : '';
+    d.line(`${l}${why}`, 2);
+  }
+  d.line(`subnet.env (${f.subnetEnvFile}):`);
+  if (f.subnetEnv === undefined) d.line('(not written yet)', 2);
+  else for (const l of text(f.subnetEnv)) d.line(l, 2);
 }
 
 const SYSCTL_WHY: Record<string, string> = {
@@ -263,15 +318,27 @@ const SYSCTL_WHY: Record<string, string> = {
 export function describeNodeText(state: ClusterView, index: ClusterIndex, obs: NodeObservation, now = Date.now()): string {
   const d = new Describer();
   const link = (n: string) => obs.links.find((l) => l.ifname === n);
-  d.kv('Name', state.nodeName);
-  d.kv('Roles', 'control-plane,master');
+  const node = obs.node;
+  const name = node?.name ?? state.nodeName;
+  const ip = node?.ip ?? state.nodeIP;
+  const createdAt = node?.createdAt ?? state.createdAt;
+  const roles = node ? Object.keys(node.labels).filter((k) => k.startsWith('node-role.kubernetes.io/')).map((k) => k.slice('node-role.kubernetes.io/'.length)).sort().join(',') || '<none>' : 'control-plane,master';
+  d.kv('Name', name);
+  d.kv('Roles', roles);
   d.kv('Mode', state.mode === 'sandbox' ? `sandbox: the node is network namespace ${obs.nodeNetns}, the laptop ${obs.laptopNetns}` : "host: this machine's network namespace is the node (the Vagrant VM)");
-  d.kv('CreationTimestamp', `${state.createdAt} (${age(state.createdAt, now)} ago)`);
+  d.kv('CreationTimestamp', `${createdAt} (${age(createdAt, now)} ago)`);
+  if (node?.ready) d.kv('Ready', node.ready);
   d.line('Addresses:');
-  d.kv('InternalIP', `${state.nodeIP}${link('eth1') ? ' (eth1)' : ''}`, 2);
-  d.kv('Hostname', state.nodeName, 2);
+  d.kv('InternalIP', `${ip}${link('eth1') ? ' (eth1)' : ''}`, 2);
+  d.kv('Hostname', name, 2);
   const cni0 = link('cni0');
-  d.kv('PodCIDR', cni0?.addrs[0] ? formatCidr(parseCidr(cni0.addrs[0])) : undefined);
+  d.kv('PodCIDR', node?.podCIDR ?? (cni0?.addrs[0] ? formatCidr(parseCidr(cni0.addrs[0])) : undefined));
+  if (node) {
+    d.line('flannel (the Node\'s annotations: its lease, as the other nodes read it):');
+    d.kv('VTEP MAC', node.vtepMac ?? '<none>', 2);
+    d.kv('VNI', node.vni ?? '<none>', 2);
+    d.kv('Public IP', node.publicIP ?? '<none>', 2);
+  }
   d.line('Interfaces:');
   for (const l of obs.links.filter((x) => x.ifname === 'eth1' || x.ifname === 'cni0' || x.ifname === 'flannel.1')) {
     const extra = l.ifname === 'cni0' ? `, bridge with ${l.ports ?? 0} port${l.ports === 1 ? '' : 's'} (one veth per pod)` : l.ifname === 'eth1' && state.mode === 'sandbox' ? ", veth whose peer is a port of vboxnet0, the laptop namespace's bridge (the host-only network)" : '';
@@ -283,12 +350,13 @@ export function describeNodeText(state: ClusterView, index: ClusterIndex, obs: N
   d.kv('nat table', `${obs.natChains} KUBE-* chains, ${obs.natRules} rules (lab explain iptables)`, 2);
   d.kv('Service ports', `${index.servicePorts.length} (${index.servicePorts.reduce((n, sp) => n + sp.endpoints.length, 0)} endpoints)`, 2);
   if (obs.conntrackEntries !== undefined) d.kv('conntrack', `${obs.conntrackEntries} entries (lab explain conntrack)`, 2);
-  const pods = index.pods.slice().sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
+  if (obs.flannel) flannelBlock(d, index, obs.flannel);
+  const pods = index.pods.filter((p) => !node || !p.spec.nodeName || p.spec.nodeName === name).sort((a, b) => a.metadata.namespace.localeCompare(b.metadata.namespace) || a.metadata.name.localeCompare(b.metadata.name));
   d.line(`Non-terminated Pods:  (${pods.length} in total)`);
   d.table(
     ['Namespace', 'Name', 'IP', 'Veth', 'Restarts', 'Age'],
     pods.map((p) => [p.metadata.namespace, p.metadata.name, p.status.podIP ?? '<none>', p.metadata.annotations['lab/veth'] ?? '<none>', String(p.status.containerStatuses.reduce((n, c) => n + c.restartCount, 0)), age(p.metadata.creationTimestamp, now)]),
   );
-  eventsBlock(d, state.events.filter((e) => e.object === `node/${state.nodeName}`), now);
+  eventsBlock(d, state.events.filter((e) => e.object === `node/${name}`), now);
   return d.toString();
 }

@@ -38,6 +38,11 @@ export function addressLabel(ip: string, ctx: ExplainContext): string | undefine
   if (pod) return `pod ${podLabel(pod)}`;
   if (ip === index.nodeIP) return `node ${index.nodeName} eth1`;
   if (ctx.gateway && ip === ctx.gateway) return `node ${index.nodeName} cni0`;
+  const node = index.nodes.find((n) => n.ip === ip);
+  if (node) return `node ${node.name} eth1`;
+  // flannel.1's address on a node is its subnet's .0 (the VTEP's, what a masqueraded pod-to-other-node packet carries).
+  const vtep = index.nodes.find((n) => n.podCIDR && n.podCIDR.replace(/\/\d+$/, '') === ip);
+  if (vtep) return `node ${vtep.name} flannel.1`;
   if (ctx.laptopIP && ip === ctx.laptopIP) return 'the laptop';
   const svc = index.servicePorts.find((sp) => sp.service.spec.clusterIP === ip);
   if (svc) return `ClusterIP of ${svc.service.metadata.namespace}/${svc.service.metadata.name}`;

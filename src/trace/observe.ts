@@ -4,7 +4,8 @@ import { InstanceNotRunningError } from '../api/errors.ts';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ClusterView } from './view.ts';
-import { instancePaths, type InstancePaths } from '../node/instance.ts';
+import type { Pod } from '../api/types.ts';
+import { agentPaths, instancePaths, type InstancePaths } from '../node/instance.ts';
 import { SANDBOX_HOST_IP } from '../node/node.ts';
 import { ipArgs, run, type Netns } from '../sys/exec.ts';
 import { formatCidr, parseCidr } from '../util/cidr.ts';
@@ -12,6 +13,7 @@ import { readApiState } from './api-view.ts';
 import { buildClusterIndex, type ClusterIndex } from './cluster.ts';
 import { parseConntrack, type ConntrackEntry } from './conntrack.ts';
 import type { ExplainContext } from './explain.ts';
+import { findNode, isNodeName, reachableNode, type NodeInfo } from './nodes.ts';
 import { parseIptablesSave, type IptablesDump } from './iptables.ts';
 
 export interface LabContext {
@@ -24,6 +26,56 @@ export interface LabContext {
   laptopNetns: Netns;
   index: ClusterIndex;
   explain: ExplainContext;
+  /** Every node (the server's first), each with its validated namespace (nodes.ts). */
+  nodes: NodeInfo[];
+}
+
+/** The node a tool reads: `--node <name>` when given (it must be reachable from here), else the server's. */
+export function pickNode(ctx: Pick<LabContext, 'nodes' | 'state' | 'nodeNetns'>, name?: string): NodeInfo {
+  if (name) return reachableNode(ctx.nodes, name);
+  const server = ctx.nodes.find((n) => n.name === ctx.state.nodeName);
+  if (server?.reachable) return server;
+  // A lab whose Node object is not (yet) readable: the server's namespace, as before nodes were listed.
+  return { name: ctx.state.nodeName, ip: ctx.state.nodeIP, netns: ctx.nodeNetns, reachable: true, server: true, createdAt: ctx.state.createdAt, labels: {}, annotations: {} };
+}
+
+/** The node a pod runs on (spec.nodeName), reachable from here, else an error saying why. */
+export function podNode(ctx: Pick<LabContext, 'nodes' | 'state' | 'nodeNetns'>, pod: Pod): NodeInfo {
+  const name = pod.spec.nodeName;
+  if (!name) throw new Error(`pod ${pod.metadata.name} is not scheduled to a node yet`);
+  if (ctx.nodes.length === 0) return pickNode(ctx);
+  return reachableNode(ctx.nodes, name);
+}
+
+/** The node a pod runs on, or undefined when it is not scheduled or its node is unknown (no throw). */
+export function podNodeInfo(ctx: Pick<LabContext, 'nodes'>, pod: Pod): NodeInfo | undefined {
+  try {
+    return pod.spec.nodeName ? findNode(ctx.nodes, pod.spec.nodeName) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Where a node's files are (pod directories and container logs, subnet.env, CNI results): the
+ * instance's for the server's node, each agent's own directory in the sandbox (agentPaths).
+ */
+export function nodeFiles(ctx: Pick<LabContext, 'paths' | 'state'>, nodeName: string | undefined): InstancePaths {
+  if (!nodeName || nodeName === ctx.state.nodeName || ctx.state.mode !== 'sandbox' || !isNodeName(nodeName)) return ctx.paths;
+  return agentPaths(ctx.paths.instance, nodeName);
+}
+
+/** `lab explain`'s context for one node: the addresses its own cni0 serves. */
+export async function explainFor(ctx: LabContext, node: NodeInfo): Promise<ExplainContext> {
+  if (node.name === ctx.state.nodeName) return ctx.explain;
+  const cni0 = await bridgeAddress(node.netns);
+  return { ...ctx.explain, index: indexFor(ctx, node), gateway: cni0?.ip, podCIDR: cni0?.cidr ?? node.podCIDR };
+}
+
+/** The cluster index as seen from one node (its name and IP are "the node" in kube-proxy's terms). */
+export function indexFor(ctx: Pick<LabContext, 'state' | 'index'>, node: NodeInfo): ClusterIndex {
+  if (node.name === ctx.state.nodeName) return ctx.index;
+  return buildClusterIndex({ ...ctx.state, nodeName: node.name, nodeIP: node.ip });
 }
 
 export async function loadLabContext(name: string): Promise<LabContext> {
@@ -42,6 +94,7 @@ export async function loadLabContext(name: string): Promise<LabContext> {
     laptopNetns: state.mode === 'sandbox' ? paths.hostNetns : null,
     index,
     explain: { index, mode: state.mode, gateway: cni0?.ip, podCIDR: cni0?.cidr, laptopIP: SANDBOX_HOST_IP },
+    nodes: state.nodes,
   };
 }
 

@@ -19,6 +19,7 @@ import { dnatOf, hostPort, matchOriginal, snatOf, tupleText, type ConntrackEntry
 import { addressLabel, type ExplainContext } from './explain.ts';
 import { matchesHost, type RuleDelta } from './iptables.ts';
 import type { CurlResult, DnsAnswer, DnsLogEntry, ParsedUrl } from './observations.ts';
+import { vxlanLines, type VxlanFrame } from './vxlan.ts';
 
 export interface TraceSource {
   kind: 'laptop' | 'node' | 'pod';
@@ -57,6 +58,18 @@ export interface TraceObservations {
   clusterDNS: string;
   /** The source's own address, for when curl could not report it (connection refused). */
   sourceIP?: string;
+  /** More than one node: the node the request was routed on and what the other nodes saw. */
+  nodes?: CrossNodeObservations;
+}
+
+/** What a cross-node request leaves behind, read on both sides (commands/trace.ts collects it). */
+export interface CrossNodeObservations {
+  /** The node whose rules NAT the request and which routes it (the source pod's, or the node dialed). */
+  sending: { name: string; ip: string; routes: string };
+  /** flannel's VXLAN frames (udp 8472) a capture on the sending node's eth1 saw during the request. */
+  capture: { frames: VxlanFrame[]; error?: string };
+  /** Every other node the tools can read: its routes, flannel.1's received packets and conntrack around the request. */
+  receivers: { name: string; ip: string; podCIDR?: string; routes: string; flannelRx?: { before: number; after: number }; window: Window }[];
 }
 
 export interface RuleHit {
@@ -99,7 +112,7 @@ export interface Leg {
   conntrack?: { protocol: string; state?: string; original: Tuple; reply: Tuple; flags: string[]; raw: string };
 }
 
-export type HopKind = 'source' | 'dns' | 'send' | 'dnat' | 'reject' | 'snat' | 'conntrack' | 'ingress' | 'pod' | 'return' | 'response';
+export type HopKind = 'source' | 'dns' | 'send' | 'dnat' | 'reject' | 'snat' | 'conntrack' | 'ingress' | 'route' | 'vxlan' | 'decap' | 'pod' | 'return' | 'response';
 
 export interface Hop {
   kind: HopKind;
@@ -117,6 +130,23 @@ export interface Trace {
   response: { ok: boolean; exitCode: number; error?: string; httpCode?: number; bytes?: number; timeTotal?: number; body: string };
   hops: Hop[];
   warnings: string[];
+  /** The request crossed nodes: where, the route, the VXLAN evidence and the source the pod saw. */
+  crossNode?: CrossNode;
+}
+
+export interface CrossNode {
+  from: string;
+  to: string;
+  /** The sending node's route that took the packet to flannel.1. */
+  route?: string;
+  /** Frames of this connection captured on the sending node's eth1, each way. */
+  framesOut: number;
+  framesBack: number;
+  first?: VxlanFrame;
+  /** flannel.1's received packets on the other node during the request. */
+  decapPackets?: number;
+  /** The client address the receiving node's conntrack (and so the pod) saw. */
+  sourceSeen?: string;
 }
 
 function podRef(p: Pod): PodRef {
@@ -295,6 +325,96 @@ function sourceLines(src: TraceSource): string[] {
   return [src.netns ? `network namespace ${src.netns}` : 'this machine is the node (host mode): the request starts here, so it meets nat OUTPUT instead of PREROUTING'];
 }
 
+/** Longest-prefix match of `ip` in `ip route show` text (IPv4, the main table's lines). */
+export function routeFor(routes: string, ip: string): string | undefined {
+  let best: { line: string; len: number } | undefined;
+  for (const line of routes.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    const dst = line.split(/\s+/)[0]!;
+    const cidr = dst === 'default' ? '0.0.0.0/0' : dst.includes('/') ? dst : `${dst}/32`;
+    if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(cidr) || !inCidr(cidr, ip)) continue;
+    const len = Number(cidr.split('/')[1]);
+    if (!best || len > best.len) best = { line, len };
+  }
+  return best?.line;
+}
+
+/**
+ * The hops of a connection that left its node for a pod on another: the route to flannel.1, the
+ * VXLAN frame on eth1 (from the capture), the other node unwrapping it to cni0 and the pod's veth,
+ * and the client address the pod sees (the other node's conntrack: nothing rewrote it there).
+ */
+function crossNodeHops(obs: TraceObservations, leg: Leg, target: { ip: string; port: number }, pod: Pod, hops: Hop[], warnings: string[]): CrossNode | undefined {
+  const x = obs.nodes;
+  const podNode = pod.spec.nodeName;
+  if (!x || !podNode || podNode === x.sending.name) return undefined;
+  const rx = x.receivers.find((r) => r.name === podNode);
+  const sent = leg.snat ? leg.snat.to.split(':')[0]! : leg.from.ip;
+  const cross: CrossNode = { from: x.sending.name, to: podNode, framesOut: 0, framesBack: 0 };
+
+  // ROUTE: the sending node's route to the other node's pod subnet.
+  const route = routeFor(x.sending.routes, target.ip);
+  cross.route = route;
+  const via = route ? /via (\S+) dev (\S+)/.exec(route) : null;
+  hops.push({
+    kind: 'route',
+    title: `node ${x.sending.name}: ${target.ip} -> ${route ?? 'no route'}`,
+    lines: via && via[2] === 'flannel.1'
+      ? [
+          `ip route: ${route}   (flannel's route to node ${podNode}'s podCIDR${rx?.podCIDR ? ` ${rx.podCIDR}` : ''})`,
+          `via ${via[1]} is node ${podNode}'s flannel.1 address (its subnet's .0, "onlink": reachable on flannel.1 without a subnet of its own); the PERMANENT neighbour entry gives its VTEP MAC, the FDB entry for that MAC the node IP to send the VXLAN to`,
+        ]
+      : [`ip route: ${route ?? '(none)'}`],
+  });
+  if (!via || via[2] !== 'flannel.1') warnings.push(`node ${x.sending.name} does not route ${target.ip} through flannel.1`);
+
+  // VXLAN: the capture on the sending node's eth1.
+  const inner = (f: VxlanFrame, a: string, b: string, bport: number) => f.inner.src === a && f.inner.dst === b && f.inner.dport === bport;
+  const out = x.capture.frames.filter((f) => inner(f, sent, target.ip, target.port));
+  const back = x.capture.frames.filter((f) => f.inner.src === target.ip && f.inner.sport === target.port && f.inner.dst === sent);
+  cross.framesOut = out.length;
+  cross.framesBack = back.length;
+  const first = out.find((f) => f.inner.tcpFlags === 'S') ?? out[0];
+  cross.first = first;
+  const rxIP = rx?.ip ?? '?';
+  hops.push({
+    kind: 'vxlan',
+    title: first
+      ? `eth1 on ${x.sending.name}: UDP ${first.outer.src} -> ${first.outer.dst}:${first.outer.dport}, VXLAN VNI ${first.vni}, inner ${sent} -> ${target.ip}:${target.port}`
+      : `eth1 on ${x.sending.name}: no VXLAN frame of this connection captured`,
+    lines: first
+      ? [
+          `tcpdump on ${x.sending.name}'s eth1 (udp port 8472) during the request: ${out.length} frame${out.length === 1 ? '' : 's'} to ${podNode} (${rxIP}), ${back.length} back; the first, decoded:`,
+          ...vxlanLines(first).map((l) => `  ${l}`),
+          'flannel.1 wrapped the pod packet, unchanged, in UDP from this node\'s eth1 to the other node\'s: the pods\' addresses travel inside, the network between the nodes only sees node IPs',
+        ]
+      : [x.capture.error ? `capture failed: ${x.capture.error}` : `the capture on ${x.sending.name}'s eth1 saw ${x.capture.frames.length} VXLAN frame(s), none from ${sent} to ${target.ip}:${target.port}`],
+  });
+  if (!first) warnings.push(`no VXLAN frame of this connection was captured on ${x.sending.name}'s eth1`);
+
+  // DECAP on the other node.
+  const lines: string[] = [];
+  if (rx?.flannelRx) {
+    cross.decapPackets = rx.flannelRx.after - rx.flannelRx.before;
+    lines.push(`flannel.1 on ${podNode} received ${cross.decapPackets} packet${cross.decapPackets === 1 ? '' : 's'} during the request (ip -s link: RX ${rx.flannelRx.before} -> ${rx.flannelRx.after}): the kernel took the UDP 8472 datagram on eth1 apart and handed the inner frame to flannel.1`);
+  }
+  const local = rx ? routeFor(rx.routes, target.ip) : undefined;
+  if (local) lines.push(`ip route on ${podNode}: ${local}   (its own pods: on the bridge)`);
+  lines.push(`cni0 switches it to veth ${pod.metadata.annotations['lab/veth'] ?? '?'}, eth0 in ${pod.metadata.annotations['lab/netns'] ?? '?'}`);
+  // The other node's conntrack: the connection as it arrived there.
+  if (rx) {
+    const match = { protocol: leg.protocol, dst: target.ip, dport: target.port, src: sent };
+    const fresh = rx.window.conntrackAfter.filter((e) => matchOriginal(e, match) && !rx.window.conntrackBefore.some((b) => tupleText(b.original) === tupleText(e.original)));
+    const ct = fresh.at(-1) ?? rx.window.conntrackAfter.filter((e) => matchOriginal(e, match)).at(-1);
+    if (ct) {
+      cross.sourceSeen = hostPort(ct.original.src, ct.original.sport);
+      const nat = dnatOf(ct) || snatOf(ct);
+      lines.push(`conntrack on ${podNode}: original ${tupleText(ct.original)} | reply ${tupleText(ct.reply)}${nat ? '' : ' (no NAT on this node)'}`);
+    } else warnings.push(`node ${podNode}'s conntrack has no entry of this connection`);
+  }
+  hops.push({ kind: 'decap', title: `node ${podNode} (${rxIP}): eth1 -> flannel.1 (VNI 1) -> cni0 -> ${pod.metadata.annotations['lab/veth'] ?? 'veth'}`, lines });
+  return cross;
+}
+
 /** Everything `lab trace` prints, from the observations. */
 export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: ExplainContext): Trace {
   const warnings: string[] = [];
@@ -433,6 +553,8 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
   const target = legTarget(last);
   const answered = target ? index.podByIP(target.ip) : undefined;
   if (answered && target) {
+    const cross = crossNodeHops(obs, last, target, answered, hops, warnings);
+    if (cross) trace.crossNode = cross;
     const ref = podRef(answered);
     const peer = last.conntrack ? `${last.conntrack.reply.dst}]:${last.conntrack.reply.dport}` : undefined;
     const all = obs.podLogs[answered.metadata.name] ?? [];
@@ -443,7 +565,9 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
       title: `pod ${podLabel(answered)} ${hostPort(target.ip, target.port)} answered`,
       lines: [
         `through cni0 and its veth ${ref.veth ?? '?'} to eth0 in ${answered.metadata.annotations['lab/netns'] ?? '?'}`,
-        ...(last.conntrack ? [`it sees the client as ${hostPort(last.conntrack.reply.dst, last.conntrack.reply.dport)}`] : []),
+        ...(trace.crossNode?.sourceSeen
+          ? [`it sees the client as ${trace.crossNode.sourceSeen}${last.snat ? ' (masqueraded on the sending node)' : ': the source pod\'s own address, no SNAT pod-to-pod across nodes'}`]
+          : last.conntrack ? [`it sees the client as ${hostPort(last.conntrack.reply.dst, last.conntrack.reply.dport)}`] : []),
         ...trace.answeredBy.log.map((l) => `container log: ${l}`),
       ],
     });

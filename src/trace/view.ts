@@ -2,12 +2,16 @@
 // it: the API's objects in the lab's internal shapes (src/api/types.ts), with what only the node
 // knows added (each running container's pid). api-view.ts builds it from the instance's store.
 import type { Endpoints, NodeMode, Pod, Service } from '../api/types.ts';
+import type { NodeInfo } from './nodes.ts';
 
 export interface ClusterView {
   instance: string;
   mode: NodeMode;
+  /** The server's node (where the laptop's Ingress hosts point). */
   nodeName: string;
   nodeIP: string;
+  /** Every node, the server's first (nodes.ts: each one's validated namespace, pod CIDR, VTEP). */
+  nodes: NodeInfo[];
   /** When the node registered (its Node's creationTimestamp). */
   createdAt: string;
   /** Every pod, keyed by name. */

@@ -5,11 +5,11 @@ import { describe, expect, it } from 'vitest';
 import type { ClusterView } from '../../src/trace/view.ts';
 import { RuncRuntime } from '../../src/kubelet/runc.ts';
 import { instancePaths } from '../../src/node/instance.ts';
-import { captureTargets, tcpdumpArgv } from '../../src/cli/commands/tcpdump.ts';
+import { captureTargets, splitUserFilter, tcpdumpArgv } from '../../src/cli/commands/tcpdump.ts';
 import { buildClusterIndex } from '../../src/trace/cluster.ts';
 
 const state = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/state.json'), 'utf8')) as ClusterView;
-const ctx = { state, nodeNetns: 'pplt-tx-node', index: buildClusterIndex(state) };
+const ctx = { state, nodeNetns: 'pplt-tx-node', index: buildClusterIndex(state), nodes: [] };
 const pods = Object.values(state.pods);
 
 describe('lab tcpdump targets', () => {
@@ -30,7 +30,9 @@ describe('lab tcpdump targets', () => {
   });
 
   it('node and cni0; anything else is an error naming what exists', () => {
+    // One node: one plain capture on eth1 (no VXLAN to decode; trace-nodes.test.ts has two).
     expect(captureTargets(ctx, 'node').targets).toEqual([expect.objectContaining({ netns: 'pplt-tx-node', iface: 'eth1' })]);
+    expect(captureTargets(ctx, 'node').targets[0]!.split).toBeUndefined();
     expect(captureTargets(ctx, state.nodeName).kind).toBe('node');
     expect(captureTargets(ctx, 'cni0').targets).toEqual([expect.objectContaining({ netns: 'pplt-tx-node', iface: 'cni0' })]);
     expect(captureTargets({ ...ctx, nodeNetns: null }, 'cni0').targets[0]!.netns).toBeNull();
@@ -40,6 +42,13 @@ describe('lab tcpdump targets', () => {
   it('tcpdump argv: immediate mode, line-buffered text or a packet-buffered pcap on stdout, the filter last', () => {
     expect(tcpdumpArgv('veth1', { write: false, filter: ['tcp', 'port', '80'] })).toEqual(['tcpdump', '-n', '--immediate-mode', '-i', 'veth1', '-l', 'tcp', 'port', '80']);
     expect(tcpdumpArgv('eth0', { write: true, count: 5, filter: [] })).toEqual(['tcpdump', '-n', '--immediate-mode', '-i', 'eth0', '-U', '-w', '-', '-c', '5']);
+  });
+
+  it('eth1 split in two: -T vxlan on udp port 8472, the rest plain; the user\'s options stay options, the expression is ANDed', () => {
+    expect(tcpdumpArgv('eth1', { write: false, filter: [], split: 'vxlan' })).toEqual(['tcpdump', '-n', '--immediate-mode', '-i', 'eth1', '-l', '-T', 'vxlan', 'udp port 8472']);
+    expect(tcpdumpArgv('eth1', { write: false, filter: [], split: 'other' })).toEqual(['tcpdump', '-n', '--immediate-mode', '-i', 'eth1', '-l', 'not udp port 8472']);
+    expect(tcpdumpArgv('eth1', { write: false, filter: ['-v', '-s', '96', 'host', '192.168.56.111'], split: 'vxlan' })).toEqual(['tcpdump', '-n', '--immediate-mode', '-i', 'eth1', '-l', '-v', '-s', '96', '-T', 'vxlan', '(udp port 8472) and (host 192.168.56.111)']);
+    expect(splitUserFilter(['-e', 'tcp'])).toEqual({ options: ['-e'], expression: ['tcp'] });
   });
 });
 

@@ -336,3 +336,50 @@ describe('pcap streams and the merged pcapng of a service capture', () => {
     }
   });
 });
+
+describe('buildTrace when the answering pod is on another node', () => {
+  // The same real request, with the pod that answered moved to labsw (its address kept: the hops
+  // only compare addresses), a VXLAN frame as labs's eth1 capture decodes it, and labsw's side.
+  const from = Object.values(state.pods).find((p) => p.metadata.name.startsWith('app1-'))!;
+  const answer = parseDig('app2-service', read('frompod/dig.txt'));
+  const responder = httpdResponder('frompod');
+  const target = podIP(responder);
+  const moved = structuredClone(state);
+  moved.pods[responder]!.spec.nodeName = 'labsw';
+  const idx = buildClusterIndex(moved);
+  const base = observations('frompod', { kind: 'pod', label: `pod default/${from.metadata.name}`, netns: from.metadata.annotations['lab/netns']!, pod: moved.pods[from.metadata.name]! }, 'http://app2-service/', {
+    resolution: { method: 'cluster-dns', answer, window: win('frompod', 'dns-'), dnsLog: [] },
+  });
+  const sport = base.curl.localPort!;
+  const frame = (src: string, sp: number, dst: string, dp: number, flags: string) => ({
+    outer: { srcMac: '02:00:00:00:00:10', dstMac: '02:00:00:00:00:11', protocol: 'udp' as const, src: '192.168.56.110', dst: '192.168.56.111', sport: 40000, dport: 8472 },
+    flags: 0x08,
+    vni: 1,
+    inner: { srcMac: '6e:00:00:00:00:01', dstMac: '6e:00:00:00:00:02', protocol: 'tcp' as const, src, dst, sport: sp, dport: dp, tcpFlags: flags },
+  });
+  const labswCt = parseConntrack(`tcp      6 119 TIME_WAIT src=${from.status.podIP} dst=${target} sport=${sport} dport=80 src=${target} dst=${from.status.podIP} sport=80 dport=${sport} [ASSURED] mark=0 use=1\n`);
+  const nodes = {
+    sending: { name: 'labs', ip: '192.168.56.110', routes: `default via 192.168.56.1 dev eth1\n${target}/32 via 10.42.1.0 dev flannel.1 onlink\n10.42.0.0/24 dev cni0 proto kernel scope link src 10.42.0.1\n` },
+    capture: { frames: [frame(from.status.podIP!, sport, target, 80, 'S'), frame(target, 80, from.status.podIP!, sport, 'S.'), frame(from.status.podIP!, sport, target, 80, '.')] },
+    receivers: [{ name: 'labsw', ip: '192.168.56.111', podCIDR: '10.42.1.0/24', routes: `${target}/32 dev cni0 scope link\n`, flannelRx: { before: 10, after: 16 }, window: { deltas: [], conntrackBefore: [], conntrackAfter: labswCt } }],
+  };
+
+  it('adds ROUTE, VXLAN and DECAP between the DNAT on labs and the pod, and the source the pod sees', () => {
+    const t = buildTrace({ ...base, nodes }, idx, { ...ctx, index: idx });
+    expect(t.hops.map((h) => h.kind)).toEqual(['source', 'dns', 'send', 'dnat', 'conntrack', 'route', 'vxlan', 'decap', 'pod', 'return', 'response']);
+    expect(t.crossNode).toMatchObject({ from: 'labs', to: 'labsw', route: `${target}/32 via 10.42.1.0 dev flannel.1 onlink`, framesOut: 2, framesBack: 1, decapPackets: 6, sourceSeen: `${from.status.podIP}:${sport}` });
+    expect(t.crossNode!.first!.inner.tcpFlags).toBe('S');
+    expect(t.warnings).toEqual([]);
+    const text = renderTrace(t);
+    expect(text).toContain(`VXLAN      eth1 on labs: UDP 192.168.56.110 -> 192.168.56.111:8472, VXLAN VNI 1, inner ${from.status.podIP} -> ${target}:80`);
+    expect(text).toContain('VXLAN: flags 0x08 [I], VNI 1');
+    expect(text).toContain("the source pod's own address, no SNAT pod-to-pod across nodes");
+  });
+
+  it('says so when there is no frame, no flannel route or no entry on the other node', () => {
+    const t = buildTrace({ ...base, nodes: { ...nodes, sending: { ...nodes.sending, routes: '' }, capture: { frames: [] }, receivers: [{ ...nodes.receivers[0]!, window: { deltas: [], conntrackBefore: [], conntrackAfter: [] } }] } }, idx, { ...ctx, index: idx });
+    expect(t.warnings).toEqual([`node labs does not route ${target} through flannel.1`, "no VXLAN frame of this connection was captured on labs's eth1", "node labsw's conntrack has no entry of this connection"]);
+    // The same pod on the same node: no cross-node hops at all.
+    expect(buildTrace({ ...base, nodes }, index, ctx).crossNode).toBeUndefined();
+  });
+});

@@ -1,22 +1,30 @@
 // `lab describe pod|svc|node <name>`: kubectl describe, with the kernel objects behind the object.
 import path from 'node:path';
-import { readAllAttachments } from '../../cni/pod-network.ts';
+import { readClusterAttachments } from '../../trace/api-view.ts';
 import { isContainerAlive } from '../../kubelet/runtime.ts';
 import { NODE_SYSCTLS } from '../../node/setup.ts';
 import { run } from '../../sys/exec.ts';
 import { describeNodeText, describePod, describeService, type NodeObservation, type PodNetworkObservation } from '../../trace/describe.ts';
 import { findPod, findService, kindOf } from '../../trace/lookup.ts';
-import { ipJson, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { readFile } from 'node:fs/promises';
+import { indexFor, nodeFiles, ipJson, loadLabContext, pickNode, podNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { reachableNode, type NodeInfo } from '../../trace/nodes.ts';
 import type { Common } from '../common.ts';
 
-export type Args = Common & { kind: string; object?: string; namespace?: string };
+export type Args = Common & { kind: string; object?: string; namespace?: string; node?: string };
 
 async function podNetwork(ctx: LabContext, podName: string): Promise<PodNetworkObservation> {
   const pod = ctx.state.pods[podName]!;
   const netns = pod.metadata.annotations['lab/netns'];
   const veth = pod.metadata.annotations['lab/veth'];
   const [eth0] = netns ? await ipJson(netns, 'addr', 'show', 'dev', 'eth0') : [];
-  const [host] = veth ? await ipJson(ctx.nodeNetns, 'addr', 'show', 'dev', veth) : [];
+  let hostNetns: string | null | undefined;
+  try {
+    hostNetns = podNode(ctx, pod).netns;
+  } catch {
+    hostNetns = undefined; // not scheduled, or its node cannot be read from here: no veth to show
+  }
+  const [host] = veth && hostNetns !== undefined ? await ipJson(hostNetns, 'addr', 'show', 'dev', veth) : [];
   const routes = netns ? await run(['ip', '-n', netns, '-j', 'route', 'show', 'default'], { allowFail: true }) : null;
   let gateway: string | undefined;
   try {
@@ -27,7 +35,7 @@ async function podNetwork(ctx: LabContext, podName: string): Promise<PodNetworkO
   const alive: Record<string, boolean> = {};
   for (const s of pod.status.containerStatuses) alive[s.name] = isContainerAlive(s.pid, netns ?? '');
   // What the CNI plugins returned for the pod's sandbox (the node's cached ADD result).
-  const a = netns ? (await readAllAttachments(ctx.paths)).get(netns) : undefined;
+  const a = netns ? (await readClusterAttachments(ctx.paths)).get(netns) : undefined;
   const cni = a && a.pod.uid === pod.metadata.uid ? { network: a.network, containerId: a.containerId, ifName: a.ifName, file: a.file, result: a.result } : undefined;
   return {
     cni,
@@ -35,31 +43,49 @@ async function podNetwork(ctx: LabContext, podName: string): Promise<PodNetworkO
     veth: host && { ifindex: host.ifindex, peerIfindex: host.link_index, master: host.master, mac: host.address, up: (host.flags ?? []).includes('UP') },
     gateway,
     alive,
-    logDir: path.join(ctx.paths.podDir(podName), 'containers'),
+    logDir: path.join(nodeFiles(ctx, pod.spec.nodeName).podDir(podName), 'containers'),
   };
 }
 
-async function nodeObservation(ctx: LabContext): Promise<NodeObservation> {
-  const links = await ipJson(ctx.nodeNetns, 'addr', 'show');
-  const ports = (await ipJson(ctx.nodeNetns, 'link', 'show', 'master', 'cni0')).length;
+/** `ip <args>` (or `bridge <args>`) in a node's namespace, its text ('' when it fails). */
+async function text(netns: string | null, argv: string[]): Promise<string> {
+  const r = await run(argv, { netns, allowFail: true });
+  return r.exitCode === 0 ? r.stdout : '';
+}
+
+async function nodeObservation(ctx: LabContext, node: NodeInfo): Promise<NodeObservation> {
+  const ns = node.netns;
+  const links = await ipJson(ns, 'addr', 'show');
+  const ports = (await ipJson(ns, 'link', 'show', 'master', 'cni0')).length;
   const sysctls: Record<string, string> = {};
-  const r = await run(['sysctl', ...Object.keys(NODE_SYSCTLS)], { netns: ctx.nodeNetns, allowFail: true });
+  const r = await run(['sysctl', ...Object.keys(NODE_SYSCTLS)], { netns: ns, allowFail: true });
   for (const line of r.stdout.split('\n')) {
     const m = /^(\S+) = (.*)$/.exec(line.trim());
     if (m) sysctls[m[1]!] = m[2]!;
   }
   for (const k of Object.keys(NODE_SYSCTLS)) sysctls[k] ??= '<unreadable>';
-  const nat = await readIptables(ctx.nodeNetns, { table: 'nat', counters: false }).catch(() => null);
+  const nat = await readIptables(ns, { table: 'nat', counters: false }).catch(() => null);
   const natTable = nat?.get('nat');
-  const ct = await readConntrack(ctx.nodeNetns).catch(() => null);
+  const ct = await readConntrack(ns).catch(() => null);
+  // The node's name is a DNS label (nodes.ts checked it before accepting its namespace) and comes from its Node object.
+  const subnetEnvFile = nodeFiles(ctx, node.name).subnetEnvFile(node.name);
+  const [link, fdb, neigh, routes, subnetEnv] = await Promise.all([
+    text(ns, ['ip', '-d', 'link', 'show', 'flannel.1']),
+    text(ns, ['bridge', 'fdb', 'show', 'dev', 'flannel.1']),
+    text(ns, ['ip', 'neigh', 'show', 'dev', 'flannel.1']),
+    text(ns, ['ip', 'route', 'show']),
+    readFile(subnetEnvFile, 'utf8').catch(() => undefined),
+  ]);
   return {
     links: links.map((l) => ({ ifname: l.ifname, up: (l.flags ?? []).includes('UP'), addrs: (l.addr_info ?? []).filter((a) => a.family === 'inet').map((a) => `${a.local}/${a.prefixlen}`), ports: l.ifname === 'cni0' ? ports : undefined })),
     sysctls,
     natChains: natTable?.chains.filter((c) => c.name.startsWith('KUBE-')).length ?? 0,
     natRules: natTable?.rules.filter((x) => x.chain.startsWith('KUBE-') || x.target?.startsWith('KUBE-')).length ?? 0,
     conntrackEntries: ct?.length,
-    nodeNetns: ctx.nodeNetns,
+    nodeNetns: ns,
     laptopNetns: ctx.laptopNetns,
+    node: ctx.nodes.length ? node : undefined,
+    flannel: { link, fdb, neigh, routes, subnetEnvFile, subnetEnv },
   };
 }
 
@@ -68,7 +94,7 @@ export async function describeHandler(a: Args): Promise<void> {
 }
 
 /** What `lab describe` prints of one object (`lab ui` shows the same text when one is clicked). */
-export async function describeText(a: Pick<Args, 'name' | 'kind' | 'object' | 'namespace'>): Promise<string> {
+export async function describeText(a: Pick<Args, 'name' | 'kind' | 'object' | 'namespace' | 'node'>): Promise<string> {
   // `describe pod/name` works as well as `describe pod name`.
   let kindWord = a.kind;
   let object = a.object;
@@ -77,8 +103,9 @@ export async function describeText(a: Pick<Args, 'name' | 'kind' | 'object' | 'n
   if (!kind || kind === 'deployment') throw new Error(`cannot describe ${JSON.stringify(kindWord)}: use pod, svc or node`);
   const ctx = await loadLabContext(a.name);
   if (kind === 'node') {
-    if (object && object.toLowerCase() !== ctx.state.nodeName.toLowerCase()) throw new Error(`node ${JSON.stringify(object)} not found; the lab's node is ${ctx.state.nodeName}`);
-    return describeNodeText(ctx.state, ctx.index, await nodeObservation(ctx));
+    const node = object && ctx.nodes.length ? reachableNode(ctx.nodes, object) : pickNode(ctx, undefined);
+    if (object && !ctx.nodes.length && object.toLowerCase() !== ctx.state.nodeName.toLowerCase()) throw new Error(`node ${JSON.stringify(object)} not found; the lab's node is ${ctx.state.nodeName}`);
+    return describeNodeText(ctx.state, indexFor(ctx, node), await nodeObservation(ctx, node));
   }
   if (!object) throw new Error(`which ${kind}? lab describe ${kindWord} <name>`);
   if (kind === 'pod') {
@@ -86,6 +113,8 @@ export async function describeText(a: Pick<Args, 'name' | 'kind' | 'object' | 'n
     return describePod(pod, ctx.state, ctx.index, await podNetwork(ctx, pod.metadata.name));
   }
   const svc = findService(ctx.state, object, a.namespace);
-  const [nat, filter] = await Promise.all([readIptables(ctx.nodeNetns, { table: 'nat', counters: false }).catch(() => null), readIptables(ctx.nodeNetns, { table: 'filter', counters: false }).catch(() => null)]);
-  return describeService(svc, ctx.state, ctx.index, nat, filter);
+  // Every node's kube-proxy writes its own rules: --node says whose (default: the server's node).
+  const node = pickNode(ctx, a.node);
+  const [nat, filter] = await Promise.all([readIptables(node.netns, { table: 'nat', counters: false }).catch(() => null), readIptables(node.netns, { table: 'filter', counters: false }).catch(() => null)]);
+  return describeService(svc, { ...ctx.state, nodeName: node.name, nodeIP: node.ip }, indexFor(ctx, node), nat, filter);
 }

@@ -2,7 +2,7 @@
 // each rule, route and connection annotated with the Service, endpoint or pod it belongs to.
 import { run } from '../../sys/exec.ts';
 import { explainConntrack, explainIptables, explainRoutes } from '../../trace/explain.ts';
-import { ipJson, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { explainFor, ipJson, loadLabContext, pickNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
 import type { Common } from '../common.ts';
 import { preflight, tools } from '../preflight.ts';
 
@@ -10,7 +10,7 @@ import { EXPLAIN_TOPICS } from './index.ts';
 
 type Topic = (typeof EXPLAIN_TOPICS)[number];
 
-export type Args = Common & { topic?: Topic; counters: boolean; pods: boolean };
+export type Args = Common & { topic?: Topic; counters: boolean; pods: boolean; node?: string };
 
 function heading(text: string, netns: string | null): string {
   return `### ${text}${netns ? ` (in network namespace ${netns})` : ''}`;
@@ -61,7 +61,14 @@ async function conntrackSection(ctx: LabContext): Promise<string[]> {
 
 export async function explainHandler(a: Args): Promise<void> {
   preflight({ needRoot: true, tools: tools('iptables-save', ...(a.topic === undefined || a.topic === 'conntrack' ? ['conntrack'] : [])) });
-  const ctx = await loadLabContext(a.name);
+  const full = await loadLabContext(a.name);
+  // One node's kernel state (--node, default the server's): its namespace, its cni0, its pods.
+  const node = pickNode(full, a.node);
+  const explain = await explainFor(full, node);
+  const ctx: LabContext = { ...full, nodeNetns: node.netns, explain, index: explain.index };
+  const onNode = (p: { spec: { nodeName?: string } }) => !full.nodes.length || !p.spec.nodeName || p.spec.nodeName === node.name;
+  ctx.index = { ...explain.index, pods: explain.index.pods.filter(onNode) };
+  ctx.explain = { ...explain, index: ctx.index };
   const topics: Topic[] = a.topic ? [a.topic] : [...EXPLAIN_TOPICS];
   const out: string[] = [];
   for (const t of topics) {

@@ -124,6 +124,8 @@ export const commands: CommandModule<object, never>[] = [
         .positional('kind', { type: 'string', demandOption: true, describe: 'pod, svc or node (or pod/<name>)' })
         .positional('object', { type: 'string', describe: 'its name (pods: also deploy/<name>)' })
         .option('namespace', { alias: 'n', type: 'string', describe: 'namespace (default: default, or the only match)' })
+        .option('node', { type: 'string', describe: "svc: whose kube-proxy rules to show (default: the server's node; every node writes its own)" })
+        .example('$0 describe node labsw', 'its podCIDR, VTEP MAC, flannel.1, FDB, neighbours, routes, subnet.env')
         .example('$0 describe svc app2-service', 'ClusterIP, endpoints and the KUBE-SVC/KUBE-SEP chains')
         .example('$0 describe pod deploy/app2', 'one pod of app2: IP, netns, veth and its peer, containers, events') as Argv,
     handler: async (a) => (await import('./describe.ts')).describeHandler(a),
@@ -160,6 +162,7 @@ export const commands: CommandModule<object, never>[] = [
         .positional('topic', { choices: EXPLAIN_TOPICS, describe: 'one section only (default: all three)' })
         .option('counters', { type: 'boolean', default: false, describe: 'show the [packets:bytes] counters of each rule' })
         .option('pods', { type: 'boolean', default: true, describe: "routes: also each pod's routing table" })
+        .option('node', { type: 'string', describe: "which node's kernel state (default: the server's node)" })
         .example('$0 explain iptables', 'KUBE-SERVICES -> KUBE-SVC -> KUBE-SEP, with the Service and pod of each rule')
         .example('$0 explain conntrack', 'the DNAT/SNAT of every tracked connection') as Argv,
     handler: async (a) => (await import('./explain.ts')).explainHandler(a),
@@ -170,12 +173,14 @@ export const commands: CommandModule<object, never>[] = [
     builder: (y) =>
       common(y)
         .parserConfiguration({ 'populate--': true, 'parse-positional-numbers': false })
-        .positional('target', { type: 'string', demandOption: true, describe: 'pod name, svc/<name> (or a service name), node, cni0' })
+        .positional('target', { type: 'string', demandOption: true, describe: 'pod name, svc/<name> (or a service name), node[/<name>], cni0' })
         .positional('filter', { type: 'string', array: true, describe: 'tcpdump filter (and options), after --' })
         .option('write', { alias: 'w', type: 'string', describe: 'write packets to this file instead of printing them (a service: one pcapng)' })
         .option('count', { alias: 'c', type: 'number', describe: 'stop after this many packets (in total)' })
         .option('veth', { type: 'boolean', default: false, describe: "pod: capture on the pod's veth on the node instead of its eth0" })
         .option('namespace', { alias: 'n', type: 'string', describe: 'namespace of the pod or service' })
+        .option('node', { type: 'string', describe: "cni0: on this node's bridge (default: the server's node)" })
+        .example('$0 tcpdump node/labsw', "labsw's eth1, VXLAN (UDP 8472) decoded: outer node IPs, VNI, inner pod packet")
         .example('$0 tcpdump svc/app2-service -- tcp port 80', 'one line per packet, prefixed with the pod that saw it')
         .example('$0 tcpdump node -w /tmp/eth1.pcap', 'what arrives from the laptop, for Wireshark') as Argv,
     handler: async (a) => (await import('./tcpdump.ts')).tcpdumpHandler(a),

@@ -9,10 +9,15 @@ import { run, type Netns } from '../../sys/exec.ts';
 import { counterDeltas, type IptablesDump } from '../../trace/iptables.ts';
 import type { ConntrackEntry } from '../../trace/conntrack.ts';
 import { findPod } from '../../trace/lookup.ts';
-import { containerLogs, fileSize, linesSince, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { containerLogs, nodeFiles, explainFor, fileSize, indexFor, ipJson, linesSince, loadLabContext, podNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { nodeByIP, type NodeInfo } from '../../trace/nodes.ts';
+import { PcapStreamReader } from '../../trace/pcap.ts';
+import { decodeVxlan, type VxlanFrame } from '../../trace/vxlan.ts';
+import { spawnStream, type StreamChild } from '../../sys/stream.ts';
+import { VXLAN_PORT } from './tcpdump.ts';
 import { CURL_WRITE_OUT, parseCurlOutput, parseDig, parseDnsLogLine, parseTraceUrl, type DnsAnswer, type DnsLogEntry } from '../../trace/observations.ts';
 import { renderTrace } from '../../trace/render.ts';
-import { buildTrace, type ResolutionMethod, type Trace, type TraceObservations, type TraceSource, type Window } from '../../trace/trace.ts';
+import { buildTrace, type CrossNodeObservations, type ResolutionMethod, type Trace, type TraceObservations, type TraceSource, type Window } from '../../trace/trace.ts';
 import type { Common } from '../common.ts';
 import { preflight, tools } from '../preflight.ts';
 
@@ -32,6 +37,14 @@ function window(a: Snapshot, b: Snapshot): Window {
   return { deltas: counterDeltas(a.ipt, b.ipt), conntrackBefore: a.ct, conntrackAfter: b.ct };
 }
 
+/** The node whose rules NAT the request and whose routes send it on: the source pod's, else the node dialed (else the server's). */
+function sendingNode(ctx: LabContext, src: TraceSource, address: string): NodeInfo | undefined {
+  if (!ctx.nodes.length) return undefined;
+  if (src.kind === 'pod' && src.pod) return podNode(ctx, src.pod);
+  const dialed = nodeByIP(ctx.nodes, address);
+  return dialed?.reachable ? dialed : ctx.nodes.find((n) => n.name === ctx.state.nodeName && n.reachable);
+}
+
 function traceSource(ctx: LabContext, a: Pick<Args, 'from' | 'namespace'>): TraceSource & { ip?: string } {
   if (a.from) {
     const pod = findPod(ctx.state, a.from, a.namespace);
@@ -44,11 +57,58 @@ function traceSource(ctx: LabContext, a: Pick<Args, 'from' | 'namespace'>): Trac
   return { kind: 'node', label: `node ${ctx.state.nodeName}`, netns: null, ip: ctx.state.nodeIP };
 }
 
+/** flannel.1's received packet count on a node (ip -s link), undefined when it has none. */
+async function flannelRx(netns: Netns): Promise<number | undefined> {
+  const [l] = (await ipJson(netns, '-s', 'link', 'show', 'dev', 'flannel.1')) as ({ stats64?: { rx?: { packets?: number } } } | undefined)[];
+  return l?.stats64?.rx?.packets;
+}
+
+/**
+ * A capture of flannel's VXLAN on a node's eth1 around the request: tcpdump writing pcap to its
+ * stdout (the frames are decoded here, vxlan.ts), started and listening before the request.
+ */
+async function startVxlanCapture(netns: Netns): Promise<{ stop: () => Promise<{ frames: VxlanFrame[]; error?: string }> }> {
+  const child: StreamChild = spawnStream(['tcpdump', '-n', '--immediate-mode', '-i', 'eth1', '-U', '-w', '-', 'udp', 'port', String(VXLAN_PORT)], { netns });
+  const reader = new PcapStreamReader();
+  const frames: VxlanFrame[] = [];
+  let error: string | undefined;
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    try {
+      for (const rec of reader.push(chunk)) {
+        const f = decodeVxlan(rec.data, VXLAN_PORT);
+        if (f) frames.push({ ...f, time: rec.seconds + rec.fraction / (reader.header?.nanos ? 1e9 : 1e6) });
+      }
+    } catch (e) {
+      error = (e as Error).message;
+    }
+  });
+  const listening = new Promise<void>((resolve) => {
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      if (/listening on /.test(stderr)) resolve();
+    });
+    void child.exited.then(() => resolve());
+  });
+  await Promise.race([listening, new Promise((r) => setTimeout(r, 3000))]);
+  return {
+    stop: async () => {
+      // The last frames of the reply: tcpdump hands each one over at once (-U, immediate mode).
+      await new Promise((r) => setTimeout(r, 100));
+      child.stop('SIGINT');
+      const ended = await child.exited;
+      if (!frames.length && ended.code !== 0 && ended.signal === null) error ??= stderr.trim().split('\n').at(-1);
+      return { frames, ...(error ? { error } : {}) };
+    },
+  };
+}
+
 /** Pods whose container logs are read: the cluster DNS pods, and every pod (to find who answered). */
 async function logOffsets(ctx: LabContext): Promise<Map<string, { pod: string; file: string; offset: number }[]>> {
   const out = new Map<string, { pod: string; file: string; offset: number }[]>();
   for (const p of ctx.index.pods) {
-    const files = containerLogs(ctx.paths, p.metadata.name, p.spec.containers.map((c) => c.name));
+    // A pod's logs are in its node's files (each agent has its own directory in the sandbox).
+    const files = containerLogs(nodeFiles(ctx, p.spec.nodeName), p.metadata.name, p.spec.containers.map((c) => c.name));
     out.set(p.metadata.name, await Promise.all(files.map(async (file) => ({ pod: p.metadata.name, file, offset: await fileSize(file) }))));
   }
   return out;
@@ -75,9 +135,11 @@ async function resolve(ctx: LabContext, src: TraceSource, host: string): Promise
   if (src.kind === 'pod') {
     // dig through the pod's resolv.conf (search list, ndots:5), as its resolver would.
     const offsets = await logOffsets(ctx);
-    const before = await snapshot(ctx.nodeNetns);
+    // The query is NATed on the pod's own node.
+    const nodeNetns = ctx.nodes.length && src.pod ? podNode(ctx, src.pod).netns : ctx.nodeNetns;
+    const before = await snapshot(nodeNetns);
     const r = await run(['dig', '+search', '+tries=1', '+time=3', host, 'A'], { netns: src.netns, allowFail: true });
-    const after = await snapshot(ctx.nodeNetns);
+    const after = await snapshot(nodeNetns);
     const answer = parseDig(host, r.stdout);
     if (r.exitCode !== 0 && !answer.status) throw new Error(`dig ${host} in ${src.label} failed: ${(r.stderr || r.stdout).trim()}`);
     // The queries of this lookup: from the pod, for the name or one of its search-list expansions.
@@ -115,11 +177,21 @@ export async function runTrace(a: TraceRequest): Promise<Trace> {
     throw new Error(`${url.host} does not resolve from ${src.label}: ${resolution?.answer.status ?? 'no answer'}${hint}`);
   }
 
-  // The request, between two snapshots of the node's counters and connections.
+  // The request, between two snapshots of the sending node's counters and connections (and, with
+  // more than one node, of every other node's conntrack and flannel.1, with a capture of the
+  // VXLAN leaving the sending node's eth1).
+  const sender = sendingNode(ctx, src, address);
+  const netns = sender ? sender.netns : ctx.nodeNetns;
+  const index = sender ? indexFor(ctx, sender) : ctx.index;
+  const explain = sender ? await explainFor(ctx, sender) : ctx.explain;
+  const others = ctx.state.mode === 'sandbox' && sender ? ctx.nodes.filter((n) => n.reachable && n.name !== sender.name) : [];
   const offsets = await logOffsets(ctx);
   const access = accessLogPath(ctx.paths.stateDir);
   const accessOffset = await fileSize(access);
-  const before = await snapshot(ctx.nodeNetns);
+  const routes = sender && others.length ? (await run(['ip', 'route', 'show'], { netns, allowFail: true })).stdout : '';
+  const receiverRoutes = await Promise.all(others.map(async (n) => (await run(['ip', 'route', 'show'], { netns: n.netns, allowFail: true })).stdout));
+  const capture = others.length ? await startVxlanCapture(netns) : null;
+  const [before, othersBefore, rxBefore] = await Promise.all([snapshot(netns), Promise.all(others.map((n) => readConntrack(n.netns))), Promise.all(others.map((n) => flannelRx(n.netns)))]);
   const curlArgv = [
     'curl', '-sS', '--max-time', String(a.timeout),
     // The address resolved above is the one used: curl does not look the name up again.
@@ -128,7 +200,13 @@ export async function runTrace(a: TraceRequest): Promise<Trace> {
     '-w', CURL_WRITE_OUT,
     `http://${url.host}:${url.port}${url.path}`,
   ];
-  const r = await run(curlArgv, { netns: src.netns, allowFail: true, timeoutMs: (a.timeout + 5) * 1000 });
+  let r;
+  try {
+    r = await run(curlArgv, { netns: src.netns, allowFail: true, timeoutMs: (a.timeout + 5) * 1000 });
+  } catch (e) {
+    await capture?.stop();
+    throw e;
+  }
   const curl = parseCurlOutput(r.stdout, r.exitCode, r.stderr);
   // nginx writes its access log line when the request is finalized, a moment after the reply.
   let accessLines: string[] = [];
@@ -138,7 +216,23 @@ export async function runTrace(a: TraceRequest): Promise<Trace> {
     if (i === 0 && curl.exitCode !== 0) break;
     await new Promise((res) => setTimeout(res, 25));
   }
-  const after = await snapshot(ctx.nodeNetns);
+  const captured = await capture?.stop();
+  const [after, othersAfter, rxAfter] = await Promise.all([snapshot(netns), Promise.all(others.map((n) => readConntrack(n.netns))), Promise.all(others.map((n) => flannelRx(n.netns)))]);
+  const nodes: CrossNodeObservations | undefined =
+    sender && others.length
+      ? {
+          sending: { name: sender.name, ip: sender.ip, routes },
+          capture: captured ?? { frames: [] },
+          receivers: others.map((n, i) => ({
+            name: n.name,
+            ip: n.ip,
+            podCIDR: n.podCIDR,
+            routes: receiverRoutes[i]!,
+            ...(rxBefore[i] !== undefined && rxAfter[i] !== undefined ? { flannelRx: { before: rxBefore[i]!, after: rxAfter[i]! } } : {}),
+            window: { deltas: [], conntrackBefore: othersBefore[i]!, conntrackAfter: othersAfter[i]! },
+          })),
+        }
+      : undefined;
 
   const podLogs: Record<string, string[]> = {};
   for (const [pod, files] of offsets) podLogs[pod] = (await Promise.all(files.map((f) => linesSince(f.file, f.offset)))).flat();
@@ -154,6 +248,7 @@ export async function runTrace(a: TraceRequest): Promise<Trace> {
     dnsLog: await newDnsLog(ctx, offsets),
     podLogs,
     clusterDNS,
+    ...(nodes ? { nodes } : {}),
   };
-  return buildTrace(obs, ctx.index, ctx.explain);
+  return buildTrace(obs, index, explain);
 }
