@@ -1,15 +1,17 @@
 // The parser of `nft -a monitor trace`, on output captured from the kernel (test/fixtures/trace/
 // nft-monitor-trace.txt): a table rendered by lab proxy render --proxy-mode nftables with one
 // Service (default/app2-service, 10.43.143.160:80) and its endpoint chains, a lab-trace table
-// setting meta nftrace for the flow, and one connection from the namespace itself (nat output).
+// setting meta nftrace for the flow, and one connection from the namespace itself (nat output); the
+// numgen vmap chose the 127.0.0.1 endpoint.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { chosenEndpointChain, nftRuleHits, parseNftTrace, parseNftTraceLine, traceIdsOfFlow } from '../../src/trace/nftrace.ts';
 
 const OUT = readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/nft-monitor-trace.txt'), 'utf8');
-const EP = 'endpoint-CCCCCCCC-default/app2-service/tcp/http__127.0.0.1/80';
-const SVC = 'service-AAAAAAAA-default/app2-service/tcp/http';
+const EP = 'endpoint-NC6GP35J-default/app2-service/tcp/http__127.0.0.1/80';
+const OTHER = 'endpoint-W3JLSUNE-default/app2-service/tcp/http__10.42.0.5/80';
+const SVC = 'service-CX35JJFW-default/app2-service/tcp/http';
 
 describe('nft monitor trace', () => {
   it('parses rule, policy and packet lines', () => {
@@ -27,10 +29,10 @@ describe('nft monitor trace', () => {
   it('lists the rules the traced connection hit, in order, ending at the endpoint chain', () => {
     const events = parseNftTrace(OUT);
     expect(events.length).toBe(OUT.trim().split('\n').length);
-    const ids = traceIdsOfFlow(events, { protocol: 'tcp', sport: 49212 });
-    expect(ids).toEqual(['aa9f54da', 'acf28107']);
+    const ids = traceIdsOfFlow(events, { protocol: 'tcp', sport: 33512 });
+    expect(ids).toEqual(['b5efbd16', '17bb7a62']);
     expect(traceIdsOfFlow(events, { protocol: 'tcp', sport: 1 })).toEqual([]);
-    expect(traceIdsOfFlow(events, { protocol: 'udp', sport: 49212 })).toEqual([]);
+    expect(traceIdsOfFlow(events, { protocol: 'udp', sport: 33512 })).toEqual([]);
     const hits = nftRuleHits(events, ids.slice(0, 1), 'kube-proxy');
     expect(hits.map((h) => `${h.chain} #${h.handle ?? '-'} ${h.verdict}`)).toEqual([
       'filter-output #26 jump service-endpoints-check',
@@ -48,7 +50,7 @@ describe('nft monitor trace', () => {
       'masquerading #36 continue',
       'masquerading #37 accept',
     ]);
-    expect(hits[7]!.text).toBe(`numgen random mod 2 vmap { 0 : goto ${EP}, 1 : goto ${EP} }`);
+    expect(hits[7]!.text).toBe(`numgen random mod 2 vmap { 0 : goto ${OTHER}, 1 : goto ${EP} }`);
     expect(chosenEndpointChain(hits)).toEqual({ service: SVC, endpoint: EP, dnat: '127.0.0.1:80' });
     // Only the lab's own table set nftrace: its rule is in the full list, not in kube-proxy's.
     expect(nftRuleHits(events, ids.slice(0, 1))[0]).toMatchObject({ table: 'lab-trace', text: 'ip daddr 10.43.143.160 tcp dport 80 meta nftrace set 1' });

@@ -6,7 +6,7 @@ import { NODE_SYSCTLS } from '../../node/setup.ts';
 import { run } from '../../sys/exec.ts';
 import { describeNodeText, describePod, describeService, type NodeObservation, type PodNetworkObservation } from '../../trace/describe.ts';
 import { findPod, findService, kindOf } from '../../trace/lookup.ts';
-import { ipJson, loadLabContext, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { ipJson, loadLabContext, readConntrack, readIptables, readNftTable, type LabContext } from '../../trace/observe.ts';
 import type { Common } from '../common.ts';
 
 export type Args = Common & { kind: string; object?: string; namespace?: string };
@@ -83,6 +83,12 @@ export async function describeHandler(a: Args): Promise<void> {
     return;
   }
   const svc = findService(ctx.state, object, a.namespace);
+  // kube-proxy's nftables mode: its table exists (each mode removes the other's rules).
+  const nft = await readNftTable(ctx.nodeNetns);
+  if (nft) {
+    process.stdout.write(describeService(svc, ctx.state, ctx.index, null, null, Date.now(), nft));
+    return;
+  }
   const [nat, filter] = await Promise.all([readIptables(ctx.nodeNetns, { table: 'nat', counters: false }).catch(() => null), readIptables(ctx.nodeNetns, { table: 'filter', counters: false }).catch(() => null)]);
   process.stdout.write(describeService(svc, ctx.state, ctx.index, nat, filter));
 }
