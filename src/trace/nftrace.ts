@@ -46,7 +46,8 @@ export function parseNftTraceLine(line: string): NftTraceEvent | null {
   if (word === 'packet:') return { ...base, kind: 'packet', text: rest, packet: packetFields(rest) };
   if (word === 'policy') return { ...base, kind: 'policy', text: rest, verdict: rest.split(' ')[0] };
   if (word === 'verdict') return { ...base, kind: 'verdict', text: rest, verdict: rest };
-  if (word === 'unknown rule handle') return { ...base, kind: 'rule', text: '(rule deleted since)', handle: Number(rest.split(' ')[0]) || undefined };
+  // A rule added after the monitor started (its cache does not know it): filled in from a listing by the caller.
+  if (word === 'unknown rule handle') return { ...base, kind: 'rule', text: '', handle: Number(rest.split(' ')[0]) || undefined, verdict: /\(verdict ([^)]*)\)/.exec(rest)?.[1]?.trim() };
   // rule <text> [# handle N] (verdict <v>)
   const v = /\s*\(verdict ([^)]*)\)\s*$/.exec(rest);
   let text = v ? rest.slice(0, v.index) : rest;
@@ -102,3 +103,27 @@ export function chosenEndpointChain(hits: NftRuleHit[]): { service?: string; end
   const dnat = hits.slice(i + 1).find((h) => h.chain === endpoint && /\bdnat to \S+/.test(h.text));
   return { service, endpoint, dnat: dnat ? /\bdnat to (\S+)/.exec(dnat.text)![1] : undefined };
 }
+
+/** The lab's own table that marks the traced flow for tracing: only the client's source port, before kube-proxy's chains (raw priority, -300, ahead of its -110/-100). */
+export const NFTRACE_TABLE = 'lab-trace';
+
+export function nftraceTable(protocol: 'tcp' | 'udp', sport: number): string {
+  if (!Number.isInteger(sport) || sport < 1 || sport > 65535) throw new Error(`bad source port ${sport}`);
+  return [
+    `add table ip ${NFTRACE_TABLE} { comment "lab trace: meta nftrace for one flow" ; }`,
+    `add chain ip ${NFTRACE_TABLE} prerouting { type filter hook prerouting priority -300 ; }`,
+    `add chain ip ${NFTRACE_TABLE} output { type filter hook output priority -300 ; }`,
+    `add rule ip ${NFTRACE_TABLE} prerouting ${protocol} sport ${sport} meta nftrace set 1`,
+    `add rule ip ${NFTRACE_TABLE} output ${protocol} sport ${sport} meta nftrace set 1`,
+    '',
+  ].join('\n');
+}
+
+/** The hop `lab trace` shows in nftables mode: every rule of kube-proxy's table the first packet hit, in order. */
+export function nftraceLines(hits: NftRuleHit[]): string[] {
+  const lines = [`the rules the first packet hit (nft monitor trace, meta nftrace set by table ip ${NFTRACE_TABLE} for this flow only):`];
+  for (const h of hits) lines.push(`  ${h.family} ${h.table} ${h.chain}${h.handle !== undefined ? ` #${h.handle}` : ''}: ${h.text}  -> ${h.verdict}`);
+  if (hits.length === 0) lines.push('  (none: the kernel traced no rule of kube-proxy\'s table for this flow)');
+  return lines;
+}
+

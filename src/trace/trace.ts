@@ -19,6 +19,7 @@ import { dnatOf, hostPort, matchOriginal, snatOf, tupleText, type ConntrackEntry
 import { addressLabel, type ExplainContext } from './explain.ts';
 import { matchesHost, type RuleDelta } from './iptables.ts';
 import type { CurlResult, DnsAnswer, DnsLogEntry, ParsedUrl } from './observations.ts';
+import { chosenEndpointChain, nftraceLines, nftRuleHits, traceIdsOfFlow, type NftRuleHit, type NftTraceEvent } from './nftrace.ts';
 
 export interface TraceSource {
   kind: 'laptop' | 'node' | 'pod';
@@ -57,6 +58,8 @@ export interface TraceObservations {
   clusterDNS: string;
   /** The source's own address, for when curl could not report it (connection refused). */
   sourceIP?: string;
+  /** kube-proxy's nftables mode: `nft -a monitor trace` in the node's namespace during the request, and curl's source port it traced. */
+  nft?: { events: NftTraceEvent[]; sport: number };
 }
 
 export interface RuleHit {
@@ -117,6 +120,8 @@ export interface Trace {
   response: { ok: boolean; exitCode: number; error?: string; httpCode?: number; bytes?: number; timeTotal?: number; body: string };
   hops: Hop[];
   warnings: string[];
+  /** nftables mode: the rules of kube-proxy's table the client's first packet hit, from the kernel's trace. */
+  nftrace?: { rules: NftRuleHit[]; serviceChain?: string; endpointChain?: string; dnat?: string };
 }
 
 function podRef(p: Pod): PodRef {
@@ -358,7 +363,21 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
   const rejects = obs.http.deltas.filter((d) => d.rule.table === 'filter' && d.rule.target === 'REJECT' && matchesHost(d.rule.destination, dialed.ip) && (d.rule.dport === undefined || d.rule.dport === dialed.port));
   const client = resolveLeg('client', 'tcp', from, dialed, obs.http, index, ctx, rejects.length ? [] : warnings);
   trace.legs.push(client);
-  if (client.rules.length || client.dnat || (client.service && !rejects.length)) hops.push(dnatHop(client, `node ${index.nodeName}`, obs.from.kind === 'node' && !obs.from.netns ? 'OUTPUT' : 'PREROUTING'));
+  if (obs.nft) {
+    // nftables mode: the kernel's own trace of the client's flow, not iptables counters.
+    const hits = nftRuleHits(obs.nft.events, traceIdsOfFlow(obs.nft.events, { protocol: 'tcp', sport: obs.nft.sport }), 'kube-proxy');
+    const chosen = chosenEndpointChain(hits);
+    trace.nftrace = { rules: hits, serviceChain: chosen?.service, endpointChain: chosen?.endpoint, dnat: chosen?.dnat };
+    client.rules = [];
+    client.svcChain = chosen?.service;
+    client.sepChain = chosen?.endpoint;
+    const lines = nftraceLines(hits);
+    if (chosen) lines.push(`chosen: ${chosen.service ?? '?'} -> ${chosen.endpoint}${chosen.dnat ? ` (dnat to ${chosen.dnat})` : ''}`);
+    else if (client.service) warnings.push(`client: the kernel's trace shows no endpoint chain of ${client.service.name} for this flow`);
+    if (chosen?.dnat && client.dnat && chosen.dnat !== client.dnat.to) warnings.push(`client: nft trace says dnat to ${chosen.dnat} but conntrack ${client.dnat.to}`);
+    const to = client.dnat?.pod ? `pod ${client.dnat.pod.name} ${client.dnat.to}` : client.dnat?.to ?? chosen?.dnat ?? '?';
+    hops.push({ kind: 'dnat', title: `${client.service ? `${client.service.name} (${client.service.kind} ${hostPort(client.to.ip, client.to.port)})` : hostPort(client.to.ip, client.to.port)} -> ${to}`, lines: [`node ${index.nodeName}: table ip kube-proxy (nftables mode)`, ...lines] });
+  } else if (client.rules.length || client.dnat || (client.service && !rejects.length)) hops.push(dnatHop(client, `node ${index.nodeName}`, obs.from.kind === 'node' && !obs.from.netns ? 'OUTPUT' : 'PREROUTING'));
   if (rejects.length) {
     hops.push({
       kind: 'reject',

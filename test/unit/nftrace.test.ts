@@ -22,6 +22,8 @@ describe('nft monitor trace', () => {
     expect(parseNftTraceLine('trace id aa9f54da ip kube-proxy filter-output-post-dnat policy accept meta mark 0x00004000 ')).toMatchObject({ kind: 'policy', verdict: 'accept' });
     const p = parseNftTraceLine('trace id aa9f54da ip lab-trace output packet: oif "lo" ip saddr 0.0.0.0 ip daddr 10.43.143.160 ip dscp cs0 ip ecn not-ect ip ttl 64 ip id 14520 ip length 60 tcp sport 49212 tcp dport 80 tcp flags == syn tcp window 65495 ');
     expect(p).toMatchObject({ kind: 'packet', table: 'lab-trace', chain: 'output', packet: { saddr: '0.0.0.0', daddr: '10.43.143.160', protocol: 'tcp', sport: 49212, dport: 80 } });
+    // A rule added after the monitor started.
+    expect(parseNftTraceLine('trace id 3a597d88 ip lab-trace output unknown rule handle 2 (verdict continue)')).toMatchObject({ kind: 'rule', text: '', handle: 2, verdict: 'continue' });
     expect(parseNftTraceLine('Error: something')).toBeNull();
     expect(parseNftTraceLine('')).toBeNull();
   });
