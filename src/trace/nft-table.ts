@@ -147,3 +147,22 @@ export function nftServicePortView(listing: NftListing, sp: ServicePortRef): Nft
   }
   return view;
 }
+
+/** `lab explain nftables`: kube-proxy's base chains with their hooks, then each Service port's map elements and chains, annotated. */
+export function explainNftables(listing: NftListing, servicePorts: ServicePortRef[]): string[] {
+  const out: string[] = [`# table ${listing.family} ${listing.table}: ${listing.chains.size} chains, ${[...listing.maps.values()].reduce((n, m) => n + m.elements.length, 0)} map/set elements`, '', '# base chains (where the kernel enters the table):'];
+  for (const [name, c] of listing.chains) if (c.hook) out.push(`chain ${name}  (hook ${c.hook})`, ...c.rules.map((r) => `  ${r.text}`));
+  for (const sp of servicePorts) {
+    const v = nftServicePortView(listing, sp);
+    if (v.elements.length === 0 && v.chains.length === 0) continue;
+    const ip = sp.service.spec.clusterIP;
+    out.push('', `# ${sp.name}: ClusterIP ${ip}:${sp.port.port}/${sp.port.protocol}${v.numgen ? `, numgen random mod ${v.numgen.n} over its endpoints` : sp.endpoints.length === 0 ? ', no endpoints' : ''}`);
+    for (const e of v.elements) out.push(`map ${e.map}: ${e.element}`);
+    for (const c of v.chains) {
+      const ep = c.endpoint ? sp.endpoints.find((x) => `${x.ip}:${x.port}` === c.endpoint) : undefined;
+      out.push(`chain ${c.name}${ep ? `  # endpoint ${c.endpoint}${ep.pod ? ` (pod ${ep.pod.metadata.namespace}/${ep.pod.metadata.name})` : ''}` : ''}`, ...c.rules.map((r) => `  ${r.text}`));
+    }
+    for (const c of v.missing) out.push(`# missing: chain ${c}`);
+  }
+  return out;
+}

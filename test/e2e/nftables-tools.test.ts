@@ -98,4 +98,13 @@ describe.skipIf(!isRoot)('learner tools in nftables mode', () => {
     }
     expect(out).not.toContain('KUBE-SVC-');
   }, 30_000);
+
+  it('lab explain shows kube-proxy\'s nftables table (not iptables) with app2\'s chains', async () => {
+    const out = (await labOk(['explain', '--name', I])).stdout;
+    expect(out).toContain("nft -a list table ip kube-proxy");
+    expect(out).not.toContain('iptables-save');
+    expect(out).toMatch(/# default\/app2-service:http: ClusterIP \S+:80\/TCP, numgen random mod 3 over its endpoints/);
+    for (const p of pods.filter((x) => x.metadata.labels.app === 'app2')) expect(out).toContain(`# endpoint ${p.status.podIP}:80 (pod default/${p.metadata.name})`);
+    expect((await labOk(['explain', 'iptables', '--name', I])).stdout).not.toContain('KUBE-SVC-');
+  }, 30_000);
 });

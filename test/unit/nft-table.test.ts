@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServicePortRef } from '../../src/trace/cluster.ts';
-import { parseNftList, nftServicePortView } from '../../src/trace/nft-table.ts';
+import { explainNftables, parseNftList, nftServicePortView } from '../../src/trace/nft-table.ts';
 
 const LIST = readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/nft-list-table.txt'), 'utf8');
 const SVC = 'service-CX35JJFW-default/app2-service/tcp/http';
@@ -14,7 +14,7 @@ const EP2 = 'endpoint-NC6GP35J-default/app2-service/tcp/http__127.0.0.1/80';
 
 function app2(endpoints: { ip: string; port: number }[]): ServicePortRef {
   return {
-    service: { metadata: { namespace: 'default', name: 'app2-service' } },
+    service: { metadata: { namespace: 'default', name: 'app2-service' }, spec: { clusterIP: '10.43.143.160' } },
     port: { name: 'http', port: 80, protocol: 'TCP' },
     name: 'default/app2-service:http',
     protocol: 'tcp',
@@ -47,5 +47,16 @@ describe('nft list table', () => {
     expect(v.missing).toEqual([]);
     // An endpoint the table does not have yet is reported missing.
     expect(nftServicePortView(parseNftList(LIST)!, app2([{ ip: '10.42.0.9', port: 80 }])).missing).toEqual([expect.stringMatching(/^endpoint-\w{8}-default\/app2-service\/tcp\/http__10\.42\.0\.9\/80$/)]);
+  });
+
+  it('explains the table: base chains with their hooks, then the Service port with its element and chains', () => {
+    const lines = explainNftables(parseNftList(LIST)!, [app2([{ ip: '10.42.0.5', port: 80 }, { ip: '127.0.0.1', port: 80 }])]);
+    expect(lines).toContain('chain nat-prerouting  (hook prerouting priority dstnat)');
+    expect(lines).toContain('# default/app2-service:http: ClusterIP 10.43.143.160:80/TCP, numgen random mod 2 over its endpoints');
+    expect(lines).toContain(`map service-ips: 10.43.143.160 . tcp . 80 comment "default/app2-service:http" : goto ${SVC}`);
+    const at = lines.indexOf(`chain ${EP1}  # endpoint 10.42.0.5:80`);
+    expect(lines.slice(at + 1, at + 3)).toEqual(['  ip saddr 10.42.0.5 jump mark-for-masquerade', '  meta l4proto tcp dnat to 10.42.0.5:80']);
+    // A Service port the table has nothing for is left out.
+    expect(explainNftables(parseNftList(LIST)!, []).some((l) => l.includes('app2-service'))).toBe(false);
   });
 });
