@@ -14,6 +14,7 @@ import type { LabNode, NodeMode } from '../node/node.ts';
 import { hostSysctlsFile, teardownNode } from '../node/setup.ts';
 import { teardownProxyRules } from '../proxy/index.ts';
 import { teardownNftTable } from '../proxy/nft-teardown.ts';
+import { LAB_TRACE_TABLE } from '../proxy/nft-names.ts';
 import { teardownFlannel } from '../flannel/dataplane.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { K3S_KUBECONFIG } from './server.ts';
@@ -89,6 +90,8 @@ export async function down(opts: DownOptions): Promise<void> {
         await teardownProxyRules(node.netns);
         // nftables mode's table (kube-proxy's CleanupLeftovers); none in iptables mode.
         await teardownNftTable(node.netns);
+        // A `lab trace` in nftables mode killed before it removed its table (host mode: the machine's).
+        await teardownNftTable(node.netns, LAB_TRACE_TABLE);
       }
       // Host mode: flannel.1 and the FLANNEL-* rules are the machine's (a sandbox's go with its namespace).
       if (mode === 'host') await teardownFlannel(null);

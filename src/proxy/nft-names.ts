@@ -8,6 +8,8 @@ import { createHash } from 'node:crypto';
 import { base32 } from './names.ts';
 
 export const NFT_TABLE = 'kube-proxy';
+/** The lab's own table `lab trace` adds for a moment in nftables mode (meta nftrace for one flow); `lab down` removes a leftover. */
+export const LAB_TRACE_TABLE = 'lab-trace';
 /** `ip kube-proxy` as every command names it. */
 export const NFT_TABLE_REF = `ip ${NFT_TABLE}`;
 

@@ -9,6 +9,7 @@ import { podLabel, type ClusterIndex } from './cluster.ts';
 import type { IptablesDump } from './iptables.ts';
 import type { CniResult } from '../cni/spec.ts';
 import type { NodeInfo } from './nodes.ts';
+import { nftServicePortView, type NftListing } from './nft-table.ts';
 
 /** Lines of "Label:  value", values aligned, nested by indentation, like kubectl describe. */
 export class Describer {
@@ -187,7 +188,32 @@ function cniBlock(d: Describer, cni: PodNetworkObservation['cni']): void {
   d.kv('Result', cni.file, 4);
 }
 
-export function describeService(svc: Service, state: ClusterView, index: ClusterIndex, nat: IptablesDump | null, filter: IptablesDump | null, now = Date.now()): string {
+/** `nft` (kube-proxy's nftables mode): the node's table ip kube-proxy, shown instead of the iptables chains. */
+/** kube-proxy's nftables mode: the Service's elements in the verdict maps, its service chain with the numgen vmap, its endpoint chains with their DNAT. */
+function nftServiceBlock(d: Describer, nft: NftListing, sps: ReturnType<ClusterIndex['servicePortsOf']>, type: string, nodeName: string): void {
+  d.line(`kube-proxy (nftables, node ${nodeName}: table ${nft.family} ${nft.table}):`);
+  if (sps.length === 0) d.line(type === 'ExternalName' ? 'none: an ExternalName Service is a DNS CNAME only' : 'none: a headless Service has no ClusterIP; DNS returns the pod IPs', 2);
+  for (const sp of sps) {
+    const v = nftServicePortView(nft, sp);
+    d.line(`${sp.name} (${sp.port.port}/${sp.port.protocol}):`, 2);
+    d.line('Map elements:', 4);
+    if (v.elements.length === 0) d.line('<none>', 6);
+    for (const e of v.elements) d.line(`${e.map}: ${e.element}`, 6);
+    if (v.numgen) d.kv('Load balancing', `numgen random mod ${v.numgen.n} vmap: ${v.numgen.n} endpoint${v.numgen.n === 1 ? '' : 's'}, each chosen with probability 1/${v.numgen.n}`, 4);
+    else if (sp.endpoints.length === 0) d.kv('Endpoints', 'none: new connections meet the no-endpoint-services map (reject-chain)', 4);
+    d.line('Chains:', 4);
+    for (const c of v.chains) {
+      d.line(`chain ${c.name}${c.endpoint ? `  (endpoint ${c.endpoint}${(() => {
+        const e = sp.endpoints.find((x) => `${x.ip}:${x.port}` === c.endpoint);
+        return e?.pod ? `, pod ${podLabel(e.pod)}` : '';
+      })()})` : ''}`, 6);
+      for (const r of c.rules) d.line(`${r.text}${r.handle !== undefined ? `  # handle ${r.handle}` : ''}`, 8);
+    }
+    for (const c of v.missing) d.line(`chain ${c}  (missing from the node's table)`, 6);
+  }
+}
+
+export function describeService(svc: Service, state: ClusterView, index: ClusterIndex, nat: IptablesDump | null, filter: IptablesDump | null, now = Date.now(), nft: NftListing | null = null): string {
   const d = new Describer();
   const m = svc.metadata;
   const s = svc.spec;
@@ -217,6 +243,11 @@ export function describeService(svc: Service, state: ClusterView, index: Cluster
   const ruleCount = (chain: string) => nat?.get('nat')?.rules.filter((r) => r.chain === chain).length ?? 0;
   const chainText = (chain: string) => (nat ? (present(chain) ? `${chain}  (${ruleCount(chain)} rule${ruleCount(chain) === 1 ? '' : 's'})` : `${chain}  (not in the node's nat table)`) : chain);
   const sps = index.servicePortsOf(m.namespace, m.name);
+  if (nft) {
+    nftServiceBlock(d, nft, sps, s.type, state.nodeName);
+    eventsBlock(d, state.events.filter((e) => e.object === `service/${m.name}` || e.object === `service/${m.namespace}/${m.name}`), now);
+    return d.toString();
+  }
   d.line(`kube-proxy (iptables, node ${state.nodeName}):`);
   if (sps.length === 0) d.line(s.type === 'ExternalName' ? 'none: an ExternalName Service is a DNS CNAME only' : 'none: a headless Service has no ClusterIP; DNS returns the pod IPs', 2);
   for (const sp of sps) {

@@ -15,6 +15,7 @@ import { parseConntrack, type ConntrackEntry } from './conntrack.ts';
 import type { ExplainContext } from './explain.ts';
 import { findNode, isNodeName, reachableNode, type NodeInfo } from './nodes.ts';
 import { parseIptablesSave, type IptablesDump } from './iptables.ts';
+import { parseNftList, type NftListing } from './nft-table.ts';
 
 export interface LabContext {
   name: string;
@@ -126,6 +127,12 @@ export async function bridgeAddress(netns: Netns): Promise<{ ip: string; cidr: s
 export async function readIptables(netns: Netns, opts: { table?: string; counters?: boolean } = {}): Promise<IptablesDump> {
   const r = await run(['iptables-save', ...(opts.counters === false ? [] : ['-c']), ...(opts.table ? ['-t', opts.table] : [])], { netns });
   return parseIptablesSave(r.stdout);
+}
+
+/** kube-proxy's nftables table in the node's namespace (`nft -a list table ip kube-proxy`), or null when it has none (iptables mode). */
+export async function readNftTable(netns: Netns): Promise<NftListing | null> {
+  const r = await run(['nft', '-a', 'list', 'table', 'ip', 'kube-proxy'], { netns, allowFail: true }).catch(() => null);
+  return r?.exitCode === 0 ? parseNftList(r.stdout) : null;
 }
 
 export async function readConntrack(netns: Netns): Promise<ConntrackEntry[]> {

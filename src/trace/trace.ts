@@ -20,6 +20,7 @@ import { addressLabel, type ExplainContext } from './explain.ts';
 import { matchesHost, type RuleDelta } from './iptables.ts';
 import type { CurlResult, DnsAnswer, DnsLogEntry, ParsedUrl } from './observations.ts';
 import { vxlanLines, type VxlanFrame } from './vxlan.ts';
+import { chosenEndpointChain, nftraceLines, nftRuleHits, traceIdsOfFlow, type NftRuleHit, type NftTraceEvent } from './nftrace.ts';
 
 export interface TraceSource {
   kind: 'laptop' | 'node' | 'pod';
@@ -60,6 +61,8 @@ export interface TraceObservations {
   sourceIP?: string;
   /** More than one node: the node the request was routed on and what the other nodes saw. */
   nodes?: CrossNodeObservations;
+  /** kube-proxy's nftables mode: `nft -a monitor trace` in the node's namespace during the request, and curl's source port it traced. */
+  nft?: { events: NftTraceEvent[]; sport: number };
 }
 
 /** What a cross-node request leaves behind, read on both sides (commands/trace.ts collects it). */
@@ -132,6 +135,8 @@ export interface Trace {
   warnings: string[];
   /** The request crossed nodes: where, the route, the VXLAN evidence and the source the pod saw. */
   crossNode?: CrossNode;
+  /** nftables mode: the rules of kube-proxy's table the client's first packet hit, from the kernel's trace. */
+  nftrace?: { rules: NftRuleHit[]; serviceChain?: string; endpointChain?: string; dnat?: string };
 }
 
 export interface CrossNode {
@@ -478,7 +483,21 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
   const rejects = obs.http.deltas.filter((d) => d.rule.table === 'filter' && d.rule.target === 'REJECT' && matchesHost(d.rule.destination, dialed.ip) && (d.rule.dport === undefined || d.rule.dport === dialed.port));
   const client = resolveLeg('client', 'tcp', from, dialed, obs.http, index, ctx, rejects.length ? [] : warnings);
   trace.legs.push(client);
-  if (client.rules.length || client.dnat || (client.service && !rejects.length)) hops.push(dnatHop(client, `node ${index.nodeName}`, obs.from.kind === 'node' && !obs.from.netns ? 'OUTPUT' : 'PREROUTING'));
+  if (obs.nft) {
+    // nftables mode: the kernel's own trace of the client's flow, not iptables counters.
+    const hits = nftRuleHits(obs.nft.events, traceIdsOfFlow(obs.nft.events, { protocol: 'tcp', sport: obs.nft.sport }), 'kube-proxy');
+    const chosen = chosenEndpointChain(hits);
+    trace.nftrace = { rules: hits, serviceChain: chosen?.service, endpointChain: chosen?.endpoint, dnat: chosen?.dnat };
+    client.rules = [];
+    client.svcChain = chosen?.service;
+    client.sepChain = chosen?.endpoint;
+    const lines = nftraceLines(hits);
+    if (chosen) lines.push(`chosen: ${chosen.service ?? '?'} -> ${chosen.endpoint}${chosen.dnat ? ` (dnat to ${chosen.dnat})` : ''}`);
+    else if (client.service) warnings.push(`client: the kernel's trace shows no endpoint chain of ${client.service.name} for this flow`);
+    if (chosen?.dnat && client.dnat && chosen.dnat !== client.dnat.to) warnings.push(`client: nft trace says dnat to ${chosen.dnat} but conntrack ${client.dnat.to}`);
+    const to = client.dnat?.pod ? `pod ${client.dnat.pod.name} ${client.dnat.to}` : client.dnat?.to ?? chosen?.dnat ?? '?';
+    hops.push({ kind: 'dnat', title: `${client.service ? `${client.service.name} (${client.service.kind} ${hostPort(client.to.ip, client.to.port)})` : hostPort(client.to.ip, client.to.port)} -> ${to}`, lines: [`node ${index.nodeName}: table ip kube-proxy (nftables mode)`, ...lines] });
+  } else if (client.rules.length || client.dnat || (client.service && !rejects.length)) hops.push(dnatHop(client, `node ${index.nodeName}`, obs.from.kind === 'node' && !obs.from.netns ? 'OUTPUT' : 'PREROUTING'));
   if (rejects.length) {
     hops.push({
       kind: 'reject',

@@ -7,7 +7,7 @@ import { run } from '../../sys/exec.ts';
 import { describeNodeText, describePod, describeService, type NodeObservation, type PodNetworkObservation } from '../../trace/describe.ts';
 import { findPod, findService, kindOf } from '../../trace/lookup.ts';
 import { readFile } from 'node:fs/promises';
-import { indexFor, nodeFiles, ipJson, loadLabContext, pickNode, podNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { indexFor, nodeFiles, ipJson, loadLabContext, pickNode, podNode, readConntrack, readIptables, readNftTable, type LabContext } from '../../trace/observe.ts';
 import { reachableNode, type NodeInfo } from '../../trace/nodes.ts';
 import type { Common } from '../common.ts';
 
@@ -115,6 +115,10 @@ export async function describeText(a: Pick<Args, 'name' | 'kind' | 'object' | 'n
   const svc = findService(ctx.state, object, a.namespace);
   // Every node's kube-proxy writes its own rules: --node says whose (default: the server's node).
   const node = pickNode(ctx, a.node);
+  const state = { ...ctx.state, nodeName: node.name, nodeIP: node.ip };
+  // kube-proxy's nftables mode: its table exists (each mode removes the other's rules).
+  const nft = await readNftTable(node.netns);
+  if (nft) return describeService(svc, state, indexFor(ctx, node), null, null, Date.now(), nft);
   const [nat, filter] = await Promise.all([readIptables(node.netns, { table: 'nat', counters: false }).catch(() => null), readIptables(node.netns, { table: 'filter', counters: false }).catch(() => null)]);
-  return describeService(svc, { ...ctx.state, nodeName: node.name, nodeIP: node.ip }, indexFor(ctx, node), nat, filter);
+  return describeService(svc, state, indexFor(ctx, node), nat, filter);
 }

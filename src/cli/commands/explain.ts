@@ -1,8 +1,9 @@
-// `lab explain [iptables|routes|conntrack]`: the node's kernel state that belongs to the lab,
+// `lab explain [iptables|nftables|routes|conntrack]`: the node's kernel state that belongs to the lab,
 // each rule, route and connection annotated with the Service, endpoint or pod it belongs to.
 import { run } from '../../sys/exec.ts';
 import { explainConntrack, explainIptables, explainRoutes } from '../../trace/explain.ts';
-import { explainFor, ipJson, loadLabContext, pickNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { explainNftables } from '../../trace/nft-table.ts';
+import { explainFor, ipJson, loadLabContext, pickNode, readConntrack, readIptables, readNftTable, type LabContext } from '../../trace/observe.ts';
 import type { Common } from '../common.ts';
 import { preflight, tools } from '../preflight.ts';
 
@@ -22,6 +23,13 @@ async function iptablesSection(ctx: LabContext, counters: boolean): Promise<stri
   const names = [...dump.keys()].sort((a, b) => (a === 'nat' ? -1 : b === 'nat' ? 1 : a === 'filter' ? -1 : b === 'filter' ? 1 : a.localeCompare(b)));
   const ordered = new Map(names.map((t) => [t, dump.get(t)!] as const));
   return [heading(`iptables-save${counters ? ' -c' : ''}: kube-proxy's chains and the jumps into them`, ctx.nodeNetns), '', ...explainIptables(ordered, ctx.explain, { counters })];
+}
+
+async function nftablesSection(ctx: LabContext): Promise<string[]> {
+  const listing = await readNftTable(ctx.nodeNetns);
+  const head = heading("nft -a list table ip kube-proxy: kube-proxy's nftables table, Service by Service", ctx.nodeNetns);
+  if (!listing) return [head, '', "(no table ip kube-proxy: kube-proxy runs in iptables mode; see lab explain iptables)", ''];
+  return [head, '', ...explainNftables(listing, ctx.index.servicePorts), ''];
 }
 
 async function routesSection(ctx: LabContext, withPods: boolean): Promise<string[]> {
@@ -69,10 +77,13 @@ export async function explainHandler(a: Args): Promise<void> {
   const onNode = (p: { spec: { nodeName?: string } }) => !full.nodes.length || !p.spec.nodeName || p.spec.nodeName === node.name;
   ctx.index = { ...explain.index, pods: explain.index.pods.filter(onNode) };
   ctx.explain = { ...explain, index: ctx.index };
-  const topics: Topic[] = a.topic ? [a.topic] : [...EXPLAIN_TOPICS];
+  // All topics: kube-proxy's rules of the mode it runs in (its nftables table exists, or not).
+  const nftMode = !a.topic && (await readNftTable(ctx.nodeNetns)) !== null;
+  const topics: Topic[] = a.topic ? [a.topic] : EXPLAIN_TOPICS.filter((t) => (nftMode ? t !== 'iptables' : t !== 'nftables'));
   const out: string[] = [];
   for (const t of topics) {
     if (t === 'iptables') out.push(...(await iptablesSection(ctx, a.counters)));
+    if (t === 'nftables') out.push(...(await nftablesSection(ctx)));
     if (t === 'routes') out.push(...(await routesSection(ctx, a.pods)));
     if (t === 'conntrack') out.push(...(await conntrackSection(ctx)));
   }

@@ -22,7 +22,7 @@ import type * as Trace from './trace.ts';
 import type * as Ui from './ui.ts';
 import type * as Up from './up.ts';
 
-export const EXPLAIN_TOPICS = ['iptables', 'routes', 'conntrack'] as const;
+export const EXPLAIN_TOPICS = ['iptables', 'nftables', 'routes', 'conntrack'] as const;
 
 function command<A>(spec: { command: string; describe: string; builder: (y: Argv) => Argv; handler: (a: A) => Promise<void> }): CommandModule<object, never> {
   return spec as unknown as CommandModule<object, never>;
@@ -159,7 +159,7 @@ export const commands: CommandModule<object, never>[] = [
     describe: "the node's iptables rules, routes and conntrack entries of the lab, each annotated with its Service, endpoint or pod",
     builder: (y) =>
       common(y)
-        .positional('topic', { choices: EXPLAIN_TOPICS, describe: 'one section only (default: all three)' })
+        .positional('topic', { choices: EXPLAIN_TOPICS, describe: 'one section only (default: all; kube-proxy\'s nftables table instead of iptables in nftables mode)' })
         .option('counters', { type: 'boolean', default: false, describe: 'show the [packets:bytes] counters of each rule' })
         .option('pods', { type: 'boolean', default: true, describe: "routes: also each pod's routing table" })
         .option('node', { type: 'string', describe: "which node's kernel state (default: the server's node)" })

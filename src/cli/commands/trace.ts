@@ -6,10 +6,11 @@ import { accessLogPath } from '../../ingress/controller.ts';
 import { parseAccessLogLine, type AccessLogEntry } from '../../ingress/nginx.ts';
 import { SANDBOX_HOST_IP } from '../../node/node.ts';
 import { run, type Netns } from '../../sys/exec.ts';
+import { NFTRACE_TABLE, nftraceTable, parseNftTrace, type NftTraceEvent } from '../../trace/nftrace.ts';
 import { counterDeltas, type IptablesDump } from '../../trace/iptables.ts';
 import type { ConntrackEntry } from '../../trace/conntrack.ts';
 import { findPod } from '../../trace/lookup.ts';
-import { containerLogs, nodeFiles, explainFor, fileSize, indexFor, ipJson, linesSince, loadLabContext, podNode, readConntrack, readIptables, type LabContext } from '../../trace/observe.ts';
+import { containerLogs, nodeFiles, explainFor, fileSize, indexFor, ipJson, linesSince, loadLabContext, podNode, readConntrack, readIptables, readNftTable, type LabContext } from '../../trace/observe.ts';
 import { nodeByIP, type NodeInfo } from '../../trace/nodes.ts';
 import { PcapStreamReader } from '../../trace/pcap.ts';
 import { decodeVxlan, type VxlanFrame } from '../../trace/vxlan.ts';
@@ -151,6 +152,50 @@ async function resolve(ctx: LabContext, src: TraceSource, host: string): Promise
   return { method: src.kind === 'laptop' ? 'hosts-file' : 'system', answer: { query: host, addresses, cnames: [], status: addresses.length ? 'NOERROR' : 'NXDOMAIN' } };
 }
 
+/** Rules the monitor only knew by handle (added after it started): their text from the table as it is now. */
+async function withRuleTexts(netns: Netns, events: NftTraceEvent[]): Promise<NftTraceEvent[]> {
+  if (!events.some((e) => e.kind === 'rule' && e.text === '' && e.table === 'kube-proxy')) return events;
+  const listing = await readNftTable(netns);
+  return events.map((e) => (e.kind === 'rule' && e.text === '' && e.table === 'kube-proxy' && e.handle !== undefined ? { ...e, text: listing?.chains.get(e.chain)?.rules.find((x) => x.handle === e.handle)?.text ?? `(rule handle ${e.handle}, gone since)` } : e));
+}
+
+/**
+ * nftables mode: `nft -a monitor` in the node's namespace, and the lab's own table ip lab-trace that
+ * sets meta nftrace for the client's source port only; stop() ends the monitor (by its PID) and
+ * deletes the table, also when the request failed.
+ */
+async function startNftrace(netns: Netns, sport: number): Promise<{ stop: () => Promise<NftTraceEvent[]> }> {
+  // A table left by an interrupted trace first.
+  await run(['nft', 'delete', 'table', 'ip', NFTRACE_TABLE], { netns, allowFail: true });
+  const mon = spawnStream(['nft', '-a', 'monitor'], { netns });
+  let out = '';
+  mon.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+  mon.stderr.resume();
+  const cleanup = async () => {
+    mon.stop();
+    await mon.exited;
+    await run(['nft', 'delete', 'table', 'ip', NFTRACE_TABLE], { netns, allowFail: true });
+  };
+  try {
+    // The monitor is listening once it reports the table's own rule being added.
+    const ready = new RegExp(`^add rule ip ${NFTRACE_TABLE} output `, 'm');
+    for (let i = 0; !ready.test(out); i++) {
+      if (i === 0 || i % 20 === 0) await run(['nft', '-f', '-'], { netns, input: `delete table ip ${NFTRACE_TABLE}\n`, allowFail: true }).then(() => run(['nft', '-f', '-'], { netns, input: nftraceTable('tcp', sport) }));
+      if (i > 100) throw new Error('nft monitor did not start in the node\'s namespace');
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  return {
+    async stop() {
+      await cleanup();
+      return parseNftTrace(out);
+    },
+  };
+}
+
 export async function traceHandler(a: Args): Promise<void> {
   preflight({ needRoot: true, tools: tools('curl', 'iptables-save', 'conntrack', ...(a.from ? ['dig'] : [])) });
   const trace = await runTrace(a);
@@ -192,8 +237,14 @@ export async function runTrace(a: TraceRequest): Promise<Trace> {
   const receiverRoutes = await Promise.all(others.map(async (n) => (await run(['ip', 'route', 'show'], { netns: n.netns, allowFail: true })).stdout));
   const capture = others.length ? await startVxlanCapture(netns) : null;
   const [before, othersBefore, rxBefore] = await Promise.all([snapshot(netns), Promise.all(others.map((n) => readConntrack(n.netns))), Promise.all(others.map((n) => flannelRx(n.netns)))]);
+  // kube-proxy's nftables mode (its table is on the sending node): the kernel's own trace of this
+  // flow, told apart by curl's source port (below the ephemeral range, so no other connection has it).
+  const nftMode = (await readNftTable(netns)) !== null;
+  const sport = 20000 + Math.floor(Math.random() * 10000);
+  const nftrace = nftMode ? await startNftrace(netns, sport) : null;
   const curlArgv = [
     'curl', '-sS', '--max-time', String(a.timeout),
+    ...(nftMode ? ['--local-port', String(sport)] : []),
     // The address resolved above is the one used: curl does not look the name up again.
     ...(url.isIP ? [] : ['--resolve', `${url.host}:${url.port}:${address}`]),
     ...headers.flatMap((h) => ['-H', h]),
@@ -201,11 +252,14 @@ export async function runTrace(a: TraceRequest): Promise<Trace> {
     `http://${url.host}:${url.port}${url.path}`,
   ];
   let r;
+  let nftEvents: NftTraceEvent[] = [];
   try {
     r = await run(curlArgv, { netns: src.netns, allowFail: true, timeoutMs: (a.timeout + 5) * 1000 });
   } catch (e) {
     await capture?.stop();
     throw e;
+  } finally {
+    if (nftrace) nftEvents = await nftrace.stop();
   }
   const curl = parseCurlOutput(r.stdout, r.exitCode, r.stderr);
   // nginx writes its access log line when the request is finalized, a moment after the reply.
@@ -249,6 +303,7 @@ export async function runTrace(a: TraceRequest): Promise<Trace> {
     podLogs,
     clusterDNS,
     ...(nodes ? { nodes } : {}),
+    ...(nftMode ? { nft: { events: await withRuleTexts(netns, nftEvents), sport } } : {}),
   };
   return buildTrace(obs, index, explain);
 }
