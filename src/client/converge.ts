@@ -94,12 +94,19 @@ export function nodesWaiting(nodes: NodeObj[], want: string[]): string[] {
 }
 
 /**
- * The Deployments the state files declare that the API does not hold yet ("namespace/name"): the
- * server applies lab/cluster.yaml once its nodes have joined, so a poll may come before it.
+ * The Deployments the state files declare that the API does not hold yet ("namespace/name"), or
+ * holds as something else than the files say (`notApplied` tells why, null when it is the file's):
+ * the server applies lab/cluster.yaml once its nodes have joined, so a poll may come before it, and
+ * a server restarted after a kill may still hold the objects of before an edit it had not applied.
  */
-export function deploymentsMissing(deployments: KubeObject[], want: string[]): string[] {
-  const have = new Set(deployments.map(nsName));
-  return want.filter((d) => !have.has(d)).map((d) => `deployment ${d}: not created yet`);
+export function deploymentsMissing(deployments: KubeObject[], want: string[], notApplied?: (d: KubeObject) => string | null): string[] {
+  const byName = new Map(deployments.map((d) => [nsName(d), d]));
+  return want.flatMap((name) => {
+    const d = byName.get(name);
+    if (!d) return [`deployment ${name}: not created yet`];
+    const why = notApplied?.(d);
+    return why ? [`deployment ${name}: ${why}`] : [];
+  });
 }
 
 export function convergence(deployments: Deployment[], pods: Pod[], nodes: string[] = []): Convergence {
@@ -115,7 +122,7 @@ export const REFUSED_FOR_MS = 3000;
  * Polls the API until converged (resolves with the last verdict), or the time is up, or every
  * Deployment still missing has been refused for REFUSED_FOR_MS (resolves with what is missing).
  */
-export async function waitConverged(client: Client, opts: { timeoutMs: number; everyMs?: number; onProgress?: (c: Convergence) => void; nodes?: string[]; deployments?: string[] }): Promise<Convergence> {
+export async function waitConverged(client: Client, opts: { timeoutMs: number; everyMs?: number; onProgress?: (c: Convergence) => void; nodes?: string[]; deployments?: string[]; notApplied?: (d: KubeObject) => string | null }): Promise<Convergence> {
   const deadline = Date.now() + opts.timeoutMs;
   let refusedSince: number | null = null;
   for (;;) {
@@ -124,7 +131,7 @@ export async function waitConverged(client: Client, opts: { timeoutMs: number; e
       client.list<Pod>({ group: '', resource: 'pods' }),
       opts.nodes ? client.list<NodeObj>({ group: '', resource: 'nodes' }) : Promise.resolve({ items: [] as NodeObj[] }),
     ]);
-    const c = convergence(deployments.items, pods.items, [...(opts.nodes ? nodesWaiting(nodes.items, opts.nodes) : []), ...deploymentsMissing(deployments.items, opts.deployments ?? [])]);
+    const c = convergence(deployments.items, pods.items, [...(opts.nodes ? nodesWaiting(nodes.items, opts.nodes) : []), ...deploymentsMissing(deployments.items, opts.deployments ?? [], opts.notApplied)]);
     opts.onProgress?.(c);
     // Refused, and nothing else left to wait for: the rest has converged.
     const onlyRefused = c.refused.length > 0 && c.waiting.every((w) => c.refused.includes(w));

@@ -94,11 +94,29 @@ function refOf(o: Record<string, unknown>, source?: Source): ObjectRef {
 
 const idOf = (r: ObjectRef) => `${r.ref.group}/${r.ref.resource}/${r.namespace ?? ''}/${r.name}`;
 
+/** What the objectset.rio.cattle.io/applied annotation records of a manifest: the file's object, its namespace filled in. */
+export function appliedObject(m: Manifest): JsonObject {
+  const r = refOf(m.object, m.source);
+  const o = structuredClone(m.object) as unknown as KubeObject;
+  o.metadata = { ...o.metadata, ...(r.namespace ? { namespace: r.namespace } : {}) };
+  return o as unknown as JsonObject;
+}
+
+/**
+ * Why a live object is not (yet) what the manifest says, as its applied annotation tells; null
+ * when it is. `lab up` waits on this: the server applies the files a moment after its start.
+ */
+export function notAppliedFrom(m: Manifest, live: KubeObject): string | null {
+  const got = decodeApplied(live.metadata.annotations?.[APPLIED]);
+  if (!got) return 'not applied from the state files yet';
+  return JSON.stringify(got) === JSON.stringify(appliedObject(m)) ? null : 'not yet as the state files say (the server applies them)';
+}
+
 /** The object as it is sent: the file's, with its namespace filled in and the addon's marks. */
 function desiredObject(addon: string, m: Manifest, r: ObjectRef): KubeObject {
   const o = structuredClone(m.object) as unknown as KubeObject;
   o.metadata = { ...o.metadata, ...(r.namespace ? { namespace: r.namespace } : {}) };
-  const applied = structuredClone(o) as unknown as JsonObject;
+  const applied = appliedObject(m);
   o.metadata.labels = { ...o.metadata.labels, [HASH_LABEL]: addonHash(addon) };
   o.metadata.annotations = { ...o.metadata.annotations, [APPLIED]: encodeApplied(applied), [OWNER_GVK]: 'k3s.cattle.io/v1, Kind=Addon', [OWNER_NAME]: addon, [OWNER_NAMESPACE]: 'kube-system' };
   return o;

@@ -75,4 +75,10 @@ describe('nodes: what the scheduler needs to see before the workloads are applie
     const c = convergence([], [], deploymentsMissing([{ metadata: { name: 'app1', namespace: 'default' } }], ['default/app1', 'default/app2']));
     expect(c).toEqual({ done: false, waiting: ['deployment default/app2: not created yet'], refused: [] });
   });
+  it('a Deployment the API holds as something else than the state files say is waited for too', () => {
+    const d = (name: string, ok: boolean) => ({ metadata: { name, namespace: 'default', annotations: { ok: String(ok) } } });
+    const why = (x: { metadata: { annotations?: Record<string, string> } }) => (x.metadata.annotations?.ok === 'true' ? null : 'not yet as the state files say');
+    expect(deploymentsMissing([d('app1', true), d('app2', false)], ['default/app1', 'default/app2'], why)).toEqual(['deployment default/app2: not yet as the state files say']);
+    expect(deploymentsMissing([d('app1', true), d('app2', true)], ['default/app1', 'default/app2'], why)).toEqual([]);
+  });
 });

@@ -4,7 +4,7 @@ import { parseDesiredState } from '../../src/api/load.ts';
 import { Registry } from '../../src/api/server/registry.ts';
 import { KineStore } from '../../src/api/storage/kine.ts';
 import { LocalClient } from '../../src/client/local.ts';
-import { addonHash, applyAddon, APPLIED, decodeApplied, HASH_LABEL, mergeDiff, OWNER_NAME, planApply, type Manifest } from '../../src/controllers/manifests.ts';
+import { addonHash, applyAddon, APPLIED, decodeApplied, HASH_LABEL, mergeDiff, notAppliedFrom, OWNER_NAME, planApply, type Manifest } from '../../src/controllers/manifests.ts';
 import type { KubeObject } from '../../src/client/types.ts';
 
 const FILE = `apiVersion: v1
@@ -143,6 +143,20 @@ describe('applyAddon, against the registry', () => {
     const third = await applyAddon(client, 'cluster', manifests(edited.split('---\n').filter((d) => !d.includes('kind: ConfigMap')).join('---\n')));
     expect(third.deleted).toEqual(['ConfigMap shop/page']);
     await expect(client.get({ group: '', resource: 'configmaps' }, 'shop', 'page')).rejects.toThrow('not found');
+  });
+
+  it("tells whether a live Deployment is the file's as applied (lab up waits on it), whatever kubectl scaled", async () => {
+    const client = await setup();
+    const web = (text: string) => manifests(text).find((m) => m.object.kind === 'Deployment')!;
+    const edited = FILE.replace('image: busybox', 'image: busybox:1.36');
+    await client.create(DEPLOY, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default' }, spec: { replicas: 1, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'busybox' }] } } } });
+    expect(notAppliedFrom(web(FILE), await client.get<Deploy>(DEPLOY, 'default', 'web'))).toBe('not applied from the state files yet');
+    await applyAddon(client, 'cluster', manifests(FILE));
+    await client.mutate<Deploy>(DEPLOY, 'default', 'web', (d) => ({ ...d, spec: { ...d.spec, replicas: 5 } }));
+    expect(notAppliedFrom(web(FILE), await client.get<Deploy>(DEPLOY, 'default', 'web'))).toBeNull();
+    expect(notAppliedFrom(web(edited), await client.get<Deploy>(DEPLOY, 'default', 'web'))).toBe('not yet as the state files say (the server applies them)');
+    await applyAddon(client, 'cluster', manifests(edited));
+    expect(notAppliedFrom(web(edited), await client.get<Deploy>(DEPLOY, 'default', 'web'))).toBeNull();
   });
 
   it('labels a namespace that exists already before creating in it, and names file and object in the API server\'s warnings', async () => {

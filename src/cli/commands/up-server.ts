@@ -10,6 +10,7 @@ import { podSecurityWarnings } from '../../api/admission.ts';
 import { LAB_ROOT } from '../../api/system.ts';
 import { waitConverged } from '../../client/converge.ts';
 import { LabServer, writeNodesArg } from '../../controllers/server.ts';
+import { notAppliedFrom, type Manifest } from '../../controllers/manifests.ts';
 import { instancePaths, type InstancePaths } from '../../node/instance.ts';
 import { spawnDetached } from '../../sys/stream.ts';
 import { serverClient } from '../api-client.ts';
@@ -107,10 +108,19 @@ export async function upWithServer(a: Args): Promise<void> {
   const paths = instancePaths(a.name);
   // A bad state or config file is refused here, before anything is made, with the message (file,
   // line, object, field) the server would give; a running server keeps its last good state.
-  const { desired } = await new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, nodes: a.nodes }).load();
+  const { desired, addons } = await new LabServer({ instance: a.name, statePath: a.state, configPath: a.config, mode: a.mode, nodes: a.nodes }).load();
   // The node count goes where the server (running, or about to start) reads it.
   if (a.nodes !== undefined) await writeNodesArg(paths, a.nodes);
   const nodes = [desired.config.nodeName, ...desired.config.agents.map((n) => n.nodeName)];
+  // The state files' Deployments as the server will record them applied (k3s's objectset annotation).
+  const deploymentManifests = new Map<string, Manifest>();
+  for (const manifests of addons.values()) {
+    for (const m of manifests) {
+      if (m.object.kind !== 'Deployment') continue;
+      const meta = m.object.metadata as { name: string; namespace?: string };
+      deploymentManifests.set(`${meta.namespace ?? 'default'}/${meta.name}`, m);
+    }
+  }
   // As `kubectl apply` prints the API server's warnings: templates whose pods the namespace's
   // Pod Security level will refuse (or only warn about).
   for (const w of podSecurityWarnings(desired)) log(w);
@@ -125,6 +135,12 @@ export async function upWithServer(a: Args): Promise<void> {
       // The server applies lab/cluster.yaml only once its nodes have joined: until then the API
       // holds none of its Deployments, and no verdict on them is one.
       deployments: desired.deployments.map((d) => `${d.metadata.namespace}/${d.metadata.name}`),
+      // A server restarted after a kill holds the objects of before an edit until it applies the
+      // files again: a Deployment of before is no verdict either.
+      notApplied: (d) => {
+        const m = deploymentManifests.get(`${d.metadata.namespace ?? 'default'}/${d.metadata.name}`);
+        return m ? notAppliedFrom(m, d) : null;
+      },
       timeoutMs: (a.timeout ?? CONVERGE_MS / 1000) * 1000,
       onProgress: (p) => {
         const line = p.waiting.length ? `waiting: ${p.waiting[0]}${p.waiting.length > 1 ? ` (and ${p.waiting.length - 1} more)` : ''}` : '';
