@@ -190,6 +190,13 @@ async function startNftrace(netns: Netns, sport: number): Promise<{ stop: () => 
   }
   return {
     async stop() {
+      // nft monitor prints the kernel's trace events as it reads them: on a busy machine the last
+      // ones (the endpoint chain's DNAT) may still be on their way when curl returns. Wait until its
+      // output has held still for 200 ms (at most 2 s).
+      for (let len = -1, t0 = Date.now(); out.length !== len && Date.now() - t0 < 2000; ) {
+        len = out.length;
+        await new Promise((res) => setTimeout(res, 200));
+      }
       await cleanup();
       return parseNftTrace(out);
     },
