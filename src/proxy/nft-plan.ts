@@ -15,6 +15,7 @@
 // sets` on every sync; the lab keeps them in memory and, on its first sync (and after a failed
 // one, when memory and kernel may differ), replaces the whole table in the same transaction
 // (`add table` + `delete table` + the new table: atomic, no packet sees it empty).
+import { rawFingerprint, sameRefs } from './sync-plan.ts';
 import type { EndpointSlice, Service } from '../api/types.ts';
 import { buildServiceModel, slicesByService, type ProxyConfig } from './model.ts';
 import { NFT_TABLE_REF, NODEPORT_IPS_SET } from './nft-names.ts';
@@ -81,18 +82,6 @@ export interface NftSyncPlan {
 }
 
 const NO_SLICES: EndpointSlice[] = [];
-
-function rawFingerprint(svc: Service, slices: EndpointSlice[]): string {
-  const status = (svc as Service & { status?: unknown }).status;
-  return JSON.stringify([svc.spec, status ?? null, slices.map((sl) => [sl.addressType, sl.ports, sl.endpoints])]);
-}
-
-function sameRefs<T>(a: T[], b: T[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function chainsText(f: NftServiceFragment): string {
   let t = '';

@@ -87,12 +87,12 @@ export interface SyncPlan extends RestoreText {
 const NO_SLICES: EndpointSlice[] = [];
 
 /** What of a Service and its slices the rules depend on (not labels, names or source lines). */
-function rawFingerprint(svc: Service, slices: EndpointSlice[]): string {
+export function rawFingerprint(svc: Service, slices: EndpointSlice[]): string {
   const status = (svc as Service & { status?: unknown }).status;
   return JSON.stringify([svc.spec, status ?? null, slices.map((sl) => [sl.addressType, sl.ports, sl.endpoints])]);
 }
 
-function sameRefs<T>(a: T[], b: T[]): boolean {
+export function sameRefs<T>(a: T[], b: T[]): boolean {
   if (a === b) return true;
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
