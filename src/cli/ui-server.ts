@@ -128,8 +128,10 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
   const mode = netnsExists(paths.nodeNetns) ? 'sandbox' : 'host';
   const nodeNetns = mode === 'sandbox' ? paths.nodeNetns : null;
   const token = randomBytes(24).toString('base64url');
-  const [script, page, style] = await Promise.all([
+  const [script, elkWorker, page, style] = await Promise.all([
     ensureBundle('ui').then((f) => readFile(f)),
+    // ELK's own worker script (elkjs): the page lays out in a Web Worker, served from here (no network).
+    readFile(path.join(LAB_ROOT, 'node_modules/elkjs/lib/elk-worker.min.js')),
     readFile(path.join(LAB_ROOT, 'src/ui/page/index.html'), 'utf8'),
     readFile(path.join(LAB_ROOT, 'src/ui/page/style.css')),
   ]);
@@ -280,6 +282,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
         });
       }
       if (get && url.pathname === '/app.js') return send(res, 200, 'text/javascript; charset=utf-8', script);
+      if (get && url.pathname === '/elk-worker.js') return send(res, 200, 'text/javascript; charset=utf-8', elkWorker);
       if (get && url.pathname === '/style.css') return send(res, 200, 'text/css; charset=utf-8', style);
       if (get && url.pathname === '/api/model') return json(res, 200, model);
       if (get && url.pathname === '/api/describe') {

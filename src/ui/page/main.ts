@@ -1,14 +1,12 @@
 // `lab ui`'s page: draws the model the server sends over its WebSocket (src/ui/model.ts) with
-// Cytoscape.js, laid out by ELK (layered, compound nodes: the nodes' boxes, the Services' groups).
-// The layout is deterministic (elements in the model's order, ELK's model-order strategy): the
+// Cytoscape.js, laid out by ELK in a Web Worker (./layout.ts: each compound on its own, a node's
+// pods packed in rows). The first layout is deterministic (elements in the model's order): the
 // same cluster always draws the same picture. An update that only changes states (a pod's phase,
-// its restarts) moves nothing; an element that leaves is removed where it was; only new elements
-// run the layout again. Everything is also a list of buttons (keyboard: Tab, Enter).
+// its restarts) moves nothing; an element that leaves is removed where it was; new elements are
+// laid out within their compound and nothing drawn moves. Everything is also a list of buttons (keyboard: Tab, Enter).
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular } from 'cytoscape';
-import elk from 'cytoscape-elk';
 import type { UiElement, UiModel } from '../model.ts';
-
-cytoscape.use(elk);
+import { Layouter } from './layout.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const statusEl = $('status');
@@ -51,6 +49,8 @@ const cy: Core = cytoscape({
   ],
 });
 
+const layouter = new Layouter(cy);
+
 const classesOf = (e: UiElement) => [...(e.classes ?? []), ...(lit.has(e.id) ? ['lit'] : [])].join(' ');
 
 function definition(e: UiElement): ElementDefinition {
@@ -60,63 +60,38 @@ function definition(e: UiElement): ElementDefinition {
   return { group: e.kind === 'edge' ? 'edges' : 'nodes', data, classes: classesOf(e) };
 }
 
-function layout(): Promise<void> {
-  return new Promise((resolve) => {
-    const l = cy.layout({
-      name: 'elk',
-      fit: true,
-      padding: 20,
-      animate: false,
-      nodeDimensionsIncludeLabels: true,
-      elk: {
-        algorithm: 'layered',
-        'elk.direction': 'DOWN',
-        'elk.hierarchyHandling': 'INCLUDE_CHILDREN',
-        'elk.layered.considerModelOrder.strategy': 'NODES_AND_EDGES',
-        'elk.layered.spacing.nodeNodeBetweenLayers': 40,
-        'elk.spacing.nodeNode': 14,
-        'elk.randomSeed': 1,
-      },
-    } as cytoscape.LayoutOptions);
-    l.one('layoutstop', () => resolve());
-    l.run();
-  });
-}
-
 /**
  * The model into the picture. Only states changed (a pod's phase, its restarts, a label): data
- * updated in place, nothing moves. Elements gone: removed where they were. New elements: the
- * whole picture is rebuilt in the model's order and laid out again, so the layout is a function
- * of the set of elements (the same cluster always draws the same; a pod that leaves and comes
- * back finds every element where it was).
+ * updated in place, nothing moves. Elements gone: removed where they were. New elements: added and
+ * laid out where they fit, by their compound alone (./layout.ts); what was drawn stays where it is.
+ * The first model is laid out whole, in the model's order (the same cluster draws the same picture).
  */
 async function apply(next: UiModel): Promise<void> {
   const t0 = performance.now();
+  const first = cy.elements().empty();
   model = next;
   const want = new Map(next.elements.map((e) => [e.id, e]));
-  const fresh = next.elements.some((e) => {
-    const el = cy.getElementById(e.id);
-    return el.empty() || (el.data('parent') ?? undefined) !== e.parent;
+  const added: string[] = [];
+  cy.batch(() => {
+    // Gone, or moved to another compound (drawn again as new).
+    cy.elements().forEach((el) => {
+      const e = want.get(el.id());
+      if (!e || (el.isNode() && (el.data('parent') ?? undefined) !== e.parent)) el.remove();
+    });
+    const fresh = next.elements.filter((e) => cy.getElementById(e.id).empty());
+    cy.add(fresh.map(definition));
+    added.push(...fresh.map((e) => e.id));
+    for (const e of next.elements) {
+      const el = cy.getElementById(e.id);
+      if (el.data('label') !== e.label || el.data('state') !== (e.state ?? '')) el.data({ label: e.label, state: e.state ?? '' });
+      el.classes(classesOf(e));
+    }
   });
-  if (fresh) {
-    cy.batch(() => {
-      cy.elements().remove();
-      cy.add(next.elements.map(definition));
-    });
-    const t1 = performance.now();
-    await layout();
-    document.body.dataset.layoutMs = (performance.now() - t1).toFixed(1);
-  } else {
-    cy.batch(() => {
-      cy.elements().forEach((el) => {
-        if (!want.has(el.id())) el.remove();
-      });
-      for (const e of next.elements) {
-        const el = cy.getElementById(e.id);
-        if (el.data('label') !== e.label || el.data('state') !== (e.state ?? '')) el.data({ label: e.label, state: e.state ?? '' });
-        el.classes(classesOf(e));
-      }
-    });
+  if (first) await layouter.full();
+  else if (added.length) await layouter.added(added);
+  if (first || added.length) {
+    document.body.dataset.layoutMs = layouter.last.ms.toFixed(1);
+    document.body.dataset.layoutKind = layouter.last.kind;
   }
   // The selected object stays selected, its title current (its describe text is re-read on demand).
   for (const id of selected ? [selected] : []) {

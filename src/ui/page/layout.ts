@@ -1,0 +1,115 @@
+// The page's layout: ELK (elkjs, in a Web Worker so the page stays responsive) on the graphs
+// src/ui/layout.ts builds from Cytoscape's elements. The first model is laid out whole; after that
+// an update lays out only the compounds that got new elements, and puts only the new elements
+// where ELK put them (anchored on an element of the same compound that stays): nothing that was
+// drawn moves. A new top-level element (a new Service's group, a new node) is laid out on its own
+// and drawn below the picture. Only when a compound that grew would cover another one is the whole
+// picture laid out again.
+import type { Core, NodeCollection, NodeSingular } from 'cytoscape';
+import ElkApi from 'elkjs/lib/elk-api.js';
+import { centres, elkGraph, type ElkLike, type LayoutBox, type LayoutEdge } from '../layout.ts';
+
+/** Packed in rows inside their compound: a node's pods, a Service's endpoint chains. */
+export const isPacked = (n: NodeSingular) => n.isChild() && (n.data('kind') === 'pod' || n.hasClass('sep'));
+
+export class Layouter {
+  private readonly elk: ElkLike;
+  private packWidths = new Map<string, number>();
+  /** How the last update was laid out (the bench and the e2e test read it). */
+  last: { kind: 'full' | 'compounds' | 'none'; ms: number; compounds: number } = { kind: 'none', ms: 0, compounds: 0 };
+
+  constructor(
+    private readonly cy: Core,
+    elk?: ElkLike,
+  ) {
+    // The worker script is served by `lab ui` itself (elkjs's own elk-worker.min.js): same origin, no network.
+    this.elk = elk ?? new ElkApi.default({ workerUrl: '/elk-worker.js' });
+  }
+
+  private boxes(nodes: NodeCollection): LayoutBox[] {
+    return nodes.map((n) => {
+      const parent = n.isChild() ? n.parent().first().id() : undefined;
+      if (n.isParent()) return { id: n.id(), parent, width: 0, height: 0 };
+      const d = n.layoutDimensions({ nodeDimensionsIncludeLabels: true });
+      return { id: n.id(), parent, packed: isPacked(n), width: d.w, height: d.h };
+    });
+  }
+
+  private edges(): LayoutEdge[] {
+    return this.cy.edges().map((e) => ({ source: e.data('source') as string, target: e.data('target') as string }));
+  }
+
+  private place(pos: Map<string, { x: number; y: number }>, ids: Iterable<string>, dx = 0, dy = 0): void {
+    this.cy.batch(() => {
+      for (const id of ids) {
+        const p = pos.get(id);
+        const n = this.cy.getElementById(id);
+        if (p && n.nonempty() && !n.isParent()) n.position({ x: p.x + dx, y: p.y + dy });
+      }
+    });
+  }
+
+  /** The whole picture, in the model's order. */
+  async full(): Promise<void> {
+    const t0 = performance.now();
+    const { graph, packWidths } = elkGraph(this.boxes(this.cy.nodes()), this.edges());
+    this.packWidths = packWidths;
+    const pos = centres(await this.elk.layout(graph));
+    this.place(pos, pos.keys());
+    this.cy.fit(undefined, 20);
+    this.last = { kind: 'full', ms: performance.now() - t0, compounds: 0 };
+  }
+
+  /** New elements (already added to Cytoscape): laid out where they fit, nothing else moves. */
+  async added(ids: string[]): Promise<void> {
+    const t0 = performance.now();
+    const fresh = new Set(ids);
+    const newNodes = ids.map((id) => this.cy.getElementById(id)).filter((n) => n.nonempty() && n.isNode()) as NodeSingular[];
+    if (!newNodes.length) return;
+    const topOf = (n: NodeSingular): NodeSingular => (n.isChild() ? topOf(n.parent().first()) : n);
+    // The compounds that were drawn and got new children; the new top-level elements.
+    const grown = new Set<string>();
+    const newTops = new Set<string>();
+    for (const n of newNodes) {
+      const top = topOf(n);
+      if (fresh.has(top.id())) newTops.add(top.id());
+      else grown.add(n.parent().first().id());
+    }
+    const all = this.boxes(this.cy.nodes());
+    const edges = this.edges();
+    for (const c of grown) {
+      const { graph, packWidths } = elkGraph(all, edges, { only: c, packWidths: this.packWidths });
+      this.packWidths = packWidths;
+      const pos = centres(await this.elk.layout(graph));
+      // Anchored on a child that was drawn: where ELK puts it now is where it is.
+      const kids = this.cy.getElementById(c).children();
+      const anchor = kids.filter((k) => !fresh.has(k.id()) && !k.isParent() && pos.has(k.id())).first();
+      const at = anchor.nonempty() ? (anchor as NodeSingular).position() : (this.cy.getElementById(c) as NodeSingular).position();
+      const was = anchor.nonempty() ? pos.get(anchor.id())! : { x: 0, y: 0 };
+      this.place(pos, kids.filter((k) => fresh.has(k.id())).map((k) => k.id()), at.x - was.x, at.y - was.y);
+    }
+    if (newTops.size) {
+      // Laid out among themselves, below what is drawn.
+      const tops = this.cy.nodes().filter((n) => newTops.has(topOf(n).id()));
+      const { graph } = elkGraph(this.boxes(tops), edges);
+      const pos = centres(await this.elk.layout(graph));
+      const drawn = this.cy.nodes().filter((n) => !newTops.has(topOf(n).id()));
+      const bb = drawn.nonempty() ? drawn.boundingBox({}) : { x1: 0, y2: -40 };
+      const ys = [...pos.values()].map((p) => p.y);
+      const xs = [...pos.values()].map((p) => p.x);
+      this.place(pos, pos.keys(), bb.x1 - Math.min(...xs), bb.y2 + 80 - Math.min(...ys));
+    }
+    // A compound that grew over another one: the whole picture again (the only case anything moves).
+    const boxes = this.cy.nodes().orphans().map((n) => ({ id: n.id(), bb: n.boundingBox({ includeLabels: false }) }));
+    const covers = [...grown].map((c) => topOf(this.cy.getElementById(c) as NodeSingular).id()).some((c) => {
+      const a = boxes.find((b) => b.id === c)?.bb;
+      return a && boxes.some((b) => b.id !== c && a.x1 < b.bb.x2 && b.bb.x1 < a.x2 && a.y1 < b.bb.y2 && b.bb.y1 < a.y2);
+    });
+    if (covers) {
+      await this.full();
+      this.last = { kind: 'full', ms: performance.now() - t0, compounds: grown.size };
+      return;
+    }
+    this.last = { kind: 'compounds', ms: performance.now() - t0, compounds: grown.size + newTops.size };
+  }
+}
