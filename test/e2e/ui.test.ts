@@ -232,6 +232,41 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
     expect(await rawGet(port, `/api/chain?token=${token}&chain=KUBE-SVC-X;reboot`, { Host: host })).toBe(400);
   });
 
+  it('a scale-up draws the new pod and its KUBE-SEP chain without moving anything drawn', async () => {
+    type Ui = { ids(): string[]; position(id: string): { x: number; y: number } | null; idle(): Promise<void> };
+    const positions = () => page.evaluate(async () => {
+      const ui = (window as unknown as { labUi: Ui }).labUi;
+      await ui.idle();
+      return Object.fromEntries(ui.ids().map((id) => [id, ui.position(id)]).filter(([, p]) => p !== null)) as Record<string, { x: number; y: number }>;
+    });
+    const before = await positions();
+    const app2Before = Object.keys(before).filter((id) => id.startsWith('pod/default/app2-'));
+    expect(app2Before).toHaveLength(3);
+    await kubectlOk(['scale', 'deploy', 'app2', '--replicas=4']);
+    try {
+      // The new pod, Running and in app2-service's chains (kube-proxy wrote its KUBE-SEP): drawn in the page.
+      await page.waitForFunction((old) => {
+        const ids = (window as unknown as { labUi: Ui }).labUi.ids();
+        const fresh = ids.find((id) => id.startsWith('pod/default/app2-') && !old.includes(id));
+        return !!fresh && ids.some((e) => e.startsWith('e/chain/KUBE-SEP-') && e.endsWith(`->${fresh}`));
+      }, app2Before, { timeout: 60_000 });
+      const after = await positions();
+      const fresh = Object.keys(after).filter((id) => !(id in before));
+      expect(fresh.some((id) => id.startsWith('pod/default/app2-'))).toBe(true);
+      expect(fresh.some((id) => id.startsWith('chain/KUBE-SEP-'))).toBe(true);
+      // Laid out by its compound alone, and every element that was drawn is where it was.
+      expect(await page.evaluate(() => document.body.dataset.layoutKind)).toBe('compounds');
+      // (A compound's box is its children's: a node's grows around its new pod.)
+      const stayed = Object.keys(before).filter((id) => id in after && !/^(node|group)\//.test(id));
+      expect(stayed.length).toBeGreaterThan(10);
+      for (const id of stayed) expect({ id, at: after[id] }).toEqual({ id, at: before[id] });
+      await shot('6-scaled-up');
+    } finally {
+      await kubectlOk(['scale', 'deploy', 'app2', '--replicas=3']);
+    }
+    await page.waitForFunction(() => (window as unknown as { labUi: Ui }).labUi.ids().filter((id) => id.startsWith('pod/default/app2-')).length === 3, undefined, { timeout: 60_000 });
+  }, 120_000);
+
   it('had no console error and no failed request in the page', () => {
     expect(consoleErrors).toEqual([]);
     expect(failedRequests).toEqual([]);
