@@ -4,7 +4,9 @@
 // server in the same Chromium (the floor: what any page costs). Updates: with 1,000 pods in the
 // API (Pending: a nodeSelector no node matches, so no kubelet runs them), a pod's status written
 // to the API (a restart count) until the page has drawn it, p99; against the same write reaching a
-// plain informer in this process (the floor: the API's own write + watch round trip).
+// plain informer in this process (the floor: the API's own write + watch round trip). First render
+// with 1,000 pods against the default scenario's; a scale-up (20 more pods) until drawn, against
+// the plain informer's receipt of them, and no pod drawn before moves.
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -74,7 +76,7 @@ export const uiBenchmark: Benchmark = {
   name: 'ui',
   description: "`lab ui` in Debian's headless Chromium: first render of the default scenario against a blank page's load; with 1,000 pods, a pod's status written to the API until the page has drawn it (p99), against the same write reaching a plain informer",
   needsRoot: true,
-  options: { pods: 'pods in the API for the update figures (default 1000)', updates: 'updates measured (default 100)', runs: 'first renders measured (default 5)' },
+  options: { added: 'pods created on top of them for the scale-up figure (default 20)', pods: 'pods in the API for the update figures (default 1000)', updates: 'updates measured (default 100)', runs: 'first renders measured (default 5)' },
   precheck: () => (existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium)`),
   async run(ctx) {
     const nPods = Number(ctx.options.pods ?? 1000);
@@ -131,7 +133,9 @@ export const uiBenchmark: Benchmark = {
       // The floor: the same writes seen by a plain informer here.
       const seen = new Map<string, (t: number) => void>();
       informer = new Informer<BenchPod>(client.listWatch(PODS, { namespace: 'default', labelSelector: 'bench=ui' }), { name: 'pods' });
+      const created = new Map<string, number>();
       informer.addHandlers({
+        add: (p) => void created.set(p.metadata.name, performance.now()),
         update: (_o, p) => {
           const k = `${p.metadata.name}#${Number(p.status?.containerStatuses?.[0]?.restartCount ?? 0)}`;
           seen.get(k)?.(performance.now());
@@ -158,12 +162,39 @@ export const uiBenchmark: Benchmark = {
         delivery.push(Number(d.delivery));
         seen.delete(`${name}#${restarts}`);
       }
+
+      // A scale-up: new pods created in the API until the page has drawn them all (laid out), against
+      // the same creations reaching the plain informer; and whether anything drawn moved.
+      const nNew = Number(ctx.options.added ?? 20);
+      const fresh = Array.from({ length: nNew }, (_, i) => nPods + i);
+      const watched = Array.from({ length: 50 }, (_, i) => `pod/default/bench-ui-${i * Math.floor(nPods / 50)}`);
+      type Pos = Record<string, { x: number; y: number } | null>;
+      const where = (ids: string[]) => page.evaluate((xs) => Object.fromEntries(xs.map((id) => [id, (window as unknown as { labUi: { position(id: string): { x: number; y: number } | null } }).labUi.position(id)])), ids) as Promise<Pos>;
+      const before = await where(watched);
+      const s0 = performance.now();
+      await inParallel(fresh, 16, async (i) => void (await client!.create(PODS, pendingPod(i))));
+      await page.waitForFunction((ids) => {
+        const have = new Set((window as unknown as { labUi: LabUi }).labUi.ids());
+        return ids.every((id) => have.has(id));
+      }, fresh.map((i) => `pod/default/bench-ui-${i}`), { polling: 'raf', timeout: 60_000 });
+      await page.evaluate(() => (window as unknown as { labUi: LabUi }).labUi.idle());
+      const scaleDrawn = performance.now() - s0;
+      const scaleInformed = Math.max(...fresh.map((i) => created.get(`bench-ui-${i}`) ?? NaN)) - s0;
+      const scaleLayout = await page.evaluate(() => ({ ms: Number(document.body.dataset.layoutMs), kind: document.body.dataset.layoutKind ?? '' }));
+      const after = await where(watched);
+      const moved = watched.filter((id) => JSON.stringify(before[id]) !== JSON.stringify(after[id]));
+      ctx.log(`scale-up of ${nNew} pods: drawn in ${scaleDrawn.toFixed(0)} ms (informer: ${scaleInformed.toFixed(0)} ms; the page's last layout: ${scaleLayout.kind}, ${scaleLayout.ms} ms); of ${watched.length} pods drawn before, ${moved.length} moved`);
+      if (moved.length) throw new Error(`the scale-up moved pods that were drawn: ${moved.slice(0, 5).join(', ')}`);
       await page.close();
       const p99 = (xs: number[]) => percentile(xs, 99);
+      ctx.note(`The first render with ${nPods} pods (Pending, on no node: the page packs them in rows) is from navigating to the page until every pod is drawn and laid out, against the default scenario's first render in the same run. The scale-up creates ${nNew} more Pending pods through the API (16 at a time) and waits until the page has drawn and laid out them all; its floor is the last creation reaching a plain informer in this process. The run fails if any of 50 pods drawn before the scale-up moved.`);
       ctx.note(`The floor of the first render loads a blank page from a plain Node HTTP server in the same Chromium. The update figures write a pod's status (its restart count) through the API (GET + PUT of pods/status) with ${nPods} Pending pods in the API and the page open on them; 'drawn' is when the page's list shows the new count (polled each animation frame), which includes the API's write and watch (the floor), the ui server's model, the WebSocket and the page's apply. 'From the ui server's send to drawn' is the page's part: the model's JSON over the WebSocket, parsed and applied (Cytoscape data, the object list), timed with the machine's clock by the server and the page.`);
       const figures: Figure[] = [
         { name: 'first render of the default scenario (median)', value: median(renders), unit: 'ms', floor: median(blanks) },
-        { name: `first render with ${nPods} pods`, value: bigRender, unit: 'ms' },
+        { name: `first render with ${nPods} pods (against the default scenario's)`, value: bigRender, unit: 'ms', floor: median(renders) },
+        { name: `${nPods} pods: of which the page's first layout (ELK in its worker)`, value: Number(inPage.layout), unit: 'ms' },
+        { name: `${nPods} pods, ${nNew} more created: until the page has drawn them all (against the plain informer's receipt)`, value: scaleDrawn, unit: 'ms', floor: scaleInformed },
+        { name: `${nPods} pods, ${nNew} more created: the page's layout of them`, value: scaleLayout.ms, unit: 'ms' },
         { name: `${nPods} pods: a pod's status written until drawn in the page, p99`, value: p99(e2e), unit: 'ms', goal: 100 },
         { name: `${nPods} pods: the same, against a plain informer's receipt of it (p99)`, value: p99(e2e), unit: 'ms', floor: p99(floor) },
         { name: `${nPods} pods: a watch update applied in the page: from the ui server's send to drawn in Chromium, p99`, value: p99(delivery), unit: 'ms', goal: 100 },

@@ -19,7 +19,7 @@ import type { ElkExtendedEdge, ElkNode } from 'elkjs/lib/elk-api.js';
 export interface LayoutBox {
   id: string;
   parent?: string;
-  /** What packs: pods in a node, KUBE-SEP chains in a Service's group. */
+  /** What packs: pods in a node (or on none: at the top level), KUBE-SEP chains in a Service's group. */
   packed?: boolean;
   width: number;
   height: number;
@@ -100,14 +100,16 @@ export function elkGraph(boxes: LayoutBox[], edges: LayoutEdge[], opts: GraphOpt
     const n: ElkNode = hasChildren.has(b.id) ? { id: b.id, layoutOptions: layered({ 'elk.padding': COMPOUND_PADDING }), children: [], edges: [] } : { id: b.id, width: b.width, height: b.height };
     nodes.set(b.id, n);
   }
-  // The packed boxes: one per compound with packed children.
+  // The packed boxes: one per compound with packed children (the top level's: pods on no node).
+  const home = (b: LayoutBox): string => (b.parent && nodes.has(b.parent) ? b.parent : graph.id);
   for (const b of mine) {
-    if (!b.packed || !b.parent || !nodes.has(b.parent)) continue;
-    const pid = packOf(b.parent);
+    if (!b.packed) continue;
+    const c = home(b);
+    const pid = packOf(c);
     if (nodes.has(pid)) continue;
-    const kids = mine.filter((k) => k.packed && k.parent === b.parent);
-    const width = packWidths.get(b.parent) ?? packWidth(kids);
-    packWidths.set(b.parent, width);
+    const kids = mine.filter((k) => k.packed && home(k) === c);
+    const width = packWidths.get(c) ?? packWidth(kids);
+    packWidths.set(c, width);
     nodes.set(pid, {
       id: pid,
       layoutOptions: {
@@ -122,8 +124,8 @@ export function elkGraph(boxes: LayoutBox[], edges: LayoutEdge[], opts: GraphOpt
     });
   }
   for (const b of mine) {
-    const p = b.parent && nodes.has(b.parent) ? b.parent : graph.id;
-    const where = b.packed && b.parent && nodes.has(packOf(b.parent)) ? packOf(b.parent) : p;
+    const p = home(b);
+    const where = b.packed ? packOf(p) : p;
     if (isPack(where) && !container.has(where)) {
       // The packed box itself sits in its compound, where its first child would.
       container.set(where, p);

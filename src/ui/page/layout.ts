@@ -7,10 +7,10 @@
 // picture laid out again.
 import type { Core, NodeCollection, NodeSingular } from 'cytoscape';
 import ElkApi from 'elkjs/lib/elk-api.js';
-import { centres, elkGraph, type ElkLike, type LayoutBox, type LayoutEdge } from '../layout.ts';
+import { centres, elkGraph, ROOT, type ElkLike, type LayoutBox, type LayoutEdge } from '../layout.ts';
 
-/** Packed in rows inside their compound: a node's pods, a Service's endpoint chains. */
-export const isPacked = (n: NodeSingular) => n.isChild() && (n.data('kind') === 'pod' || n.hasClass('sep'));
+/** Packed in rows inside their compound: a node's pods (pods on no node: at the top level), a Service's endpoint chains. */
+export const isPacked = (n: NodeSingular) => n.data('kind') === 'pod' || (n.isChild() && n.hasClass('sep'));
 
 export class Layouter {
   private readonly elk: ElkLike;
@@ -72,19 +72,21 @@ export class Layouter {
     const newTops = new Set<string>();
     for (const n of newNodes) {
       const top = topOf(n);
-      if (fresh.has(top.id())) newTops.add(top.id());
+      if (n.isOrphan() && isPacked(n)) grown.add(ROOT); // a pod on no node: the top level's packed box
+      else if (fresh.has(top.id())) newTops.add(top.id());
       else grown.add(n.parent().first().id());
     }
+    const orphanPods = this.cy.nodes().filter((n) => n.isOrphan() && isPacked(n));
     const all = this.boxes(this.cy.nodes());
     const edges = this.edges();
     for (const c of grown) {
-      const { graph, packWidths } = elkGraph(all, edges, { only: c, packWidths: this.packWidths });
+      const { graph, packWidths } = c === ROOT ? elkGraph(this.boxes(orphanPods), [], { packWidths: this.packWidths }) : elkGraph(all, edges, { only: c, packWidths: this.packWidths });
       this.packWidths = packWidths;
       const pos = centres(await this.elk.layout(graph));
       // Anchored on a child that was drawn: where ELK puts it now is where it is.
-      const kids = this.cy.getElementById(c).children();
+      const kids = c === ROOT ? orphanPods : this.cy.getElementById(c).children();
       const anchor = kids.filter((k) => !fresh.has(k.id()) && !k.isParent() && pos.has(k.id())).first();
-      const at = anchor.nonempty() ? (anchor as NodeSingular).position() : (this.cy.getElementById(c) as NodeSingular).position();
+      const at = anchor.nonempty() ? (anchor as NodeSingular).position() : c === ROOT ? { x: 0, y: 0 } : (this.cy.getElementById(c) as NodeSingular).position();
       const was = anchor.nonempty() ? pos.get(anchor.id())! : { x: 0, y: 0 };
       this.place(pos, kids.filter((k) => fresh.has(k.id())).map((k) => k.id()), at.x - was.x, at.y - was.y);
     }
@@ -100,8 +102,9 @@ export class Layouter {
       this.place(pos, pos.keys(), bb.x1 - Math.min(...xs), bb.y2 + 80 - Math.min(...ys));
     }
     // A compound that grew over another one: the whole picture again (the only case anything moves).
-    const boxes = this.cy.nodes().orphans().map((n) => ({ id: n.id(), bb: n.boundingBox({ includeLabels: false }) }));
-    const covers = [...grown].map((c) => topOf(this.cy.getElementById(c) as NodeSingular).id()).some((c) => {
+    const boxes = this.cy.nodes().orphans().filter((n) => !isPacked(n)).map((n) => ({ id: n.id(), bb: n.boundingBox({ includeLabels: false }) }));
+    if (orphanPods.nonempty()) boxes.push({ id: ROOT, bb: orphanPods.boundingBox({ includeLabels: false }) });
+    const covers = [...grown].map((c) => (c === ROOT ? ROOT : topOf(this.cy.getElementById(c) as NodeSingular).id())).some((c) => {
       const a = boxes.find((b) => b.id === c)?.bb;
       return a && boxes.some((b) => b.id !== c && a.x1 < b.bb.x2 && b.bb.x1 < a.x2 && a.y1 < b.bb.y2 && b.bb.y1 < a.y2);
     });
