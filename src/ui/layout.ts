@@ -21,6 +21,8 @@ export interface LayoutBox {
   parent?: string;
   /** What packs: pods in a node (or on none: at the top level), KUBE-SEP chains in a Service's group. */
   packed?: boolean;
+  /** A top-level box drawn in the bottom row (a node's box): it grows downwards, over nothing. */
+  bottom?: boolean;
   width: number;
   height: number;
 }
@@ -39,6 +41,8 @@ export const packOf = (compound: string) => `${compound}#pack`;
 export const isPack = (id: string) => id.endsWith('#pack');
 
 const SPACING = 12;
+/** ELK layered's last layer: the bottom row, top-down. */
+const LAST = { 'elk.layered.layering.layerConstraint': 'LAST' };
 /** Cytoscape draws a compound's children inside a 14 px padding, its label on top. */
 const COMPOUND_PADDING = '[top=32,left=14,bottom=14,right=14]';
 
@@ -98,6 +102,7 @@ export function elkGraph(boxes: LayoutBox[], edges: LayoutEdge[], opts: GraphOpt
 
   for (const b of mine) {
     const n: ElkNode = hasChildren.has(b.id) ? { id: b.id, layoutOptions: layered({ 'elk.padding': COMPOUND_PADDING }), children: [], edges: [] } : { id: b.id, width: b.width, height: b.height };
+    if (b.bottom && !opts.only) n.layoutOptions = { ...n.layoutOptions, ...LAST };
     nodes.set(b.id, n);
   }
   // The packed boxes: one per compound with packed children (the top level's: pods on no node).
@@ -119,6 +124,8 @@ export function elkGraph(boxes: LayoutBox[], edges: LayoutEdge[], opts: GraphOpt
         'elk.rectpacking.packing.strategy': 'SIMPLE',
         'elk.spacing.nodeNode': String(SPACING),
         'elk.padding': '[top=0,left=0,bottom=0,right=0]',
+        // The top level's (pods on no node): in the bottom row as well.
+        ...(c === ROOT && !opts.only ? LAST : {}),
       },
       children: [],
     });

@@ -7,7 +7,7 @@ const elk = new ElkBundled.default();
 
 /** A cluster as the page has it: laptop, one node with its interfaces and n pods, a Service group with its chains. */
 function cluster(nPods: number, nSeps = 3): { boxes: LayoutBox[]; edges: LayoutEdge[] } {
-  const boxes: LayoutBox[] = [{ id: 'laptop', width: 80, height: 30 }, { id: 'node/a', width: 0, height: 0 }];
+  const boxes: LayoutBox[] = [{ id: 'laptop', width: 80, height: 30 }, { id: 'node/a', width: 0, height: 0, bottom: true }];
   const edges: LayoutEdge[] = [];
   for (const i of ['eth1', 'cni0', 'flannel.1']) boxes.push({ id: `if/a/${i}`, parent: 'node/a', width: 70, height: 30 });
   edges.push({ source: 'laptop', target: 'if/a/eth1' }, { source: 'if/a/eth1', target: 'if/a/cni0' }, { source: 'if/a/cni0', target: 'if/a/flannel.1' });
@@ -45,6 +45,8 @@ describe('the layout graph', () => {
     expect(graph.layoutOptions?.['elk.hierarchyHandling']).toBe('SEPARATE_CHILDREN');
     const node = graph.children!.find((c) => c.id === 'node/a')!;
     expect(node.layoutOptions?.['elk.algorithm']).toBe('layered');
+    // A node's box grows downwards: drawn in the bottom row, it covers nothing when it does.
+    expect(node.layoutOptions?.['elk.layered.layering.layerConstraint']).toBe('LAST');
     const pack = node.children!.find((c) => c.id === packOf('node/a'))!;
     expect(pack.layoutOptions?.['elk.algorithm']).toBe('rectpacking');
     expect(pack.children!.map((c) => c.id)).toEqual([0, 1, 2, 3, 4].map((i) => `pod/default/p${i}`));
@@ -85,6 +87,13 @@ describe('the layout graph', () => {
     }
     const moved = new Map([...pos1].map(([k, v]) => [k, { x: v.x + dx, y: v.y + dy }]));
     expect(overlaps(after.boxes, moved)).toBeNull();
+  });
+
+  it('pods on no node are packed at the top level, in the bottom row', () => {
+    const { graph } = elkGraph([{ id: 'laptop', width: 80, height: 30 }, { id: 'pod/default/x', packed: true, width: 100, height: 40 }, { id: 'pod/default/y', packed: true, width: 100, height: 40 }], []);
+    const pack = graph.children!.find((c) => c.id === packOf('root'))!;
+    expect(pack.children!.map((c) => c.id)).toEqual(['pod/default/x', 'pod/default/y']);
+    expect(pack.layoutOptions?.['elk.layered.layering.layerConstraint']).toBe('LAST');
   });
 
   it('packs about square, in whole cells of the widest child, at most 12 columns', () => {

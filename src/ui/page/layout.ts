@@ -4,7 +4,8 @@
 // where ELK put them (anchored on an element of the same compound that stays): nothing that was
 // drawn moves. A new top-level element (a new Service's group, a new node) is laid out on its own
 // and drawn below the picture. Only when a compound that grew would cover another one is the whole
-// picture laid out again.
+// picture laid out again; the nodes' boxes and the pods on no node, which grow the most, are drawn
+// in the bottom row, so that growing down they cover nothing.
 import type { Core, NodeCollection, NodeSingular } from 'cytoscape';
 import ElkApi from 'elkjs/lib/elk-api.js';
 import { centres, elkGraph, ROOT, type ElkLike, type LayoutBox, type LayoutEdge } from '../layout.ts';
@@ -29,7 +30,7 @@ export class Layouter {
   private boxes(nodes: NodeCollection): LayoutBox[] {
     return nodes.map((n) => {
       const parent = n.isChild() ? n.parent().first().id() : undefined;
-      if (n.isParent()) return { id: n.id(), parent, width: 0, height: 0 };
+      if (n.isParent()) return { id: n.id(), parent, width: 0, height: 0, bottom: n.data('kind') === 'node' };
       const d = n.layoutDimensions({ nodeDimensionsIncludeLabels: true });
       return { id: n.id(), parent, packed: isPacked(n), width: d.w, height: d.h };
     });
