@@ -182,6 +182,11 @@ export const uiBenchmark: Benchmark = {
       const scaleInformed = Math.max(...fresh.map((i) => created.get(`bench-ui-${i}`) ?? NaN)) - s0;
       const scaleLayout = await page.evaluate(() => ({ ms: Number(document.body.dataset.layoutMs), kind: document.body.dataset.layoutKind ?? '' }));
       const after = await where(watched);
+      if (process.env.BENCH_UI_DEBUG) {
+        ctx.log(JSON.stringify(await page.evaluate(() => ({ ...document.body.dataset }))));
+        await page.screenshot({ path: '/tmp/bench-ui.png' });
+        ctx.log(JSON.stringify({ before: before[watched[0]!], after: after[watched[0]!] }));
+      }
       const moved = watched.filter((id) => JSON.stringify(before[id]) !== JSON.stringify(after[id]));
       ctx.log(`scale-up of ${nNew} pods: drawn in ${scaleDrawn.toFixed(0)} ms (informer: ${scaleInformed.toFixed(0)} ms; the page's last layout: ${scaleLayout.kind}, ${scaleLayout.ms} ms); of ${watched.length} pods drawn before, ${moved.length} moved`);
       if (moved.length) throw new Error(`the scale-up moved pods that were drawn: ${moved.slice(0, 5).join(', ')}`);

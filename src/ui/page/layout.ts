@@ -3,9 +3,9 @@
 // an update lays out only the compounds that got new elements, and puts only the new elements
 // where ELK put them (anchored on an element of the same compound that stays): nothing that was
 // drawn moves. A new top-level element (a new Service's group, a new node) is laid out on its own
-// and drawn below the picture. Only when a compound that grew would cover another one is the whole
-// picture laid out again; the nodes' boxes and the pods on no node, which grow the most, are drawn
-// in the bottom row, so that growing down they cover nothing.
+// and drawn below the picture. Only when a new element would cover another compound is the whole
+// picture laid out again; the nodes' boxes, which grow the most, are drawn in the bottom row, so
+// that growing down they cover nothing.
 import type { Core, NodeCollection, NodeSingular } from 'cytoscape';
 import ElkApi from 'elkjs/lib/elk-api.js';
 import { centres, elkGraph, ROOT, type ElkLike, type LayoutBox, type LayoutEdge } from '../layout.ts';
@@ -102,12 +102,17 @@ export class Layouter {
       const xs = [...pos.values()].map((p) => p.x);
       this.place(pos, pos.keys(), bb.x1 - Math.min(...xs), bb.y2 + 80 - Math.min(...ys));
     }
-    // A compound that grew over another one: the whole picture again (the only case anything moves).
-    const boxes = this.cy.nodes().orphans().filter((n) => !isPacked(n)).map((n) => ({ id: n.id(), bb: n.boundingBox({ includeLabels: false }) }));
-    if (orphanPods.nonempty()) boxes.push({ id: ROOT, bb: orphanPods.boundingBox({ includeLabels: false }) });
-    const covers = [...grown].map((c) => (c === ROOT ? ROOT : topOf(this.cy.getElementById(c) as NodeSingular).id())).some((c) => {
-      const a = boxes.find((b) => b.id === c)?.bb;
-      return a && boxes.some((b) => b.id !== c && a.x1 < b.bb.x2 && b.bb.x1 < a.x2 && a.y1 < b.bb.y2 && b.bb.y1 < a.y2);
+    // A new element drawn over another compound: the whole picture again (the only case anything moves).
+    const others = this.cy.nodes().orphans().filter((n) => !isPacked(n)).toArray() as NodeSingular[];
+    const covers = newNodes.some((n) => {
+      if (n.isParent()) return false;
+      const a = n.boundingBox({ includeLabels: false });
+      const own = topOf(n).id();
+      return others.some((o) => {
+        if (o.id() === own) return false;
+        const b = o.boundingBox({ includeLabels: false });
+        return a.x1 < b.x2 && b.x1 < a.x2 && a.y1 < b.y2 && b.y1 < a.y2;
+      });
     });
     if (covers) {
       await this.full();

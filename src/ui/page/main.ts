@@ -259,6 +259,7 @@ $('send').addEventListener('submit', (ev) => void sendRequest(ev));
 
 // The live stream: a new model on every change; reconnects after a break.
 let applying: Promise<void> = Promise.resolve();
+let latest: { sentAt?: number; model: UiModel } | null = null;
 let backoff = 500;
 function connect(): void {
   const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
@@ -270,10 +271,15 @@ function connect(): void {
   ws.addEventListener('message', (ev) => {
     const msg = JSON.parse(String(ev.data)) as { type: string; sentAt?: number; model: UiModel };
     if (msg.type === 'model') {
+      // Models that arrive while one is being drawn: only the newest is drawn next (a burst is one layout).
+      latest = msg;
       applying = applying.then(async () => {
-        await apply(msg.model);
+        const m = latest;
+        latest = null;
+        if (!m) return;
+        await apply(m.model);
         // From the server's send to drawn here (the bench reads it).
-        if (msg.sentAt) document.body.dataset.deliveryMs = String(Date.now() - msg.sentAt);
+        if (m.sentAt) document.body.dataset.deliveryMs = String(Date.now() - m.sentAt);
       });
     }
   });
