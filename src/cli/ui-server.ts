@@ -23,7 +23,7 @@ import type { KubeObject, ResourceRef } from '../client/types.ts';
 import { instancePaths } from '../node/instance.ts';
 import { SANDBOX_HOST_IP } from '../node/node.ts';
 import { netnsExists } from '../sys/ip.ts';
-import { ipJson, readIptables } from '../trace/observe.ts';
+import { ipJson, readIptables, readNftTable } from '../trace/observe.ts';
 import { buildModel, tracePath, type ApiEndpointSlice, type ApiIngress, type ApiNode, type ApiPod, type ApiService, type UiModel } from '../ui/model.ts';
 import { serverClient } from './api-client.ts';
 import { describeText } from './commands/describe.ts';
@@ -148,7 +148,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
   // What the server node's kernel holds, as last looked at. A watch event redraws from this at
   // once (no process to start); the kernel is looked at again a moment later (kube-proxy writes
   // its rules after the EndpointSlice changed), every 3 s, and before a trace's path is drawn.
-  let kernel: { nat: Awaited<ReturnType<typeof readIptables>> | null; links: Record<string, string[]>; veths: Record<string, string> } = { nat: null, links: {}, veths: {} };
+  let kernel: { nat: Awaited<ReturnType<typeof readIptables>> | null; nft: Awaited<ReturnType<typeof readNftTable>>; links: Record<string, string[]>; veths: Record<string, string> } = { nat: null, nft: null, links: {}, veths: {} };
 
   async function lookAtKernel(): Promise<void> {
     const [nat, links, attachments] = await Promise.all([
@@ -163,7 +163,9 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
     }
     const linkAddrs: Record<string, string[]> = {};
     for (const l of links) linkAddrs[l.ifname] = (l.addr_info ?? []).filter((x) => x.family === 'inet').map((x) => `${x.local}/${x.prefixlen}`);
-    kernel = { nat, links: linkAddrs, veths };
+    // kube-proxy's nftables mode: no KUBE-SERVICES in the nat table, its `table ip kube-proxy` instead.
+    const nft = nat?.get('nat')?.chains.some((c) => c.name === 'KUBE-SERVICES') ? null : await readNftTable(nodeNetns).catch(() => null);
+    kernel = { nat, nft, links: linkAddrs, veths };
   }
 
   /** The model from the informers' caches and the kernel as last seen; sent to every page if it changed. */
@@ -182,6 +184,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       nodes,
       ingresses: items<ApiIngress>('ingresses'),
       nat: kernel.nat,
+      nft: kernel.nft,
       kernelNode,
       links: kernel.links,
       veths: kernel.veths,

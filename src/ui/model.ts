@@ -1,10 +1,13 @@
 // `lab ui`'s picture of the cluster, as data: the elements the page draws (the laptop, each node
 // with its eth1 / cni0 / flannel.1, each pod on its veth, each Service with the KUBE-SVC and
-// KUBE-SEP chains kube-proxy wrote for it, the Ingress with its host rules) and the edges between
-// them. Pure: the API's objects (as the watch stream delivers them) and what the node's kernel
-// holds (its nat table, its links, the pods' veths) in, elements out. The page lays them out and
-// draws them; the server (src/cli/ui-server.ts) sends a new model whenever either input changes.
+// KUBE-SEP chains kube-proxy wrote for it, or in its nftables mode the service chain and its numgen
+// vmap to the endpoint chains, the Ingress with its host rules) and the edges between them.
+// Pure: the API's objects (as the watch stream delivers them) and what the node's kernel holds
+// (its nat table or kube-proxy's nftables table, its links, the pods' veths) in, elements out.
+// The page lays them out and draws them; the server (src/cli/ui-server.ts) sends a new model whenever either input changes.
+import type { ServicePortRef } from '../trace/cluster.ts';
 import type { IptablesDump } from '../trace/iptables.ts';
+import { nftServicePortView, type NftListing } from '../trace/nft-table.ts';
 
 /** A node or an edge of the picture. Ids are stable across updates (the page keeps positions by id). */
 export interface UiElement {
@@ -92,6 +95,8 @@ export interface ModelInput {
   ingresses: ApiIngress[];
   /** The nat table of the node whose kernel the server reads (the server's node), or null. */
   nat: IptablesDump | null;
+  /** That node's `table ip kube-proxy` (kube-proxy's nftables mode), or null/absent. */
+  nft?: NftListing | null;
   /** That node's name, and its links' IPv4 addresses by interface (eth1, cni0, flannel.1). */
   kernelNode?: string;
   links?: Record<string, string[]>;
@@ -158,6 +163,29 @@ export function serviceChains(nat: IptablesDump | null, clusterIP: string, port:
   return { svc, seps };
 }
 
+/**
+ * kube-proxy's nftables objects for one Service port (its nftables mode), as the node's
+ * `table ip kube-proxy` holds them: the service chain, its `numgen random mod N vmap` to the
+ * endpoint chains (each endpoint's share of the N slots), each endpoint chain's DNAT.
+ */
+export function nftServiceObjects(nft: NftListing | null | undefined, ns: string, name: string, port: { name?: string; port: number; protocol?: string }): { svc: string; numgen?: string; eps: { chain: string; share: string; to?: string }[] } | undefined {
+  if (!nft) return undefined;
+  const protocol = (port.protocol ?? 'TCP').toUpperCase();
+  const ref = { service: { metadata: { namespace: ns, name } }, port: { name: port.name, port: port.port, protocol }, name: `${ns}/${name}${port.name ? `:${port.name}` : ''}`, protocol: protocol.toLowerCase(), endpoints: [] } as unknown as ServicePortRef;
+  const view = nftServicePortView(nft, ref);
+  const svc = view.chains.find((c) => c.role === 'service');
+  if (!svc) return undefined;
+  // Without a numgen rule (one endpoint): the service chain's gotos.
+  const targets = view.numgen?.targets ?? svc.rules.flatMap((r) => [...r.text.matchAll(/goto (endpoint-\S+)/g)].map((m) => m[1]!));
+  const n = view.numgen?.n ?? targets.length;
+  const eps = [...new Set(targets)].map((chain) => {
+    const k = targets.filter((t) => t === chain).length;
+    const to = nft.chains.get(chain)?.rules.map((r) => /dnat to (\S+)/.exec(r.text)?.[1]).find((x) => x);
+    return { chain, share: n > 1 ? `${k}/${n}` : 'all', to };
+  });
+  return { svc: svc.name, numgen: view.numgen ? `numgen random mod ${view.numgen.n}` : undefined, eps };
+}
+
 function fmtProbability(p: number | undefined, i: number, n: number): string {
   if (p === undefined) return i === n - 1 && n > 1 ? 'the rest' : n === 1 ? 'all' : '';
   return `p=${p.toFixed(4).replace(/0+$/, '').replace(/\.$/, '')}`;
@@ -166,7 +194,7 @@ function fmtProbability(p: number | undefined, i: number, n: number): string {
 export function buildModel(inp: ModelInput): UiModel {
   const els: UiElement[] = [];
   const table = inp.nat?.get('nat');
-  const proxyMode = table ? (table.chains.some((c) => c.name === 'KUBE-SERVICES') ? 'iptables' : 'nftables') : 'unknown';
+  const proxyMode = table?.chains.some((c) => c.name === 'KUBE-SERVICES') ? 'iptables' : inp.nft ? 'nftables' : table ? 'nftables' : 'unknown';
   const byName = <T extends { metadata: ApiMeta }>(xs: T[]) => [...xs].sort((a, b) => key(a.metadata).localeCompare(key(b.metadata)));
   const nodes = byName(inp.nodes);
   const serverNode = inp.kernelNode ?? nodes[0]?.metadata.name;
@@ -284,7 +312,27 @@ export function buildModel(inp: ModelInput): UiModel {
         if (target) els.push(edge(sepId, podId(target.metadata.namespace ?? 'default', target.metadata.name), 'DNAT', ['dnat']));
       });
     }
-    // No chains in the kernel (nftables mode, or none written yet): the EndpointSlice's pods.
+    // kube-proxy's nftables mode: the service chain, its numgen vmap to the endpoint chains.
+    if (!drawn && clusterIP && clusterIP !== 'None') {
+      for (const port of ports) {
+        const o = nftServiceObjects(inp.nft, ns, name, port);
+        if (!o) continue;
+        drawn = true;
+        const svcChain = chainId(o.svc);
+        if (!els.some((e) => e.id === svcChain)) {
+          els.push({ id: svcChain, kind: 'chain', parent: group, label: `${o.svc}\n${o.numgen ?? ''} ${port.port}/${port.protocol ?? 'TCP'}`, summary: `nftables chain ${o.svc} of ${ns}/${name} port ${port.port}${o.numgen ? `: ${o.numgen} vmap over ${o.eps.length} endpoint chains` : ''}`, classes: ['nft'] });
+          els.push(edge(id, svcChain, `:${port.port}`));
+        }
+        for (const ep of o.eps) {
+          const epId = chainId(ep.chain);
+          if (!els.some((e) => e.id === epId)) els.push({ id: epId, kind: 'chain', parent: group, label: `${ep.chain}\n→ ${ep.to ?? '?'}`, summary: `nftables chain ${ep.chain} dnat to ${ep.to ?? '?'} share ${ep.share}`, classes: ['sep', 'nft'] });
+          els.push(edge(svcChain, epId, ep.share, ['probability']));
+          const target = ep.to ? podsByIP.get(ep.to.split(':')[0]!) : undefined;
+          if (target) els.push(edge(epId, podId(target.metadata.namespace ?? 'default', target.metadata.name), 'dnat', ['dnat']));
+        }
+      }
+    }
+    // No chains in the kernel (none written yet): the EndpointSlice's pods.
     if (!drawn) {
       for (const e of eps) {
         const t = e.targetRef;

@@ -1,7 +1,10 @@
 // lab ui's picture as data (src/ui/model.ts): API objects and the node's nat table in, elements out.
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseIptablesSave } from '../../src/trace/iptables.ts';
-import { buildModel, podState, serviceChains, tracePath, type ApiPod, type ModelInput } from '../../src/ui/model.ts';
+import { parseNftList } from '../../src/trace/nft-table.ts';
+import { buildModel, nftServiceObjects, podState, serviceChains, tracePath, type ApiPod, type ModelInput } from '../../src/ui/model.ts';
 
 const NAT = `*nat
 :PREROUTING ACCEPT [0:0]
@@ -127,5 +130,43 @@ describe('lab ui model', () => {
       'app2.com',
     );
     expect(path).toEqual(['laptop', 'if/labs/eth1', 'ing/default/apps-ingress', 'svc/default/app2-service', 'chain/KUBE-SVC-AAAA', 'chain/KUBE-SEP-TWO', 'pod/default/app2-b']);
+  });
+
+  // test/fixtures/trace/nft-list-table.txt: the kernel's listing of kube-proxy's nftables table, with
+  // default/app2-service:http given two endpoints (10.42.0.5:80 and 127.0.0.1:80).
+  const NFT = parseNftList(readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/nft-list-table.txt'), 'utf8'));
+  const SVC = 'service-CX35JJFW-default/app2-service/tcp/http';
+  const EP1 = 'endpoint-W3JLSUNE-default/app2-service/tcp/http__10.42.0.5/80';
+  const EP2 = 'endpoint-NC6GP35J-default/app2-service/tcp/http__127.0.0.1/80';
+
+  it("reads a Service port's nftables objects: the service chain, its numgen vmap's endpoint chains with their shares and DNAT", () => {
+    expect(nftServiceObjects(NFT, 'default', 'app2-service', { name: 'http', port: 80, protocol: 'TCP' })).toEqual({
+      svc: SVC,
+      numgen: 'numgen random mod 2',
+      eps: [
+        { chain: EP1, share: '1/2', to: '10.42.0.5:80' },
+        { chain: EP2, share: '1/2', to: '127.0.0.1:80' },
+      ],
+    });
+    expect(nftServiceObjects(NFT, 'default', 'app2-service', { name: 'other', port: 81 })).toBeUndefined();
+    expect(nftServiceObjects(null, 'default', 'app2-service', { name: 'http', port: 80 })).toBeUndefined();
+  });
+
+  it("kube-proxy's nftables mode: draws the service chain and endpoint chains (no KUBE-SVC / KUBE-SEP), DNAT to the pod", () => {
+    const m = buildModel(input({ nat: parseIptablesSave('*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n'), nft: NFT }));
+    const byId = new Map(m.elements.map((e) => [e.id, e]));
+    expect(m.proxyMode).toBe('nftables');
+    expect(m.elements.some((e) => e.id.startsWith('chain/KUBE-'))).toBe(false);
+    expect(byId.get(`chain/${SVC}`)).toMatchObject({ kind: 'chain', parent: 'group/default/app2-service' });
+    expect(byId.get(`chain/${SVC}`)?.label).toContain('numgen random mod 2');
+    expect(byId.get(`chain/${EP1}`)).toMatchObject({ kind: 'chain', parent: 'group/default/app2-service', classes: ['sep', 'nft'] });
+    expect(byId.get(`chain/${EP1}`)?.label).toContain('→ 10.42.0.5:80');
+    expect(byId.get(`e/svc/default/app2-service->chain/${SVC}`)?.label).toBe(':80');
+    expect(byId.get(`e/chain/${SVC}->chain/${EP1}`)?.label).toBe('1/2');
+    expect(byId.get(`e/chain/${SVC}->chain/${EP2}`)?.label).toBe('1/2');
+    expect(byId.get(`e/chain/${EP1}->pod/default/app2-a`)?.label).toBe('dnat');
+    // No pod at 127.0.0.1: no DNAT edge; and no EndpointSlice fallback edges once chains are drawn.
+    expect(m.elements.some((e) => e.id.startsWith(`e/chain/${EP2}->`))).toBe(false);
+    expect(m.elements.some((e) => e.id.startsWith('e/svc/default/app2-service->pod/'))).toBe(false);
   });
 });
