@@ -84,7 +84,7 @@ export function elkGraph(boxes: LayoutBox[], edges: LayoutEdge[], opts: GraphOpt
   const container = new Map<string, string>(); // element -> the ELK node it sits in
   const hasChildren = new Set(boxes.filter((b) => b.parent && byId.has(b.parent)).map((b) => b.parent!));
   const packWidths = new Map(opts.packWidths ?? []);
-  const graph: ElkNode = { id: ROOT, layoutOptions: layered({ 'elk.hierarchyHandling': 'SEPARATE_CHILDREN', 'elk.spacing.nodeNode': '30' }), children: [], edges: [] };
+  const graph: ElkNode = { id: ROOT, layoutOptions: layered({ 'elk.hierarchyHandling': 'SEPARATE_CHILDREN', 'elk.spacing.nodeNode': '30', 'elk.layered.spacing.nodeNodeBetweenLayers': '60' }), children: [], edges: [] };
   nodes.set(ROOT, graph);
 
   // Inside `only`: its subtree, with `only` as the root.

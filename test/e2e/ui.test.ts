@@ -4,7 +4,7 @@
 // `lab trace` took, and refuse requests without the token or with a foreign Host/Origin.
 // Screenshots go to test/artifacts/ui/ (ignored by git).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -13,6 +13,7 @@ import readline from 'node:readline';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUi, type UiServer } from '../../src/cli/ui-server.ts';
 import { downAndRemove, instanceName, isRoot, kubectlFor, lab, LAB_BIN, ROOT, upWithKubeconfig } from './helpers.ts';
 
 const I = instanceName('e2eui');
@@ -232,14 +233,16 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
     expect(await rawGet(port, `/api/chain?token=${token}&chain=KUBE-SVC-X;reboot`, { Host: host })).toBe(400);
   });
 
-  it('a scale-up draws the new pod and its KUBE-SEP chain without moving anything drawn', async () => {
+  it('a scale-up draws the new pod and its KUBE-SEP chain without reshuffling: what was drawn stays (or its compound moves whole to make room)', async () => {
     type Ui = { ids(): string[]; position(id: string): { x: number; y: number } | null; idle(): Promise<void> };
     const positions = () => page.evaluate(async () => {
       const ui = (window as unknown as { labUi: Ui }).labUi;
       await ui.idle();
       return Object.fromEntries(ui.ids().map((id) => [id, ui.position(id)]).filter(([, p]) => p !== null)) as Record<string, { x: number; y: number }>;
     });
+    const counts = () => page.evaluate(() => JSON.parse(document.body.dataset.layoutCounts ?? '{}') as { full: number; compounds: number; room: number });
     const before = await positions();
+    const counts0 = await counts();
     const app2Before = Object.keys(before).filter((id) => id.startsWith('pod/default/app2-'));
     expect(app2Before).toHaveLength(3);
     await kubectlOk(['scale', 'deploy', 'app2', '--replicas=4']);
@@ -254,12 +257,28 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
       const fresh = Object.keys(after).filter((id) => !(id in before));
       expect(fresh.some((id) => id.startsWith('pod/default/app2-'))).toBe(true);
       expect(fresh.some((id) => id.startsWith('chain/KUBE-SEP-'))).toBe(true);
-      // Laid out by its compound alone, and every element that was drawn is where it was.
-      expect(await page.evaluate(() => document.body.dataset.layoutKind)).toBe('compounds');
+      // Laid out by its compound alone: every element that was drawn is where it was. Or, when the
+      // compound that grew would have covered another one, compounds moved whole to make room: each
+      // top-level compound's elements all moved by one offset (nothing reshuffled inside any).
+      const counts1 = await counts();
+      expect(counts1.full).toBe(counts0.full);
+      expect(counts1.compounds + counts1.room).toBeGreaterThan(counts0.compounds + counts0.room);
+      const kind = counts1.room === counts0.room ? 'compounds' : 'room';
+      const model = await page.evaluate(() => fetch('/api/model').then((r) => r.json())) as { elements: { id: string; parent?: string; kind: string }[] };
+      const parent = new Map(model.elements.map((e) => [e.id, e.parent]));
+      const topOf = (id: string): string => (parent.get(id) ? topOf(parent.get(id)!) : id);
       // (A compound's box is its children's: a node's grows around its new pod.)
       const stayed = Object.keys(before).filter((id) => id in after && !/^(node|group)\//.test(id));
       expect(stayed.length).toBeGreaterThan(10);
-      for (const id of stayed) expect({ id, at: after[id] }).toEqual({ id, at: before[id] });
+      const offsets = new Map<string, { x: number; y: number }>();
+      for (const id of stayed) {
+        const d = { x: Math.round((after[id]!.x - before[id]!.x) * 100) / 100, y: Math.round((after[id]!.y - before[id]!.y) * 100) / 100 };
+        const top = id.startsWith('pod/') && !parent.get(id) ? '(pods on no node)' : topOf(id);
+        if (kind === 'compounds') expect({ id, d }).toEqual({ id, d: { x: 0, y: 0 } });
+        const first = offsets.get(top) ?? d;
+        offsets.set(top, first);
+        expect({ id, top, d }).toEqual({ id, top, d: first });
+      }
       await shot('6-scaled-up');
     } finally {
       await kubectlOk(['scale', 'deploy', 'app2', '--replicas=3']);
@@ -271,4 +290,59 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
     expect(consoleErrors).toEqual([]);
     expect(failedRequests).toEqual([]);
   });
+});
+
+describe.skipIf(!isRoot)("lab ui in kube-proxy's nftables mode", () => {
+  const N = instanceName('e2euinft');
+  let dir: string;
+  let kubectlOk: (args: string[]) => Promise<string>;
+  let ui: UiServer | null = null;
+  let browser: Browser | null = null;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'pplt-uinft-'));
+    const config = path.join(dir, 'config.yaml');
+    await writeFile(config, `${await readFile(path.join(ROOT, 'lab/config.yaml'), 'utf8')}\nkube-proxy-arg: [proxy-mode=nftables]\n`);
+    const kubeconfig = await upWithKubeconfig(N, dir, ['--config', config]);
+    kubectlOk = kubectlFor(() => kubeconfig).kubectlOk;
+    ui = await startUi({ instance: N, host: '127.0.0.1', port: 0 });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close().catch(() => {});
+    await ui?.close().catch(() => {});
+    await downAndRemove(N, dir);
+  }, 300_000);
+
+  it("draws app2-service's nftables service chain and its numgen vmap to one endpoint chain per app2 pod, DNAT to each; no KUBE-SVC / KUBE-SEP", async () => {
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(ui!.url);
+    await page.waitForSelector('#status.live');
+    const pods = (JSON.parse(await kubectlOk(['get', 'pods', '-l', 'app=app2', '-o', 'json'])) as { items: Obj[] }).items.map((p) => `pod/default/${p.metadata.name}`);
+    expect(pods).toHaveLength(3);
+    // Every app2 pod reached from app2-service's service chain through an endpoint chain (kube-proxy's table, read from the node).
+    const ids = await page.waitForFunction((want) => {
+      const ids = (window as unknown as { labUi: { ids(): string[] } }).labUi.ids();
+      return want.every((pod) => ids.some((e) => /^e\/chain\/endpoint-[A-Z0-9]+-default\/app2-service\/tcp\/http__/.test(e) && e.endsWith(`->${pod}`))) && ids;
+    }, pods, { timeout: 30_000 }).then((h) => h.jsonValue() as Promise<string[]>);
+    const svcChain = ids.find((id) => /^chain\/service-[A-Z0-9]+-default\/app2-service\/tcp\/http$/.test(id));
+    expect(svcChain).toBeDefined();
+    expect(ids).toContain(`e/svc/default/app2-service->${svcChain}`);
+    const toEndpoints = ids.filter((id) => id.startsWith(`e/${svcChain}->chain/endpoint-`));
+    expect(toEndpoints).toHaveLength(3);
+    expect(ids.some((id) => id.startsWith('chain/KUBE-'))).toBe(false);
+    await page.evaluate(() => (window as unknown as { labUi: { idle(): Promise<void> } }).labUi.idle());
+    expect(await page.textContent('#instance')).toContain('kube-proxy nftables');
+    // Each endpoint chain's share of the numgen slots is on its edge (the model the page drew).
+    expect(ui!.model()!.elements.filter((e) => toEndpoints.includes(e.id)).map((e) => e.label)).toEqual(['1/3', '1/3', '1/3']);
+    await page.screenshot({ path: path.join(ARTIFACTS, '7-nftables.png') });
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 90_000);
 });

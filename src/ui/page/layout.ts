@@ -17,7 +17,9 @@ export class Layouter {
   private readonly elk: ElkLike;
   private packWidths = new Map<string, number>();
   /** How the last update was laid out (the bench and the e2e test read it). */
-  last: { kind: 'full' | 'compounds' | 'none'; ms: number; compounds: number } = { kind: 'none', ms: 0, compounds: 0 };
+  last: { kind: 'full' | 'compounds' | 'room' | 'none'; ms: number; compounds: number } = { kind: 'none', ms: 0, compounds: 0 };
+  /** How many layouts of each kind so far. */
+  readonly counts = { full: 0, compounds: 0, room: 0 };
 
   constructor(
     private readonly cy: Core,
@@ -59,6 +61,36 @@ export class Layouter {
     this.place(pos, pos.keys());
     this.cy.fit(undefined, 20);
     this.last = { kind: 'full', ms: performance.now() - t0, compounds: 0 };
+    this.counts.full++;
+  }
+
+  /**
+   * Room for a compound that grew: the top level laid out again by ELK with each compound as the
+   * box it now is, and each compound moved whole to its new place (nothing inside it moves
+   * relative to the rest of it; the pods on no node count as one box).
+   */
+  private async makeRoom(): Promise<void> {
+    const ORPHANS = '#pods-on-no-node';
+    const tops = this.cy.nodes().orphans();
+    const unit = (n: NodeSingular): string => (isPacked(n) ? ORPHANS : n.id());
+    const units = new Map<string, NodeCollection>();
+    tops.forEach((n) => void units.set(unit(n), (units.get(unit(n)) ?? this.cy.collection()).union(n)));
+    const boxes: LayoutBox[] = [...units].map(([id, c]) => {
+      const bb = c.boundingBox({ includeLabels: true });
+      return { id, width: bb.w, height: bb.h, bottom: id === ORPHANS || c.first().data('kind') === 'node' };
+    });
+    const topOf = (n: NodeSingular): NodeSingular => (n.isChild() ? topOf(n.parent().first()) : n);
+    const edges = this.cy.edges().map((e) => ({ source: unit(topOf(e.source())), target: unit(topOf(e.target())) }));
+    const pos = centres(await this.elk.layout(elkGraph(boxes, edges).graph));
+    this.cy.batch(() => {
+      for (const [id, c] of units) {
+        const bb = c.boundingBox({ includeLabels: true });
+        const p = pos.get(id);
+        if (!p) continue;
+        const leaves = c.union(c.descendants()).nodes().filter((n) => !n.isParent());
+        leaves.shift({ x: p.x - (bb.x1 + bb.w / 2), y: p.y - (bb.y1 + bb.h / 2) });
+      }
+    });
   }
 
   /** New elements (already added to Cytoscape): laid out where they fit, nothing else moves. */
@@ -115,10 +147,12 @@ export class Layouter {
       });
     });
     if (covers) {
-      await this.full();
-      this.last = { kind: 'full', ms: performance.now() - t0, compounds: grown.size };
+      await this.makeRoom();
+      this.last = { kind: 'room', ms: performance.now() - t0, compounds: grown.size + newTops.size };
+      this.counts.room++;
       return;
     }
     this.last = { kind: 'compounds', ms: performance.now() - t0, compounds: grown.size + newTops.size };
+    this.counts.compounds++;
   }
 }

@@ -92,6 +92,7 @@ async function apply(next: UiModel): Promise<void> {
   if (first || added.length) {
     document.body.dataset.layoutMs = layouter.last.ms.toFixed(1);
     document.body.dataset.layoutKind = layouter.last.kind;
+    document.body.dataset.layoutCounts = JSON.stringify(layouter.counts);
   }
   // The selected object stays selected, its title current (its describe text is re-read on demand).
   for (const id of selected ? [selected] : []) {
