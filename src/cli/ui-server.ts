@@ -24,7 +24,9 @@ import { instancePaths } from '../node/instance.ts';
 import { SANDBOX_HOST_IP } from '../node/node.ts';
 import { netnsExists } from '../sys/ip.ts';
 import { ipJson, readIptables, readNftTable } from '../trace/observe.ts';
-import { buildModel, tracePath, type ApiEndpointSlice, type ApiIngress, type ApiNode, type ApiPod, type ApiService, type UiModel } from '../ui/model.ts';
+import type { FlannelNode } from '../flannel/annotations.ts';
+import { nodeInfoFromApi } from '../trace/nodes.ts';
+import { buildModel, tracePath, type NodeKernel, type ApiEndpointSlice, type ApiIngress, type ApiNode, type ApiPod, type ApiService, type UiModel } from '../ui/model.ts';
 import { serverClient } from './api-client.ts';
 import { describeText } from './commands/describe.ts';
 import { killPod } from './commands/kill.ts';
@@ -145,27 +147,31 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
   const sockets = new Set<WebSocket>();
   let closed = false;
 
-  // What the server node's kernel holds, as last looked at. A watch event redraws from this at
+  // What the nodes' kernels hold (the server node's, and in the sandbox each agent's own), as last looked at. A watch event redraws from this at
   // once (no process to start); the kernel is looked at again a moment later (kube-proxy writes
   // its rules after the EndpointSlice changed), every 3 s, and before a trace's path is drawn.
-  let kernel: { nat: Awaited<ReturnType<typeof readIptables>> | null; nft: Awaited<ReturnType<typeof readNftTable>>; links: Record<string, string[]>; veths: Record<string, string> } = { nat: null, nft: null, links: {}, veths: {} };
+  let kernel: NodeKernel & { veths: Record<string, string>; nodes: Record<string, NodeKernel> } = { nat: null, nft: null, links: {}, veths: {}, nodes: {} };
+
+  /** One node's kernel, in its namespace: the nat table (or kube-proxy's nftables table), the links' IPv4 addresses. */
+  async function readNodeKernel(netns: string | null): Promise<NodeKernel> {
+    const [nat, links] = await Promise.all([readIptables(netns, { table: 'nat', counters: false }).catch(() => null), ipJson(netns, 'addr', 'show').catch(() => [])]);
+    const linkAddrs: Record<string, string[]> = {};
+    for (const l of links) linkAddrs[l.ifname] = (l.addr_info ?? []).filter((x) => x.family === 'inet').map((x) => `${x.local}/${x.prefixlen}`);
+    // kube-proxy's nftables mode: no KUBE-SERVICES in the nat table, its `table ip kube-proxy` instead.
+    const nft = nat?.get('nat')?.chains.some((c) => c.name === 'KUBE-SERVICES') ? null : await readNftTable(netns).catch(() => null);
+    return { nat, nft, links: linkAddrs };
+  }
 
   async function lookAtKernel(): Promise<void> {
-    const [nat, links, attachments] = await Promise.all([
-      readIptables(nodeNetns, { table: 'nat', counters: false }).catch(() => null),
-      ipJson(nodeNetns, 'addr', 'show').catch(() => []),
-      readAllAttachments(paths).catch(() => new Map()),
-    ]);
+    // The sandbox's agent nodes: each one's own namespace (only a name this instance owns, as `lab describe node` checks).
+    const agents = mode === 'sandbox' ? items<ApiNode>('nodes').map((n) => nodeInfoFromApi(n as unknown as FlannelNode, paths, mode)).filter((n) => n.reachable && n.netns && n.netns !== nodeNetns) : [];
+    const [mine, attachments, ...theirs] = await Promise.all([readNodeKernel(nodeNetns), readAllAttachments(paths).catch(() => new Map()), ...agents.map((n) => readNodeKernel(n.netns))]);
     const veths: Record<string, string> = {};
     for (const a of attachments.values()) {
       const v = attachmentAddresses(a).veth;
       if (v && a.pod.uid) veths[a.pod.uid] = v;
     }
-    const linkAddrs: Record<string, string[]> = {};
-    for (const l of links) linkAddrs[l.ifname] = (l.addr_info ?? []).filter((x) => x.family === 'inet').map((x) => `${x.local}/${x.prefixlen}`);
-    // kube-proxy's nftables mode: no KUBE-SERVICES in the nat table, its `table ip kube-proxy` instead.
-    const nft = nat?.get('nat')?.chains.some((c) => c.name === 'KUBE-SERVICES') ? null : await readNftTable(nodeNetns).catch(() => null);
-    kernel = { nat, nft, links: linkAddrs, veths };
+    kernel = { ...(mine as NodeKernel), veths, nodes: Object.fromEntries(agents.map((n, i) => [n.name, theirs[i] as NodeKernel])) };
   }
 
   /** The model from the informers' caches and the kernel as last seen; sent to every page if it changed. */
@@ -185,6 +191,7 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       ingresses: items<ApiIngress>('ingresses'),
       nat: kernel.nat,
       nft: kernel.nft,
+      nodeKernels: kernel.nodes,
       kernelNode,
       links: kernel.links,
       veths: kernel.veths,

@@ -84,6 +84,13 @@ export interface ApiIngress {
   };
 }
 
+/** What one node's kernel holds, as the picture uses it. */
+export interface NodeKernel {
+  nat: IptablesDump | null;
+  nft?: NftListing | null;
+  links: Record<string, string[]>;
+}
+
 export interface ModelInput {
   instance: string;
   mode: 'sandbox' | 'host';
@@ -100,6 +107,8 @@ export interface ModelInput {
   /** That node's name, and its links' IPv4 addresses by interface (eth1, cni0, flannel.1). */
   kernelNode?: string;
   links?: Record<string, string[]>;
+  /** Each other node's own kernel, read in its own namespace (the sandbox's agents), by node name. */
+  nodeKernels?: Record<string, NodeKernel>;
   /** The host end of each pod's veth, by pod uid (the CNI plugins' results). */
   veths: Record<string, string>;
 }
@@ -211,7 +220,8 @@ export function buildModel(inp: ModelInput): UiModel {
     const id = nodeId(name);
     const ip = nodeIP(n);
     els.push({ id, kind: 'node', label: `node ${name}${ip ? ` · ${ip}` : ''}`, state: ready ? 'Ready' : 'NotReady', summary: `node ${name} ${ip ?? ''} ${ready ? 'Ready' : 'NotReady'} podCIDR ${n.spec?.podCIDR ?? '-'}`, describe: name === serverNode ? { kind: 'node', name } : undefined, classes: ready ? [] : ['notready'] });
-    const kernel = name === serverNode ? inp.links : undefined;
+    // Each node's interfaces as its own kernel shows them (the API's addresses when it cannot be read).
+    const kernel = name === serverNode ? inp.links : inp.nodeKernels?.[name]?.links;
     const addr = (ifname: string, fallback?: string) => kernel?.[ifname]?.join(', ') ?? fallback ?? '';
     const ifs: [string, string][] = [
       ['eth1', addr('eth1', ip)],
@@ -259,6 +269,9 @@ export function buildModel(inp: ModelInput): UiModel {
   }
 
   // Services, each in a group with its chains.
+  const others = Object.entries(inp.nodeKernels ?? {}).filter(([n]) => n !== serverNode).sort(([a], [b]) => a.localeCompare(b)).map(([, k]) => k);
+  const otherNats = others.map((k) => k.nat);
+  const otherNfts = others.map((k) => k.nft);
   const slicesBySvc = new Map<string, ApiEndpointSlice[]>();
   for (const s of inp.endpointSlices) {
     const svc = s.metadata.labels?.['kubernetes.io/service-name'];
@@ -292,7 +305,8 @@ export function buildModel(inp: ModelInput): UiModel {
     if (type === 'LoadBalancer') for (const n of nodes) els.push(edge(ifaceId(n.metadata.name, 'eth1'), id, `LoadBalancer ${ports.map((p) => p.port).join(',')}`, ['lb']));
     let drawn = false;
     for (const port of ports) {
-      const ch = clusterIP && clusterIP !== 'None' ? serviceChains(inp.nat, clusterIP, port.port, (port.protocol ?? 'TCP').toLowerCase()) : undefined;
+      // The server node's chains; a node's own when the server's has none for it (yet).
+      const ch = clusterIP && clusterIP !== 'None' ? [inp.nat, ...otherNats].map((nat) => serviceChains(nat, clusterIP, port.port, (port.protocol ?? 'TCP').toLowerCase())).find((x) => x) : undefined;
       if (!ch) continue;
       drawn = true;
       const svcChain = chainId(ch.svc);
@@ -315,7 +329,7 @@ export function buildModel(inp: ModelInput): UiModel {
     // kube-proxy's nftables mode: the service chain, its numgen vmap to the endpoint chains.
     if (!drawn && clusterIP && clusterIP !== 'None') {
       for (const port of ports) {
-        const o = nftServiceObjects(inp.nft, ns, name, port);
+        const o = [inp.nft, ...otherNfts].map((nft) => nftServiceObjects(nft, ns, name, port)).find((x) => x);
         if (!o) continue;
         drawn = true;
         const svcChain = chainId(o.svc);

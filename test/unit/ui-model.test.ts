@@ -169,4 +169,20 @@ describe('lab ui model', () => {
     expect(m.elements.some((e) => e.id.startsWith(`e/chain/${EP2}->`))).toBe(false);
     expect(m.elements.some((e) => e.id.startsWith('e/svc/default/app2-service->pod/'))).toBe(false);
   });
+
+  it("reads each node's interfaces from its own kernel, and a Service's chains from an agent's when the server's has none", () => {
+    const agent = { metadata: { name: 'agent1' }, spec: { podCIDR: '10.42.1.0/24' }, status: { addresses: [{ type: 'InternalIP', address: '192.168.56.111' }], conditions: [{ type: 'Ready', status: 'True' }] } };
+    const base = input();
+    const m = buildModel({
+      ...base,
+      nodes: [...base.nodes, agent],
+      nat: parseIptablesSave('*nat\n:KUBE-SERVICES - [0:0]\nCOMMIT\n'),
+      nodeKernels: { agent1: { nat: parseIptablesSave(NAT), links: { eth1: ['192.168.56.111/24'], cni0: ['10.42.1.1/24'], 'flannel.1': ['10.42.1.0/32'] } } },
+    });
+    const byId = new Map(m.elements.map((e) => [e.id, e]));
+    expect(byId.get('if/agent1/eth1')?.label).toBe('eth1\n192.168.56.111/24');
+    expect(byId.get('if/agent1/cni0')?.label).toBe('cni0\n10.42.1.1/24');
+    expect(byId.get('if/labs/eth1')?.label).toBe('eth1\n192.168.56.110/24');
+    expect(byId.get('e/chain/KUBE-SVC-AAAA->chain/KUBE-SEP-ONE')).toBeDefined();
+  });
 });
