@@ -149,6 +149,7 @@ export function elkGraph(boxes: LayoutBox[], edges: LayoutEdge[], opts: GraphOpt
     out.push(graph.id);
     return out;
   };
+  const last = new Set(graph.children!.filter((c) => c.layoutOptions?.['elk.layered.layering.layerConstraint'] === 'LAST').map((c) => c.id));
   const seen = new Set<string>();
   for (const e of edges) {
     if (!container.has(e.source) || !container.has(e.target)) continue;
@@ -156,9 +157,15 @@ export function elkGraph(boxes: LayoutBox[], edges: LayoutEdge[], opts: GraphOpt
     const b = chain(e.target);
     const common = a.find((x) => b.includes(x))!;
     if (isPack(common)) continue;
-    const s = a[a.indexOf(common) - 1];
-    const t = b[b.indexOf(common) - 1];
+    let s = a[a.indexOf(common) - 1];
+    let t = b[b.indexOf(common) - 1];
     if (!s || !t || s === t) continue;
+    // ELK allows a bottom-row (LAST) node no outgoing edge: between two of them (the tunnel between
+    // nodes) none, from one (a node's ingress pod to the Ingress) turned around.
+    if (common === graph.id && last.has(s)) {
+      if (last.has(t)) continue;
+      [s, t] = [t, s];
+    }
     const id = `${s}->${t}`;
     if (seen.has(id) || seen.has(`${t}->${s}`)) continue;
     seen.add(id);

@@ -292,7 +292,7 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
   });
 });
 
-describe.skipIf(!isRoot)("lab ui in kube-proxy's nftables mode", () => {
+describe.skipIf(!isRoot)("lab ui in kube-proxy's nftables mode, with an agent node", () => {
   const N = instanceName('e2euinft');
   let dir: string;
   let kubectlOk: (args: string[]) => Promise<string>;
@@ -304,7 +304,7 @@ describe.skipIf(!isRoot)("lab ui in kube-proxy's nftables mode", () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'pplt-uinft-'));
     const config = path.join(dir, 'config.yaml');
     await writeFile(config, `${await readFile(path.join(ROOT, 'lab/config.yaml'), 'utf8')}\nkube-proxy-arg: [proxy-mode=nftables]\n`);
-    const kubeconfig = await upWithKubeconfig(N, dir, ['--config', config]);
+    const kubeconfig = await upWithKubeconfig(N, dir, ['--config', config, '--nodes', '2'], 240_000);
     kubectlOk = kubectlFor(() => kubeconfig).kubectlOk;
     ui = await startUi({ instance: N, host: '127.0.0.1', port: 0 });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'], headless: true });
@@ -316,7 +316,7 @@ describe.skipIf(!isRoot)("lab ui in kube-proxy's nftables mode", () => {
     await downAndRemove(N, dir);
   }, 300_000);
 
-  it("draws app2-service's nftables service chain and its numgen vmap to one endpoint chain per app2 pod, DNAT to each; no KUBE-SVC / KUBE-SEP", async () => {
+  it("draws app2-service's nftables service chain and its numgen vmap to one endpoint chain per app2 pod, DNAT to each; no KUBE-SVC / KUBE-SEP; the agent's interfaces from its own kernel", async () => {
     const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
@@ -341,6 +341,14 @@ describe.skipIf(!isRoot)("lab ui in kube-proxy's nftables mode", () => {
     expect(await page.textContent('#instance')).toContain('kube-proxy nftables');
     // Each endpoint chain's share of the numgen slots is on its edge (the model the page drew).
     expect(ui!.model()!.elements.filter((e) => toEndpoints.includes(e.id)).map((e) => e.label)).toEqual(['1/3', '1/3', '1/3']);
+    // The agent's interfaces, read in its own namespace (the API alone gives no prefix length).
+    const nodes = (JSON.parse(await kubectlOk(['get', 'nodes', '-o', 'json'])) as { items: { metadata: { name: string; labels: Record<string, string> }; status: { addresses: { type: string; address: string }[] } }[] }).items;
+    const agent = nodes.find((n) => !('node-role.kubernetes.io/control-plane' in n.metadata.labels))!;
+    expect(agent).toBeDefined();
+    const agentIP = agent.status.addresses.find((a) => a.type === 'InternalIP')!.address;
+    const els = new Map(ui!.model()!.elements.map((e) => [e.id, e]));
+    expect(els.get(`if/${agent.metadata.name}/eth1`)?.label).toBe(`eth1\n${agentIP}/24`);
+    expect(els.get(`if/${agent.metadata.name}/cni0`)?.label).toMatch(/^cni0\n10\.42\.\d+\.1\/24$/);
     await page.screenshot({ path: path.join(ARTIFACTS, '7-nftables.png') });
     expect(errors).toEqual([]);
     await page.close();

@@ -89,6 +89,17 @@ describe('the layout graph', () => {
     expect(overlaps(after.boxes, moved)).toBeNull();
   });
 
+  it('two nodes in the bottom row: the tunnel between them is no edge of the top level, an edge out of one is turned around (ELK allows a LAST node none out)', async () => {
+    const one = cluster(3);
+    const boxes: LayoutBox[] = [...one.boxes, { id: 'node/b', width: 0, height: 0, bottom: true }, { id: 'if/b/flannel.1', parent: 'node/b', width: 70, height: 30 }, { id: 'ing/default/i', width: 120, height: 50 }];
+    const edges: LayoutEdge[] = [...one.edges, { source: 'if/a/flannel.1', target: 'if/b/flannel.1' }, { source: 'pod/default/p0', target: 'ing/default/i' }];
+    const { graph } = elkGraph(boxes, edges);
+    const ids = graph.edges!.map((e) => e.id);
+    expect(ids).not.toContain('node/a->node/b');
+    expect(ids).toContain('ing/default/i->node/a');
+    expect(overlaps(boxes, centres(await elk.layout(graph)))).toBeNull();
+  });
+
   it('pods on no node are packed at the top level, in the bottom row', () => {
     const { graph } = elkGraph([{ id: 'laptop', width: 80, height: 30 }, { id: 'pod/default/x', packed: true, width: 100, height: 40 }, { id: 'pod/default/y', packed: true, width: 100, height: 40 }], []);
     const pack = graph.children!.find((c) => c.id === packOf('root'))!;

@@ -87,8 +87,13 @@ async function apply(next: UiModel): Promise<void> {
       el.classes(classesOf(e));
     }
   });
-  if (first) await layouter.full();
-  else if (added.length) await layouter.added(added);
+  try {
+    if (first) await layouter.full();
+    else if (added.length) await layouter.added(added);
+  } catch (err) {
+    // The picture keeps what it has; the list and the states below are still current.
+    console.error(`layout: ${(err as Error).message}`);
+  }
   if (first || added.length) {
     document.body.dataset.layoutMs = layouter.last.ms.toFixed(1);
     document.body.dataset.layoutKind = layouter.last.kind;
