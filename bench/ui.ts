@@ -74,7 +74,7 @@ async function inParallel<T>(items: T[], n: number, fn: (x: T) => Promise<void>)
 
 export const uiBenchmark: Benchmark = {
   name: 'ui',
-  description: "`lab ui` in Debian's headless Chromium: first render of the default scenario against a blank page's load; with 1,000 pods, a pod's status written to the API until the page has drawn it (p99), against the same write reaching a plain informer",
+  description: "`lab ui` in Debian's headless Chromium: first render of the default scenario against a blank page's load; with 1,000 pods, the first render against the default scenario's, 20 more pods created until drawn (none drawn before moving) against a plain informer's receipt, and a pod's status written to the API until the page has drawn it (p99) against the same write reaching a plain informer",
   needsRoot: true,
   options: { added: 'pods created on top of them for the scale-up figure (default 20)', pods: 'pods in the API for the update figures (default 1000)', updates: 'updates measured (default 100)', runs: 'first renders measured (default 5)' },
   precheck: () => (existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is missing (apt-get install chromium)`),
@@ -182,11 +182,6 @@ export const uiBenchmark: Benchmark = {
       const scaleInformed = Math.max(...fresh.map((i) => created.get(`bench-ui-${i}`) ?? NaN)) - s0;
       const scaleLayout = await page.evaluate(() => ({ ms: Number(document.body.dataset.layoutMs), kind: document.body.dataset.layoutKind ?? '' }));
       const after = await where(watched);
-      if (process.env.BENCH_UI_DEBUG) {
-        ctx.log(JSON.stringify(await page.evaluate(() => ({ ...document.body.dataset }))));
-        await page.screenshot({ path: '/tmp/bench-ui.png' });
-        ctx.log(JSON.stringify({ before: before[watched[0]!], after: after[watched[0]!] }));
-      }
       const moved = watched.filter((id) => JSON.stringify(before[id]) !== JSON.stringify(after[id]));
       ctx.log(`scale-up of ${nNew} pods: drawn in ${scaleDrawn.toFixed(0)} ms (informer: ${scaleInformed.toFixed(0)} ms; the page's last layout: ${scaleLayout.kind}, ${scaleLayout.ms} ms); of ${watched.length} pods drawn before, ${moved.length} moved`);
       if (moved.length) throw new Error(`the scale-up moved pods that were drawn: ${moved.slice(0, 5).join(', ')}`);
