@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatIssue, loadDesiredState, parseClusterConfig, parseDesiredState, ValidationError, type Issue } from '../../src/api/load.ts';
+import { configRefusal } from './config-fixtures.ts';
 
 const BAD = 'test/fixtures/bad';
 const GOOD = 'test/fixtures/good';
@@ -456,15 +457,7 @@ describe('good fixtures', () => {
     const config = readFileSync('lab/config.yaml', 'utf8');
     const line = config.split('\n').findIndex((l) => l.startsWith('node-ip:')) + 1;
     const withNodeIP = (ip: string) => config.replace(/^node-ip: .*$/m, `node-ip: ${ip}`);
-    const refusal = (ip: string) => {
-      try {
-        parseClusterConfig(withNodeIP(ip), 'lab/config.yaml', 'h');
-      } catch (e) {
-        if (e instanceof ValidationError) return e.message;
-        throw e;
-      }
-      throw new Error(`node-ip ${ip} was accepted`);
-    };
+    const refusal = (ip: string) => configRefusal(withNodeIP(ip));
     expect(line).toBeGreaterThan(0);
     expect(refusal('192.168.56.1')).toBe(
       `lab/config.yaml:${line}: node-ip: "192.168.56.1" is the laptop's address on the host-only network 192.168.56.0/24 (VirtualBox's side of it, and the sandbox's laptop namespace); the node needs an address of its own there, such as 192.168.56.110`,
