@@ -45,14 +45,24 @@ export function initCrash(cy: Core, model: () => UiModel | null): CrashView {
   let pod: { namespace: string; name: string } | null = null;
   let steps: CrashStepData[] = [];
   let current: CrashStepData | null = null;
-  const history: { step?: string; direction?: string; at: number; lit: string[] }[] = [];
+  const history: { step?: string; direction?: string; at: number; lit: string[]; out: boolean }[] = [];
+  // Whether the picture drew the pod in its Service's rules (an edge from a KUBE-SEP chain, or in
+  // nftables mode a ready endpoint edge), at each change during the flow.
+  const drawn: { at: number; sepEdge: boolean }[] = [];
+  let startedAt = 0;
 
   /** The current step's elements lit, the pod out of its Service while it is: again after every model drawn. */
   const relight = () => {
     const m = model();
     cy.elements('.crash-lit').removeClass('crash-lit');
     cy.elements('.crash-out').removeClass('crash-out');
-    if (!m || !pod || !current) return [];
+    if (!m || !pod) return [];
+    if (section.dataset.state === 'running') {
+      const pid = `pod/${pod.namespace}/${pod.name}`;
+      const sepEdge = m.elements.some((e) => e.kind === 'edge' && e.target === pid && (e.source!.startsWith('chain/KUBE-SEP-') || (e.classes?.includes('endpoint') && e.label === 'endpoint')));
+      if (drawn.at(-1)?.sepEdge !== sepEdge) drawn.push({ at: Date.now() - startedAt, sepEdge });
+    }
+    if (!current) return [];
     const ids = crashLights(m, pod, current);
     for (const id of ids) cy.getElementById(id).addClass('crash-lit');
     if (!inService(steps)) cy.getElementById(`pod/${pod.namespace}/${pod.name}`).addClass('crash-out');
@@ -101,7 +111,7 @@ export function initCrash(cy: Core, model: () => UiModel | null): CrashView {
     li.classList.add('current');
     list.append(li);
     li.scrollIntoView({ block: 'nearest' });
-    history.push({ step: s.step, direction: s.direction, at: s.at, lit: relight() });
+    history.push({ step: s.step, direction: s.direction, at: s.at, lit: relight(), out: !inService(steps) });
     markRoles();
   };
 
@@ -112,6 +122,8 @@ export function initCrash(cy: Core, model: () => UiModel | null): CrashView {
     steps = [];
     current = null;
     history.length = 0;
+    drawn.length = 0;
+    startedAt = Date.now();
     list.replaceChildren();
     text.textContent = '';
     roles.replaceChildren(
@@ -125,6 +137,7 @@ export function initCrash(cy: Core, model: () => UiModel | null): CrashView {
     section.hidden = false;
     section.dataset.pod = id;
     section.dataset.state = 'running';
+    relight();
     summary.textContent = `SIGKILL to ${name}'s container; the crash flow as the API's watch stream, the Events and the node's rules show it, until the pod is back…`;
     section.scrollIntoView({ block: 'start' });
     markRoles();
@@ -166,6 +179,7 @@ export function initCrash(cy: Core, model: () => UiModel | null): CrashView {
   (window as unknown as { labCrash: object }).labCrash = {
     steps: () => steps.map((s) => ({ ...s })),
     history: () => history.map((h) => ({ ...h, lit: [...h.lit] })),
+    drawn: () => drawn.map((d) => ({ ...d })),
     lit: () => cy.elements('.crash-lit').map((e) => e.id()),
   };
   return { breakIt };
