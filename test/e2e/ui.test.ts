@@ -288,6 +288,7 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
     // Keyboard: each section's body is reachable with Tab.
     expect(await page.getAttribute('#kernel .panel-body', 'tabindex')).toBe('0');
     expect(await page.getAttribute('#events .panel-body', 'tabindex')).toBe('0');
+    await page.$eval('#kernel', (e) => e.scrollIntoView({ block: 'start' }));
     await shot('6-click-kernel-events');
   }, 60_000);
 

@@ -170,8 +170,15 @@ export function initCrash(cy: Core, model: () => UiModel | null): CrashView {
       section.dataset.state = 'error';
     } finally {
       button.disabled = false;
-      // The flow is over: the pod's last step stays lit until the next kill.
       markRoles();
+      // The flow is over: its last step stays lit a moment, the timeline until the next kill.
+      const shown = startedAt;
+      setTimeout(() => {
+        if (startedAt !== shown || section.dataset.state === 'running') return;
+        current = null;
+        relight();
+        markRoles();
+      }, 4000);
     }
   };
 
