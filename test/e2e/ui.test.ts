@@ -232,7 +232,12 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
     expect(history.at(-1)!.out).toBe(false);
     const gone = drawn.findIndex((d) => !d.sepEdge);
     expect(gone, JSON.stringify(drawn)).toBeGreaterThan(0);
-    expect(drawn.slice(gone).some((d) => d.sepEdge)).toBe(true);
+    // Back on the picture once the server looked at the kernel again (it may draw it after the stream's end).
+    await page.waitForFunction(() => {
+      const d = (window as unknown as { labCrash: { drawn(): { sepEdge: boolean }[] } }).labCrash.drawn();
+      const i = d.findIndex((x) => !x.sepEdge);
+      return i > 0 && d.slice(i).some((x) => x.sepEdge);
+    }, undefined, { timeout: 10_000 });
     await page.waitForFunction((id) => document.querySelector<HTMLButtonElement>(`#objects button[data-id="${id}"]`)?.dataset.state === 'Ready', pod, { timeout: 30_000 });
     expect(await page.textContent('#crash-text')).toContain(`pod/${name}: sent SIGKILL`);
     await shot('5-crash-flow');

@@ -57,7 +57,8 @@ export function initCrash(cy: Core, model: () => UiModel | null): CrashView {
     cy.elements('.crash-lit').removeClass('crash-lit');
     cy.elements('.crash-out').removeClass('crash-out');
     if (!m || !pod) return [];
-    if (section.dataset.state === 'running') {
+    {
+      // Recorded after the stream's end too: the model with the rules back may come after it.
       const pid = `pod/${pod.namespace}/${pod.name}`;
       const sepEdge = m.elements.some((e) => e.kind === 'edge' && e.target === pid && (e.source!.startsWith('chain/KUBE-SEP-') || (e.classes?.includes('endpoint') && e.label === 'endpoint')));
       if (drawn.at(-1)?.sepEdge !== sepEdge) drawn.push({ at: Date.now() - startedAt, sepEdge });
