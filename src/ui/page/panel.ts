@@ -35,7 +35,7 @@ function table(caption: string, columns: readonly string[], rows: string[][], cl
 }
 
 const ruleRow = (r: RuleRow) => (r.packets === undefined ? [r.table, r.text] : [String(r.packets), String(r.bytes ?? 0), r.table, r.text]);
-const ctRow = (c: ConntrackRow) => [c.protocol, c.state ?? '', String(c.timeout), c.original, c.reply, [c.dnat && `DNAT ${c.dnat}`, c.snat && `SNAT ${c.snat}`].filter(Boolean).join('; '), c.flags.join(' ')];
+const ctRow = (c: ConntrackRow) => [c.protocol, c.state ?? '', String(c.timeout), c.flags.join(' '), [`original ${c.original}`, `reply    ${c.reply}`, ...(c.dnat ? [`DNAT     ${c.dnat}`] : []), ...(c.snat ? [`SNAT     ${c.snat}`] : [])].join('\n')];
 
 async function getJson<T>(url: string): Promise<T> {
   const r = await fetch(url);
@@ -69,7 +69,7 @@ export function initPanel(): Panel {
       parts.push(el('h3', 'Route and neighbour'), el('pre', k.routes.join('\n') || '(none)', { class: 'routes' }));
       parts.push(
         k.conntrack.length
-          ? table(`Connection tracking entries of ${k.ip} (conntrack -L)`, ['PROTO', 'STATE', 'TIMEOUT', 'ORIGINAL', 'REPLY', 'NAT', 'FLAGS'], k.conntrack.map(ctRow), 'conntrack')
+          ? table(`Connection tracking entries of ${k.ip} (conntrack -L)`, ['PROTO', 'STATE', 'TIMEOUT', 'FLAGS', 'TUPLES AND NAT'], k.conntrack.map(ctRow), 'conntrack')
           : el('p', `Connection tracking: no entry of ${k.ip} (conntrack -L)`, { class: 'conntrack' }),
       );
     }
