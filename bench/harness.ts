@@ -1,6 +1,8 @@
 // The benchmark harness: what a benchmark is, what it returns, and how the runner calls it.
 // A benchmark measures the lab against a floor measured in the same run on the same machine
 // (the same kernel work done the plainest way), so a figure means something on any box.
+import { randomBytes } from 'node:crypto';
+import { run } from '../src/sys/exec.ts';
 
 /** One measured number. `ratio` = value / floor; `goal` is the ratio to stay within. */
 export interface Figure {
@@ -96,6 +98,14 @@ export function parseCpuTimes(procStat: string): { busy: number; total: number }
   return { busy: total - f[3]! - (f[4] ?? 0), total };
 }
 
+/** Milliseconds since the epoch, at performance.now()'s resolution (comparable with other processes' Date.now()). */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
+
+/** The median of one number picked from each result (a partial sync's ms, its floor's ms...). */
+export function medianOf<T>(results: readonly T[], pick: (r: T) => number): number {
+  return median(results.map(pick));
+}
+
 /** The middle value (the mean of the two middle ones for an even count). */
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -148,6 +158,23 @@ export function deferCleanup(fn: () => Promise<void>): () => Promise<void> {
   };
   pending.add(once);
   return once;
+}
+
+/**
+ * Runs `fn` in a network namespace of its own, `<prefix>-<random>-<tag>`, deleted afterwards
+ * (by the runner too, on SIGINT/SIGTERM).
+ */
+export async function withFreshNetns<T>(prefix: string, tag: string, fn: (netns: string) => Promise<T>): Promise<T> {
+  const netns = `${prefix}-${randomBytes(3).toString('hex')}-${tag}`;
+  await run(['ip', 'netns', 'add', netns]);
+  const cleanup = deferCleanup(async () => {
+    await run(['ip', 'netns', 'del', netns], { allowFail: true });
+  });
+  try {
+    return await fn(netns);
+  } finally {
+    await cleanup();
+  }
 }
 
 export async function runPendingCleanups(): Promise<void> {

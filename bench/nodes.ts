@@ -24,22 +24,18 @@ import type { KubeObject } from '../src/client/types.ts';
 import type { HttpsClient } from '../src/client/https.ts';
 import { CNI_TIMINGS_ENV } from '../src/cni/invoke.ts';
 import { agentNodes, runningAgent } from '../src/controllers/agent-machines.ts';
-import { down } from '../src/controllers/down.ts';
 import { APPLY_DEBOUNCE_MS, LabServer } from '../src/controllers/server.ts';
 import { instancePaths } from '../src/node/instance.ts';
-import { deleteNetns, listNetns } from '../src/sys/ip.ts';
-import { closeSpawnPool } from '../src/sys/spawner.ts';
 import { run } from '../src/sys/exec.ts';
 import { spawnStream, type StreamChild } from '../src/sys/stream.ts';
-import { deferCleanup, settle, type BenchContext, type Benchmark, type Figure } from './harness.ts';
-import { followPods, makeWorkDir, measureFloor, podsConfigYaml, podsStateYaml, sortIps, startChecker, type Checker, type Measurement } from './pods.ts';
+import { deferCleanup, epochMs, settle, type BenchContext, type Benchmark, type Figure } from './harness.ts';
+import { followPods, makeWorkDir, measuredLab, measureFloor, podsConfigYaml, podsStateYaml, startChecker, waitServing, type Measurement } from './pods.ts';
 import { LAB_BIN, labDown, startServerProcess, type ServerProcess } from './server-process.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LOAD = fileURLToPath(new URL('./http-load.mjs', import.meta.url));
 const RATE = fileURLToPath(new URL('./http-rate.mjs', import.meta.url));
 const AGENT = 'labsw';
-const epochNow = () => performance.timeOrigin + performance.now();
 const SERVER_NODE = 'labs';
 
 // ---------------------------------------------------------------- (1) pods over two nodes
@@ -110,32 +106,18 @@ async function measureScaleUp(n: number, nodes: number, dir: string, timingsFile
   const configPath = path.join(dir, `config-${instance}.yaml`);
   await writeFile(statePath, podsStateYaml(0));
   await writeFile(configPath, podsConfigYaml(n));
-  let checker: Checker | undefined;
-  let server: LabServer | undefined;
-  let follow: ReturnType<typeof followPods> | undefined;
-  let inflight: Promise<unknown> = Promise.resolve();
-  const cleanup = deferCleanup(async () => {
-    checker?.stop();
-    follow?.stop();
-    await inflight.catch(() => {});
-    await server?.stop();
-    await down({ instance });
-    await closeSpawnPool();
-    const left = listNetns().filter((ns) => ns.startsWith(paths.netnsPrefix));
-    if (left.length) {
-      await deleteNetns(left);
-      throw new Error(`cleanup left ${left.length} namespace(s) behind: ${left.slice(0, 5).join(', ')}`);
-    }
-  });
+  const lab = measuredLab(instance);
   try {
     await run(['ip', 'netns', 'add', paths.nodeNetns]);
-    checker = await startChecker(paths.nodeNetns);
+    const checker = await startChecker(paths.nodeNetns);
+    lab.checker = checker;
     const phases: string[] = [];
     let e0 = Number.NaN;
-    const at = () => (Number.isNaN(e0) ? '-' : ((epochNow() - e0) / 1000).toFixed(2));
-    server = new LabServer({ instance, statePath, configPath, mode: 'sandbox', nodes, log: (line) => phases.push(`${at()} s  ${line.length > 120 ? `${line.slice(0, 117)}...` : line}`) });
-    inflight = server.start();
-    await inflight;
+    const at = () => (Number.isNaN(e0) ? '-' : ((epochMs() - e0) / 1000).toFixed(2));
+    const server = new LabServer({ instance, statePath, configPath, mode: 'sandbox', nodes, log: (line) => phases.push(`${at()} s  ${line.length > 120 ? `${line.slice(0, 117)}...` : line}`) });
+    lab.server = server;
+    lab.inflight = server.start();
+    await lab.inflight;
     const client = server.controlPlane!.client;
     const deadline = Date.now() + 120_000;
     for (;;) {
@@ -144,17 +126,14 @@ async function measureScaleUp(n: number, nodes: number, dir: string, timingsFile
       if (Date.now() > deadline) throw new Error(`${ready.length} of ${nodes} nodes Ready after 120 s`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    follow = followPods(client.listWatch<ApiPod>({ group: '', resource: 'pods' }, { namespace: 'default', labelSelector: 'app=bench' }) as never);
+    const follow = followPods(client.listWatch<ApiPod>({ group: '', resource: 'pods' }, { namespace: 'default', labelSelector: 'app=bench' }));
+    lab.follow = follow;
     await settle();
     phases.length = 0;
     await writeFile(timingsFile, '');
-    e0 = epochNow();
+    e0 = epochMs();
     await writeFile(statePath, podsStateYaml(n));
-    const withIPs = (await follow.until((pods) => pods.length === n && pods.every((p) => p.status?.podIP))) as ApiPod[];
-    const setupSeconds = (epochNow() - e0) / 1000;
-    phases.push(`${at()} s  all ${n} pods have their IP in the API`);
-    const check = await checker.check(sortIps(withIPs.map((p) => p.status!.podIP!)));
-    const seconds = (check.lastReadyAt - e0) / 1000;
+    const { pods: withIPs, setupSeconds, seconds, lastReadyAt } = await waitServing(follow, checker, n, e0, () => phases.push(`${at()} s  all ${n} pods have their IP in the API`));
     phases.push(`${seconds.toFixed(2)} s  all ${n} pods answer HTTP`);
     const podsPerNode: Record<string, number> = {};
     for (const p of withIPs) podsPerNode[p.spec?.nodeName ?? '?'] = (podsPerNode[p.spec?.nodeName ?? '?'] ?? 0) + 1;
@@ -165,11 +144,11 @@ async function measureScaleUp(n: number, nodes: number, dir: string, timingsFile
       if (pid) nodeOfPid.set(pid, node);
     }
     const runs = parseCniTimings(await readFile(timingsFile, 'utf8'));
-    const cni = [...new Set(nodeOfPid.values())].map((node) => ({ node, ...cniBusy(runs.filter((r) => nodeOfPid.get(r.pid) === node), e0, check.lastReadyAt) }));
+    const cni = [...new Set(nodeOfPid.values())].map((node) => ({ node, ...cniBusy(runs.filter((r) => nodeOfPid.get(r.pid) === node), e0, lastReadyAt) }));
     log(`lab, ${nodes} node(s): ${n} pods serving ${seconds.toFixed(2)} s after the edit (IPs in the API ${setupSeconds.toFixed(2)} s; ${Object.entries(podsPerNode).map(([k, v]) => `${v} on ${k}`).join(', ')}; CNI busy ${cni.map((c) => `${c.node} ${(c.busyMs / 1000).toFixed(2)} s`).join(', ')})`);
     return { seconds, setupSeconds, podsPerNode, cni, phases };
   } finally {
-    await cleanup();
+    await lab.cleanup();
   }
 }
 
@@ -366,13 +345,13 @@ async function measureFailover(ctx: BenchContext, client: HttpsClient, server: S
     events.stdout.setEncoding('utf8');
     let partial = '';
     events.stdout.on('data', (d: string) => {
-      const at = epochNow();
+      const at = epochMs();
       const lines = (partial + d).split('\n');
       partial = lines.pop()!;
       for (const l of lines) newConns.push({ at, text: l });
     });
     await new Promise((r) => setTimeout(r, 3000)); // served before the stop
-    t0 = epochNow();
+    t0 = epochMs();
     const stop = await run([process.execPath, LAB_BIN, 'node', 'stop', AGENT, '--name', instance], { allowFail: true });
     if (stop.exitCode !== 0) throw new Error(`lab node stop ${AGENT} failed: ${stop.stderr.trim()}`);
     // The node's last heartbeat before it died: the node monitor's grace period counts from there.
@@ -386,7 +365,7 @@ async function measureFailover(ctx: BenchContext, client: HttpsClient, server: S
       const slices = (await client.list<Slice>(SLICES, { namespace: 'default', labelSelector: 'kubernetes.io/service-name=app2-service' })).items;
       const eps = slices.flatMap((s) => s.endpoints ?? []);
       const readyEps = eps.filter((e) => e.conditions?.ready);
-      const now = epochNow();
+      const now = epochMs();
       if (readyEps.some((e) => e.nodeName === AGENT) === false) marks.deadEndpointNotReady ??= now;
       if (eps.some((e) => e.addresses.some((a) => dead.includes(a))) === false) marks.deadEndpointGone ??= now;
       if (readyEps.length === 3 && readyEps.every((e) => e.nodeName !== AGENT)) {
@@ -406,7 +385,7 @@ async function measureFailover(ctx: BenchContext, client: HttpsClient, server: S
     // SYN_SENT). The connections DNATed to the dead pod before its endpoint left the rules sent
     // their last SYN (nginx gives up after its 5 s connect timeout) by then + 6 s; an entry
     // refreshed later than that had a new connection's SYN matched to it.
-    const listedAt = epochNow();
+    const listedAt = epochMs();
     const lastOwnSyn = (marks.deadEndpointNotReady ?? windowEndOr(listedAt)) + 6000;
     marks.staleRefreshed = synSent.filter((l) => listedAt - (120 - Number(l.trim().split(/\s+/)[2])) * 1000 > lastOwnSyn + 1000).length;
     requests = await rc.stop();

@@ -28,7 +28,7 @@ import { closeSpawnPool } from '../src/sys/spawner.ts';
 import { deleteNetns, listNetns, pidsInNetns } from '../src/sys/ip.ts';
 import { mountsUnder, unmount } from '../src/sys/mount.ts';
 import { isRunning, signalProcess } from '../src/sys/proc.ts';
-import { best, deferCleanup, settle, type Benchmark, type BenchContext, type Figure } from './harness.ts';
+import { best, deferCleanup, epochMs, settle, type Benchmark, type BenchContext, type Figure } from './harness.ts';
 import { planFloor, specShape, type FloorKind, type FloorPlan } from './pods-floor.ts';
 
 export const DEFAULT_SIZES = [100];
@@ -125,7 +125,6 @@ interface HttpCheck {
 }
 
 /** Now, in ms since the epoch, comparable with the checker's lastReadyAt. */
-const epochMs = () => performance.timeOrigin + performance.now();
 
 export interface Checker {
   /** Hands the checker the pod IPs; resolves when every one answered (throws when some never did). */
@@ -200,9 +199,14 @@ const podReady = (p: ApiPod) => (p.status?.conditions ?? []).some((c) => c.type 
  * Follows pods with an informer (list + watch: no polling competing with the server for the CPU)
  * and resolves `until(pods)` each time the predicate first holds.
  */
-export function followPods(lw: ListWatch<ApiPod>): { until(what: (pods: ApiPod[]) => boolean): Promise<ApiPod[]>; stop(): void } {
+export interface PodFollower<P extends ApiPod = ApiPod> {
+  until(what: (pods: P[]) => boolean): Promise<P[]>;
+  stop(): void;
+}
+
+export function followPods<P extends ApiPod>(lw: ListWatch<P>): PodFollower<P> {
   const informer = new Informer(lw, { name: 'bench pods' });
-  const waiters: { what: (pods: ApiPod[]) => boolean; resolve: (p: ApiPod[]) => void }[] = [];
+  const waiters: { what: (pods: P[]) => boolean; resolve: (p: P[]) => void }[] = [];
   const check = () => {
     if (!informer.hasSynced()) return;
     const all = informer.list();
@@ -225,6 +229,51 @@ export function followPods(lw: ListWatch<ApiPod>): { until(what: (pods: ApiPod[]
   };
 }
 
+/**
+ * The pod-readiness wait of a lab measurement: until all `n` followed pods have their IP in the
+ * API (`onIPs` runs then), then until the checker has had the page from every one of those IPs.
+ * Seconds from `e0` (epoch ms) to each.
+ */
+export async function waitServing<P extends ApiPod>(follow: PodFollower<P>, checker: Checker, n: number, e0: number, onIPs: (pods: P[]) => void = () => {}): Promise<{ pods: P[]; setupSeconds: number; seconds: number; lastReadyAt: number }> {
+  const pods = await follow.until((ps) => ps.length === n && ps.every((p) => p.status?.podIP));
+  const setupSeconds = (epochMs() - e0) / 1000;
+  onIPs(pods);
+  const { lastReadyAt } = await checker.check(sortIps(pods.map((p) => p.status!.podIP!)));
+  return { pods, setupSeconds, seconds: (lastReadyAt - e0) / 1000, lastReadyAt };
+}
+
+/**
+ * A lab server measured in this process, with the checker in its node namespace and an informer
+ * on its pods, each set once made. `cleanup`, registered with the runner at once, stops them (a
+ * start still in flight first finishes), takes the instance down and fails when a namespace of it
+ * survived.
+ */
+export interface MeasuredLab {
+  checker?: Checker;
+  server?: LabServer;
+  follow?: PodFollower<ApiPod>;
+  /** The server's start while it runs. */
+  inflight: Promise<unknown>;
+  cleanup: () => Promise<void>;
+}
+
+export function measuredLab(instance: string): MeasuredLab {
+  const lab: MeasuredLab = {
+    inflight: Promise.resolve(),
+    cleanup: deferCleanup(async () => {
+      lab.checker?.stop();
+      lab.follow?.stop();
+      await lab.inflight.catch(() => {});
+      await lab.server?.stop();
+      await down({ instance });
+      // The server's spawn threads (it turned them on): the floors measured next spawn as before.
+      await closeSpawnPool();
+      await assertNoNamespaces(`${instance}-`);
+    }),
+  };
+  return lab;
+}
+
 export async function measureLab(n: number, dir: string, log: (l: string) => void): Promise<Measurement> {
   const instance = `pplt-bp-${randomSuffix()}`;
   const statePath = path.join(dir, `state-${n}.yaml`);
@@ -232,27 +281,14 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
   await writeFile(statePath, podsStateYaml(n));
   await writeFile(configPath, podsConfigYaml(n));
   const nodeNetns = instancePaths(instance).nodeNetns;
-  let checker: Checker | undefined;
-  let server: LabServer | undefined;
-  let follow: ReturnType<typeof followPods> | undefined;
-  // On Ctrl-C the cleanup runs while the server may still be starting: let it finish first.
-  let inflight: Promise<unknown> = Promise.resolve();
-  const cleanup = deferCleanup(async () => {
-    checker?.stop();
-    follow?.stop();
-    await inflight.catch(() => {});
-    await server?.stop();
-    await down({ instance });
-    // The server's spawn threads (it turned them on): the floors measured next spawn as before.
-    await closeSpawnPool();
-    await assertNoNamespaces(`${instance}-`);
-  });
+  const lab = measuredLab(instance);
   let failure: unknown;
   try {
     // The node namespace exists before the clock starts, so the checker can wait inside it; the
     // server adopts an existing node namespace (it adds only what is missing) and builds the rest.
     await run(['ip', 'netns', 'add', nodeNetns]);
-    checker = await startChecker(nodeNetns);
+    const checker = await startChecker(nodeNetns);
+    lab.checker = checker;
     const phases: string[] = [];
     const spawned0 = spawnCounter.count;
     const cni0 = { ...cniStats };
@@ -270,26 +306,24 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
         if (line.startsWith('API server: ')) listenSeconds ??= (epochMs() - e0) / 1000;
         phases.push(`${at()} s  ${clip(line)}`);
       };
-      server = new LabServer({ instance, statePath, configPath, mode: 'sandbox', log: onLog });
-      const started = server.start();
-      inflight = started;
-      await started;
+      const server = new LabServer({ instance, statePath, configPath, mode: 'sandbox', log: onLog });
+      lab.server = server;
+      lab.inflight = server.start();
+      await lab.inflight;
       const startSeconds = (epochMs() - e0) / 1000;
       phases.push(`${at()} s  server.start() returned`);
-      follow = followPods(server.controlPlane!.client.listWatch<ApiPod>({ group: '', resource: 'pods' }, { namespace: 'default', labelSelector: 'app=bench' }));
-      const withIPs = await follow.until((pods) => pods.length === n && pods.every((p) => p.status?.podIP));
-      const ips = withIPs.map((p) => p.status!.podIP!);
-      const setupSeconds = (epochMs() - e0) / 1000;
-      phases.push(`${at()} s  all ${n} pods have their IP in the API`);
-      // Ready in the API (kubelet: container running, status written) is not what is timed, but
-      // where it falls on the timeline says where the time goes.
+      const follow = followPods(server.controlPlane!.client.listWatch<ApiPod>({ group: '', resource: 'pods' }, { namespace: 'default', labelSelector: 'app=bench' }));
+      lab.follow = follow;
       let readySeconds: number | undefined;
-      void follow.until((pods) => pods.length === n && pods.every(podReady)).then(() => {
-        readySeconds = (epochMs() - e0) / 1000;
-        phases.push(`${at()} s  all ${n} pods Ready in the API`);
-      }, () => {});
-      const check = await checker.check(sortIps(ips));
-      const seconds = (check.lastReadyAt - e0) / 1000;
+      const { pods: withIPs, setupSeconds, seconds } = await waitServing(follow, checker, n, e0, () => {
+        phases.push(`${at()} s  all ${n} pods have their IP in the API`);
+        // Ready in the API (kubelet: container running, status written) is not what is timed, but
+        // where it falls on the timeline says where the time goes.
+        void follow.until((pods) => pods.length === n && pods.every(podReady)).then(() => {
+          readySeconds = (epochMs() - e0) / 1000;
+          phases.push(`${at()} s  all ${n} pods Ready in the API`);
+        }, () => {});
+      });
       const cpu = process.cpuUsage(cpu0);
       const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       const processes = spawnCounter.count - spawned0;
@@ -312,7 +346,7 @@ export async function measureLab(n: number, dir: string, log: (l: string) => voi
     failure = e;
     throw e;
   } finally {
-    await cleanupAfter(cleanup, failure, log);
+    await cleanupAfter(lab.cleanup, failure, log);
   }
 }
 

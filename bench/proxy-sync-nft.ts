@@ -11,15 +11,14 @@
 //
 // Runs in network namespaces it creates and deletes. Standalone: `npx tsx bench/proxy-sync-nft.ts
 // [sizes]`; or from the harness (export `proxySyncNftBenchmark`).
-import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { EndpointSlice, Service } from '../src/api/types.ts';
 import type { ProxyConfig } from '../src/proxy/model.ts';
 import { NFT_APPLY_ARGV, NftProxySyncer } from '../src/proxy/nft-syncer.ts';
 import type { SyncResult } from '../src/proxy/syncer.ts';
 import { run } from '../src/sys/exec.ts';
-import { deferCleanup, median, type Benchmark, type BenchContext, type Figure } from './harness.ts';
-import { syntheticState } from './proxy-sync.ts';
+import { medianOf, withFreshNetns, type Benchmark, type BenchContext, type Figure } from './harness.ts';
+import { movedAddress, syntheticState, withEndpointAt } from './proxy-sync.ts';
 
 export const DEFAULT_SIZES = [1000, 10000];
 export const FULL_SYNC_GOAL_RATIO = 1.15;
@@ -47,29 +46,8 @@ export interface NftPartialFigures {
   lines: number;
 }
 
-async function withNetns<T>(tag: string, fn: (netns: string) => Promise<T>): Promise<T> {
-  const netns = `pplt-bench-nft-${randomBytes(3).toString('hex')}-${tag}`;
-  await run(['ip', 'netns', 'add', netns]);
-  const cleanup = deferCleanup(async () => {
-    await run(['ip', 'netns', 'del', netns], { allowFail: true });
-  });
-  try {
-    return await fn(netns);
-  } finally {
-    await cleanup();
-  }
-}
-
-function endpointSlice(service: string, ips: string[]): EndpointSlice {
-  return {
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: `${service}-bench`, namespace: 'bench', labels: { 'kubernetes.io/service-name': service }, annotations: {} },
-    addressType: 'IPv4',
-    endpoints: ips.map((a) => ({ addresses: [a], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'labS' })),
-    ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
-  };
-}
+/** A fresh namespace for a sync or a floor (the nftables benchmark's prefix). */
+const withNetns = <T>(tag: string, fn: (netns: string) => Promise<T>): Promise<T> => withFreshNetns('pplt-bench-nft', tag, fn);
 
 export async function benchProxySyncNft(opts: { sizes?: number[]; per?: number; repeats?: number; partialRepeats?: number; log?: (l: string) => void } = {}): Promise<{ nft: string; full: NftFullFigures[]; partial?: NftPartialFigures }> {
   const sizes = opts.sizes ?? DEFAULT_SIZES;
@@ -116,10 +94,7 @@ async function measurePartial(syncer: NftProxySyncer, base: { services: Service[
   const target = Math.floor(n / 2);
   const results: { ms: number; floorMs: number; r: SyncResult; text: string }[] = [];
   for (let k = 0; k < repeats; k++) {
-    const slices = base.endpointSlices.slice();
-    const ips = slices[target]!.endpoints.map((e) => e.addresses[0]!);
-    ips[0] = `10.99.${k >> 8}.${(k & 255) + 1}`;
-    slices[target] = endpointSlice(`svc-${target}`, ips);
+    const slices = withEndpointAt(base.endpointSlices, target, movedAddress(k));
     const t0 = performance.now();
     const r = await syncer.sync({ services: base.services, endpointSlices: slices });
     const ms = performance.now() - t0;
@@ -131,7 +106,7 @@ async function measurePartial(syncer: NftProxySyncer, base: { services: Service[
     results.push({ ms, floorMs: performance.now() - f0, r, text });
   }
   const last = results.at(-1)!;
-  const fig: NftPartialFigures = { services: n, ms: median(results.map((x) => x.ms)), floorMs: median(results.map((x) => x.floorMs)), nftMs: median(results.map((x) => x.r.restoreMs)), bytes: last.r.bytes, lines: last.text.split('\n').filter(Boolean).length };
+  const fig: NftPartialFigures = { services: n, ms: medianOf(results, (x) => x.ms), floorMs: medianOf(results, (x) => x.floorMs), nftMs: medianOf(results, (x) => x.r.restoreMs), bytes: last.r.bytes, lines: last.text.split('\n').filter(Boolean).length };
   log(`partial sync, one endpoint change among ${n} Services: ${fig.ms.toFixed(1)} ms (nft ${fig.nftMs.toFixed(1)} ms; bare nft -f of the same input ${fig.floorMs.toFixed(1)} ms); ${fig.lines} lines, ${(fig.bytes / 1e3).toFixed(1)} kB`);
   return fig;
 }

@@ -10,13 +10,12 @@
 //
 // Runs in network namespaces it creates and deletes. Standalone: `npx tsx bench/proxy-sync.ts
 // [sizes, e.g. 1000,10000]`; or from the harness (export `proxySyncBenchmark`).
-import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { EndpointSlice, Service } from '../src/api/types.ts';
 import { ProxySyncer, RESTORE_ARGV, type ProxyState, type SyncResult } from '../src/proxy/syncer.ts';
 import type { ProxyConfig } from '../src/proxy/model.ts';
 import { run } from '../src/sys/exec.ts';
-import { deferCleanup, median, type Benchmark, type BenchContext, type Figure } from './harness.ts';
+import { medianOf, withFreshNetns, type Benchmark, type BenchContext, type Figure } from './harness.ts';
 
 export const DEFAULT_SIZES = [1000, 10000];
 export const FULL_SYNC_GOAL_RATIO = 1.15;
@@ -108,18 +107,23 @@ function slice(service: string, ips: string[]): EndpointSlice {
   };
 }
 
-async function withNetns<T>(tag: string, fn: (netns: string) => Promise<T>): Promise<T> {
-  const netns = `pplt-bench-proxy-${randomBytes(3).toString('hex')}-${tag}`;
-  await run(['ip', 'netns', 'add', netns]);
-  const cleanup = deferCleanup(async () => {
-    await run(['ip', 'netns', 'del', netns], { allowFail: true });
-  });
-  try {
-    return await fn(netns);
-  } finally {
-    await cleanup();
-  }
+/** The address the `k`th partial sync moves an endpoint to (one no synthetic pod has). */
+export const movedAddress = (k: number): string => `10.99.${k >> 8}.${(k & 255) + 1}`;
+
+/**
+ * The slices with Service `svc-<target>`'s first endpoint at `address` (or as it was, its slice
+ * written anew): the one-endpoint change a partial sync is measured with.
+ */
+export function withEndpointAt(slices: readonly EndpointSlice[], target: number, address?: string): EndpointSlice[] {
+  const out = slices.slice();
+  const ips = out[target]!.endpoints.map((e) => e.addresses[0]!);
+  if (address !== undefined) ips[0] = address;
+  out[target] = slice(`svc-${target}`, ips);
+  return out;
 }
+
+/** A fresh namespace for a sync or a floor (the iptables benchmark's prefix). */
+const withNetns = <T>(tag: string, fn: (netns: string) => Promise<T>): Promise<T> => withFreshNetns('pplt-bench-proxy', tag, fn);
 
 async function timeFloor(text: string): Promise<number> {
   return withNetns('floor', async (netns) => {
@@ -133,9 +137,9 @@ function partialFigures(services: number, results: { ms: number; floorMs: number
   const last = results.at(-1)!.r;
   return {
     services,
-    ms: median(results.map((x) => x.ms)),
-    floorMs: median(results.map((x) => x.floorMs)),
-    restoreMs: median(results.map((x) => x.r.restoreMs)),
+    ms: medianOf(results, (x) => x.ms),
+    floorMs: medianOf(results, (x) => x.floorMs),
+    restoreMs: medianOf(results, (x) => x.r.restoreMs),
     rules: last.rules,
     bytes: last.bytes,
     servicesWritten: last.servicesWritten,
@@ -216,10 +220,7 @@ async function measurePartial(syncer: ProxySyncer, base: { services: Service[]; 
   const target = Math.floor(n / 2);
   const targetKey = `bench/svc-${target}`;
   for (let k = 0; k < repeats; k++) {
-    const slices = base.endpointSlices.slice();
-    const ips = slices[target]!.endpoints.map((e) => e.addresses[0]!);
-    ips[0] = k % 2 === 0 ? `10.99.${k >> 8}.${(k & 255) + 1}` : ips[0]!;
-    slices[target] = slice(`svc-${target}`, ips);
+    const slices = withEndpointAt(base.endpointSlices, target, k % 2 === 0 ? movedAddress(k) : undefined);
     const state: ProxyState = { services: base.services, endpointSlices: slices, ...(shortcut ? { changed: [targetKey] } : {}) };
     const t0 = performance.now();
     const r = await syncer.sync(state);

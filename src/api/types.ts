@@ -116,6 +116,8 @@ export interface PodSpec {
   restartPolicy: 'Always' | 'OnFailure' | 'Never';
   terminationGracePeriodSeconds: number;
   nodeName?: string;
+  /** Labels a node must carry for the scheduler to bind the pod there. */
+  nodeSelector?: Record<string, string>;
   hostname?: string;
   subdomain?: string;
   dnsPolicy?: string;

@@ -22,11 +22,14 @@ import { Informer } from '../client/informer.ts';
 import type { KubeObject, ResourceRef } from '../client/types.ts';
 import { instancePaths } from '../node/instance.ts';
 import { SANDBOX_HOST_IP } from '../node/node.ts';
+import { ipArgs, run } from '../sys/exec.ts';
 import { netnsExists } from '../sys/ip.ts';
-import { ipJson, readIptables, readNftTable } from '../trace/observe.ts';
 import type { FlannelNode } from '../flannel/annotations.ts';
+import type { Hop } from '../trace/crash.ts';
 import { nodeInfoFromApi } from '../trace/nodes.ts';
+import { ipJson, readConntrack, readIptables, readNftTable } from '../trace/observe.ts';
 import { buildModel, tracePath, type NodeKernel, type ApiEndpointSlice, type ApiIngress, type ApiNode, type ApiPod, type ApiService, type UiModel } from '../ui/model.ts';
+import { conntrackFor, eventRows, EVENT_COLUMNS, iptablesRulesFor, nftRulesFor, type ApiEvent, type KernelObjects } from '../ui/panel.ts';
 import { serverClient } from './api-client.ts';
 import { describeText } from './commands/describe.ts';
 import { killPod } from './commands/kill.ts';
@@ -61,6 +64,7 @@ const RESOURCES = {
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const CHAIN = /^KUBE-[A-Z0-9-]{1,40}$/;
+const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const COOKIE = 'lab-ui-token';
 const MAX_BODY = 4096;
 
@@ -256,6 +260,39 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
 
   const once = serialized();
   const listenHost = opts.host;
+
+  /** The address of a pod (its IP), a Service (its ClusterIP) or a node (its InternalIP), from the informers' caches. */
+  const addressOf = (id: ReturnType<typeof parseId>): string | undefined => {
+    const find = <T extends { metadata: { name: string; namespace?: string } }>(k: keyof typeof RESOURCES) => items<T>(k).find((o) => o.metadata.name === id.name && (id.kind === 'node' || (o.metadata.namespace ?? 'default') === id.namespace));
+    const ip = id.kind === 'pod' ? find<ApiPod>('pods')?.status?.podIP : id.kind === 'svc' ? find<ApiService>('services')?.spec?.clusterIP : find<ApiNode>('nodes')?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    return ip && IPV4.test(ip) ? ip : undefined;
+  };
+
+  /** What the server node's kernel holds for one object's address: rules with counters, route and neighbour, conntrack entries. */
+  async function kernelObjects(id: ReturnType<typeof parseId>): Promise<KernelObjects> {
+    const ip = addressOf(id);
+    const dump = await readIptables(nodeNetns, { counters: true }).catch(() => null);
+    const proxyMode = dump?.get('nat')?.chains.some((c) => c.name === 'KUBE-SERVICES') ? 'iptables' : 'nftables';
+    const node = model?.elements.find((e) => e.kind === 'node' && e.describe)?.describe?.name;
+    if (!ip) return { node, proxyMode, rules: [], routes: [], conntrack: [] };
+    const text = async (args: string[]) => (await run(ipArgs(nodeNetns, ...args), { allowFail: true })).stdout.trim();
+    const [nft, route, neigh, conntrack] = await Promise.all([
+      proxyMode === 'nftables' ? readNftTable(nodeNetns) : Promise.resolve(null),
+      text(['route', 'get', ip]),
+      text(['neigh', 'show', 'to', ip]),
+      readConntrack(nodeNetns).catch(() => []),
+    ]);
+    const rules = [...iptablesRulesFor(dump, ip), ...nftRulesFor(nft, ip)];
+    const routes = [...(route ? [`$ ip route get ${ip}`, ...route.split('\n')] : []), ...(neigh ? [`$ ip neigh show to ${ip}`, ...neigh.split('\n')] : [])];
+    return { ip, node, proxyMode, rules, routes, conntrack: conntrackFor(conntrack, ip) };
+  }
+
+  /** The object's Events from the API (kubectl describe's query: involvedObject kind and name), as kubectl get events prints them. */
+  async function objectEvents(id: ReturnType<typeof parseId>): Promise<{ columns: readonly string[]; rows: string[][] }> {
+    const kind = id.kind === 'pod' ? 'Pod' : id.kind === 'svc' ? 'Service' : 'Node';
+    const list = await client!.list<ApiEvent & KubeObject>({ group: '', resource: 'events' }, { namespace: id.namespace, fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${id.name}` });
+    return { columns: EVENT_COLUMNS, rows: eventRows(list.items) };
+  }
   let hostHeader = '';
   let origin = '';
 
@@ -300,6 +337,8 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
         const text = await describeText({ name: opts.instance, kind: id.kind, object: id.name, namespace: id.namespace });
         return json(res, 200, { text });
       }
+      if (get && url.pathname === '/api/kernel') return json(res, 200, await kernelObjects(parseId(url.searchParams.get('id'))));
+      if (get && url.pathname === '/api/events') return json(res, 200, await objectEvents(parseId(url.searchParams.get('id'))));
       if (get && url.pathname === '/api/chain') {
         const chain = url.searchParams.get('chain') ?? '';
         if (!CHAIN.test(chain)) throw new HttpError(400, `chain ${JSON.stringify(chain).slice(0, 60)}: expected KUBE-...`);
@@ -331,10 +370,33 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       if (req.method === 'POST' && url.pathname === '/api/kill') {
         const id = parseId(((await readBody(req)) as { id?: unknown }).id);
         if (id.kind !== 'pod') throw new HttpError(400, 'only a pod can be killed');
+        // As `lab kill --trace`, streamed (one JSON object a line) as it happens: each hop of the
+        // crash flow (kubelet -> API -> endpoints -> kube-proxy, the pod's Events) until the pod is
+        // back, for the page's timeline; the picture follows through the model as always.
+        res.writeHead(200, { ...headers, 'Content-Type': 'application/x-ndjson; charset=utf-8' });
+        const line = (o: unknown) => res.write(`${JSON.stringify(o)}\n`);
         const lines: string[] = [];
-        // As `lab kill --trace`: the crash flow hop by hop (kubelet -> API -> endpoints -> kube-proxy), until the pod is back.
-        await once(() => killPod({ name: opts.instance, state: '', config: '', pod: id.name, namespace: id.namespace!, signal: 'KILL', trace: true }, (l) => lines.push(l)));
-        return json(res, 200, { text: lines.join('\n') });
+        try {
+          const whole = await once(() =>
+            killPod(
+              { name: opts.instance, state: '', config: '', pod: id.name, namespace: id.namespace!, signal: 'KILL', trace: true },
+              (l) => {
+                lines.push(l);
+                if (!l.startsWith('+')) line({ type: 'line', text: l });
+              },
+              (h: Hop) => {
+                line({ type: 'step', step: h });
+                // kube-proxy's move is the kernel's only: draw it now, not at the next look.
+                if (h.step === 'kube-proxy') refresh(true);
+              },
+            ),
+          );
+          line({ type: 'done', whole, text: lines.join('\n') });
+        } catch (e) {
+          line({ type: 'error', error: (e as Error).message });
+        }
+        res.end();
+        return;
       }
       throw new HttpError(404, `no ${req.method} ${url.pathname}`);
     })().catch((e: unknown) => {

@@ -8,31 +8,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instancePaths } from '../../src/node/instance.ts';
-import { cmd, curl, inNetns, instanceName, isRoot, lab, labOk, shDeployment, until } from './helpers.ts';
+import { cmd, curl, inNetns, instanceName, isRoot, lab, labOk, sourceIpApp, until } from './helpers.ts';
 
 const I = instanceName('etpl');
 const paths = instancePaths(I);
 const NODE_IP = '192.168.56.110';
 const LAPTOP_IP = '192.168.56.1';
 
-// The pod answers /cgi-bin/ip with the peer address its socket saw.
-const CGI = "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/ip && chmod 755 /www/cgi-bin/ip && exec httpd -f -p 80 -h /www";
-const STATE = `${shDeployment({ name: 'srcip', script: CGI })}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: srcip
-spec:
-  type: LoadBalancer
-  externalTrafficPolicy: Local
-  selector:
-    app: srcip
-  ports:
-    - name: http
-      port: 8081
-      targetPort: 80
-`;
+const STATE = sourceIpApp({ type: 'LoadBalancer', port: 8081 });
 
 interface SvcJson {
   spec: { clusterIP: string; healthCheckNodePort?: number; ports: { nodePort?: number }[] };

@@ -117,6 +117,31 @@ ${o.podSpec ?? ''}
 ${o.container ?? ''}`;
 }
 
+/**
+ * The source-address app: a Deployment `srcip` whose pod answers /cgi-bin/ip with the peer address
+ * its socket saw (busybox httpd's CGI REMOTE_ADDR), and a Service `srcip` of `type` with
+ * externalTrafficPolicy: Local, port `port` to the pod's 80. `podSpec` as shDeployment's.
+ */
+export function sourceIpApp(o: { type: 'NodePort' | 'LoadBalancer'; port: number; podSpec?: string }): string {
+  const cgi = "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/ip && chmod 755 /www/cgi-bin/ip && exec httpd -f -p 80 -h /www";
+  return `${shDeployment({ name: 'srcip', script: cgi, ...(o.podSpec ? { podSpec: o.podSpec } : {}) })}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: srcip
+spec:
+  type: ${o.type}
+  externalTrafficPolicy: Local
+  selector:
+    app: srcip
+  ports:
+    - name: http
+      port: ${o.port}
+      targetPort: 80
+`;
+}
+
 /** A private copy of lab/cluster.yaml a test can edit while a controller watches it. */
 export interface EditableState {
   dir: string;

@@ -11,32 +11,16 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { instancePaths } from '../../src/node/instance.ts';
-import { cmd, curl, downAndRemove, editableState, instanceName, isRoot, kubectlFor, lab, shDeployment, until, upWithKubeconfig, type EditableState } from './helpers.ts';
+import { cmd, curl, downAndRemove, editableState, instanceName, isRoot, kubectlFor, lab, sourceIpApp, until, upWithKubeconfig, type EditableState } from './helpers.ts';
 
 const I = instanceName('mna');
 const paths = instancePaths(I);
 const LAPTOP_IP = '192.168.56.1';
 
-// A pod on labsw that answers /cgi-bin/ip with the peer address its socket saw, behind a NodePort
-// Service with externalTrafficPolicy: Local, applied with kubectl (the state files' schema has no
-// nodeSelector; the API takes one).
-const CGI = "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/ip && chmod 755 /www/cgi-bin/ip && exec httpd -f -p 80 -h /www";
-const EXTRA = `${shDeployment({ name: 'srcip', script: CGI, podSpec: '      nodeSelector:\n        kubernetes.io/hostname: labsw' })}
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: srcip
-spec:
-  type: NodePort
-  externalTrafficPolicy: Local
-  selector:
-    app: srcip
-  ports:
-    - name: http
-      port: 8082
-      targetPort: 80
-`;
+// A pod on labsw (its nodeSelector) that answers /cgi-bin/ip with the peer address its socket saw,
+// behind a NodePort Service with externalTrafficPolicy: Local, applied with kubectl once both
+// nodes are up.
+const EXTRA = sourceIpApp({ type: 'NodePort', port: 8082, podSpec: '      nodeSelector:\n        kubernetes.io/hostname: labsw' });
 
 interface PodJson {
   metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };

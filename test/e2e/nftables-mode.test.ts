@@ -110,6 +110,21 @@ describe.skipIf(!isRoot)('kube-proxy nftables mode (server and agent)', () => {
   const nodeNetns = () => nodes;
   const tables = async (ns: string) => (await inNetns(ns, ['nft', 'list', 'tables'])).stdout;
   const kubeChains = async (ns: string) => ((await inNetns(ns, ['iptables-save'])).stdout.match(/^:KUBE-\S+/gm) ?? []).filter((c) => c !== ':KUBE-KUBELET-CANARY');
+  const configFor = (mode: 'iptables' | 'nftables') => (mode === 'nftables' ? `${configText}\nkube-proxy-arg: [proxy-mode=nftables]\n` : configText);
+  /** Whether a node's kube-proxy runs in `mode` with nothing of the other mode left. */
+  const inMode = async (ns: string, mode: 'iptables' | 'nftables') =>
+    mode === 'nftables'
+      ? (await tables(ns)).includes('table ip kube-proxy') && (await kubeChains(ns)).length === 0
+      : !(await tables(ns)).includes('kube-proxy') && (await kubeChains(ns)).includes(':KUBE-SERVICES');
+  /** An edit of config.yaml to `mode`: until every node runs in it, then 1.5 s more of the client's requests. */
+  const switchTo = async (mode: 'iptables' | 'nftables') => {
+    await writeFile(config, configFor(mode));
+    await until(`${mode} mode on every node`, async () => {
+      for (const ns of nodeNetns()) if (!(await inMode(ns, mode))) return false;
+      return true;
+    }, 60_000, 250);
+    await new Promise((r) => setTimeout(r, 1500));
+  };
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'pplt-nft-'));
@@ -117,7 +132,7 @@ describe.skipIf(!isRoot)('kube-proxy nftables mode (server and agent)', () => {
     config = path.join(dir, 'config.yaml');
     await writeFile(state, (await readFile(path.join(ROOT, 'lab/cluster.yaml'), 'utf8')) + EXTRA);
     configText = await readFile(path.join(ROOT, 'lab/config.yaml'), 'utf8');
-    await writeFile(config, `${configText}\nkube-proxy-arg: [proxy-mode=nftables]\n`);
+    await writeFile(config, configFor('nftables'));
     const up = await lab(['up', '--name', I, '--state', state, '--config', config, '--nodes', '2'], { timeoutMs: 240_000 });
     if (up.code !== 0) throw new Error(`lab up failed:\n${up.stderr}\n${up.stdout}`);
     pods = await getPods(I);
@@ -213,18 +228,8 @@ describe.skipIf(!isRoot)('kube-proxy nftables mode (server and agent)', () => {
     const exited = new Promise((r) => client.on('exit', r));
     try {
       await new Promise((r) => setTimeout(r, 1500));
-      await writeFile(config, configText); // iptables: the default
-      await until('iptables mode on every node', async () => {
-        for (const ns of nodeNetns()) if ((await tables(ns)).includes('kube-proxy') || !(await kubeChains(ns)).includes(':KUBE-SERVICES')) return false;
-        return true;
-      }, 60_000, 250);
-      await new Promise((r) => setTimeout(r, 1500));
-      await writeFile(config, `${configText}\nkube-proxy-arg: [proxy-mode=nftables]\n`);
-      await until('nftables mode on every node', async () => {
-        for (const ns of nodeNetns()) if (!(await tables(ns)).includes('table ip kube-proxy') || (await kubeChains(ns)).length > 0) return false;
-        return true;
-      }, 60_000, 250);
-      await new Promise((r) => setTimeout(r, 1500));
+      await switchTo('iptables');
+      await switchTo('nftables');
     } finally {
       client.kill('SIGTERM');
       await exited;

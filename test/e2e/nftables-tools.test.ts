@@ -107,4 +107,18 @@ describe.skipIf(!isRoot)('learner tools in nftables mode', () => {
     for (const p of pods.filter((x) => x.metadata.labels.app === 'app2')) expect(out).toContain(`# endpoint ${p.status.podIP}:80 (pod default/${p.metadata.name})`);
     expect((await labOk(['explain', 'iptables', '--name', I])).stdout).not.toContain('KUBE-SVC-');
   }, 30_000);
+
+  it("lab kill --trace sees kube-proxy take the pod's endpoint chain out of app2's service chain and back, in table ip kube-proxy", async () => {
+    const pod = pods.find((x) => x.metadata.labels.app === 'app2')!;
+    const r = await lab(['kill', pod.metadata.name, '--trace', '--name', I], { timeoutMs: 90_000 });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    const order = ['exited', 'Ready=False', 'ready=false', `${pod.status.podIP} out of the Service chains (nftables table ip kube-proxy)`, 'restarted after its back-off', 'Ready=True', 'ready=true', `${pod.status.podIP} back in the Service chains (nftables table ip kube-proxy)`];
+    let at = 0;
+    for (const what of order) {
+      const i = r.stdout.indexOf(what, at);
+      expect(i, `"${what}" after position ${at} in:\n${r.stdout}`).toBeGreaterThanOrEqual(0);
+      at = i;
+    }
+    expect(r.stdout).not.toContain('was not seen to the end');
+  }, 120_000);
 });

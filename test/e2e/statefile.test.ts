@@ -1,12 +1,13 @@
 // Issue 12, item 5, through the instance's server (issue 13: `lab up --watch`, which applies
 // the state file as k3s applies its manifests directory). An editor that truncates before it writes
 // must not delete every pod (an empty file is a bad edit: refused, naming the file, the last good
-// state keeps serving), and a burst of writes ends in one apply of the final content.
+// state keeps serving), and a burst of writes ends in one apply of the final content. A template's
+// nodeSelector goes through to the API: a label no node has leaves the pod Pending (FailedScheduling).
 import { existsSync } from 'node:fs';
 import { truncate, writeFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { useWatchedLab } from './controller.ts';
-import { cmd, curl, getPods, instanceName, isRoot, labOk, until } from './helpers.ts';
+import { cmd, curl, getPods, instanceName, isRoot, labOk, shDeployment, until } from './helpers.ts';
 
 const I = instanceName('e2esf');
 const HOST = `${I}-host`;
@@ -96,6 +97,36 @@ describe.skipIf(!isRoot)('the state file under the server (lab up --watch)', () 
     expect(runs.length, since(offset)).toBeLessThanOrEqual(2);
     expect((await podsAndPids()).filter((p) => p.startsWith('default/app1-'))).toEqual(app1Before);
     expect((await curl(HOST, 'http://app2.com/')).stdout).toContain('Welcome to App 2!');
+  });
+
+  it("a Deployment whose nodeSelector no node's labels match: applied with it, its pod stays Pending with FailedScheduling; scaled to 0, it goes", async () => {
+    let offset = w.controller.log().length;
+    const podSpec = '      nodeSelector:\n        disk: none-such\n      terminationGracePeriodSeconds: 0';
+    await writeFile(w.state, w.original + shDeployment({ name: 'pinned', script: 'sleep 3600', podSpec }));
+    await until('the apply of the file with it', async () => RUNS_ONE.test(since(offset)), 10_000);
+    expect(since(offset)).not.toContain(REFUSED);
+    type ApiEvent = { type: string; reason: string; message: string; involvedObject: { kind: string; name: string } };
+    const failed = async () => (JSON.parse((await labOk(['get', 'events', '--name', I, '-o', 'json'])).stdout) as { items: ApiEvent[] }).items.find((e) => e.reason === 'FailedScheduling' && e.involvedObject.name.startsWith('pinned-'));
+    const event = await until('FailedScheduling of the pinned pod', failed, 20_000, 250);
+    // kube-scheduler's FitError text: every node (one or more) refused by the NodeAffinity filter.
+    const unschedulable = /^0\/(\d+) nodes are available: \1 node\(s\) didn't match Pod's node affinity\/selector\. preemption: 0\/\1 nodes are available: \1 Preemption is not helpful for scheduling\.$/;
+    expect(event).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Pod' } });
+    expect(event.message).toMatch(unschedulable);
+    type Pending = { metadata: { name: string }; spec: { nodeName?: string; nodeSelector?: Record<string, string> }; status: { phase: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] } };
+    await sleep(1000); // still so a moment later: nothing binds it
+    const pod = ((await getPods(I)) as unknown as Pending[]).find((p) => p.metadata.name === event.involvedObject.name)!;
+    expect(pod.spec).toMatchObject({ nodeSelector: { disk: 'none-such' } });
+    expect(pod.spec.nodeName).toBeUndefined();
+    expect(pod.status.phase).toBe('Pending');
+    expect(pod.status.conditions?.find((c) => c.type === 'PodScheduled')).toMatchObject({ status: 'False', reason: 'Unschedulable', message: expect.stringMatching(unschedulable) });
+
+    // The lab has no garbage collector yet: a Deployment taken out of the file would leave its
+    // ReplicaSet and pod behind. Scaled to 0 first, its pod goes; then the file is as it was.
+    await writeFile(w.state, w.original + shDeployment({ name: 'pinned', script: 'sleep 3600', podSpec }).replace('replicas: 1', 'replicas: 0'));
+    await until('the pinned pod gone', async () => !(await getPods(I)).some((p) => p.metadata.name.startsWith('pinned-')), 30_000, 250);
+    offset = w.controller.log().length;
+    await writeFile(w.state, w.original);
+    await until('the apply of the file without it', async () => RUNS_ONE.test(since(offset)), 10_000);
   });
 
   it('left empty, the lab still comes down whole: lab down removes everything', async () => {

@@ -176,16 +176,71 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
     await shot('3-back');
   }, 90_000);
 
-  it("the kill button of a pod runs lab kill --trace: the crash flow, hop by hop, until it is back", async () => {
-    const pod = await page.evaluate(() => [...document.querySelectorAll<HTMLButtonElement>('#objects button[data-id^="pod/default/app1-"]')].map((b) => b.dataset.id!)[0]!);
+  it("Break it: the kill button shows the crash flow in time, kubelet -> API -> endpoints -> kube-proxy with the evidence of each, lit on the picture; the pod leaves its Service and comes back", async () => {
+    // An app2 pod not killed yet (no back-off): its Service keeps two endpoints meanwhile.
+    const pod = await page.evaluate(() => [...document.querySelectorAll<HTMLButtonElement>('#objects button[data-id^="pod/default/app2-"]')].find((b) => /restarts 0/.test(b.textContent ?? ''))!.dataset.id!);
+    const name = pod.split('/')[2]!;
     await page.click(`#objects button[data-id="${pod}"]`);
     await page.click('#details-actions button.kill');
-    await page.waitForSelector(`#details-text[data-killed="${pod}"]`, { timeout: 70_000 });
-    const text = (await page.textContent('#details-text'))!;
-    expect(text).toContain(`pod/${pod.split('/')[2]}: sent SIGKILL`);
-    expect(text).toMatch(/kube-proxy/);
-    expect(text).not.toContain('was not seen to the end');
+    await page.waitForSelector(`#crash[data-pod="${pod}"]`);
+    // Mid-flow: kube-proxy has taken the endpoint out.
+    await page.waitForFunction(() => (window as unknown as { labCrash: { steps(): { step?: string }[] } }).labCrash.steps().some((s) => s.step === 'kube-proxy'), undefined, { timeout: 30_000 });
+    await shot('5-crash-out');
+    await page.waitForSelector('#crash[data-state="done"]', { timeout: 70_000 });
+    type Step = { at: number; who: string; what: string; step?: string; direction?: string; evidence?: string[]; chains?: string[]; resourceVersion?: string };
+    const { steps, history, drawn } = await page.evaluate(() => {
+      const c = (window as unknown as { labCrash: { steps(): unknown[]; history(): unknown[]; drawn(): unknown[] } }).labCrash;
+      return { steps: c.steps(), history: c.history(), drawn: c.drawn() };
+    }) as { steps: Step[]; history: { step?: string; direction?: string; lit: string[]; out: boolean }[]; drawn: { sepEdge: boolean }[] };
+    // The four roles in order on the way out, then again on the way back, at times that only grow.
+    const at = (step: string, dir: string, from = 0) => steps.findIndex((s, i) => i >= from && s.step === step && s.direction === dir);
+    const out = ['kubelet', 'API', 'endpoints', 'kube-proxy'].map((r) => at(r, 'out'));
+    const back = ['kubelet', 'API', 'endpoints', 'kube-proxy'].map((r) => at(r, 'in', out[3]!));
+    expect(out.every((i) => i >= 0), JSON.stringify(steps, null, 1)).toBe(true);
+    expect(back.every((i) => i >= 0), JSON.stringify(steps, null, 1)).toBe(true);
+    expect([...out, ...back]).toEqual([...out, ...back].sort((x, y) => x - y));
+    for (let i = 1; i < steps.length; i++) expect(steps[i]!.at).toBeGreaterThanOrEqual(steps[i - 1]!.at);
+    // Real evidence: the API's watch events with their resourceVersions, the slice's endpoint conditions, the kernel's rules.
+    const [kubelet, api, endpoints, proxy] = out.map((i) => steps[i]!);
+    expect(kubelet!.what).toMatch(/exited \(Error, exit code 137\)/);
+    expect(kubelet!.evidence!.join('\n')).toMatch(new RegExp(`watch: MODIFIED pod default/${name} resourceVersion \\d+`));
+    expect(api!.what).toContain('Ready=False');
+    expect(api!.evidence).toContain('status.conditions[Ready]: False (ContainersNotReady)');
+    expect(endpoints!.evidence!.join('\n')).toMatch(/EndpointSlice default\/app2-service-\S+ resourceVersion \d+ \(kubernetes.io\/service-name=app2-service\)/);
+    expect(endpoints!.evidence!.join('\n')).toMatch(/conditions ready=false/);
+    expect(Number(endpoints!.resourceVersion)).toBeGreaterThan(Number(api!.resourceVersion));
+    expect(proxy!.evidence![0]).toBe('iptables-save -t nat, in the node');
+    expect(proxy!.evidence!.join('\n')).toMatch(/^- -A KUBE-SVC-\S+ .*-j KUBE-SEP-\S+$/m);
+    const [svcChain, sepChain] = proxy!.chains!;
+    expect(svcChain).toMatch(/^KUBE-SVC-/);
+    expect(sepChain).toMatch(/^KUBE-SEP-/);
+    expect(steps[back[3]!]!.evidence!.join('\n')).toMatch(/^\+ -A KUBE-SVC-\S+ .*-j KUBE-SEP-\S+$/m);
+    // The pod's Events came through the API too (the kubelet's, as kubectl describe lists them).
+    expect(steps.some((s) => s.step === 'event' && /^Event \(kubelet\)$/.test(s.who))).toBe(true);
+    // The timeline shows them in that order, each with its offset from the kill and its evidence.
+    const rows = await page.$$eval('#crash-steps li', (lis) => lis.map((li) => ({ step: li.getAttribute('data-step'), text: li.textContent ?? '', evidence: li.querySelector('pre.evidence')?.textContent ?? '' })));
+    expect(rows.map((r) => r.step)).toEqual(steps.map((s) => s.step ?? ''));
+    expect(rows[out[3]!]!.text).toMatch(/^\+\d+ ms kube-proxy/);
+    expect(rows[out[3]!]!.evidence).toContain(sepChain);
+    expect(await page.getAttribute('#crash', 'data-out')).toBe('true');
+    expect(await page.getAttribute('#crash', 'data-back')).toBe('true');
+    // On the picture: each step lit its elements as it came; the pod drawn out of its Service (its
+    // KUBE-SEP edge gone from the kernel's rules) and back in.
+    expect(history[out[0]!]!.lit).toContain(pod);
+    expect(history[out[2]!]!.lit).toContain('svc/default/app2-service');
+    expect(history[out[3]!]!.lit).toContain(`chain/${svcChain}`);
+    expect(history[out[3]!]!.out).toBe(true);
+    expect(history.at(-1)!.out).toBe(false);
+    const gone = drawn.findIndex((d) => !d.sepEdge);
+    expect(gone, JSON.stringify(drawn)).toBeGreaterThan(0);
+    // Back on the picture once the server looked at the kernel again (it may draw it after the stream's end).
+    await page.waitForFunction(() => {
+      const d = (window as unknown as { labCrash: { drawn(): { sepEdge: boolean }[] } }).labCrash.drawn();
+      const i = d.findIndex((x) => !x.sepEdge);
+      return i > 0 && d.slice(i).some((x) => x.sepEdge);
+    }, undefined, { timeout: 10_000 });
     await page.waitForFunction((id) => document.querySelector<HTMLButtonElement>(`#objects button[data-id="${id}"]`)?.dataset.state === 'Ready', pod, { timeout: 30_000 });
+    expect(await page.textContent('#crash-text')).toContain(`pod/${name}: sent SIGKILL`);
     await shot('5-crash-flow');
   }, 120_000);
 
@@ -212,6 +267,35 @@ describe.skipIf(!isRoot)('lab ui: the live picture in a real Chromium', () => {
     // The list says it too (keyboard and screen-reader users).
     expect(await page.getAttribute(`#objects button[data-id="${answered}"]`, 'data-lit')).toBe('true');
     await shot('4-request');
+  }, 60_000);
+
+  it('a click on a pod (Enter on the list) shows its kernel objects, conntrack entries among them, and its Events', async () => {
+    const pod = (await page.getAttribute('#trace', 'data-answered'))!;
+    const ip = await page.evaluate((id) => /IP (\S+)/.exec(document.querySelector(`#objects button[data-id="${id}"]`)!.textContent ?? '')![1]!, pod);
+    await page.focus(`#objects button[data-id="${pod}"]`);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`#kernel[data-loaded="${pod}"]`, { timeout: 15_000 });
+    await page.waitForSelector(`#events[data-loaded="${pod}"]`, { timeout: 15_000 });
+    // Rules with counters: the pod's KUBE-SEP chain (its DNAT) and the KUBE-SVC jump to it.
+    const rules = await page.$$eval('#kernel table.rules tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(rules.some((r) => /^\d+$/.test(r[0]!) && r[3]!.includes(`--to-destination ${ip}:80`))).toBe(true);
+    expect(rules.some((r) => /^-A KUBE-SVC-\S+ .*-j KUBE-SEP-/.test(r[3]!))).toBe(true);
+    expect(await page.textContent('#kernel pre.routes')).toContain(`dev cni0`);
+    // The request just sent went to this pod: its conntrack entry, DNAT from app2-service's ClusterIP.
+    const ct = await page.$$eval('#kernel table.conntrack tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    expect(ct.some((r) => r.includes(`-> ${ip}:80`) && r.includes('DNAT')), ct.join('\n')).toBe(true);
+    // Its Events from the API, kubectl get events's columns; the kill of the earlier test among them.
+    const head = await page.$$eval('#events table.events thead th', (ths) => ths.map((th) => th.textContent));
+    expect(head).toEqual(['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'FROM', 'MESSAGE']);
+    const events = await page.$$eval('#events table.events tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((e) => e[3] === `pod/${pod.split('/')[2]}`)).toBe(true);
+    expect(events.some((e) => e[2] === 'Started' && e[4]!.startsWith('kubelet'))).toBe(true);
+    // Keyboard: each section's body is reachable with Tab.
+    expect(await page.getAttribute('#kernel .panel-body', 'tabindex')).toBe('0');
+    expect(await page.getAttribute('#events .panel-body', 'tabindex')).toBe('0');
+    await page.$eval('#kernel', (e) => e.scrollIntoView({ block: 'start' }));
+    await shot('6-click-kernel-events');
   }, 60_000);
 
   it('refuses a request without the token, or with a foreign Host or Origin', async () => {

@@ -1,42 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { parseClusterConfig, ValidationError } from '../../src/api/load.ts';
+import { parseClusterConfig } from '../../src/api/load.ts';
 import { parseNodeTaint, withNodeCount } from '../../src/api/schema/config.ts';
-
-const refusal = (text: string): string => {
-  try {
-    parseClusterConfig(text, 'lab/config.yaml', 'h');
-  } catch (e) {
-    if (e instanceof ValidationError) return e.message;
-    throw e;
-  }
-  throw new Error('accepted');
-};
-
-const base = 'node-name: labS\nnode-ip: 192.168.56.110\n';
+import { configRefusal, SERVER_NODE } from './config-fixtures.ts';
 
 describe('config.yaml: agents and node keys (issue 14)', () => {
   it('reads agents under their k3s keys, node names lower-cased', () => {
-    const c = parseClusterConfig(`${base}node-taint: [node-role.kubernetes.io/control-plane:NoSchedule]\nagents:\n  - node-name: labSW\n    node-ip: 192.168.56.111\n    node-label: [disk=ssd]\n`, 'c.yaml', 'h');
+    const c = parseClusterConfig(`${SERVER_NODE}node-taint: [node-role.kubernetes.io/control-plane:NoSchedule]\nagents:\n  - node-name: labSW\n    node-ip: 192.168.56.111\n    node-label: [disk=ssd]\n`, 'c.yaml', 'h');
     expect(c.nodeTaints).toEqual(['node-role.kubernetes.io/control-plane:NoSchedule']);
     expect(c.agents).toEqual([{ nodeName: 'labsw', nodeIP: '192.168.56.111', nodeLabels: ['disk=ssd'], nodeTaints: [] }]);
   });
 
   it('refuses, naming file, line and field: duplicate names and IPs, IPs in the cluster CIDRs or off the node network', () => {
-    expect(refusal(`${base}agents:\n  - node-name: labs\n    node-ip: 192.168.56.111\n`)).toBe('lab/config.yaml:4: agents[0].node-name: node name "labs" is already taken by the server\'s node labs');
-    expect(refusal(`${base}agents:\n  - node-name: a\n    node-ip: 192.168.56.111\n  - node-name: b\n    node-ip: 192.168.56.111\n`)).toBe('lab/config.yaml:7: agents[1].node-ip: node IP 192.168.56.111 is already taken by agents[0] (a)');
-    expect(refusal(`${base}agents:\n  - node-name: a\n    node-ip: 10.42.3.4\n`)).toMatch(/lab\/config\.yaml:5: agents\[0\]\.node-ip: node IP 10\.42\.3\.4 is inside the pod CIDR 10\.42\.0\.0\/16/);
-    expect(refusal(`${base}agents:\n  - node-name: a\n    node-ip: 10.43.3.4\n`)).toMatch(/agents\[0\]\.node-ip: node IP 10\.43\.3\.4 is inside the service CIDR 10\.43\.0\.0\/16/);
-    expect(refusal(`${base}agents:\n  - node-name: a\n    node-ip: 192.168.57.4\n`)).toMatch(/agents\[0\]\.node-ip: node IP 192\.168\.57\.4 is not on the node network 192\.168\.56\.0\/24 of the server's 192\.168\.56\.110/);
+    expect(configRefusal(`${SERVER_NODE}agents:\n  - node-name: labs\n    node-ip: 192.168.56.111\n`)).toBe('lab/config.yaml:4: agents[0].node-name: node name "labs" is already taken by the server\'s node labs');
+    expect(configRefusal(`${SERVER_NODE}agents:\n  - node-name: a\n    node-ip: 192.168.56.111\n  - node-name: b\n    node-ip: 192.168.56.111\n`)).toBe('lab/config.yaml:7: agents[1].node-ip: node IP 192.168.56.111 is already taken by agents[0] (a)');
+    expect(configRefusal(`${SERVER_NODE}agents:\n  - node-name: a\n    node-ip: 10.42.3.4\n`)).toMatch(/lab\/config\.yaml:5: agents\[0\]\.node-ip: node IP 10\.42\.3\.4 is inside the pod CIDR 10\.42\.0\.0\/16/);
+    expect(configRefusal(`${SERVER_NODE}agents:\n  - node-name: a\n    node-ip: 10.43.3.4\n`)).toMatch(/agents\[0\]\.node-ip: node IP 10\.43\.3\.4 is inside the service CIDR 10\.43\.0\.0\/16/);
+    expect(configRefusal(`${SERVER_NODE}agents:\n  - node-name: a\n    node-ip: 192.168.57.4\n`)).toMatch(/agents\[0\]\.node-ip: node IP 192\.168\.57\.4 is not on the node network 192\.168\.56\.0\/24 of the server's 192\.168\.56\.110/);
   });
 
   it('refuses more nodes than the pod CIDR has node CIDRs', () => {
     const agents = [1, 2, 3, 4].map((i) => `  - node-name: a${i}\n    node-ip: 192.168.56.${110 + i}\n`).join('');
-    expect(refusal(`${base}cluster-cidr: 10.42.0.0/22\nagents:\n${agents}`)).toMatch(/agents\[3\]: 5 nodes need 5 node CIDRs of \/24, and the pod CIDR 10\.42\.0\.0\/22 has 4/);
+    expect(configRefusal(`${SERVER_NODE}cluster-cidr: 10.42.0.0/22\nagents:\n${agents}`)).toMatch(/agents\[3\]: 5 nodes need 5 node CIDRs of \/24, and the pod CIDR 10\.42\.0\.0\/22 has 4/);
   });
 
   it('refuses a bad label or taint with the shape it wants', () => {
-    expect(refusal(`${base}node-label: [disk]\n`)).toMatch(/node-label\[0\]: "disk" is not a label such as "disk=ssd"/);
-    expect(refusal(`${base}node-taint: [gpu=yes:Sometimes]\n`)).toMatch(/node-taint\[0\]: "gpu=yes:Sometimes" is not a taint such as "dedicated=gpu:NoSchedule"/);
+    expect(configRefusal(`${SERVER_NODE}node-label: [disk]\n`)).toMatch(/node-label\[0\]: "disk" is not a label such as "disk=ssd"/);
+    expect(configRefusal(`${SERVER_NODE}node-taint: [gpu=yes:Sometimes]\n`)).toMatch(/node-taint\[0\]: "gpu=yes:Sometimes" is not a taint such as "dedicated=gpu:NoSchedule"/);
     expect(parseNodeTaint('node-role.kubernetes.io/control-plane:NoSchedule')).toEqual({ key: 'node-role.kubernetes.io/control-plane', effect: 'NoSchedule' });
     expect(parseNodeTaint('dedicated=gpu:NoExecute')).toEqual({ key: 'dedicated', value: 'gpu', effect: 'NoExecute' });
   });
@@ -52,19 +41,19 @@ describe('config.yaml: agents and node keys (issue 14)', () => {
 
 describe('config.yaml: the node failure timers under the Kubernetes flags\' names', () => {
   it('defaults 40s, 300, 300; a demo may shorten them', () => {
-    expect(parseClusterConfig(base, 'c.yaml', 'h').nodeLifecycle).toEqual({ nodeMonitorGracePeriodMs: 40_000, defaultNotReadyTolerationSeconds: 300, defaultUnreachableTolerationSeconds: 300 });
-    const c = parseClusterConfig(`${base}node-monitor-grace-period: 1m30s\ndefault-not-ready-toleration-seconds: 0\ndefault-unreachable-toleration-seconds: 15\n`, 'c.yaml', 'h');
+    expect(parseClusterConfig(SERVER_NODE, 'c.yaml', 'h').nodeLifecycle).toEqual({ nodeMonitorGracePeriodMs: 40_000, defaultNotReadyTolerationSeconds: 300, defaultUnreachableTolerationSeconds: 300 });
+    const c = parseClusterConfig(`${SERVER_NODE}node-monitor-grace-period: 1m30s\ndefault-not-ready-toleration-seconds: 0\ndefault-unreachable-toleration-seconds: 15\n`, 'c.yaml', 'h');
     expect(c.nodeLifecycle).toEqual({ nodeMonitorGracePeriodMs: 90_000, defaultNotReadyTolerationSeconds: 0, defaultUnreachableTolerationSeconds: 15 });
-    expect(parseClusterConfig(`${base}node-monitor-grace-period: 20s\n`, 'c.yaml', 'h').nodeLifecycle!.nodeMonitorGracePeriodMs).toBe(20_000);
+    expect(parseClusterConfig(`${SERVER_NODE}node-monitor-grace-period: 20s\n`, 'c.yaml', 'h').nodeLifecycle!.nodeMonitorGracePeriodMs).toBe(20_000);
   });
 
   it('refuses what kube would not parse, and a grace period the Lease renewal cannot keep up with', () => {
-    expect(refusal(`${base}node-monitor-grace-period: 40\n`)).toBe('lab/config.yaml:3: node-monitor-grace-period: must be a string, got 40');
-    expect(refusal(`${base}node-monitor-grace-period: forty\n`)).toBe('lab/config.yaml:3: node-monitor-grace-period: "forty" is not a duration such as "40s" or "1m30s"');
-    expect(refusal(`${base}node-monitor-grace-period: 10s\n`)).toBe(
+    expect(configRefusal(`${SERVER_NODE}node-monitor-grace-period: 40\n`)).toBe('lab/config.yaml:3: node-monitor-grace-period: must be a string, got 40');
+    expect(configRefusal(`${SERVER_NODE}node-monitor-grace-period: forty\n`)).toBe('lab/config.yaml:3: node-monitor-grace-period: "forty" is not a duration such as "40s" or "1m30s"');
+    expect(configRefusal(`${SERVER_NODE}node-monitor-grace-period: 10s\n`)).toBe(
       'lab/config.yaml:3: node-monitor-grace-period: "10s" is shorter than 20s: the kubelet renews its node Lease every 10s, and a shorter grace period would take a healthy node for a failed one',
     );
-    expect(refusal(`${base}default-unreachable-toleration-seconds: -1\n`)).toBe('lab/config.yaml:3: default-unreachable-toleration-seconds: must be a number of seconds, 0 or more, got -1');
-    expect(refusal(`${base}default-not-ready-toleration-seconds: 1.5\n`)).toBe('lab/config.yaml:3: default-not-ready-toleration-seconds: must be a number of seconds, 0 or more, got 1.5');
+    expect(configRefusal(`${SERVER_NODE}default-unreachable-toleration-seconds: -1\n`)).toBe('lab/config.yaml:3: default-unreachable-toleration-seconds: must be a number of seconds, 0 or more, got -1');
+    expect(configRefusal(`${SERVER_NODE}default-not-ready-toleration-seconds: 1.5\n`)).toBe('lab/config.yaml:3: default-not-ready-toleration-seconds: must be a number of seconds, 0 or more, got 1.5');
   });
 });

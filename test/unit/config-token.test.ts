@@ -9,35 +9,25 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseClusterConfig, parseDesiredState, readClusterConfig, readConfigDropIns, ValidationError } from '../../src/api/load.ts';
+import { parseClusterConfig, parseDesiredState, readClusterConfig, readConfigDropIns } from '../../src/api/load.ts';
 import { agentNodeIPProblem } from '../../src/api/schema/config.ts';
 import { hostNodeIPProblem } from '../../src/cli/commands/agent.ts';
 import { ADMIN_USER, ensurePki } from '../../src/api/pki.ts';
 import { startApiServer as startHttps, type ApiServer } from '../../src/api/server/http.ts';
 import { apiTokens, NODE_USER, nodeTokenFor, startApiServer, type RunningApiServer } from '../../src/api/server/index.ts';
 import { join, parseJoinToken } from '../../src/client/join.ts';
+import { configRefusal, SERVER_NODE } from './config-fixtures.ts';
 
 const SECRET = 'c0ffee-shared-secret-4f1d2a';
-const base = 'node-name: labS\nnode-ip: 192.168.56.110\n';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'lab-config-token-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-function refusal(text: string, dropIns: { path: string; text: string }[] = []): string {
-  try {
-    parseClusterConfig(text, 'lab/config.yaml', 'h', dropIns);
-  } catch (e) {
-    if (e instanceof ValidationError) return e.message;
-    throw e;
-  }
-  throw new Error('accepted');
-}
-
 describe('config.yaml: token', () => {
   it('is optional; when set, the config carries it', () => {
-    expect(parseClusterConfig(base, 'c.yaml', 'h').token).toBeUndefined();
-    expect('token' in parseClusterConfig(base, 'c.yaml', 'h')).toBe(false);
-    expect(parseClusterConfig(`${base}token: ${SECRET}\n`, 'c.yaml', 'h').token).toBe(SECRET);
+    expect(parseClusterConfig(SERVER_NODE, 'c.yaml', 'h').token).toBeUndefined();
+    expect('token' in parseClusterConfig(SERVER_NODE, 'c.yaml', 'h')).toBe(false);
+    expect(parseClusterConfig(`${SERVER_NODE}token: ${SECRET}\n`, 'c.yaml', 'h').token).toBe(SECRET);
   });
 
   it('refuses what cannot be a bearer token, naming file, line and key, and never the value', () => {
@@ -51,7 +41,7 @@ describe('config.yaml: token', () => {
       ['token: true\n', /token: must be a string, got true or false$/],
     ];
     for (const [line, want] of cases) {
-      const msg = refusal(`${base}${line}`);
+      const msg = configRefusal(`${SERVER_NODE}${line}`);
       expect(msg, line).toMatch(want);
       expect(msg, line).not.toContain(SECRET);
       expect(msg, line).not.toContain('987654321987');
@@ -59,7 +49,7 @@ describe('config.yaml: token', () => {
   });
 
   it('a misspelt key is refused by name (the check can fail)', () => {
-    expect(refusal(`${base}tokn: ${SECRET}\n`)).toMatch(/lab\/config\.yaml:3: tokn: /);
+    expect(configRefusal(`${SERVER_NODE}tokn: ${SECRET}\n`)).toMatch(/lab\/config\.yaml:3: tokn: /);
   });
 });
 
@@ -68,7 +58,7 @@ describe('config.yaml.d: drop-ins, as k3s merges config.yaml.d/*.yaml', () => {
   const config = path.join(dir, 'config.yaml');
   beforeAll(() => {
     mkdirSync(path.join(dir, 'config.yaml.d', 'sub.yaml'), { recursive: true }); // a directory: skipped
-    writeFileSync(config, `${base}cluster-domain: cluster.local\n`);
+    writeFileSync(config, `${SERVER_NODE}cluster-domain: cluster.local\n`);
     writeFileSync(path.join(dir, 'config.yaml.d', '50-token.yaml'), `token: ${SECRET}\n`);
     writeFileSync(path.join(dir, 'config.yaml.d', '10-domain.yml'), 'cluster-domain: lab.local\n');
     writeFileSync(path.join(dir, 'config.yaml.d', '90-domain.yaml'), 'cluster-domain: last.local\n');
@@ -91,16 +81,16 @@ describe('config.yaml.d: drop-ins, as k3s merges config.yaml.d/*.yaml', () => {
 
   it('a problem is reported in the file that set the key, also between settings', () => {
     const bad = [{ path: 'lab/config.yaml.d/50-token.yaml', text: `# the Vagrant VM's\ntoken: "a b"\n` }];
-    expect(refusal(base, bad)).toBe('lab/config.yaml.d/50-token.yaml:2: token: must be printable ASCII without spaces (agents send it in an HTTP header)');
+    expect(configRefusal(SERVER_NODE, bad)).toBe('lab/config.yaml.d/50-token.yaml:2: token: must be printable ASCII without spaces (agents send it in an HTTP header)');
     const ip = [{ path: 'lab/config.yaml.d/ip.yaml', text: 'node-ip: 10.42.0.9\n' }];
-    expect(refusal(base, ip)).toMatch(/^lab\/config\.yaml\.d\/ip\.yaml:1: node-ip: node IP 10\.42\.0\.9 is inside the pod CIDR/);
+    expect(configRefusal(SERVER_NODE, ip)).toMatch(/^lab\/config\.yaml\.d\/ip\.yaml:1: node-ip: node IP 10\.42\.0\.9 is inside the pod CIDR/);
   });
 
   it('the state loader reads them too (the server validates one merged config)', () => {
     const d = parseDesiredState({
       stateText: 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: default\n',
       statePath: 'cluster.yaml',
-      configText: base,
+      configText: SERVER_NODE,
       configPath: 'config.yaml',
       configDropIns: [{ path: 'config.yaml.d/t.yaml', text: `token: ${SECRET}\n` }],
       hostname: 'h',

@@ -145,6 +145,17 @@ describe('applyAddon, against the registry', () => {
     await expect(client.get({ group: '', resource: 'configmaps' }, 'shop', 'page')).rejects.toThrow('not found');
   });
 
+  it("a template's nodeSelector reaches the API's Deployment, and an edit of it is patched in", async () => {
+    const client = await setup();
+    type Selected = KubeObject & { spec: { template: { spec: { nodeSelector?: Record<string, string> } } } };
+    const selecting = (sel: string) => FILE.replace('    spec:\n      containers:', `    spec:\n      nodeSelector: ${sel}\n      containers:`);
+    await applyAddon(client, 'cluster', manifests(selecting('{ disk: ssd }')));
+    expect((await client.get<Selected>(DEPLOY, 'default', 'web')).spec.template.spec.nodeSelector).toEqual({ disk: 'ssd' });
+    const out = await applyAddon(client, 'cluster', manifests(selecting('{ kubernetes.io/hostname: labsw }')));
+    expect(out.patched).toEqual(['lab/cluster.yaml:14: Deployment default/web']);
+    expect((await client.get<Selected>(DEPLOY, 'default', 'web')).spec.template.spec.nodeSelector).toEqual({ 'kubernetes.io/hostname': 'labsw' });
+  });
+
   it("tells whether a live Deployment is the file's as applied (lab up waits on it), whatever kubectl scaled", async () => {
     const client = await setup();
     const web = (text: string) => manifests(text).find((m) => m.object.kind === 'Deployment')!;

@@ -4,8 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { NftSyncPlanner } from '../../src/proxy/nft-plan.ts';
 import { nftEndpointChain, nftServiceChains } from '../../src/proxy/nft-names.ts';
-import { makeService, makeSlice } from './proxy-fixtures.ts';
-import { overallServices, overallSlices, sortNFTablesTransaction, TEST_CONFIG } from './nft-fixtures.ts';
+import { makeService, makeSlice, overallServices, overallSlices, sortNFTablesTransaction, TEST_CONFIG } from './proxy-fixtures.ts';
 import { renderNftRules } from '../../src/proxy/nft-render.ts';
 
 const svc = (name: string, ip: string) =>
@@ -19,13 +18,13 @@ const lines = (text: string) => text.split('\n').filter(Boolean);
 describe('NftSyncPlanner', () => {
   it('first sync: replaces the table atomically and writes what the renderer shows', () => {
     const p = new NftSyncPlanner({ config: TEST_CONFIG });
-    const plan = p.plan({ services: overallServices(), endpointSlices: overallSlices() });
+    const plan = p.plan({ services: overallServices(), endpointSlices: overallSlices(TEST_CONFIG.nodeName) });
     expect(plan.full).toBe(true);
     expect(plan.replaceTable).toBe(true);
     expect(lines(plan.text).slice(0, 3)).toEqual(['add table ip kube-proxy { comment "rules for kube-proxy" ; }', 'delete table ip kube-proxy', 'add table ip kube-proxy { comment "rules for kube-proxy" ; }']);
     // Without the flushes and the table's replacement, the transaction is the rendered table.
     const adds = lines(plan.text).filter((l) => l.startsWith('add '));
-    const expected = renderNftRules({ services: overallServices(), endpointSlices: overallSlices() }, TEST_CONFIG).text;
+    const expected = renderNftRules({ services: overallServices(), endpointSlices: overallSlices(TEST_CONFIG.nodeName) }, TEST_CONFIG).text;
     expect(sortNFTablesTransaction([...new Set(adds)].join('\n'))).toBe(sortNFTablesTransaction(expected));
   });
 

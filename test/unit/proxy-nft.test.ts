@@ -8,8 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { hashAndTruncate, nftEndpointChain, nftServiceChains } from '../../src/proxy/nft-names.ts';
 import { renderNftRules } from '../../src/proxy/nft-render.ts';
 import type { ProxyConfig } from '../../src/proxy/model.ts';
-import { makeService, makeSlice } from './proxy-fixtures.ts';
-import { overallServices, overallSlices, sortNFTablesTransaction, TEST_CONFIG } from './nft-fixtures.ts';
+import { makeService, makeSlice, overallServices, overallSlices, sortNFTablesTransaction, TEST_CONFIG } from './proxy-fixtures.ts';
 
 const FIXTURES = path.resolve(import.meta.dirname, '../fixtures/kube-proxy');
 
@@ -30,7 +29,7 @@ describe('nftables chain names', () => {
 describe('TestOverallNFTablesRules', () => {
   it('renders the table kube-proxy v1.33 expects, line for line after its normalisation', () => {
     const expected = readFileSync(path.join(FIXTURES, 'nftables-overall.nft'), 'utf8');
-    const got = renderNftRules({ services: overallServices(), endpointSlices: overallSlices() }, TEST_CONFIG).text;
+    const got = renderNftRules({ services: overallServices(), endpointSlices: overallSlices(TEST_CONFIG.nodeName) }, TEST_CONFIG).text;
     expect(sortNFTablesTransaction(got)).toBe(sortNFTablesTransaction(expected));
   });
 

@@ -6,7 +6,7 @@ import { probability, renderProxyRules } from '../../src/proxy/render.ts';
 import type { ProxyConfig } from '../../src/proxy/model.ts';
 import { endpointSlicesFromEndpoints } from '../../src/controllers/endpoints.ts';
 import type { Endpoints } from '../../src/api/types.ts';
-import { expectSameRules, makeService, makeSlice, parseRestore } from './proxy-fixtures.ts';
+import { expectSameRules, makeService, makeSlice, overallServices, overallSlices, parseRestore } from './proxy-fixtures.ts';
 
 /** kube-proxy's NewFakeProxier: cluster CIDR 10.0.0.0/8, localhost NodePorts, fake iptables without --random-fully. */
 const fake: ProxyConfig = { nodeName: 'test-hostname', nodeIPs: ['192.168.0.2'], clusterCIDR: '10.0.0.0/8', randomFully: false };
@@ -121,57 +121,8 @@ describe('kube-proxy documented example (selector-less Services + manual Endpoin
 });
 
 describe('TestOverallIPTablesRules', () => {
-  const services = [
-    makeService('ns1', 'svc1', (s) => {
-      s.spec.clusterIP = '172.30.0.41';
-      s.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP', targetPort: 80 }];
-    }),
-    // LoadBalancer with Local traffic policy
-    makeService('ns2', 'svc2', (s) => {
-      s.spec.type = 'LoadBalancer';
-      s.spec.externalTrafficPolicy = 'Local';
-      s.spec.clusterIP = '172.30.0.42';
-      s.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP', targetPort: 80, nodePort: 3001 }];
-      s.status = { loadBalancer: { ingress: [{ ip: '1.2.3.4' }] } };
-      s.spec.externalIPs = ['192.168.99.22'];
-      (s.spec as Record<string, unknown>).healthCheckNodePort = 30000;
-    }),
-    makeService('ns3', 'svc3', (s) => {
-      s.spec.type = 'NodePort';
-      s.spec.clusterIP = '172.30.0.43';
-      s.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP', targetPort: 80, nodePort: 3003 }];
-    }),
-    // "NodePort" without a nodePort, with an external IP
-    makeService('ns4', 'svc4', (s) => {
-      s.spec.type = 'NodePort';
-      s.spec.clusterIP = '172.30.0.44';
-      s.spec.externalIPs = ['192.168.99.33'];
-      s.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP', targetPort: 80 }];
-    }),
-    // LoadBalancer, Cluster policy, source ranges (with kube-proxy's whitespace regression), affinity
-    makeService('ns5', 'svc5', (s) => {
-      s.spec.type = 'LoadBalancer';
-      s.spec.clusterIP = '172.30.0.45';
-      s.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP', targetPort: 80, nodePort: 3002 }];
-      s.status = { loadBalancer: { ingress: [{ ip: '5.6.7.8' }] } };
-      (s.spec as Record<string, unknown>).healthCheckNodePort = 30000;
-      (s.spec as Record<string, unknown>).loadBalancerSourceRanges = [' 203.0.113.0/25'];
-      s.spec.sessionAffinity = 'ClientIP';
-      s.spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 10800 } };
-    }),
-    makeService('ns6', 'svc6', (s) => {
-      s.spec.clusterIP = '172.30.0.46';
-      s.spec.ports = [{ name: 'p80', port: 80, protocol: 'TCP', targetPort: 80 }];
-    }),
-  ];
-  const p80 = [{ name: 'p80', port: 80 }];
-  const slices = [
-    makeSlice('ns1', 'svc1', [{ ip: '10.180.0.1' }], p80),
-    makeSlice('ns2', 'svc2', [{ ip: '10.180.0.2' }], p80), // not local: ETP Local has nothing to use
-    makeSlice('ns3', 'svc3', [{ ip: '10.180.0.3' }], p80),
-    makeSlice('ns4', 'svc4', [{ ip: '10.180.0.4' }, { ip: '10.180.0.5', nodeName: 'test-hostname' }], p80),
-    makeSlice('ns5', 'svc5', [{ ip: '10.180.0.3' }], p80),
-  ];
+  const services = overallServices();
+  const slices = overallSlices(fake.nodeName);
   const expected = `
 *filter
 :KUBE-NODEPORTS - [0:0]

@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { formatIssue, loadDesiredState, parseClusterConfig, parseDesiredState, ValidationError, type Issue } from '../../src/api/load.ts';
+import { configRefusal } from './config-fixtures.ts';
 
 const BAD = 'test/fixtures/bad';
 const GOOD = 'test/fixtures/good';
@@ -66,6 +67,7 @@ const corpus: Record<string, Expectation> = {
   'container-name-injection.yaml': { line: 24, object: D, field: `${C}.name`, message: /must be a DNS-1123 label.*'`'/ },
   // labels
   'label-value-injection.yaml': { line: 22, object: D, field: 'spec.template.metadata.labels.version', message: /value "\$\(reboot\)" must be empty or consist of/ },
+  'node-selector-value-injection.yaml': { line: 24, object: D, field: 'spec.template.spec.nodeSelector.disk', message: /^value "ssd;reboot" must be empty or consist of/ },
   'label-key-injection.yaml': { line: 22, object: D, field: 'spec.template.metadata.labels["app;rm -rf /"]', message: /label key "app;rm -rf \/".*shell metacharacters ';'/ },
   // commands, env, image, paths
   'command-as-string.yaml': { line: 26, object: D, field: `${C}.command`, message: /must be a list of strings, got the string "httpd.*nothing is run through a shell/ },
@@ -211,6 +213,37 @@ describe('ValidationError', () => {
       const issues = (err as ValidationError).issues;
       expect(issues.map((i) => i.object)).toEqual(['ConfigMap default/app1-html']);
     }
+  });
+});
+
+describe('a template nodeSelector: taken as the API server takes it, label keys and values checked', () => {
+  const state = (selector: string) =>
+    `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: { app: web }\n  template:\n    metadata:\n      labels: { app: web }\n    spec:\n      nodeSelector:${selector}\n      containers:\n        - name: web\n          image: busybox\n`;
+  const problems = (selector: string) => {
+    try {
+      parseDesiredState({ stateText: state(selector), statePath: 'lab/cluster.yaml', hostname: 'h' });
+    } catch (err) {
+      return (err as ValidationError).issues.map(formatIssue);
+    }
+    return null;
+  };
+
+  it('kept in the typed Deployment and in the manifest the server applies, as written', () => {
+    const s = parseDesiredState({ stateText: state('\n        disk: ssd\n        kubernetes.io/hostname: labsw'), statePath: 'lab/cluster.yaml', hostname: 'h' });
+    expect(s.deployments[0]!.spec.template.spec.nodeSelector).toEqual({ disk: 'ssd', 'kubernetes.io/hostname': 'labsw' });
+    const applied = s.manifests[0]!.object as { spec: { template: { spec: Record<string, unknown> } } };
+    expect(applied.spec.template.spec.nodeSelector).toEqual({ disk: 'ssd', 'kubernetes.io/hostname': 'labsw' });
+    // Absent, it stays absent (no default, as in the API).
+    expect(parseDesiredState({ stateText: state(' {}'), statePath: 'lab/cluster.yaml', hostname: 'h' }).deployments[0]!.spec.template.spec.nodeSelector).toEqual({});
+  });
+
+  it('a bad key, a value that is no string, a list: each refused naming file, line, object and field', () => {
+    expect(problems('\n        "disk type": ssd')).toEqual([
+      expect.stringMatching(/^lab\/cluster\.yaml:13: Deployment default\/web: spec\.template\.spec\.nodeSelector\["disk type"\]: label key "disk type" must be a qualified name/),
+    ]);
+    expect(problems('\n        disk: 1')).toEqual(['lab/cluster.yaml:13: Deployment default/web: spec.template.spec.nodeSelector.disk: must be a string, got 1']);
+    // The list's problem is the field's own: its line is the nodeSelector key's.
+    expect(problems('\n        - disk=ssd')).toEqual(['lab/cluster.yaml:12: Deployment default/web: spec.template.spec.nodeSelector: must be a mapping, got a list']);
   });
 });
 
@@ -424,15 +457,7 @@ describe('good fixtures', () => {
     const config = readFileSync('lab/config.yaml', 'utf8');
     const line = config.split('\n').findIndex((l) => l.startsWith('node-ip:')) + 1;
     const withNodeIP = (ip: string) => config.replace(/^node-ip: .*$/m, `node-ip: ${ip}`);
-    const refusal = (ip: string) => {
-      try {
-        parseClusterConfig(withNodeIP(ip), 'lab/config.yaml', 'h');
-      } catch (e) {
-        if (e instanceof ValidationError) return e.message;
-        throw e;
-      }
-      throw new Error(`node-ip ${ip} was accepted`);
-    };
+    const refusal = (ip: string) => configRefusal(withNodeIP(ip));
     expect(line).toBeGreaterThan(0);
     expect(refusal('192.168.56.1')).toBe(
       `lab/config.yaml:${line}: node-ip: "192.168.56.1" is the laptop's address on the host-only network 192.168.56.0/24 (VirtualBox's side of it, and the sandbox's laptop namespace); the node needs an address of its own there, such as 192.168.56.110`,

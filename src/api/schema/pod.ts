@@ -143,6 +143,9 @@ export const podSpec: z.ZodType<PodSpec> = z.strictObject({
   restartPolicy: oneOf(['Always', 'OnFailure', 'Never'] as const).default('Always'),
   terminationGracePeriodSeconds: int(0, 86400 * 365).default(30),
   nodeName: str(dns1123SubdomainProblem).optional(),
+  // Validated as ValidatePodSpec does (ValidateLabels: label keys and values); the scheduler's
+  // NodeAffinity filter reads it.
+  nodeSelector: labels().optional(),
   hostname: str(dns1123LabelProblem).optional(),
   subdomain: str(dns1123LabelProblem).optional(),
   dnsPolicy: oneOf(['ClusterFirst', 'Default', 'ClusterFirstWithHostNet'] as const).default('ClusterFirst'),

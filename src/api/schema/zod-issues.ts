@@ -18,7 +18,7 @@ const UNSUPPORTED = new Set([
   // securityContext: the pod's (a container's is supported, see unknownFieldMessage); then fields of either.
   'resources', 'imagePullPolicy', 'securityContext', 'seccompProfile', 'seLinuxOptions', 'appArmorProfile',
   'procMount', 'windowsOptions', 'fsGroup', 'fsGroupChangePolicy', 'supplementalGroups', 'sysctls',
-  'hostUsers', 'runtimeClassName', 'nodeSelector', 'tolerations', 'affinity',
+  'hostUsers', 'runtimeClassName', 'tolerations', 'affinity',
   'matchExpressions', 'tls', 'status', 'valueFrom', 'envFrom', 'hostPort', 'serviceAccountName', 'serviceAccount', 'initContainers', 'lifecycle', 'imagePullSecrets',
   'revisionHistoryLimit', 'progressDeadlineSeconds', 'minReadySeconds', 'paused', 'loadBalancerIP',
   'loadBalancerClass', 'healthCheckNodePort', 'ipFamilies', 'ipFamilyPolicy', 'clusterIPs',

@@ -14,7 +14,7 @@ import { containerIdOf } from '../../kubelet/runtime.ts';
 import { instancePaths, type InstancePaths } from '../../node/instance.ts';
 import { dnsSnapshotPath } from '../../dns/publish.ts';
 import { ingressDir } from '../../ingress/controller.ts';
-import { formatHop, traceCrash, type TracedPod, type WatchedFile } from '../../trace/crash.ts';
+import { formatHop, traceCrash, type Hop, type TracedPod, type WatchedFile } from '../../trace/crash.ts';
 import { serverClient } from '../api-client.ts';
 import { hasApiStore } from '../api-get.ts';
 import { labHint, type Common } from '../common.ts';
@@ -24,16 +24,20 @@ export type Args = Common & { pod: string; container?: string; signal: string; n
 
 export async function killHandler(a: Args): Promise<void> {
   preflight({ needRoot: true, tools: [] });
-  return killPod(a, (line) => process.stdout.write(`${line}\n`));
+  await killPod(a, (line) => process.stdout.write(`${line}\n`));
 }
 
-/** `lab kill`'s checks and signal; each line it would print goes to `print` (`lab ui`'s kill button runs this too). */
-export async function killPod(a: Args, print: (line: string) => void): Promise<void> {
+/**
+ * `lab kill`'s checks and signal; each line it would print goes to `print` (`lab ui`'s kill button
+ * runs this too, with `onHop`: each hop of --trace as data, the pod's Events among them).
+ * Resolves whether the whole round trip was seen (--trace), or true.
+ */
+export async function killPod(a: Args, print: (line: string) => void, onHop?: (h: Hop) => void): Promise<boolean> {
   const sig = (a.signal.startsWith('SIG') ? a.signal : `SIG${a.signal}`).toUpperCase() as NodeJS.Signals;
   if (!(sig in constants.signals)) throw new Error(`unknown signal ${a.signal}`);
   const paths = instancePaths(a.name);
   if (!hasApiStore(paths)) throw new InstanceNotRunningError(a.name, paths.stateDir);
-  return killThroughApi(a, sig, paths, print);
+  return killThroughApi(a, sig, paths, print, onHop);
 }
 
 /** Refuses a signal PID 1 of the container would never receive from outside. */
@@ -50,7 +54,7 @@ type ApiPod = TracedPod & { spec?: { containers?: { name: string }[] } };
  * pod's status names the runc container). With --trace, the hops of the crash are printed as the
  * API, the node's rules and the DNS and ingress pods' files show them.
  */
-async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths, print: (line: string) => void): Promise<void> {
+async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths, print: (line: string) => void, onHop?: (h: Hop) => void): Promise<boolean> {
   const client = await serverClient(a.name, paths);
   if (!client) throw new Error(`the server of instance ${a.name} is not running: start it with '${labHint(a.name, 'up')}'`);
   try {
@@ -68,7 +72,10 @@ async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths
       signalProcess(running.pid, sig);
       print(`pod/${a.pod}: sent ${sig} to container ${name} (pid ${running.pid})`);
     };
-    if (!a.trace) return kill();
+    if (!a.trace) {
+      kill();
+      return true;
+    }
     const nodeNetns = netnsExists(paths.nodeNetns) ? paths.nodeNetns : null;
     const ip = pod.status?.podIP ?? 'its address';
     const files: WatchedFile[] = [
@@ -80,11 +87,28 @@ async function killThroughApi(a: Args, sig: NodeJS.Signals, paths: InstancePaths
         unchanged: `nginx.conf does not name ${ip}: with service-upstream "true" (the lab's default) nginx sends to the Service's ClusterIP and kube-proxy's rules pick the pod, so nginx was not reloaded`,
       },
     ];
-    const whole = await traceCrash({ client, namespace: a.namespace, pod: a.pod, container: name!, nodeNetns, files, onHop: (h) => print(formatHop(h)), onNote: print }, kill);
+    const whole = await traceCrash(
+      {
+        client,
+        namespace: a.namespace,
+        pod: a.pod,
+        container: name!,
+        nodeNetns,
+        files,
+        events: Boolean(onHop),
+        onHop: (h) => {
+          print(formatHop(h));
+          onHop?.(h);
+        },
+        onNote: print,
+      },
+      kill,
+    );
     if (!whole) {
-      process.exitCode = 1;
+      if (!onHop) process.exitCode = 1;
       print('the round trip was not seen to the end (the pod was deleted, or the time ran out)');
     }
+    return whole;
   } finally {
     client.close();
   }

@@ -6,7 +6,9 @@
 // laid out within their compound and nothing drawn moves. Everything is also a list of buttons (keyboard: Tab, Enter).
 import cytoscape, { type Core, type ElementDefinition, type NodeSingular } from 'cytoscape';
 import type { UiElement, UiModel } from '../model.ts';
+import { initCrash } from './crash.ts';
 import { Layouter } from './layout.ts';
+import { initPanel } from './panel.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const statusEl = $('status');
@@ -50,6 +52,9 @@ const cy: Core = cytoscape({
 });
 
 const layouter = new Layouter(cy);
+// Break it (a pod's kill, then the crash flow in time) and the kernel objects and Events of a click.
+const crash = initCrash(cy, () => model);
+const panel = initPanel();
 
 const classesOf = (e: UiElement) => [...(e.classes ?? []), ...(lit.has(e.id) ? ['lit'] : [])].join(' ');
 
@@ -168,10 +173,11 @@ async function select(id: string): Promise<void> {
     kill.type = 'button';
     kill.className = 'kill';
     kill.textContent = `Kill ${e.pod.name}'s container (lab kill)`;
-    kill.addEventListener('click', () => void killPod(id, kill));
+    kill.addEventListener('click', () => void crash.breakIt(id, kill));
     detailsActions.append(kill);
   }
   detailsText.textContent = 'reading…';
+  panel.show(e);
   try {
     let text = e.summary ?? e.label;
     if (e.describe) text = (await api<{ text: string }>(`/api/describe?id=${encodeURIComponent(id)}`)).text;
@@ -179,20 +185,6 @@ async function select(id: string): Promise<void> {
     if (selected === id) detailsText.textContent = text;
   } catch (err) {
     if (selected === id) detailsText.textContent = `error: ${(err as Error).message}`;
-  }
-}
-
-async function killPod(id: string, button: HTMLButtonElement): Promise<void> {
-  button.disabled = true;
-  detailsText.textContent = 'lab kill --trace: SIGKILL, then the crash flow as the API and the node show it (kubelet -> API -> endpoints -> kube-proxy), until the pod is back…';
-  try {
-    const r = await api<{ text: string }>('/api/kill', { id });
-    detailsText.textContent = r.text;
-    detailsText.dataset.killed = id;
-  } catch (err) {
-    detailsText.textContent = `error: ${(err as Error).message}`;
-  } finally {
-    button.disabled = false;
   }
 }
 
