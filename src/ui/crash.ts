@@ -3,7 +3,8 @@
 // Pure and browser-safe (the page bundles it): the steps are src/trace/crash.ts's hops as
 // `lab kill --trace` sees them (the API's watch stream, the Events, the node's rules), sent to the
 // page one by one as they happen; the model is the picture as last drawn.
-import { chainId, podId, svcId, type UiModel } from './model.ts';
+import { chainId, podId, svcId } from './ids.ts';
+import type { UiModel } from './model.ts';
 
 /** One hop of the crash flow, as the server streams it (src/trace/crash.ts's Hop). */
 export interface CrashStepData {

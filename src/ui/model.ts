@@ -8,6 +8,7 @@
 import type { ServicePortRef } from '../trace/cluster.ts';
 import type { IptablesDump } from '../trace/iptables.ts';
 import { nftServicePortView, type NftListing } from '../trace/nft-table.ts';
+import { chainId, ifaceId, ingressId, LAPTOP_ID, nodeId, podId, svcId } from './ids.ts';
 
 /** A node or an edge of the picture. Ids are stable across updates (the page keeps positions by id). */
 export interface UiElement {
@@ -114,13 +115,8 @@ export interface ModelInput {
 }
 
 const key = (m: ApiMeta) => `${m.namespace ?? 'default'}/${m.name}`;
-export const podId = (ns: string, name: string) => `pod/${ns}/${name}`;
-export const svcId = (ns: string, name: string) => `svc/${ns}/${name}`;
-export const chainId = (chain: string) => `chain/${chain}`;
-export const nodeId = (name: string) => `node/${name}`;
-export const ifaceId = (node: string, ifname: string) => `if/${node}/${ifname}`;
-export const ingressId = (ns: string, name: string) => `ing/${ns}/${name}`;
-export const LAPTOP_ID = 'laptop';
+// The ids live in ./ids.ts (the page's modules take them without this module's Node-side readers).
+export { chainId, ifaceId, ingressId, LAPTOP_ID, nodeId, podId, svcId };
 
 const edge = (source: string, target: string, label = '', classes: string[] = []): UiElement => ({ id: `e/${source}->${target}`, kind: 'edge', source, target, label, classes });
 
