@@ -69,8 +69,8 @@ interface Cached {
   slices: EndpointSlice[];
   raw?: string;
   fragment: NftServiceFragment;
-  /** The Service's chains and sets as text: equal means its chains need no rewrite. */
-  chainsText: string;
+  /** The Service's chains and sets as text: equal means its chains need no rewrite (made when first compared). */
+  chainsText?: string;
   /** Its endpoint chains. */
   endpoints: number;
 }
@@ -196,9 +196,9 @@ export class NftSyncPlanner {
           const model = buildServiceModel(s, slices, this.config);
           if (!model) continue; // headless / ExternalName
           const fragment = renderNftService(this.config, model);
-          entry = { svc: s, slices, ...(raw !== undefined ? { raw } : {}), fragment, chainsText: chainsText(fragment), endpoints: endpointChains(fragment) };
+          entry = { svc: s, slices, ...(raw !== undefined ? { raw } : {}), fragment, endpoints: endpointChains(fragment) };
           changedPairs.push({ ...(cached ? { before: cached.fragment } : {}), after: fragment });
-          if (!full && (!cached || cached.chainsText !== entry.chainsText)) written.push(fragment);
+          if (!full && (!cached || (cached.chainsText ??= chainsText(cached.fragment)) !== (entry.chainsText = chainsText(fragment)))) written.push(fragment);
         }
       }
       nextCache.set(key, entry);

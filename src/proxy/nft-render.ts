@@ -138,7 +138,13 @@ export function renderNftServicePort(config: ProxyConfig, p: ServicePortInfo, al
   const proto = p.proto;
   const port = String(p.port);
   const chains = nftServiceChains(p.namespace, p.name, p.protocol, p.portName);
-  const epNames = (e: EndpointInfo) => nftEndpointChain(p.namespace, p.name, p.protocol, p.portName, e.ip, e.port);
+  // Each endpoint's names are read three times: hashed once.
+  const epNameMemo = new Map<EndpointInfo, { chain: string; affinitySet: string }>();
+  const epNames = (e: EndpointInfo) => {
+    let n = epNameMemo.get(e);
+    if (!n) epNameMemo.set(e, (n = nftEndpointChain(p.namespace, p.name, p.protocol, p.portName, e.ip, e.port)));
+    return n;
+  };
   const { clusterEndpoints, localEndpoints, allLocallyReachableEndpoints, hasAnyEndpoints: hasEndpoints } = categorizeEndpoints(p, allEndpoints);
 
   const clusterPolicyChain = chains.cluster;
