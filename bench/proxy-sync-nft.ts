@@ -146,12 +146,16 @@ async function measurePartial(syncer: NftProxySyncer, base: { services: Service[
   // A Service loses its last endpoint, then gets them back (4 times): element deletions, for
   // which nft lists the whole table first.
   const deleting: number[] = [];
+  const deletingNft: number[] = [];
+  const deletingLines: string[] = [];
   for (let k = 0; k < 4; k++) {
     const slices = base.endpointSlices.slice();
     if (k % 2 === 0) slices[target + 1] = endpointSlice(`svc-${target + 1}`, []);
     const d0 = performance.now();
     const rd = await syncer.sync({ services: base.services, endpointSlices: slices });
     deleting.push(performance.now() - d0);
+    deletingNft.push(rd.restoreMs);
+    deletingLines.push(`${syncer.lastInput.split('\n').filter((l) => l.startsWith('delete ')).length} deletions (${rd.staleChainsDeleted} stale chains)`);
     if (rd.full || !syncer.lastInput.includes('delete element')) throw new Error('expected a partial sync with element deletions');
   }
   const withDeletesMs = median(deleting);
@@ -167,7 +171,7 @@ async function measurePartial(syncer: NftProxySyncer, base: { services: Service[
     withDeletesMs,
   };
   log(`partial sync, one endpoint change among ${n} Services: ${fig.ms.toFixed(1)} ms (nft ${fig.nftMs.toFixed(1)} ms; bare nft -f of the same input ${fig.floorMs.toFixed(1)} ms, of it without the rules ${fig.noRulesMs.toFixed(1)} ms); ${fig.lines} lines, ${(fig.bytes / 1e3).toFixed(1)} kB`);
-  log(`partial sync with element deletions (a Service's last endpoint gone, then back): ${deleting.map((x) => x.toFixed(0)).join(' / ')} ms`);
+  log(`partial sync with element deletions (a Service's last endpoint gone, then back): ${deleting.map((x, i) => `${x.toFixed(0)} ms (nft ${deletingNft[i]!.toFixed(0)} ms; ${deletingLines[i]})`).join(' / ')}`);
   return fig;
 }
 
