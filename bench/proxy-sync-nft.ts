@@ -199,7 +199,7 @@ export const proxySyncNftBenchmark: Benchmark = {
       );
     }
     for (const f of r.full) {
-      if (f.services >= 5000) ctx.note(`Full sync of ${f.services} Services: both the sync and its floor spend nearly all their time in the kernel (a bare \`nft -f\` of this table measured separately: 67 s, about 2 s of it in user space); the kernel logged soft lockups of nft in nf_tables_newrule / nft_lookup_init during such loads (each rule's numgen vmap is an anonymous set that the rule names by its ID within the transaction). The lab's own part is ${(f.overheadMs / 1000).toFixed(1)} s.`);
+      if (f.services >= 5000) ctx.note(`Full sync of ${f.services} Services: both the sync and its floor spend nearly all their time in the kernel (a bare \`nft -f\` of this table measured separately: 67 s, under 2.5 s of it in user space); the kernel logged soft lockups of nft in nf_tables_newrule / nft_lookup_init during such loads (each rule's numgen vmap is an anonymous set that the rule names by its ID within the transaction). The lab's own part is ${(f.overheadMs / 1000).toFixed(1)} s.`);
       if (f.services < 5000) ctx.note(`Full sync of ${f.services} Services: the lab's own part (${f.overheadMs.toFixed(0)} ms of ${f.syncMs.toFixed(0)} ms) is the plan in JavaScript: each Service's model and fragment (hashing the chain names), then ${(f.bytes / 1e6).toFixed(1)} MB of text and the garbage of it; nft's own time against the floor's varies by tens of milliseconds from run to run on this shared 2-core machine.`);
     }
     const figs: Figure[] = [];
