@@ -91,12 +91,13 @@ export function syntheticState(n: number, per: number): { services: Service[]; e
       spec: { type: 'ClusterIP', clusterIP: ip([10, 43], i + 256), ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 }], externalIPs: [], sessionAffinity: 'None', externalTrafficPolicy: 'Cluster', internalTrafficPolicy: 'Cluster' },
       source: { file: 'bench', line: 1 },
     });
-    endpointSlices.push(slice(name, Array.from({ length: per }, (_, e) => ip([10, 42], i * per + e + 2))));
+    endpointSlices.push(endpointSlice(name, Array.from({ length: per }, (_, e) => ip([10, 42], i * per + e + 2))));
   }
   return { services, endpointSlices };
 }
 
-function slice(service: string, ips: string[]): EndpointSlice {
+/** The benchmark's EndpointSlice of Service `service`: its endpoints at `ips`, all ready, port 8080. */
+export function endpointSlice(service: string, ips: string[]): EndpointSlice {
   return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
@@ -118,7 +119,7 @@ export function withEndpointAt(slices: readonly EndpointSlice[], target: number,
   const out = slices.slice();
   const ips = out[target]!.endpoints.map((e) => e.addresses[0]!);
   if (address !== undefined) ips[0] = address;
-  out[target] = slice(`svc-${target}`, ips);
+  out[target] = endpointSlice(`svc-${target}`, ips);
   return out;
 }
 

@@ -9,9 +9,13 @@
 // verdict is deleted and added again, as nftElementStorage.ensureElem does); nothing else is
 // written, and when nothing changed there is no transaction at all.
 //
-// Stale per-service chains are flushed at once and deleted by the first sync at least a second
-// later (kernels before 6.2 notice late that a removed map element no longer references a chain);
-// stale affinity sets are deleted at once. kube-proxy finds them with `nft list chains` / `nft list
+// Stale per-service chains are flushed at once and deleted at least a second later (kernels
+// before 6.2 notice late that a removed map element no longer references a chain): by the first
+// sync after that which makes nft fetch the table anyway (one with deletions; a full sync), or
+// once one has waited 10 s (STALE_CHAIN_MAX_DEFER_MS); stale affinity sets are deleted at once.
+// A partial sync writes its chains and elements in forms for which nft needs no cache of the
+// table (nft-render.ts): one endpoint change among 10,000 Services then costs nft no listing of
+// the table's 60,000 chains. kube-proxy finds them with `nft list chains` / `nft list
 // sets` on every sync; the lab keeps them in memory and, on its first sync (and after a failed
 // one, when memory and kernel may differ), replaces the whole table in the same transaction
 // (`add table` + `delete table` + the new table: atomic, no packet sees it empty).
@@ -22,6 +26,8 @@ import { NFT_TABLE_REF, NODEPORT_IPS_SET } from './nft-names.ts';
 import {
   affinitySetLine,
   baseChainLine,
+  chainRulesLine,
+  containerElementsLine,
   deleteElementLine,
   elementLine,
   NFT_BASE_CHAINS,
@@ -40,6 +46,13 @@ import {
 const T = NFT_TABLE_REF;
 /** How long a stale chain is kept (flushed) before it is deleted (kube-proxy: one second). */
 export const STALE_CHAIN_DELAY_MS = 1000;
+/**
+ * `delete chain` makes nft fetch the whole table's chains and sets first (130 ms with 10,000
+ * Services), which a partial sync otherwise does not need. So chains that are due go with the
+ * first sync that pays for that cache anyway (element or set deletions, a full sync), or once one
+ * of them has waited this long: an empty chain nothing points to costs nothing meanwhile.
+ */
+export const STALE_CHAIN_MAX_DEFER_MS = 10_000;
 
 export interface NftPlanRequest {
   services: Service[];
@@ -56,8 +69,10 @@ interface Cached {
   slices: EndpointSlice[];
   raw?: string;
   fragment: NftServiceFragment;
-  /** The Service's chains and sets as text: equal means its chains need no rewrite. */
-  chainsText: string;
+  /** The Service's chains and sets as text: equal means its chains need no rewrite (made when first compared). */
+  chainsText?: string;
+  /** Its endpoint chains. */
+  endpoints: number;
 }
 
 export interface NftSyncPlan {
@@ -83,6 +98,20 @@ export interface NftSyncPlan {
 
 const NO_SLICES: EndpointSlice[] = [];
 
+/** "<namespace>/<name>" of a Service object, computed once per object (a partial sync looks at all of them). */
+const keyOf = new WeakMap<Service, string>();
+function serviceKey(s: Service): string {
+  let k = keyOf.get(s);
+  if (k === undefined) keyOf.set(s, (k = `${s.metadata.namespace}/${s.metadata.name}`));
+  return k;
+}
+
+function endpointChains(f: NftServiceFragment): number {
+  let n = 0;
+  for (const c of f.chains) if (c.name.startsWith('endpoint-')) n++;
+  return n;
+}
+
 function chainsText(f: NftServiceFragment): string {
   let t = '';
   for (const s of f.affinitySets) t += `${s.name} ${s.timeoutSeconds}\n`;
@@ -99,6 +128,21 @@ function writeChains(out: string[], f: NftServiceFragment): number {
   for (const c of f.chains) out.push(`add chain ${T} ${c.name}`, `flush chain ${T} ${c.name}`);
   for (const c of f.chains) {
     for (const r of c.rules) out.push(ruleLine(c.name, r));
+    rules += c.rules.length;
+  }
+  return rules;
+}
+
+/**
+ * The same for a partial sync, in the forms that need no nft cache (nft-render.ts): every chain
+ * added and flushed first (rules jump to one another), then each chain again with its rules.
+ */
+function writeChainsPartial(out: string[], f: NftServiceFragment): number {
+  let rules = 0;
+  for (const s of f.affinitySets) out.push(affinitySetLine(s));
+  for (const c of f.chains) out.push(`add chain ${T} ${c.name}`, `flush chain ${T} ${c.name}`);
+  for (const c of f.chains) {
+    if (c.rules.length) out.push(chainRulesLine(c.name, c.rules));
     rules += c.rules.length;
   }
   return rules;
@@ -140,7 +184,7 @@ export class NftSyncPlanner {
     let endpoints = 0;
     const keys: string[] = [];
     for (const s of req.services) {
-      const key = `${s.metadata.namespace}/${s.metadata.name}`;
+      const key = serviceKey(s);
       const slices = bySvc.get(key) ?? NO_SLICES;
       const cached = this.cache.get(key);
       let entry: Cached | undefined;
@@ -152,14 +196,14 @@ export class NftSyncPlanner {
           const model = buildServiceModel(s, slices, this.config);
           if (!model) continue; // headless / ExternalName
           const fragment = renderNftService(this.config, model);
-          entry = { svc: s, slices, ...(raw !== undefined ? { raw } : {}), fragment, chainsText: chainsText(fragment) };
+          entry = { svc: s, slices, ...(raw !== undefined ? { raw } : {}), fragment, endpoints: endpointChains(fragment) };
           changedPairs.push({ ...(cached ? { before: cached.fragment } : {}), after: fragment });
-          if (!full && (!cached || cached.chainsText !== entry.chainsText)) written.push(fragment);
+          if (!full && (!cached || (cached.chainsText ??= chainsText(cached.fragment)) !== (entry.chainsText = chainsText(fragment)))) written.push(fragment);
         }
       }
       nextCache.set(key, entry);
       keys.push(key);
-      for (const c of entry.fragment.chains) if (c.name.startsWith('endpoint-')) endpoints++;
+      endpoints += entry.endpoints;
     }
     for (const [key, c] of this.cache) if (!nextCache.has(key)) removedFragments.push(c.fragment);
 
@@ -185,19 +229,20 @@ export class NftSyncPlanner {
     const head: string[] = [];
     const body: string[] = [];
     let staleChainsDeleted = 0;
+    // Chains flushed at least a second ago: deleted before anything else (which sync: below).
+    const due: [string, number][] = [];
     if (!replaceTable) {
-      // Chains flushed a while ago: deleted before anything else.
       for (const [chain, since] of this.stale) {
         if (active.has(chain)) continue; // in use again
-        if (now - since >= STALE_CHAIN_DELAY_MS) {
-          head.push(`delete chain ${T} ${chain}`);
-          staleChainsDeleted++;
-        } else nextStale.set(chain, since);
+        if (now - since >= STALE_CHAIN_DELAY_MS) due.push([chain, since]);
+        else nextStale.set(chain, since);
       }
     }
 
     let rules = 0;
     let elementOps = 0;
+    /** The transaction has commands for which nft fetches the table's chains and sets anyway. */
+    let needCache = full;
     // A full sync starts the elements afresh; a partial one records its changes, applied on commit
     // (copying 30,000 elements for each partial sync would cost more than the sync's own work).
     const nextElements = full ? new Map<string, NftElement>() : undefined;
@@ -222,7 +267,7 @@ export class NftSyncPlanner {
         elementOps += c.fragment.elements.length;
       }
     } else {
-      for (const f of written) rules += writeChains(body, f);
+      for (const f of written) rules += writeChainsPartial(body, f);
       // Element deltas of the Services that changed or went away.
       const wanted = new Map<string, NftElement>();
       const dropped = new Map<string, NftElement>();
@@ -232,7 +277,7 @@ export class NftSyncPlanner {
         for (const e of after.elements) wanted.set(elementKey(e), e);
       }
       const dels: string[] = [];
-      const adds: string[] = [];
+      const adds: NftElement[] = [];
       for (const [k, e] of dropped) {
         if (wanted.has(k) || !current(k)) continue;
         dels.push(deleteElementLine(e));
@@ -242,13 +287,26 @@ export class NftSyncPlanner {
         const cur = current(k);
         if (cur && cur.value === e.value) continue;
         if (cur) dels.push(deleteElementLine(e));
-        adds.push(elementLine(e));
+        adds.push(e);
         elementChanges.set(k, e);
       }
       // Deletions first: a map element may be the last reference to a chain that goes stale.
       body.unshift(...dels);
-      body.push(...adds);
       elementOps += dels.length + adds.length;
+      // The additions through their set's or map's declaration, one command per container.
+      const byContainer = new Map<string, NftElement[]>();
+      for (const e of adds) {
+        const list = byContainer.get(e.container);
+        if (list) list.push(e);
+        else byContainer.set(e.container, [e]);
+      }
+      const specs = new Map(nftContainers(this.config).map((c) => [c.name, c]));
+      for (const [name, list] of byContainer) {
+        const c = specs.get(name);
+        if (c) body.push(containerElementsLine(c, list));
+        else for (const e of list) body.push(elementLine(e));
+      }
+      needCache = dels.length > 0;
     }
 
     // Chains no Service uses any more: flushed now, deleted by a later sync.
@@ -259,7 +317,15 @@ export class NftSyncPlanner {
       nextStale.set(ch, now);
       staleChainsFlushed++;
     }
-    for (const s of beforeSets) if (!activeSets.has(s)) body.push(`delete set ${T} ${s}`);
+    for (const s of beforeSets) {
+      if (activeSets.has(s)) continue;
+      body.push(`delete set ${T} ${s}`);
+      needCache = true;
+    }
+    if (due.length && (needCache || due.some(([, since]) => now - since >= STALE_CHAIN_MAX_DEFER_MS))) {
+      for (const [chain] of due) head.push(`delete chain ${T} ${chain}`);
+      staleChainsDeleted = due.length;
+    } else for (const [chain, since] of due) nextStale.set(chain, since);
 
     const lines = [...head, ...body];
     const changed = full || lines.length > 0;

@@ -247,6 +247,16 @@ describe.skipIf(!isRoot)('kube-proxy nftables mode (server and agent)', () => {
     expect(log).toContain('proxy mode iptables -> nftables');
   }, 200_000);
 
+  it("no kube-proxy sync failed on either node (every partial sync's nft input was accepted)", async () => {
+    // A failed transaction is followed by a full sync, so the packets alone would not show it: the logs do.
+    const logs = (await readdir(paths.stateDir, { recursive: true })).filter((f) => f.endsWith('server.log') || f.endsWith('agent.log'));
+    expect(logs.length).toBeGreaterThanOrEqual(2);
+    for (const f of logs) {
+      const failed = (await readFile(path.join(paths.stateDir, f), 'utf8')).split('\n').filter((l) => l.includes('kube-proxy: sync failed'));
+      expect(failed, f).toEqual([]);
+    }
+  });
+
   it('lab down leaves no table', async () => {
     const down = await lab(['down', '--name', I], { timeoutMs: 180_000 });
     expect(down.code).toBe(0);
