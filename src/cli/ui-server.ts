@@ -28,6 +28,7 @@ import type { FlannelNode } from '../flannel/annotations.ts';
 import type { Hop } from '../trace/crash.ts';
 import { nodeInfoFromApi } from '../trace/nodes.ts';
 import { ipJson, readConntrack, readIptables, readNftTable } from '../trace/observe.ts';
+import { nftChainText } from '../trace/nft-table.ts';
 import { buildModel, tracePath, type NodeKernel, type ApiEndpointSlice, type ApiIngress, type ApiNode, type ApiPod, type ApiService, type UiModel } from '../ui/model.ts';
 import { conntrackFor, eventRows, EVENT_COLUMNS, iptablesRulesFor, nftRulesFor, type ApiEvent, type KernelObjects } from '../ui/panel.ts';
 import { serverClient } from './api-client.ts';
@@ -64,6 +65,8 @@ const RESOURCES = {
 const LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 const CHAIN = /^KUBE-[A-Z0-9-]{1,40}$/;
+/** kube-proxy's nftables chain names: a lower-case prefix, then for a Service's chains its hash and readable name (src/proxy/nft-names.ts). */
+const NFT_CHAIN = /^[a-z][a-z0-9-]{0,40}(?:-[A-Z2-7]{8}-[A-Za-z0-9._:/-]{1,230})?$/;
 const IPV4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
 const COOKIE = 'lab-ui-token';
 const MAX_BODY = 4096;
@@ -341,7 +344,12 @@ export async function startUi(opts: UiOptions): Promise<UiServer> {
       if (get && url.pathname === '/api/events') return json(res, 200, await objectEvents(parseId(url.searchParams.get('id'))));
       if (get && url.pathname === '/api/chain') {
         const chain = url.searchParams.get('chain') ?? '';
-        if (!CHAIN.test(chain)) throw new HttpError(400, `chain ${JSON.stringify(chain).slice(0, 60)}: expected KUBE-...`);
+        if (NFT_CHAIN.test(chain) && !CHAIN.test(chain)) {
+          // nftables mode: the chain looked up by name in the table as listed (never handed to a command).
+          const nft = await readNftTable(nodeNetns).catch(() => null);
+          return json(res, 200, { text: nft ? nftChainText(nft, chain) : `no table ip kube-proxy in the node (kube-proxy is not in nftables mode)\n` });
+        }
+        if (!CHAIN.test(chain)) throw new HttpError(400, `chain ${JSON.stringify(chain).slice(0, 60)}: expected KUBE-... or one of kube-proxy's nftables chains`);
         const nat = (await readIptables(nodeNetns, { table: 'nat', counters: true })).get('nat');
         const rules = (nat?.rules ?? []).filter((r) => r.chain === chain || r.target === chain).map((r) => `[${r.packets ?? 0}:${r.bytes ?? 0}] ${r.text}`);
         return json(res, 200, { text: rules.length ? `${rules.join('\n')}\n` : `no rule of the nat table names ${chain}\n` });

@@ -166,3 +166,22 @@ export function explainNftables(listing: NftListing, servicePorts: ServicePortRe
   }
   return out;
 }
+
+/**
+ * One chain of the listing as `nft -a list chain` prints it, then what sends packets to it: the
+ * rules of other chains and the map elements whose verdict names it (`lab ui`'s click on an
+ * nftables chain). kube-proxy's nftables rules carry no counters; a rule that has one shows it.
+ */
+export function nftChainText(listing: NftListing, chain: string): string {
+  const c = listing.chains.get(chain);
+  if (!c) return `no chain ${chain} in table ${listing.family} ${listing.table}\n`;
+  const lines = [`$ nft -a list chain ${listing.family} ${listing.table} ${chain}`, `chain ${chain} {${c.handle !== undefined ? ` # handle ${c.handle}` : ''}`];
+  for (const r of c.rules) lines.push(`  ${r.text}${r.handle !== undefined ? ` # handle ${r.handle}` : ''}`);
+  lines.push('}');
+  const names = new RegExp(`(?:goto|jump) ${chain.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?![\\w./:-])`);
+  const from: string[] = [];
+  for (const [name, other] of listing.chains) for (const r of other.rules) if (name !== chain && names.test(r.text)) from.push(`  chain ${name}: ${r.text}`);
+  for (const [name, m] of listing.maps) for (const el of m.elements) if (names.test(el)) from.push(`  ${m.kind} ${name}: ${el}`);
+  if (from.length) lines.push('', 'sent here by:', ...from);
+  return `${lines.join('\n')}\n`;
+}

@@ -330,12 +330,12 @@ export function buildModel(inp: ModelInput): UiModel {
         drawn = true;
         const svcChain = chainId(o.svc);
         if (!els.some((e) => e.id === svcChain)) {
-          els.push({ id: svcChain, kind: 'chain', parent: group, label: `${o.svc}\n${o.numgen ?? ''} ${port.port}/${port.protocol ?? 'TCP'}`, summary: `nftables chain ${o.svc} of ${ns}/${name} port ${port.port}${o.numgen ? `: ${o.numgen} vmap over ${o.eps.length} endpoint chains` : ''}`, classes: ['nft'] });
+          els.push({ id: svcChain, kind: 'chain', parent: group, label: `${o.svc}\n${o.numgen ?? ''} ${port.port}/${port.protocol ?? 'TCP'}`, chain: o.svc, summary: `nftables chain ${o.svc} of ${ns}/${name} port ${port.port}${o.numgen ? `: ${o.numgen} vmap over ${o.eps.length} endpoint chains` : ''}`, classes: ['nft'] });
           els.push(edge(id, svcChain, `:${port.port}`));
         }
         for (const ep of o.eps) {
           const epId = chainId(ep.chain);
-          if (!els.some((e) => e.id === epId)) els.push({ id: epId, kind: 'chain', parent: group, label: `${ep.chain}\n→ ${ep.to ?? '?'}`, summary: `nftables chain ${ep.chain} dnat to ${ep.to ?? '?'} share ${ep.share}`, classes: ['sep', 'nft'] });
+          if (!els.some((e) => e.id === epId)) els.push({ id: epId, kind: 'chain', parent: group, label: `${ep.chain}\n→ ${ep.to ?? '?'}`, chain: ep.chain, summary: `nftables chain ${ep.chain} dnat to ${ep.to ?? '?'} share ${ep.share}`, classes: ['sep', 'nft'] });
           els.push(edge(svcChain, epId, ep.share, ['probability']));
           const target = ep.to ? podsByIP.get(ep.to.split(':')[0]!) : undefined;
           if (target) els.push(edge(epId, podId(target.metadata.namespace ?? 'default', target.metadata.name), 'dnat', ['dnat']));

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ServicePortRef } from '../../src/trace/cluster.ts';
-import { explainNftables, parseNftList, nftServicePortView } from '../../src/trace/nft-table.ts';
+import { explainNftables, nftChainText, parseNftList, nftServicePortView } from '../../src/trace/nft-table.ts';
 
 const LIST = readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/nft-list-table.txt'), 'utf8');
 const SVC = 'service-CX35JJFW-default/app2-service/tcp/http';
@@ -58,5 +58,20 @@ describe('nft list table', () => {
     expect(lines.slice(at + 1, at + 3)).toEqual(['  ip saddr 10.42.0.5 jump mark-for-masquerade', '  meta l4proto tcp dnat to 10.42.0.5:80']);
     // A Service port the table has nothing for is left out.
     expect(explainNftables(parseNftList(LIST)!, []).some((l) => l.includes('app2-service'))).toBe(false);
+  });
+
+  it("shows one chain as nft lists it, and what sends packets to it (lab ui's click on an nftables chain)", () => {
+    const l = parseNftList(LIST)!;
+    const svc = nftChainText(l, SVC);
+    expect(svc).toContain(`$ nft -a list chain ip kube-proxy ${SVC}`);
+    expect(svc).toMatch(/numgen random mod 2 vmap \{ 0 : goto endpoint-W3JLSUNE-.*, 1 : goto endpoint-NC6GP35J-.* \}/);
+    // The service-ips map's element for app2's ClusterIP port is what sends packets there.
+    expect(svc).toContain(`sent here by:\n  map service-ips: 10.43.143.160 . tcp . 80 comment "default/app2-service:http" : goto ${SVC}`);
+    const ep = nftChainText(l, EP1);
+    expect(ep).toMatch(/dnat to 10\.42\.0\.5:80/);
+    expect(ep).toContain(`  chain ${SVC}: `);
+    // The other endpoint's chain does not count as naming this one (a name is not a prefix match).
+    expect(ep).not.toContain('map service-ips');
+    expect(nftChainText(l, 'service-XXXXXXXX-default/none/tcp/http')).toBe('no chain service-XXXXXXXX-default/none/tcp/http in table ip kube-proxy\n');
   });
 });

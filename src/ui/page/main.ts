@@ -116,7 +116,8 @@ async function apply(next: UiModel): Promise<void> {
   document.body.dataset.applyMs = (performance.now() - t0).toFixed(1);
 }
 
-const LISTED: UiElement['kind'][] = ['laptop', 'node', 'ingress', 'service', 'pod'];
+// Chains too: the keyboard's way to a chain's rules (the graph itself takes no focus).
+const LISTED: UiElement['kind'][] = ['laptop', 'node', 'ingress', 'service', 'pod', 'chain'];
 
 function renderObjects(m: UiModel): void {
   const items = m.elements.filter((e) => LISTED.includes(e.kind)).sort((a, b) => LISTED.indexOf(a.kind) - LISTED.indexOf(b.kind));
