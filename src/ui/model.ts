@@ -173,6 +173,15 @@ export function serviceChains(nat: IptablesDump | null, clusterIP: string, port:
  * `table ip kube-proxy` holds them: the service chain, its `numgen random mod N vmap` to the
  * endpoint chains (each endpoint's share of the N slots), each endpoint chain's DNAT.
  */
+/**
+ * A per-service nftables chain's name as the picture labels it: its prefix and hash
+ * ("endpoint-W3JLSUNE"), without the readable rest the Service's box and the edge already say
+ * (the whole name is in the list and the click view).
+ */
+export function nftShortName(chain: string): string {
+  return /^([a-z-]+-[A-Z2-7]{8})-/.exec(chain)?.[1] ?? chain;
+}
+
 export function nftServiceObjects(nft: NftListing | null | undefined, ns: string, name: string, port: { name?: string; port: number; protocol?: string }): { svc: string; numgen?: string; eps: { chain: string; share: string; to?: string }[] } | undefined {
   if (!nft) return undefined;
   const protocol = (port.protocol ?? 'TCP').toUpperCase();
@@ -330,12 +339,12 @@ export function buildModel(inp: ModelInput): UiModel {
         drawn = true;
         const svcChain = chainId(o.svc);
         if (!els.some((e) => e.id === svcChain)) {
-          els.push({ id: svcChain, kind: 'chain', parent: group, label: `${o.svc}\n${o.numgen ?? ''} ${port.port}/${port.protocol ?? 'TCP'}`, chain: o.svc, summary: `nftables chain ${o.svc} of ${ns}/${name} port ${port.port}${o.numgen ? `: ${o.numgen} vmap over ${o.eps.length} endpoint chains` : ''}`, classes: ['nft'] });
+          els.push({ id: svcChain, kind: 'chain', parent: group, label: `${nftShortName(o.svc)}\n${o.numgen ?? ''} ${port.port}/${port.protocol ?? 'TCP'}`, chain: o.svc, summary: `nftables chain ${o.svc} of ${ns}/${name} port ${port.port}${o.numgen ? `: ${o.numgen} vmap over ${o.eps.length} endpoint chains` : ''}`, classes: ['nft'] });
           els.push(edge(id, svcChain, `:${port.port}`));
         }
         for (const ep of o.eps) {
           const epId = chainId(ep.chain);
-          if (!els.some((e) => e.id === epId)) els.push({ id: epId, kind: 'chain', parent: group, label: `${ep.chain}\n→ ${ep.to ?? '?'}`, chain: ep.chain, summary: `nftables chain ${ep.chain} dnat to ${ep.to ?? '?'} share ${ep.share}`, classes: ['sep', 'nft'] });
+          if (!els.some((e) => e.id === epId)) els.push({ id: epId, kind: 'chain', parent: group, label: `${nftShortName(ep.chain)}\n→ ${ep.to ?? '?'}`, chain: ep.chain, summary: `nftables chain ${ep.chain} dnat to ${ep.to ?? '?'} share ${ep.share}`, classes: ['sep', 'nft'] });
           els.push(edge(svcChain, epId, ep.share, ['probability']));
           const target = ep.to ? podsByIP.get(ep.to.split(':')[0]!) : undefined;
           if (target) els.push(edge(epId, podId(target.metadata.namespace ?? 'default', target.metadata.name), 'dnat', ['dnat']));

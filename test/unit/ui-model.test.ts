@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseIptablesSave } from '../../src/trace/iptables.ts';
 import { parseNftList } from '../../src/trace/nft-table.ts';
-import { buildModel, nftServiceObjects, podState, serviceChains, tracePath, type ApiPod, type ModelInput } from '../../src/ui/model.ts';
+import { buildModel, nftServiceObjects, nftShortName, podState, serviceChains, tracePath, type ApiPod, type ModelInput } from '../../src/ui/model.ts';
 
 const NAT = `*nat
 :PREROUTING ACCEPT [0:0]
@@ -184,5 +184,14 @@ describe('lab ui model', () => {
     expect(byId.get('if/agent1/cni0')?.label).toBe('cni0\n10.42.1.1/24');
     expect(byId.get('if/labs/eth1')?.label).toBe('eth1\n192.168.56.110/24');
     expect(byId.get('e/chain/KUBE-SVC-AAAA->chain/KUBE-SEP-ONE')).toBeDefined();
+  });
+});
+
+describe("the picture's label of an nftables chain", () => {
+  it('keeps the prefix and hash of a per-service chain, and a base chain whole', () => {
+    expect(nftShortName('endpoint-W3JLSUNE-default/app2-service/tcp/http__10.42.0.5/80')).toBe('endpoint-W3JLSUNE');
+    expect(nftShortName('service-CX35JJFW-default/app2-service/tcp/http')).toBe('service-CX35JJFW');
+    expect(nftShortName('external-VQOCNXXY-kube-system/ingress-nginx/tcp/http')).toBe('external-VQOCNXXY');
+    expect(nftShortName('nat-prerouting')).toBe('nat-prerouting');
   });
 });

@@ -48,6 +48,7 @@ const cy: Core = cytoscape({
     { selector: 'node.lit', style: { 'border-color': '#f59e0b', 'border-width': 4, 'z-index': 10 } },
     { selector: 'edge.lit', style: { 'line-color': '#f59e0b', 'target-arrow-color': '#f59e0b', width: 4, 'z-index': 10 } },
     { selector: 'node.lit-end', style: { 'background-color': '#fbbf24' } },
+    { selector: '.placing', style: { visibility: 'hidden' } },
   ],
 });
 
@@ -91,6 +92,9 @@ async function apply(next: UiModel): Promise<void> {
       if (el.data('label') !== e.label || el.data('state') !== (e.state ?? '')) el.data({ label: e.label, state: e.state ?? '' });
       el.classes(classesOf(e));
     }
+    // Hidden until laid out: the layout runs in a worker, and meanwhile a new element would show
+    // wherever Cytoscape put it (a corner), stretching its compound over its neighbours.
+    for (const id of added) cy.getElementById(id).addClass('placing');
   });
   try {
     if (first) await layouter.full();
@@ -98,6 +102,8 @@ async function apply(next: UiModel): Promise<void> {
   } catch (err) {
     // The picture keeps what it has; the list and the states below are still current.
     console.error(`layout: ${(err as Error).message}`);
+  } finally {
+    cy.elements('.placing').removeClass('placing');
   }
   if (first || added.length) {
     document.body.dataset.layoutMs = layouter.last.ms.toFixed(1);
