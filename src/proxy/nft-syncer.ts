@@ -6,11 +6,11 @@
 // (teardownProxyRules). In that order, so that a Service is never without rules while the modes
 // change: for a moment both answer, and a connection keeps the NAT its first packet got.
 import { run, spawnCounter, type Netns } from '../sys/exec.ts';
-import { SerialQueue } from '../util/serial-queue.ts';
 import type { ProxyConfig } from './model.ts';
 import { NFT_TABLE } from './nft-names.ts';
 import { NftSyncPlanner } from './nft-plan.ts';
-import { ProxySyncError, teardownProxyRules, type ProxyState, type SyncResult } from './syncer.ts';
+import { teardownProxyRules } from './syncer.ts';
+import { ProxySyncError, SyncerShell, type ProxyState, type SyncResult } from './syncer-shell.ts';
 import { teardownNftTable } from './nft-teardown.ts';
 
 export { teardownNftTable };
@@ -24,50 +24,32 @@ export interface NftSyncerOptions {
   cleanupOtherMode?: boolean;
 }
 
-export class NftProxySyncer {
+export class NftProxySyncer extends SyncerShell<NftSyncPlanner, boolean> {
   readonly mode = 'nftables' as const;
-  readonly netns: Netns;
-  readonly planner: NftSyncPlanner;
-  private readonly queue = new SerialQueue();
-  private cleanupOtherMode: boolean;
   lastInput = '';
 
   constructor(opts: NftSyncerOptions) {
-    this.netns = opts.netns;
-    this.planner = new NftSyncPlanner({ config: opts.config });
-    this.cleanupOtherMode = opts.cleanupOtherMode ?? true;
-  }
-
-  requestFullSync(): void {
-    this.planner.needFullSync = true;
-  }
-
-  sync(state: ProxyState, opts: { full?: boolean } = {}): Promise<SyncResult> {
-    return this.queue.run(() => this.doSync(state, opts));
-  }
-
-  fullSync(state: ProxyState): Promise<SyncResult> {
-    return this.sync(state, { full: true });
+    super({
+      netns: opts.netns,
+      planner: new NftSyncPlanner({ config: opts.config }),
+      cleanupOtherMode: opts.cleanupOtherMode ?? true,
+      // The iptables mode's KUBE-* chains and jumps (only kube-proxy's own; nothing else).
+      removeOtherMode: teardownProxyRules,
+    });
   }
 
   /** The table is gone (someone ran `nft flush ruleset`): the caller forces a full sync. */
-  lostRules(): Promise<string[]> {
-    return this.queue.run(async () => {
-      const r = await run(['nft', 'list', 'tables', 'ip'], { netns: this.netns, allowFail: true });
-      return r.exitCode === 0 && !r.stdout.split('\n').some((l) => l.trim() === `table ip ${NFT_TABLE}`) ? [`table ip ${NFT_TABLE}`] : [];
-    });
+  protected override async findLostRules(): Promise<string[]> {
+    const r = await run(['nft', 'list', 'tables', 'ip'], { netns: this.netns, allowFail: true });
+    return r.exitCode === 0 && !r.stdout.split('\n').some((l) => l.trim() === `table ip ${NFT_TABLE}`) ? [`table ip ${NFT_TABLE}`] : [];
   }
 
   /** Delete the table (kube-proxy's CleanupLeftovers for nftables). */
-  teardown(): Promise<boolean> {
-    return this.queue.run(async () => {
-      const r = await teardownNftTable(this.netns);
-      this.planner.reset();
-      return r;
-    });
+  protected override removeRules(): Promise<boolean> {
+    return teardownNftTable(this.netns);
   }
 
-  private async doSync(state: ProxyState, opts: { full?: boolean }): Promise<SyncResult> {
+  protected override async doSync(state: ProxyState, opts: { full?: boolean }): Promise<SyncResult> {
     const t0 = performance.now();
     const spawns0 = spawnCounter.count;
     const plan = this.planner.plan({ services: state.services, endpointSlices: state.endpointSlices, ...(opts.full ? { full: true } : {}), ...(state.changed ? { changed: state.changed } : {}) });
@@ -87,11 +69,7 @@ export class NftProxySyncer {
     }
     this.planner.commit(plan);
     const applyMs = performance.now() - t0;
-    if (this.cleanupOtherMode) {
-      // Once: the iptables mode's KUBE-* chains and jumps (only kube-proxy's own; nothing else).
-      await teardownProxyRules(this.netns);
-      this.cleanupOtherMode = false;
-    }
+    await this.removeOtherModeOnce();
     return { ...base, skipped: false, bytes: plan.bytes, servicesWritten: plan.servicesWritten, staleChainsDeleted: plan.staleChainsDeleted, restoreMs, applyMs, totalMs: performance.now() - t0, spawns: spawnCounter.count - spawns0 };
   }
 }

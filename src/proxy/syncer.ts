@@ -10,14 +10,15 @@
 // Bookkeeping lives in memory. `iptables-save -t nat` is read once, on the first full sync, to
 // find per-service chains left over by an earlier run, and by teardown(); never on a later sync.
 import { run, spawnCounter, type Netns } from '../sys/exec.ts';
-import type { EndpointSlice, Service } from '../api/types.ts';
-import { SerialQueue } from '../util/serial-queue.ts';
 import { lostProxyRules } from './canary.ts';
 import { JUMP_RULES, jumpRestoreLine, matchJumpRule, type JumpRule, type Table } from './jumps.ts';
 import { isServiceChainName, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_CANARY, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './names.ts';
 import type { ProxyConfig } from './model.ts';
 import { teardownNftTable } from './nft-teardown.ts';
 import { ProxySyncPlanner, type TopLevelPolicy, type UdpConntrackChange } from './sync-plan.ts';
+import { ProxySyncError, SyncerShell, type ProxyState, type SyncResult } from './syncer-shell.ts';
+
+export { ProxySyncError, type ProxyState, type SyncResult };
 
 /** kube-proxy waits up to 5 s for the xtables lock (legacy iptables; nft ignores it). */
 const WAIT = ['-w', '5'];
@@ -41,109 +42,39 @@ export interface ProxySyncerOptions {
   cleanupOtherMode?: boolean;
 }
 
-/**
- * What the proxy sees, like kube-proxy's informers. Objects are treated as immutable: hand over
- * new objects for a change (as applyAllocations / computeEndpointSlices produce) — an object
- * passed again unchanged by identity is not looked at again.
- */
-export interface ProxyState {
-  /** Services after allocation (api/allocators.ts applyAllocations). */
-  services: Service[];
-  endpointSlices: EndpointSlice[];
-  /** Optional hint: only these Services ("ns/name") changed since the last sync. */
-  changed?: Iterable<string>;
-}
-
-export interface SyncResult {
-  full: boolean;
-  /** Nothing changed since the last sync: no iptables-restore was run. */
-  skipped: boolean;
-  /** Rules written by this sync (lines -A/-I/-D), per table. */
-  rules: { filter: number; nat: number };
-  chains: { filter: number; nat: number };
-  /** Size of the iptables-restore input. */
-  bytes: number;
-  services: number;
-  endpoints: number;
-  servicesWritten: number;
-  staleChainsDeleted: number;
-  jumpsInserted: number;
-  largeClusterMode: boolean;
-  /** Time spent in iptables-restore alone. */
-  restoreMs: number;
-  /** From the call to the rules being applied (planning, jump checks, restore). */
-  applyMs: number;
-  /** Including the conntrack cleanup after the rules are in place. */
-  totalMs: number;
-  /** Processes spawned by this sync. */
-  spawns: number;
-}
-
-export class ProxySyncError extends Error {
-  constructor(
-    message: string,
-    readonly restoreInput: string,
-  ) {
-    super(message);
-  }
-}
-
-export class ProxySyncer {
+export class ProxySyncer extends SyncerShell<ProxySyncPlanner, TeardownResult> {
   readonly mode = 'iptables' as const;
-  readonly netns: Netns;
-  readonly planner: ProxySyncPlanner;
   private readonly conntrackCleanup: boolean;
   private adoptLeftovers: boolean;
-  private cleanupOtherMode: boolean;
-  /** Syncs and teardowns, one at a time (kube-proxy's sync runner). */
-  private readonly queue = new SerialQueue();
   /** The last restore input written (for `lab proxy` debugging). */
   lastRestoreInput = '';
 
   constructor(opts: ProxySyncerOptions) {
-    this.netns = opts.netns;
-    this.planner = new ProxySyncPlanner({ config: opts.config, ...(opts.topLevel ? { topLevel: opts.topLevel } : {}) });
+    super({
+      netns: opts.netns,
+      planner: new ProxySyncPlanner({ config: opts.config, ...(opts.topLevel ? { topLevel: opts.topLevel } : {}) }),
+      cleanupOtherMode: opts.cleanupOtherMode ?? true,
+      removeOtherMode: teardownNftTable,
+    });
     this.conntrackCleanup = opts.conntrackCleanup ?? true;
     this.adoptLeftovers = opts.adoptLeftovers ?? true;
-    this.cleanupOtherMode = opts.cleanupOtherMode ?? true;
-  }
-
-  /** The next sync rewrites everything (kube-proxy's periodic / forced full sync). */
-  requestFullSync(): void {
-    this.planner.needFullSync = true;
-  }
-
-  /** Write the rules for this state: a full sync the first time (and after failures), else partial. */
-  sync(state: ProxyState, opts: { full?: boolean } = {}): Promise<SyncResult> {
-    return this.queue.run(() => this.doSync(state, opts));
-  }
-
-  fullSync(state: ProxyState): Promise<SyncResult> {
-    return this.sync(state, { full: true });
   }
 
   /** Remove every jump rule and KUBE-* chain kube-proxy creates; nothing else. */
-  teardown(): Promise<TeardownResult> {
-    return this.queue.run(async () => {
-      const r = await teardownProxyRules(this.netns);
-      this.planner.reset();
-      return r;
-    });
+  protected override removeRules(): Promise<TeardownResult> {
+    return teardownProxyRules(this.netns);
   }
 
   /**
-   * kube-proxy's flush detector: what of its scaffolding (canary chains, jumps from the built-in
-   * chains) is gone, from one `iptables-save` of every table. Empty = nothing to repair; else the
-   * caller forces a full sync. Runs in the sync queue so it never sees a half-written sync.
+   * What of kube-proxy's scaffolding (canary chains, jumps from the built-in chains) is gone, from
+   * one `iptables-save` of every table.
    */
-  lostRules(): Promise<string[]> {
-    return this.queue.run(async () => {
-      const r = await run(['iptables-save'], { netns: this.netns });
-      return lostProxyRules(r.stdout);
-    });
+  protected override async findLostRules(): Promise<string[]> {
+    const r = await run(['iptables-save'], { netns: this.netns });
+    return lostProxyRules(r.stdout);
   }
 
-  private async doSync(state: ProxyState, opts: { full?: boolean }): Promise<SyncResult> {
+  protected override async doSync(state: ProxyState, opts: { full?: boolean }): Promise<SyncResult> {
     const t0 = performance.now();
     const spawns0 = spawnCounter.count;
     const full = Boolean(opts.full) || this.planner.needFullSync;
@@ -188,10 +119,7 @@ export class ProxySyncer {
     this.planner.commit(plan);
     if (full) this.adoptLeftovers = false;
     const applyMs = performance.now() - t0;
-    if (this.cleanupOtherMode) {
-      await teardownNftTable(this.netns);
-      this.cleanupOtherMode = false;
-    }
+    await this.removeOtherModeOnce();
     if (this.conntrackCleanup && plan.udpConntrack.length > 0) await this.cleanConntrack(plan.udpConntrack);
     return {
       full: plan.full,

@@ -9,7 +9,7 @@
 //   trace id 33ba49ee ip kube-proxy nat-output packet: oif "lo" ip saddr … tcp sport 49210 tcp dport 80 …
 // A trace id names one packet in one hook sequence; the kernel starts a new id when the packet is
 // looped back or re-enters (e.g. output then the loopback's prerouting).
-import { LAB_TRACE_TABLE } from '../proxy/nft-names.ts';
+import { FILTER_INPUT, LAB_TRACE_TABLE, NAT_POSTROUTING, NFT_TABLE } from '../proxy/nft-names.ts';
 
 export type NftTraceKind = 'packet' | 'rule' | 'policy' | 'verdict';
 
@@ -76,6 +76,37 @@ export function traceIdsOfFlow(events: NftTraceEvent[], flow: { protocol: string
     ids.push(e.id);
   }
   return ids;
+}
+
+/**
+ * kube-proxy's base chains of the last hook a packet passes in the namespace: nat-postrouting when
+ * it leaves (forwarded, or sent by the namespace itself), filter-input when it is delivered here.
+ */
+const LAST_BASE_CHAINS = new Set([NAT_POSTROUTING, FILTER_INPUT]);
+
+/**
+ * Whether the first traced packet of the flow has been seen to its end: its trace id reached a
+ * verdict that ends its way through kube-proxy's table — accept (a rule's, or the chain's policy)
+ * in a base chain of the last hook (LAST_BASE_CHAINS, from that chain's packet line on), or a drop
+ * anywhere (a reject is reported as drop). `nft monitor` prints the kernel's events as it reads
+ * them, so until then the endpoint chain's DNAT may still be on its way. Lines are read whole:
+ * hand over the output up to its last newline.
+ */
+export function flowTraceComplete(events: NftTraceEvent[], flow: { protocol: string; sport?: number }): boolean {
+  const id = traceIdsOfFlow(events, flow)[0];
+  if (id === undefined) return false;
+  let inLastHook = false;
+  for (const e of events) {
+    if (e.id !== id) continue;
+    if (e.kind === 'packet') {
+      inLastHook = e.table === NFT_TABLE && LAST_BASE_CHAINS.has(e.chain);
+      continue;
+    }
+    const verdict = e.verdict?.split(' ')[0];
+    if (verdict === 'drop') return true;
+    if (inLastHook && verdict === 'accept') return true;
+  }
+  return false;
 }
 
 export interface NftRuleHit {

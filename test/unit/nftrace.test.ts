@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chosenEndpointChain, nftRuleHits, parseNftTrace, parseNftTraceLine, traceIdsOfFlow } from '../../src/trace/nftrace.ts';
+import { chosenEndpointChain, flowTraceComplete, nftRuleHits, parseNftTrace, parseNftTraceLine, traceIdsOfFlow } from '../../src/trace/nftrace.ts';
 
 const OUT = readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/nft-monitor-trace.txt'), 'utf8');
 const EP = 'endpoint-NC6GP35J-default/app2-service/tcp/http__127.0.0.1/80';
@@ -57,5 +57,50 @@ describe('nft monitor trace', () => {
     // Only the lab's own table set nftrace: its rule is in the full list, not in kube-proxy's.
     expect(nftRuleHits(events, ids.slice(0, 1))[0]).toMatchObject({ table: 'lab-trace', text: 'ip daddr 10.43.143.160 tcp dport 80 meta nftrace set 1' });
     expect(chosenEndpointChain([])).toBeUndefined();
+  });
+  it('knows when the first traced packet has been seen to its end: accepted in the last hook (nat-postrouting, filter-input) or dropped', () => {
+    const lines = OUT.trim().split('\n');
+    const flow = { protocol: 'tcp', sport: 33512 };
+    const upTo = (n: number) => parseNftTrace(lines.slice(0, n).join('\n'));
+    // The first id (nat output, then postrouting) ends at masquerading's accept, its 21st line.
+    const last = lines.findIndex((l) => l.includes('masquerade fully-random'));
+    expect(last).toBe(20);
+    expect(flowTraceComplete(upTo(last + 1), flow)).toBe(true);
+    expect(flowTraceComplete(upTo(last), flow)).toBe(false);
+    // The endpoint chain's DNAT accepts in nat-output: not the end of the packet's way.
+    const dnat = lines.findIndex((l) => l.includes('dnat to 127.0.0.1:80'));
+    expect(flowTraceComplete(upTo(dnat + 1), flow)).toBe(false);
+    expect(flowTraceComplete(upTo(0), flow)).toBe(false);
+    expect(flowTraceComplete(parseNftTrace(OUT), { protocol: 'tcp', sport: 1 })).toBe(false);
+    // Delivered here: the second id (looped back) ends at filter-input's policy.
+    const looped = lines.filter((l) => !l.startsWith('trace id b5efbd16 '));
+    expect(flowTraceComplete(parseNftTrace(looped.join('\n')), flow)).toBe(true);
+    expect(flowTraceComplete(parseNftTrace(looped.slice(0, -1).join('\n')), flow)).toBe(false);
+    // A reject (reported as drop) ends it wherever it is.
+    const rejected = [...lines.slice(0, 6), 'trace id b5efbd16 ip kube-proxy firewall-check rule ip daddr . meta l4proto . th dport vmap @no-endpoint-services # handle 40 (verdict drop)'];
+    expect(flowTraceComplete(parseNftTrace(rejected.join('\n')), flow)).toBe(true);
+    expect(flowTraceComplete(upTo(6), flow)).toBe(false);
+  });
+  // Captured from `lab trace` in a sandbox (kube-proxy-arg: [proxy-mode=nftables]; the trace lines
+  // of `nft -a monitor`): the laptop to http://app2.com/ (nat-prerouting DNATs the node IP to the
+  // ingress pod, masqueraded in nat-postrouting) and the app1 pod to http://app2-service/ (not
+  // masqueraded: nat-postrouting's policy is the last word). The later packets of the connection
+  // reuse trace ids, and pass no nat chain.
+  it.each([
+    ['nft-monitor-trace-ingress.txt', 25815, 'ip kube-proxy masquerading rule masquerade fully-random # handle 38 (verdict accept)'],
+    ['nft-monitor-trace-pod.txt', 21866, 'ip kube-proxy nat-postrouting policy accept'],
+  ])('%s: the flow is complete at the first packet\'s last kube-proxy verdict in nat-postrouting, not a line before', (file, sport, lastLine) => {
+    const lines = readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace', file), 'utf8').trim().split('\n');
+    const flow = { protocol: 'tcp', sport };
+    const end = lines.findIndex((l) => l.endsWith(lastLine) || l.endsWith(`${lastLine} `));
+    expect(end).toBeGreaterThan(10);
+    expect(flowTraceComplete(parseNftTrace(lines.slice(0, end + 1).join('\n')), flow)).toBe(true);
+    for (let n = 0; n <= end; n++) expect(flowTraceComplete(parseNftTrace(lines.slice(0, n).join('\n')), flow)).toBe(false);
+    // The endpoint chain and the DNAT lab trace reports are already there.
+    const ids = traceIdsOfFlow(parseNftTrace(lines.join('\n')), flow);
+    const whole = nftRuleHits(parseNftTrace(lines.join('\n')), ids, 'kube-proxy');
+    const early = nftRuleHits(parseNftTrace(lines.slice(0, end + 1).join('\n')), ids, 'kube-proxy');
+    expect(chosenEndpointChain(early)).toEqual(chosenEndpointChain(whole));
+    expect(chosenEndpointChain(early)?.dnat).toMatch(/^10\.42\.0\.\d+:80$/);
   });
 });

@@ -6,7 +6,7 @@ import { accessLogPath } from '../../ingress/controller.ts';
 import { parseAccessLogLine, type AccessLogEntry } from '../../ingress/nginx.ts';
 import { SANDBOX_HOST_IP } from '../../node/node.ts';
 import { run, type Netns } from '../../sys/exec.ts';
-import { NFTRACE_TABLE, nftraceTable, parseNftTrace, type NftTraceEvent } from '../../trace/nftrace.ts';
+import { flowTraceComplete, NFTRACE_TABLE, nftraceTable, parseNftTrace, type NftTraceEvent } from '../../trace/nftrace.ts';
 import { counterDeltas, type IptablesDump } from '../../trace/iptables.ts';
 import type { ConntrackEntry } from '../../trace/conntrack.ts';
 import { findPod } from '../../trace/lookup.ts';
@@ -191,11 +191,12 @@ async function startNftrace(netns: Netns, sport: number): Promise<{ stop: () => 
   return {
     async stop() {
       // nft monitor prints the kernel's trace events as it reads them: on a busy machine the last
-      // ones (the endpoint chain's DNAT) may still be on their way when curl returns. Wait until its
-      // output has held still for 200 ms (at most 2 s).
-      for (let len = -1, t0 = Date.now(); out.length !== len && Date.now() - t0 < 2000; ) {
-        len = out.length;
-        await new Promise((res) => setTimeout(res, 200));
+      // ones (the endpoint chain's DNAT, nat-postrouting) may still be on their way when curl
+      // returns. Wait until the first packet's trace has reached its last verdict in kube-proxy's
+      // table (flowTraceComplete), at most 2 s (a flow the kernel traced no packet of).
+      const flow = { protocol: 'tcp', sport };
+      for (const t0 = Date.now(); !flowTraceComplete(parseNftTrace(out.slice(0, out.lastIndexOf('\n') + 1)), flow) && Date.now() - t0 < 2000; ) {
+        await new Promise((res) => setTimeout(res, 20));
       }
       await cleanup();
       return parseNftTrace(out);
