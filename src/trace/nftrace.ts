@@ -94,19 +94,35 @@ const LAST_BASE_CHAINS = new Set([NAT_POSTROUTING, FILTER_INPUT]);
  */
 export function flowTraceComplete(events: NftTraceEvent[], flow: { protocol: string; sport?: number }): boolean {
   const id = traceIdsOfFlow(events, flow)[0];
-  if (id === undefined) return false;
+  return id !== undefined && traceEnd(events, id) >= 0;
+}
+
+/** The index of the event that ends trace id `id`'s way through kube-proxy's table (see flowTraceComplete), or -1. */
+function traceEnd(events: NftTraceEvent[], id: string): number {
   let inLastHook = false;
-  for (const e of events) {
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
     if (e.id !== id) continue;
     if (e.kind === 'packet') {
       inLastHook = e.table === NFT_TABLE && LAST_BASE_CHAINS.has(e.chain);
       continue;
     }
     const verdict = e.verdict?.split(' ')[0];
-    if (verdict === 'drop') return true;
-    if (inLastHook && verdict === 'accept') return true;
+    if (verdict === 'drop' || (inLastHook && verdict === 'accept')) return i;
   }
-  return false;
+  return -1;
+}
+
+/**
+ * The rules the flow's first packet hit, up to the verdict that ended its way (traceEnd). The
+ * kernel hands a later packet of the same connection the same trace id at times (seen with an
+ * ACK after the SYN): its filter-chain policies are not the first packet's.
+ */
+export function firstPacketRuleHits(events: NftTraceEvent[], flow: { protocol: string; sport?: number }, table?: string): NftRuleHit[] {
+  const id = traceIdsOfFlow(events, flow)[0];
+  if (id === undefined) return [];
+  const end = traceEnd(events, id);
+  return nftRuleHits(end >= 0 ? events.slice(0, end + 1) : events, [id], table);
 }
 
 export interface NftRuleHit {

@@ -20,7 +20,7 @@ import { addressLabel, type ExplainContext } from './explain.ts';
 import { matchesHost, type RuleDelta } from './iptables.ts';
 import type { CurlResult, DnsAnswer, DnsLogEntry, ParsedUrl } from './observations.ts';
 import { vxlanLines, type VxlanFrame } from './vxlan.ts';
-import { chosenEndpointChain, nftraceLines, nftRuleHits, traceIdsOfFlow, type NftRuleHit, type NftTraceEvent } from './nftrace.ts';
+import { chosenEndpointChain, firstPacketRuleHits, nftraceLines, type NftRuleHit, type NftTraceEvent } from './nftrace.ts';
 
 export interface TraceSource {
   kind: 'laptop' | 'node' | 'pod';
@@ -485,7 +485,7 @@ export function buildTrace(obs: TraceObservations, index: ClusterIndex, ctx: Exp
   trace.legs.push(client);
   if (obs.nft) {
     // nftables mode: the kernel's own trace of the client's flow, not iptables counters.
-    const hits = nftRuleHits(obs.nft.events, traceIdsOfFlow(obs.nft.events, { protocol: 'tcp', sport: obs.nft.sport }), 'kube-proxy');
+    const hits = firstPacketRuleHits(obs.nft.events, { protocol: 'tcp', sport: obs.nft.sport }, 'kube-proxy');
     const chosen = chosenEndpointChain(hits);
     trace.nftrace = { rules: hits, serviceChain: chosen?.service, endpointChain: chosen?.endpoint, dnat: chosen?.dnat };
     client.rules = [];

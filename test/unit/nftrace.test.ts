@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { chosenEndpointChain, flowTraceComplete, nftRuleHits, parseNftTrace, parseNftTraceLine, traceIdsOfFlow } from '../../src/trace/nftrace.ts';
+import { chosenEndpointChain, firstPacketRuleHits, flowTraceComplete, nftRuleHits, parseNftTrace, parseNftTraceLine, traceIdsOfFlow } from '../../src/trace/nftrace.ts';
 
 const OUT = readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/nft-monitor-trace.txt'), 'utf8');
 const EP = 'endpoint-NC6GP35J-default/app2-service/tcp/http__127.0.0.1/80';
@@ -102,5 +102,16 @@ describe('nft monitor trace', () => {
     const early = nftRuleHits(parseNftTrace(lines.slice(0, end + 1).join('\n')), ids, 'kube-proxy');
     expect(chosenEndpointChain(early)).toEqual(chosenEndpointChain(whole));
     expect(chosenEndpointChain(early)?.dnat).toMatch(/^10\.42\.0\.\d+:80$/);
+  });
+
+  it("lists the first packet's rules only, up to its last verdict: a later packet given the same trace id adds nothing", () => {
+    const events = parseNftTrace(readFileSync(path.resolve(import.meta.dirname, '../fixtures/trace/nft-monitor-trace-ingress.txt'), 'utf8'));
+    const flow = { protocol: 'tcp', sport: 25815 };
+    const hits = firstPacketRuleHits(events, flow, 'kube-proxy');
+    expect(hits.at(-1)).toMatchObject({ chain: 'masquerading', text: 'masquerade fully-random', verdict: 'accept' });
+    // filter-prerouting's policy once (the first packet's), where all of the flow's ids count it six times.
+    expect(hits.filter((h) => h.chain === 'filter-prerouting' && h.text.startsWith('policy')).length).toBe(1);
+    expect(nftRuleHits(events, traceIdsOfFlow(events, flow), 'kube-proxy').filter((h) => h.chain === 'filter-prerouting' && h.text.startsWith('policy')).length).toBe(6);
+    expect(chosenEndpointChain(hits)).toMatchObject({ dnat: '10.42.0.2:80' });
   });
 });
