@@ -113,13 +113,21 @@ describe.skipIf(!isRoot)('system pods are found by owner, not by labels', () => 
     const [impPid, realPid] = [pidOf(imp), pidOf(real)];
     // Both are nginx masters with a worker of their own.
     for (const pid of [impPid, realPid]) expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8')).toMatch(/^nginx: master process/);
+    const ask = async (ip: string, host: string) => (await inNetns(NODE, ['curl', '-sS', '--max-time', '5', '-H', `Host: ${host}`, `http://${ip}/`])).stdout;
+    // Before the edit: the default backend. The controller's first load of the Ingresses may still
+    // be on its way when the lab has converged (its pod is Ready once nginx runs): wait for it, so
+    // that the workers read below are those of the configuration the edit replaces.
+    const before = Date.now() + 15_000;
+    let answer = await ask(real.status.podIP!, 'app4.com');
+    while (!answer.includes('Hello from app3.') && Date.now() < before) {
+      await sleep(200);
+      answer = await ask(real.status.podIP!, 'app4.com');
+    }
+    expect(answer).toContain('Hello from app3.');
+    expect(await ask(imp.status.podIP!, 'app4.com')).toBe('impostor\n');
     await sleep(500);
     const [impWorkers, realWorkers] = [children(impPid), children(realPid)];
     expect(impWorkers.length).toBeGreaterThan(0);
-
-    const ask = async (ip: string, host: string) => (await inNetns(NODE, ['curl', '-sS', '--max-time', '5', '-H', `Host: ${host}`, `http://${ip}/`])).stdout;
-    expect(await ask(real.status.podIP!, 'app4.com')).toContain('Hello from app3.'); // the default backend, before the edit
-    expect(await ask(imp.status.podIP!, 'app4.com')).toBe('impostor\n');
 
     await writeFile(w.state, w.original + IMPOSTOR + APP4);
     const deadline = Date.now() + 15_000;
