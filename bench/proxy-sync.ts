@@ -34,7 +34,8 @@ export interface BenchProxySyncOptions {
   log?: (line: string) => void;
 }
 
-export interface FullSyncFigures {
+/** The sync's own counts (rules, chains, bytes, large-cluster mode, spawns) come from its SyncResult as they are. */
+export interface FullSyncFigures extends Pick<SyncResult, 'rules' | 'chains' | 'bytes' | 'largeClusterMode' | 'spawns'> {
   services: number;
   endpoints: number;
   /** ProxySyncer.sync(): from the call to the rules applied. */
@@ -46,11 +47,6 @@ export interface FullSyncFigures {
   restoreMs: number;
   /** syncMs - restoreMs: the lab's own work (planning, jump checks), immune to the restore's noise. */
   overheadMs: number;
-  rules: { filter: number; nat: number };
-  chains: { filter: number; nat: number };
-  bytes: number;
-  largeClusterMode: boolean;
-  spawns: number;
 }
 
 export interface PartialSyncFigures {
